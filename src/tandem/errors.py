@@ -1,0 +1,84 @@
+"""The one exception tree of tandem.
+
+Every error a user can cause names the offending thing and says how to fix it::
+
+    TandemError
+     ├── WorkspaceError          no workspace here, a broken config, an outdated schema
+     ├── ConfigError (ValueError)  a setting, URL or option with a wrong value
+     ├── MappingError (ValueError) a mapping file or preset that cannot be used
+     └── ImportValidationError (ValueError)
+                                 a source file with problems; carries every `Issue` found
+
+The CLI turns a `TandemError` into exit code 1 and its message on stderr; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ImportValidationError",
+    "Issue",
+    "MappingError",
+    "TandemError",
+    "WorkspaceError",
+]
+
+
+class TandemError(Exception):
+    """Base class: something the user asked for could not be done; the message says why and what to do."""
+
+
+class WorkspaceError(TandemError):
+    """The workspace is missing, unreadable, or needs `tandem upgrade`."""
+
+
+class ConfigError(TandemError, ValueError):
+    """A setting, URL or option has a value tandem cannot use."""
+
+
+class MappingError(TandemError, ValueError):
+    """A mapping (preset or TOML file) is malformed or does not fit the file it is applied to."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in a source file: where it is, what was there, and what was expected."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    problem: str
+    expected: str
+
+    def __str__(self) -> str:
+        place = self.file
+        if self.line is not None:
+            place += f", line {self.line}"
+        if self.column is not None:
+            place += f", column {self.column!r}"
+        shown = "" if self.value is None else f": value {_shorten(self.value)!r}"
+        return f"{place}{shown}: {self.problem}; expected {self.expected}"
+
+
+def _shorten(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[:limit] + f"... ({len(value):,} characters)"
+
+
+class ImportValidationError(TandemError, ValueError):
+    """A file failed validation. Nothing was imported; `issues` holds every problem found (not just the first)."""
+
+    def __init__(self, issues: list[Issue], total: int | None = None, shown: int = 50) -> None:
+        self.issues = issues
+        self.total = len(issues) if total is None else total
+        lines = [str(issue) for issue in issues[:shown]]
+        more = self.total - len(lines)
+        summary = f"{self.total:,} problem{'s' if self.total != 1 else ''} found; nothing was imported."
+        hint = (
+            "Fix the file or the mapping and import again, or use --skip-invalid to import the valid rows "
+            "and write the rejected ones, each with its reason, beside the input."
+        )
+        body = "\n".join(lines + ([f"... and {more:,} more"] if more > 0 else []))
+        super().__init__(f"{summary}\n{body}\n{hint}")

@@ -1,0 +1,50 @@
+"""Workspace settings: one table of (name, default, help) drives the config file, `tandem settings` and the docs.
+
+A workspace overrides a setting in the ``[settings]`` table of its ``tandem.toml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tandem.errors import ConfigError
+
+__all__ = ["SETTINGS", "Setting", "resolve_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("import_errors_shown", 50, "How many problems an import prints before the count of the rest."),
+    Setting("import_max_line_bytes", 64 * 1024 * 1024, "Longest CSV line accepted (a record with a huge field)."),
+    Setting("import_progress_min_bytes", 20 * 1024 * 1024, "Files at least this large show a progress bar."),
+    Setting("duckdb_memory_limit", "", "DuckDB memory limit such as '4GB' (empty: DuckDB's default, 80% of RAM)."),
+    Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
+    Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every setting's value: the workspace's override where given (type-checked), else the default."""
+    unknown = sorted(set(overrides) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)} in [settings]; known: {', '.join(_BY_NAME)}"
+        )
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = overrides.get(setting.name, setting.default)
+        if type(value) is not type(setting.default):
+            raise ConfigError(
+                f"setting {setting.name} must be {type(setting.default).__name__}, got {value!r}"
+            )
+        values[setting.name] = value
+    return values

@@ -1,0 +1,262 @@
+"""The warehouse: where the canonical tables live, reached through Ibis.
+
+One URL chooses the backend:
+
+- ``duckdb:///warehouse.duckdb`` (the default; a path relative to the workspace folder, or absolute);
+- ``postgresql://user@host:5432/dbname`` (optionally ``?schema=name``).
+
+Metrics only ever query `Warehouse.table(...)` (Ibis expressions). The import writes through `Warehouse.writer()`,
+one database transaction per import, so a failed or killed import leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from tandem.errors import ConfigError, WorkspaceError
+from tandem.warehouse.schema import TABLES, ColumnType
+
+__all__ = ["IMPORT_LOG", "SCHEMA_VERSION", "Warehouse", "WarehouseURL", "quote"]
+
+#: Version of the warehouse layout (canonical tables, import log); `tandem upgrade` migrates older ones.
+SCHEMA_VERSION = 1
+IMPORT_LOG = "import_log"
+META = "tandem_meta"
+
+SQL_TYPES: dict[ColumnType, str] = {
+    "string": "VARCHAR",
+    "timestamp": "TIMESTAMP",
+    "date": "DATE",
+    "float": "DOUBLE PRECISION",
+    "integer": "BIGINT",
+    "boolean": "BOOLEAN",
+}
+IBIS_TYPES: dict[ColumnType, dt.DataType] = {
+    "string": dt.string,
+    "timestamp": dt.timestamp,
+    "date": dt.date,
+    "float": dt.float64,
+    "integer": dt.int64,
+    "boolean": dt.boolean,
+}
+
+IMPORT_LOG_COLUMNS: dict[str, ColumnType] = {
+    "import_id": "integer",
+    "table_name": "string",
+    "file_name": "string",
+    "file_path": "string",
+    "sha256": "string",
+    "mapping": "string",
+    "actor": "string",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
+    "rows_read": "integer",
+    "added": "integer",
+    "updated": "integer",
+    "unchanged": "integer",
+    "rejected": "integer",
+    "filtered": "integer",
+    "created_leads": "integer",
+}
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted SQL identifier (both DuckDB and PostgreSQL), with embedded quotes doubled."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def column_type_of(dtype: dt.DataType) -> ColumnType:
+    """tandem's column type for an Ibis type (attributes keep the type they were created with)."""
+    if dtype.is_timestamp():
+        return "timestamp"
+    if dtype.is_date():
+        return "date"
+    if dtype.is_integer():
+        return "integer"
+    if dtype.is_floating() or dtype.is_decimal():
+        return "float"
+    if dtype.is_boolean():
+        return "boolean"
+    return "string"
+
+
+@dataclass(frozen=True)
+class WarehouseURL:
+    """A parsed warehouse URL."""
+
+    kind: Literal["duckdb", "postgres"]
+    path: Path | None = None
+    host: str | None = None
+    port: int = 5432
+    user: str | None = None
+    password: str | None = None
+    database: str | None = None
+    schema: str | None = None
+
+    @classmethod
+    def parse(cls, url: str, base: Path) -> WarehouseURL:
+        parts = urlsplit(url)
+        if parts.scheme == "duckdb":
+            raw = unquote(parts.netloc + parts.path)
+            raw = raw[1:] if raw.startswith("/") else raw
+            if not raw:
+                raise ConfigError(f"warehouse URL {url!r} names no file; use duckdb:///warehouse.duckdb")
+            path = Path(raw)
+            return cls("duckdb", path=path if path.is_absolute() else base / path)
+        if parts.scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
+            schema = parse_qs(parts.query).get("schema", [None])[0]
+            return cls(
+                "postgres",
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=unquote(parts.username) if parts.username else None,
+                password=unquote(parts.password) if parts.password else None,
+                database=parts.path.lstrip("/") or None,
+                schema=schema,
+            )
+        raise ConfigError(
+            f"unsupported warehouse URL {url!r}; use duckdb:///FILE or postgresql://USER@HOST:PORT/DATABASE"
+        )
+
+
+class Warehouse:
+    """An open warehouse: Ibis for reading, a transactional writer for imports."""
+
+    def __init__(self, url: str, base: Path, *, create: bool = False) -> None:
+        self.url = url
+        self.location = WarehouseURL.parse(url, base)
+        self.temp_dir = base / ".tandem" / "tmp"
+        if self.location.kind == "duckdb":
+            assert self.location.path is not None
+            if not create and not self.location.path.exists():
+                raise WorkspaceError(f"the warehouse file {self.location.path} does not exist")
+            self.temp_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.con: Any = ibis.duckdb.connect(str(self.location.path), temp_directory=str(self.temp_dir))
+            except Exception as exc:
+                if "lock" in str(exc).lower():
+                    raise WorkspaceError(
+                        f"the warehouse {self.location.path} is in use by another tandem process; "
+                        "wait for it to finish (an import, or `tandem serve`) and try again"
+                    ) from None
+                raise
+            self.con.raw_sql("SET TimeZone = 'UTC'")
+        else:
+            loc = self.location
+            try:
+                self.con = ibis.postgres.connect(
+                    host=loc.host, port=loc.port, user=loc.user, password=loc.password,
+                    database=loc.database, schema=loc.schema,
+                )
+            except Exception as exc:
+                raise WorkspaceError(f"cannot connect to the PostgreSQL warehouse {self.display_url}: {exc}") from None
+            if loc.schema and create:
+                with self.con.con.cursor() as cur:
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(loc.schema)}")  # noqa: S608 -- quoted identifier
+            with self.con.con.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+                if loc.schema:
+                    cur.execute(f"SET search_path TO {quote(loc.schema)}")
+
+    # --- identity ---------------------------------------------------------------------------------------------
+    @property
+    def backend_name(self) -> str:
+        return "duckdb" if self.location.kind == "duckdb" else "postgres"
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password, for status output and logs."""
+        loc = self.location
+        if loc.kind == "duckdb":
+            return f"duckdb:///{loc.path.resolve() if loc.path else ''}"
+        user = f"{loc.user}@" if loc.user else ""
+        schema = f"?schema={loc.schema}" if loc.schema else ""
+        return f"postgresql://{user}{loc.host}:{loc.port}/{loc.database or ''}{schema}"
+
+    # --- schema ---------------------------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        """Create the canonical tables, the import log and the meta table (an empty warehouse)."""
+        existing = set(self.con.list_tables())
+        for spec in TABLES.values():
+            if spec.name in existing:
+                raise WorkspaceError(
+                    f"the warehouse {self.display_url} already has a table {spec.name!r}; "
+                    "point --warehouse at an empty database or schema"
+                )
+        for spec in TABLES.values():
+            schema = {c.name: IBIS_TYPES[c.type] for c in spec.columns} | {"_import_id": dt.int64}
+            self.con.create_table(spec.name, schema=ibis.schema(schema))
+            if self.location.kind == "postgres":
+                with self.con.con.cursor() as cur:
+                    cols = ", ".join(quote(k) for k in spec.key)
+                    cur.execute(f"CREATE INDEX {quote(spec.name + '_key')} ON {quote(spec.name)} ({cols})")  # noqa: S608
+        self.con.create_table(IMPORT_LOG, schema=ibis.schema({k: IBIS_TYPES[v] for k, v in IMPORT_LOG_COLUMNS.items()}))
+        self.con.create_table(META, ibis.memtable({"key": ["schema_version"], "value": [str(SCHEMA_VERSION)]}))
+
+    def schema_version(self) -> int:
+        if META not in self.con.list_tables():
+            raise WorkspaceError(f"the warehouse {self.display_url} has no tandem tables; run `tandem init` first")
+        meta = self.con.table(META)
+        value = meta.filter(meta.key == "schema_version").value.execute()
+        return int(value.iloc[0])
+
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table expression over one canonical table (or the import log)."""
+        return self.con.table(name)
+
+    def columns(self, name: str) -> dict[str, ColumnType]:
+        """The table's columns now, attributes included, with tandem's type names."""
+        return {col: column_type_of(typ) for col, typ in self.con.get_schema(name).items()}
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(self.table(name).count().execute()) for name in TABLES}
+
+    def last_import(self) -> dict[str, Any] | None:
+        log = self.table(IMPORT_LOG)
+        rows = log.order_by(ibis.desc("import_id")).limit(1).to_pyarrow().to_pylist()
+        return rows[0] if rows else None
+
+    def imports(self, limit: int = 50) -> list[dict[str, Any]]:
+        log = self.table(IMPORT_LOG)
+        rows: list[dict[str, Any]] = log.order_by(ibis.desc("import_id")).limit(limit).to_pyarrow().to_pylist()
+        return rows
+
+    # --- writing ----------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
+        if self.location.kind == "duckdb":
+            cur = self.con.con
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+        else:
+            conn = self.con.con
+            conn.autocommit = False
+            try:
+                with conn.cursor() as cur:
+                    if self.location.schema:
+                        cur.execute(f"SET LOCAL search_path TO {quote(self.location.schema)}")  # noqa: S608
+                    yield cur
+            except BaseException:
+                conn.rollback()
+                conn.autocommit = True
+                raise
+            conn.commit()
+            conn.autocommit = True
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()

@@ -1,0 +1,921 @@
+"""Import: map, validate, upsert. Atomic, idempotent, streamed.
+
+How an import works
+-------------------
+1. **Read.** DuckDB streams the file (CSV or Parquet) into a staging table, every CSV field as text, each row
+   numbered with its line in the file. Nothing is loaded whole into Python memory.
+2. **Map and type.** Each canonical column gets one SQL expression from the mapping: source column or constant,
+   value map, parse (date formats, time zone to UTC), with a flag per rule that can fail (missing, unparsable,
+   negative, unknown value, unknown stage). Duplicate keys within the file are flagged too.
+3. **Validate.** Every flagged cell becomes an `Issue` (file, line, column, value, expected). Unless
+   ``skip_invalid``, any issue stops the import before the warehouse is touched.
+4. **Write, in one transaction.** Rows go to a temporary table in the warehouse; references (stage events and
+   activities need a known lead) are checked there; rows whose key is new are inserted, rows whose key is known
+   and whose values differ are updated (only the columns this file provides), identical rows are left alone.
+   The import log row is written in the same transaction. Commit, or roll back on any error, so a failed or
+   killed import leaves the warehouse as it was, and importing the same file twice changes nothing.
+
+All SQL here is written by tandem: identifiers are canonical names or attribute names checked against
+``[a-z_][a-z0-9_]*`` (and quoted), and every value that comes from a user (a path, a format, a time zone, a
+value map) is passed as a query parameter.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tandem.errors import ImportValidationError, Issue, MappingError
+from tandem.warehouse.backends import IMPORT_LOG, SQL_TYPES, Warehouse, quote
+from tandem.warehouse.mapping import ColumnSource, Mapping
+from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
+
+__all__ = ["ImportResult", "import_files"]
+
+Progress = Callable[[str, int, int], None]
+
+_SNIFF_BYTES = 64 * 1024
+_OFFSET_PATTERN = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ImportResult:
+    """What one file's import did."""
+
+    import_id: int
+    table: str
+    file: str
+    sha256: str
+    rows_read: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    created_leads: int = 0
+    attributes: list[str] = field(default_factory=list)
+    new_attributes: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    rejects_path: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"{self.added:,} added", f"{self.updated:,} updated", f"{self.unchanged:,} unchanged"]
+        if self.rejected:
+            parts.append(f"{self.rejected:,} rejected")
+        if self.filtered:
+            parts.append(f"{self.filtered:,} filtered out")
+        if self.created_leads:
+            parts.append(f"{self.created_leads:,} missing leads created")
+        return f"{self.file} -> {self.table}: " + ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rules: what each typed column is checked for, with the words shown to the user.
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Rule:
+    flag: str  # SQL boolean expression over the mapped table, true where the row breaks the rule
+    column: str | None  # the source column named in the message
+    raw: str | None  # SQL expression of the value shown
+    problem: str
+    expected: str
+
+
+@dataclass
+class _Plan:
+    """Everything decided about one file before SQL runs: sources, expressions, rules."""
+
+    path: Path
+    table: Table
+    mapping: Mapping
+    select: list[str] = field(default_factory=list)  # typed output columns, "expr AS name"
+    output: dict[str, ColumnType] = field(default_factory=dict)  # column name -> type
+    rules: list[_Rule] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    source_of: dict[str, str] = field(default_factory=dict)  # canonical column -> source column (for messages)
+    new_attributes: list[str] = field(default_factory=list)
+    source_types: dict[str, str] = field(default_factory=dict)
+    encoding: str | None = None
+    is_csv: bool = True
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------------------
+def import_files(
+    warehouse: Warehouse,
+    kind: str,
+    paths: Sequence[Path],
+    mapping: Mapping,
+    *,
+    stages: Sequence[str],
+    skip_invalid: bool = False,
+    create_missing: bool = False,
+    actor: str = "unknown",
+    max_line_bytes: int = 64 * 1024 * 1024,
+    errors_shown: int = 50,
+    progress: Progress | None = None,
+) -> list[ImportResult]:
+    """Import `paths` into canonical table `kind`, all files in one transaction. See the module docstring."""
+    from tandem.warehouse.schema import table as table_spec
+
+    spec = table_spec(kind)
+    mapping.check_table(kind)
+    if not paths:
+        raise MappingError("no file given to import")
+    notify = progress or (lambda _phase, _done, _total: None)
+    staging = _staging_connection(warehouse)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    staged: list[tuple[_Plan, ImportResult, str]] = []
+    all_issues: list[Issue] = []
+    total_issues = 0
+    try:
+        for index, path in enumerate(paths):
+            notify(f"reading {path.name}", index, len(paths))
+            plan, result, typed, issues, count = _stage_file(
+                staging, warehouse, spec, path, mapping, index, stages, max_line_bytes, errors_shown
+            )
+            staged.append((plan, result, typed))
+            all_issues.extend(issues)
+            total_issues += count
+        # Unless skipping, a file with problems is not written; its references are still checked (inside a
+        # transaction that is rolled back) so the user sees every problem in one run.
+        collect_only = bool(total_issues) and not skip_invalid
+        notify("checking references" if collect_only else "writing", len(paths), len(paths))
+        with warehouse.transaction() as cur:
+            next_id = _next_import_id(cur)
+            for offset, (plan, result, typed) in enumerate(staged):
+                result.import_id = next_id + offset
+                unknown, shown = _write(
+                    cur, warehouse, staging, plan, result, typed, skip_invalid, create_missing, errors_shown,
+                    check_only=collect_only,
+                )
+                all_issues.extend(shown)
+                total_issues += unknown
+                if unknown and not skip_invalid:
+                    collect_only = True
+                if not collect_only:
+                    _log(cur, result, plan, actor, started)
+            if collect_only:
+                all_issues.sort(key=lambda i: (i.file, i.line or 0))
+                raise ImportValidationError(all_issues[:errors_shown], total_issues, shown=errors_shown)
+        for plan, result, typed in staged:
+            if skip_invalid and result.rejected:
+                result.rejects_path = _write_rejects(staging, plan, typed)
+    finally:
+        for _plan, _result, typed in staged:
+            staging.execute(f"DROP TABLE IF EXISTS {typed}")
+            staging.execute(f"DROP TABLE IF EXISTS {typed}_raw")
+            staging.execute(f"DROP TABLE IF EXISTS {typed}_rejected_refs")
+        if staging is not _warehouse_duckdb(warehouse):
+            staging.close()
+    return [result for _plan, result, _typed in staged]
+
+
+def _warehouse_duckdb(warehouse: Warehouse) -> duckdb.DuckDBPyConnection | None:
+    return warehouse.con.con if warehouse.backend_name == "duckdb" else None
+
+
+def _staging_connection(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
+    """DuckDB warehouse: stage in its own connection (temp tables). PostgreSQL: a private in-memory DuckDB."""
+    own = _warehouse_duckdb(warehouse)
+    if own is not None:
+        return own
+    warehouse.temp_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config={"temp_directory": str(warehouse.temp_dir)})
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Read
+# ---------------------------------------------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_issue(path: Path, problem: str, expected: str) -> ImportValidationError:
+    return ImportValidationError([Issue(str(path), None, None, None, problem, expected)])
+
+
+def _detect_format(path: Path) -> bool:
+    """True for CSV, False for Parquet; refuses empty, missing and binary files with the reason."""
+    if not path.is_file():
+        raise _file_issue(path, "the file does not exist", "the path of a CSV or Parquet file")
+    size = path.stat().st_size
+    if size == 0:
+        raise _file_issue(path, "the file is empty", "a header line naming the columns, then one row per record")
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if head[:4] == b"PAR1":
+        return False
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        raise _file_issue(path, "the file is not Parquet (no PAR1 magic bytes)", "a Parquet file, or a .csv name")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise _file_issue(
+            path,
+            f"the file holds binary data (a NUL byte at offset {nul}), not text",
+            "a CSV text file (UTF-8 or Latin-1) or a Parquet file",
+        )
+    return True
+
+
+def _detect_encoding(path: Path, declared: str | None) -> str:
+    """The mapping's encoding, else UTF-16 by BOM, UTF-8 if the first 64 KiB decode, else Latin-1."""
+    if declared:
+        return declared
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return "latin-1"
+    return "utf-8"
+
+
+def _read_raw(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int
+) -> list[Issue]:
+    """Stream the file into `raw_table` with a ``__line`` column; structural CSV errors become issues."""
+    path = plan.path
+    if not plan.is_csv:
+        con.execute(
+            f"CREATE TEMP TABLE {raw_table} AS SELECT row_number() OVER () AS __line, * FROM read_parquet($path)",
+            {"path": str(path)},
+        )
+        return []
+    plan.encoding = _detect_encoding(path, plan.mapping.encoding)
+    options = {
+        "path": str(path),
+        "encoding": plan.encoding,
+        "max_line_size": max_line_bytes,
+    }
+    delimiter = ", delim = $delim" if plan.mapping.delimiter else ""
+    if plan.mapping.delimiter:
+        options["delim"] = plan.mapping.delimiter
+    try:
+        con.execute(
+            "CREATE TEMP TABLE "
+            + raw_table
+            + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
+            " max_line_size = $max_line_size, store_rejects = true, rejects_scan = 'reject_scans',"
+            " rejects_table = 'reject_errors', strict_mode = false, null_padding = true, parallel = true"
+            + delimiter
+            + ")",
+            options,
+        )
+    except duckdb.Error as exc:
+        message = str(exc).split("\n")[0]
+        hint = "a well-formed CSV file"
+        if "unicode" in message.lower() or "encoding" in message.lower():
+            hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
+        raise _file_issue(path, f"the file cannot be read as CSV: {message}", hint) from None
+    con.execute(f"ALTER TABLE {raw_table} ADD COLUMN __line BIGINT")
+    con.execute(f"UPDATE {raw_table} SET __line = rowid + 2")
+    rejects = con.execute(
+        "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
+    ).fetchall()
+    con.execute("DELETE FROM reject_errors")
+    con.execute("DELETE FROM reject_scans")
+    return [
+        Issue(
+            str(path),
+            int(line) if line is not None else None,
+            column_name,
+            csv_line,
+            f"malformed CSV row ({str(error_type).lower().replace('_', ' ')}: {str(message).split(chr(10))[0]})",
+            "one value per header column, quotes balanced",
+        )
+        for line, column_name, error_type, csv_line, message in rejects
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Map and type
+# ---------------------------------------------------------------------------------------------------------------
+def _find_source(sources: dict[str, str], wanted: str) -> str | None:
+    """The file's column for `wanted`: exact name, else case-insensitive, else same snake_case form."""
+    if wanted in sources:
+        return wanted
+    lowered = {s.lower(): s for s in sources}
+    if wanted.lower() in lowered:
+        return lowered[wanted.lower()]
+    snake = {attribute_name(s): s for s in sources}
+    return snake.get(attribute_name(wanted))
+
+
+def _text(source: str, source_type: str) -> str:
+    """SQL for a source column as trimmed text (empty becomes NULL)."""
+    col = quote(source)
+    if source_type == "VARCHAR":
+        return f"nullif(trim({col}), '')"
+    return f"CAST({col} AS VARCHAR)"
+
+
+def _mapped_text(plan: _Plan, spec: ColumnSource, source: str | None) -> str:
+    """SQL text value of a canonical column before typing: source or constant, then the value map."""
+    if spec.constant is not None:
+        base = plan.param(spec.constant)
+    else:
+        assert source is not None
+        base = _text(source, plan.source_types[source])
+    if not spec.values and spec.otherwise is None:
+        return base
+    cases = " ".join(f"WHEN {plan.param(k)} THEN {plan.param(v)}" for k, v in spec.values.items())
+    fallback = plan.param(spec.otherwise) if spec.otherwise is not None else base
+    mapped = f"CASE {base} {cases} ELSE {fallback} END" if cases else fallback
+    return f"(CASE WHEN {base} IS NULL THEN NULL ELSE {mapped} END)"
+
+
+def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: str | None) -> str:
+    """SQL converting `text` (or a typed Parquet source) to `kind`; NULL where it does not parse."""
+    source_type = plan.source_types.get(source, "VARCHAR") if source else "VARCHAR"
+    tz = plan.mapping.timezone
+    if kind == "string":
+        return text
+    if kind == "timestamp":
+        if source and source_type.startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"timezone('UTC', {quote(source)})"
+        if source and (source_type.startswith("TIMESTAMP") or source_type == "DATE"):
+            value = f"CAST({quote(source)} AS TIMESTAMP)"
+            return value if tz == "UTC" else f"timezone('UTC', timezone({plan.param(tz)}, {value}))"
+        if fmt:
+            if "%z" in fmt or "%Z" in fmt:
+                return f"timezone('UTC', try_strptime({text}, {plan.param(fmt)}))"
+            return f"timezone('UTC', timezone({plan.param(tz)}, try_strptime({text}, {plan.param(fmt)})))"
+        return (
+            f"(CASE WHEN regexp_matches({text}, '{_OFFSET_PATTERN}') "
+            f"THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) "
+            f"ELSE timezone('UTC', timezone({plan.param(tz)}, try_cast({text} AS TIMESTAMP))) END)"
+        )
+    if kind == "date":
+        if source and (source_type.startswith("TIMESTAMP") or source_type == "DATE"):
+            return f"CAST({quote(source)} AS DATE)"
+        if fmt:
+            return f"CAST(try_strptime({text}, {plan.param(fmt)}) AS DATE)"
+        return f"coalesce(try_cast({text} AS DATE), CAST(try_cast({text} AS TIMESTAMP) AS DATE))"
+    if kind == "float":
+        if source and source_type not in {"VARCHAR"}:
+            return f"try_cast({quote(source)} AS DOUBLE)"
+        return f"try_cast({text} AS DOUBLE)"
+    if kind == "integer":
+        number = f"try_cast({text} AS DOUBLE)" if source_type == "VARCHAR" else f"try_cast({quote(source or '')} AS DOUBLE)"
+        return f"(CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END)"
+    if kind == "boolean":
+        return f"try_cast({text} AS BOOLEAN)"
+    raise AssertionError(kind)
+
+
+def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stages: Sequence[str]) -> None:
+    spec = plan.mapping.columns.get(column.name)
+    fmt = (spec.format if spec else None) or plan.mapping.date_format
+    if column.type not in {"timestamp", "date"}:
+        fmt = None
+    typed = _typed(plan, text, source, column.type, fmt)
+    name = column.name
+    plan.select.append(f"{typed} AS {quote(name)}")
+    plan.output[name] = column.type
+    shown = plan.source_of.get(name, name)
+    raw = text
+    if column.required:
+        plan.rules.append(_Rule(f"{text} IS NULL", shown, None, "missing value", f"a value for {name}"))
+    if column.type != "string":
+        expected = {
+            "timestamp": "a date-time such as 2026-01-31 14:05 or 2026-01-31T14:05:00Z"
+            + (f" (format {fmt})" if fmt else ""),
+            "date": "a date such as 2026-01-31" + (f" (format {fmt})" if fmt else ""),
+            "float": "a number such as 1234.50 (no currency sign or thousands separator)",
+            "integer": "a whole number",
+            "boolean": "true or false",
+        }[column.type]
+        plan.rules.append(_Rule(f"({text} IS NOT NULL AND {typed} IS NULL)", shown, raw, "cannot be read", expected))
+    if column.minimum is not None:
+        plan.rules.append(
+            _Rule(f"coalesce({typed} < {column.minimum!r}, false)", shown, raw, "is negative", f">= {column.minimum:g}")
+        )
+    choices: Sequence[str] | None = column.choices
+    what = f"one of {', '.join(column.choices or ())}"
+    if plan.table.name == "stage_events" and name == "stage":
+        choices = stages
+        what = (
+            f"one of the funnel's stages ({', '.join(stages)}); translate source stage names with a value map "
+            "in the mapping, e.g. stage = { column = \"Status\", values = { \"Marketing Qualified\" = \"mql\" } }"
+        )
+    if choices:
+        allowed = ", ".join(plan.param(c) for c in choices)
+        plan.rules.append(
+            _Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what)
+        )
+
+
+def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source: str, source_type: str) -> ColumnType:
+    """Type of a new attribute: kept from Parquet; for CSV text, integer/float/boolean if every value fits.
+
+    A value with a leading zero (a postal code, an id) keeps the column text.
+    """
+    if source_type != "VARCHAR":
+        if source_type in {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}:
+            return "integer"
+        if source_type in {"DOUBLE", "FLOAT", "REAL"} or source_type.startswith("DECIMAL"):
+            return "float"
+        if source_type == "BOOLEAN":
+            return "boolean"
+        if source_type == "DATE":
+            return "date"
+        if source_type.startswith("TIMESTAMP"):
+            return "timestamp"
+        return "string"
+    text = f"nullif(trim({quote(source)}), '')"
+    row = con.execute(
+        f"SELECT count({text}), "
+        f"count_if(regexp_full_match({text}, '-?(0|[1-9][0-9]{{0,17}})')), "
+        f"count_if(try_cast({text} AS DOUBLE) IS NOT NULL AND NOT regexp_full_match({text}, '-?0[0-9].*')), "
+        f"count_if(lower({text}) IN ('true', 'false')) FROM {raw_table}"  # noqa: S608 -- quoted identifier
+    ).fetchone()
+    assert row is not None
+    present, integers, floats, booleans = row
+    if present == 0:
+        return "string"
+    if integers == present:
+        return "integer"
+    if floats == present:
+        return "float"
+    if booleans == present:
+        return "boolean"
+    return "string"
+
+
+def _plan_columns(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    plan: _Plan,
+    raw_table: str,
+    stages: Sequence[str],
+) -> list[Issue]:
+    """Resolve every canonical column and attribute to SQL; file-level problems (missing columns) as issues."""
+    spec, mapping, path = plan.table, plan.mapping, plan.path
+    sources = plan.source_types
+    issues: list[Issue] = []
+    used: set[str] = {"__line"}
+    header = ", ".join(s for s in sources if s != "__line")
+
+    for src in [*mapping.stage_columns.values(), *([mapping.filter.column] if mapping.filter else [])]:
+        found = _find_source(sources, src)
+        if found is None:
+            raise MappingError(
+                f"mapping {mapping.name!r} names column {src!r}, which {path.name} lacks; its columns are: {header}"
+            )
+        used.add(found)
+
+    texts: dict[str, tuple[str, str | None]] = {}
+    for column in spec.columns:
+        if mapping.stage_columns and column.name in {"stage", "occurred_at"}:
+            texts[column.name] = (f"__unpivot_{column.name}", None)
+            plan.source_types[f"__unpivot_{column.name}"] = "VARCHAR"
+            continue
+        explicit = mapping.columns.get(column.name)
+        if explicit is not None and explicit.constant is not None:
+            texts[column.name] = (_mapped_text(plan, explicit, None), None)
+            plan.source_of[column.name] = f"(constant {explicit.constant!r})"
+            continue
+        wanted = explicit.column if explicit is not None and explicit.column else [column.name]
+        found = next((f for f in (_find_source(sources, w) for w in wanted) if f is not None), None)
+        if found is None:
+            if explicit is not None and (column.required or not mapping.lenient):
+                raise MappingError(
+                    f"mapping {mapping.name!r} maps {column.name} from "
+                    f"{' or '.join(map(repr, wanted))}, which {path.name} lacks; its columns are: {header}"
+                )
+            if column.required:
+                issues.append(
+                    Issue(
+                        str(path), 1, column.name, None, "required column missing from the header",
+                        f"a column named {column.name!r}, or a mapping (--mapping) saying which column holds it; "
+                        f"the file's columns are: {header}"
+                        + (" (one column only: is the delimiter right? set delimiter in the mapping)"
+                           if len(sources) == 2 else ""),
+                    )
+                )
+            continue
+        used.add(found)
+        plan.source_of[column.name] = found
+        texts[column.name] = (_mapped_text(plan, explicit or ColumnSource(column=[found]), found), found)
+
+    if issues:
+        return issues
+    for column in spec.columns:
+        if column.name in texts:
+            text, source = texts[column.name]
+            _add_column(plan, column, text, source, stages)
+
+    # Attributes: every source column nobody mapped, kept under a snake_case name.
+    existing = warehouse.columns(spec.name)
+    ignored = {attribute_name(i) for i in mapping.ignore}
+    if mapping.keep_unmapped:
+        for source, source_type in list(sources.items()):
+            if source in used or source.startswith("__") or attribute_name(source) in ignored:
+                continue
+            name = attribute_name(source)
+            if name in spec.column_names or name in plan.output or name.startswith("_"):
+                name = f"{name}_source"
+            while name in plan.output:
+                name += "_2"
+            kind = existing.get(name) or _infer_attribute_type(con, raw_table, source, source_type)
+            if name not in existing:
+                plan.new_attributes.append(name)
+            plan.source_of[name] = source
+            _add_column(plan, Column(name, kind), _text(source, source_type), source, stages)
+    return []
+
+
+def _stage_file(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    spec: Table,
+    path: Path,
+    mapping: Mapping,
+    index: int,
+    stages: Sequence[str],
+    max_line_bytes: int,
+    errors_shown: int,
+) -> tuple[_Plan, ImportResult, str, list[Issue], int]:
+    """Read, map, type and validate one file into a staging table; return its issues (first N) and their count."""
+    plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path))
+    result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=_sha256(path))
+    typed = f"__tandem_stage_{index}"
+    raw = f"{typed}_raw"
+    for stale in (typed, raw):
+        con.execute(f"DROP TABLE IF EXISTS {stale}")
+    structural = _read_raw(con, plan, raw, max_line_bytes)
+    result.encoding = plan.encoding
+    plan.source_types = {
+        name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()
+    }
+    count_row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()  # noqa: S608
+    rows = int(count_row[0]) if count_row else 0
+    if rows == 0 and not structural:
+        raise _file_issue(path, "the file has a header but no rows", "at least one record after the header")
+    file_issues = _plan_columns(con, warehouse, plan, raw, stages)
+    if file_issues:
+        raise ImportValidationError(file_issues)
+
+    source = _source_rows(plan, raw)
+    result.filtered = rows - _count(con, f"SELECT count(DISTINCT __line) FROM ({source})")  # noqa: S608
+    key_cols = ", ".join(quote(k) for k in spec.key)
+    flags = [r.flag for r in plan.rules]
+    flag_cols = ", ".join(f"{f} AS __bad_{i}" for i, f in enumerate(flags))
+    raws = ", ".join(f"{r.raw} AS __raw_{i}" if r.raw else f"NULL AS __raw_{i}" for i, r in enumerate(plan.rules))
+    con.execute(
+        f"CREATE TEMP TABLE {typed} AS SELECT __line, {', '.join(plan.select)}"
+        f"{', ' + flag_cols if flags else ''}{', ' + raws if flags else ''} FROM ({source}) AS src",
+        plan.params,
+    )
+    any_key_null = " OR ".join(f"{quote(k)} IS NULL" for k in spec.key if k not in spec.nullable_key) or "false"
+    bad_any = " OR ".join(f"__bad_{i}" for i in range(len(flags))) or "false"
+    con.execute(
+        f"ALTER TABLE {typed} ADD COLUMN __dup_of BIGINT; "
+        f"UPDATE {typed} SET __dup_of = d.first_line FROM ("
+        f"  SELECT __line AS line, min(__line) OVER (PARTITION BY {key_cols}) AS first_line,"
+        f"         row_number() OVER (PARTITION BY {key_cols} ORDER BY __line) AS n"
+        f"  FROM {typed} WHERE NOT ({any_key_null}) AND NOT ({bad_any})"
+        f") AS d WHERE d.line = {typed}.__line AND d.n > 1"
+    )
+    con.execute(f"ALTER TABLE {typed} ADD COLUMN __bad BOOLEAN")
+    con.execute(f"UPDATE {typed} SET __bad = ({bad_any}) OR __dup_of IS NOT NULL")
+    result.rows_read = rows
+    issues, count = _collect_issues(con, plan, typed, errors_shown)
+    structural_count = len(structural)
+    result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad") + structural_count  # noqa: S608
+    return plan, result, typed, structural[:errors_shown] + issues, structural_count + count
+
+
+def _source_rows(plan: _Plan, raw: str) -> str:
+    """SQL for the rows to import: filtered, and unpivoted when the mapping lists one column per stage."""
+    mapping = plan.mapping
+    where = "true"
+    if mapping.filter is not None:
+        col = _find_source(plan.source_types, mapping.filter.column)
+        assert col is not None
+        values = ", ".join(plan.param(v) for v in mapping.filter.values)
+        where = f"trim({quote(col)}) IN ({values})"
+    if not mapping.stage_columns:
+        return f"SELECT * FROM {raw} WHERE {where}"  # noqa: S608
+    parts = []
+    for stage, column in mapping.stage_columns.items():
+        col = _find_source(plan.source_types, column)
+        assert col is not None
+        text = _text(col, plan.source_types[col])
+        parts.append(
+            f"SELECT *, {plan.param(stage)} AS __unpivot_stage, {text} AS __unpivot_occurred_at "  # noqa: S608
+            f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
+    row = con.execute(sql, params).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _collect_issues(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, limit: int
+) -> tuple[list[Issue], int]:
+    """The first `limit` issues in line order, and the total number of issues."""
+    n = len(plan.rules)
+    sums = ", ".join(f"count_if(__bad_{i})" for i in range(n))
+    totals = con.execute(f"SELECT count_if(__dup_of IS NOT NULL){', ' + sums if n else ''} FROM {typed}").fetchone()  # noqa: S608
+    assert totals is not None
+    total = sum(int(t or 0) for t in totals)
+    if total == 0:
+        return [], 0
+    key_cols = [quote(k) for k in plan.table.key]
+    rows = con.execute(
+        f"SELECT __line, __dup_of, {', '.join(key_cols)}"
+        f"{''.join(f', __bad_{i}, __raw_{i}' for i in range(n))} FROM {typed} WHERE __bad "  # noqa: S608
+        f"ORDER BY __line LIMIT {int(limit)}"
+    ).fetchall()
+    issues: list[Issue] = []
+    nk = len(key_cols)
+    for row in rows:
+        line, dup_of = row[0], row[1]
+        for i, rule in enumerate(plan.rules):
+            if row[2 + nk + 2 * i]:
+                raw = row[3 + nk + 2 * i]
+                issues.append(
+                    Issue(str(plan.path), int(line), rule.column, None if raw is None else str(raw), rule.problem, rule.expected)
+                )
+        if dup_of is not None:
+            key = ", ".join(f"{k}={v}" for k, v in zip(plan.table.key, row[2 : 2 + nk], strict=True))
+            issues.append(
+                Issue(
+                    str(plan.path), int(line), ", ".join(plan.table.key), key,
+                    f"duplicate key: the same {plan.table.name} row is on line {dup_of}",
+                    "each key once per file (the first occurrence is kept with --skip-invalid)",
+                )
+            )
+    return issues[:limit], total
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Write
+# ---------------------------------------------------------------------------------------------------------------
+def _next_import_id(cur: Any) -> int:
+    cur.execute(f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORT_LOG}")  # noqa: S608
+    row = cur.fetchone()
+    return int(row[0])
+
+
+def _write(
+    cur: Any,
+    warehouse: Warehouse,
+    staging: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    result: ImportResult,
+    typed: str,
+    skip_invalid: bool,
+    create_missing: bool,
+    errors_shown: int,
+    *,
+    check_only: bool = False,
+) -> tuple[int, list[Issue]]:
+    """Inside the transaction: add new attribute columns, move valid rows over, check references, upsert.
+
+    Returns the number of rows naming an unknown reference and the first of them as issues. With `check_only`
+    (the caller will roll back) or without `skip_invalid`, such rows stop the writing.
+    """
+    spec = plan.table
+    target = quote(spec.name)
+    for name in plan.new_attributes:
+        cur.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {SQL_TYPES[plan.output[name]]}")
+    columns = list(plan.output)
+    in_warehouse = _transfer(cur, warehouse, staging, plan, typed, columns)
+    unknown_total = 0
+    issues: list[Issue] = []
+
+    for column, referenced in spec.references.items():
+        if column not in plan.output:
+            continue
+        ref_key = quote(TABLES[referenced].key[0])
+        missing = (
+            f"SELECT s.__line, s.{quote(column)} FROM {in_warehouse} s WHERE NOT EXISTS "  # noqa: S608
+            f"(SELECT 1 FROM {quote(referenced)} r WHERE r.{ref_key} = s.{quote(column)})"
+        )
+        if create_missing and referenced == "leads" and not check_only:
+            time_col = next((c for c in ("occurred_at", "created_at") if c in plan.output), None)
+            assert time_col is not None
+            cur.execute(
+                f"INSERT INTO leads (lead_id, created_at, _import_id) "  # noqa: S608
+                f"SELECT s.{quote(column)}, min(s.{quote(time_col)}), {int(result.import_id)} FROM {in_warehouse} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM leads r WHERE r.lead_id = s.{quote(column)}) "
+                f"GROUP BY s.{quote(column)}"
+            )
+            result.created_leads += int(cur.rowcount if warehouse.backend_name == "postgres" else cur.fetchone()[0])
+            continue
+        cur.execute(f"SELECT count(*) FROM ({missing}) m")  # noqa: S608
+        unknown = int(cur.fetchone()[0])
+        if not unknown:
+            continue
+        cur.execute(missing + f" ORDER BY s.__line LIMIT {int(errors_shown)}")
+        shown = [
+            Issue(
+                str(plan.path), int(line), plan.source_of.get(column, column), str(value),
+                f"unknown {referenced[:-1]}: no {referenced} row has this {TABLES[referenced].key[0]}",
+                f"a {TABLES[referenced].key[0]} already imported into {referenced} (import {referenced} first, "
+                "or pass --create-missing to create the missing leads)",
+            )
+            for line, value in cur.fetchall()
+        ]
+        unknown_total += unknown
+        issues.extend(shown)
+        if check_only or not skip_invalid:
+            continue
+        result.issues.extend(shown)
+        result.rejected += unknown
+        cur.execute(f"SELECT s.__line FROM ({missing}) s")  # noqa: S608
+        rejected_lines = [int(r[0]) for r in cur.fetchall()]
+        cur.execute(f"DELETE FROM {in_warehouse} WHERE __line IN (SELECT m.__line FROM ({missing}) m)")  # noqa: S608
+        staging.execute(f"CREATE OR REPLACE TEMP TABLE {typed}_rejected_refs (line BIGINT, reason VARCHAR)")
+        staging.executemany(
+            f"INSERT INTO {typed}_rejected_refs VALUES (?, ?)",  # noqa: S608
+            [(line, f"{column}: unknown {referenced[:-1]}") for line in rejected_lines],
+        )
+
+    if check_only or (unknown_total and not skip_invalid):
+        return unknown_total, issues
+    result.updated, result.added = _upsert(cur, warehouse, spec, in_warehouse, columns, result.import_id)
+    valid = _count_cursor(cur, f"SELECT count(*) FROM {in_warehouse}")  # noqa: S608
+    result.unchanged = valid - result.updated - result.added
+    result.new_attributes = list(plan.new_attributes)
+    result.attributes = [c for c in columns if c not in spec.column_names]
+    cur.execute(f"DROP TABLE {in_warehouse}")
+    return 0, []
+
+
+def _count_cursor(cur: Any, sql: str) -> int:
+    cur.execute(sql)
+    return int(cur.fetchone()[0])
+
+
+def _transfer(
+    cur: Any, warehouse: Warehouse, staging: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, columns: list[str]
+) -> str:
+    """Put the valid staged rows in a temporary warehouse table; return its name."""
+    select = ", ".join(["__line", *(quote(c) for c in columns)])
+    target = "__tandem_incoming"
+    if warehouse.backend_name == "duckdb":
+        cur.execute(f"DROP TABLE IF EXISTS {target}")
+        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT __bad")  # noqa: S608
+        return target
+    definitions = ", ".join(["__line BIGINT", *(f"{quote(c)} {SQL_TYPES[plan.output[c]]}" for c in columns)])
+    cur.execute(f"DROP TABLE IF EXISTS {target}")
+    cur.execute(f"CREATE TEMP TABLE {target} ({definitions}) ON COMMIT DROP")
+    reader = staging.execute(f"SELECT {select} FROM {typed} WHERE NOT __bad").fetch_record_batch(200_000)  # noqa: S608
+    import pyarrow.csv as pacsv
+
+    with cur.copy(f"COPY {target} ({select}) FROM STDIN WITH (FORMAT csv)") as copy:  # noqa: S608
+        for batch in reader:
+            buffer = io.BytesIO()
+            pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+            copy.write(buffer.getvalue())
+    if plan.table.name in {"stage_events", "activities"}:
+        cur.execute(f"CREATE INDEX ON {target} (lead_id)")
+    cur.execute(f"ANALYZE {target}")
+    return target
+
+
+def _key_match(spec: Table, left: str, right: str) -> str:
+    return " AND ".join(
+        f"{left}.{quote(k)} IS NOT DISTINCT FROM {right}.{quote(k)}"
+        if k in spec.nullable_key
+        else f"{left}.{quote(k)} = {right}.{quote(k)}"
+        for k in spec.key
+    )
+
+
+def _upsert(cur: Any, warehouse: Warehouse, spec: Table, incoming: str, columns: list[str], import_id: int) -> tuple[int, int]:
+    """Update changed rows (only the given columns), insert new keys. Returns (updated, added)."""
+    target = quote(spec.name)
+    values = [c for c in columns if c not in spec.key]
+    changed = " OR ".join(f"t.{quote(c)} IS DISTINCT FROM s.{quote(c)}" for c in values) or "false"
+    updated = 0
+    if values:
+        assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in values)
+        cur.execute(
+            f"UPDATE {target} AS t SET {assignments}, _import_id = {int(import_id)} "  # noqa: S608
+            f"FROM {incoming} AS s WHERE {_key_match(spec, 't', 's')} AND ({changed})"
+        )
+        updated = _rowcount(cur, warehouse)
+    names = ", ".join(quote(c) for c in columns)
+    cur.execute(
+        f"INSERT INTO {target} ({names}, _import_id) SELECT {', '.join('s.' + quote(c) for c in columns)}, "  # noqa: S608
+        f"{int(import_id)} FROM {incoming} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {target} AS t WHERE {_key_match(spec, 't', 's')})"
+    )
+    return updated, _rowcount(cur, warehouse)
+
+
+def _rowcount(cur: Any, warehouse: Warehouse) -> int:
+    if warehouse.backend_name == "postgres":
+        return int(cur.rowcount)
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datetime) -> None:
+    placeholder = "%s" if not isinstance(cur, duckdb.DuckDBPyConnection) else "?"
+    values = [
+        result.import_id,
+        result.table,
+        Path(result.file).name,
+        str(Path(result.file).resolve()),
+        result.sha256,
+        plan.mapping.name,
+        actor,
+        started,
+        datetime.now(UTC).replace(tzinfo=None),
+        result.rows_read,
+        result.added,
+        result.updated,
+        result.unchanged,
+        result.rejected,
+        result.filtered,
+        result.created_leads,
+    ]
+    cur.execute(
+        f"INSERT INTO {IMPORT_LOG} VALUES ({', '.join([placeholder] * len(values))})",  # noqa: S608
+        values,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rejected rows, written beside the input
+# ---------------------------------------------------------------------------------------------------------------
+def _neutralise(value: str | None) -> str | None:
+    """Defuse spreadsheet formulas (=, +, -, @ at the start) in a CSV meant to be opened in a spreadsheet."""
+    if value and value.startswith(_FORMULA_START) and not re.fullmatch(r"[+-]?[0-9.]+", value):
+        return "'" + value
+    return value
+
+
+def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> str:
+    """Write ``NAME.rejected.csv`` beside the input: line, reasons, then the row as it was in the file."""
+    out = plan.path.with_name(plan.path.name + ".rejected.csv")
+    reasons: dict[int, list[str]] = {}
+    flags = "".join(f", __bad_{i}" for i in range(len(plan.rules)))
+    cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE __bad ORDER BY __line")  # noqa: S608
+    while batch := cursor.fetchmany(10_000):
+        for line, dup_of, *bad in batch:
+            found = reasons.setdefault(int(line), [])
+            found += [_reason(rule) for rule, flag in zip(plan.rules, bad, strict=True) if flag]
+            if dup_of is not None:
+                found.append(f"duplicate key of line {dup_of}")
+    refs = f"{typed}_rejected_refs"
+    if _count(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": refs}):
+        for line, reason in con.execute(f"SELECT line, reason FROM {refs}").fetchall():  # noqa: S608
+            reasons.setdefault(int(line), []).append(reason)
+    header = [c for c in plan.source_types if not c.startswith("__")]
+    cols = ", ".join(quote(c) for c in header)
+    lines = sorted(reasons)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", *header])
+        for start in range(0, len(lines), 10_000):
+            chunk = lines[start : start + 10_000]
+            records = con.execute(
+                f"SELECT __line, {cols} FROM {typed}_raw WHERE __line IN (SELECT unnest($lines)) ORDER BY __line",  # noqa: S608
+                {"lines": chunk},
+            ).fetchall()
+            for line, *values in records:
+                shown = [_neutralise(None if v is None else str(v)) for v in values]
+                writer.writerow([line, "; ".join(dict.fromkeys(reasons[int(line)])), *shown])
+    return str(out)
+
+
+def _reason(rule: _Rule) -> str:
+    return f"{rule.column}: {rule.problem}"

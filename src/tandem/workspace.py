@@ -1,0 +1,293 @@
+"""Workspaces: a folder with a ``tandem.toml`` that says where the application database and the warehouse live.
+
+    my-company/
+      tandem.toml        name, database URL, warehouse URL, [settings]
+      tandem.db          application state (SQLite by default)
+      warehouse.duckdb   canonical tables (DuckDB by default)
+
+With PostgreSQL URLs the folder holds only ``tandem.toml``; everything else lives in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import tomllib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tandem.errors import ConfigError, WorkspaceError
+from tandem.settings import resolve_settings
+from tandem.store.database import AppStore
+from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
+from tandem.warehouse.importer import ImportResult, import_files
+from tandem.warehouse.mapping import Mapping, load_mapping
+from tandem.warehouse.schema import DEFAULT_STAGES, TABLES, attribute_name
+
+__all__ = ["CONFIG_FILE", "Workspace", "WorkspaceConfig", "init_workspace", "open_workspace", "resolve_path"]
+
+CONFIG_FILE = "tandem.toml"
+DEFAULT_DATABASE = "sqlite:///tandem.db"
+DEFAULT_WAREHOUSE = "duckdb:///warehouse.duckdb"
+
+
+class WorkspaceConfig(BaseModel):
+    """The contents of ``tandem.toml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    created_at: str
+    database_url: str = DEFAULT_DATABASE
+    warehouse_url: str = DEFAULT_WAREHOUSE
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    def to_toml(self) -> str:
+        # JSON string literals are valid TOML basic strings.
+        lines = [
+            "# tandem workspace. URLs: sqlite:///FILE, duckdb:///FILE (relative to this folder) or postgresql://...",
+            f"name = {json.dumps(self.name)}",
+            f"created_at = {json.dumps(self.created_at)}",
+            f"database_url = {json.dumps(self.database_url)}",
+            f"warehouse_url = {json.dumps(self.warehouse_url)}",
+            "",
+            "[settings]",
+        ]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in self.settings.items()]
+        return "\n".join(lines) + "\n"
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    """The workspace folder: the argument, else $TANDEM_WORKSPACE, else the current folder."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("TANDEM_WORKSPACE")
+    return Path(env) if env else Path.cwd()
+
+
+def current_actor() -> str:
+    """Who is acting, for the import log and definitions: $TANDEM_USER, else the login name."""
+    try:
+        return os.environ.get("TANDEM_USER") or getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+def _validate_stages(stages: Sequence[str]) -> list[str]:
+    cleaned = [s.strip() for s in stages if s.strip()]
+    if len(cleaned) < 2:
+        raise ConfigError("a funnel needs at least two stages, e.g. --stages lead,mql,sql,opportunity,won")
+    for stage in cleaned:
+        if attribute_name(stage) != stage:
+            raise ConfigError(
+                f"stage name {stage!r} must be lower snake_case (letters, digits, _), e.g. {attribute_name(stage)!r}"
+            )
+    duplicates = sorted({s for s in cleaned if cleaned.count(s) > 1})
+    if duplicates:
+        raise ConfigError(f"stage(s) {', '.join(duplicates)} appear more than once in --stages")
+    return cleaned
+
+
+def _sqlite_relative(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite:///:memory:":
+        return prefix + str((base / url[len(prefix) :]).resolve())
+    return url
+
+
+def init_workspace(
+    path: str | os.PathLike[str],
+    *,
+    stages: Sequence[str] = DEFAULT_STAGES,
+    database: str | None = None,
+    warehouse: str | None = None,
+    name: str | None = None,
+) -> Workspace:
+    """Create a workspace: config file, application database (migrated) and an empty warehouse."""
+    folder = Path(path)
+    if (folder / CONFIG_FILE).exists():
+        raise WorkspaceError(f"{folder} is already a tandem workspace ({CONFIG_FILE} exists)")
+    stage_list = _validate_stages(stages)
+    created_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = WorkspaceConfig(
+        name=name or folder.resolve().name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        database_url=database or DEFAULT_DATABASE,
+        warehouse_url=warehouse or DEFAULT_WAREHOUSE,
+    )
+    workspace = Workspace(folder, config)
+    try:
+        store = workspace.store
+        if store.revision() is not None:
+            raise WorkspaceError(
+                f"the application database {config.database_url} already holds a tandem workspace; "
+                "give --database an empty database"
+            )
+        store.upgrade()
+        store.create_first_definitions(stage_list, current_actor())
+        workspace._open_warehouse(create=True).create_schema()
+        (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
+    except BaseException:
+        workspace.close()
+        for leftover in ("tandem.db", "tandem.db-wal", "tandem.db-shm", "warehouse.duckdb", "warehouse.duckdb.wal"):
+            if config.database_url == DEFAULT_DATABASE or config.warehouse_url == DEFAULT_WAREHOUSE:
+                (folder / leftover).unlink(missing_ok=True)
+        if created_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return workspace
+
+
+def open_workspace(path: str | os.PathLike[str] | None = None, *, check_schema: bool = True) -> Workspace:
+    """Open an existing workspace (see `resolve_path` for where it is looked for)."""
+    folder = resolve_path(path)
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise WorkspaceError(
+            f"{folder} is not a tandem workspace (no {CONFIG_FILE}); create one with `tandem init DIR`, "
+            "or point to one with --workspace DIR or $TANDEM_WORKSPACE"
+        )
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        config = WorkspaceConfig.model_validate(data)
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
+    workspace = Workspace(folder, config)
+    if check_schema:
+        workspace.store.check_current()
+        version = workspace.warehouse.schema_version()
+        if version != SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"the warehouse is at layout {version}, this tandem expects {SCHEMA_VERSION}; run `tandem upgrade`"
+            )
+    return workspace
+
+
+class Workspace:
+    """An open workspace: the entry point of the Python API.
+
+    >>> ws = tandem.open_workspace("acme")            # doctest: +SKIP
+    >>> ws.import_files("leads", ["leads.csv"])       # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path, config: WorkspaceConfig) -> None:
+        self.path = path
+        self.config = config
+        self.settings = resolve_settings(config.settings)
+
+    @cached_property
+    def store(self) -> AppStore:
+        return AppStore(_sqlite_relative(self.config.database_url, self.path))
+
+    def _open_warehouse(self, *, create: bool = False) -> Warehouse:
+        warehouse = Warehouse(self.config.warehouse_url, self.path, create=create)
+        memory = self.settings["duckdb_memory_limit"]
+        if memory and warehouse.backend_name == "duckdb":
+            warehouse.con.raw_sql(f"SET memory_limit = '{int(memory.rstrip('GgBb'))}GB'")
+        self.__dict__["warehouse"] = warehouse
+        return warehouse
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        return self._open_warehouse()
+
+    # --- definitions ------------------------------------------------------------------------------------------
+    @property
+    def stages(self) -> list[str]:
+        """The funnel's stages, in order, under the current definition version."""
+        return list(self.store.current_definitions().stages)
+
+    @property
+    def definition_version(self) -> int:
+        return self.store.current_definitions().version
+
+    # --- data -------------------------------------------------------------------------------------------------
+    def import_files(
+        self,
+        kind: str,
+        files: Sequence[str | os.PathLike[str]],
+        *,
+        mapping: str | os.PathLike[str] | Mapping | None = None,
+        skip_invalid: bool = False,
+        create_missing: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> list[ImportResult]:
+        """Import source files into canonical table `kind`: validated, atomic (all files or none), idempotent."""
+        resolved = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        return import_files(
+            self.warehouse,
+            kind,
+            [Path(f) for f in files],
+            resolved,
+            stages=self.stages,
+            skip_invalid=skip_invalid,
+            create_missing=create_missing,
+            actor=current_actor(),
+            max_line_bytes=self.settings["import_max_line_bytes"],
+            errors_shown=self.settings["import_errors_shown"],
+            progress=progress,
+        )
+
+    def imports(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recent imports, newest first."""
+        return self.warehouse.imports(limit)
+
+    def status(self) -> dict[str, Any]:
+        """Counts per table, definition version, backends and the last import (what `tandem status` shows)."""
+        definitions = self.store.current_definitions()
+        last = self.warehouse.last_import()
+        return {
+            "workspace": str(self.path.resolve()),
+            "name": self.config.name,
+            "definition_version": definitions.version,
+            "stages": list(definitions.stages),
+            "database": {"backend": self.store.engine.dialect.name, "url": _hide_password(self.store.url)},
+            "warehouse": {"backend": self.warehouse.backend_name, "url": self.warehouse.display_url},
+            "tables": self.warehouse.counts(),
+            "last_import": last,
+        }
+
+    def upgrade(self) -> list[str]:
+        """Bring an older workspace forward: application migrations, then warehouse layout. Returns what was done."""
+        done: list[str] = []
+        before = self.store.revision()
+        self.store.upgrade()
+        after = self.store.revision()
+        if before != after:
+            done.append(f"application database: {before or 'empty'} -> {after}")
+        version = self.warehouse.schema_version()
+        if version != SCHEMA_VERSION:  # pragma: no cover - no older warehouse layout exists yet
+            raise WorkspaceError(f"no migration from warehouse layout {version} to {SCHEMA_VERSION}")
+        return done
+
+    def close(self) -> None:
+        if "warehouse" in self.__dict__:
+            self.__dict__.pop("warehouse").close()
+        if "store" in self.__dict__:
+            self.__dict__.pop("store").dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _hide_password(url: str) -> str:
+    head, sep, tail = url.partition("://")
+    if "@" in tail and ":" in tail.split("@", 1)[0]:
+        user = tail.split("@", 1)[0].split(":", 1)[0]
+        return f"{head}{sep}{user}:***@{tail.split('@', 1)[1]}"
+    return url
+
+
+def table_names() -> list[str]:
+    return list(TABLES)
