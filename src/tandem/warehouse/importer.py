@@ -275,6 +275,7 @@ def _read_raw(
         "path": str(path),
         "encoding": plan.encoding,
         "max_line_size": max_line_bytes,
+        "quote": '"',  # RFC 4180: a quote inside a quoted field is doubled
     }
     delimiter = ", delim = $delim" if plan.mapping.delimiter else ""
     if plan.mapping.delimiter:
@@ -284,7 +285,7 @@ def _read_raw(
             "CREATE TEMP TABLE "
             + raw_table
             + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
-            " max_line_size = $max_line_size, store_rejects = true, rejects_scan = 'reject_scans',"
+            " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true, rejects_scan = 'reject_scans',"
             " rejects_table = 'reject_errors', strict_mode = false, null_padding = true, parallel = true"
             + delimiter
             + ")",
@@ -586,7 +587,8 @@ def _stage_file(
         raise ImportValidationError(file_issues)
 
     source = _source_rows(plan, raw)
-    result.filtered = rows - _count(con, f"SELECT count(DISTINCT __line) FROM ({source})")  # noqa: S608
+    counted = f"SELECT count(DISTINCT __line) FROM ({source})"  # noqa: S608
+    result.filtered = rows - _count(con, counted, _bind(counted, plan.params))
     key_cols = ", ".join(quote(k) for k in spec.key)
     flags = [r.flag for r in plan.rules]
     flag_cols = ", ".join(f"{f} AS __bad_{i}" for i, f in enumerate(flags))
@@ -636,6 +638,12 @@ def _source_rows(plan: _Plan, raw: str) -> str:
             f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
+
+
+def _bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement uses (DuckDB refuses unused ones)."""
+    used = set(re.findall(r"\$(p[0-9]+)\b", sql))
+    return {k: v for k, v in params.items() if k in used}
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
