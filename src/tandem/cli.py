@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -32,8 +33,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Piped output is not cut to 80 columns: tables stay whole in files and logs.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Format(str, Enum):
@@ -59,33 +61,28 @@ def _print_json(document: Any) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: a `TandemError` becomes its message on stderr and exit code 1."""
+    """Console-script entry point: a `TandemError` becomes its message on stderr and exit code 1.
+
+    Usage errors are Click's (exit code 2); anything else is a bug and keeps its traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except TandemError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise SystemExit(1) from None
-    except typer.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except typer.Abort:
-        err.print("aborted")
-        raise SystemExit(1) from None
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
         out.print(f"tandem {__version__}")
         raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -229,7 +226,7 @@ def mappings() -> None:
 
 @app.command()
 def settings(workspace: WorkspaceOption = None) -> None:
-    """List workspace settings, their values and what they do (set them under [settings] in tandem.toml)."""
+    """List workspace settings, their values and what they do (set them under \\[settings] in tandem.toml)."""
     with open_workspace(workspace, check_schema=False) as ws:
         values = ws.settings
     table = RichTable("setting", "value", "default", "help")

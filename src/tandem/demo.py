@@ -1,58 +1,67 @@
 """The demo company: two years of a realistic B2B software vendor's CRM and marketing data, from a seed.
 
-Why: `tandem demo`, the quick start, the docs and the tests need data with the shape, the volume and the mess of
-a real company, and nobody's real data. Everything is drawn from seeded numpy generators, fully vectorised (one
-million leads in seconds), and written as one Parquet file per canonical table (see `tandem.warehouse.schema`).
-The same seed, `today` and lead count always give the same values.
+Why: `tandem demo`, the quick start, the docs and the tests need data with the shape, the volume and the
+mess of a real company, and nobody's real data. Everything is drawn from seeded numpy generators, fully
+vectorised (a million leads in seconds), and written as one Parquet file per canonical table (see
+`tandem.warehouse.schema`). The same seed, `today` and lead count always give the same values.
 
 The company
     A SaaS vendor selling four plans (Starter, Growth, Scale, Enterprise) to SMB, mid-market and enterprise
-    accounts in North America, EMEA, APAC and LATAM. Lead volume grows about 80 % over the two years, is low at
-    weekends, in July-August and over the year-end holidays, and jumps in the last two weeks of every quarter,
-    when marketing loosens its lead definition to hit a number: those quarter-end leads reach MQL 30 % less
-    often. Sales pulls deals into quarter end too (won dates cluster in a quarter's last days). Deal size and
-    sales cycle grow with the account segment.
+    accounts in North America, EMEA, APAC and LATAM. Lead volume grows about 80 % over the two years, is low
+    at weekends, in July-August and over the year-end holidays, and jumps in the last two weeks of every
+    quarter, when marketing loosens its lead definition to hit a number: those quarter-end leads reach MQL
+    30 % less often. Sales pulls deals into quarter end too (won dates cluster in a quarter's last days).
+    Deal size and sales cycle grow with the account segment.
 
-Channels (cost per lead; conversion lead->MQL, MQL->SQL, SQL->opportunity, opportunity->won, before the
-lead-, rep- and segment-level effects; median days of each step)::
+Channels: cost per lead; conversion lead->MQL, MQL->SQL, SQL->opportunity, opportunity->won (before the
+lead, rep and segment effects); median days of each step::
 
-    paid_search  $140  15 % 48 % 70 % 33 %    2 / 3 /  6 / 45
-    paid_social   $85  10 % 40 % 62 % 30 %    6 / 5 /  9 / 55   share grows over the two years
-    email         $18  13 % 45 % 66 % 35 %    4 / 4 /  8 / 50
-    events       $420  22 % 52 % 72 % 36 %    3 / 3 /  7 / 60   spring and autumn conference seasons
-    webinar      $110  19 % 50 % 68 % 34 %  1.5 / 3.5 / 7 / 50  summer dip
-    content       $45  12 % 44 % 64 % 32 %   10 / 6 / 10 / 58   organic/SEO, cost = content production
-    referral      $60  25 % 60 % 80 % 42 %    1 / 2 /  4 / 35   partner fees
-    outbound     $160  14 % 46 % 74 % 29 %    5 / 4 /  8 / 65   SDR team grows over the two years
+    paid_search  $140  15 % 48 % 70 % 33 %    2 / 3   /  6 / 45
+    paid_social   $85  10 % 40 % 62 % 30 %    6 / 5   /  9 / 55  share grows over the two years
+    email         $18  13 % 45 % 66 % 35 %    4 / 4   /  8 / 50
+    events       $420  22 % 52 % 72 % 36 %    3 / 3   /  7 / 60  spring and autumn conference seasons
+    webinar      $110  19 % 50 % 68 % 34 %  1.5 / 3.5 /  7 / 50  summer dip
+    content       $45  12 % 44 % 64 % 32 %   10 / 6   / 10 / 58  organic/SEO: cost is content production
+    referral      $60  25 % 60 % 80 % 42 %    1 / 2   /  4 / 35  partner fees
+    outbound     $160  14 % 46 % 74 % 29 %    5 / 4   /  8 / 65  the SDR team grows over the two years
 
-Sales: ten reps in three teams (SMB, Mid-Market, Enterprise), leads routed to a team by account segment. Reps
-differ in how fast they first follow up an MQL (median 20 minutes to two days), in the share of MQLs they never
-follow up, and in win rate. A fast follow-up raises MQL->SQL conversion, a late or missing one lowers it.
+Sales: ten reps in three teams (SMB, Mid-Market, Enterprise); leads are routed to the team of their
+account's segment. Reps differ in how fast they first follow up an MQL (median 20 minutes to two days), in
+the share of MQLs they never follow up, and in win rate. A fast follow-up raises MQL->SQL conversion, a late
+or missing one lowers it.
 
-Journeys: each lead has 1-8 marketing touches: 0-4 before it is created, one at creation (its own channel and
-campaign), and nurture touches after creation and before its opportunity (or within 120 days).
+Journeys: each lead has 1-8 marketing touches: 0-4 before it is created, one at creation (its own channel
+and campaign, kind e.g. form_submission), and nurture touches after creation and before its opportunity (or
+within 120 days).
 
 Time: the history is the 730 days before `today`. The cut-off is `today` at 00:00 UTC, exclusive: every
-timestamp (lead created_at, stage events, touches, activities, opportunity created_at) is before it, and every
-event date (spend date, close_date of won or lost deals) is at most `today - 1 day`. Two dates are plans, not
-events, and may lie on or after `today`: the expected close_date of open opportunities and the end_date of
-campaigns still running. Leads still in flight at the cut-off are censored: their later stages have not happened.
+timestamp (lead created_at, stage events, touches, activities, opportunity created_at) is before it, and
+every event date (spend date, close_date of a won or lost deal) is at most `today - 1 day`. Two dates are
+plans, not events, and may lie on or after `today`: the expected close_date of an open opportunity and the
+end_date of a campaign still running. Leads in flight at the cut-off are censored: their later stages have
+not happened yet.
 
-Data-quality flaws a real CRM has, each on about 1.2 % of the leads that can have it (at most one stage flaw per
-lead), and never anything that breaks an import (no unknown lead_id, no duplicate key):
+Files: leads (the canonical columns plus segment, job_title and team), stage_events (amount on the
+opportunity and won events; source marketing_automation or crm), opportunities (stage: Discovery, Demo,
+Proposal, Negotiation, Closed Won, Closed Lost), touches, campaigns, spend (one row per campaign and day,
+with its channel), activities (kind call, email or meeting; actor = the lead's owner), accounts (the
+canonical columns plus country).
+
+Data-quality flaws a real CRM has, each on about 1.2 % of the leads that can have it (at most one stage
+flaw per lead), and nothing that breaks an import (no unknown lead_id, no duplicate key):
 
 - out of order: the sql event is recorded before the mql event (the two timestamps swapped);
 - re-entered: a second mql event, weeks after the first (recycled to nurture, qualified again);
 - skipped: a lead reaches opportunity with no sql event (mql -> opportunity);
-- before created: the mql event is before the lead's created_at (a CRM sync lag; negative duration, and the mql
-  event also precedes the lead's `lead` event);
+- before created: the mql event is before the lead's created_at (a CRM sync lag): a negative duration, and
+  the mql event also precedes the lead's `lead` event;
 - missing channel: about 1 % of leads have no channel (and no campaign_id);
-- duplicate email: about 1 % of leads are a second lead_id for an earlier lead's email (same person, same
+- duplicate email: about 1 % of leads are a second lead_id for an earlier lead's email (the same person and
   account, created later, maybe routed to another rep).
 
-With custom stages the last one means won; the first step after the first stage is the handoff that reps
-follow up; the opportunity stage is "opportunity" when present, else the second to last. Flaws name the stages
-by position (1 and 2 instead of mql and sql).
+Custom stages: the last one means won, the second is the handoff reps follow up (with two stages, the
+first), the opportunity stage is "opportunity" when present, else the second to last. Rates and lags are
+interpolated from the four default steps; the flaws use stages by position (the 2nd and 3rd for mql, sql).
 """
 
 from __future__ import annotations
@@ -88,6 +97,12 @@ I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
 
+
+def _words(text: str, sep: str = " ") -> tuple[str, ...]:
+    """A tuple of names from one string: keeps the long lists of names below readable."""
+    return tuple(text.split(sep))
+
+
 HISTORY_DAYS = 730
 DAY = 86_400
 HOUR = 3_600
@@ -120,25 +135,123 @@ class ChannelProfile:
 
 
 CHANNELS: tuple[ChannelProfile, ...] = (
-    ChannelProfile("paid_search", 0.22, 140.0, (0.15, 0.48, 0.70, 0.33), (2.0, 3.0, 6.0, 45.0), 1.0,
-                   1.0, 12.0, ("Brand", "Generic", "Competitor"), 90, "ad_click", "form_submission"),
-    ChannelProfile("paid_social", 0.17, 85.0, (0.10, 0.40, 0.62, 0.30), (6.0, 5.0, 9.0, 55.0), 0.85,
-                   1.2, 20.0, ("LinkedIn Lead Gen", "Retargeting", "Awareness"), 45, "ad_click",
-                   "lead_form", trend=1.8),
-    ChannelProfile("email", 0.12, 18.0, (0.13, 0.45, 0.66, 0.35), (4.0, 4.0, 8.0, 50.0), 0.95,
-                   1.5, 15.0, ("Newsletter", "Nurture"), 30, "email_click", "form_submission"),
-    ChannelProfile("events", 0.07, 420.0, (0.22, 0.52, 0.72, 0.36), (3.0, 3.0, 7.0, 60.0), 1.15,
-                   0.8, 25.0, ("Trade Show", "Roadshow"), 20, "event_visit", "badge_scan",
-                   season=(0.6, 0.9, 1.4, 1.4, 1.3, 0.9, 0.4, 0.2, 1.4, 1.5, 1.2, 0.4)),
-    ChannelProfile("webinar", 0.10, 110.0, (0.19, 0.50, 0.68, 0.34), (1.5, 3.5, 7.0, 50.0), 1.0,
-                   1.3, 18.0, ("Product Webinar", "Expert Series"), 30, "webinar_attended",
-                   "webinar_registration", season=(1.0,) * 6 + (0.6, 0.5) + (1.0,) * 4),
-    ChannelProfile("content", 0.16, 45.0, (0.12, 0.44, 0.64, 0.32), (10.0, 6.0, 10.0, 58.0), 0.9,
-                   0.9, 30.0, ("SEO", "Ebook"), 120, "content_download", "content_download", trend=1.3),
-    ChannelProfile("referral", 0.05, 60.0, (0.25, 0.60, 0.80, 0.42), (1.0, 2.0, 4.0, 35.0), 1.2,
-                   0.4, 10.0, ("Partner Program",), 365, "referral_visit", "partner_referral"),
-    ChannelProfile("outbound", 0.11, 160.0, (0.14, 0.46, 0.74, 0.29), (5.0, 4.0, 8.0, 65.0), 1.1,
-                   0.6, 14.0, ("SDR Sequence", "ABM"), 60, "sales_email_reply", "meeting_booked", trend=2.2),
+    ChannelProfile(
+        name="paid_search",
+        share=0.22,
+        cost_per_lead=140.0,
+        rates=(0.15, 0.48, 0.70, 0.33),
+        lag_days=(2.0, 3.0, 6.0, 45.0),
+        deal_factor=1.0,
+        pre_touches=1.0,
+        lookback_days=12.0,
+        tracks=("Brand", "Generic", "Competitor"),
+        campaign_days=90,
+        touch_kind="ad_click",
+        creation_kind="form_submission",
+    ),
+    ChannelProfile(
+        name="paid_social",
+        share=0.17,
+        cost_per_lead=85.0,
+        rates=(0.10, 0.40, 0.62, 0.30),
+        lag_days=(6.0, 5.0, 9.0, 55.0),
+        deal_factor=0.85,
+        pre_touches=1.2,
+        lookback_days=20.0,
+        tracks=("LinkedIn Lead Gen", "Retargeting", "Awareness"),
+        campaign_days=45,
+        touch_kind="ad_click",
+        creation_kind="lead_form",
+        trend=1.8,
+    ),
+    ChannelProfile(
+        name="email",
+        share=0.12,
+        cost_per_lead=18.0,
+        rates=(0.13, 0.45, 0.66, 0.35),
+        lag_days=(4.0, 4.0, 8.0, 50.0),
+        deal_factor=0.95,
+        pre_touches=1.5,
+        lookback_days=15.0,
+        tracks=("Newsletter", "Nurture"),
+        campaign_days=30,
+        touch_kind="email_click",
+        creation_kind="form_submission",
+    ),
+    ChannelProfile(
+        name="events",
+        share=0.07,
+        cost_per_lead=420.0,
+        rates=(0.22, 0.52, 0.72, 0.36),
+        lag_days=(3.0, 3.0, 7.0, 60.0),
+        deal_factor=1.15,
+        pre_touches=0.8,
+        lookback_days=25.0,
+        tracks=("Trade Show", "Roadshow"),
+        campaign_days=20,
+        touch_kind="event_visit",
+        creation_kind="badge_scan",
+        season=(0.6, 0.9, 1.4, 1.4, 1.3, 0.9, 0.4, 0.2, 1.4, 1.5, 1.2, 0.4),
+    ),
+    ChannelProfile(
+        name="webinar",
+        share=0.10,
+        cost_per_lead=110.0,
+        rates=(0.19, 0.50, 0.68, 0.34),
+        lag_days=(1.5, 3.5, 7.0, 50.0),
+        deal_factor=1.0,
+        pre_touches=1.3,
+        lookback_days=18.0,
+        tracks=("Product Webinar", "Expert Series"),
+        campaign_days=30,
+        touch_kind="webinar_attended",
+        creation_kind="webinar_registration",
+        season=(1.0,) * 6 + (0.6, 0.5) + (1.0,) * 4,
+    ),
+    ChannelProfile(
+        name="content",
+        share=0.16,
+        cost_per_lead=45.0,
+        rates=(0.12, 0.44, 0.64, 0.32),
+        lag_days=(10.0, 6.0, 10.0, 58.0),
+        deal_factor=0.9,
+        pre_touches=0.9,
+        lookback_days=30.0,
+        tracks=("SEO", "Ebook"),
+        campaign_days=120,
+        touch_kind="content_download",
+        creation_kind="content_download",
+        trend=1.3,
+    ),
+    ChannelProfile(
+        name="referral",
+        share=0.05,
+        cost_per_lead=60.0,
+        rates=(0.25, 0.60, 0.80, 0.42),
+        lag_days=(1.0, 2.0, 4.0, 35.0),
+        deal_factor=1.2,
+        pre_touches=0.4,
+        lookback_days=10.0,
+        tracks=("Partner Program",),
+        campaign_days=365,
+        touch_kind="referral_visit",
+        creation_kind="partner_referral",
+    ),
+    ChannelProfile(
+        name="outbound",
+        share=0.11,
+        cost_per_lead=160.0,
+        rates=(0.14, 0.46, 0.74, 0.29),
+        lag_days=(5.0, 4.0, 8.0, 65.0),
+        deal_factor=1.1,
+        pre_touches=0.6,
+        lookback_days=14.0,
+        tracks=("SDR Sequence", "ABM"),
+        campaign_days=60,
+        touch_kind="sales_email_reply",
+        creation_kind="meeting_booked",
+        trend=2.2,
+    ),
 )
 # Channel mix of the touches before a lead is created (discovery) and after it (nurture), in CHANNELS order.
 _PRE_MIX = (0.20, 0.25, 0.10, 0.05, 0.10, 0.25, 0.03, 0.02)
@@ -184,39 +297,61 @@ _PRODUCT_PRICE = (0.6, 1.0, 1.5, 2.2)
 _PRODUCT_MIX = ((0.6, 0.35, 0.05, 0.0), (0.1, 0.5, 0.35, 0.05), (0.0, 0.1, 0.4, 0.5))  # per segment
 _OPEN_STAGES = ("Discovery", "Demo", "Proposal", "Negotiation")
 
-INDUSTRIES = ("Software", "Financial Services", "Healthcare", "Manufacturing", "Retail", "Education", "Media",
-              "Logistics", "Professional Services", "Energy")
+INDUSTRIES = _words(
+    "Software|Financial Services|Healthcare|Manufacturing|Retail|Education|Media|Logistics|"
+    "Professional Services|Energy",
+    "|",
+)
 _INDUSTRY_SHARE = (0.2, 0.12, 0.1, 0.12, 0.1, 0.06, 0.06, 0.08, 0.1, 0.06)
 REGIONS = ("North America", "EMEA", "APAC", "LATAM")
 _REGION_SHARE = (0.5, 0.3, 0.15, 0.05)
 _COUNTRIES = (("US", "CA"), ("GB", "DE", "FR", "NL", "SE", "ES"), ("AU", "SG", "JP", "IN"), ("BR", "MX"))
 
-_TITLES = ("Marketing Manager", "VP Marketing", "CMO", "Sales Director", "VP Sales", "Head of Operations",
-           "Analyst", "Engineer", "CTO", "CEO", "Consultant", "Student")
+_TITLES = _words(
+    "Marketing Manager|VP Marketing|CMO|Sales Director|VP Sales|Head of Operations|Analyst|"
+    "Engineer|CTO|CEO|Consultant|Student",
+    "|",
+)
 _TITLE_SHARE = (0.16, 0.07, 0.03, 0.1, 0.06, 0.1, 0.15, 0.12, 0.04, 0.04, 0.08, 0.05)
 _TITLE_QUALITY = (0.2, 0.6, 0.7, 0.3, 0.6, 0.3, -0.2, -0.3, 0.5, 0.5, -0.4, -1.2)
 
-_FIRST = ("james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david", "elizabeth",
-          "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah", "carlos", "karen",
-          "wei", "yuki", "priya", "arjun", "fatima", "omar", "lena", "jonas", "elena", "marco", "ines", "pablo",
-          "sven", "anna", "kofi", "amara", "hiro", "mei", "lucas", "julia")
-_LAST = ("smith", "johnson", "williams", "brown", "jones", "miller", "davis", "wilson", "anderson", "taylor",
-         "moore", "jackson", "martin", "lee", "thompson", "white", "harris", "clark", "lewis", "walker",
-         "mueller", "schmidt", "dubois", "rossi", "silva", "santos", "tanaka", "sato", "kumar", "singh",
-         "chen", "wang", "kowalski", "novak", "jensen", "larsen", "okafor", "mensah", "haddad", "cohen")
-_NAME_HEAD = ("North", "Blue", "Bright", "Silver", "Iron", "Red", "Clear", "Green", "Star", "Sun", "Swift",
-              "True", "Prime", "Nova", "Peak", "Lake", "River", "Stone", "Oak", "Cedar", "Maple", "Pine",
-              "Harbor", "Summit", "Golden", "Quantum", "Vertex", "Apex", "Atlas", "Orbit")
-_NAME_TAIL = ("wind", "field", "bridge", "point", "gate", "line", "path", "stream", "forge", "works", "light",
-              "wave", "rock", "view", "side", "ridge", "crest", "haven", "port", "dale")
-_NAME_KIND = ("Analytics", "Systems", "Logistics", "Health", "Labs", "Foods", "Capital", "Energy", "Media",
-              "Robotics", "Retail", "Partners", "Software", "Manufacturing", "Group", "Solutions")
+_FIRST = _words(
+    "james mary robert patricia john jennifer michael linda david elizabeth william barbara "
+    "richard susan joseph jessica thomas sarah carlos karen wei yuki priya arjun fatima omar "
+    "lena jonas elena marco ines pablo sven anna kofi amara hiro mei lucas julia"
+)
+_LAST = _words(
+    "smith johnson williams brown jones miller davis wilson anderson taylor moore jackson "
+    "martin lee thompson white harris clark lewis walker mueller schmidt dubois rossi silva "
+    "santos tanaka sato kumar singh chen wang kowalski novak jensen larsen okafor mensah haddad "
+    "cohen"
+)
+_NAME_HEAD = _words(
+    "North Blue Bright Silver Iron Red Clear Green Star Sun Swift True Prime Nova Peak Lake "
+    "River Stone Oak Cedar Maple Pine Harbor Summit Golden Quantum Vertex Apex Atlas Orbit"
+)
+_NAME_TAIL = _words(
+    "wind field bridge point gate line path stream forge works light wave rock view side ridge "
+    "crest haven port dale"
+)
+_NAME_KIND = _words(
+    "Analytics Systems Logistics Health Labs Foods Capital Energy Media Robotics Retail "
+    "Partners Software Manufacturing Group Solutions"
+)
 
 # Company-wide lead volume: weekday (Monday first), calendar month, hour of day (UTC).
 _WEEKDAY = (1.0, 1.1, 1.1, 1.0, 0.85, 0.3, 0.25)
 _MONTH = (1.0, 1.0, 1.0, 1.0, 1.0, 0.95, 0.8, 0.7, 1.0, 1.0, 1.0, 0.85)
-_HOUR = (0.2, 0.15, 0.1, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.3, 1.5, 1.5, 1.4, 1.6, 1.8, 1.9, 1.8, 1.5, 1.2, 0.9,
-         0.7, 0.5, 0.4, 0.3)
+_HOUR = tuple(
+    w
+    for block in (
+        (0.2, 0.15, 0.1, 0.1, 0.1, 0.15),
+        (0.3, 0.6, 1.0, 1.3, 1.5, 1.5),
+        (1.4, 1.6, 1.8, 1.9, 1.8, 1.5),
+        (1.2, 0.9, 0.7, 0.5, 0.4, 0.3),
+    )
+    for w in block
+)
 _GROWTH = 1.8  # volume at the end of the history over volume at its start
 _QUARTER_END_DAYS = 14  # the quarter-end push: more leads, looser definition
 _QUARTER_END_VOLUME = 1.3
@@ -254,36 +389,55 @@ def generate_company(
     deals = _make_deals(people, accounts, funnel, steps, cal, _rng(seed, "deals"))
     money = _make_spend(people, camps, _rng(seed, "spend"))
     lead_ids = _ids("L-", leads)
-    tables = {
-        "leads": _leads_table(lead_ids, people, accounts, camps),
-        "stage_events": _stage_events_table(lead_ids, people, reached, deals, steps, cal, _rng(seed, "flaws")),
-        "opportunities": _opportunities_table(lead_ids, people, accounts, deals),
-        "touches": _touches_table(lead_ids, people, accounts, camps, reached, steps, cal, _rng(seed, "touches")),
-        "campaigns": _campaigns_table(camps, money, cal),
-        "spend": _spend_table(money, camps, cal),
-        "activities": _activities_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "activities")),
-        "accounts": _accounts_table(accounts),
-    }
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for name, tab in tables.items():
-        paths[name] = out_dir / f"{name}.parquet"
-        pq.write_table(tab, paths[name])
-    return paths
+    write = _Writer(out_dir)  # one table at a time, so only one is in memory
+    write("leads", _leads_table(lead_ids, people, accounts, camps))
+    write(
+        "stage_events", _stage_events_table(lead_ids, people, reached, deals, steps, cal, _rng(seed, "flaws"))
+    )
+    write("opportunities", _opportunities_table(lead_ids, people, accounts, deals))
+    write(
+        "touches",
+        _touches_table(lead_ids, people, accounts, camps, reached, steps, cal, _rng(seed, "touches")),
+    )
+    write("campaigns", _campaigns_table(camps, money, cal))
+    write("spend", _spend_table(money, camps, cal))
+    write(
+        "activities",
+        _activities_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "activities")),
+    )
+    write("accounts", _accounts_table(accounts))
+    return write.paths
 
 
-# --- building blocks --------------------------------------------------------------------------------------------
+# --- building blocks ----------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Writes a table to <out_dir>/<name>.parquet and remembers the path."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.paths: dict[str, Path] = {}
+
+    def __call__(self, name: str, table: Any) -> None:
+        path = self.out_dir / f"{name}.parquet"
+        pq.write_table(table, path)
+        self.paths[name] = path
 
 
 def _rng(seed: int, topic: str) -> np.random.Generator:
-    """One independent stream per concept, so changing one part of the company leaves the others as they were."""
+    """One independent stream per concept, so changing one part of the company leaves the others alone."""
     return np.random.default_rng([seed, zlib.crc32(topic.encode())])
 
 
 def _ids(prefix: str, n: int) -> Any:
     """Zero-padded string ids in order: L-000001, L-000002... (vectorised: a million in milliseconds)."""
-    digits = pc.utf8_lpad(pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(pa.string()),
-                          width=max(6, len(str(n))), padding="0")
+    digits = pc.utf8_lpad(
+        pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(pa.string()),
+        width=max(6, len(str(n))),
+        padding="0",
+    )
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
@@ -297,14 +451,15 @@ def _ts(seconds: I64) -> Any:
     return pa.array((seconds * 1_000_000).view("datetime64[us]"))
 
 
-def _dates(epoch_days: I64, null: Mask | None = None) -> Any:
-    return pa.array(epoch_days.astype("datetime64[D]"), mask=null)
+def _dates(epoch_days: I64) -> Any:
+    """Epoch days as date32."""
+    return pa.array(epoch_days.astype("datetime64[D]"))
 
 
 def _pick(cum: F64, u: F64) -> I64:
     """Categorical draws, vectorised: row i of the cumulative probabilities `cum` picks with uniform u[i]."""
-    out: I64 = (u[:, None] > cum).sum(axis=1).astype(np.int64)
-    return np.minimum(out, cum.shape[1] - 1)
+    out: I64 = np.minimum((u[:, None] > cum).sum(axis=1), cum.shape[1] - 1).astype(np.int64)
+    return out
 
 
 def _cumulative(weights: Sequence[Sequence[float]] | F64) -> F64:
@@ -313,10 +468,10 @@ def _cumulative(weights: Sequence[Sequence[float]] | F64) -> F64:
     return out
 
 
-def _lognormal_seconds(rng: np.random.Generator, median_days: F64, sigma: float | F64) -> I64:
-    """Durations with a long right tail, as stage lags have; at least one minute."""
-    secs = rng.lognormal(np.log(median_days * DAY), sigma)
-    out: I64 = np.maximum(secs, 60.0).astype(np.int64)
+def _lognormal_seconds(rng: np.random.Generator, median_days: F64, sigma: float) -> I64:
+    """Durations with a long right tail, as stage lags have: at least a minute, at most 2.5 sigmas up."""
+    z = np.minimum(rng.standard_normal(np.shape(median_days)), 2.5)
+    out: I64 = np.maximum(median_days * DAY * np.exp(sigma * z), 60.0).astype(np.int64)
     return out
 
 
@@ -332,7 +487,7 @@ def _occurrence(keys: I64) -> I64:
     return rank
 
 
-# --- calendar ---------------------------------------------------------------------------------------------------
+# --- calendar -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -373,17 +528,25 @@ class _DayParts:
         q = months - months % 3
         q_start = q.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
         q_next = (q + 3).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-        return cls((epoch_days + 3) % 7, months % 12, epoch_days - month_start + 1, q_start, q_next - epoch_days)
+        return cls(
+            (epoch_days + 3) % 7, months % 12, epoch_days - month_start + 1, q_start, q_next - epoch_days
+        )
 
 
 def _volume_by_day(cal: _Calendar) -> F64:
-    """Lead volume per day and channel (days x channels): growth, weekdays, summer, holidays, quarter-end push."""
+    """Lead volume per day and channel (days x channels): growth, weekdays, summer, holidays, quarter ends."""
     parts = _DayParts.of(cal.days)
     t = np.arange(HISTORY_DAYS) / (HISTORY_DAYS - 1)
-    holidays = ((parts.month == 11) & (parts.day_of_month >= 22)) | ((parts.month == 0) & (parts.day_of_month <= 2))
-    company = (_GROWTH**t * np.asarray(_WEEKDAY)[parts.weekday] * np.asarray(_MONTH)[parts.month]
-               * np.where(holidays, 0.5, 1.0)
-               * np.where(parts.days_to_quarter_end <= _QUARTER_END_DAYS, _QUARTER_END_VOLUME, 1.0))
+    holidays = ((parts.month == 11) & (parts.day_of_month >= 22)) | (
+        (parts.month == 0) & (parts.day_of_month <= 2)
+    )
+    company = (
+        _GROWTH**t
+        * np.asarray(_WEEKDAY)[parts.weekday]
+        * np.asarray(_MONTH)[parts.month]
+        * np.where(holidays, 0.5, 1.0)
+        * np.where(parts.days_to_quarter_end <= _QUARTER_END_DAYS, _QUARTER_END_VOLUME, 1.0)
+    )
     season = np.asarray([c.season for c in CHANNELS])[:, parts.month].T  # days x channels
     trend = np.asarray([c.trend for c in CHANNELS])[None, :] ** t[:, None]
     share = np.asarray([c.share for c in CHANNELS])[None, :]
@@ -391,7 +554,7 @@ def _volume_by_day(cal: _Calendar) -> F64:
     return out
 
 
-# --- accounts ---------------------------------------------------------------------------------------------------
+# --- accounts -----------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -422,9 +585,12 @@ def _make_accounts(n: int, rng: np.random.Generator) -> _Accounts:
     kind_s = _labels(_NAME_KIND, kind)
     # Names repeat, as in any CRM; web domains do not, so emails stay unique unless deliberately duplicated.
     rank = _occurrence((head * len(_NAME_TAIL) + tail) * len(_NAME_KIND) + kind)
-    suffix = pc.if_else(pa.array(rank > 0), pc.binary_join_element_wise(
-        "-", pa.array(rank + 1).cast(pa.string()), ""), "")
-    domain = pc.binary_join_element_wise(pc.utf8_lower(stem), "-", pc.utf8_lower(kind_s), suffix, ".example", "")
+    suffix = pc.if_else(
+        pa.array(rank > 0), pc.binary_join_element_wise("-", pa.array(rank + 1).cast(pa.string()), ""), ""
+    )
+    domain = pc.binary_join_element_wise(
+        pc.utf8_lower(stem), "-", pc.utf8_lower(kind_s), suffix, ".example", ""
+    )
     return _Accounts(
         segment=segment,
         industry=rng.choice(len(INDUSTRIES), size=n, p=_INDUSTRY_SHARE).astype(np.int64),
@@ -437,7 +603,7 @@ def _make_accounts(n: int, rng: np.random.Generator) -> _Accounts:
     )
 
 
-# --- campaigns --------------------------------------------------------------------------------------------------
+# --- campaigns ----------------------------------------------------------------------------------------------
 
 _KEY = 4096  # campaign lookup key: group * _KEY + day + _OFFSET (days fit well inside)
 _OFFSET = 1024
@@ -445,7 +611,7 @@ _OFFSET = 1024
 
 @dataclass(frozen=True)
 class _Campaigns:
-    """Campaigns in programmes ("tracks"); each track is a chain of back-to-back campaigns covering the history."""
+    """Campaigns in programmes ("tracks"); a track is a chain of back-to-back campaigns over the history."""
 
     channel: I64
     start: I64  # day index from the history start (negative: started before it)
@@ -498,14 +664,14 @@ def _make_campaigns(cal: _Calendar, rng: np.random.Generator) -> _Campaigns:
 
 
 def _campaign_at(camps: _Campaigns, channel: I64, day: I64, u: F64) -> I64:
-    """The campaign a touch on `day` in `channel` belongs to: a random track of the channel, its live campaign."""
+    """The campaign of a touch on `day` in `channel`: a random track of the channel, its live campaign."""
     group = camps.first_group[channel] + (u * camps.group_count[channel]).astype(np.int64)
     key = group * _KEY + np.clip(day, 0, HISTORY_DAYS - 1) + _OFFSET
     out: I64 = np.searchsorted(camps.keys, key, side="right").astype(np.int64) - 1
     return out
 
 
-# --- leads ------------------------------------------------------------------------------------------------------
+# --- leads --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -530,8 +696,9 @@ class _Leads:
         return int(self.created.size)
 
 
-def _make_leads(n: int, cal: _Calendar, accounts: _Accounts, camps: _Campaigns,
-                rng: np.random.Generator) -> _Leads:
+def _make_leads(
+    n: int, cal: _Calendar, accounts: _Accounts, camps: _Campaigns, rng: np.random.Generator
+) -> _Leads:
     """Who the leads are and where they came from: arrival time, channel, campaign, account, person, owner."""
     created, day, channel = _arrivals(n, cal, rng)
     account = rng.choice(accounts.segment.size, size=n, p=accounts.lead_weight / accounts.lead_weight.sum())
@@ -550,7 +717,7 @@ def _make_leads(n: int, cal: _Calendar, accounts: _Accounts, camps: _Campaigns,
         created=created,
         day=day,
         channel=channel,
-        channel_missing=rng.random(n) < MISSING_CHANNEL_SHARE,
+        channel_missing=_at_least_one(rng.random(n) < MISSING_CHANNEL_SHARE),
         campaign=_campaign_at(camps, channel, day, rng.random(n)),
         account=account.astype(np.int64),
         duplicate_of=duplicate_of,
@@ -568,7 +735,7 @@ def _arrivals(n: int, cal: _Calendar, rng: np.random.Generator) -> tuple[I64, I6
     """Creation times (sorted) and channels, following the seasonal volume of each channel."""
     volume = _volume_by_day(cal)
     per_day = volume.sum(axis=1)
-    day = np.sort(rng.choice(HISTORY_DAYS, size=n, p=per_day / per_day.sum())).astype(np.int64)
+    day = rng.choice(HISTORY_DAYS, size=n, p=per_day / per_day.sum()).astype(np.int64)
     hour = rng.choice(24, size=n, p=np.asarray(_HOUR) / sum(_HOUR))
     second = hour * HOUR + rng.integers(0, HOUR, n)
     order = np.lexsort((second, day))
@@ -577,16 +744,25 @@ def _arrivals(n: int, cal: _Calendar, rng: np.random.Generator) -> tuple[I64, I6
     return cal.start + day * DAY + second, day, channel
 
 
+def _at_least_one(flaw: Mask) -> Mask:
+    """The flaw on at least one row (the last) when there are two rows or more: a tiny demo shows it too."""
+    if flaw.size >= 2 and not flaw.any():
+        flaw[-1] = True
+    return flaw
+
+
 def _duplicates(n: int, rng: np.random.Generator) -> I64:
     """Leads that repeat an earlier lead (same email): index of the original, -1 otherwise; no chains."""
     source = (rng.random(n) * np.arange(n)).astype(np.int64)
     wanted = rng.random(n) < DUPLICATE_EMAIL_SHARE
     wanted[0] = False
     dup = wanted & ~wanted[source]
+    if n >= 2 and not dup.any():  # at least one, so even a tiny demo has the flaw
+        dup[-1], source[-1] = True, 0
     return np.where(dup, source, -1)
 
 
-# --- funnel progression -----------------------------------------------------------------------------------------
+# --- funnel progression -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -640,9 +816,8 @@ class _Funnel:
 def _progress(leads: _Leads, accounts: _Accounts, steps: _StageParams, rng: np.random.Generator) -> _Funnel:
     """Walk every lead down the funnel at once: one vectorised draw per step (convert? when?)."""
     n, k = leads.count, steps.count
-    reps = REPS
-    delay = _lognormal_seconds(rng, np.asarray([r.followup_hours / 24 for r in reps])[leads.rep], 1.1)
-    ignored = rng.random(n) < np.asarray([r.ignore_share for r in reps])[leads.rep]
+    delay = _lognormal_seconds(rng, np.asarray([r.followup_hours / 24 for r in REPS])[leads.rep], 1.1)
+    ignored = rng.random(n) < np.asarray([r.ignore_share for r in REPS])[leads.rep]
     segment = accounts.segment[leads.account]
     times = np.full((n, k), NEVER, dtype=np.int64)
     times[:, 0] = leads.created
@@ -666,12 +841,14 @@ def _progress(leads: _Leads, accounts: _Accounts, steps: _StageParams, rng: np.r
 
 
 def _rate_factor(t: int, steps: _StageParams, leads: _Leads, segment: I64, delay: I64, ignored: Mask) -> F64:
-    """What moves a lead's odds at step t: its quality, the quarter-end push, follow-up speed, rep and segment."""
+    """What moves a lead's odds at step t: quality, the quarter-end push, follow-up speed, rep, segment."""
     factor = np.ones(leads.count)
     if t == 0:
         factor *= np.exp(0.6 * leads.quality - 0.18) * np.where(leads.quarter_end, _QUARTER_END_QUALITY, 1.0)
     if t == steps.handoff:
-        speed = np.asarray((1.35, 1.15, 1.0, 0.8, 0.6))[np.searchsorted(np.asarray((1, 4, 24, 72)) * HOUR, delay)]
+        speed = np.asarray((1.35, 1.15, 1.0, 0.8, 0.6))[
+            np.searchsorted(np.asarray((1, 4, 24, 72)) * HOUR, delay)
+        ]
         factor *= np.where(ignored, 0.35, speed)
     if t == steps.count - 2:
         factor *= np.asarray([r.win_factor for r in REPS])[leads.rep] * np.asarray(_SEGMENT_WIN)[segment]
@@ -679,7 +856,7 @@ def _rate_factor(t: int, steps: _StageParams, leads: _Leads, segment: I64, delay
 
 
 def _pull_into_quarter(won: I64, previous: I64, rng: np.random.Generator) -> I64:
-    """Sales pulls deals into quarter end: 40 % of wins in a quarter's first 12 days move to the last days before."""
+    """Sales pulls deals into quarter end: 40 % of wins in a quarter's first 12 days move before it."""
     day = won // DAY
     parts = _DayParts.of(day)
     pulled = (parts.quarter_start - rng.integers(1, 5, won.size)) * DAY + won % DAY
@@ -687,7 +864,7 @@ def _pull_into_quarter(won: I64, previous: I64, rng: np.random.Generator) -> I64
     return np.where(move, pulled, won)
 
 
-# --- opportunities ----------------------------------------------------------------------------------------------
+# --- opportunities ------------------------------------------------------------------------------------------
 
 _OPEN, _WON, _LOST = 0, 1, 2
 
@@ -704,38 +881,57 @@ class _Deals:
     product: I64
 
 
-def _make_deals(leads: _Leads, accounts: _Accounts, funnel: _Funnel, steps: _StageParams, cal: _Calendar,
-                rng: np.random.Generator) -> _Deals:
-    """One opportunity per lead that reached the opportunity stage: won, lost after its cycle, or still open."""
+def _make_deals(
+    leads: _Leads,
+    accounts: _Accounts,
+    funnel: _Funnel,
+    steps: _StageParams,
+    cal: _Calendar,
+    rng: np.random.Generator,
+) -> _Deals:
+    """One opportunity per lead that reached the opportunity stage: won, lost after its cycle, or open."""
     opp_time = funnel.times[:, steps.opportunity]
     lead = np.flatnonzero(opp_time < cal.cutoff)
     lead = lead[np.lexsort((lead, opp_time[lead]))]
-    m = lead.size
     created = opp_time[lead]
     won_time = funnel.times[lead, -1]
     segment = accounts.segment[leads.account[lead]]
     channel = leads.channel[lead]
-    cycle = steps.lag_days[channel, steps.opportunity:].sum(axis=1) * np.asarray(_SEGMENT_CYCLE)[segment]
-    lost_time = created + _lognormal_seconds(rng, 0.9 * cycle, 0.8)
-    status = np.where(won_time < cal.cutoff, _WON,
-                      np.where((won_time == NEVER) & (lost_time < cal.cutoff), _LOST, _OPEN)).astype(np.int64)
-    product = _pick(_cumulative(_PRODUCT_MIX)[segment], rng.random(m))
-    channel_factor = np.asarray([c.deal_factor for c in CHANNELS])[channel]
-    amount = np.maximum(500.0, np.round(np.asarray(_SEGMENT_DEAL)[segment] * np.asarray(_PRODUCT_PRICE)[product]
-                                        * channel_factor * rng.lognormal(0.0, 0.45, m), -2))
-    final = np.where(status == _WON, np.maximum(500.0, np.round(amount * rng.uniform(0.85, 1.0, m), -2)), amount)
-    cutoff_day = cal.cutoff // DAY
-    expected = np.maximum(created // DAY + np.rint(cycle).astype(np.int64),
-                          cutoff_day + rng.integers(3, 60, m))  # an overdue close date gets pushed out
-    close_day = np.select([status == _WON, status == _LOST], [won_time // DAY, lost_time // DAY], expected)
-    progress = (cal.cutoff - created) / (cycle * DAY)
-    open_stage = np.searchsorted(np.asarray((0.25, 0.5, 0.8)), progress)
-    stage = np.select([status == _WON, status == _LOST], [len(_OPEN_STAGES), len(_OPEN_STAGES) + 1], open_stage)
-    return _Deals(lead, created, status, amount, final, close_day.astype(np.int64), stage.astype(np.int64),
-                  product)
+    cycle_days = (
+        steps.lag_days[channel, steps.opportunity :].sum(axis=1) * np.asarray(_SEGMENT_CYCLE)[segment]
+    )
+    # A deal that will not be won is lost after about its cycle; one open for three cycles is stale: lost.
+    lost_time = created + np.minimum(_lognormal_seconds(rng, 0.9 * cycle_days, 0.8), 3 * cycle_days * DAY)
+    won = won_time < cal.cutoff
+    lost = (won_time == NEVER) & (lost_time < cal.cutoff)
+    status = np.select([won, lost], [_WON, _LOST], _OPEN).astype(np.int64)
+    product, amount = _deal_sizes(segment, channel, rng)
+    final = np.where(won, np.maximum(500.0, np.round(amount * rng.uniform(0.85, 1.0, lead.size), -2)), amount)
+    # Open deals carry an expected close date; an overdue one has been pushed out by its rep.
+    expected = np.maximum(
+        created // DAY + np.rint(cycle_days).astype(np.int64),
+        cal.cutoff // DAY + rng.integers(3, 60, lead.size),
+    )
+    close_day = np.select([won, lost], [won_time // DAY, lost_time // DAY], expected).astype(np.int64)
+    open_stage = np.searchsorted(np.asarray((0.25, 0.5, 0.8)), (cal.cutoff - created) / (cycle_days * DAY))
+    stage = np.select([won, lost], [len(_OPEN_STAGES), len(_OPEN_STAGES) + 1], open_stage).astype(np.int64)
+    return _Deals(lead, created, status, amount, final, close_day, stage, product)
 
 
-# --- tables -----------------------------------------------------------------------------------------------------
+def _deal_sizes(segment: I64, channel: I64, rng: np.random.Generator) -> tuple[I64, F64]:
+    """Product and amount: bigger segments buy bigger plans; some channels bring bigger deals."""
+    product = _pick(_cumulative(_PRODUCT_MIX)[segment], rng.random(segment.size))
+    size = (
+        np.asarray(_SEGMENT_DEAL)[segment]
+        * np.asarray(_PRODUCT_PRICE)[product]
+        * np.asarray([c.deal_factor for c in CHANNELS])[channel]
+        * rng.lognormal(0.0, 0.45, segment.size)
+    )
+    amount: F64 = np.maximum(500.0, np.round(size, -2))
+    return product, amount
+
+
+# --- tables -------------------------------------------------------------------------------------------------
 
 
 def _leads_table(lead_ids: Any, leads: _Leads, accounts: _Accounts, camps: _Campaigns) -> Any:
@@ -743,23 +939,25 @@ def _leads_table(lead_ids: Any, leads: _Leads, accounts: _Accounts, camps: _Camp
     segment = accounts.segment[leads.account]
     missing = leads.channel_missing
     country_codes = [c for region in _COUNTRIES for c in region]
-    return pa.table({
-        "lead_id": lead_ids,
-        "created_at": _ts(leads.created),
-        "channel": _labels([c.name for c in CHANNELS], leads.channel, missing),
-        "campaign_id": _ids("CMP-", camps.count).take(pa.array(leads.campaign, mask=missing)),
-        "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account)),
-        "owner": _labels([r.name for r in REPS], leads.rep),
-        "email": _emails(leads, accounts),
-        "company": accounts.name.take(pa.array(leads.account)),
-        "country": _labels(country_codes, accounts.country[leads.account]),
-        "industry": _labels(INDUSTRIES, accounts.industry[leads.account]),
-        "employees": pa.array(accounts.employees[leads.account], type=pa.int64()),
-        "score": pa.array(leads.score, type=pa.float64()),
-        "segment": _labels(SEGMENTS, segment),
-        "job_title": _labels(_TITLES, leads.title),
-        "team": _labels([r.team for r in REPS], leads.rep),
-    })
+    return pa.table(
+        {
+            "lead_id": lead_ids,
+            "created_at": _ts(leads.created),
+            "channel": _labels([c.name for c in CHANNELS], leads.channel, missing),
+            "campaign_id": _ids("CMP-", camps.count).take(pa.array(leads.campaign, mask=missing)),
+            "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account)),
+            "owner": _labels([r.name for r in REPS], leads.rep),
+            "email": _emails(leads, accounts),
+            "company": accounts.name.take(pa.array(leads.account)),
+            "country": _labels(country_codes, accounts.country[leads.account]),
+            "industry": _labels(INDUSTRIES, accounts.industry[leads.account]),
+            "employees": pa.array(accounts.employees[leads.account], type=pa.int64()),
+            "score": pa.array(leads.score, type=pa.float64()),
+            "segment": _labels(SEGMENTS, segment),
+            "job_title": _labels(_TITLES, leads.title),
+            "team": _labels([r.team for r in REPS], leads.rep),
+        }
+    )
 
 
 def _emails(leads: _Leads, accounts: _Accounts) -> Any:
@@ -770,18 +968,32 @@ def _emails(leads: _Leads, accounts: _Accounts) -> Any:
     rank = np.zeros(n, dtype=np.int64)
     rank[~dup] = _occurrence(key[~dup])
     number = pc.if_else(pa.array(rank > 0), pa.array(rank + 1).cast(pa.string()), "")
-    email = pc.binary_join_element_wise(_labels(_FIRST, leads.first_name), ".", _labels(_LAST, leads.last_name),
-                                        number, "@", accounts.domain.take(pa.array(leads.account)), "")
+    email = pc.binary_join_element_wise(
+        _labels(_FIRST, leads.first_name),
+        ".",
+        _labels(_LAST, leads.last_name),
+        number,
+        "@",
+        accounts.domain.take(pa.array(leads.account)),
+        "",
+    )
     return email.take(pa.array(np.where(dup, leads.duplicate_of, np.arange(n))))
 
 
-def _stage_events_table(lead_ids: Any, leads: _Leads, reached: I64, deals: _Deals, steps: _StageParams,
-                        cal: _Calendar, rng: np.random.Generator) -> Any:
+def _stage_events_table(
+    lead_ids: Any,
+    leads: _Leads,
+    reached: I64,
+    deals: _Deals,
+    steps: _StageParams,
+    cal: _Calendar,
+    rng: np.random.Generator,
+) -> Any:
     """Every stage each lead reached before the cut-off, with the documented flaws; amounts on deal stages."""
     times, extra_lead, extra_time = _stage_flaws(reached, leads, steps, cal, rng)
     base_lead, base_stage = np.nonzero(times < NEVER)
     lead_idx = np.r_[base_lead, extra_lead].astype(np.int64)
-    stage = np.r_[base_stage, np.ones(extra_lead.size, dtype=np.int64)].astype(np.int64)  # re-entries: stage 1
+    stage = np.r_[base_stage, np.ones(extra_lead.size, dtype=np.int64)].astype(np.int64)  # re-entries
     occurred = np.r_[times[base_lead, base_stage], extra_time].astype(np.int64)
     order = np.lexsort((stage, lead_idx, occurred))
     lead_idx, stage, occurred = lead_idx[order], stage[order], occurred[order]
@@ -789,58 +1001,100 @@ def _stage_events_table(lead_ids: Any, leads: _Leads, reached: I64, deals: _Deal
     final_of = np.full(leads.count, np.nan)
     amount_of[deals.lead] = deals.amount
     final_of[deals.lead] = deals.final_amount
-    amount = np.where(stage == steps.count - 1, final_of[lead_idx],
-                      np.where(stage >= steps.opportunity, amount_of[lead_idx], np.nan))
+    amount = np.where(
+        stage == steps.count - 1,
+        final_of[lead_idx],
+        np.where(stage >= steps.opportunity, amount_of[lead_idx], np.nan),
+    )
     source = np.where(stage <= steps.handoff, 0, 1)
-    return pa.table({
-        "lead_id": lead_ids.take(pa.array(lead_idx)),
-        "stage": _labels(steps.names, stage),
-        "occurred_at": _ts(occurred),
-        "amount": pa.array(amount, type=pa.float64(), from_pandas=True),
-        "source": _labels(("marketing_automation", "crm"), source),
-    })
+    return pa.table(
+        {
+            "lead_id": lead_ids.take(pa.array(lead_idx)),
+            "stage": _labels(steps.names, stage),
+            "occurred_at": _ts(occurred),
+            "amount": pa.array(amount, type=pa.float64(), from_pandas=True),
+            "source": _labels(("marketing_automation", "crm"), source),
+        }
+    )
 
 
-def _stage_flaws(reached: I64, leads: _Leads, steps: _StageParams, cal: _Calendar,
-                 rng: np.random.Generator) -> tuple[I64, I64, I64]:
-    """Apply the stage-event flaws of the module docstring; return the times and the re-entry events to add."""
+def _stage_flaws(
+    reached: I64, leads: _Leads, steps: _StageParams, cal: _Calendar, rng: np.random.Generator
+) -> tuple[I64, I64, I64]:
+    """Apply the stage-event flaws of the module docstring; return the times and re-entry events to add."""
     times = reached.copy()
-    k = steps.count
-    u = rng.random(leads.count)
-    band = (u / FLAW_SHARE).astype(np.int64)  # 0: out of order, 1: skipped, 2: before created, 3: re-entered
-    if k >= 3:
-        swap = (band == 0) & (times[:, 2] < NEVER)
+    band = _flaw_bands(reached, rng)
+    if steps.count >= 3:
+        swap = band == 0
         times[swap, 1], times[swap, 2] = times[swap, 2], times[swap, 1]
-        hole = 2 if k >= 4 else 1
-        times[(band == 1) & (times[:, hole + 1] < NEVER), hole] = NEVER
-    early = (band == 2) & (times[:, 1] < NEVER)
+        times[band == 1, _skipped_stage(steps.count)] = NEVER
+    early = band == 2
     times[early, 1] = leads.created[early] - _lognormal_seconds(rng, np.full(int(early.sum()), 1.5), 1.0)
-    again = np.flatnonzero((band == 3) & (times[:, 1] < NEVER))
+    again = np.flatnonzero(band == 3)
     later = times[again, 1] + _lognormal_seconds(rng, np.full(again.size, 40.0), 0.6) + DAY
     keep = later < cal.cutoff
     return times, again[keep].astype(np.int64), later[keep].astype(np.int64)
 
 
+def _skipped_stage(k: int) -> int:
+    """The stage the "skipped" flaw leaves out: sql by default (the third stage; the second with three)."""
+    return 2 if k >= 4 else 1
+
+
+def _flaw_bands(reached: I64, rng: np.random.Generator) -> I64:
+    """Each lead's stage flaw: 0 out of order, 1 skipped, 2 before created, 3 re-entered, 4+ none.
+
+    A flaw goes only to leads it can apply to, and each shows up at least once when any lead can have it, so
+    even a tiny demo shows every kind of problem.
+    """
+    n, k = int(reached.shape[0]), int(reached.shape[1])
+    band: I64 = (rng.random(n) / FLAW_SHARE).astype(np.int64)
+    handed_off = reached[:, 1] < NEVER
+    none = np.zeros(n, dtype=bool)
+    eligible = (
+        reached[:, 2] < NEVER if k >= 3 else none,
+        reached[:, _skipped_stage(k) + 1] < NEVER if k >= 3 else none,
+        handed_off,
+        handed_off,
+    )
+    for flaw, can in enumerate(eligible):
+        band[(band == flaw) & ~can] = len(eligible)
+        free = np.flatnonzero(can & (band >= len(eligible)))
+        if not (band == flaw).any() and free.size:
+            band[free[0]] = flaw
+    return band
+
+
 def _opportunities_table(lead_ids: Any, leads: _Leads, accounts: _Accounts, deals: _Deals) -> Any:
     status_names = ("open", "won", "lost")
     stage_names = (*_OPEN_STAGES, "Closed Won", "Closed Lost")
-    return pa.table({
-        "opportunity_id": _ids("OPP-", deals.lead.size),
-        "created_at": _ts(deals.created),
-        "status": _labels(status_names, deals.status),
-        "lead_id": lead_ids.take(pa.array(deals.lead)),
-        "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account[deals.lead])),
-        "amount": pa.array(deals.final_amount, type=pa.float64()),
-        "stage": _labels(stage_names, deals.stage),
-        "close_date": _dates(deals.close_day),
-        "owner": _labels([r.name for r in REPS], leads.rep[deals.lead]),
-        "product": _labels(PRODUCTS, deals.product),
-    })
+    return pa.table(
+        {
+            "opportunity_id": _ids("OPP-", deals.lead.size),
+            "created_at": _ts(deals.created),
+            "status": _labels(status_names, deals.status),
+            "lead_id": lead_ids.take(pa.array(deals.lead)),
+            "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account[deals.lead])),
+            "amount": pa.array(deals.final_amount, type=pa.float64()),
+            "stage": _labels(stage_names, deals.stage),
+            "close_date": _dates(deals.close_day),
+            "owner": _labels([r.name for r in REPS], leads.rep[deals.lead]),
+            "product": _labels(PRODUCTS, deals.product),
+        }
+    )
 
 
-def _touches_table(lead_ids: Any, leads: _Leads, accounts: _Accounts, camps: _Campaigns, reached: I64,
-                   steps: _StageParams, cal: _Calendar, rng: np.random.Generator) -> Any:
-    """Multi-touch journeys: discovery touches before creation, the creating touch, nurture until opportunity."""
+def _touches_table(
+    lead_ids: Any,
+    leads: _Leads,
+    accounts: _Accounts,
+    camps: _Campaigns,
+    reached: I64,
+    steps: _StageParams,
+    cal: _Calendar,
+    rng: np.random.Generator,
+) -> Any:
+    """Multi-touch journeys: discovery touches before creation, the creating touch, nurture after it."""
     n = leads.count
     lead_all = np.arange(n, dtype=np.int64)
     pre_mean = np.asarray([c.pre_touches for c in CHANNELS])[leads.channel]
@@ -853,25 +1107,32 @@ def _touches_table(lead_ids: Any, leads: _Leads, accounts: _Accounts, camps: _Ca
     post_time = _after_creation(leads, reached[:, steps.opportunity], post_lead, cal, rng)
     lead = np.r_[pre_lead, lead_all, post_lead]
     occurred = np.r_[pre_time, leads.created - rng.integers(0, 300, n), post_time]
-    channel = np.r_[_pick(_cumulative([_PRE_MIX]), rng.random(pre_lead.size)), leads.channel,
-                    _pick(_cumulative([_POST_MIX]), rng.random(post_lead.size))]
+    channel = np.r_[
+        _pick(_cumulative([_PRE_MIX]), rng.random(pre_lead.size)),
+        leads.channel,
+        _pick(_cumulative([_POST_MIX]), rng.random(post_lead.size)),
+    ]
     campaign = _campaign_at(camps, channel, (occurred - cal.start) // DAY, rng.random(lead.size))
-    campaign[pre_lead.size: pre_lead.size + n] = leads.campaign
+    campaign[pre_lead.size : pre_lead.size + n] = leads.campaign
     creating = np.zeros(lead.size, dtype=bool)
-    creating[pre_lead.size: pre_lead.size + n] = True
+    creating[pre_lead.size : pre_lead.size + n] = True
     order = np.lexsort((lead, occurred))
-    lead, occurred, channel, campaign, creating = (a[order] for a in (lead, occurred, channel, campaign, creating))
+    lead, occurred, channel, campaign, creating = (
+        a[order] for a in (lead, occurred, channel, campaign, creating)
+    )
     kind = np.where(creating, channel + len(CHANNELS), channel)
     kinds = [c.touch_kind for c in CHANNELS] + [c.creation_kind for c in CHANNELS]
-    return pa.table({
-        "touch_id": _ids("T-", lead.size),
-        "occurred_at": _ts(occurred),
-        "channel": _labels([c.name for c in CHANNELS], channel),
-        "lead_id": lead_ids.take(pa.array(lead)),
-        "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account[lead])),
-        "campaign_id": _ids("CMP-", camps.count).take(pa.array(campaign)),
-        "kind": _labels(kinds, kind),
-    })
+    return pa.table(
+        {
+            "touch_id": _ids("T-", lead.size),
+            "occurred_at": _ts(occurred),
+            "channel": _labels([c.name for c in CHANNELS], channel),
+            "lead_id": lead_ids.take(pa.array(lead)),
+            "account_id": _ids("ACC-", accounts.segment.size).take(pa.array(leads.account[lead])),
+            "campaign_id": _ids("CMP-", camps.count).take(pa.array(campaign)),
+            "kind": _labels(kinds, kind),
+        }
+    )
 
 
 def _before_creation(leads: _Leads, lead: I64, cal: _Calendar, rng: np.random.Generator) -> I64:
@@ -883,7 +1144,9 @@ def _before_creation(leads: _Leads, lead: I64, cal: _Calendar, rng: np.random.Ge
     return np.where(when >= cal.start, when, fallback)
 
 
-def _after_creation(leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, rng: np.random.Generator) -> I64:
+def _after_creation(
+    leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, rng: np.random.Generator
+) -> I64:
     """Nurture touches between creation and the opportunity (or 120 days, or the cut-off)."""
     created = leads.created[lead]
     end = np.minimum(np.minimum(opportunity[lead], created + 120 * DAY), cal.cutoff)
@@ -892,8 +1155,15 @@ def _after_creation(leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, 
     return out
 
 
-def _activities_table(lead_ids: Any, leads: _Leads, funnel: _Funnel, reached: I64, steps: _StageParams,
-                      cal: _Calendar, rng: np.random.Generator) -> Any:
+def _activities_table(
+    lead_ids: Any,
+    leads: _Leads,
+    funnel: _Funnel,
+    reached: I64,
+    steps: _StageParams,
+    cal: _Calendar,
+    rng: np.random.Generator,
+) -> Any:
     """Sales follow-up on handed-off leads: the first call or email after the rep's delay, then a few more."""
     handoff = reached[:, steps.handoff]
     first = np.where(handoff < NEVER, handoff + funnel.followup_delay, NEVER)
@@ -906,17 +1176,21 @@ def _activities_table(lead_ids: Any, leads: _Leads, funnel: _Funnel, reached: I6
     keep = more_time < cal.cutoff
     lead = np.r_[followed, more_lead[keep]].astype(np.int64)
     occurred = np.r_[first[followed], more_time[keep]].astype(np.int64)
-    kind = np.r_[rng.choice(2, size=followed.size, p=(0.6, 0.4)),
-                 rng.choice(3, size=int(keep.sum()), p=(0.45, 0.4, 0.15))].astype(np.int64)
+    kind = np.r_[
+        rng.choice(2, size=followed.size, p=(0.6, 0.4)),
+        rng.choice(3, size=int(keep.sum()), p=(0.45, 0.4, 0.15)),
+    ].astype(np.int64)
     order = np.lexsort((lead, occurred))
     lead, occurred, kind = lead[order], occurred[order], kind[order]
-    return pa.table({
-        "activity_id": _ids("ACT-", lead.size),
-        "lead_id": lead_ids.take(pa.array(lead)),
-        "occurred_at": _ts(occurred),
-        "kind": _labels(("call", "email", "meeting"), kind),
-        "actor": _labels([r.name for r in REPS], leads.rep[lead]),
-    })
+    return pa.table(
+        {
+            "activity_id": _ids("ACT-", lead.size),
+            "lead_id": lead_ids.take(pa.array(lead)),
+            "occurred_at": _ts(occurred),
+            "kind": _labels(("call", "email", "meeting"), kind),
+            "actor": _labels([r.name for r in REPS], leads.rep[lead]),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -928,7 +1202,7 @@ class _Spend:
 
 
 def _make_spend(leads: _Leads, camps: _Campaigns, rng: np.random.Generator) -> _Spend:
-    """Daily spend per campaign: cost per lead (channel's, times a campaign efficiency) for the leads it brought.
+    """Daily spend per campaign: cost per lead (the channel's, times an efficiency) for the leads it brought.
 
     60 % of a campaign's money is spread evenly over its live days (budgets are paced), 40 % follows its daily
     leads, so spend / leads per channel comes out at the channel's cost per lead.
@@ -943,7 +1217,7 @@ def _make_spend(leads: _Leads, camps: _Campaigns, rng: np.random.Generator) -> _
     even = np.where(total > 0, 0.6 * total / live_days, 0.05)  # a campaign without leads still costs a little
     cpl = np.asarray([c.cost_per_lead for c in CHANNELS])[camps.channel] * rng.lognormal(0.0, 0.15, nc)
     daily = cpl[:, None] * (even[:, None] + 0.4 * counts) * rng.lognormal(0.0, 0.1, (nc, HISTORY_DAYS))
-    daily = np.round(np.where(live, daily, 0.0), 2)
+    daily = np.round(np.where(live, daily, 0.0), 2).astype(np.float64)
     campaign, spent_day = np.nonzero(daily > 0)
     planned = (camps.end - camps.start + 1) / live_days
     budget = np.ceil(daily.sum(axis=1) * planned * rng.uniform(1.0, 1.15, nc) / 100.0) * 100.0
@@ -951,32 +1225,38 @@ def _make_spend(leads: _Leads, camps: _Campaigns, rng: np.random.Generator) -> _
 
 
 def _campaigns_table(camps: _Campaigns, spend: _Spend, cal: _Calendar) -> Any:
-    return pa.table({
-        "campaign_id": _ids("CMP-", camps.count),
-        "name": pa.array(camps.names, type=pa.string()),
-        "channel": _labels([c.name for c in CHANNELS], camps.channel),
-        "start_date": _dates(cal.first_day + camps.start),
-        "end_date": _dates(cal.first_day + camps.end),
-        "budget": pa.array(spend.budget, type=pa.float64()),
-    })
+    return pa.table(
+        {
+            "campaign_id": _ids("CMP-", camps.count),
+            "name": pa.array(camps.names, type=pa.string()),
+            "channel": _labels([c.name for c in CHANNELS], camps.channel),
+            "start_date": _dates(cal.first_day + camps.start),
+            "end_date": _dates(cal.first_day + camps.end),
+            "budget": pa.array(spend.budget, type=pa.float64()),
+        }
+    )
 
 
 def _spend_table(spend: _Spend, camps: _Campaigns, cal: _Calendar) -> Any:
-    return pa.table({
-        "date": _dates(cal.first_day + spend.day),
-        "amount": pa.array(spend.amount, type=pa.float64()),
-        "campaign_id": _ids("CMP-", camps.count).take(pa.array(spend.campaign)),
-        "channel": _labels([c.name for c in CHANNELS], camps.channel[spend.campaign]),
-    })
+    return pa.table(
+        {
+            "date": _dates(cal.first_day + spend.day),
+            "amount": pa.array(spend.amount, type=pa.float64()),
+            "campaign_id": _ids("CMP-", camps.count).take(pa.array(spend.campaign)),
+            "channel": _labels([c.name for c in CHANNELS], camps.channel[spend.campaign]),
+        }
+    )
 
 
 def _accounts_table(accounts: _Accounts) -> Any:
-    return pa.table({
-        "account_id": _ids("ACC-", accounts.segment.size),
-        "name": accounts.name,
-        "segment": _labels(SEGMENTS, accounts.segment),
-        "industry": _labels(INDUSTRIES, accounts.industry),
-        "employees": pa.array(accounts.employees, type=pa.int64()),
-        "region": _labels(REGIONS, accounts.region),
-        "country": _labels([c for region in _COUNTRIES for c in region], accounts.country),
-    })
+    return pa.table(
+        {
+            "account_id": _ids("ACC-", accounts.segment.size),
+            "name": accounts.name,
+            "segment": _labels(SEGMENTS, accounts.segment),
+            "industry": _labels(INDUSTRIES, accounts.industry),
+            "employees": pa.array(accounts.employees, type=pa.int64()),
+            "region": _labels(REGIONS, accounts.region),
+            "country": _labels([c for region in _COUNTRIES for c in region], accounts.country),
+        }
+    )

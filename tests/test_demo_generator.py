@@ -1,0 +1,334 @@
+"""The demo company generator: deterministic, never in the future, clean keys, realistic and flawed on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tandem.demo import FLAW_SHARE, HISTORY_DAYS, cutoff, generate_company
+from tandem.errors import ConfigError
+from tandem.warehouse.schema import TABLES
+
+TODAY = date(2025, 6, 15)
+LEADS = 20_000  # about 0.3 s; enough leads for every flaw and rate to show
+ARROW_TYPES = {
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+    "float": pa.float64(),
+    "integer": pa.int64(),
+}
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_company(tmp_path_factory.mktemp("demo"), leads=LEADS, seed=7, today=TODAY)
+
+
+@pytest.fixture(scope="module")
+def db(company: dict[str, Path]) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    for name, path in company.items():
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+    yield con
+    con.close()
+
+
+def one(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
+    row = db.sql(sql).fetchone()
+    assert row is not None
+    return row
+
+
+def test_one_file_per_canonical_table_with_the_canonical_columns_and_types(company: dict[str, Path]) -> None:
+    assert set(company) == set(TABLES)
+    for name, path in company.items():
+        assert path.name == f"{name}.parquet" and path.is_file()
+        schema = pq.read_schema(path)
+        for col in TABLES[name].columns:
+            assert col.name in schema.names, f"{name}.{col.name} missing"
+            assert schema.field(col.name).type == ARROW_TYPES[col.type], f"{name}.{col.name}"
+        extras = [f for f in schema if TABLES[name].column(f.name) is None]
+        assert all(f.type == pa.string() for f in extras), extras
+
+
+def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:
+    first = generate_company(tmp_path / "a", leads=5_000, seed=3, today=TODAY)
+    again = generate_company(tmp_path / "b", leads=5_000, seed=3, today=TODAY)
+    other = generate_company(tmp_path / "c", leads=5_000, seed=4, today=TODAY)
+    for name in TABLES:
+        assert pq.read_table(first[name]).equals(pq.read_table(again[name])), name
+    assert not pq.read_table(first["leads"]).equals(pq.read_table(other["leads"]))
+    assert not pq.read_table(first["stage_events"]).equals(pq.read_table(other["stage_events"]))
+
+
+def test_two_years_of_history_and_nothing_at_or_after_the_cut_off(db: duckdb.DuckDBPyConnection) -> None:
+    end = cutoff(TODAY)
+    assert end == datetime(2025, 6, 15)
+    first, last = one(db, "SELECT min(created_at), max(created_at) FROM leads")
+    assert end - timedelta(days=HISTORY_DAYS) <= first < end - timedelta(days=HISTORY_DAYS - 2)  # type: ignore[operator]
+    assert end - timedelta(days=2) < last < end  # type: ignore[operator]
+    for table, column in [
+        ("stage_events", "occurred_at"),
+        ("touches", "occurred_at"),
+        ("activities", "occurred_at"),
+        ("opportunities", "created_at"),
+    ]:
+        assert one(db, f"SELECT max({column}) FROM {table}")[0] < end, table  # type: ignore[operator]
+    yesterday = TODAY - timedelta(days=1)
+    assert one(db, "SELECT max(date) FROM spend")[0] == yesterday
+    assert one(db, "SELECT max(close_date) FROM opportunities WHERE status <> 'open'")[0] <= yesterday  # type: ignore[operator]
+    # Plans may lie ahead: open deals expect to close later, some campaigns are still running.
+    assert one(db, "SELECT min(close_date) FROM opportunities WHERE status = 'open'")[0] > yesterday  # type: ignore[operator]
+
+
+def test_keys_are_unique(db: duckdb.DuckDBPyConnection) -> None:
+    for name, table in TABLES.items():
+        key = ", ".join(table.key)
+        rows, distinct = one(db, f"SELECT count(*), count(DISTINCT ({key})) FROM {name}")
+        assert rows == distinct and rows > 0, name  # type: ignore[operator]
+        nulls = " OR ".join(f"{c} IS NULL" for c in table.key)
+        assert one(db, f"SELECT count(*) FROM {name} WHERE {nulls}")[0] == 0, name
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "target", "target_key"),
+    [
+        ("stage_events", "lead_id", "leads", "lead_id"),
+        ("activities", "lead_id", "leads", "lead_id"),
+        ("touches", "lead_id", "leads", "lead_id"),
+        ("opportunities", "lead_id", "leads", "lead_id"),
+        ("leads", "account_id", "accounts", "account_id"),
+        ("opportunities", "account_id", "accounts", "account_id"),
+        ("touches", "account_id", "accounts", "account_id"),
+        ("leads", "campaign_id", "campaigns", "campaign_id"),
+        ("touches", "campaign_id", "campaigns", "campaign_id"),
+        ("spend", "campaign_id", "campaigns", "campaign_id"),
+    ],
+)
+def test_every_reference_exists(
+    db: duckdb.DuckDBPyConnection, table: str, column: str, target: str, target_key: str
+) -> None:
+    missing = one(
+        db,
+        f"SELECT count(*) FROM {table} t WHERE t.{column} IS NOT NULL"
+        f" AND NOT EXISTS (SELECT 1 FROM {target} x WHERE x.{target_key} = t.{column})",
+    )[0]
+    assert missing == 0
+
+
+def channel_rates(db: duckdb.DuckDBPyConnection) -> dict[str, tuple[float, float, float]]:
+    """Per channel: lead->mql share, mql->sql share, spend per lead."""
+    rows = db.sql(
+        """
+        WITH reached AS (
+            SELECT l.channel, count(DISTINCT l.lead_id) AS leads,
+                   count(DISTINCT s.lead_id) FILTER (WHERE s.stage = 'mql') AS mql,
+                   count(DISTINCT s.lead_id) FILTER (WHERE s.stage = 'sql') AS sql
+            FROM leads l LEFT JOIN stage_events s USING (lead_id)
+            WHERE l.channel IS NOT NULL GROUP BY ALL
+        ), cost AS (SELECT channel, sum(amount) AS spend FROM spend GROUP BY ALL)
+        SELECT channel, mql / leads, sql / mql, spend / leads FROM reached JOIN cost USING (channel)
+        """
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def test_channels_differ_in_conversion_and_cost_per_lead(db: duckdb.DuckDBPyConnection) -> None:
+    rates = channel_rates(db)
+    assert len(rates) >= 6
+    to_mql = [r[0] for r in rates.values()]
+    to_sql = [r[1] for r in rates.values()]
+    cpl = [r[2] for r in rates.values()]
+    assert len({round(x, 3) for x in to_mql}) == len(rates)
+    assert len({round(x, 3) for x in cpl}) == len(rates)
+    assert max(to_mql) / min(to_mql) > 1.8
+    assert max(to_sql) / min(to_sql) > 1.2
+    assert max(cpl) / min(cpl) > 10
+    assert rates["events"][2] > rates["paid_search"][2] > rates["email"][2]  # trade shows are dear
+    assert rates["referral"][0] > rates["paid_social"][0]
+
+
+def test_conversion_rates_in_published_ranges(db: duckdb.DuckDBPyConnection) -> None:
+    # Leads old enough to have finished their journey, so in-flight ones do not drag the rates down.
+    lead, mql, sql, won = one(
+        db,
+        """
+        SELECT count(DISTINCT lead_id) FILTER (WHERE stage = 'lead'),
+               count(DISTINCT lead_id) FILTER (WHERE stage = 'mql'),
+               count(DISTINCT lead_id) FILTER (WHERE stage = 'sql'),
+               count(DISTINCT lead_id) FILTER (WHERE stage = 'won')
+        FROM stage_events JOIN leads USING (lead_id)
+        WHERE created_at < DATE '2025-06-15' - INTERVAL 400 DAY
+        """,
+    )
+    assert 0.10 <= mql / lead <= 0.25  # type: ignore[operator]
+    assert 0.40 <= sql / mql <= 0.60  # type: ignore[operator]
+    assert 0.15 <= won / sql <= 0.30  # type: ignore[operator]
+
+
+def test_volume_follows_the_calendar(db: duckdb.DuckDBPyConnection) -> None:
+    weekday, weekend = one(
+        db,
+        "SELECT count(*) FILTER (WHERE isodow(created_at) <= 5) / 5,"
+        " count(*) FILTER (WHERE isodow(created_at) > 5) / 2 FROM leads",
+    )
+    assert weekday > 2.5 * weekend  # type: ignore[operator]
+    first_year, second_year = one(
+        db,
+        "SELECT count(*) FILTER (WHERE created_at < DATE '2024-06-15'),"
+        " count(*) FILTER (WHERE created_at >= DATE '2024-06-15') FROM leads",
+    )
+    assert second_year > 1.2 * first_year  # type: ignore[operator]
+
+
+def test_opportunities_open_won_and_lost(db: duckdb.DuckDBPyConnection) -> None:
+    by_status = dict(db.sql("SELECT status, count(*) FROM opportunities GROUP BY ALL").fetchall())
+    assert set(by_status) == {"open", "won", "lost"} and by_status["open"] > 0
+    stages = {
+        r[0] for r in db.sql("SELECT DISTINCT stage FROM opportunities WHERE status = 'open'").fetchall()
+    }
+    assert stages <= {"Discovery", "Demo", "Proposal", "Negotiation"} and len(stages) >= 3
+    bad_won = one(
+        db, "SELECT count(*) FROM opportunities WHERE status = 'won' AND (close_date IS NULL OR amount <= 0)"
+    )[0]
+    assert bad_won == 0
+    # One opportunity per lead that reached the opportunity stage.
+    reached = one(db, "SELECT count(DISTINCT lead_id) FROM stage_events WHERE stage = 'opportunity'")[0]
+    assert one(db, "SELECT count(*), count(DISTINCT lead_id) FROM opportunities") == (reached, reached)
+    # A won deal is a won stage event, on its close date, at its amount.
+    mismatched = one(
+        db,
+        """
+        SELECT count(*) FROM opportunities o JOIN stage_events s ON s.lead_id = o.lead_id AND s.stage = 'won'
+        WHERE o.status <> 'won' OR s.occurred_at::DATE <> o.close_date OR s.amount <> o.amount
+        """,
+    )[0]
+    assert mismatched == 0
+    # Deal size grows with the segment.
+    medians = dict(
+        db.sql(
+            "SELECT a.segment, median(o.amount) FROM opportunities o JOIN accounts a USING (account_id)"
+            " GROUP BY ALL"
+        ).fetchall()
+    )
+    assert medians["smb"] < medians["mid-market"] < medians["enterprise"]
+
+
+def test_journeys_have_one_to_eight_touches_before_the_opportunity(db: duckdb.DuckDBPyConnection) -> None:
+    fewest, most, leads = one(
+        db, "SELECT min(n), max(n), count(*) FROM (SELECT lead_id, count(*) AS n FROM touches GROUP BY ALL)"
+    )
+    assert fewest == 1 and most <= 8 and leads == LEADS  # type: ignore[operator]
+    late = one(
+        db,
+        "SELECT count(*) FROM touches t JOIN opportunities o USING (lead_id) WHERE t.occurred_at > o.created_at",
+    )[0]
+    assert late == 0
+    assert one(db, "SELECT count(DISTINCT channel) FROM touches")[0] >= 6  # type: ignore[operator]
+
+
+def test_reps_differ_in_follow_up_speed_and_win_rate(db: duckdb.DuckDBPyConnection) -> None:
+    rows = db.sql(
+        """
+        WITH mql AS (SELECT lead_id, min(occurred_at) AS ts FROM stage_events WHERE stage = 'mql' GROUP BY ALL),
+        first AS (SELECT lead_id, min(occurred_at) AS ts FROM activities GROUP BY ALL)
+        SELECT l.owner, median(epoch(f.ts) - epoch(m.ts)) / 3600 AS hours
+        FROM mql m JOIN first f USING (lead_id) JOIN leads l USING (lead_id) GROUP BY ALL
+        """
+    ).fetchall()
+    hours = dict(rows)
+    assert 8 <= len(hours) <= 12
+    assert max(hours.values()) > 20 * min(hours.values())
+    assert min(hours.values()) < 1 < 24 < max(hours.values())
+    assert 2 <= one(db, "SELECT count(DISTINCT team) FROM leads")[0] <= 3  # type: ignore[operator]
+    win_rates = [
+        r[1]
+        for r in db.sql(
+            "SELECT owner, count(*) FILTER (WHERE status = 'won') / count(*) FROM opportunities"
+            " WHERE status <> 'open' GROUP BY ALL"
+        ).fetchall()
+    ]
+    assert max(win_rates) - min(win_rates) > 0.1
+
+
+def test_every_documented_flaw_is_present_in_a_small_share(db: duckdb.DuckDBPyConnection) -> None:
+    first = """
+        WITH f AS (SELECT lead_id, stage, min(occurred_at) AS ts FROM stage_events GROUP BY ALL)
+        SELECT lead_id, max(ts) FILTER (WHERE stage = 'mql') AS mql, max(ts) FILTER (WHERE stage = 'sql') AS sql,
+               max(ts) FILTER (WHERE stage = 'opportunity') AS opp
+        FROM f GROUP BY ALL
+    """
+    out_of_order, with_sql = one(db, f"SELECT count(*) FILTER (WHERE sql < mql), count(sql) FROM ({first})")
+    skipped, with_opp = one(
+        db, f"SELECT count(*) FILTER (WHERE opp IS NOT NULL AND sql IS NULL), count(opp) FROM ({first})"
+    )
+    reentered, with_mql = one(
+        db,
+        "SELECT count(*) FILTER (WHERE n > 1), count(*) FROM"
+        " (SELECT lead_id, count(*) AS n FROM stage_events WHERE stage = 'mql' GROUP BY ALL)",
+    )
+    before_created = one(
+        db,
+        "SELECT count(DISTINCT s.lead_id) FROM stage_events s JOIN leads l USING (lead_id)"
+        " WHERE s.occurred_at < l.created_at",
+    )[0]
+    missing_channel, duplicate_emails = one(
+        db, "SELECT count(*) FILTER (WHERE channel IS NULL), count(*) - count(DISTINCT email) FROM leads"
+    )
+    shares = {
+        "out of order": (out_of_order, with_sql),
+        "skipped": (skipped, with_opp),
+        "re-entered": (reentered, with_mql),
+        "before created": (before_created, with_mql),
+        "missing channel": (missing_channel, LEADS),
+        "duplicate email": (duplicate_emails, LEADS),
+    }
+    for flaw, (count, eligible) in shares.items():
+        assert count > 0, flaw  # type: ignore[operator]
+        assert count / eligible <= 2.5 * FLAW_SHARE, flaw  # type: ignore[operator]
+    # A duplicate is the same person at the same account, created later under another lead_id.
+    assert (
+        one(
+            db,
+            "SELECT count(*) FROM (SELECT email FROM leads GROUP BY ALL"
+            " HAVING count(*) > 1 AND count(DISTINCT account_id) > 1)",
+        )[0]
+        == 0
+    )
+
+
+def test_tiny_demo_still_shows_every_flaw(tmp_path: Path) -> None:
+    paths = generate_company(tmp_path, leads=300, seed=1, today=TODAY)
+    leads = pq.read_table(paths["leads"]).to_pandas()
+    assert leads["channel"].isna().sum() >= 1
+    assert leads["email"].duplicated().sum() >= 1
+    events = pq.read_table(paths["stage_events"]).to_pandas()
+    assert (events.loc[events["stage"] == "mql", "lead_id"].value_counts() > 1).any()
+
+
+def test_custom_stages(tmp_path: Path) -> None:
+    stages = ("inquiry", "mql", "sal", "opportunity", "customer")
+    paths = generate_company(tmp_path, leads=5_000, seed=2, today=TODAY, stages=stages)
+    events = pq.read_table(paths["stage_events"]).to_pandas()
+    counts = events.groupby("stage")["lead_id"].nunique()
+    assert set(counts.index) == set(stages)
+    assert list(counts[list(stages)]) == sorted(counts, reverse=True)  # a funnel narrows
+    opportunities = pq.read_table(paths["opportunities"]).to_pandas()
+    assert (opportunities["status"] == "won").sum() == counts["customer"]
+    assert len(opportunities) == counts["opportunity"]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"leads": 0}, {"seed": -1}, {"stages": ("lead",)}, {"stages": ("lead", "mql", "lead")}],
+)
+def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        generate_company(tmp_path, today=TODAY, **kwargs)  # type: ignore[arg-type]
