@@ -15,10 +15,17 @@ from .conftest import write
 TANDEM = [sys.executable, "-m", "tandem.cli"]
 
 
-def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*TANDEM, *map(str, args)], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})},
-        timeout=120, check=False,
+        [*TANDEM, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        check=False,
     )
 
 
@@ -41,7 +48,8 @@ def test_import_then_status_as_json(ws: Path, tmp_path: Path) -> None:
     leads = write(tmp_path / "leads.csv", "lead_id,created_at\nL1,2026-01-02\nL2,2026-01-03\n")
     done = run("import", "leads", leads, "--workspace", ws)
     assert done.returncode == 0, done.stderr
-    assert "import #1: " in done.stdout and "leads: 2 added, 0 updated, 0 unchanged" in done.stdout
+    assert "import #1: " in done.stdout
+    assert "leads: 2 added, 0 updated, 0 unchanged" in done.stdout
     status = run("status", "--format", "json", env={"TANDEM_WORKSPACE": str(ws)})
     document = json.loads(status.stdout)
     assert document["tables"]["leads"] == 2
@@ -69,7 +77,8 @@ def test_skip_invalid_names_the_rejects_file(ws: Path, tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.csv", "lead_id,created_at\nL1,someday\nL2,2026-01-02\n")
     done = run("import", "leads", bad, "-w", ws, "--skip-invalid")
     assert done.returncode == 0
-    assert "1 added" in done.stdout and "1 rejected" in done.stdout
+    assert "1 added" in done.stdout
+    assert "1 rejected" in done.stdout
     assert "bad.csv.rejected.csv" in done.stderr
 
 

@@ -1,10 +1,11 @@
-"""The demo company generator: deterministic, never in the future, clean keys, realistic and flawed on purpose."""
+"""The demo company generator: deterministic, nothing after today, clean keys, realistic, flawed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -40,7 +41,8 @@ def db(company: dict[str, Path]) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
-def one(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
+def one(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The single row a query returns."""
     row = db.sql(sql).fetchone()
     assert row is not None
     return row
@@ -49,7 +51,8 @@ def one(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...]:
 def test_one_file_per_canonical_table_with_the_canonical_columns_and_types(company: dict[str, Path]) -> None:
     assert set(company) == set(TABLES)
     for name, path in company.items():
-        assert path.name == f"{name}.parquet" and path.is_file()
+        assert path.name == f"{name}.parquet"
+        assert path.is_file()
         schema = pq.read_schema(path)
         for col in TABLES[name].columns:
             assert col.name in schema.names, f"{name}.{col.name} missing"
@@ -72,27 +75,28 @@ def test_two_years_of_history_and_nothing_at_or_after_the_cut_off(db: duckdb.Duc
     end = cutoff(TODAY)
     assert end == datetime(2025, 6, 15)
     first, last = one(db, "SELECT min(created_at), max(created_at) FROM leads")
-    assert end - timedelta(days=HISTORY_DAYS) <= first < end - timedelta(days=HISTORY_DAYS - 2)  # type: ignore[operator]
-    assert end - timedelta(days=2) < last < end  # type: ignore[operator]
+    assert end - timedelta(days=HISTORY_DAYS) <= first < end - timedelta(days=HISTORY_DAYS - 2)
+    assert end - timedelta(days=2) < last < end
     for table, column in [
         ("stage_events", "occurred_at"),
         ("touches", "occurred_at"),
         ("activities", "occurred_at"),
         ("opportunities", "created_at"),
     ]:
-        assert one(db, f"SELECT max({column}) FROM {table}")[0] < end, table  # type: ignore[operator]
+        assert one(db, f"SELECT max({column}) FROM {table}")[0] < end, table
     yesterday = TODAY - timedelta(days=1)
     assert one(db, "SELECT max(date) FROM spend")[0] == yesterday
-    assert one(db, "SELECT max(close_date) FROM opportunities WHERE status <> 'open'")[0] <= yesterday  # type: ignore[operator]
+    assert one(db, "SELECT max(close_date) FROM opportunities WHERE status <> 'open'")[0] <= yesterday
     # Plans may lie ahead: open deals expect to close later, some campaigns are still running.
-    assert one(db, "SELECT min(close_date) FROM opportunities WHERE status = 'open'")[0] > yesterday  # type: ignore[operator]
+    assert one(db, "SELECT min(close_date) FROM opportunities WHERE status = 'open'")[0] > yesterday
 
 
 def test_keys_are_unique(db: duckdb.DuckDBPyConnection) -> None:
     for name, table in TABLES.items():
         key = ", ".join(table.key)
         rows, distinct = one(db, f"SELECT count(*), count(DISTINCT ({key})) FROM {name}")
-        assert rows == distinct and rows > 0, name  # type: ignore[operator]
+        assert rows > 0, name
+        assert rows == distinct, name
         nulls = " OR ".join(f"{c} IS NULL" for c in table.key)
         assert one(db, f"SELECT count(*) FROM {name} WHERE {nulls}")[0] == 0, name
 
@@ -168,9 +172,9 @@ def test_conversion_rates_in_published_ranges(db: duckdb.DuckDBPyConnection) -> 
         WHERE created_at < DATE '2025-06-15' - INTERVAL 400 DAY
         """,
     )
-    assert 0.10 <= mql / lead <= 0.25  # type: ignore[operator]
-    assert 0.40 <= sql / mql <= 0.60  # type: ignore[operator]
-    assert 0.15 <= won / sql <= 0.30  # type: ignore[operator]
+    assert 0.10 <= mql / lead <= 0.25
+    assert 0.40 <= sql / mql <= 0.60
+    assert 0.15 <= won / sql <= 0.30
 
 
 def test_volume_follows_the_calendar(db: duckdb.DuckDBPyConnection) -> None:
@@ -179,22 +183,22 @@ def test_volume_follows_the_calendar(db: duckdb.DuckDBPyConnection) -> None:
         "SELECT count(*) FILTER (WHERE isodow(created_at) <= 5) / 5,"
         " count(*) FILTER (WHERE isodow(created_at) > 5) / 2 FROM leads",
     )
-    assert weekday > 2.5 * weekend  # type: ignore[operator]
+    assert weekday > 2.5 * weekend
     first_year, second_year = one(
         db,
         "SELECT count(*) FILTER (WHERE created_at < DATE '2024-06-15'),"
         " count(*) FILTER (WHERE created_at >= DATE '2024-06-15') FROM leads",
     )
-    assert second_year > 1.2 * first_year  # type: ignore[operator]
+    assert second_year > 1.2 * first_year
 
 
 def test_opportunities_open_won_and_lost(db: duckdb.DuckDBPyConnection) -> None:
     by_status = dict(db.sql("SELECT status, count(*) FROM opportunities GROUP BY ALL").fetchall())
-    assert set(by_status) == {"open", "won", "lost"} and by_status["open"] > 0
-    stages = {
-        r[0] for r in db.sql("SELECT DISTINCT stage FROM opportunities WHERE status = 'open'").fetchall()
-    }
-    assert stages <= {"Discovery", "Demo", "Proposal", "Negotiation"} and len(stages) >= 3
+    assert set(by_status) == {"open", "won", "lost"}
+    assert by_status["open"] > 0
+    stages = {r[0] for r in db.sql("SELECT DISTINCT stage FROM opportunities WHERE status = 'open'").fetchall()}
+    assert stages <= {"Discovery", "Demo", "Proposal", "Negotiation"}
+    assert len(stages) >= 3
     bad_won = one(
         db, "SELECT count(*) FROM opportunities WHERE status = 'won' AND (close_date IS NULL OR amount <= 0)"
     )[0]
@@ -214,8 +218,7 @@ def test_opportunities_open_won_and_lost(db: duckdb.DuckDBPyConnection) -> None:
     # Deal size grows with the segment.
     medians = dict(
         db.sql(
-            "SELECT a.segment, median(o.amount) FROM opportunities o JOIN accounts a USING (account_id)"
-            " GROUP BY ALL"
+            "SELECT a.segment, median(o.amount) FROM opportunities o JOIN accounts a USING (account_id) GROUP BY ALL"
         ).fetchall()
     )
     assert medians["smb"] < medians["mid-market"] < medians["enterprise"]
@@ -225,20 +228,22 @@ def test_journeys_have_one_to_eight_touches_before_the_opportunity(db: duckdb.Du
     fewest, most, leads = one(
         db, "SELECT min(n), max(n), count(*) FROM (SELECT lead_id, count(*) AS n FROM touches GROUP BY ALL)"
     )
-    assert fewest == 1 and most <= 8 and leads == LEADS  # type: ignore[operator]
+    assert (fewest, leads) == (1, LEADS)
+    assert most <= 8
     late = one(
         db,
         "SELECT count(*) FROM touches t JOIN opportunities o USING (lead_id) WHERE t.occurred_at > o.created_at",
     )[0]
     assert late == 0
-    assert one(db, "SELECT count(DISTINCT channel) FROM touches")[0] >= 6  # type: ignore[operator]
+    assert one(db, "SELECT count(DISTINCT channel) FROM touches")[0] >= 6
 
 
 def test_reps_differ_in_follow_up_speed_and_win_rate(db: duckdb.DuckDBPyConnection) -> None:
     rows = db.sql(
         """
-        WITH mql AS (SELECT lead_id, min(occurred_at) AS ts FROM stage_events WHERE stage = 'mql' GROUP BY ALL),
-        first AS (SELECT lead_id, min(occurred_at) AS ts FROM activities GROUP BY ALL)
+        WITH mql AS (
+            SELECT lead_id, min(occurred_at) AS ts FROM stage_events WHERE stage = 'mql' GROUP BY ALL
+        ), first AS (SELECT lead_id, min(occurred_at) AS ts FROM activities GROUP BY ALL)
         SELECT l.owner, median(epoch(f.ts) - epoch(m.ts)) / 3600 AS hours
         FROM mql m JOIN first f USING (lead_id) JOIN leads l USING (lead_id) GROUP BY ALL
         """
@@ -247,7 +252,7 @@ def test_reps_differ_in_follow_up_speed_and_win_rate(db: duckdb.DuckDBPyConnecti
     assert 8 <= len(hours) <= 12
     assert max(hours.values()) > 20 * min(hours.values())
     assert min(hours.values()) < 1 < 24 < max(hours.values())
-    assert 2 <= one(db, "SELECT count(DISTINCT team) FROM leads")[0] <= 3  # type: ignore[operator]
+    assert 2 <= one(db, "SELECT count(DISTINCT team) FROM leads")[0] <= 3
     win_rates = [
         r[1]
         for r in db.sql(
@@ -261,7 +266,8 @@ def test_reps_differ_in_follow_up_speed_and_win_rate(db: duckdb.DuckDBPyConnecti
 def test_every_documented_flaw_is_present_in_a_small_share(db: duckdb.DuckDBPyConnection) -> None:
     first = """
         WITH f AS (SELECT lead_id, stage, min(occurred_at) AS ts FROM stage_events GROUP BY ALL)
-        SELECT lead_id, max(ts) FILTER (WHERE stage = 'mql') AS mql, max(ts) FILTER (WHERE stage = 'sql') AS sql,
+        SELECT lead_id, max(ts) FILTER (WHERE stage = 'mql') AS mql,
+               max(ts) FILTER (WHERE stage = 'sql') AS sql,
                max(ts) FILTER (WHERE stage = 'opportunity') AS opp
         FROM f GROUP BY ALL
     """
@@ -291,8 +297,8 @@ def test_every_documented_flaw_is_present_in_a_small_share(db: duckdb.DuckDBPyCo
         "duplicate email": (duplicate_emails, LEADS),
     }
     for flaw, (count, eligible) in shares.items():
-        assert count > 0, flaw  # type: ignore[operator]
-        assert count / eligible <= 2.5 * FLAW_SHARE, flaw  # type: ignore[operator]
+        assert count > 0, flaw
+        assert count / eligible <= 2.5 * FLAW_SHARE, flaw
     # A duplicate is the same person at the same account, created later under another lead_id.
     assert (
         one(

@@ -25,7 +25,10 @@ def rows(ws: Workspace, table: str, order: str | tuple[str, ...] = ()) -> list[d
 
 def snapshot(ws: Workspace) -> dict[str, list[dict[str, object]]]:
     """Every row of every table plus the import log: what 'changes nothing' must leave equal."""
-    out = {name: rows(ws, name, ws.warehouse.columns(name) and tuple(ws.warehouse.columns(name))) for name in ws.status()["tables"]}
+    out = {
+        name: rows(ws, name, ws.warehouse.columns(name) and tuple(ws.warehouse.columns(name)))
+        for name in ws.status()["tables"]
+    }
     out["import_log"] = rows(ws, "import_log", "import_id")
     return out
 
@@ -43,17 +46,42 @@ def test_import_adds_rows_and_records_the_import(workspace: Workspace, tmp_path:
     (result,) = workspace.import_files("leads", [write(tmp_path / "leads.csv", LEADS)])
     assert (result.added, result.updated, result.unchanged, result.rejected) == (2, 0, 0, 0)
     assert rows(workspace, "leads", "lead_id") == [
-        {"lead_id": "L1", "created_at": dt.datetime(2026, 1, 2, 10, 0), "channel": "email", **_nulls("L1"), "_import_id": 1},
-        {"lead_id": "L2", "created_at": dt.datetime(2026, 1, 3, 11, 30), "channel": "paid_search", **_nulls("L2"), "_import_id": 1},
+        {
+            "lead_id": "L1",
+            "created_at": dt.datetime(2026, 1, 2, 10, 0),
+            "channel": "email",
+            **_nulls("L1"),
+            "_import_id": 1,
+        },
+        {
+            "lead_id": "L2",
+            "created_at": dt.datetime(2026, 1, 3, 11, 30),
+            "channel": "paid_search",
+            **_nulls("L2"),
+            "_import_id": 1,
+        },
     ]
     (log,) = workspace.imports()
-    assert log["file_name"] == "leads.csv" and log["table_name"] == "leads"
-    assert log["added"] == 2 and len(log["sha256"]) == 64 and log["actor"]
+    assert log["file_name"] == "leads.csv"
+    assert log["table_name"] == "leads"
+    assert log["added"] == 2
+    assert len(log["sha256"]) == 64
+    assert log["actor"]
 
 
 def _nulls(_lead: str) -> dict[str, None]:
     return dict.fromkeys(
-        ["campaign_id", "account_id", "owner", "email", "company", "country", "industry", "employees", "score"]
+        [
+            "campaign_id",
+            "account_id",
+            "owner",
+            "email",
+            "company",
+            "country",
+            "industry",
+            "employees",
+            "score",
+        ]
     )
 
 
@@ -71,11 +99,13 @@ def test_a_known_key_replaces_the_old_version_but_keeps_columns_the_file_lacks(
 ) -> None:
     workspace.import_files("leads", [write(tmp_path / "a.csv", "lead_id,created_at,score\nL1,2026-01-02,10\n")])
     (result,) = workspace.import_files(
-        "leads", [write(tmp_path / "b.csv", "lead_id,created_at,channel\nL1,2026-01-05,email\nL2,2026-01-06,\n")]
+        "leads",
+        [write(tmp_path / "b.csv", "lead_id,created_at,channel\nL1,2026-01-05,email\nL2,2026-01-06,\n")],
     )
     assert (result.added, result.updated, result.unchanged) == (1, 1, 0)
     first = rows(workspace, "leads", "lead_id")[0]
-    assert first["created_at"] == dt.datetime(2026, 1, 5) and first["channel"] == "email"
+    assert first["created_at"] == dt.datetime(2026, 1, 5)
+    assert first["channel"] == "email"
     assert first["score"] == 10.0, "a column the new file does not provide is kept"
     assert first["_import_id"] == 2
 
@@ -90,10 +120,18 @@ def test_extra_columns_are_kept_as_typed_attributes(workspace: Workspace, tmp_pa
     assert result.new_attributes == ["lead_source", "total_visits", "zip", "opted_in"]
     types = workspace.warehouse.columns("leads")
     assert (types["lead_source"], types["total_visits"], types["zip"], types["opted_in"]) == (
-        "string", "integer", "string", "boolean",
+        "string",
+        "integer",
+        "string",
+        "boolean",
     )
     first = rows(workspace, "leads", "lead_id")[0]
-    assert (first["lead_source"], first["total_visits"], first["zip"], first["opted_in"]) == ("Web", 5, "02139", True)
+    assert (first["lead_source"], first["total_visits"], first["zip"], first["opted_in"]) == (
+        "Web",
+        5,
+        "02139",
+        True,
+    )
 
 
 def test_an_attribute_keeps_its_type_in_later_imports(workspace: Workspace, tmp_path: Path) -> None:
@@ -119,7 +157,8 @@ def test_parquet_imports_with_native_types(workspace: Workspace, tmp_path: Path)
     (result,) = workspace.import_files("stage_events", [path])
     assert result.added == 2
     assert [r["occurred_at"] for r in rows(workspace, "stage_events", "occurred_at")] == [
-        dt.datetime(2026, 1, 2, 10), dt.datetime(2026, 1, 4, 9),
+        dt.datetime(2026, 1, 2, 10),
+        dt.datetime(2026, 1, 4, 9),
     ]
 
 
@@ -127,10 +166,12 @@ def test_several_files_import_together_or_not_at_all(workspace: Workspace, tmp_p
     good = write(tmp_path / "good.csv", LEADS)
     bad = write(tmp_path / "bad.csv", "lead_id,created_at\nL3,yesterday\n")
     before = snapshot(workspace)
-    with pytest.raises(ImportValidationError, match="bad.csv, line 2"):
+    with pytest.raises(ImportValidationError, match=r"bad\.csv, line 2"):
         workspace.import_files("leads", [good, bad])
     assert snapshot(workspace) == before
-    results = workspace.import_files("leads", [good, write(tmp_path / "more.csv", "lead_id,created_at\nL3,2026-02-01\n")])
+    results = workspace.import_files(
+        "leads", [good, write(tmp_path / "more.csv", "lead_id,created_at\nL3,2026-02-01\n")]
+    )
     assert [r.added for r in results] == [2, 1]
     assert [r.import_id for r in results] == [1, 2]
 
@@ -140,7 +181,8 @@ def test_timestamps_are_stored_in_utc(workspace: Workspace, tmp_path: Path) -> N
     mapping = write(tmp_path / "m.toml", 'timezone = "America/New_York"\n')
     path = write(
         tmp_path / "leads.csv",
-        "lead_id,created_at\nL1,2026-01-02 10:00\nL2,2026-07-02 10:00\nL3,2026-01-02T10:00:00+01:00\nL4,2026-01-02T10:00:00Z\n",
+        "lead_id,created_at\nL1,2026-01-02 10:00\nL2,2026-07-02 10:00\n"
+        "L3,2026-01-02T10:00:00+01:00\nL4,2026-01-02T10:00:00Z\n",
     )
     workspace.import_files("leads", [path], mapping=str(mapping))
     assert [r["created_at"] for r in rows(workspace, "leads", "lead_id")] == [
@@ -165,10 +207,14 @@ def test_a_mapping_renames_parses_formats_and_maps_values(workspace: Workspace, 
     )
     path = write(
         tmp_path / "deals.csv",
-        "Deal ID,Opened,Stage,Value\nD1,31/01/2026,Closed Won,1200.5\nD2,01/02/2026,Proposal,\nD3,02/02/2026,Closed Lost,300\n",
+        "Deal ID,Opened,Stage,Value\nD1,31/01/2026,Closed Won,1200.5\n"
+        "D2,01/02/2026,Proposal,\nD3,02/02/2026,Closed Lost,300\n",
     )
     workspace.import_files("opportunities", [path], mapping=str(mapping))
-    got = [(r["opportunity_id"], r["created_at"], r["status"], r["stage"], r["amount"], r["product"]) for r in rows(workspace, "opportunities", "opportunity_id")]
+    got = [
+        (r["opportunity_id"], r["created_at"], r["status"], r["stage"], r["amount"], r["product"])
+        for r in rows(workspace, "opportunities", "opportunity_id")
+    ]
     assert got == [
         ("D1", dt.datetime(2026, 1, 31), "won", "Closed Won", 1200.5, "GTX Pro"),
         ("D2", dt.datetime(2026, 2, 1), "open", "Proposal", None, "GTX Pro"),
@@ -189,7 +235,10 @@ def test_wide_lifecycle_dates_become_one_event_per_stage(workspace: Workspace, t
     )
     (result,) = workspace.import_files("stage_events", [path], mapping=str(mapping))
     assert result.added == 3
-    got = [(r["lead_id"], r["stage"], r["occurred_at"]) for r in rows(workspace, "stage_events", ("lead_id", "occurred_at"))]
+    got = [
+        (r["lead_id"], r["stage"], r["occurred_at"])
+        for r in rows(workspace, "stage_events", ("lead_id", "occurred_at"))
+    ]
     assert got == [
         ("L1", "lead", dt.datetime(2026, 1, 2, 10)),
         ("L1", "mql", dt.datetime(2026, 1, 5, 9)),
@@ -234,7 +283,11 @@ def test_utf8_with_bom_is_read_correctly(workspace: Workspace, tmp_path: Path) -
 
 
 def test_latin1_is_detected_and_read_correctly(workspace: Workspace, tmp_path: Path) -> None:
-    write(tmp_path / "latin.csv", "lead_id,created_at,company\nL1,2026-01-02,Müller & Söhne\n", encoding="latin-1")
+    write(
+        tmp_path / "latin.csv",
+        "lead_id,created_at,company\nL1,2026-01-02,Müller & Söhne\n",
+        encoding="latin-1",
+    )
     (result,) = workspace.import_files("leads", [tmp_path / "latin.csv"])
     assert result.encoding == "latin-1"
     assert rows(workspace, "leads")[0]["company"] == "Müller & Söhne"
@@ -249,8 +302,13 @@ def test_missing_required_column(workspace: Workspace, tmp_path: Path) -> None:
 def test_a_mapping_naming_a_column_the_file_lacks(workspace: Workspace, tmp_path: Path) -> None:
     mapping = write(tmp_path / "m.toml", '[columns]\ncreated_at = "Create Date"\n')
     before = snapshot(workspace)
-    with pytest.raises(MappingError, match=r"maps created_at from 'Create Date', which l.csv lacks; its columns are: lead_id, created"):
-        workspace.import_files("leads", [write(tmp_path / "l.csv", "lead_id,created\nL1,2026-01-02\n")], mapping=str(mapping))
+    with pytest.raises(
+        MappingError,
+        match=r"maps created_at from 'Create Date', which l.csv lacks; its columns are: lead_id, created",
+    ):
+        workspace.import_files(
+            "leads", [write(tmp_path / "l.csv", "lead_id,created\nL1,2026-01-02\n")], mapping=str(mapping)
+        )
     assert snapshot(workspace) == before
 
 
@@ -283,13 +341,21 @@ def test_amount_not_a_number_or_negative(workspace: Workspace, tmp_path: Path) -
 def test_duplicate_key_within_a_file(workspace: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "l.csv", "lead_id,created_at\nL1,2026-01-02\nL2,2026-01-02\nL1,2026-01-03\n")
     error = fails(workspace, "leads", path)
-    assert "l.csv, line 4, column 'lead_id': value 'lead_id=L1': duplicate key: the same leads row is on line 2" in str(error)
+    assert "l.csv, line 4, column 'lead_id': value 'lead_id=L1': duplicate key: the same leads row is on line 2" in str(
+        error
+    )
 
 
 def test_unknown_stage_name_hints_at_a_value_map(workspace: Workspace, tmp_path: Path) -> None:
     workspace.import_files("leads", [write(tmp_path / "leads.csv", LEADS)])
-    error = fails(workspace, "stage_events", write(tmp_path / "e.csv", "lead_id,stage,occurred_at\nL1,MQL-ish,2026-01-04\n"))
-    assert "e.csv, line 2, column 'stage': value 'MQL-ish': unknown value; expected one of the funnel's stages" in str(error)
+    error = fails(
+        workspace,
+        "stage_events",
+        write(tmp_path / "e.csv", "lead_id,stage,occurred_at\nL1,MQL-ish,2026-01-04\n"),
+    )
+    assert "e.csv, line 2, column 'stage': value 'MQL-ish': unknown value; expected one of the funnel's stages" in str(
+        error
+    )
     assert "value map" in str(error)
 
 
@@ -326,8 +392,11 @@ def test_a_huge_field_is_kept_verbatim(workspace: Workspace, tmp_path: Path) -> 
 
 
 def test_formula_like_text_is_kept_verbatim(workspace: Workspace, tmp_path: Path) -> None:
-    text = "=HYPERLINK(\"http://x\"),+1,-2,@SUM(A1)"
-    path = write(tmp_path / "f.csv", "lead_id,created_at,company\n" + f'L1,2026-01-02,"{text.replace(chr(34), chr(34) * 2)}"\n')
+    text = '=HYPERLINK("http://x"),+1,-2,@SUM(A1)'
+    path = write(
+        tmp_path / "f.csv",
+        "lead_id,created_at,company\n" + f'L1,2026-01-02,"{text.replace(chr(34), chr(34) * 2)}"\n',
+    )
     workspace.import_files("leads", [path])
     assert rows(workspace, "leads")[0]["company"] == text
 
@@ -357,13 +426,16 @@ def test_a_mapping_for_another_table_is_refused(workspace: Workspace, tmp_path: 
 def test_errors_beyond_the_first_fifty_are_counted(workspace: Workspace, tmp_path: Path) -> None:
     body = "".join(f"L{i},not a date\n" for i in range(120))
     error = fails(workspace, "leads", write(tmp_path / "many.csv", "lead_id,created_at\n" + body))
-    assert error.total == 120 and len(error.issues) == 50
+    assert error.total == 120
+    assert len(error.issues) == 50
     assert "120 problems found; nothing was imported." in str(error)
     assert "... and 70 more" in str(error)
 
 
 # --- --skip-invalid -----------------------------------------------------------------------------------------------
-def test_skip_invalid_imports_good_rows_and_writes_rejects_beside_the_input(workspace: Workspace, tmp_path: Path) -> None:
+def test_skip_invalid_imports_good_rows_and_writes_rejects_beside_the_input(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     workspace.import_files("leads", [write(tmp_path / "leads.csv", LEADS)])
     path = write(
         tmp_path / "e.csv",

@@ -56,9 +56,9 @@ def state(ws: Workspace) -> dict[str, object]:
     return {
         "counts": ws.warehouse.counts(),
         "columns": ws.warehouse.columns("stage_events"),
-        "events": events.aggregate(
-            n=events.count(), stages=events.stage.nunique(), last=events.occurred_at.max()
-        ).to_pyarrow().to_pylist(),
+        "events": events.aggregate(n=events.count(), stages=events.stage.nunique(), last=events.occurred_at.max())
+        .to_pyarrow()
+        .to_pylist(),
         "imports": [(r["import_id"], r["added"]) for r in ws.imports()],
     }
 
@@ -77,7 +77,8 @@ def test_a_killed_import_leaves_the_warehouse_as_it_was(
     big = make_events(tmp_path / "events.csv", leads)  # 1.5M rows, with an extra attribute column: `source`
     child = subprocess.Popen(
         [sys.executable, "-c", IMPORTER, str(ws.path), "stage_events", str(big)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     for line in child.stdout:
@@ -117,7 +118,10 @@ def test_a_two_gigabyte_file_is_streamed(tmp_path: Path) -> None:
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "ws"), "stage_events", str(big)],
-        capture_output=True, text=True, check=True, timeout=1200,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=1200,
     )
     peak = json.loads(done.stdout.strip().splitlines()[-1])["rss"]
     assert peak < size / 2, f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file"

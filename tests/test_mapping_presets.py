@@ -128,9 +128,7 @@ def test_other_export_shapes_provide_the_required_columns(path: Path):
     columns = header(path)
     required = TABLES[mapping.table or ""].required
     missing = [
-        c
-        for c in required
-        if (s := mapping.columns.get(c)) is not None and s.column and chosen(s, columns) is None
+        c for c in required if (s := mapping.columns.get(c)) is not None and s.column and chosen(s, columns) is None
     ]
     assert missing == []
 
@@ -230,9 +228,7 @@ def test_salesforce_lead_history_keeps_status_changes_only():
     mapping = load_mapping("salesforce-lead-history")
     assert mapping.filter is not None
     rows = [
-        r
-        for r in read(fixtures("salesforce-lead-history")[0])
-        if r[mapping.filter.column] in mapping.filter.values
+        r for r in read(fixtures("salesforce-lead-history")[0]) if r[mapping.filter.column] in mapping.filter.values
     ]
     stage = mapping.columns["stage"]
     assert [mapped(stage, r[chosen(stage, list(r)) or ""]) for r in rows] == ["mql", "opportunity"]
@@ -296,9 +292,7 @@ def test_unknown_time_zone_names_the_file_and_the_zone(tmp_path: Path):
 
 
 def test_column_and_constant_together_are_refused(tmp_path: Path):
-    path = write(
-        tmp_path, 'table = "leads"\n[columns]\nchannel = { column = "Lead Source", constant = "web" }\n'
-    )
+    path = write(tmp_path, 'table = "leads"\n[columns]\nchannel = { column = "Lead Source", constant = "web" }\n')
     with pytest.raises(MappingError) as caught:
         load_mapping(path)
     message = str(caught.value)
@@ -322,9 +316,7 @@ def test_invalid_toml_names_the_file(tmp_path: Path):
 
 
 def test_canonical_column_the_table_lacks_is_refused_by_check_table(tmp_path: Path):
-    path = write(
-        tmp_path, 'table = "leads"\n[columns]\nlead_id = "Id"\namount = "Amount"\n', name="my-leads.toml"
-    )
+    path = write(tmp_path, 'table = "leads"\n[columns]\nlead_id = "Id"\namount = "Amount"\n', name="my-leads.toml")
     mapping = load_mapping(path)
     with pytest.raises(MappingError) as caught:
         mapping.check_table("leads")

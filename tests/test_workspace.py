@@ -76,8 +76,14 @@ def test_status_counts_rows_per_table_and_names_the_last_import(workspace: Works
     workspace.import_files("leads", [write(tmp_path / "l.csv", "lead_id,created_at\nL1,2026-01-02\nL2,2026-01-03\n")])
     status = workspace.status()
     assert status["tables"] == {
-        "leads": 2, "stage_events": 0, "opportunities": 0, "touches": 0,
-        "campaigns": 0, "spend": 0, "activities": 0, "accounts": 0,
+        "leads": 2,
+        "stage_events": 0,
+        "opportunities": 0,
+        "touches": 0,
+        "campaigns": 0,
+        "spend": 0,
+        "activities": 0,
+        "accounts": 0,
     }
     assert status["definition_version"] == 1
     assert status["last_import"]["file_name"] == "l.csv"
@@ -120,9 +126,23 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
 def test_the_public_api_is_flat_and_guarded() -> None:
     assert sorted(tandem.__all__) == sorted(
         [
-            "DEFAULT_STAGES", "TABLES", "ConfigError", "ImportResult", "ImportValidationError", "Issue",
-            "Mapping", "MappingError", "TandemError", "Workspace", "WorkspaceError", "__version__",
-            "init_workspace", "list_presets", "load_mapping", "open", "open_workspace",
+            "DEFAULT_STAGES",
+            "TABLES",
+            "ConfigError",
+            "ImportResult",
+            "ImportValidationError",
+            "Issue",
+            "Mapping",
+            "MappingError",
+            "TandemError",
+            "Workspace",
+            "WorkspaceError",
+            "__version__",
+            "init_workspace",
+            "list_presets",
+            "load_mapping",
+            "open",
+            "open_workspace",
         ]
     )
     for name in tandem.__all__:

@@ -25,7 +25,7 @@ from tandem.warehouse.mapping import Mapping, list_presets, load_mapping
 from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
 from tandem.workspace import Workspace, init_workspace, open_workspace
 
-open = open_workspace  # noqa: A001 -- `tandem.open(path)` reads naturally in a notebook
+open = open_workspace
 
 __all__ = [
     "DEFAULT_STAGES",

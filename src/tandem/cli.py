@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,7 +38,7 @@ out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
@@ -162,7 +162,11 @@ def import_(
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as bar:
                 task = bar.add_task("importing", total=None)
                 results = ws.import_files(
-                    kind, files, mapping=mapping, skip_invalid=skip_invalid, create_missing=create_missing,
+                    kind,
+                    files,
+                    mapping=mapping,
+                    skip_invalid=skip_invalid,
+                    create_missing=create_missing,
                     progress=lambda phase, _done, _total: bar.update(task, description=phase),
                 )
         else:
@@ -174,10 +178,19 @@ def import_(
             {
                 "imports": [
                     {
-                        "import_id": r.import_id, "table": r.table, "file": r.file, "sha256": r.sha256,
-                        "rows_read": r.rows_read, "added": r.added, "updated": r.updated, "unchanged": r.unchanged,
-                        "rejected": r.rejected, "filtered": r.filtered, "created_leads": r.created_leads,
-                        "new_attributes": r.new_attributes, "rejects_file": r.rejects_path,
+                        "import_id": r.import_id,
+                        "table": r.table,
+                        "file": r.file,
+                        "sha256": r.sha256,
+                        "rows_read": r.rows_read,
+                        "added": r.added,
+                        "updated": r.updated,
+                        "unchanged": r.unchanged,
+                        "rejected": r.rejected,
+                        "filtered": r.filtered,
+                        "created_leads": r.created_leads,
+                        "new_attributes": r.new_attributes,
+                        "rejects_file": r.rejects_path,
                     }
                     for r in results
                 ]
@@ -209,8 +222,16 @@ def imports(
     table = RichTable("#", "when (UTC)", "who", "table", "file", "sha256", "added", "updated", "unchanged", "rejected")
     for r in rows:
         table.add_row(
-            str(r["import_id"]), f"{r['finished_at']:%Y-%m-%d %H:%M:%S}", r["actor"], r["table_name"], r["file_name"],
-            r["sha256"][:12], f"{r['added']:,}", f"{r['updated']:,}", f"{r['unchanged']:,}", f"{r['rejected']:,}",
+            str(r["import_id"]),
+            f"{r['finished_at']:%Y-%m-%d %H:%M:%S}",
+            r["actor"],
+            r["table_name"],
+            r["file_name"],
+            r["sha256"][:12],
+            f"{r['added']:,}",
+            f"{r['updated']:,}",
+            f"{r['unchanged']:,}",
+            f"{r['rejected']:,}",
         )
     out.print(table)
 

@@ -331,8 +331,7 @@ _NAME_HEAD = _words(
     "River Stone Oak Cedar Maple Pine Harbor Summit Golden Quantum Vertex Apex Atlas Orbit"
 )
 _NAME_TAIL = _words(
-    "wind field bridge point gate line path stream forge works light wave rock view side ridge "
-    "crest haven port dale"
+    "wind field bridge point gate line path stream forge works light wave rock view side ridge crest haven port dale"
 )
 _NAME_KIND = _words(
     "Analytics Systems Logistics Health Labs Foods Capital Energy Media Robotics Retail "
@@ -374,7 +373,11 @@ def generate_company(
     today: date | None = None,
     stages: Sequence[str] = DEFAULT_STAGES,
 ) -> dict[str, Path]:
-    """Write one Parquet file per canonical table into out_dir; return {table_name: path}."""
+    """Write one Parquet file per canonical table into out_dir; return {table_name: path}.
+
+    The history covers the 730 days before `today` (default: the local date) and stops at `cutoff(today)`.
+    The same `leads`, `seed`, `today` and `stages` give the same files. Bad arguments raise ConfigError.
+    """
     if leads < 1:
         raise ConfigError(f"the demo company needs at least one lead, not {leads}")
     if seed < 0:
@@ -392,9 +395,7 @@ def generate_company(
     out_dir.mkdir(parents=True, exist_ok=True)
     write = _Writer(out_dir)  # one table at a time, so only one is in memory
     write("leads", _leads_table(lead_ids, people, accounts, camps))
-    write(
-        "stage_events", _stage_events_table(lead_ids, people, reached, deals, steps, cal, _rng(seed, "flaws"))
-    )
+    write("stage_events", _stage_events_table(lead_ids, people, reached, deals, steps, cal, _rng(seed, "flaws")))
     write("opportunities", _opportunities_table(lead_ids, people, accounts, deals))
     write(
         "touches",
@@ -528,18 +529,14 @@ class _DayParts:
         q = months - months % 3
         q_start = q.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
         q_next = (q + 3).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-        return cls(
-            (epoch_days + 3) % 7, months % 12, epoch_days - month_start + 1, q_start, q_next - epoch_days
-        )
+        return cls((epoch_days + 3) % 7, months % 12, epoch_days - month_start + 1, q_start, q_next - epoch_days)
 
 
 def _volume_by_day(cal: _Calendar) -> F64:
     """Lead volume per day and channel (days x channels): growth, weekdays, summer, holidays, quarter ends."""
     parts = _DayParts.of(cal.days)
     t = np.arange(HISTORY_DAYS) / (HISTORY_DAYS - 1)
-    holidays = ((parts.month == 11) & (parts.day_of_month >= 22)) | (
-        (parts.month == 0) & (parts.day_of_month <= 2)
-    )
+    holidays = ((parts.month == 11) & (parts.day_of_month >= 22)) | ((parts.month == 0) & (parts.day_of_month <= 2))
     company = (
         _GROWTH**t
         * np.asarray(_WEEKDAY)[parts.weekday]
@@ -588,9 +585,7 @@ def _make_accounts(n: int, rng: np.random.Generator) -> _Accounts:
     suffix = pc.if_else(
         pa.array(rank > 0), pc.binary_join_element_wise("-", pa.array(rank + 1).cast(pa.string()), ""), ""
     )
-    domain = pc.binary_join_element_wise(
-        pc.utf8_lower(stem), "-", pc.utf8_lower(kind_s), suffix, ".example", ""
-    )
+    domain = pc.binary_join_element_wise(pc.utf8_lower(stem), "-", pc.utf8_lower(kind_s), suffix, ".example", "")
     return _Accounts(
         segment=segment,
         industry=rng.choice(len(INDUSTRIES), size=n, p=_INDUSTRY_SHARE).astype(np.int64),
@@ -696,9 +691,7 @@ class _Leads:
         return int(self.created.size)
 
 
-def _make_leads(
-    n: int, cal: _Calendar, accounts: _Accounts, camps: _Campaigns, rng: np.random.Generator
-) -> _Leads:
+def _make_leads(n: int, cal: _Calendar, accounts: _Accounts, camps: _Campaigns, rng: np.random.Generator) -> _Leads:
     """Who the leads are and where they came from: arrival time, channel, campaign, account, person, owner."""
     created, day, channel = _arrivals(n, cal, rng)
     account = rng.choice(accounts.segment.size, size=n, p=accounts.lead_weight / accounts.lead_weight.sum())
@@ -846,9 +839,7 @@ def _rate_factor(t: int, steps: _StageParams, leads: _Leads, segment: I64, delay
     if t == 0:
         factor *= np.exp(0.6 * leads.quality - 0.18) * np.where(leads.quarter_end, _QUARTER_END_QUALITY, 1.0)
     if t == steps.handoff:
-        speed = np.asarray((1.35, 1.15, 1.0, 0.8, 0.6))[
-            np.searchsorted(np.asarray((1, 4, 24, 72)) * HOUR, delay)
-        ]
+        speed = np.asarray((1.35, 1.15, 1.0, 0.8, 0.6))[np.searchsorted(np.asarray((1, 4, 24, 72)) * HOUR, delay)]
         factor *= np.where(ignored, 0.35, speed)
     if t == steps.count - 2:
         factor *= np.asarray([r.win_factor for r in REPS])[leads.rep] * np.asarray(_SEGMENT_WIN)[segment]
@@ -897,9 +888,7 @@ def _make_deals(
     won_time = funnel.times[lead, -1]
     segment = accounts.segment[leads.account[lead]]
     channel = leads.channel[lead]
-    cycle_days = (
-        steps.lag_days[channel, steps.opportunity :].sum(axis=1) * np.asarray(_SEGMENT_CYCLE)[segment]
-    )
+    cycle_days = steps.lag_days[channel, steps.opportunity :].sum(axis=1) * np.asarray(_SEGMENT_CYCLE)[segment]
     # A deal that will not be won is lost after about its cycle; one open for three cycles is stale: lost.
     lost_time = created + np.minimum(_lognormal_seconds(rng, 0.9 * cycle_days, 0.8), 3 * cycle_days * DAY)
     won = won_time < cal.cutoff
@@ -1117,9 +1106,7 @@ def _touches_table(
     creating = np.zeros(lead.size, dtype=bool)
     creating[pre_lead.size : pre_lead.size + n] = True
     order = np.lexsort((lead, occurred))
-    lead, occurred, channel, campaign, creating = (
-        a[order] for a in (lead, occurred, channel, campaign, creating)
-    )
+    lead, occurred, channel, campaign, creating = (a[order] for a in (lead, occurred, channel, campaign, creating))
     kind = np.where(creating, channel + len(CHANNELS), channel)
     kinds = [c.touch_kind for c in CHANNELS] + [c.creation_kind for c in CHANNELS]
     return pa.table(
@@ -1144,9 +1131,7 @@ def _before_creation(leads: _Leads, lead: I64, cal: _Calendar, rng: np.random.Ge
     return np.where(when >= cal.start, when, fallback)
 
 
-def _after_creation(
-    leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, rng: np.random.Generator
-) -> I64:
+def _after_creation(leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, rng: np.random.Generator) -> I64:
     """Nurture touches between creation and the opportunity (or 120 days, or the cut-off)."""
     created = leads.created[lead]
     end = np.minimum(np.minimum(opportunity[lead], created + 120 * DAY), cal.cutoff)

@@ -13,7 +13,16 @@ from tandem.workspace import CONFIG_FILE, Workspace, init_workspace, open_worksp
 __all__ = ["IMPORT_ORDER", "build_demo"]
 
 #: Referenced tables first: stage events and activities need their leads.
-IMPORT_ORDER = ("accounts", "campaigns", "leads", "stage_events", "opportunities", "touches", "spend", "activities")
+IMPORT_ORDER = (
+    "accounts",
+    "campaigns",
+    "leads",
+    "stage_events",
+    "opportunities",
+    "touches",
+    "spend",
+    "activities",
+)
 
 
 def build_demo(

@@ -36,15 +36,11 @@ def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
     """Every setting's value: the workspace's override where given (type-checked), else the default."""
     unknown = sorted(set(overrides) - set(_BY_NAME))
     if unknown:
-        raise ConfigError(
-            f"unknown setting(s) {', '.join(unknown)} in [settings]; known: {', '.join(_BY_NAME)}"
-        )
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} in [settings]; known: {', '.join(_BY_NAME)}")
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         value = overrides.get(setting.name, setting.default)
         if type(value) is not type(setting.default):
-            raise ConfigError(
-                f"setting {setting.name} must be {type(setting.default).__name__}, got {value!r}"
-            )
+            raise ConfigError(f"setting {setting.name} must be {type(setting.default).__name__}, got {value!r}")
         values[setting.name] = value
     return values

@@ -137,7 +137,13 @@ def init_workspace(
         (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
     except BaseException:
         workspace.close()
-        for leftover in ("tandem.db", "tandem.db-wal", "tandem.db-shm", "warehouse.duckdb", "warehouse.duckdb.wal"):
+        for leftover in (
+            "tandem.db",
+            "tandem.db-wal",
+            "tandem.db-shm",
+            "warehouse.duckdb",
+            "warehouse.duckdb.wal",
+        ):
             if config.database_url == DEFAULT_DATABASE or config.warehouse_url == DEFAULT_WAREHOUSE:
                 (folder / leftover).unlink(missing_ok=True)
         if created_folder:

@@ -44,18 +44,18 @@ def build_app(workspace: Path) -> FastAPI:
         )
         stages = " &rarr; ".join(escape(s) for s in info["stages"])
         return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tandem: {escape(info['name'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>tandem: {escape(info["name"])}</title>
 <style>
 body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1d2433; }}
 h1 {{ font-size: 1.4rem; }} table {{ border-collapse: collapse; min-width: 20rem; }}
 td, th {{ padding: .25rem .75rem; border-bottom: 1px solid #dde2ea; text-align: left; }}
 td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .muted {{ color: #5b6578; }}
 </style></head><body>
-<h1>tandem &middot; {escape(info['name'])}</h1>
-<p>Funnel (definition version {info['definition_version']}): <strong>{stages}</strong></p>
+<h1>tandem &middot; {escape(info["name"])}</h1>
+<p>Funnel (definition version {info["definition_version"]}): <strong>{stages}</strong></p>
 <table><thead><tr><th>table</th><th>rows</th></tr></thead><tbody>{rows}</tbody></table>
-<p class="muted">{last_line}<br>Warehouse: {escape(info['warehouse']['backend'])} &middot;
-Application database: {escape(info['database']['backend'])} &middot; tandem {__version__}</p>
+<p class="muted">{last_line}<br>Warehouse: {escape(info["warehouse"]["backend"])} &middot;
+Application database: {escape(info["database"]["backend"])} &middot; tandem {__version__}</p>
 </body></html>"""
 
     return app

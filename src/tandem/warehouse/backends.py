@@ -153,14 +153,18 @@ class Warehouse:
             loc = self.location
             try:
                 self.con = ibis.postgres.connect(
-                    host=loc.host, port=loc.port, user=loc.user, password=loc.password,
-                    database=loc.database, schema=loc.schema,
+                    host=loc.host,
+                    port=loc.port,
+                    user=loc.user,
+                    password=loc.password,
+                    database=loc.database,
+                    schema=loc.schema,
                 )
             except Exception as exc:
                 raise WorkspaceError(f"cannot connect to the PostgreSQL warehouse {self.display_url}: {exc}") from None
             if loc.schema and create:
                 with self.con.con.cursor() as cur:
-                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(loc.schema)}")  # noqa: S608 -- quoted identifier
+                    cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(loc.schema)}")
             with self.con.con.cursor() as cur:
                 cur.execute("SET TIME ZONE 'UTC'")
                 if loc.schema:
@@ -197,7 +201,7 @@ class Warehouse:
             if self.location.kind == "postgres":
                 with self.con.con.cursor() as cur:
                     cols = ", ".join(quote(k) for k in spec.key)
-                    cur.execute(f"CREATE INDEX {quote(spec.name + '_key')} ON {quote(spec.name)} ({cols})")  # noqa: S608
+                    cur.execute(f"CREATE INDEX {quote(spec.name + '_key')} ON {quote(spec.name)} ({cols})")
         self.con.create_table(IMPORT_LOG, schema=ibis.schema({k: IBIS_TYPES[v] for k, v in IMPORT_LOG_COLUMNS.items()}))
         self.con.create_table(META, ibis.memtable({"key": ["schema_version"], "value": [str(SCHEMA_VERSION)]}))
 
@@ -248,7 +252,7 @@ class Warehouse:
             try:
                 with conn.cursor() as cur:
                     if self.location.schema:
-                        cur.execute(f"SET LOCAL search_path TO {quote(self.location.schema)}")  # noqa: S608
+                        cur.execute(f"SET LOCAL search_path TO {quote(self.location.schema)}")
                     yield cur
             except BaseException:
                 conn.rollback()

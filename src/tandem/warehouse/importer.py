@@ -163,7 +163,15 @@ def import_files(
             for offset, (plan, result, typed) in enumerate(staged):
                 result.import_id = next_id + offset
                 unknown, shown = _write(
-                    cur, warehouse, staging, plan, result, typed, skip_invalid, create_missing, errors_shown,
+                    cur,
+                    warehouse,
+                    staging,
+                    plan,
+                    result,
+                    typed,
+                    skip_invalid,
+                    create_missing,
+                    errors_shown,
                     check_only=collect_only,
                 )
                 all_issues.extend(shown)
@@ -259,9 +267,7 @@ def _detect_encoding(path: Path, declared: str | None) -> str:
     return "utf-8"
 
 
-def _read_raw(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int
-) -> list[Issue]:
+def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int) -> list[Issue]:
     """Stream the file into `raw_table` with a ``__line`` column; structural CSV errors become issues."""
     path = plan.path
     if not plan.is_csv:
@@ -285,8 +291,9 @@ def _read_raw(
             "CREATE TEMP TABLE "
             + raw_table
             + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
-            " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true, rejects_scan = 'reject_scans',"
-            " rejects_table = 'reject_errors', strict_mode = false, null_padding = true, parallel = true"
+            " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true,"
+            " rejects_scan = 'reject_scans', rejects_table = 'reject_errors',"
+            " strict_mode = false, null_padding = true, parallel = true"
             + delimiter
             + ")",
             options,
@@ -386,7 +393,9 @@ def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: st
             return f"try_cast({quote(source)} AS DOUBLE)"
         return f"try_cast({text} AS DOUBLE)"
     if kind == "integer":
-        number = f"try_cast({text} AS DOUBLE)" if source_type == "VARCHAR" else f"try_cast({quote(source or '')} AS DOUBLE)"
+        number = (
+            f"try_cast({text} AS DOUBLE)" if source_type == "VARCHAR" else f"try_cast({quote(source or '')} AS DOUBLE)"
+        )
         return f"(CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END)"
     if kind == "boolean":
         return f"try_cast({text} AS BOOLEAN)"
@@ -418,7 +427,13 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
         plan.rules.append(_Rule(f"({text} IS NOT NULL AND {typed} IS NULL)", shown, raw, "cannot be read", expected))
     if column.minimum is not None:
         plan.rules.append(
-            _Rule(f"coalesce({typed} < {column.minimum!r}, false)", shown, raw, "is negative", f">= {column.minimum:g}")
+            _Rule(
+                f"coalesce({typed} < {column.minimum!r}, false)",
+                shown,
+                raw,
+                "is negative",
+                f">= {column.minimum:g}",
+            )
         )
     choices: Sequence[str] | None = column.choices
     what = f"one of {', '.join(column.choices or ())}"
@@ -426,13 +441,11 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
         choices = stages
         what = (
             f"one of the funnel's stages ({', '.join(stages)}); translate source stage names with a value map "
-            "in the mapping, e.g. stage = { column = \"Status\", values = { \"Marketing Qualified\" = \"mql\" } }"
+            'in the mapping, e.g. stage = { column = "Status", values = { "Marketing Qualified" = "mql" } }'
         )
     if choices:
         allowed = ", ".join(plan.param(c) for c in choices)
-        plan.rules.append(
-            _Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what)
-        )
+        plan.rules.append(_Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what))
 
 
 def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source: str, source_type: str) -> ColumnType:
@@ -441,7 +454,16 @@ def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source
     A value with a leading zero (a postal code, an id) keeps the column text.
     """
     if source_type != "VARCHAR":
-        if source_type in {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}:
+        if source_type in {
+            "BIGINT",
+            "INTEGER",
+            "SMALLINT",
+            "TINYINT",
+            "UBIGINT",
+            "UINTEGER",
+            "USMALLINT",
+            "UTINYINT",
+        }:
             return "integer"
         if source_type in {"DOUBLE", "FLOAT", "REAL"} or source_type.startswith("DECIMAL"):
             return "float"
@@ -457,7 +479,7 @@ def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source
         f"SELECT count({text}), "
         f"count_if(regexp_full_match({text}, '-?(0|[1-9][0-9]{{0,17}})')), "
         f"count_if(try_cast({text} AS DOUBLE) IS NOT NULL AND NOT regexp_full_match({text}, '-?0[0-9].*')), "
-        f"count_if(lower({text}) IN ('true', 'false')) FROM {raw_table}"  # noqa: S608 -- quoted identifier
+        f"count_if(lower({text}) IN ('true', 'false')) FROM {raw_table}"
     ).fetchone()
     assert row is not None
     present, integers, floats, booleans = row
@@ -516,11 +538,18 @@ def _plan_columns(
             if column.required:
                 issues.append(
                     Issue(
-                        str(path), 1, column.name, None, "required column missing from the header",
+                        str(path),
+                        1,
+                        column.name,
+                        None,
+                        "required column missing from the header",
                         f"a column named {column.name!r}, or a mapping (--mapping) saying which column holds it; "
                         f"the file's columns are: {header}"
-                        + (" (one column only: is the delimiter right? set delimiter in the mapping)"
-                           if len(sources) == 2 else ""),
+                        + (
+                            " (one column only: is the delimiter right? set delimiter in the mapping)"
+                            if len(sources) == 2
+                            else ""
+                        ),
                     )
                 )
             continue
@@ -575,10 +604,8 @@ def _stage_file(
         con.execute(f"DROP TABLE IF EXISTS {stale}")
     structural = _read_raw(con, plan, raw, max_line_bytes)
     result.encoding = plan.encoding
-    plan.source_types = {
-        name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()
-    }
-    count_row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()  # noqa: S608
+    plan.source_types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()}
+    count_row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
     rows = int(count_row[0]) if count_row else 0
     if rows == 0 and not structural:
         raise _file_issue(path, "the file has a header but no rows", "at least one record after the header")
@@ -587,7 +614,7 @@ def _stage_file(
         raise ImportValidationError(file_issues)
 
     source = _source_rows(plan, raw)
-    counted = f"SELECT count(DISTINCT __line) FROM ({source})"  # noqa: S608
+    counted = f"SELECT count(DISTINCT __line) FROM ({source})"
     result.filtered = rows - _count(con, counted, _bind(counted, plan.params))
     key_cols = ", ".join(quote(k) for k in spec.key)
     flags = [r.flag for r in plan.rules]
@@ -613,7 +640,7 @@ def _stage_file(
     result.rows_read = rows
     issues, count = _collect_issues(con, plan, typed, errors_shown)
     structural_count = len(structural)
-    result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad") + structural_count  # noqa: S608
+    result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad") + structural_count
     return plan, result, typed, structural[:errors_shown] + issues, structural_count + count
 
 
@@ -627,14 +654,14 @@ def _source_rows(plan: _Plan, raw: str) -> str:
         values = ", ".join(plan.param(v) for v in mapping.filter.values)
         where = f"trim({quote(col)}) IN ({values})"
     if not mapping.stage_columns:
-        return f"SELECT * FROM {raw} WHERE {where}"  # noqa: S608
+        return f"SELECT * FROM {raw} WHERE {where}"
     parts = []
     for stage, column in mapping.stage_columns.items():
         col = _find_source(plan.source_types, column)
         assert col is not None
         text = _text(col, plan.source_types[col])
         parts.append(
-            f"SELECT *, {plan.param(stage)} AS __unpivot_stage, {text} AS __unpivot_occurred_at "  # noqa: S608
+            f"SELECT *, {plan.param(stage)} AS __unpivot_stage, {text} AS __unpivot_occurred_at "
             f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
@@ -651,13 +678,11 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _collect_issues(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, limit: int
-) -> tuple[list[Issue], int]:
+def _collect_issues(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, limit: int) -> tuple[list[Issue], int]:
     """The first `limit` issues in line order, and the total number of issues."""
     n = len(plan.rules)
     sums = ", ".join(f"count_if(__bad_{i})" for i in range(n))
-    totals = con.execute(f"SELECT count_if(__dup_of IS NOT NULL){', ' + sums if n else ''} FROM {typed}").fetchone()  # noqa: S608
+    totals = con.execute(f"SELECT count_if(__dup_of IS NOT NULL){', ' + sums if n else ''} FROM {typed}").fetchone()
     assert totals is not None
     total = sum(int(t or 0) for t in totals)
     if total == 0:
@@ -665,7 +690,7 @@ def _collect_issues(
     key_cols = [quote(k) for k in plan.table.key]
     rows = con.execute(
         f"SELECT __line, __dup_of, {', '.join(key_cols)}"
-        f"{''.join(f', __bad_{i}, __raw_{i}' for i in range(n))} FROM {typed} WHERE __bad "  # noqa: S608
+        f"{''.join(f', __bad_{i}, __raw_{i}' for i in range(n))} FROM {typed} WHERE __bad "
         f"ORDER BY __line LIMIT {int(limit)}"
     ).fetchall()
     issues: list[Issue] = []
@@ -676,13 +701,23 @@ def _collect_issues(
             if row[2 + nk + 2 * i]:
                 raw = row[3 + nk + 2 * i]
                 issues.append(
-                    Issue(str(plan.path), int(line), rule.column, None if raw is None else str(raw), rule.problem, rule.expected)
+                    Issue(
+                        str(plan.path),
+                        int(line),
+                        rule.column,
+                        None if raw is None else str(raw),
+                        rule.problem,
+                        rule.expected,
+                    )
                 )
         if dup_of is not None:
             key = ", ".join(f"{k}={v}" for k, v in zip(plan.table.key, row[2 : 2 + nk], strict=True))
             issues.append(
                 Issue(
-                    str(plan.path), int(line), ", ".join(plan.table.key), key,
+                    str(plan.path),
+                    int(line),
+                    ", ".join(plan.table.key),
+                    key,
                     f"duplicate key: the same {plan.table.name} row is on line {dup_of}",
                     "each key once per file (the first occurrence is kept with --skip-invalid)",
                 )
@@ -694,7 +729,7 @@ def _collect_issues(
 # 4. Write
 # ---------------------------------------------------------------------------------------------------------------
 def _next_import_id(cur: Any) -> int:
-    cur.execute(f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORT_LOG}")  # noqa: S608
+    cur.execute(f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORT_LOG}")
     row = cur.fetchone()
     return int(row[0])
 
@@ -731,28 +766,31 @@ def _write(
             continue
         ref_key = quote(TABLES[referenced].key[0])
         missing = (
-            f"SELECT s.__line, s.{quote(column)} FROM {in_warehouse} s WHERE NOT EXISTS "  # noqa: S608
+            f"SELECT s.__line, s.{quote(column)} FROM {in_warehouse} s WHERE NOT EXISTS "
             f"(SELECT 1 FROM {quote(referenced)} r WHERE r.{ref_key} = s.{quote(column)})"
         )
         if create_missing and referenced == "leads" and not check_only:
             time_col = next((c for c in ("occurred_at", "created_at") if c in plan.output), None)
             assert time_col is not None
             cur.execute(
-                f"INSERT INTO leads (lead_id, created_at, _import_id) "  # noqa: S608
+                f"INSERT INTO leads (lead_id, created_at, _import_id) "
                 f"SELECT s.{quote(column)}, min(s.{quote(time_col)}), {int(result.import_id)} FROM {in_warehouse} s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM leads r WHERE r.lead_id = s.{quote(column)}) "
                 f"GROUP BY s.{quote(column)}"
             )
             result.created_leads += int(cur.rowcount if warehouse.backend_name == "postgres" else cur.fetchone()[0])
             continue
-        cur.execute(f"SELECT count(*) FROM ({missing}) m")  # noqa: S608
+        cur.execute(f"SELECT count(*) FROM ({missing}) m")
         unknown = int(cur.fetchone()[0])
         if not unknown:
             continue
         cur.execute(missing + f" ORDER BY s.__line LIMIT {int(errors_shown)}")
         shown = [
             Issue(
-                str(plan.path), int(line), plan.source_of.get(column, column), str(value),
+                str(plan.path),
+                int(line),
+                plan.source_of.get(column, column),
+                str(value),
                 f"unknown {referenced[:-1]}: no {referenced} row has this {TABLES[referenced].key[0]}",
                 f"a {TABLES[referenced].key[0]} already imported into {referenced} (import {referenced} first, "
                 "or pass --create-missing to create the missing leads)",
@@ -765,19 +803,19 @@ def _write(
             continue
         result.issues.extend(shown)
         result.rejected += unknown
-        cur.execute(f"SELECT s.__line FROM ({missing}) s")  # noqa: S608
+        cur.execute(f"SELECT s.__line FROM ({missing}) s")
         rejected_lines = [int(r[0]) for r in cur.fetchall()]
-        cur.execute(f"DELETE FROM {in_warehouse} WHERE __line IN (SELECT m.__line FROM ({missing}) m)")  # noqa: S608
+        cur.execute(f"DELETE FROM {in_warehouse} WHERE __line IN (SELECT m.__line FROM ({missing}) m)")
         staging.execute(f"CREATE OR REPLACE TEMP TABLE {typed}_rejected_refs (line BIGINT, reason VARCHAR)")
         staging.executemany(
-            f"INSERT INTO {typed}_rejected_refs VALUES (?, ?)",  # noqa: S608
+            f"INSERT INTO {typed}_rejected_refs VALUES (?, ?)",
             [(line, f"{column}: unknown {referenced[:-1]}") for line in rejected_lines],
         )
 
     if check_only or (unknown_total and not skip_invalid):
         return unknown_total, issues
     result.updated, result.added = _upsert(cur, warehouse, spec, in_warehouse, columns, result.import_id)
-    valid = _count_cursor(cur, f"SELECT count(*) FROM {in_warehouse}")  # noqa: S608
+    valid = _count_cursor(cur, f"SELECT count(*) FROM {in_warehouse}")
     result.unchanged = valid - result.updated - result.added
     result.new_attributes = list(plan.new_attributes)
     result.attributes = [c for c in columns if c not in spec.column_names]
@@ -791,25 +829,32 @@ def _count_cursor(cur: Any, sql: str) -> int:
 
 
 def _transfer(
-    cur: Any, warehouse: Warehouse, staging: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, columns: list[str]
+    cur: Any,
+    warehouse: Warehouse,
+    staging: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    typed: str,
+    columns: list[str],
 ) -> str:
     """Put the valid staged rows in a temporary warehouse table; return its name."""
     select = ", ".join(["__line", *(quote(c) for c in columns)])
     target = "__tandem_incoming"
     if warehouse.backend_name == "duckdb":
         cur.execute(f"DROP TABLE IF EXISTS {target}")
-        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT __bad")  # noqa: S608
+        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT __bad")
         return target
     definitions = ", ".join(["__line BIGINT", *(f"{quote(c)} {SQL_TYPES[plan.output[c]]}" for c in columns)])
     cur.execute(f"DROP TABLE IF EXISTS {target}")
     cur.execute(f"CREATE TEMP TABLE {target} ({definitions}) ON COMMIT DROP")
-    reader = staging.execute(f"SELECT {select} FROM {typed} WHERE NOT __bad").fetch_record_batch(200_000)  # noqa: S608
+    reader = staging.execute(f"SELECT {select} FROM {typed} WHERE NOT __bad").fetch_record_batch(200_000)
     import pyarrow.csv as pacsv
 
-    with cur.copy(f"COPY {target} ({select}) FROM STDIN WITH (FORMAT csv)") as copy:  # noqa: S608
+    with cur.copy(f"COPY {target} ({select}) FROM STDIN WITH (FORMAT csv)") as copy:
         for batch in reader:
             buffer = io.BytesIO()
-            pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+            pacsv.write_csv(
+                batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
+            )
             copy.write(buffer.getvalue())
     if plan.table.name in {"stage_events", "activities"}:
         cur.execute(f"CREATE INDEX ON {target} (lead_id)")
@@ -826,7 +871,9 @@ def _key_match(spec: Table, left: str, right: str) -> str:
     )
 
 
-def _upsert(cur: Any, warehouse: Warehouse, spec: Table, incoming: str, columns: list[str], import_id: int) -> tuple[int, int]:
+def _upsert(
+    cur: Any, warehouse: Warehouse, spec: Table, incoming: str, columns: list[str], import_id: int
+) -> tuple[int, int]:
     """Update changed rows (only the given columns), insert new keys. Returns (updated, added)."""
     target = quote(spec.name)
     values = [c for c in columns if c not in spec.key]
@@ -835,13 +882,13 @@ def _upsert(cur: Any, warehouse: Warehouse, spec: Table, incoming: str, columns:
     if values:
         assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in values)
         cur.execute(
-            f"UPDATE {target} AS t SET {assignments}, _import_id = {int(import_id)} "  # noqa: S608
+            f"UPDATE {target} AS t SET {assignments}, _import_id = {int(import_id)} "
             f"FROM {incoming} AS s WHERE {_key_match(spec, 't', 's')} AND ({changed})"
         )
         updated = _rowcount(cur, warehouse)
     names = ", ".join(quote(c) for c in columns)
     cur.execute(
-        f"INSERT INTO {target} ({names}, _import_id) SELECT {', '.join('s.' + quote(c) for c in columns)}, "  # noqa: S608
+        f"INSERT INTO {target} ({names}, _import_id) SELECT {', '.join('s.' + quote(c) for c in columns)}, "
         f"{int(import_id)} FROM {incoming} AS s WHERE NOT EXISTS "
         f"(SELECT 1 FROM {target} AS t WHERE {_key_match(spec, 't', 's')})"
     )
@@ -876,7 +923,7 @@ def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datet
         result.created_leads,
     ]
     cur.execute(
-        f"INSERT INTO {IMPORT_LOG} VALUES ({', '.join([placeholder] * len(values))})",  # noqa: S608
+        f"INSERT INTO {IMPORT_LOG} VALUES ({', '.join([placeholder] * len(values))})",
         values,
     )
 
@@ -896,7 +943,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
     out = plan.path.with_name(plan.path.name + ".rejected.csv")
     reasons: dict[int, list[str]] = {}
     flags = "".join(f", __bad_{i}" for i in range(len(plan.rules)))
-    cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE __bad ORDER BY __line")  # noqa: S608
+    cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE __bad ORDER BY __line")
     while batch := cursor.fetchmany(10_000):
         for line, dup_of, *bad in batch:
             found = reasons.setdefault(int(line), [])
@@ -905,7 +952,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
                 found.append(f"duplicate key of line {dup_of}")
     refs = f"{typed}_rejected_refs"
     if _count(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": refs}):
-        for line, reason in con.execute(f"SELECT line, reason FROM {refs}").fetchall():  # noqa: S608
+        for line, reason in con.execute(f"SELECT line, reason FROM {refs}").fetchall():
             reasons.setdefault(int(line), []).append(reason)
     header = [c for c in plan.source_types if not c.startswith("__")]
     cols = ", ".join(quote(c) for c in header)
@@ -916,7 +963,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
         for start in range(0, len(lines), 10_000):
             chunk = lines[start : start + 10_000]
             records = con.execute(
-                f"SELECT __line, {cols} FROM {typed}_raw WHERE __line IN (SELECT unnest($lines)) ORDER BY __line",  # noqa: S608
+                f"SELECT __line, {cols} FROM {typed}_raw WHERE __line IN (SELECT unnest($lines)) ORDER BY __line",
                 {"lines": chunk},
             ).fetchall()
             for line, *values in records:

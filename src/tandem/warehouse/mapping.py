@@ -29,6 +29,7 @@ stage event per non-empty cell with ``[stage_columns]``::
 
 from __future__ import annotations
 
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -157,7 +158,7 @@ def list_presets() -> dict[str, str]:
     return out
 
 
-def load_mapping(name_or_path: str | Path | None) -> Mapping:
+def load_mapping(name_or_path: str | os.PathLike[str] | None) -> Mapping:
     """A mapping from a preset name, a TOML file path, or the identity mapping when None."""
     if name_or_path is None:
         return Mapping()

@@ -202,9 +202,7 @@ def table(kind: str) -> Table:
     try:
         return TABLES[kind]
     except KeyError:
-        raise ConfigError(
-            f"unknown table {kind!r}; tandem imports one of: {', '.join(TABLES)}"
-        ) from None
+        raise ConfigError(f"unknown table {kind!r}; tandem imports one of: {', '.join(TABLES)}") from None
 
 
 def attribute_name(source_column: str) -> str:
