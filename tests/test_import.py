@@ -429,6 +429,7 @@ def test_errors_beyond_the_first_fifty_are_counted(workspace: Workspace, tmp_pat
     assert error.total == 120
     assert len(error.issues) == 50
     assert "120 problems found; nothing was imported." in str(error)
+    assert "      120 x many.csv: created_at: cannot be read" in str(error)
     assert "... and 70 more" in str(error)
 
 

@@ -105,7 +105,7 @@ def test_a_two_gigabyte_file_is_streamed(tmp_path: Path) -> None:
     duckdb.sql(
         f"""COPY (SELECT 'L' || (l % 2000000) AS lead_id, 'mql' AS stage,
                   TIMESTAMP '2020-01-01' + INTERVAL (l) SECOND AS occurred_at,
-                  repeat('x', 40) AS note
+                  repeat('x', 60) AS note
                   FROM range(24000000) r(l)) TO '{big}' (HEADER, DELIMITER ',')"""
     )
     size = big.stat().st_size

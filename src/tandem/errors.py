@@ -70,12 +70,22 @@ def _shorten(value: str, limit: int = 60) -> str:
 class ImportValidationError(TandemError, ValueError):
     """A file failed validation. Nothing was imported; `issues` holds every problem found (not just the first)."""
 
-    def __init__(self, issues: list[Issue], total: int | None = None, shown: int = 50) -> None:
+    def __init__(
+        self,
+        issues: list[Issue],
+        total: int | None = None,
+        shown: int = 50,
+        by_problem: dict[str, int] | None = None,
+    ) -> None:
         self.issues = issues
         self.total = len(issues) if total is None else total
+        #: "file: column: problem" -> how many rows have it, when there are several kinds of problem or many rows.
+        self.by_problem = by_problem or {}
         lines = [str(issue) for issue in issues[:shown]]
         more = self.total - len(lines)
         summary = f"{self.total:,} problem{'s' if self.total != 1 else ''} found; nothing was imported."
+        if self.by_problem and more > 0:
+            summary += "".join(f"\n  {count:>9,} x {label}" for label, count in self.by_problem.items())
         hint = (
             "Fix the file or the mapping and import again, or use --skip-invalid to import the valid rows "
             "and write the rejected ones, each with its reason, beside the input."

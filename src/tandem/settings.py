@@ -24,7 +24,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("import_errors_shown", 50, "How many problems an import prints before the count of the rest."),
     Setting("import_max_line_bytes", 64 * 1024 * 1024, "Longest CSV line accepted (a record with a huge field)."),
     Setting("import_progress_min_bytes", 20 * 1024 * 1024, "Files at least this large show a progress bar."),
-    Setting("duckdb_memory_limit", "", "DuckDB memory limit such as '4GB' (empty: DuckDB's default, 80% of RAM)."),
+    Setting(
+        "duckdb_memory_gb", 0, "DuckDB memory limit in GB, spilling to disk beyond (0: DuckDB's default, 80% of RAM)."
+    ),
     Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
     Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
 )

@@ -29,7 +29,7 @@ from tandem.store.database import AppStore
 from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
 from tandem.warehouse.importer import ImportResult, import_files
 from tandem.warehouse.mapping import Mapping, load_mapping
-from tandem.warehouse.schema import DEFAULT_STAGES, TABLES, attribute_name
+from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
 
 __all__ = ["CONFIG_FILE", "Workspace", "WorkspaceConfig", "init_workspace", "open_workspace", "resolve_path"]
 
@@ -117,6 +117,7 @@ def init_workspace(
     stage_list = _validate_stages(stages)
     created_folder = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
+    existed = set(folder.iterdir())
     config = WorkspaceConfig(
         name=name or folder.resolve().name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -128,26 +129,24 @@ def init_workspace(
         store = workspace.store
         if store.revision() is not None:
             raise WorkspaceError(
-                f"the application database {config.database_url} already holds a tandem workspace; "
-                "give --database an empty database"
+                f"the application database {_hide_password(config.database_url)} already holds a tandem "
+                "workspace; give --database an empty database"
             )
         store.upgrade()
         store.create_first_definitions(stage_list, current_actor())
         workspace._open_warehouse(create=True).create_schema()
         (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
     except BaseException:
+        # Leave the folder as it was: remove the files this call created.
         workspace.close()
-        for leftover in (
-            "tandem.db",
-            "tandem.db-wal",
-            "tandem.db-shm",
-            "warehouse.duckdb",
-            "warehouse.duckdb.wal",
-        ):
-            if config.database_url == DEFAULT_DATABASE or config.warehouse_url == DEFAULT_WAREHOUSE:
-                (folder / leftover).unlink(missing_ok=True)
         if created_folder:
             shutil.rmtree(folder, ignore_errors=True)
+        else:
+            for created in set(folder.iterdir()) - existed:
+                if created.is_dir():
+                    shutil.rmtree(created)
+                else:
+                    created.unlink(missing_ok=True)
         raise
     return workspace
 
@@ -195,9 +194,9 @@ class Workspace:
 
     def _open_warehouse(self, *, create: bool = False) -> Warehouse:
         warehouse = Warehouse(self.config.warehouse_url, self.path, create=create)
-        memory = self.settings["duckdb_memory_limit"]
-        if memory and warehouse.backend_name == "duckdb":
-            warehouse.con.raw_sql(f"SET memory_limit = '{int(memory.rstrip('GgBb'))}GB'")
+        memory_gb = int(self.settings["duckdb_memory_gb"])
+        if memory_gb and warehouse.backend_name == "duckdb":
+            warehouse.con.raw_sql(f"SET memory_limit = '{memory_gb}GB'")
         self.__dict__["warehouse"] = warehouse
         return warehouse
 
@@ -293,7 +292,3 @@ def _hide_password(url: str) -> str:
         user = tail.split("@", 1)[0].split(":", 1)[0]
         return f"{head}{sep}{user}:***@{tail.split('@', 1)[1]}"
     return url
-
-
-def table_names() -> list[str]:
-    return list(TABLES)

@@ -144,19 +144,19 @@ def import_files(
     started = datetime.now(UTC).replace(tzinfo=None)
     staged: list[tuple[_Plan, ImportResult, str]] = []
     all_issues: list[Issue] = []
-    total_issues = 0
+    by_problem: dict[str, int] = {}
     try:
         for index, path in enumerate(paths):
             notify(f"reading {path.name}", index, len(paths))
-            plan, result, typed, issues, count = _stage_file(
+            plan, result, typed, issues, counts = _stage_file(
                 staging, warehouse, spec, path, mapping, index, stages, max_line_bytes, errors_shown
             )
             staged.append((plan, result, typed))
             all_issues.extend(issues)
-            total_issues += count
+            by_problem.update(counts)
         # Unless skipping, a file with problems is not written; its references are still checked (inside a
         # transaction that is rolled back) so the user sees every problem in one run.
-        collect_only = bool(total_issues) and not skip_invalid
+        collect_only = bool(by_problem) and not skip_invalid
         notify("checking references" if collect_only else "writing", len(paths), len(paths))
         with warehouse.transaction() as cur:
             next_id = _next_import_id(cur)
@@ -175,14 +175,17 @@ def import_files(
                     check_only=collect_only,
                 )
                 all_issues.extend(shown)
-                total_issues += unknown
+                for label, count in unknown.items():
+                    by_problem[label] = by_problem.get(label, 0) + count
                 if unknown and not skip_invalid:
                     collect_only = True
                 if not collect_only:
                     _log(cur, result, plan, actor, started)
             if collect_only:
                 all_issues.sort(key=lambda i: (i.file, i.line or 0))
-                raise ImportValidationError(all_issues[:errors_shown], total_issues, shown=errors_shown)
+                raise ImportValidationError(
+                    all_issues[:errors_shown], sum(by_problem.values()), shown=errors_shown, by_problem=by_problem
+                )
         for plan, result, typed in staged:
             if skip_invalid and result.rejected:
                 result.rejects_path = _write_rejects(staging, plan, typed)
@@ -293,9 +296,7 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
             + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
             " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true,"
             " rejects_scan = 'reject_scans', rejects_table = 'reject_errors',"
-            " strict_mode = false, null_padding = true, parallel = true"
-            + delimiter
-            + ")",
+            " strict_mode = false, null_padding = true, parallel = true" + delimiter + ")",
             options,
         )
     except duckdb.Error as exc:
@@ -594,8 +595,8 @@ def _stage_file(
     stages: Sequence[str],
     max_line_bytes: int,
     errors_shown: int,
-) -> tuple[_Plan, ImportResult, str, list[Issue], int]:
-    """Read, map, type and validate one file into a staging table; return its issues (first N) and their count."""
+) -> tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]:
+    """Read, map, type and validate one file into a staging table; return its first issues and counts by kind."""
     plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path))
     result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=_sha256(path))
     typed = f"__tandem_stage_{index}"
@@ -638,10 +639,12 @@ def _stage_file(
     con.execute(f"ALTER TABLE {typed} ADD COLUMN __bad BOOLEAN")
     con.execute(f"UPDATE {typed} SET __bad = ({bad_any}) OR __dup_of IS NOT NULL")
     result.rows_read = rows
-    issues, count = _collect_issues(con, plan, typed, errors_shown)
+    issues, by_problem = _collect_issues(con, plan, typed, errors_shown)
     structural_count = len(structural)
+    if structural:
+        by_problem[f"{path.name}: malformed CSV row"] = structural_count
     result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad") + structural_count
-    return plan, result, typed, structural[:errors_shown] + issues, structural_count + count
+    return plan, result, typed, structural[:errors_shown] + issues, by_problem
 
 
 def _source_rows(plan: _Plan, raw: str) -> str:
@@ -678,15 +681,21 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _collect_issues(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, limit: int) -> tuple[list[Issue], int]:
-    """The first `limit` issues in line order, and the total number of issues."""
+def _collect_issues(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, limit: int
+) -> tuple[list[Issue], dict[str, int]]:
+    """The first `limit` issues in line order, and how many rows have each kind of problem."""
     n = len(plan.rules)
     sums = ", ".join(f"count_if(__bad_{i})" for i in range(n))
     totals = con.execute(f"SELECT count_if(__dup_of IS NOT NULL){', ' + sums if n else ''} FROM {typed}").fetchone()
     assert totals is not None
-    total = sum(int(t or 0) for t in totals)
-    if total == 0:
-        return [], 0
+    labels = [f"{plan.path.name}: duplicate key", *(f"{plan.path.name}: {_reason(r)}" for r in plan.rules)]
+    by_problem: dict[str, int] = {}
+    for label, count in zip(labels, totals, strict=True):
+        if count:
+            by_problem[label] = by_problem.get(label, 0) + int(count)
+    if not by_problem:
+        return [], {}
     key_cols = [quote(k) for k in plan.table.key]
     rows = con.execute(
         f"SELECT __line, __dup_of, {', '.join(key_cols)}"
@@ -722,7 +731,7 @@ def _collect_issues(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str, lim
                     "each key once per file (the first occurrence is kept with --skip-invalid)",
                 )
             )
-    return issues[:limit], total
+    return issues[:limit], by_problem
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -746,10 +755,10 @@ def _write(
     errors_shown: int,
     *,
     check_only: bool = False,
-) -> tuple[int, list[Issue]]:
+) -> tuple[dict[str, int], list[Issue]]:
     """Inside the transaction: add new attribute columns, move valid rows over, check references, upsert.
 
-    Returns the number of rows naming an unknown reference and the first of them as issues. With `check_only`
+    Returns how many rows name an unknown reference (by kind) and the first of them as issues. With `check_only`
     (the caller will roll back) or without `skip_invalid`, such rows stop the writing.
     """
     spec = plan.table
@@ -758,7 +767,7 @@ def _write(
         cur.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {SQL_TYPES[plan.output[name]]}")
     columns = list(plan.output)
     in_warehouse = _transfer(cur, warehouse, staging, plan, typed, columns)
-    unknown_total = 0
+    unknown_by_kind: dict[str, int] = {}
     issues: list[Issue] = []
 
     for column, referenced in spec.references.items():
@@ -797,7 +806,7 @@ def _write(
             )
             for line, value in cur.fetchall()
         ]
-        unknown_total += unknown
+        unknown_by_kind[f"{plan.path.name}: {plan.source_of.get(column, column)}: unknown {referenced[:-1]}"] = unknown
         issues.extend(shown)
         if check_only or not skip_invalid:
             continue
@@ -812,15 +821,15 @@ def _write(
             [(line, f"{column}: unknown {referenced[:-1]}") for line in rejected_lines],
         )
 
-    if check_only or (unknown_total and not skip_invalid):
-        return unknown_total, issues
+    if check_only or (unknown_by_kind and not skip_invalid):
+        return unknown_by_kind, issues
     result.updated, result.added = _upsert(cur, warehouse, spec, in_warehouse, columns, result.import_id)
     valid = _count_cursor(cur, f"SELECT count(*) FROM {in_warehouse}")
     result.unchanged = valid - result.updated - result.added
     result.new_attributes = list(plan.new_attributes)
     result.attributes = [c for c in columns if c not in spec.column_names]
     cur.execute(f"DROP TABLE {in_warehouse}")
-    return 0, []
+    return {}, []
 
 
 def _count_cursor(cur: Any, sql: str) -> int:
