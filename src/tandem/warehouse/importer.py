@@ -108,6 +108,13 @@ class _Plan:
     source_types: dict[str, str] = field(default_factory=dict)
     encoding: str | None = None
     is_csv: bool = True
+    #: SQL true where a typed row is rejected: a rule broken, or a duplicate key (set once flags exist).
+    bad: str = "false"
+
+    @property
+    def first_line(self) -> int:
+        """Line number of the first record: after the header in a CSV; 1 in Parquet (row numbers)."""
+        return 2 if self.is_csv else 1
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -271,13 +278,13 @@ def _detect_encoding(path: Path, declared: str | None) -> str:
 
 
 def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int) -> list[Issue]:
-    """Stream the file into `raw_table` with a ``__line`` column; structural CSV errors become issues."""
+    """Stream the file into `raw_table`; structural CSV errors become issues.
+
+    DuckDB keeps the file's order, so a record's line is its ``rowid`` plus `_Plan.first_line`.
+    """
     path = plan.path
     if not plan.is_csv:
-        con.execute(
-            f"CREATE TEMP TABLE {raw_table} AS SELECT row_number() OVER () AS __line, * FROM read_parquet($path)",
-            {"path": str(path)},
-        )
+        con.execute(f"CREATE TEMP TABLE {raw_table} AS SELECT * FROM read_parquet($path)", {"path": str(path)})
         return []
     plan.encoding = _detect_encoding(path, plan.mapping.encoding)
     options = {
@@ -305,8 +312,6 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
         if "unicode" in message.lower() or "encoding" in message.lower():
             hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
         raise _file_issue(path, f"the file cannot be read as CSV: {message}", hint) from None
-    con.execute(f"ALTER TABLE {raw_table} ADD COLUMN __line BIGINT")
-    con.execute(f"UPDATE {raw_table} SET __line = rowid + 2")
     rejects = con.execute(
         "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
     ).fetchall()
@@ -495,6 +500,20 @@ def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source
     return "string"
 
 
+def _delimiter_hint(sources: dict[str, str]) -> str:
+    """When the header was read as one column, name the separator it seems to use."""
+    if len(sources) != 1:
+        return ""
+    (only,) = sources
+    found = max(";\t|,", key=only.count)
+    if not only.count(found):
+        return ""
+    shown = {"\t": "\\t"}.get(found, found)
+    return (
+        f" (one column only: is the delimiter right? the header looks {shown!r}-separated: set delimiter = {shown!r})"
+    )
+
+
 def _plan_columns(
     con: duckdb.DuckDBPyConnection,
     warehouse: Warehouse,
@@ -506,8 +525,8 @@ def _plan_columns(
     spec, mapping, path = plan.table, plan.mapping, plan.path
     sources = plan.source_types
     issues: list[Issue] = []
-    used: set[str] = {"__line"}
-    header = ", ".join(s for s in sources if s != "__line")
+    used: set[str] = set()
+    header = ", ".join(sources)
 
     for src in [*mapping.stage_columns.values(), *([mapping.filter.column] if mapping.filter else [])]:
         found = _find_source(sources, src)
@@ -545,12 +564,7 @@ def _plan_columns(
                         None,
                         "required column missing from the header",
                         f"a column named {column.name!r}, or a mapping (--mapping) saying which column holds it; "
-                        f"the file's columns are: {header}"
-                        + (
-                            " (one column only: is the delimiter right? set delimiter in the mapping)"
-                            if len(sources) == 2
-                            else ""
-                        ),
+                        f"the file's columns are: {header}{_delimiter_hint(sources)}",
                     )
                 )
             continue
@@ -617,34 +631,44 @@ def _stage_file(
     source = _source_rows(plan, raw)
     counted = f"SELECT count(DISTINCT __line) FROM ({source})"
     result.filtered = rows - _count(con, counted, _bind(counted, plan.params))
-    key_cols = ", ".join(quote(k) for k in spec.key)
     flags = [r.flag for r in plan.rules]
-    flag_cols = ", ".join(f"{f} AS __bad_{i}" for i, f in enumerate(flags))
-    raws = ", ".join(f"{r.raw} AS __raw_{i}" if r.raw else f"NULL AS __raw_{i}" for i, r in enumerate(plan.rules))
-    con.execute(
-        f"CREATE TEMP TABLE {typed} AS SELECT __line, {', '.join(plan.select)}"
-        f"{', ' + flag_cols if flags else ''}{', ' + raws if flags else ''} FROM ({source}) AS src",
-        plan.params,
+    flag_cols = "".join(f", {f} AS __bad_{i}" for i, f in enumerate(flags))
+    create = (
+        f"CREATE TEMP TABLE {typed} AS SELECT __line, {', '.join(plan.select)}{flag_cols}, "
+        f"CAST(NULL AS BIGINT) AS __dup_of FROM ({source}) AS src"
     )
-    any_key_null = " OR ".join(f"{quote(k)} IS NULL" for k in spec.key if k not in spec.nullable_key) or "false"
-    bad_any = " OR ".join(f"__bad_{i}" for i in range(len(flags))) or "false"
-    con.execute(
-        f"ALTER TABLE {typed} ADD COLUMN __dup_of BIGINT; "
-        f"UPDATE {typed} SET __dup_of = d.first_line FROM ("
-        f"  SELECT __line AS line, min(__line) OVER (PARTITION BY {key_cols}) AS first_line,"
-        f"         row_number() OVER (PARTITION BY {key_cols} ORDER BY __line) AS n"
-        f"  FROM {typed} WHERE NOT ({any_key_null}) AND NOT ({bad_any})"
-        f") AS d WHERE d.line = {typed}.__line AND d.n > 1"
-    )
-    con.execute(f"ALTER TABLE {typed} ADD COLUMN __bad BOOLEAN")
-    con.execute(f"UPDATE {typed} SET __bad = ({bad_any}) OR __dup_of IS NOT NULL")
+    con.execute(create, _bind(create, plan.params))
+    broken = " OR ".join(f"__bad_{i}" for i in range(len(flags))) or "false"
+    _mark_duplicates(con, spec, typed, broken)
+    plan.bad = f"(({broken}) OR __dup_of IS NOT NULL)"
     result.rows_read = rows
     issues, by_problem = _collect_issues(con, plan, typed, errors_shown)
     structural_count = len(structural)
     if structural:
         by_problem[f"{path.name}: malformed CSV row"] = structural_count
-    result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad") + structural_count
+    result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE {plan.bad}") + structural_count
     return plan, result, typed, structural[:errors_shown] + issues, by_problem
+
+
+def _mark_duplicates(con: duckdb.DuckDBPyConnection, spec: Table, typed: str, broken: str) -> None:
+    """Set ``__dup_of`` (the first line with the same key) on every later row that repeats a key.
+
+    An aggregate finds the repeated keys (usually none, and it spills to disk on big files); only those rows
+    are then updated.
+    """
+    keys = ", ".join(quote(k) for k in spec.key)
+    required = " AND ".join(f"{quote(k)} IS NOT NULL" for k in spec.key if k not in spec.nullable_key) or "true"
+    dups = f"{typed}_dups"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {dups} AS SELECT {keys}, min(__line) AS first_line FROM {typed} "
+        f"WHERE {required} AND NOT ({broken}) GROUP BY {keys} HAVING count(*) > 1"
+    )
+    if _count(con, f"SELECT count(*) FROM {dups}"):
+        con.execute(
+            f"UPDATE {typed} SET __dup_of = d.first_line FROM {dups} AS d "
+            f"WHERE {_key_match(spec, typed, 'd')} AND {typed}.__line <> d.first_line AND NOT ({broken})"
+        )
+    con.execute(f"DROP TABLE {dups}")
 
 
 def _source_rows(plan: _Plan, raw: str) -> str:
@@ -657,14 +681,15 @@ def _source_rows(plan: _Plan, raw: str) -> str:
         values = ", ".join(plan.param(v) for v in mapping.filter.values)
         where = f"trim({quote(col)}) IN ({values})"
     if not mapping.stage_columns:
-        return f"SELECT * FROM {raw} WHERE {where}"
+        return f"SELECT *, rowid + {plan.first_line} AS __line FROM {raw} WHERE {where}"
     parts = []
     for stage, column in mapping.stage_columns.items():
         col = _find_source(plan.source_types, column)
         assert col is not None
         text = _text(col, plan.source_types[col])
         parts.append(
-            f"SELECT *, {plan.param(stage)} AS __unpivot_stage, {text} AS __unpivot_occurred_at "
+            f"SELECT *, rowid + {plan.first_line} AS __line, {plan.param(stage)} AS __unpivot_stage, "
+            f"{text} AS __unpivot_occurred_at "
             f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
@@ -696,41 +721,41 @@ def _collect_issues(
             by_problem[label] = by_problem.get(label, 0) + int(count)
     if not by_problem:
         return [], {}
-    key_cols = [quote(k) for k in plan.table.key]
-    rows = con.execute(
-        f"SELECT __line, __dup_of, {', '.join(key_cols)}"
-        f"{''.join(f', __bad_{i}, __raw_{i}' for i in range(n))} FROM {typed} WHERE __bad "
-        f"ORDER BY __line LIMIT {int(limit)}"
-    ).fetchall()
+    lines = [
+        int(r[0])
+        for r in con.execute(
+            f"SELECT DISTINCT __line FROM {typed} WHERE {plan.bad} ORDER BY __line LIMIT {int(limit)}"
+        ).fetchall()
+    ]
+    # The values shown are recomputed from the source for those few lines, rather than kept for every row.
+    source = _source_rows(plan, f"{typed}_raw")
+    checks = "".join(f", {r.flag}, {r.raw or 'NULL'}" for r in plan.rules)
+    query = f"SELECT __line{checks} FROM ({source}) AS src WHERE __line IN (SELECT unnest($lines)) ORDER BY __line"
     issues: list[Issue] = []
-    nk = len(key_cols)
-    for row in rows:
-        line, dup_of = row[0], row[1]
-        for i, rule in enumerate(plan.rules):
-            if row[2 + nk + 2 * i]:
-                raw = row[3 + nk + 2 * i]
-                issues.append(
-                    Issue(
-                        str(plan.path),
-                        int(line),
-                        rule.column,
-                        None if raw is None else str(raw),
-                        rule.problem,
-                        rule.expected,
-                    )
-                )
-        if dup_of is not None:
-            key = ", ".join(f"{k}={v}" for k, v in zip(plan.table.key, row[2 : 2 + nk], strict=True))
-            issues.append(
-                Issue(
-                    str(plan.path),
-                    int(line),
-                    ", ".join(plan.table.key),
-                    key,
-                    f"duplicate key: the same {plan.table.name} row is on line {dup_of}",
-                    "each key once per file (the first occurrence is kept with --skip-invalid)",
-                )
+    for line, *cells in con.execute(query, {**_bind(query, plan.params), "lines": lines}).fetchall():
+        for rule, broken, raw in zip(plan.rules, cells[0::2], cells[1::2], strict=True):
+            if broken:
+                value = None if raw is None else str(raw)
+                issues.append(Issue(str(plan.path), int(line), rule.column, value, rule.problem, rule.expected))
+    key_cols = ", ".join(quote(k) for k in plan.table.key)
+    duplicates = con.execute(
+        f"SELECT __line, __dup_of, {key_cols} FROM {typed} WHERE __dup_of IS NOT NULL "
+        "AND __line IN (SELECT unnest($lines))",
+        {"lines": lines},
+    ).fetchall()
+    for line, dup_of, *key_values in duplicates:
+        key = ", ".join(f"{k}={v}" for k, v in zip(plan.table.key, key_values, strict=True))
+        issues.append(
+            Issue(
+                str(plan.path),
+                int(line),
+                ", ".join(plan.table.key),
+                key,
+                f"duplicate key: the same {plan.table.name} row is on line {dup_of}",
+                "each key once per file (the first occurrence is kept with --skip-invalid)",
             )
+        )
+    issues.sort(key=lambda issue: issue.line or 0)
     return issues[:limit], by_problem
 
 
@@ -850,12 +875,12 @@ def _transfer(
     target = "__tandem_incoming"
     if warehouse.backend_name == "duckdb":
         cur.execute(f"DROP TABLE IF EXISTS {target}")
-        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT __bad")
+        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT {plan.bad}")
         return target
     definitions = ", ".join(["__line BIGINT", *(f"{quote(c)} {SQL_TYPES[plan.output[c]]}" for c in columns)])
     cur.execute(f"DROP TABLE IF EXISTS {target}")
     cur.execute(f"CREATE TEMP TABLE {target} ({definitions}) ON COMMIT DROP")
-    reader = staging.execute(f"SELECT {select} FROM {typed} WHERE NOT __bad").fetch_record_batch(200_000)
+    reader = staging.execute(f"SELECT {select} FROM {typed} WHERE NOT {plan.bad}").fetch_record_batch(200_000)
     import pyarrow.csv as pacsv
 
     with cur.copy(f"COPY {target} ({select}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -952,7 +977,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
     out = plan.path.with_name(plan.path.name + ".rejected.csv")
     reasons: dict[int, list[str]] = {}
     flags = "".join(f", __bad_{i}" for i in range(len(plan.rules)))
-    cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE __bad ORDER BY __line")
+    cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE {plan.bad} ORDER BY __line")
     while batch := cursor.fetchmany(10_000):
         for line, dup_of, *bad in batch:
             found = reasons.setdefault(int(line), [])
@@ -972,8 +997,9 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
         for start in range(0, len(lines), 10_000):
             chunk = lines[start : start + 10_000]
             records = con.execute(
-                f"SELECT __line, {cols} FROM {typed}_raw WHERE __line IN (SELECT unnest($lines)) ORDER BY __line",
-                {"lines": chunk},
+                f"SELECT rowid + {plan.first_line}, {cols} FROM {typed}_raw WHERE rowid IN (SELECT unnest($rowids)) "
+                "ORDER BY rowid",
+                {"rowids": [line - plan.first_line for line in chunk]},
             ).fetchall()
             for line, *values in records:
                 shown = [_neutralise(None if v is None else str(v)) for v in values]
