@@ -455,3 +455,30 @@ def test_skip_invalid_imports_good_rows_and_writes_rejects_beside_the_input(
     ]
     (log,) = [r for r in workspace.imports() if r["import_id"] == result.import_id]
     assert (log["added"], log["rejected"]) == (1, 4)
+
+
+def test_malformed_rows_are_reported_with_their_true_line(workspace: Workspace, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "m.csv",
+        "lead_id,created_at\nL1,2026-01-02\nL2,2026-01-03,extra,fields\nL3,not a date\nL5\nL4,2026-01-05\n",
+    )
+    error = fails(workspace, "leads", path)
+    assert [(i.line, i.problem) for i in error.issues] == [
+        (3, "malformed CSV row (too many columns)"),
+        (4, "cannot be read"),
+        (5, "malformed CSV row (missing columns)"),
+    ]
+    (result,) = workspace.import_files("leads", [path], skip_invalid=True)
+    assert (result.added, result.rejected) == (2, 3)
+    assert Path(str(result.rejects_path)).read_text().splitlines() == [
+        "line,reason,lead_id,created_at",
+        '3,"malformed CSV row (too many columns): L2,2026-01-03,extra,fields"',
+        "4,created_at: cannot be read,L3,not a date",
+        "5,malformed CSV row (missing columns): L5",
+    ]
+
+
+def test_an_unbalanced_quote_that_defeats_detection_is_explained(workspace: Workspace, tmp_path: Path) -> None:
+    path = write(tmp_path / "q.csv", 'lead_id,created_at\nL1,2026-01-02\n"L5,2026-01-05\nL4,2026-01-05\n')
+    error = fails(workspace, "leads", path)
+    assert "q.csv: the file cannot be read as CSV: its delimiter and quoting could not be detected" in str(error)

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import heapq
 import io
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Any
 
 import duckdb
 
-from tandem.errors import ImportValidationError, Issue, MappingError
+from tandem.errors import ImportValidationError, Issue, MappingError, TandemError
 from tandem.warehouse.backends import IMPORT_LOG, SQL_TYPES, Warehouse, quote
 from tandem.warehouse.mapping import ColumnSource, Mapping
 from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
@@ -110,11 +112,22 @@ class _Plan:
     is_csv: bool = True
     #: SQL true where a typed row is rejected: a rule broken, or a duplicate key (set once flags exist).
     bad: str = "false"
+    #: Records the CSV reader itself could not parse (wrong number of fields, bad quoting).
+    malformed: list[Issue] = field(default_factory=list)
 
-    @property
-    def first_line(self) -> int:
-        """Line number of the first record: after the header in a CSV; 1 in Parquet (row numbers)."""
-        return 2 if self.is_csv else 1
+    #: Temp table of the reader's skipped records (CSV), when there are any; see `line_of`.
+    skipped: str | None = None
+
+    def line_of(self, raw: str) -> str:
+        """SQL for the line number of a record of `raw`, from its ``rowid``.
+
+        DuckDB keeps the file's order: the first record is line 2 of a CSV (after the header), row 1 of a Parquet
+        file. Records the CSV reader skipped as malformed still count: each one before a record moves it down.
+        """
+        first = 2 if self.is_csv else 1
+        if self.skipped is None:
+            return f"({raw}.rowid + {first})"
+        return f"({raw}.rowid + {first} + (SELECT count(*) FROM {self.skipped} s WHERE s.threshold <= {raw}.rowid))"
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -193,14 +206,20 @@ def import_files(
                 raise ImportValidationError(
                     all_issues[:errors_shown], sum(by_problem.values()), shown=errors_shown, by_problem=by_problem
                 )
-        for plan, result, typed in staged:
-            if skip_invalid and result.rejected:
-                result.rejects_path = _write_rejects(staging, plan, typed)
+            # Rejects are written before the commit (a failure rolls the import back) and named after it.
+            pending = [
+                (result, _write_rejects(staging, plan, typed)) for plan, result, typed in staged if result.rejected
+            ]
+        for result, written in pending:
+            final = written.with_suffix("")
+            written.replace(final)
+            result.rejects_path = str(final)
     finally:
         for _plan, _result, typed in staged:
             staging.execute(f"DROP TABLE IF EXISTS {typed}")
             staging.execute(f"DROP TABLE IF EXISTS {typed}_raw")
             staging.execute(f"DROP TABLE IF EXISTS {typed}_rejected_refs")
+            staging.execute(f"DROP TABLE IF EXISTS {typed}_raw_skipped")
         if staging is not _warehouse_duckdb(warehouse):
             staging.close()
     return [result for _plan, result, _typed in staged]
@@ -280,7 +299,7 @@ def _detect_encoding(path: Path, declared: str | None) -> str:
 def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int) -> list[Issue]:
     """Stream the file into `raw_table`; structural CSV errors become issues.
 
-    DuckDB keeps the file's order, so a record's line is its ``rowid`` plus `_Plan.first_line`.
+    Line numbers come from ``rowid`` (see `_Plan.line_of`).
     """
     path = plan.path
     if not plan.is_csv:
@@ -303,7 +322,7 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
             + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
             " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true,"
             " rejects_scan = 'reject_scans', rejects_table = 'reject_errors',"
-            " strict_mode = false, null_padding = true, parallel = true" + delimiter + ")",
+            " strict_mode = true, null_padding = false, parallel = true" + delimiter + ")",
             options,
         )
     except duckdb.Error as exc:
@@ -311,22 +330,35 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
         hint = "a well-formed CSV file"
         if "unicode" in message.lower() or "encoding" in message.lower():
             hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
+        elif "sniffing" in message.lower():
+            message = "its delimiter and quoting could not be detected (an unbalanced quote is a common cause)"
+            hint = "a CSV file with balanced quotes; or set delimiter (and encoding) in the mapping"
         raise _file_issue(path, f"the file cannot be read as CSV: {message}", hint) from None
+    # One problem per skipped line (DuckDB may report a line once per extra field).
     rejects = con.execute(
-        "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
+        "SELECT line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), any_value(csv_line) "
+        "FROM reject_errors GROUP BY line ORDER BY line"
     ).fetchall()
     con.execute("DELETE FROM reject_errors")
     con.execute("DELETE FROM reject_scans")
+    skipped_lines = sorted({int(line) for line, *_ in rejects if line is not None})
+    if skipped_lines:
+        # The i-th skipped line (from 0) comes after (line - 2 - i) good records: the rowid it shifts from.
+        plan.skipped = f"{raw_table}_skipped"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {plan.skipped} (threshold BIGINT)")
+        con.executemany(
+            f"INSERT INTO {plan.skipped} VALUES (?)", [[line - 2 - i] for i, line in enumerate(skipped_lines)]
+        )
     return [
         Issue(
             str(path),
             int(line) if line is not None else None,
             column_name,
             csv_line,
-            f"malformed CSV row ({str(error_type).lower().replace('_', ' ')}: {str(message).split(chr(10))[0]})",
+            f"malformed CSV row ({str(error_type).lower().replace('_', ' ')})",
             "one value per header column, quotes balanced",
         )
-        for line, column_name, error_type, csv_line, message in rejects
+        for line, column_name, error_type, csv_line in rejects
     ]
 
 
@@ -617,7 +649,7 @@ def _stage_file(
     raw = f"{typed}_raw"
     for stale in (typed, raw):
         con.execute(f"DROP TABLE IF EXISTS {stale}")
-    structural = _read_raw(con, plan, raw, max_line_bytes)
+    structural = plan.malformed = _read_raw(con, plan, raw, max_line_bytes)
     result.encoding = plan.encoding
     plan.source_types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()}
     count_row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
@@ -681,14 +713,14 @@ def _source_rows(plan: _Plan, raw: str) -> str:
         values = ", ".join(plan.param(v) for v in mapping.filter.values)
         where = f"trim({quote(col)}) IN ({values})"
     if not mapping.stage_columns:
-        return f"SELECT *, rowid + {plan.first_line} AS __line FROM {raw} WHERE {where}"
+        return f"SELECT *, {plan.line_of(raw)} AS __line FROM {raw} WHERE {where}"
     parts = []
     for stage, column in mapping.stage_columns.items():
         col = _find_source(plan.source_types, column)
         assert col is not None
         text = _text(col, plan.source_types[col])
         parts.append(
-            f"SELECT *, rowid + {plan.first_line} AS __line, {plan.param(stage)} AS __unpivot_stage, "
+            f"SELECT *, {plan.line_of(raw)} AS __line, {plan.param(stage)} AS __unpivot_stage, "
             f"{text} AS __unpivot_occurred_at "
             f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
         )
@@ -972,9 +1004,14 @@ def _neutralise(value: str | None) -> str | None:
     return value
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> str:
-    """Write ``NAME.rejected.csv`` beside the input: line, reasons, then the row as it was in the file."""
-    out = plan.path.with_name(plan.path.name + ".rejected.csv")
+def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> Path:
+    """Write ``NAME.rejected.csv.partial`` beside the input: line, reasons, then the row as it was in the file."""
+    out = plan.path.with_name(plan.path.name + ".rejected.csv.partial")
+    if not os.access(out.parent, os.W_OK):
+        raise TandemError(
+            f"cannot write the rejected rows beside {plan.path} (no write permission in {out.parent}); "
+            "copy the file to a folder you can write to and import it from there"
+        )
     reasons: dict[int, list[str]] = {}
     flags = "".join(f", __bad_{i}" for i in range(len(plan.rules)))
     cursor = con.execute(f"SELECT __line, __dup_of{flags} FROM {typed} WHERE {plan.bad} ORDER BY __line")
@@ -984,27 +1021,43 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> s
             found += [_reason(rule) for rule, flag in zip(plan.rules, bad, strict=True) if flag]
             if dup_of is not None:
                 found.append(f"duplicate key of line {dup_of}")
+    for issue in plan.malformed:
+        if issue.line is not None:
+            reasons.setdefault(issue.line, []).append(issue.problem)
     refs = f"{typed}_rejected_refs"
     if _count(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": refs}):
         for line, reason in con.execute(f"SELECT line, reason FROM {refs}").fetchall():
             reasons.setdefault(int(line), []).append(reason)
     header = [c for c in plan.source_types if not c.startswith("__")]
     cols = ", ".join(quote(c) for c in header)
-    lines = sorted(reasons)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "reason", *header])
+    raw = f"{typed}_raw"
+    malformed = {issue.line: issue.value for issue in plan.malformed if issue.line is not None}
+    lines = sorted(set(reasons) - set(malformed))
+
+    def parsed_rows() -> Iterator[list[Any]]:
         for start in range(0, len(lines), 10_000):
-            chunk = lines[start : start + 10_000]
             records = con.execute(
-                f"SELECT rowid + {plan.first_line}, {cols} FROM {typed}_raw WHERE rowid IN (SELECT unnest($rowids)) "
-                "ORDER BY rowid",
-                {"rowids": [line - plan.first_line for line in chunk]},
+                f"SELECT * FROM (SELECT {plan.line_of(raw)} AS __line, {cols} FROM {raw}) "
+                "WHERE __line IN (SELECT unnest($lines)) ORDER BY __line",
+                {"lines": lines[start : start + 10_000]},
             ).fetchall()
             for line, *values in records:
                 shown = [_neutralise(None if v is None else str(v)) for v in values]
-                writer.writerow([line, "; ".join(dict.fromkeys(reasons[int(line)])), *shown])
-    return str(out)
+                yield [line, "; ".join(dict.fromkeys(reasons[int(line)])), *shown]
+
+    # The reader kept no fields of a malformed record: its text goes with the reason.
+    unparsed: Iterator[list[Any]] = (
+        [line, f"{'; '.join(reasons[line])}: {_neutralise(text)}"] for line, text in sorted(malformed.items())
+    )
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", *header])
+        writer.writerows(heapq.merge(parsed_rows(), unparsed, key=_first_cell))
+    return out
+
+
+def _first_cell(row: Iterable[Any]) -> int:
+    return int(next(iter(row)))
 
 
 def _reason(rule: _Rule) -> str:
