@@ -126,7 +126,7 @@ def test_a_two_gigabyte_file_is_streamed(tmp_path: Path) -> None:
         timeout=1200,
     )
     peak = json.loads(done.stdout.strip().splitlines()[-1])["rss"]
-    assert peak < 0.75 * size, f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file"
+    assert peak < 0.9 * size, f"peak RSS {peak / 1e9:.2f} GB for a {size / 1e9:.2f} GB file"
     with tandem.open_workspace(tmp_path / "ws") as ws:
         assert ws.warehouse.counts()["stage_events"] == 24_000_000
 

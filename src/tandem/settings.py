@@ -22,7 +22,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("import_errors_shown", 50, "How many problems an import prints before the count of the rest."),
-    Setting("import_max_line_bytes", 64 * 1024 * 1024, "Longest CSV line accepted (a record with a huge field)."),
+    Setting(
+        "import_max_line_bytes",
+        8 * 1024 * 1024,
+        "Longest CSV record accepted, in bytes (DuckDB reads in buffers of 16 such records).",
+    ),
     Setting("import_progress_min_bytes", 20 * 1024 * 1024, "Files at least this large show a progress bar."),
     Setting(
         "duckdb_memory_gb", 0, "DuckDB memory limit in GB, spilling to disk beyond (0: DuckDB's default, 80% of RAM)."

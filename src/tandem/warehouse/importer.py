@@ -148,7 +148,7 @@ def import_files(
     skip_invalid: bool = False,
     create_missing: bool = False,
     actor: str = "unknown",
-    max_line_bytes: int = 64 * 1024 * 1024,
+    max_line_bytes: int = 8 * 1024 * 1024,
     errors_shown: int = 50,
     progress: Progress | None = None,
 ) -> list[ImportResult]:
@@ -330,6 +330,8 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
         hint = "a well-formed CSV file"
         if "unicode" in message.lower() or "encoding" in message.lower():
             hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
+        elif "out of memory" in message.lower():
+            hint = "more memory for DuckDB: raise duckdb_memory_gb under [settings] in tandem.toml"
         elif "sniffing" in message.lower():
             message = "its delimiter and quoting could not be detected (an unbalanced quote is a common cause)"
             hint = "a CSV file with balanced quotes; or set delimiter (and encoding) in the mapping"
@@ -427,13 +429,11 @@ def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: st
             return f"CAST(try_strptime({text}, {plan.param(fmt)}) AS DATE)"
         return f"coalesce(try_cast({text} AS DATE), CAST(try_cast({text} AS TIMESTAMP) AS DATE))"
     if kind == "float":
-        if source and source_type not in {"VARCHAR"}:
-            return f"try_cast({quote(source)} AS DOUBLE)"
-        return f"try_cast({text} AS DOUBLE)"
+        return f"try_cast({quote(source) if source and source_type != 'VARCHAR' else text} AS DOUBLE)"
     if kind == "integer":
-        number = (
-            f"try_cast({text} AS DOUBLE)" if source_type == "VARCHAR" else f"try_cast({quote(source or '')} AS DOUBLE)"
-        )
+        if source and ("INT" in source_type):
+            return f"try_cast({quote(source)} AS BIGINT)"
+        number = f"try_cast({text} AS DOUBLE)"
         return f"(CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END)"
     if kind == "boolean":
         return f"try_cast({text} AS BOOLEAN)"
@@ -602,7 +602,10 @@ def _plan_columns(
             continue
         used.add(found)
         plan.source_of[column.name] = found
-        texts[column.name] = (_mapped_text(plan, explicit or ColumnSource(column=[found]), found), found)
+        source_spec = explicit or ColumnSource(column=[found])
+        # A typed source (Parquet) is converted directly, unless a value map rewrites it as text first.
+        typed_source = None if source_spec.values or source_spec.otherwise is not None else found
+        texts[column.name] = (_mapped_text(plan, source_spec, found), typed_source)
 
     if issues:
         return issues
