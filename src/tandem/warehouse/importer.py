@@ -48,6 +48,8 @@ Progress = Callable[[str, int, int], None]
 _SNIFF_BYTES = 64 * 1024
 _OFFSET_PATTERN = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: ``__dup_of`` of a staged row rejected for naming an unknown lead (real duplicates hold a line number > 0).
+_REJECTED_REFERENCE = -1
 
 
 @dataclass
@@ -414,13 +416,16 @@ def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: st
             value = f"CAST({quote(source)} AS TIMESTAMP)"
             return value if tz == "UTC" else f"timezone('UTC', timezone({plan.param(tz)}, {value}))"
         if fmt:
+            parsed = f"try_strptime({text}, {plan.param(fmt)})"
             if "%z" in fmt or "%Z" in fmt:
-                return f"timezone('UTC', try_strptime({text}, {plan.param(fmt)}))"
-            return f"timezone('UTC', timezone({plan.param(tz)}, try_strptime({text}, {plan.param(fmt)})))"
+                return f"timezone('UTC', {parsed})"
+            return parsed if tz == "UTC" else f"timezone('UTC', timezone({plan.param(tz)}, {parsed}))"
+        local = f"try_cast({text} AS TIMESTAMP)"
+        if tz != "UTC":
+            local = f"timezone('UTC', timezone({plan.param(tz)}, {local}))"
         return (
             f"(CASE WHEN regexp_matches({text}, '{_OFFSET_PATTERN}') "
-            f"THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) "
-            f"ELSE timezone('UTC', timezone({plan.param(tz)}, try_cast({text} AS TIMESTAMP))) END)"
+            f"THEN timezone('UTC', try_cast({text} AS TIMESTAMPTZ)) ELSE {local} END)"
         )
     if kind == "date":
         if source and (source_type.startswith("TIMESTAMP") or source_type == "DATE"):
@@ -664,8 +669,9 @@ def _stage_file(
         raise ImportValidationError(file_issues)
 
     source = _source_rows(plan, raw)
-    counted = f"SELECT count(DISTINCT __line) FROM ({source})"
-    result.filtered = rows - _count(con, counted, _bind(counted, plan.params))
+    if mapping.filter is not None:
+        counted = f"SELECT count(DISTINCT __line) FROM ({source})"
+        result.filtered = rows - _count(con, counted, _bind(counted, plan.params))
     flags = [r.flag for r in plan.rules]
     flag_cols = "".join(f", {f} AS __bad_{i}" for i, f in enumerate(flags))
     create = (
@@ -874,12 +880,18 @@ def _write(
         result.rejected += unknown
         cur.execute(f"SELECT s.__line FROM ({missing}) s")
         rejected_lines = [int(r[0]) for r in cur.fetchall()]
-        cur.execute(f"DELETE FROM {in_warehouse} WHERE __line IN (SELECT m.__line FROM ({missing}) m)")
         staging.execute(f"CREATE OR REPLACE TEMP TABLE {typed}_rejected_refs (line BIGINT, reason VARCHAR)")
         staging.executemany(
             f"INSERT INTO {typed}_rejected_refs VALUES (?, ?)",
             [(line, f"{column}: unknown {referenced[:-1]}") for line in rejected_lines],
         )
+        if warehouse.backend_name == "duckdb":  # the incoming view hides rows marked as rejected
+            staging.execute(
+                f"UPDATE {typed} SET __dup_of = {_REJECTED_REFERENCE} "
+                f"WHERE __line IN (SELECT line FROM {typed}_rejected_refs)"
+            )
+        else:
+            cur.execute(f"DELETE FROM {in_warehouse} WHERE __line IN (SELECT m.__line FROM ({missing}) m)")
 
     if check_only or (unknown_by_kind and not skip_invalid):
         return unknown_by_kind, issues
@@ -888,7 +900,7 @@ def _write(
     result.unchanged = valid - result.updated - result.added
     result.new_attributes = list(plan.new_attributes)
     result.attributes = [c for c in columns if c not in spec.column_names]
-    cur.execute(f"DROP TABLE {in_warehouse}")
+    cur.execute(f"DROP {'VIEW' if warehouse.backend_name == 'duckdb' else 'TABLE'} {in_warehouse}")
     return {}, []
 
 
@@ -905,12 +917,15 @@ def _transfer(
     typed: str,
     columns: list[str],
 ) -> str:
-    """Put the valid staged rows in a temporary warehouse table; return its name."""
+    """Make the valid staged rows visible to the warehouse as ``__tandem_incoming``; return that name.
+
+    DuckDB stages in the warehouse itself: a view over the staged rows, no copy. PostgreSQL: a temporary table
+    filled with COPY, in batches.
+    """
     select = ", ".join(["__line", *(quote(c) for c in columns)])
     target = "__tandem_incoming"
     if warehouse.backend_name == "duckdb":
-        cur.execute(f"DROP TABLE IF EXISTS {target}")
-        cur.execute(f"CREATE TEMP TABLE {target} AS SELECT {select} FROM {typed} WHERE NOT {plan.bad}")
+        cur.execute(f"CREATE OR REPLACE TEMP VIEW {target} AS SELECT {select} FROM {typed} WHERE NOT {plan.bad}")
         return target
     definitions = ", ".join(["__line BIGINT", *(f"{quote(c)} {SQL_TYPES[plan.output[c]]}" for c in columns)])
     cur.execute(f"DROP TABLE IF EXISTS {target}")
@@ -1022,7 +1037,7 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> P
         for line, dup_of, *bad in batch:
             found = reasons.setdefault(int(line), [])
             found += [_reason(rule) for rule, flag in zip(plan.rules, bad, strict=True) if flag]
-            if dup_of is not None:
+            if dup_of is not None and dup_of != _REJECTED_REFERENCE:
                 found.append(f"duplicate key of line {dup_of}")
     for issue in plan.malformed:
         if issue.line is not None:
