@@ -147,3 +147,15 @@ def test_the_public_api_is_flat_and_guarded() -> None:
     )
     for name in tandem.__all__:
         assert hasattr(tandem, name)
+
+
+def test_a_postgres_warehouse_can_live_in_its_own_schema(postgres_database: str, tmp_path: Path) -> None:
+    warehouse = f"{postgres_database}?schema=revenue"
+    with tandem.init_workspace(tmp_path / "ws", database=postgres_database, warehouse=warehouse) as ws:
+        ws.import_files("leads", [write(tmp_path / "l.csv", "lead_id,created_at\nL1,2026-01-02\n")])
+        assert ws.status()["warehouse"]["url"].endswith("?schema=revenue")
+    import psycopg
+
+    with psycopg.connect(postgres_database) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM revenue.leads").fetchone() or (0,)
+    assert count == 1

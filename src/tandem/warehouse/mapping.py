@@ -4,6 +4,13 @@ A mapping is TOML (a user file) or a named preset shipped with tandem (HubSpot, 
 canonical column it names a source column (or a list of alternatives, first present wins) or a constant, with an
 optional date format and a value map. Canonical columns a mapping does not mention are taken from a source column
 of the same name, if any. Source columns nobody maps are kept as attributes unless `keep_unmapped = false`.
+A mapped source column the file lacks is an error, except for optional columns in a `lenient` mapping (the
+presets are lenient: exports differ from one CRM account to the next).
+
+Top-level options: `table`, `timezone` (IANA name; where the file's local times are; stored as UTC),
+`delimiter`, `encoding` (utf-8, latin-1, utf-16; detected when absent), `date_format` (strftime, for every date
+column without its own `format`), `keep_unmapped`, `lenient`, `ignore` (source columns to drop), `[filter]`.
+A value map matches the trimmed text exactly; a value it does not list is kept, or replaced by `otherwise`.
 
 Example (the Maven CRM pipeline shipped in ``examples/``)::
 
