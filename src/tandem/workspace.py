@@ -167,12 +167,16 @@ def open_workspace(path: str | os.PathLike[str] | None = None, *, check_schema: 
         raise ConfigError(f"{config_path}: {exc}") from None
     workspace = Workspace(folder, config)
     if check_schema:
-        workspace.store.check_current()
-        version = workspace.warehouse.schema_version()
-        if version != SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"the warehouse is at layout {version}, this tandem expects {SCHEMA_VERSION}; run `tandem upgrade`"
-            )
+        try:
+            workspace.store.check_current()
+            version = workspace.warehouse.schema_version()
+            if version != SCHEMA_VERSION:
+                raise WorkspaceError(
+                    f"the warehouse is at layout {version}, this tandem expects {SCHEMA_VERSION}; run `tandem upgrade`"
+                )
+        except BaseException:
+            workspace.close()
+            raise
     return workspace
 
 
@@ -193,10 +197,8 @@ class Workspace:
         return AppStore(_sqlite_relative(self.config.database_url, self.path))
 
     def _open_warehouse(self, *, create: bool = False) -> Warehouse:
-        warehouse = Warehouse(self.config.warehouse_url, self.path, create=create)
         memory_gb = int(self.settings["duckdb_memory_gb"])
-        if memory_gb and warehouse.backend_name == "duckdb":
-            warehouse.con.raw_sql(f"SET memory_limit = '{memory_gb}GB'")
+        warehouse = Warehouse(self.config.warehouse_url, self.path, create=create, duckdb_memory_gb=memory_gb)
         self.__dict__["warehouse"] = warehouse
         return warehouse
 

@@ -130,8 +130,10 @@ class WarehouseURL:
 class Warehouse:
     """An open warehouse: Ibis for reading, a transactional writer for imports."""
 
-    def __init__(self, url: str, base: Path, *, create: bool = False) -> None:
+    def __init__(self, url: str, base: Path, *, create: bool = False, duckdb_memory_gb: int = 0) -> None:
         self.url = url
+        #: Memory limit of every DuckDB connection tandem opens for this warehouse (0: DuckDB's default).
+        self.duckdb_memory_gb = duckdb_memory_gb
         self.location = WarehouseURL.parse(url, base)
         self.temp_dir = base / ".tandem" / "tmp"
         if self.location.kind == "duckdb":
@@ -149,6 +151,8 @@ class Warehouse:
                     ) from None
                 raise
             self.con.raw_sql("SET TimeZone = 'UTC'")
+            if duckdb_memory_gb:
+                self.con.raw_sql(f"SET memory_limit = '{int(duckdb_memory_gb)}GB'")
         else:
             loc = self.location
             try:

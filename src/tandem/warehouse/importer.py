@@ -237,7 +237,10 @@ def _staging_connection(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     if own is not None:
         return own
     warehouse.temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(config={"temp_directory": str(warehouse.temp_dir)})
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(warehouse.temp_dir)}
+    if warehouse.duckdb_memory_gb:
+        config["memory_limit"] = f"{int(warehouse.duckdb_memory_gb)}GB"
+    con = duckdb.connect(config=config)
     con.execute("SET TimeZone = 'UTC'")
     return con
 
