@@ -15,20 +15,26 @@ import json
 import os
 import shutil
 import tomllib
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tandem.engine import FunnelSpec, Result, funnel_table
+from tandem.engine.drilldown import leads_table
+from tandem.engine.quality import QualityReport, quality_report
+from tandem.engine.revenue import pipeline_table, revenue_table
+from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.settings import resolve_settings
 from tandem.store.database import AppStore
 from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
 from tandem.warehouse.importer import ImportResult, import_files
-from tandem.warehouse.mapping import Mapping, load_mapping
+from tandem.warehouse.mapping import Mapping as ColumnMapping
+from tandem.warehouse.mapping import load_mapping
 from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
 
 __all__ = ["CONFIG_FILE", "Workspace", "WorkspaceConfig", "init_workspace", "open_workspace", "resolve_path"]
@@ -222,13 +228,13 @@ class Workspace:
         kind: str,
         files: Sequence[str | os.PathLike[str]],
         *,
-        mapping: str | os.PathLike[str] | Mapping | None = None,
+        mapping: str | os.PathLike[str] | ColumnMapping | None = None,
         skip_invalid: bool = False,
         create_missing: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> list[ImportResult]:
         """Import source files into canonical table `kind`: validated, atomic (all files or none), idempotent."""
-        resolved = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+        resolved = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         return import_files(
             self.warehouse,
             kind,
@@ -242,6 +248,112 @@ class Workspace:
             errors_shown=self.settings["import_errors_shown"],
             progress=progress,
         )
+
+    # --- metrics ----------------------------------------------------------------------------------------------
+    def funnel_spec(self, **question: Any) -> FunnelSpec:
+        """A funnel question on this workspace's current stages (see `FunnelSpec` for the fields)."""
+        return FunnelSpec(stages=tuple(self.stages), **question)
+
+    def _result(self, kind: str, expr: Any, spec: Any) -> Result:
+        return Result(
+            kind=kind,
+            expr=expr,
+            definition_version=self.definition_version,
+            backend=self.warehouse.backend_name,
+            spec=spec,
+            _con=self.warehouse.con,
+        )
+
+    def funnel(
+        self,
+        by: Sequence[str] = (),
+        period: str | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        *,
+        strict: bool = False,
+        window_days: int | None = None,
+        horizon_days: int | None = None,
+        as_of: date | datetime | str | None = None,
+    ) -> Result:
+        """Volumes, conversion and velocity per stage, by breakdown and period (docs/funnel-semantics.md)."""
+        spec = self.funnel_spec(
+            by=tuple(by),
+            period=period,
+            start=start,
+            end=end,
+            strict=strict,
+            window_days=window_days,
+            horizon_days=horizon_days,
+            **({"as_of": as_of} if as_of is not None else {}),
+        )
+        wh = self.warehouse
+        return self._result("funnel", funnel_table(wh.table("leads"), wh.table("stage_events"), spec), spec)
+
+    def revenue(
+        self,
+        by: Sequence[str] = (),
+        period: str | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        *,
+        as_of: date | datetime | str | None = None,
+    ) -> Result:
+        """Won revenue, deal size, win rate, open pipeline and sales cycle from opportunities."""
+        spec = self.funnel_spec(by=tuple(by), period=period, start=start, end=end, **_as_of(as_of))
+        wh = self.warehouse
+        return self._result("revenue", revenue_table(wh.table("opportunities"), wh.table("leads"), spec), spec)
+
+    def pipeline(self, by: Sequence[str] = (), *, as_of: date | datetime | str | None = None) -> Result:
+        """Open pipeline at `as_of` by CRM stage and age."""
+        spec = self.funnel_spec(by=tuple(by), **_as_of(as_of))
+        wh = self.warehouse
+        expr = pipeline_table(wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of)
+        return self._result("pipeline", expr, spec)
+
+    def velocity(
+        self,
+        from_stage: str,
+        to_stage: str | None = None,
+        by: Sequence[str] = (),
+        period: str | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        *,
+        strict: bool = False,
+        as_of: date | datetime | str | None = None,
+    ) -> Result:
+        """Days from `from_stage` to `to_stage` (default: the next one; the last stage: the sales cycle), binned."""
+        spec = self.funnel_spec(by=tuple(by), period=period, start=start, end=end, strict=strict, **_as_of(as_of))
+        wh = self.warehouse
+        expr = velocity_table(wh.table("leads"), wh.table("stage_events"), spec, from_stage, to_stage)
+        return self._result("velocity", expr, spec)
+
+    def leads(
+        self,
+        stage: str,
+        where: Mapping[str, str | None] | None = None,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        *,
+        strict: bool = False,
+        limit: int | None = 1000,
+        as_of: date | datetime | str | None = None,
+    ) -> Result:
+        """The leads behind a number: those that entered `stage` in range and match `where`."""
+        spec = self.funnel_spec(start=start, end=end, strict=strict, **_as_of(as_of))
+        wh = self.warehouse
+        expr = leads_table(wh.table("leads"), wh.table("stage_events"), spec, stage, where, limit)
+        return self._result("leads", expr, spec)
+
+    def quality(self, *, as_of: date | datetime | str | None = None, examples: int = 5) -> QualityReport:
+        """The data-quality report: out-of-order events, re-entries, unknown leads, negative durations."""
+        spec = self.funnel_spec(**_as_of(as_of))
+        wh = self.warehouse
+        report = quality_report(wh.table("leads"), wh.table("stage_events"), spec.stages, spec.as_of, examples)
+        report.definition_version = self.definition_version
+        report.backend = wh.backend_name
+        return report
 
     def imports(self, limit: int = 50) -> list[dict[str, Any]]:
         """The most recent imports, newest first."""
@@ -286,6 +398,11 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as_of(as_of: date | datetime | str | None) -> dict[str, Any]:
+    """The spec's as_of argument: absent means now (the spec's default)."""
+    return {} if as_of is None else {"as_of": as_of}
 
 
 def _hide_password(url: str) -> str:

@@ -3,7 +3,11 @@
 One URL chooses the backend:
 
 - ``duckdb:///warehouse.duckdb`` (the default; a path relative to the workspace folder, or absolute);
-- ``postgresql://user@host:5432/dbname`` (optionally ``?schema=name``).
+- ``postgresql://user@host:5432/dbname`` (optionally ``?schema=name``);
+- ``spark:///parquet-folder`` (relative to the workspace folder; ``spark:////abs/folder`` when absolute): read-only,
+  each table from ``FOLDER/<table>.parquet`` or ``FOLDER/<table>/``, queried by a local PySpark session (see
+  `tandem.warehouse.spark`). A company outgrowing one machine imports into DuckDB or PostgreSQL and moves the tables
+  over with `Warehouse.export_parquet`.
 
 Metrics only ever query `Warehouse.table(...)` (Ibis expressions). The import writes through `Warehouse.writer()`,
 one database transaction per import, so a failed or killed import leaves every table as it was.
@@ -92,7 +96,7 @@ def column_type_of(dtype: dt.DataType) -> ColumnType:
 class WarehouseURL:
     """A parsed warehouse URL."""
 
-    kind: Literal["duckdb", "postgres"]
+    kind: Literal["duckdb", "postgres", "spark"]
     path: Path | None = None
     host: str | None = None
     port: int = 5432
@@ -104,13 +108,16 @@ class WarehouseURL:
     @classmethod
     def parse(cls, url: str, base: Path) -> WarehouseURL:
         parts = urlsplit(url)
-        if parts.scheme == "duckdb":
+        if parts.scheme in {"duckdb", "spark"}:
             raw = unquote(parts.netloc + parts.path)
             raw = raw[1:] if raw.startswith("/") else raw
             if not raw:
-                raise ConfigError(f"warehouse URL {url!r} names no file; use duckdb:///warehouse.duckdb")
+                example = "duckdb:///warehouse.duckdb" if parts.scheme == "duckdb" else "spark:///parquet"
+                raise ConfigError(f"warehouse URL {url!r} names no path; use {example}")
             path = Path(raw)
-            return cls("duckdb", path=path if path.is_absolute() else base / path)
+            return cls(
+                "duckdb" if parts.scheme == "duckdb" else "spark", path=path if path.is_absolute() else base / path
+            )
         if parts.scheme in {"postgresql", "postgres", "postgresql+psycopg"}:
             schema = parse_qs(parts.query).get("schema", [None])[0]
             return cls(
@@ -123,7 +130,8 @@ class WarehouseURL:
                 schema=schema,
             )
         raise ConfigError(
-            f"unsupported warehouse URL {url!r}; use duckdb:///FILE or postgresql://USER@HOST:PORT/DATABASE"
+            f"unsupported warehouse URL {url!r}; use duckdb:///FILE, postgresql://USER@HOST:PORT/DATABASE "
+            "or spark:///PARQUET_FOLDER"
         )
 
 
@@ -153,6 +161,11 @@ class Warehouse:
             self.con.raw_sql("SET TimeZone = 'UTC'")
             if duckdb_memory_gb:
                 self.con.raw_sql(f"SET memory_limit = '{int(duckdb_memory_gb)}GB'")
+        elif self.location.kind == "spark":
+            assert self.location.path is not None
+            if not create and not self.location.path.is_dir():
+                raise WorkspaceError(f"the Spark warehouse folder {self.location.path} does not exist")
+            # `self.con` is made on first use (see `__getattr__`): opening a workspace must not cost a Spark start.
         else:
             loc = self.location
             try:
@@ -174,24 +187,46 @@ class Warehouse:
                 if loc.schema:
                     cur.execute(f"SET search_path TO {quote(loc.schema)}")
 
+    def __getattr__(self, name: str) -> Any:
+        """Connect a Spark warehouse on first use of `con`: the shared session starts, the Parquet is registered."""
+        if name != "con" or self.__dict__.get("location") is None or self.location.kind != "spark":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        try:
+            from tandem.warehouse.spark import connect, register_tables, warehouse_session
+        except ImportError:
+            raise ConfigError("a spark:/// warehouse needs PySpark: pip install 'tandem[spark]'") from None
+
+        assert self.location.path is not None
+        session = warehouse_session()
+        register_tables(session, self.location.path)
+        self.con = connect(session)
+        return self.con
+
     # --- identity ---------------------------------------------------------------------------------------------
     @property
     def backend_name(self) -> str:
-        return "duckdb" if self.location.kind == "duckdb" else "postgres"
+        return {"duckdb": "duckdb", "postgres": "postgres", "spark": "pyspark"}[self.location.kind]
 
     @property
     def display_url(self) -> str:
         """The URL without its password, for status output and logs."""
         loc = self.location
-        if loc.kind == "duckdb":
-            return f"duckdb:///{loc.path.resolve() if loc.path else ''}"
+        if loc.kind in {"duckdb", "spark"}:
+            return f"{loc.kind}:///{loc.path.resolve() if loc.path else ''}"
         user = f"{loc.user}@" if loc.user else ""
         schema = f"?schema={loc.schema}" if loc.schema else ""
         return f"postgresql://{user}{loc.host}:{loc.port}/{loc.database or ''}{schema}"
 
     # --- schema ---------------------------------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create the canonical tables, the import log and the meta table (an empty warehouse)."""
+        """Create the canonical tables, the import log and the meta table (an empty warehouse).
+
+        A Spark warehouse only gets its folder: its tables are whatever Parquet is (or later lands) there.
+        """
+        if self.location.kind == "spark":
+            assert self.location.path is not None
+            self.location.path.mkdir(parents=True, exist_ok=True)
+            return
         existing = set(self.con.list_tables())
         for spec in TABLES.values():
             if spec.name in existing:
@@ -210,6 +245,8 @@ class Warehouse:
         self.con.create_table(META, ibis.memtable({"key": ["schema_version"], "value": [str(SCHEMA_VERSION)]}))
 
     def schema_version(self) -> int:
+        if self.location.kind == "spark":  # no meta table: the layout is the Parquet's, read as the current one
+            return SCHEMA_VERSION
         if META not in self.con.list_tables():
             raise WorkspaceError(f"the warehouse {self.display_url} has no tandem tables; run `tandem init` first")
         meta = self.con.table(META)
@@ -225,14 +262,24 @@ class Warehouse:
         return {col: column_type_of(typ) for col, typ in self.con.get_schema(name).items()}
 
     def counts(self) -> dict[str, int]:
+        if self.location.kind == "spark":  # one Spark job instead of eight (each costs about a second)
+            parts = [self.table(n).aggregate(table=ibis.literal(n), rows=ibis._.count()) for n in TABLES]
+            found = ibis.union(*parts).to_pyarrow().to_pylist()
+            return {
+                row["table"]: int(row["rows"]) for row in sorted(found, key=lambda r: list(TABLES).index(r["table"]))
+            }
         return {name: int(self.table(name).count().execute()) for name in TABLES}
 
     def last_import(self) -> dict[str, Any] | None:
+        if self.location.kind == "spark":  # no import log: the Parquet was written elsewhere
+            return None
         log = self.table(IMPORT_LOG)
         rows = log.order_by(ibis.desc("import_id")).limit(1).to_pyarrow().to_pylist()
         return rows[0] if rows else None
 
     def imports(self, limit: int = 50) -> list[dict[str, Any]]:
+        if self.location.kind == "spark":
+            return []
         log = self.table(IMPORT_LOG)
         rows: list[dict[str, Any]] = log.order_by(ibis.desc("import_id")).limit(limit).to_pyarrow().to_pylist()
         return rows
@@ -241,6 +288,11 @@ class Warehouse:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
+        if self.location.kind == "spark":
+            raise ConfigError(
+                f"the warehouse {self.display_url} is read-only: a Spark warehouse is read from Parquet files; "
+                "import into a DuckDB or PostgreSQL workspace and export its tables with `Warehouse.export_parquet`"
+            )
         if self.location.kind == "duckdb":
             cur = self.con.con
             cur.execute("BEGIN TRANSACTION")
@@ -265,6 +317,36 @@ class Warehouse:
             conn.commit()
             conn.autocommit = True
 
+    # --- moving to Spark --------------------------------------------------------------------------------------
+    def export_parquet(self, folder: Path) -> dict[str, Path]:
+        """Write every canonical table, attributes included, to ``folder/<table>.parquet``; returns the paths.
+
+        This is how a company moves to a Spark warehouse (``spark:///folder``). Rows stream from the database to
+        the file (DuckDB copies directly, PostgreSQL through Arrow batches), and each file is written under a
+        temporary name and renamed, so a failed export never leaves a truncated table behind.
+        """
+        if self.location.kind == "spark":
+            raise ConfigError(f"the warehouse {self.display_url} is already Parquet; copy its folder instead")
+        folder.mkdir(parents=True, exist_ok=True)
+        written: dict[str, Path] = {}
+        for name in TABLES:
+            if (folder / name).is_dir():
+                raise ConfigError(f"{folder / name} already holds Parquet for {name!r}; export into an empty folder")
+            target = folder / f"{name}.parquet"
+            partial = folder / f".{name}.parquet.partial"
+            try:
+                self.table(name).to_parquet(partial)
+                partial.replace(target)
+            finally:
+                partial.unlink(missing_ok=True)
+            written[name] = target
+        return written
+
     def close(self) -> None:
+        if "con" not in self.__dict__:  # a Spark warehouse never queried
+            return
+        if self.location.kind == "spark":  # the session is shared by the process: leave it running
+            self.__dict__.pop("con")
+            return
         with contextlib.suppress(Exception):
             self.con.disconnect()

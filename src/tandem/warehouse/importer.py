@@ -37,6 +37,7 @@ from typing import Any
 import duckdb
 
 from tandem.errors import ImportValidationError, Issue, MappingError, TandemError
+from tandem.exports import neutralise
 from tandem.warehouse.backends import IMPORT_LOG, SQL_TYPES, Warehouse, quote
 from tandem.warehouse.mapping import ColumnSource, Mapping
 from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
@@ -47,7 +48,6 @@ Progress = Callable[[str, int, int], None]
 
 _SNIFF_BYTES = 64 * 1024
 _OFFSET_PATTERN = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: ``__dup_of`` of a staged row rejected for naming an unknown lead (real duplicates hold a line number > 0).
 _REJECTED_REFERENCE = -1
 
@@ -1018,13 +1018,6 @@ def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datet
 # ---------------------------------------------------------------------------------------------------------------
 # Rejected rows, written beside the input
 # ---------------------------------------------------------------------------------------------------------------
-def _neutralise(value: str | None) -> str | None:
-    """Defuse spreadsheet formulas (=, +, -, @ at the start) in a CSV meant to be opened in a spreadsheet."""
-    if value and value.startswith(_FORMULA_START) and not re.fullmatch(r"[+-]?[0-9.]+", value):
-        return "'" + value
-    return value
-
-
 def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> Path:
     """Write ``NAME.rejected.csv.partial`` beside the input: line, reasons, then the row as it was in the file."""
     out = plan.path.with_name(plan.path.name + ".rejected.csv.partial")
@@ -1063,12 +1056,12 @@ def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> P
                 {"lines": lines[start : start + 10_000]},
             ).fetchall()
             for line, *values in records:
-                shown = [_neutralise(None if v is None else str(v)) for v in values]
+                shown = [neutralise(None if v is None else str(v)) for v in values]
                 yield [line, "; ".join(dict.fromkeys(reasons[int(line)])), *shown]
 
     # The reader kept no fields of a malformed record: its text goes with the reason.
     unparsed: Iterator[list[Any]] = (
-        [line, f"{'; '.join(reasons[line])}: {_neutralise(text)}"] for line, text in sorted(malformed.items())
+        [line, f"{'; '.join(reasons[line])}: {neutralise(text)}"] for line, text in sorted(malformed.items())
     )
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -1,0 +1,118 @@
+"""When each lead first reached each stage: the table every funnel metric is computed from.
+
+How this works: stage events are reduced to one row per lead with the raw first entry per stage (`t0..tn-1`,
+``min(occurred_at) FILTER (WHERE stage = s)``), joined onto every lead (leads without events keep theirs null).
+Entry times `e0..en-1` then follow the mode (docs/funnel-semantics.md):
+
+- cumulative: ``e(k) = min(t(k), e(k+1))``, i.e. the earliest of ``t(k)..t(n-1)``: reaching a stage implies
+  passing the earlier ones, and entry times never decrease along the funnel;
+- strict: ``e(k) = t(k)`` only if ``t(0)..t(k)`` all exist and never decrease: a lead stops at the last stage it
+  passed in order.
+
+The result is a lazy Ibis table: the same expression runs on DuckDB, PostgreSQL and Spark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from tandem.errors import ConfigError
+
+__all__ = ["SECONDS_PER_DAY", "days_between", "entry_table", "first_entries", "long_entries", "stage_column"]
+
+SECONDS_PER_DAY = 86400.0
+#: Stands for "no entry" inside LEAST, whose null handling differs across backends.
+_FAR_FUTURE = datetime(9999, 12, 31)
+
+
+def stage_column(index: int) -> str:
+    """Name of the entry-time column of stage `index` (``e0``, ``e1``...)."""
+    return f"e{index}"
+
+
+def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
+    """Fractional days from `start` to `end`, from epoch seconds (portable; float64 on every backend)."""
+    seconds = (end.epoch_seconds() - start.epoch_seconds()).cast("float64")
+    return seconds / ibis.literal(SECONDS_PER_DAY, type="float64")
+
+
+def _earliest(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.TimestampValue:
+    """The earlier of two timestamps, ignoring a null (LEAST's null handling differs across backends)."""
+    return ibis.cases((a.isnull(), b), (b.isnull(), a), (a <= b, a), else_=b)
+
+
+def first_entries(leads: ir.Table, events: ir.Table, stages: Sequence[str], as_of: datetime) -> ir.Table:
+    """Every lead with its raw first entry per stage: columns of `leads` plus ``t0..tn-1`` (null: no event).
+
+    ``t0`` already folds in ``created_at``: every lead has reached the first stage when it was created.
+    Events after `as_of`, events at unknown stages and events of unknown leads are left out.
+    """
+    when = ibis.literal(as_of, type="timestamp")
+    known = events.filter(events.stage.isin(list(stages)), events.occurred_at <= when)
+    firsts = known.group_by("lead_id").aggregate(
+        **{f"t{k}": known.occurred_at.min(where=known.stage == stage) for k, stage in enumerate(stages)}
+    )
+    firsts = firsts.rename(_lead_id="lead_id")
+    joined = leads.left_join(firsts, leads.lead_id == firsts._lead_id).drop("_lead_id")
+    created = ibis.cases((joined.created_at <= when, joined.created_at), else_=ibis.null("timestamp"))
+    return joined.mutate(t0=_earliest(created, joined.t0))
+
+
+def entry_table(leads: ir.Table, events: ir.Table, stages: Sequence[str], *, strict: bool, as_of: datetime) -> ir.Table:
+    """Every lead with its entry time per stage (``e0..en-1``) under the cumulative or strict rule."""
+    raw = first_entries(leads, events, stages, as_of)
+    n = len(stages)
+    times = [raw[f"t{k}"] for k in range(n)]
+    entries: dict[str, ir.TimestampValue] = {}
+    for k in range(n):
+        if strict:
+            # Passed in order: every stage up to k has an entry, and none is earlier than the one before it.
+            in_order = ibis.and_(*(t.notnull() for t in times[: k + 1]), *(times[j] <= times[j + 1] for j in range(k)))
+            entries[stage_column(k)] = ibis.cases((in_order, times[k]), else_=ibis.null("timestamp"))
+        else:
+            # The earliest entry into k or any later stage (written flat: nesting min() grows exponentially).
+            entries[stage_column(k)] = _earliest_of(times[k:])
+    return raw.mutate(**entries).drop(*(f"t{k}" for k in range(n)))
+
+
+def _earliest_of(values: Sequence[ir.TimestampValue]) -> ir.TimestampValue:
+    """The earliest non-null timestamp of `values`, or null: LEAST over values with nulls pushed to the far future."""
+    if len(values) == 1:
+        return values[0]
+    far = ibis.literal(_FAR_FUTURE, type="timestamp")
+    earliest = ibis.least(*(v.fill_null(far) for v in values))
+    return ibis.cases((earliest == far, ibis.null("timestamp")), else_=earliest)
+
+
+def long_entries(entries: ir.Table, n_stages: int, keep: Sequence[str]) -> ir.Table:
+    """One row per (lead, stage reached): `keep` columns, ``stage_index``, ``entered``, ``next_entered``, ``won_at``.
+
+    ``next_entered`` is the entry into the following stage (null for the last), ``won_at`` the entry into the last.
+    """
+    last = entries[stage_column(n_stages - 1)]
+    parts = []
+    for k in range(n_stages):
+        entered = entries[stage_column(k)]
+        following = entries[stage_column(k + 1)] if k + 1 < n_stages else ibis.null("timestamp")
+        parts.append(
+            entries.filter(entered.notnull()).select(
+                *keep,
+                stage_index=ibis.literal(k, type="int64"),
+                entered=entered.cast("timestamp"),
+                next_entered=following.cast("timestamp"),
+                won_at=last.cast("timestamp"),
+            )
+        )
+    return ibis.union(*parts, distinct=False)
+
+
+def check_columns(table: ir.Table, columns: Sequence[str], what: str) -> None:
+    """Refuse breakdown or filter columns the table does not have, listing the ones it has."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        available = ", ".join(c for c in table.columns if not c.startswith("_"))
+        raise ConfigError(f"unknown {what} column(s) {', '.join(missing)}; available: {available}")

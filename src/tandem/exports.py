@@ -1,0 +1,46 @@
+"""Writing results for people and programs: JSON-ready values and spreadsheet-safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import IO, Any
+
+__all__ = ["json_value", "neutralise", "write_csv"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str | None) -> str | None:
+    """Defuse spreadsheet formulas: text starting with =, +, -, @ gets a leading apostrophe (numbers do not)."""
+    if value and value.startswith(_FORMULA_START) and not re.fullmatch(r"[+-]?[0-9.]+(e[+-]?[0-9]+)?", value):
+        return "'" + value
+    return value
+
+
+def json_value(value: Any) -> Any:
+    """A value JSON can hold: NaN -> null, a midnight timestamp -> its date, other timestamps -> ISO 8601."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, datetime):
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    """CSV with a header; text cells neutralised, missing values empty."""
+    writer = csv.writer(stream)
+    writer.writerow(columns)
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = json_value(row.get(column))
+            cells.append("" if value is None else neutralise(value) if isinstance(value, str) else value)
+        writer.writerow(cells)
