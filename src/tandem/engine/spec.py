@@ -68,7 +68,7 @@ class FunnelSpec(BaseModel):
 
     @property
     def horizon(self) -> int:
-        """Days after which a lead that has not converted is no longer 'still open' (the window, else 90)."""
+        """Days for 'still open' and the Kaplan-Meier estimate: the horizon given, else the window, else 90."""
         return self.horizon_days or self.window_days or DEFAULT_HORIZON_DAYS
 
     def stage_index(self, stage: str) -> int:

@@ -25,6 +25,9 @@ def km_conversion(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table
     """Per `keys` and ``_stage_index``: ``km``, the estimated conversion into the next stage by day `spec.horizon`."""
     as_of = ibis.literal(spec.as_of, type="timestamp")
     converted = rows.next_entered.notnull() & (rows.next_entered <= as_of)
+    if spec.window_days is not None:  # a conversion after the window is no conversion: censored like the rest
+        window = ibis.literal(float(spec.window_days), type="float64")
+        converted = converted & (days_between(rows.entered, rows.next_entered) <= window)
     end = ibis.cases((converted, rows.next_entered), else_=as_of)
     timed = rows.mutate(_event=converted, _day=days_between(rows.entered, end).floor().cast("int64"))
     per_day = timed.group_by([*keys, "stage_index", "_day"]).aggregate(

@@ -285,14 +285,18 @@ class Warehouse:
         return rows
 
     # --- writing ----------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
+    def check_writable(self) -> None:
+        """Raise `ConfigError` for a read-only (Spark) warehouse: callers can refuse before doing any work."""
         if self.location.kind == "spark":
             raise ConfigError(
                 f"the warehouse {self.display_url} is read-only: a Spark warehouse is read from Parquet files; "
                 "import into a DuckDB or PostgreSQL workspace and export its tables with `Warehouse.export_parquet`"
             )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
+        self.check_writable()
         if self.location.kind == "duckdb":
             cur = self.con.con
             cur.execute("BEGIN TRANSACTION")

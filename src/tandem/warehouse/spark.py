@@ -114,7 +114,6 @@ def shared_session() -> SparkSession:
         )
         # Python workers (UDFs) must run the same interpreter and packages as this process.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: no hostname lookup, no LAN address
         log = (temp / "spark.log").open("ab")
         try:
@@ -181,7 +180,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 def parquet_source(folder: Path, table: str) -> Path | None:
     """Where `table`'s Parquet is in `folder`: ``<table>.parquet`` (a file or a folder of parts) or ``<table>/``.
 
-    Both present is an error rather than a guess: one of them is stale.
+    Both present is an error rather than a guess: one of them is stale. A folder without data files (a Spark job
+    that wrote nothing) counts as no table: Spark could not read a schema from it.
     """
     found = [p for p in (folder / f"{table}.parquet", folder / table) if p.exists()]
     if len(found) > 1:
@@ -189,7 +189,17 @@ def parquet_source(folder: Path, table: str) -> Path | None:
             f"the Spark warehouse {folder} has both {found[0].name} and {found[1].name}/ for table {table!r}; "
             "remove the stale one"
         )
-    return found[0] if found else None
+    if not found or (found[0].is_dir() and not _has_data_files(found[0])):
+        return None
+    return found[0]
+
+
+def _has_data_files(folder: Path) -> bool:
+    """True if `folder` holds a file Spark reads (it skips names starting with ``_`` or ``.``: markers, checksums)."""
+    return any(
+        p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+        for p in folder.rglob("*")
+    )
 
 
 def _spark_type(kind: ColumnType) -> DataType:
@@ -234,7 +244,7 @@ def canonical_frame(session: SparkSession, table: str, source: Path | None) -> D
 def register_tables(session: SparkSession, folder: Path) -> dict[str, Path | None]:
     """Register every canonical table of the Parquet `folder` as a temp view of `session`; returns each source.
 
-    Reading a Parquet folder only lists files and reads footers (no Spark job), so this is cheap.
+    Spark reads only the files' footers here, not their rows, so this is cheap next to a query.
     """
     sources = {name: parquet_source(folder, name) for name in TABLES}
     for name, source in sources.items():
