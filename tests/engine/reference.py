@@ -43,6 +43,7 @@ Choices where the document is open (also listed in the report that came with thi
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -308,7 +309,7 @@ def _strict(raw: pd.DataFrame, stages: Sequence[str]) -> pd.DataFrame:
     names = list(stages)
     out = pd.DataFrame(index=raw.index)
     out[names[0]] = raw[names[0]]
-    for previous, stage in zip(names, names[1:], strict=False):
+    for previous, stage in itertools.pairwise(names):
         in_order = out[previous].notna() & raw[stage].notna() & (raw[stage] >= out[previous])
         out[stage] = raw[stage].where(in_order)
     return out
@@ -492,9 +493,7 @@ def funnel(
     mean_days_from_previous``. The (group, period) pairs are those where at least one lead reached at least one
     stage in range; each has all n stages. Sorted by group (nulls last), period, stage_index.
     """
-    model = _Funnel(
-        leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of
-    )
+    model = _Funnel(leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of)
     horizon = _horizon(window_days, horizon_days)
     reached = model.reached()
     steps = {k: _step_stats(model.step(k, window_days, horizon), horizon) for k in range(1, len(model.stages))}
@@ -554,9 +553,7 @@ def velocity_bins(
     duration ``e(k) - e(k-1)`` in fractional days is in ``[bin_start_days, bin_end_days)``. The counts of a
     (group, period) add up to its ``converted_from_previous``.
     """
-    model = _Funnel(
-        leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of
-    )
+    model = _Funnel(leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of)
     k = model.stages.index(stage)
     if k == 0:
         raise ValueError("the first stage has no step into it")
@@ -601,9 +598,7 @@ def sales_cycle(
     ``stage`` = from_stage, per (group, period) of the funnel table; the duration is ``e(n-1) - e(k)`` in
     fractional days; no window applies.
     """
-    model = _Funnel(
-        leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of
-    )
+    model = _Funnel(leads, events, stages, by=by, period=period, start=start, end=end, strict=strict, as_of=as_of)
     k = model.stages.index(from_stage)
     keep = model.in_range[k]
     days = ((model.entry[-1] - model.entry[k]) / DAY)[keep]
@@ -745,8 +740,13 @@ def open_pipeline_by_stage_and_age(
             }
         )
     frame = _finish(
-        rows, groups, [*by, "stage"], None, ("age_bin", "open_pipeline", "open_deals"),
-        {"open_pipeline": "float64", "open_deals": "int64"}, [],
+        rows,
+        groups,
+        [*by, "stage"],
+        None,
+        ("age_bin", "open_pipeline", "open_deals"),
+        {"open_pipeline": "float64", "open_deals": "int64"},
+        [],
     )
     return frame
 
@@ -818,7 +818,5 @@ def quality(
         "re_entry_extra_entries": int((per_pair - 1).sum()),
         "cumulative_changed": int(changed.sum()),
         "placed_in_earlier_period": earlier,
-        "strict_dropped": {
-            s: int(is_reached(cumulative[s]).sum() - is_reached(strict[s]).sum()) for s in names
-        },
+        "strict_dropped": {s: int(is_reached(cumulative[s]).sum() - is_reached(strict[s]).sum()) for s in names},
     }

@@ -1,7 +1,8 @@
 """Revenue from opportunities: won revenue, deal size, win rate, sales cycle, and the open pipeline.
 
-Won and lost deals are placed in time by their close date (created_at when it is missing), open deals by
-created_at (docs/funnel-semantics.md, "Revenue"). A breakdown column comes from the opportunity itself, else from
+Deals are seen as they stood at `as_of`: won and lost deals are placed in time by their close date (created_at
+when it is missing); open deals, and deals that closed after `as_of`, count as open and are placed by created_at
+(docs/funnel-semantics.md, "Revenue"). A breakdown column comes from the opportunity itself, else from
 its lead (through lead_id), so revenue splits by channel like the funnel does.
 """
 
@@ -38,21 +39,29 @@ def _with_lead_columns(opportunities: ir.Table, leads: ir.Table, by: Sequence[st
     return joined.drop("_lead_key")
 
 
-def _placed(opportunities: ir.Table) -> ir.Table:
-    closed = opportunities.status.isin(["won", "lost"])
-    close_time = opportunities.close_date.cast("timestamp")
-    when = ibis.cases((closed & close_time.notnull(), close_time), else_=opportunities.created_at)
-    return opportunities.mutate(_at=when.cast("timestamp"))
+def _as_seen(opportunities: ir.Table, as_of: datetime) -> ir.Table:
+    """Opportunities as they stood at `as_of`: created by then; a deal closed later was still open.
+
+    Adds ``_status`` (status at `as_of`) and ``_at`` (where it is placed in time: the close for a deal closed by
+    then, else its creation).
+    """
+    when = ibis.literal(as_of, type="timestamp")
+    table = opportunities.filter(opportunities.created_at <= when)
+    closed_at = table.close_date.cast("timestamp").fill_null(table.created_at)
+    closed = table.status.isin(["won", "lost"]) & (closed_at <= when)
+    return table.mutate(
+        _status=ibis.cases((closed, table.status), else_=ibis.literal("open")),
+        _at=ibis.cases((closed, closed_at), else_=table.created_at).cast("timestamp"),
+    )
 
 
 def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) -> ir.Table:
     """Per breakdown and period: won revenue and deals, lost deals, deal size, win rate, open pipeline, cycle."""
-    table = _placed(_with_lead_columns(opportunities, leads, spec.by))
-    table = table.filter(table._at <= ibis.literal(spec.as_of, type="timestamp"))
+    table = _as_seen(_with_lead_columns(opportunities, leads, spec.by), spec.as_of)
     table, keys = place(table, table._at, spec, spec.by)
-    won = table.status == "won"
-    lost = table.status == "lost"
-    is_open = table.status == "open"
+    won = table._status == "won"
+    lost = table._status == "lost"
+    is_open = table._status == "open"
     amount = table.amount.fill_null(0.0)
     cycle = days_between(table.created_at, table.close_date.cast("timestamp"))
     grouped = table.group_by(keys) if keys else table
@@ -95,9 +104,9 @@ def _age_bin(age: ir.FloatingValue) -> ir.StringValue:
 
 def pipeline_table(opportunities: ir.Table, leads: ir.Table, by: Sequence[str], as_of: datetime) -> ir.Table:
     """Open pipeline at `as_of` by breakdown, CRM stage and age bin: deals and amount."""
-    table = _with_lead_columns(opportunities, leads, by)
+    table = _as_seen(_with_lead_columns(opportunities, leads, by), as_of)
     when = ibis.literal(as_of, type="timestamp")
-    table = table.filter((table.status == "open") & (table.created_at <= when))
+    table = table.filter(table._status == "open")
     table = table.mutate(age_bin=_age_bin(days_between(table.created_at, when)))
     keys = [*by, "stage", "age_bin"]
     agg = table.group_by(keys).aggregate(deals=table.count(), amount=table.amount.fill_null(0.0).sum())

@@ -11,7 +11,9 @@ with the canonical columns cast to their canonical types and any extra column ke
 
 The JVM's own output (startup banner, warnings) goes to ``spark.log`` in the session's temp folder instead of the
 terminal; its tail is quoted if Spark fails to start. PySpark's own JSON dump of every failed query is silenced:
-the exception raised carries the same message.
+the exception raised carries the same message. PySpark leaves the socket each query's rows arrive on for the
+garbage collector to close, with a ResourceWarning each time (an error under pytest's ``-W error``);
+`_close_result_sockets` makes it close with the file reading it instead.
 
 `connect` returns an Ibis pyspark backend that registers in-memory tables through Arrow: stock Ibis 12 goes through
 pandas, where a null in a numeric column becomes NaN (a float64 column then sums to NaN and counts the row) or
@@ -99,6 +101,7 @@ def shared_session() -> SparkSession:
         from pyspark.java_gateway import launch_gateway
         from pyspark.sql import SparkSession
 
+        _close_result_sockets()
         if SparkContext._active_spark_context is not None:
             _session = SparkSession.builder.getOrCreate()
             return _session
@@ -131,6 +134,28 @@ def shared_session() -> SparkSession:
         _session, _temp, _log = session, temp, log
         atexit.register(stop_shared_session)
         return session
+
+
+def _close_result_sockets() -> None:
+    """Make the driver's result sockets close when their file is closed or collected, not warn when collected.
+
+    PySpark 4.0 returns ``sock.makefile()`` and drops ``sock`` unclosed ("closed when garbage-collected"). Closing
+    the socket object right away is safe: the file holds its own reference, and the connection really closes
+    when the file does.
+    """
+    import pyspark.util
+
+    if getattr(pyspark.util._create_local_socket, "_tandem", False):
+        return
+
+    def create_local_socket(sock_info: Any) -> Any:
+        sockfile, sock = pyspark.util.local_connect_and_auth(sock_info[0], sock_info[1])
+        sock.settimeout(None)  # as PySpark: materialising a result can take any time (SPARK-18281)
+        sock.close()
+        return sockfile
+
+    create_local_socket._tandem = True  # type: ignore[attr-defined]
+    pyspark.util._create_local_socket = create_local_socket
 
 
 def stop_shared_session() -> None:
@@ -231,13 +256,18 @@ def canonical_frame(session: SparkSession, table: str, source: Path | None) -> D
         return session.createDataFrame([], schema)
     frame = session.read.parquet(str(source))
     present = {f.name: f.dataType for f in frame.schema.fields}
+    if all(present.get(name) == typ for name, typ in wanted.items()):
+        return frame  # the usual case (an export from tandem): nothing to cast, no extra plan step
+    # DuckDB's column order: canonical columns, the import id, then attributes as the files have them.
     columns = [
-        F.col(f"`{name}`").cast(wanted[name]).alias(name)
-        if name in wanted and typ != wanted[name]
+        F.lit(None).cast(typ).alias(name)
+        if name not in present
+        else F.col(f"`{name}`").cast(typ).alias(name)
+        if present[name] != typ
         else F.col(f"`{name}`")
-        for name, typ in present.items()
+        for name, typ in wanted.items()
     ]
-    columns += [F.lit(None).cast(typ).alias(name) for name, typ in wanted.items() if name not in present]
+    columns += [F.col(f"`{name}`") for name in present if name not in wanted]
     return frame.select(*columns)
 
 
