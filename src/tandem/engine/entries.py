@@ -35,9 +35,17 @@ def stage_column(index: int) -> str:
 
 
 def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
-    """Fractional days from `start` to `end`, from epoch seconds (portable; float64 on every backend)."""
-    seconds = (end.epoch_seconds() - start.epoch_seconds()).cast("float64")
-    return seconds / ibis.literal(SECONDS_PER_DAY, type="float64")
+    """Fractional days from `start` to `end`, counted in whole seconds.
+
+    Whole seconds because Spark's epoch seconds drop the fraction while DuckDB and PostgreSQL keep it: truncating
+    both ends makes every backend agree. Float64 throughout (a bare 86400.0 is a decimal on Spark).
+    """
+
+    def seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
+        return ts.truncate("s").epoch_seconds().cast("int64")
+
+    elapsed = (seconds(end) - seconds(start)).cast("float64")
+    return elapsed / ibis.literal(SECONDS_PER_DAY, type="float64")
 
 
 def _earliest(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.TimestampValue:

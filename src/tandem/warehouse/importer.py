@@ -158,6 +158,7 @@ def import_files(
     from tandem.warehouse.schema import table as table_spec
 
     spec = table_spec(kind)
+    warehouse.check_writable()
     mapping.check_table(kind)
     if not paths:
         raise MappingError("no file given to import")

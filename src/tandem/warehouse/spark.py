@@ -173,8 +173,15 @@ def stop_shared_session() -> None:
 
 
 def warehouse_session() -> SparkSession:
-    """A child of the shared session: same JVM, its own temporary views (one per warehouse)."""
-    return shared_session().newSession()
+    """A child of the shared session: same JVM, its own temporary views (one per warehouse).
+
+    tandem's SQL settings are set on every child, so they hold even on a notebook's own Spark.
+    """
+    session = shared_session().newSession()
+    for key, value in SESSION_CONF.items():
+        if key.startswith("spark.sql."):
+            session.conf.set(key, value)
+    return session
 
 
 class SparkBackend(_IbisPySpark):  # type: ignore[misc]

@@ -1,0 +1,760 @@
+"""Funnel engine: tandem's funnel and revenue against a hand-written DuckDB query and pandas, on the demo data.
+
+Measured in one run on one machine, on the demo company of N leads (default 1,000,000; `build_demo` with seed 7
+and today 2026-11-23, cumulative mode, stages lead, mql, sql, opportunity, won), as of 2026-11-23 00:00:
+
+* tandem: ``Workspace.funnel(by=["channel"], period="month")`` plus ``Workspace.revenue(...)`` (won revenue per
+  channel x month, placed by close date), both to Arrow. The call computes more than the comparison needs
+  (Kaplan-Meier conversion, still open, p25/p75 and mean of the step, period conversion, win rate, pipeline,
+  sales cycle), so a second tandem job selects only the compared columns from the same expressions before
+  running them (DuckDB prunes what is not selected): that is the like-for-like time.
+* SQL: one hand-written DuckDB query per result, as an analyst would write it (CTEs, FILTER aggregates, LEAST),
+  on its own read-only connection to the same warehouse file: per channel x month x stage, the cohort volume
+  (`reached`), `converted_from_previous`, `conversion_from_previous` and `median_days_from_previous`; and won
+  revenue per channel x month.
+* pandas: the same numbers from the demo's Parquet files (``demo-data/``), vectorised; the time includes reading
+  the three files (the only way pandas gets at the data), and the read is also shown on its own.
+
+The three must agree (counts exactly, rates and days to 1e-9 relative, rows matched on channel incl. null, month
+and stage); the script stops with an error before writing anything if they do not. Then, unless skipped:
+
+* 10M leads: tandem's funnel and revenue on a 10M-lead demo under ``duckdb_memory_gb = 4`` in the workspace's
+  ``tandem.toml`` (DuckDB's memory_limit; it spills to disk beyond), with the hand-written query under the same
+  limit for reference. The 10M demo holds only the tables the funnel reads (leads, stage_events,
+  opportunities): importing the 27M touches and the activities would add minutes and a gigabyte for nothing.
+* PostgreSQL at N leads: a fresh database on $TANDEM_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432),
+  loaded from the demo's Parquet through ``Workspace.import_files`` (leads, stage_events, opportunities; load time
+  shown apart), then tandem's funnel and revenue; the database is dropped at the end.
+* Spark at N leads: a ``spark:///`` workspace over the demo's Parquet folder, local mode; the session start is
+  shown apart from the query, which runs twice in the session (the first pays the JVM's warm-up).
+
+PostgreSQL's and Spark's results are checked against the SQL's too. Each job runs in its own subprocess, peak RSS
+read from VmHWM (reset just before the measured step; it includes the interpreter and the libraries loaded, shown
+as "RSS before"). The DuckDB and pandas jobs run --repeat times (default 3), interleaved; best and median are
+shown and the targets judged on the median. Results replace the "Funnel engine" section of benchmarks/RESULTS.md.
+A benchmark, not a test: nothing here asserts on time. The demo workspaces are built once under
+benchmarks/data/ and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "RESULTS.md"
+SECTION = "## Funnel engine"
+SEED = 7
+TODAY = date(2026, 11, 23)
+AS_OF = datetime(2026, 11, 23)
+STAGES = ("lead", "mql", "sql", "opportunity", "won")
+BIG = 10_000_000
+BIG_MEMORY_GB = 4
+POSTGRES = os.environ.get("TANDEM_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+#: Columns compared across the implementations (the rest of tandem's output has no counterpart here).
+KEYS = ("channel", "month", "stage")
+COUNTS = ("reached", "converted_from_previous")
+FLOATS = ("conversion_from_previous", "median_days_from_previous")
+REL_TOL = 1e-9
+ABS_TOL = 1e-12  # for values that are 0 (a median of 0 days), where a relative tolerance means nothing
+TARGET_SQL = 1.2  # tandem's time at most 1.2x the hand-written SQL's
+TARGET_PANDAS = 4.0  # and at least 4x faster than pandas
+REPEATED = ("sql", "tandem", "tandem-comparable", "pandas")
+
+
+# --- data ---------------------------------------------------------------------------------------------------
+def demo_folder(leads: int) -> Path:
+    """The demo workspace of `leads` leads, built once and reused (``.complete`` marks a finished build).
+
+    Up to 1M leads it is the full `build_demo`; above, only the tables the funnel reads are imported.
+    """
+    folder = DATA / f"funnel-demo-{leads}"
+    if (folder / ".complete").exists():
+        return folder
+    import tandem
+    from tandem.demo import generate_company
+    from tandem.demo_workspace import build_demo
+
+    if folder.exists():
+        shutil.rmtree(folder)  # an interrupted build
+    DATA.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    print(f"building the {leads:,}-lead demo in {folder} (once) ...", flush=True)
+    if leads <= 1_000_000:
+        build_demo(folder, leads=leads, seed=SEED, today=TODAY, echo=lambda line: print(line, flush=True)).close()
+    else:
+        ws = tandem.init_workspace(folder, name="demo company")
+        files = generate_company(folder / "demo-data", leads=leads, seed=SEED, today=TODAY, stages=ws.stages)
+        for kind in ("leads", "stage_events", "opportunities"):
+            (result,) = ws.import_files(kind, [files[kind]])
+            print(f"  {result.summary()}", flush=True)
+        ws.close()
+    (folder / ".complete").write_text(f"{leads}\n")
+    print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+    return folder
+
+
+def set_memory_limit(folder: Path, gb: int) -> None:
+    """Write ``duckdb_memory_gb = gb`` under [settings] of the workspace's tandem.toml (0 removes it)."""
+    from tandem.workspace import CONFIG_FILE, WorkspaceConfig
+
+    path = folder / CONFIG_FILE
+    import tomllib
+
+    config = WorkspaceConfig.model_validate(tomllib.loads(path.read_text()))
+    settings = {k: v for k, v in config.settings.items() if k != "duckdb_memory_gb"}
+    if gb:
+        settings["duckdb_memory_gb"] = gb
+    path.write_text(config.model_copy(update={"settings": settings}).to_toml())
+
+
+# --- the hand-written SQL -----------------------------------------------------------------------------------
+FUNNEL_SQL = """
+WITH firsts AS (          -- raw first entry per lead and stage, events up to as_of
+    SELECT lead_id,
+           min(occurred_at) FILTER (WHERE stage = 'lead')        AS t0,
+           min(occurred_at) FILTER (WHERE stage = 'mql')         AS t1,
+           min(occurred_at) FILTER (WHERE stage = 'sql')         AS t2,
+           min(occurred_at) FILTER (WHERE stage = 'opportunity') AS t3,
+           min(occurred_at) FILTER (WHERE stage = 'won')         AS t4
+    FROM stage_events
+    WHERE stage IN ('lead', 'mql', 'sql', 'opportunity', 'won') AND occurred_at <= $as_of
+    GROUP BY lead_id
+),
+entries AS (              -- cumulative rule: entry into k = earliest first entry into k or a later stage
+    SELECT l.channel,     -- (DuckDB's LEAST skips NULLs: NULL only when all are)
+           least(CASE WHEN l.created_at <= $as_of THEN l.created_at END, f.t0, f.t1, f.t2, f.t3, f.t4) AS e0,
+           least(f.t1, f.t2, f.t3, f.t4) AS e1,
+           least(f.t2, f.t3, f.t4)       AS e2,
+           least(f.t3, f.t4)             AS e3,
+           f.t4                          AS e4
+    FROM leads l LEFT JOIN firsts f USING (lead_id)
+),
+steps AS (                -- one row per lead and stage reached, with its entry into the next stage
+              SELECT channel, 0 AS k, e0 AS entered, e1 AS next FROM entries WHERE e0 IS NOT NULL
+    UNION ALL SELECT channel, 1, e1, e2 FROM entries WHERE e1 IS NOT NULL
+    UNION ALL SELECT channel, 2, e2, e3 FROM entries WHERE e2 IS NOT NULL
+    UNION ALL SELECT channel, 3, e3, e4 FROM entries WHERE e3 IS NOT NULL
+    UNION ALL SELECT channel, 4, e4, NULL FROM entries WHERE e4 IS NOT NULL
+),
+cohorts AS (              -- every entry is <= as_of (later events were dropped), so next IS NOT NULL = converted
+    SELECT channel, date_trunc('month', entered) AS month, k,
+           count(*) AS reached,
+           count(*) FILTER (WHERE next IS NOT NULL) AS converted,
+           quantile_cont((epoch(next) - epoch(entered)) / 86400.0, 0.5) FILTER (WHERE next IS NOT NULL)
+               AS median_days
+    FROM steps
+    GROUP BY ALL
+),
+stages(k, stage) AS (VALUES (0, 'lead'), (1, 'mql'), (2, 'sql'), (3, 'opportunity'), (4, 'won'))
+SELECT g.channel, g.month, s.stage,
+       coalesce(c.reached, 0) AS reached,
+       CASE WHEN s.k > 0 THEN coalesce(p.converted, 0) END AS converted_from_previous,
+       p.converted::DOUBLE / p.reached AS conversion_from_previous,
+       p.median_days AS median_days_from_previous
+FROM (SELECT DISTINCT channel, month FROM cohorts) g
+CROSS JOIN stages s
+LEFT JOIN cohorts c ON c.channel IS NOT DISTINCT FROM g.channel AND c.month = g.month AND c.k = s.k
+LEFT JOIN cohorts p ON p.channel IS NOT DISTINCT FROM g.channel AND p.month = g.month AND p.k = s.k - 1
+ORDER BY g.channel, g.month, s.k
+"""
+
+REVENUE_SQL = """
+WITH deals AS (           -- as seen at as_of: created by then; closed only if closed by then
+    SELECT l.channel, o.status, o.amount, o.created_at,
+           coalesce(o.close_date::TIMESTAMP, o.created_at) AS closed_at
+    FROM opportunities o LEFT JOIN leads l ON l.lead_id = o.lead_id
+    WHERE o.created_at <= $as_of
+)
+SELECT channel,
+       date_trunc('month', CASE WHEN status IN ('won', 'lost') AND closed_at <= $as_of THEN closed_at
+                                ELSE created_at END) AS month,
+       coalesce(sum(amount) FILTER (WHERE status = 'won' AND closed_at <= $as_of), 0) AS won_revenue
+FROM deals
+GROUP BY ALL
+ORDER BY channel, month
+"""
+
+
+# --- pandas -------------------------------------------------------------------------------------------------
+def pandas_funnel(folder: Path, timings: dict[str, float]) -> tuple[Any, Any]:
+    """The compared numbers from the demo's Parquet files, in vectorised pandas/numpy."""
+    import numpy as np
+    import pandas as pd
+
+    started = time.perf_counter()
+    data = folder / "demo-data"
+    leads = pd.read_parquet(data / "leads.parquet", columns=["lead_id", "created_at", "channel"])
+    events = pd.read_parquet(data / "stage_events.parquet", columns=["lead_id", "stage", "occurred_at"])
+    opps = pd.read_parquet(
+        data / "opportunities.parquet", columns=["lead_id", "status", "amount", "created_at", "close_date"]
+    )
+    timings["read"] = time.perf_counter() - started
+
+    as_of = np.datetime64(AS_OF, "us").astype("int64")
+    never = np.iinfo(np.int64).max
+    n_stages = len(STAGES)
+    # Raw first entry per lead and stage (t), leads by position; events of unknown leads or stages dropped.
+    k = events["stage"].map({s: i for i, s in enumerate(STAGES)})
+    when = events["occurred_at"].to_numpy("datetime64[us]").astype("int64")
+    position = pd.Index(leads["lead_id"]).get_indexer(events["lead_id"])
+    used = k.notna().to_numpy() & (when <= as_of) & (position >= 0)
+    firsts = (
+        pd.DataFrame({"lead": position[used], "k": k.to_numpy()[used].astype("int64"), "t": when[used]})
+        .groupby(["lead", "k"], sort=False)["t"]
+        .min()
+    )
+    t = np.full((len(leads), n_stages), never, dtype="int64")
+    t[firsts.index.get_level_values(0), firsts.index.get_level_values(1)] = firsts.to_numpy()
+    created = leads["created_at"].to_numpy("datetime64[us]").astype("int64")
+    t[:, 0] = np.minimum(t[:, 0], np.where(created <= as_of, created, never))
+    # Cumulative rule: e(k) = min(t(k), ..., t(n-1)), a running minimum from the last stage back.
+    e = np.minimum.accumulate(t[:, ::-1], axis=1)[:, ::-1]
+    channel = leads["channel"]
+
+    cohorts = []
+    for stage in range(n_stages):
+        reached = e[:, stage] != never
+        entered = e[reached, stage]
+        nxt = e[reached, stage + 1] if stage + 1 < n_stages else np.full(entered.size, never)
+        days = np.where(nxt != never, (nxt - entered) / 1e6 / 86400.0, np.nan)  # whole seconds: exact
+        month = entered.astype("datetime64[us]").astype("datetime64[M]").astype("datetime64[us]")
+        frame = pd.DataFrame({"channel": channel.to_numpy()[reached], "month": month, "days": days})
+        agg = frame.groupby(["channel", "month"], dropna=False, sort=False)["days"].agg(["size", "count", "median"])
+        agg.columns = ["reached", "converted", "median_days"]
+        cohorts.append(agg.assign(k=stage).reset_index())
+    cohort = pd.concat(cohorts, ignore_index=True)
+    groups = cohort[["channel", "month"]].drop_duplicates()
+    frame = groups.merge(pd.DataFrame({"k": range(n_stages), "stage": STAGES}), how="cross")
+    here = cohort[["channel", "month", "k", "reached"]]
+    previous = cohort[["channel", "month", "k", "reached", "converted", "median_days"]].assign(k=cohort["k"] + 1)
+    out = frame.merge(here, on=["channel", "month", "k"], how="left").merge(
+        previous, on=["channel", "month", "k"], how="left", suffixes=("", "_prev")
+    )
+    first = out["k"] == 0
+    funnel = pd.DataFrame(
+        {
+            "channel": out["channel"],
+            "month": out["month"],
+            "stage": out["stage"],
+            "reached": out["reached"].fillna(0).astype("int64"),
+            "converted_from_previous": out["converted"].fillna(0).astype("Int64").mask(first),
+            "conversion_from_previous": out["converted"] / out["reached_prev"],
+            "median_days_from_previous": out["median_days"],
+        }
+    )
+
+    # Won revenue per channel x month, deals as seen at as_of.
+    opps = opps[opps["created_at"] <= pd.Timestamp(AS_OF)]
+    deals = opps.merge(leads[["lead_id", "channel"]], on="lead_id", how="left")
+    closed_at = pd.to_datetime(deals["close_date"]).astype("datetime64[us]").fillna(deals["created_at"])
+    closed = deals["status"].isin(["won", "lost"]) & (closed_at <= pd.Timestamp(AS_OF))
+    placed = closed_at.where(closed, deals["created_at"])
+    won = deals["amount"].fillna(0.0).where(closed & (deals["status"] == "won"), 0.0)
+    revenue = (
+        pd.DataFrame({"channel": deals["channel"], "month": placed.dt.to_period("M").dt.start_time, "won": won})
+        .groupby(["channel", "month"], dropna=False, sort=False)["won"]
+        .sum()
+        .rename("won_revenue")
+        .reset_index()
+    )
+    return funnel, revenue
+
+
+# --- measuring (in a worker subprocess) ---------------------------------------------------------------------
+def reset_peak() -> None:
+    """Reset this process's peak RSS (Linux: VmHWM), so the next step's peak is its own."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _status_mib(field: str) -> float:
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(rf"{field}:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
+    except (OSError, TypeError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step(out: dict[str, Any], name: str, run: Callable[[], Any]) -> Any:
+    rss_before = _status_mib("VmRSS")
+    reset_peak()
+    start = time.perf_counter()
+    result = run()
+    out[name] = {"seconds": time.perf_counter() - start, "rss_mib": _status_mib("VmHWM"), "rss_before": rss_before}
+    return result
+
+
+def _save(results: tuple[Any, Any], where: Path | None, job: str) -> None:
+    """Write a job's two results (Arrow tables or pandas frames) for the parent's agreement check (untimed)."""
+    if where is None:
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for name, table in zip(("funnel", "revenue"), results, strict=True):
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        pq.write_table(table, where / f"{job}.{name}.parquet")
+
+
+def tandem_results(ws: Any, comparable: bool) -> tuple[Any, Any]:
+    funnel = ws.funnel(by=["channel"], period="month", as_of=AS_OF)
+    revenue = ws.revenue(by=["channel"], period="month", as_of=AS_OF)
+    if not comparable:
+        return funnel.to_arrow(), revenue.to_arrow()
+    f = funnel.expr.select("channel", "period", "stage", "stage_index", *COUNTS, *FLOATS)
+    r = revenue.expr.select("channel", "period", "won_revenue")
+    return f.to_pyarrow(), r.to_pyarrow()
+
+
+def worker(job: str, leads: int, save: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    folder = demo_folder(BIG if job.endswith("-10m") else leads)
+    if job in {"tandem", "tandem-comparable", "tandem-10m"}:
+        import tandem
+
+        # Opening the workspace (application database, warehouse file) is not timed; the question is.
+        with tandem.open_workspace(folder) as ws:
+            ws.warehouse.con.raw_sql("SELECT 1")
+            results = step(out, job, lambda: tandem_results(ws, comparable=job == "tandem-comparable"))
+            if job == "tandem":  # the Python side on its own: Ibis expressions built and compiled to SQL
+                start = time.perf_counter()
+                for _ in range(3):
+                    ws.funnel(by=["channel"], period="month", as_of=AS_OF).sql  # noqa: B018
+                    ws.revenue(by=["channel"], period="month", as_of=AS_OF).sql  # noqa: B018
+                out[job]["compile_seconds"] = (time.perf_counter() - start) / 3
+    elif job in {"sql", "sql-10m"}:
+        import duckdb
+
+        con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
+        con.execute("SET TimeZone = 'UTC'")
+        if job == "sql-10m":
+            con.execute(f"SET memory_limit = '{BIG_MEMORY_GB}GB'")
+            temp = folder / ".tandem" / "tmp"
+            temp.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET temp_directory = '{temp}'")
+        con.execute("SELECT 1")
+
+        def run() -> tuple[Any, Any]:
+            params = {"as_of": AS_OF}
+            return (
+                con.execute(FUNNEL_SQL, params).to_arrow_table(),
+                con.execute(REVENUE_SQL, params).to_arrow_table(),
+            )
+
+        results = step(out, job, run)
+        con.close()
+    elif job == "pandas":
+        timings: dict[str, float] = {}
+        results = step(out, job, lambda: pandas_funnel(folder, timings))
+        out[job]["read_seconds"] = timings["read"]
+    elif job == "postgres":
+        results = postgres_job(folder, out)
+    elif job == "spark":
+        results = spark_job(folder, out)
+    else:
+        raise SystemExit(f"unknown job {job}")
+    _save(results, save, job)
+    return out
+
+
+def postgres_job(folder: Path, out: dict[str, Any]) -> tuple[Any, Any]:
+    """Load the demo's Parquet into a fresh PostgreSQL database through tandem's import, then the funnel."""
+    import psycopg
+
+    import tandem
+
+    name = f"tandem_bench_{os.getpid()}"
+    admin = psycopg.connect(f"{POSTGRES}/postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{POSTGRES}/{name}"
+        with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp:
+            ws = tandem.init_workspace(Path(tmp) / "ws", database=url, warehouse=url)
+            try:
+                files = [folder / "demo-data" / f"{kind}.parquet" for kind in ("leads", "stage_events", "opportunities")]
+                step(out, "postgres load", lambda: [ws.import_files(f.stem, [f]) for f in files])
+                ws.warehouse.con.raw_sql("ANALYZE")
+                results = step(out, "postgres", lambda: tandem_results(ws, comparable=False))
+            finally:
+                ws.close()
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return results  # type: ignore[no-any-return]
+
+
+def spark_job(folder: Path, out: dict[str, Any]) -> tuple[Any, Any]:
+    """A spark:/// workspace over the demo's Parquet folder: session start, then the funnel twice."""
+    import tandem
+
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-") as tmp:
+        ws = tandem.init_workspace(Path(tmp) / "ws", warehouse=f"spark:///{(folder / 'demo-data').resolve()}")
+        try:
+            step(out, "spark start", lambda: ws.warehouse.con)
+            results = step(out, "spark", lambda: tandem_results(ws, comparable=False))
+            step(out, "spark again", lambda: tandem_results(ws, comparable=False))
+        finally:
+            ws.close()
+    return results  # type: ignore[no-any-return]
+
+
+# --- agreement ----------------------------------------------------------------------------------------------
+def _normalised(path: Path, kind: str) -> Any:
+    """A result as a pandas frame with the compared columns, keyed on (channel, month[, stage]), sorted."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frame = pq.read_table(path).to_pandas()
+    frame = frame.rename(columns={"period": "month"})
+    month = pd.to_datetime(frame["month"])
+    if isinstance(month.dtype, pd.DatetimeTZDtype):
+        month = month.dt.tz_convert("UTC").dt.tz_localize(None)
+    frame["month"] = month.astype("datetime64[us]")
+    frame["channel"] = frame["channel"].astype("object").where(frame["channel"].notna(), None)
+    keys = list(KEYS) if kind == "funnel" else ["channel", "month"]
+    values = [*COUNTS, *FLOATS] if kind == "funnel" else ["won_revenue"]
+    frame = frame[keys + values].copy()
+    for column in values:
+        frame[column] = frame[column].astype("Int64" if column in COUNTS else "float64")
+    frame["channel"] = frame["channel"].fillna("\0null")  # a missing channel is a group of its own
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def disagreements(saved: Path, reference: str, other: str) -> list[str]:
+    """How `other`'s results differ from `reference`'s (empty: they agree)."""
+    import numpy as np
+
+    problems: list[str] = []
+    for kind in ("funnel", "revenue"):
+        a = _normalised(saved / f"{reference}.{kind}.parquet", kind)
+        b = _normalised(saved / f"{other}.{kind}.parquet", kind)
+        keys = list(KEYS) if kind == "funnel" else ["channel", "month"]
+        both = a.merge(b, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True)
+        missing = both[both["_merge"] != "both"]
+        if len(missing):
+            problems.append(f"{kind}: {len(missing)} rows in only one of {reference}/{other}, e.g.\n{missing.head()}")
+        both = both[both["_merge"] == "both"]
+        columns = [*COUNTS, *FLOATS] if kind == "funnel" else ["won_revenue"]
+        for column in columns:
+            x, y = both[f"{column}_a"], both[f"{column}_b"]
+            if column in COUNTS:
+                bad = (x.isna() != y.isna()) | (x.fillna(-1) != y.fillna(-1))
+            else:
+                xv, yv = x.to_numpy("float64"), y.to_numpy("float64")
+                close = np.abs(xv - yv) <= np.maximum(REL_TOL * np.maximum(np.abs(xv), np.abs(yv)), ABS_TOL)
+                bad = (np.isnan(xv) != np.isnan(yv)) | (~np.isnan(xv) & ~np.isnan(yv) & ~close)
+            if bad.any():
+                problems.append(
+                    f"{kind}.{column}: {int(bad.sum())} of {len(both)} rows differ ({reference} vs {other}), e.g.\n"
+                    f"{both.loc[bad, [*keys, f'{column}_a', f'{column}_b']].head()}"
+                )
+    return problems
+
+
+def rows_of(saved: Path, job: str) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    return {kind: pq.read_metadata(saved / f"{job}.{kind}.parquet").num_rows for kind in ("funnel", "revenue")}
+
+
+# --- report -------------------------------------------------------------------------------------------------
+def machine() -> str:
+    from importlib.metadata import version
+
+    import duckdb
+
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+    mem = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    git = ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"]
+    commit = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+    versions = []
+    for package in ("duckdb", "ibis-framework", "pandas", "pyarrow", "numpy", "pyspark", "psycopg"):
+        with contextlib.suppress(Exception):
+            versions.append(f"{package} {duckdb.__version__ if package == 'duckdb' else version(package)}")
+    return (
+        f"{len(os.sched_getaffinity(0))} CPUs ({cpu[1].strip() if cpu else platform.processor()}), "
+        f"{int(mem[1]) / 1024**2 if mem else 0:.1f} GiB RAM; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, tandem {version('tandem')} (commit {commit or 'unknown'}); "
+        + ", ".join(versions)
+    )
+
+
+def _postgres_version() -> str:
+    with contextlib.suppress(Exception):
+        import psycopg
+
+        with psycopg.connect(f"{POSTGRES}/postgres") as con:
+            row = con.execute("SHOW server_version").fetchone()
+            return f"PostgreSQL {row[0].split()[0]}" if row else "PostgreSQL"
+    return "PostgreSQL"
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], notes: dict[str, str]) -> str:
+    seconds = {name: sorted(m["seconds"] for m in ms) for name, ms in runs.items()}
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+
+    def peak(name: str) -> str:
+        return f"{max(m['rss_mib'] for m in runs[name]):,.0f}"
+
+    def before(name: str) -> str:
+        return f"{max(m['rss_before'] for m in runs[name]):,.0f}"
+
+    def timing(name: str) -> str:
+        s = seconds[name]
+        return f"{s[0]:.2f} / {median[name]:.2f}" if len(s) > 1 else f"{s[0]:.2f}"
+
+    def row(label: str, name: str, ratio: str = "—") -> str:
+        if name not in runs:
+            return f"| {label} | {notes.get(name, 'not run')} | — | — | — |"
+        return f"| {label} | {timing(name)} | {ratio} | {peak(name)} | {before(name)} |"
+
+    leads = args.leads
+    sql, full, comparable, pandas = median["sql"], median["tandem"], median["tandem-comparable"], median["pandas"]
+    read = statistics.median(m["read_seconds"] for m in runs["pandas"])
+    compile_s = statistics.median(m["compile_seconds"] for m in runs["tandem"])
+    flags = "".join(
+        f" --{flag}" for flag in ("skip-10m", "skip-postgres", "skip-spark") if getattr(args, flag.replace("-", "_"))
+    )
+    lines = [
+        SECTION,
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine()}; {_postgres_version()}; Java for Spark local mode",
+        f"- Command: `python benchmarks/bench_funnel.py --leads {leads} --repeat {args.repeat}{flags}` "
+        f"(DuckDB and pandas jobs: {args.repeat} run{'s' if args.repeat > 1 else ''} each, each in its own process, "
+        "interleaved; PostgreSQL and Spark: one run)",
+        f"- Data: the demo company, {leads:,} leads (`build_demo`, seed {SEED}, today {TODAY}), "
+        f"{notes['data']}; question: funnel by channel x month, cumulative mode, stages {', '.join(STAGES)}, "
+        f"as of {AS_OF:%Y-%m-%d %H:%M}; plus won revenue by channel x month",
+        f"- Agreement: {notes['agreement']}",
+        "",
+        "| Measurement | Seconds (best / median) | Ratio (medians) | Peak RSS (MiB, max) | RSS before (MiB) |",
+        "|---|---:|---:|---:|---:|",
+        row("Hand-written DuckDB SQL (funnel + revenue queries, to Arrow)", "sql"),
+        row(
+            "tandem `funnel` + `revenue`, full results (KM, still open, p25/p75, mean, period view, win rate, ...)",
+            "tandem",
+            f"{full / sql:.2f}x SQL",
+        ),
+        row(
+            "tandem, the compared columns selected from the same expressions (like for like)",
+            "tandem-comparable",
+            f"{comparable / sql:.2f}x SQL",
+        ),
+        row(
+            f"pandas from Parquet (read {read:.2f} s + compute {pandas - read:.2f} s, medians)",
+            "pandas",
+            f"{pandas / full:.1f}x tandem full; {pandas / comparable:.1f}x like for like",
+        ),
+    ]
+    if "tandem-10m" in runs or "tandem-10m" in notes:
+        lines += [
+            row(
+                f"tandem `funnel` + `revenue` at {BIG:,} leads, `duckdb_memory_gb = {BIG_MEMORY_GB}`",
+                "tandem-10m",
+                f"{median['tandem-10m'] / median['sql-10m']:.2f}x SQL" if "sql-10m" in median else "—",
+            ),
+            row(f"Hand-written SQL at {BIG:,} leads, `memory_limit = '{BIG_MEMORY_GB}GB'`", "sql-10m"),
+        ]
+    if "postgres" in runs or "postgres" in notes:
+        lines += [
+            row(
+                f"PostgreSQL: load leads, stage_events, opportunities via `import_files` ({leads:,} leads)",
+                "postgres load",
+            ),
+            row("PostgreSQL: tandem `funnel` + `revenue`, full results", "postgres", _ratio(median, "postgres", "tandem")),
+        ]
+    if "spark" in runs or "spark" in notes:
+        lines += [
+            row("Spark local mode: session start and Parquet registration", "spark start"),
+            row(
+                "Spark: tandem `funnel` + `revenue`, full results, first query", "spark", _ratio(median, "spark", "tandem")
+            ),
+            row("Spark: the same, second query in the session", "spark again", _ratio(median, "spark again", "tandem")),
+        ]
+    met_sql = comparable <= TARGET_SQL * sql
+    met_sql_full = full <= TARGET_SQL * sql
+    met_pandas = pandas >= TARGET_PANDAS * full
+    lines += [
+        "",
+        f"tandem's Python side (Ibis expressions built and compiled to SQL, both results) takes {compile_s:.2f} s of "
+        "each tandem time.",
+        "",
+        f"Targets (issue, at 1,000,000 leads), judged on the median run{'' if leads == 1_000_000 else ' (this run: ' + f'{leads:,} leads)'}:",
+        "",
+        f"- tandem <= {TARGET_SQL}x the hand-written SQL: like for like {comparable / sql:.2f}x "
+        f"({comparable:.2f} s vs {sql:.2f} s), **{'met' if met_sql else 'NOT met'}**; with everything tandem "
+        f"computes in the same call {full / sql:.2f}x, **{'met' if met_sql_full else 'NOT met'}**",
+        f"- tandem >= {TARGET_PANDAS:g}x faster than pandas: {pandas / full:.1f}x (full results; "
+        f"{pandas / comparable:.1f}x like for like; {(pandas - read) / full:.1f}x if pandas' Parquet read were free), "
+        f"**{'met' if met_pandas else 'NOT met'}**",
+    ]
+    if "tandem-10m" in runs:
+        m = runs["tandem-10m"][0]
+        under = m["rss_mib"] <= BIG_MEMORY_GB * 1024
+        lines.append(
+            f"- {BIG:,} leads complete under a {BIG_MEMORY_GB} GB memory limit: completed in {m['seconds']:.1f} s "
+            f"with `duckdb_memory_gb = {BIG_MEMORY_GB}`, peak RSS {m['rss_mib'] / 1024:.2f} GiB "
+            f"({'within' if under else 'ABOVE'} {BIG_MEMORY_GB} GiB), **{'met' if under else 'NOT met'}**"
+        )
+    elif "tandem-10m" in notes:
+        lines.append(f"- {BIG:,} leads under a {BIG_MEMORY_GB} GB limit: {notes['tandem-10m']}, **NOT met**")
+    for name in ("postgres", "spark"):
+        if name in notes and name in runs:
+            lines.append(f"- {name}: {notes[name]}")
+    if notes.get("caveats"):
+        lines += ["", notes["caveats"]]
+    return "\n".join(lines) + "\n"
+
+
+def _ratio(median: dict[str, float], name: str, base: str) -> str:
+    return f"{median[name] / median[base]:.1f}x DuckDB" if name in median and base in median else "—"
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section + "\n", text).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text)
+
+
+# --- driver -------------------------------------------------------------------------------------------------
+def run_job(job: str, leads: int, save: Path | None) -> tuple[dict[str, Any] | None, str]:
+    """Run one job in its own process; returns its measurements, or None and the error's last line."""
+    command = [sys.executable, __file__, "--worker", job, "--leads", str(leads)]
+    if save is not None:
+        command += ["--save", str(save)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return None, (lines[-1] if lines else f"exit code {done.returncode}")[:300]
+    return json.loads(done.stdout.strip().splitlines()[-1]), ""
+
+
+def show(name: str, m: dict[str, Any]) -> None:
+    extra = "".join(f" {k}={v:.2f}" for k, v in m.items() if k not in {"seconds", "rss_mib", "rss_before"})
+    print(f"{name:18} {m['seconds']:8.2f} s {m['rss_mib']:>8,.0f} MiB peak{extra}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads of the demo company (default 1M)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each DuckDB and pandas job (default 3)")
+    parser.add_argument("--skip-10m", action="store_true", help=f"skip the {BIG:,}-lead run")
+    parser.add_argument("--skip-postgres", action="store_true", help="skip the PostgreSQL run")
+    parser.add_argument("--skip-spark", action="store_true", help="skip the Spark run")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.leads, args.save)))
+        return
+
+    folder = demo_folder(args.leads)
+    set_memory_limit(folder, 0)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    notes: dict[str, str] = {}
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="tandem-bench-funnel-") as tmp:
+        saved = Path(tmp)
+        for i in range(args.repeat):
+            for job in REPEATED:
+                measured, error = run_job(job, args.leads, saved if i == 0 else None)
+                if measured is None:
+                    raise SystemExit(f"{job} failed: {error}")
+                for name, m in measured.items():
+                    show(name, m)
+                    runs.setdefault(name, []).append(m)
+            if i == 0:  # the numbers must agree before their times mean anything
+                problems = [p for other in ("tandem", "tandem-comparable", "pandas") for p in disagreements(saved, "sql", other)]
+                if problems:
+                    print("\n\n".join(problems), file=sys.stderr)
+                    raise SystemExit("tandem, the hand-written SQL and pandas DISAGREE: no results written")
+                counted = rows_of(saved, "sql")
+                print(f"agreement: ok ({counted['funnel']:,} funnel rows, {counted['revenue']:,} revenue rows)")
+        notes["agreement"] = (
+            f"tandem (full and like for like), the SQL and pandas agree on all {counted['funnel']:,} funnel rows "
+            f"(channel x month x stage) and {counted['revenue']:,} revenue rows (counts exactly, rates and days to "
+            f"{REL_TOL:g} relative)"
+        )
+
+        if not args.skip_10m:
+            big = demo_folder(BIG)
+            set_memory_limit(big, BIG_MEMORY_GB)
+            try:
+                for job in ("tandem-10m", "sql-10m"):
+                    measured, error = run_job(job, args.leads, None)
+                    if measured is None:
+                        notes[job] = f"failed: {error}"
+                        failed.append(job)
+                        continue
+                    for name, m in measured.items():
+                        show(name, m)
+                        runs.setdefault(name, []).append(m)
+            finally:
+                set_memory_limit(big, 0)
+
+        for job, skip in (("postgres", args.skip_postgres), ("spark", args.skip_spark)):
+            if skip:
+                continue
+            measured, error = run_job(job, args.leads, saved)
+            if measured is None:
+                notes[job] = f"did not run: {error}"
+                print(f"{job}: {notes[job]}", flush=True)
+                continue
+            for name, m in measured.items():
+                show(name, m)
+                runs.setdefault(name, []).append(m)
+            problems = disagreements(saved, "sql", job)
+            if problems:
+                print("\n\n".join(problems), file=sys.stderr)
+                notes[job] = "results DISAGREE with the SQL's (see the script's output)"
+                failed.append(job)
+            else:
+                notes[job] = "results agree with the SQL's"
+
+    counts = {}
+    with contextlib.suppress(Exception):
+        import duckdb
+
+        con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("stage_events", "opportunities")}
+        con.close()
+    notes["data"] = (
+        f"{counts.get('stage_events', 0):,} stage events, {counts.get('opportunities', 0):,} opportunities"
+        if counts
+        else "stage events and opportunities as generated"
+    )
+    section = report(args, runs, notes)
+    write_results(section)
+    print("\n" + section)
+    if failed:
+        raise SystemExit(f"failed or disagreed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
