@@ -7,6 +7,7 @@ database on the real server named by $TANDEM_TEST_POSTGRES_URL, created for the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,9 +31,9 @@ def _admin_connect() -> Any:
     return psycopg.connect(POSTGRES_URL, autocommit=True)
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[str]:
-    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped on exit (skips when no server is configured)."""
     if not POSTGRES_URL:
         pytest.skip("TANDEM_TEST_POSTGRES_URL is not set (scripts/test.sh sets it to the local server)")
     name = f"tandem_t_{uuid.uuid4().hex[:12]}"
@@ -44,6 +45,13 @@ def postgres_database() -> Iterator[str]:
     finally:
         with _admin_connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 WorkspaceFactory = Callable[..., Workspace]

@@ -8,6 +8,7 @@ reads its warehouse after the ordinary import.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ import pytest
 
 import tandem
 from tandem.demo import generate_company
+from tests.conftest import fresh_postgres_database
 from tests.engine import reference as ref
+from tests.engine.conftest import BACKENDS
 
 pytest.importorskip("tandem.engine")
 
@@ -42,14 +45,24 @@ class Demo:
     opportunities: pd.DataFrame
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    folder: Path = tmp_path_factory.mktemp("engine-vs-reference")
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo company on each backend: imported into DuckDB or PostgreSQL, read from its Parquet by Spark."""
+    backend = str(request.param)
+    folder: Path = tmp_path_factory.mktemp(f"engine-vs-reference-{backend}")
     files = generate_company(folder / "data", leads=LEADS, seed=SEED, today=TODAY)
-    ws = tandem.init_workspace(folder / "ws")
-    try:
-        for table in IMPORT_ORDER:
-            ws.import_files(table, [files[table]])
+    with contextlib.ExitStack() as stack:
+        if backend == "pyspark":
+            ws = tandem.init_workspace(folder / "ws", warehouse=f"spark:///{(folder / 'data').resolve()}")
+        else:
+            urls = {}
+            if backend == "postgres":
+                url = stack.enter_context(fresh_postgres_database())
+                urls = {"database": url, "warehouse": url}
+            ws = tandem.init_workspace(folder / "ws", **urls)
+            for table in IMPORT_ORDER:
+                ws.import_files(table, [files[table]])
+        stack.callback(ws.close)
         yield Demo(
             ws=ws,
             stages=list(ws.stages),
@@ -57,8 +70,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             events=pd.read_parquet(files["stage_events"]),
             opportunities=pd.read_parquet(files["opportunities"]),
         )
-    finally:
-        ws.close()
 
 
 # --- comparing two tables -----------------------------------------------------------------------------------------
