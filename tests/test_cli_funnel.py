@@ -99,3 +99,9 @@ def test_revenue_and_velocity(ws: Path) -> None:
     assert (revenue["won_revenue"], revenue["win_rate"], revenue["median_sales_cycle_days"]) == (500.0, 1.0, 12.0)
     velocity = json.loads(run("velocity", "mql", "--format", "json", *AS_OF, "-w", ws).stdout)["rows"][0]
     assert (velocity["leads"], velocity["median_days"]) == (1, 2.0)
+
+
+def test_pipeline_lists_open_deals_by_stage_and_age(ws: Path) -> None:
+    done = run("pipeline", "--format", "json", "--as-of", "2026-01-10", "-w", ws)
+    (row,) = json.loads(done.stdout)["rows"]
+    assert (row["age_bin"], row["deals"], row["amount"]) == ("0-30", 1, 500.0)  # O1 was still open on Jan 10

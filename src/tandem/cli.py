@@ -301,6 +301,9 @@ HEADERS: dict[str, tuple[str, str]] = {
     "p25_days": ("p25", "days"),
     "p75_days": ("p75", "days"),
     "mean_days": ("mean", "days"),
+    "age_bin": ("age (days)", "text"),
+    "deals": ("deals", "int"),
+    "amount": ("amount", "money"),
 }
 
 
@@ -448,6 +451,20 @@ def revenue(
             "open_pipeline",
             "median_sales_cycle_days",
         ]
+        _emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
+
+
+@app.command()
+def pipeline(
+    by: ByOption = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Open pipeline as of now (or --as-of): deals and amount by CRM stage and age in days."""
+    with open_workspace(workspace) as ws:
+        result = ws.pipeline(by=by or [], as_of=as_of)
+        columns = [*result.spec.by, "stage", "age_bin", "deals", "amount"]
         _emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
 
 
