@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,3 +245,19 @@ def test_the_result_names_its_definition_version_and_backend(build: Build, engin
     assert "SELECT" in result.sql.upper()
     assert "definition version 1" in result._repr_html_()
     assert list(result.to_pandas().columns)[:3] == ["stage", "stage_index", "reached"]
+
+
+def test_a_second_question_sees_new_data_and_nothing_is_left_behind(build: Build, tmp_path: Path) -> None:
+    """The funnel caches intermediate rows on the backend; they are dropped once fetched, never reused stale."""
+    ws = build([lead("a").at("mql", "2026-01-02")])
+    before = set(ws.warehouse.con.list_tables())
+    assert column(funnel(ws), "reached")[:2] == [1, 1]
+    assert set(ws.warehouse.con.list_tables()) == before
+    if ws.warehouse.backend_name == "pyspark":
+        return  # a Spark warehouse is read-only: no new import to see
+    from .journeys import tables, write_tables
+
+    files = write_tables(tmp_path / "more", tables([lead("b").at("mql", "2026-01-03")]))
+    ws.import_files("leads", [files["leads"]])
+    ws.import_files("stage_events", [files["stage_events"]])
+    assert column(funnel(ws), "reached")[:2] == [2, 2]
