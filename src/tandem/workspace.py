@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
-from tandem.engine.funnel import Release, materialized_funnel
 from tandem.engine.quality import QualityReport, quality_report
 from tandem.engine.revenue import pipeline_table, revenue_table
 from tandem.engine.velocity import velocity_table
@@ -198,8 +197,6 @@ class Workspace:
         self.path = path
         self.config = config
         self.settings = resolve_settings(config.settings)
-        #: Drops what unfetched results cached on the backend; run on close, before the connection goes.
-        self._releases: list[Release] = []
 
     @cached_property
     def store(self) -> AppStore:
@@ -290,13 +287,8 @@ class Workspace:
             horizon_days=horizon_days,
             **({"as_of": as_of} if as_of is not None else {}),
         )
-        leads, events = self.warehouse.table("leads"), self.warehouse.table("stage_events")
-        expr, release = materialized_funnel(leads, events, spec)
-        self._releases = [r for r in self._releases if not r.done] + [release]
-        result = self._result("funnel", expr, spec)
-        result.explain = lambda: funnel_table(leads, events, spec)
-        result.release = release
-        return result
+        wh = self.warehouse
+        return self._result("funnel", funnel_table(wh.table("leads"), wh.table("stage_events"), spec), spec)
 
     def revenue(
         self,
@@ -396,9 +388,6 @@ class Workspace:
         return done
 
     def close(self) -> None:
-        for release in self._releases:
-            release()
-        self._releases.clear()
         if "warehouse" in self.__dict__:
             self.__dict__.pop("warehouse").close()
         if "store" in self.__dict__:

@@ -248,7 +248,7 @@ def test_the_result_names_its_definition_version_and_backend(build: Build, engin
 
 
 def test_a_second_question_sees_new_data_and_nothing_is_left_behind(build: Build, tmp_path: Path) -> None:
-    """The funnel caches intermediate rows on the backend; they are dropped once fetched, never reused stale."""
+    """A question leaves nothing behind on the backend, and the next one sees data imported in between."""
     ws = build([lead("a").at("mql", "2026-01-02")])
     before = set(ws.warehouse.con.list_tables())
     assert column(funnel(ws), "reached")[:2] == [1, 1]

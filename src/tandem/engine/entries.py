@@ -25,8 +25,6 @@ from tandem.errors import ConfigError
 __all__ = ["SECONDS_PER_DAY", "days_between", "entry_table", "first_entries", "long_entries", "stage_column"]
 
 SECONDS_PER_DAY = 86400.0
-#: Stands for "no entry" inside LEAST, whose null handling differs across backends.
-_FAR_FUTURE = datetime(9999, 12, 31)
 
 
 def stage_column(index: int) -> str:
@@ -48,11 +46,6 @@ def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.Floatin
     return elapsed / ibis.literal(SECONDS_PER_DAY, type="float64")
 
 
-def _earliest(a: ir.TimestampValue, b: ir.TimestampValue) -> ir.TimestampValue:
-    """The earlier of two timestamps, ignoring a null (LEAST's null handling differs across backends)."""
-    return ibis.cases((a.isnull(), b), (b.isnull(), a), (a <= b, a), else_=b)
-
-
 def first_entries(leads: ir.Table, events: ir.Table, stages: Sequence[str], as_of: datetime) -> ir.Table:
     """Every lead with its raw first entry per stage: columns of `leads` plus ``t0..tn-1`` (null: no event).
 
@@ -67,7 +60,7 @@ def first_entries(leads: ir.Table, events: ir.Table, stages: Sequence[str], as_o
     firsts = firsts.rename(_lead_id="lead_id")
     joined = leads.left_join(firsts, leads.lead_id == firsts._lead_id).drop("_lead_id")
     created = ibis.cases((joined.created_at <= when, joined.created_at), else_=ibis.null("timestamp"))
-    return joined.mutate(t0=_earliest(created, joined.t0))
+    return joined.mutate(t0=ibis.least(created, joined.t0))
 
 
 def entry_table(leads: ir.Table, events: ir.Table, stages: Sequence[str], *, strict: bool, as_of: datetime) -> ir.Table:
@@ -88,34 +81,35 @@ def entry_table(leads: ir.Table, events: ir.Table, stages: Sequence[str], *, str
 
 
 def _earliest_of(values: Sequence[ir.TimestampValue]) -> ir.TimestampValue:
-    """The earliest non-null timestamp of `values`, or null: LEAST over values with nulls pushed to the far future."""
-    if len(values) == 1:
-        return values[0]
-    far = ibis.literal(_FAR_FUTURE, type="timestamp")
-    earliest = ibis.least(*(v.fill_null(far) for v in values))
-    return ibis.cases((earliest == far, ibis.null("timestamp")), else_=earliest)
+    """The earliest non-null timestamp of `values`, or null when all are (LEAST skips nulls on every backend)."""
+    return values[0] if len(values) == 1 else ibis.least(*values)
 
 
 def long_entries(entries: ir.Table, n_stages: int, keep: Sequence[str]) -> ir.Table:
     """One row per (lead, stage reached): `keep` columns, ``stage_index``, ``entered``, ``next_entered``, ``won_at``.
 
     ``next_entered`` is the entry into the following stage (null for the last), ``won_at`` the entry into the last.
+    Unfolded with UNNEST over the stage indexes rather than a UNION of one SELECT per stage: a union makes the
+    backends compute the entry table once per stage.
     """
-    last = entries[stage_column(n_stages - 1)]
-    parts = []
-    for k in range(n_stages):
-        entered = entries[stage_column(k)]
-        following = entries[stage_column(k + 1)] if k + 1 < n_stages else ibis.null("timestamp")
-        parts.append(
-            entries.filter(entered.notnull()).select(
-                *keep,
-                stage_index=ibis.literal(k, type="int64"),
-                entered=entered.cast("timestamp"),
-                next_entered=following.cast("timestamp"),
-                won_at=last.cast("timestamp"),
-            )
-        )
-    return ibis.union(*parts, distinct=False)
+    columns = [stage_column(k) for k in range(n_stages)]
+    index = ibis.literal(list(range(n_stages)), type="array<int64>").unnest()
+    unfolded = entries.select(*keep, *columns, stage_index=index)
+
+    def pick(offset: int) -> ir.TimestampValue:
+        branches = [
+            (unfolded.stage_index == k, unfolded[columns[k + offset]]) for k in range(n_stages) if k + offset < n_stages
+        ]
+        return ibis.cases(*branches, else_=ibis.null("timestamp")).cast("timestamp")
+
+    rows = unfolded.select(
+        *keep,
+        stage_index=unfolded.stage_index,
+        entered=pick(0),
+        next_entered=pick(1),
+        won_at=unfolded[columns[-1]].cast("timestamp"),
+    )
+    return rows.filter(rows.entered.notnull())
 
 
 def check_columns(table: ir.Table, columns: Sequence[str], what: str) -> None:

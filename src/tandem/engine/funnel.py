@@ -21,7 +21,7 @@ from tandem.engine.entries import check_columns, days_between, entry_table, long
 from tandem.engine.spec import PERIOD_UNITS, FunnelSpec
 from tandem.engine.survival import km_conversion
 
-__all__ = ["FUNNEL_COLUMNS", "funnel_table", "materialized_funnel", "place", "stage_rows"]
+__all__ = ["FUNNEL_COLUMNS", "funnel_table", "place", "stage_rows"]
 
 #: Columns of a funnel result after the breakdown (and period) columns.
 FUNNEL_COLUMNS = (
@@ -97,45 +97,8 @@ def _frame(cohorts: ir.Table, keys: list[str], stages: Sequence[str]) -> ir.Tabl
 
 
 def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """The funnel result as one self-contained Ibis expression: breakdown keys, period, `FUNNEL_COLUMNS`."""
+    """The funnel result as one Ibis expression: breakdown keys, period, then `FUNNEL_COLUMNS`."""
     rows, keys = stage_rows(leads, events, spec)
-    return _assemble(rows, keys, spec)
-
-
-def materialized_funnel(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, Release]:
-    """The funnel, computing the per-stage rows once into a temporary table of the backend (Ibis ``cache``).
-
-    Those rows feed two aggregations (cohorts and Kaplan-Meier); a single query computes them once per
-    aggregation, which doubles the time on large data. Returns the expression and the function that drops the
-    temporary table: call it once the result is fetched, so a later question never reads stale rows.
-    """
-    rows, keys = stage_rows(leads, events, spec)
-    cached = rows.cache()
-    release = Release(cached)
-    try:
-        return _assemble(cached, keys, spec), release
-    except BaseException:
-        release()
-        raise
-
-
-class Release:
-    """Drops a table cached on the backend, once (later calls do nothing)."""
-
-    def __init__(self, cached: ir.Table) -> None:
-        self.cached: ir.Table | None = cached
-
-    @property
-    def done(self) -> bool:
-        return self.cached is None
-
-    def __call__(self) -> None:
-        if self.cached is not None:
-            cached, self.cached = self.cached, None
-            cached.release()
-
-
-def _assemble(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
     cohorts = _cohorts(rows, keys, spec)
     survival = km_conversion(rows, keys, spec)
     cohorts = cohorts.left_join(survival, _on(cohorts, survival, keys, "stage_index", "_stage_index")).select(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,30 +28,19 @@ class Result:
     spec: Any
     _con: Any = field(repr=False, default=None)
     _arrow: pa.Table | None = field(default=None, repr=False)
-    #: The same question as one self-contained expression, when `expr` reads intermediate results cached on the
-    #: backend; built only when `sql` is asked for.
-    explain: Callable[[], ir.Table] | None = field(default=None, repr=False)
-    #: Drops what `expr` cached on the backend, once the rows are fetched.
-    release: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def sql(self) -> str:
-        """The SQL of this result as one query, in the backend's dialect."""
-        expr = self.explain() if self.explain is not None else self.expr
+        """The SQL the backend runs for this result, in its dialect."""
         if self._con is not None and hasattr(self._con, "compile"):
-            return str(self._con.compile(expr))
+            return str(self._con.compile(self.expr))
         import ibis
 
-        return str(ibis.to_sql(expr))
+        return str(ibis.to_sql(self.expr))
 
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
-            try:
-                self._arrow = self.expr.to_pyarrow()
-            finally:
-                if self.release is not None:
-                    self.release()
-                    self.release = None
+            self._arrow = self.expr.to_pyarrow()
         return self._arrow
 
     def to_pandas(self) -> pd.DataFrame:
