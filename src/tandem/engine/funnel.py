@@ -165,4 +165,5 @@ def _on(
 
 
 def _same(a: ir.Value, b: ir.Value) -> ir.BooleanValue:
-    return (a == b) | (a.isnull() & b.isnull())
+    """`a` equals `b`, or both are null, as two equalities: an OR in a join condition rules out a hash join."""
+    return (a.isnull() == b.isnull()) & (a.cast("string").fill_null("") == b.cast("string").fill_null(""))
