@@ -7,7 +7,7 @@ and today 2026-11-23, cumulative mode, stages lead, mql, sql, opportunity, won),
   channel x month, placed by close date), both to Arrow. The call computes more than the comparison needs
   (Kaplan-Meier conversion, still open, p25/p75 and mean of the step, period conversion, win rate, pipeline,
   sales cycle), so a second tandem job selects only the compared columns from the same expressions before
-  running them (DuckDB prunes what is not selected): that is the like-for-like time.
+  running them (DuckDB drops the unused aggregates, not the Kaplan-Meier join): the like-for-like time.
 * SQL: one hand-written DuckDB query per result, as a strong analyst writes it (CTEs, FILTER aggregates, LEAST),
   on its own read-only connection to the same warehouse file: per channel x month x stage, the cohort volume
   (`reached`), `converted_from_previous`, `conversion_from_previous` and `median_days_from_previous`; and won
