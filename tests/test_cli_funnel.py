@@ -105,3 +105,15 @@ def test_pipeline_lists_open_deals_by_stage_and_age(ws: Path) -> None:
     done = run("pipeline", "--format", "json", "--as-of", "2026-01-10", "-w", ws)
     (row,) = json.loads(done.stdout)["rows"]
     assert (row["age_bin"], row["deals"], row["amount"]) == ("0-30", 1, 500.0)  # O1 was still open on Jan 10
+
+
+def test_bad_dates_and_unknown_stages_exit_1_naming_the_value(ws: Path) -> None:
+    bad_date = run("funnel", "--from", "2026-13-01", "-w", ws)
+    assert bad_date.returncode == 1
+    assert "'2026-13-01' is not a date; use YYYY-MM-DD" in bad_date.stderr
+    backwards = run("funnel", "--from", "2026-02-01", "--to", "2026-01-01", "-w", ws)
+    assert backwards.returncode == 1
+    assert "--from 2026-02-01 must be before --to 2026-01-01" in backwards.stderr
+    unknown = run("leads", "--stage", "deal", "-w", ws)
+    assert unknown.returncode == 1
+    assert "unknown stage 'deal'; the funnel's stages are: lead, mql, sql, opportunity, won" in unknown.stderr
