@@ -31,6 +31,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "duckdb_memory_gb", 0, "DuckDB memory limit in GB, spilling to disk beyond (0: DuckDB's default, 80% of RAM)."
     ),
+    Setting("session_hours", 12, "A web sign-in lasts this many hours."),
+    Setting("password_min_length", 10, "Shortest password accepted for a user."),
+    Setting("login_max_failures", 5, "Failed sign-ins in a row after which an account is locked."),
+    Setting("login_lockout_minutes", 15, "How long a locked account stays locked."),
+    Setting("login_rate_limit", 20, "Sign-in attempts one address may make in 5 minutes before it is refused."),
+    Setting("cache_entries", 512, "Computed results the web app keeps in memory (per server process)."),
     Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
     Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
 )

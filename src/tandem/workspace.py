@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tandem.accounts import Accounts
+from tandem.audit import AuditVerification, record, verify_chain
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
@@ -31,6 +33,7 @@ from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.settings import resolve_settings
 from tandem.store.database import AppStore
+from tandem.store.models import AuditEntry
 from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
 from tandem.warehouse.importer import ImportResult, import_files
 from tandem.warehouse.mapping import Mapping as ColumnMapping
@@ -84,6 +87,11 @@ def current_actor() -> str:
         return os.environ.get("TANDEM_USER") or getpass.getuser()
     except OSError:
         return "unknown"
+
+
+def cli_actor() -> str:
+    """The audit log's name for someone acting from the command line (whoever can reach the workspace files)."""
+    return f"cli:{current_actor()}"
 
 
 def _validate_stages(stages: Sequence[str]) -> list[str]:
@@ -212,6 +220,45 @@ class Workspace:
     def warehouse(self) -> Warehouse:
         return self._open_warehouse()
 
+    @cached_property
+    def accounts(self) -> Accounts:
+        """Users, sign-in and API tokens (`tandem.accounts`)."""
+        return Accounts(self.store, self.settings)
+
+    # --- audit log --------------------------------------------------------------------------------------------
+    def record(self, actor: str, action: str, target: str = "", details: Any = None) -> None:
+        """Append an entry to the audit log on its own (changes in the application database record their own)."""
+        self.store.write(lambda s: record(s, actor, action, target, details))
+
+    def audit_log(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        """The newest audit entries first (before sequence number `before`, for paging)."""
+        from sqlalchemy import select
+
+        query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(AuditEntry.seq < before)
+        with self.store.session() as s:
+            return [
+                {
+                    "seq": e.seq,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "details": e.details,
+                    "hash": e.hash,
+                }
+                for e in s.scalars(query)
+            ]
+
+    def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
+        """Walk the whole audit chain: edited, deleted or reordered entries are reported (`tandem.audit`)."""
+        from sqlalchemy import select
+
+        with self.store.session() as s:
+            entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
+            return verify_chain(entries, expect_head)
+
     # --- definitions ------------------------------------------------------------------------------------------
     @property
     def stages(self) -> list[str]:
@@ -232,10 +279,16 @@ class Workspace:
         skip_invalid: bool = False,
         create_missing: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
+        actor: str | None = None,
     ) -> list[ImportResult]:
-        """Import source files into canonical table `kind`: validated, atomic (all files or none), idempotent."""
+        """Import source files into canonical table `kind`: validated, atomic (all files or none), idempotent.
+
+        Each import is then written to the audit log. The import itself commits in the warehouse first (its own
+        import log is part of that transaction); the audit entry follows in the application database.
+        """
         resolved = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
-        return import_files(
+        who = actor or cli_actor()
+        results = import_files(
             self.warehouse,
             kind,
             [Path(f) for f in files],
@@ -243,11 +296,27 @@ class Workspace:
             stages=self.stages,
             skip_invalid=skip_invalid,
             create_missing=create_missing,
-            actor=current_actor(),
+            actor=who,
             max_line_bytes=self.settings["import_max_line_bytes"],
             errors_shown=self.settings["import_errors_shown"],
             progress=progress,
         )
+        for result in results:
+            self.record(
+                who,
+                "data.import",
+                result.table,
+                {
+                    "import_id": result.import_id,
+                    "file": result.file,
+                    "sha256": result.sha256,
+                    "added": result.added,
+                    "updated": result.updated,
+                    "unchanged": result.unchanged,
+                    "rejected": result.rejected,
+                },
+            )
+        return results
 
     # --- metrics ----------------------------------------------------------------------------------------------
     def funnel_spec(self, **question: Any) -> FunnelSpec:

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.errors import WorkspaceError
 from tandem.store.models import DefinitionVersion
 
 __all__ = ["AppStore", "normalise_database_url"]
+
+T = TypeVar("T")
+#: How often a write that lost a race for the next audit entry (or SQLite's write lock) is tried again.
+WRITE_ATTEMPTS = 8
 
 
 def normalise_database_url(url: str) -> str:
@@ -38,6 +46,24 @@ class AppStore:
 
     def session(self) -> Session:
         return self.sessions()
+
+    def write(self, change: Callable[[Session], T]) -> T:
+        """Run `change` in one transaction and commit; retry it when it lost a race to another writer.
+
+        Two writers appending to the audit log at once compute the same next ``seq``; the second insert fails on
+        the primary key and the whole change runs again on the new head. SQLite answers a concurrent writer with
+        "database is locked": tried again too. Any other error propagates with nothing written.
+        """
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.session() as s, s.begin():
+                    return change(s)
+            except (IntegrityError, OperationalError) as exc:
+                lost_race = "audit_log" in str(exc.statement or "") or "database is locked" in str(exc)
+                if not lost_race or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- schema -----------------------------------------------------------------------------------------------
     def _alembic_config(self) -> Config:

@@ -1,0 +1,591 @@
+"""People, roles and credentials: who may see and change what.
+
+Roles, one per user:
+
+=========  ====================================================================================
+admin      manages users, API tokens and settings; imports data; reads everything
+marketing  the marketing side: imports data, proposes; a *leader* also approves for marketing
+sales      the sales side: imports data, proposes; a *leader* also approves and accepts plans
+exec       CEO or CRO: reads everything, including the audit log; may override a freeze
+viewer     reads the dashboards
+=========  ====================================================================================
+
+What a role may do is a `Permission`; every web route and API endpoint declares one, and nothing is allowed
+that is not declared (see `tandem.server.access`).
+
+Credentials are never stored: passwords as argon2 hashes, browser sessions and API tokens as SHA-256 of a
+256-bit random secret (a fast hash is right for a random secret; argon2 is for what people choose).
+Repeated failed sign-ins lock the account for a while, and one address may only try so often.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from tandem.audit import record
+from tandem.errors import TandemError
+from tandem.store.database import AppStore
+from tandem.store.models import ApiToken, LoginAttempt, User, WebSession
+
+__all__ = [
+    "PERMISSION_ROLES",
+    "AccessDenied",
+    "AccountError",
+    "Accounts",
+    "Permission",
+    "Principal",
+    "Role",
+    "SignInRefused",
+    "TokenInfo",
+    "UserInfo",
+]
+
+_hasher = PasswordHasher()
+#: Verified against when the user does not exist, so an unknown name takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("tandem: no such user")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+TOKEN_PREFIX = "tdm_"  # noqa: S105 - a marker, not a secret
+RATE_WINDOW = timedelta(minutes=5)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MARKETING = "marketing"
+    SALES = "sales"
+    EXEC = "exec"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    """What a route needs. `PUBLIC` routes need nothing; every other one needs a signed-in user with a role."""
+
+    PUBLIC = "public"
+    SIGNED_IN = "signed-in"
+    READ = "read"
+    IMPORT = "import"
+    AUDIT = "audit"
+    ADMIN = "admin"
+
+
+ALL_ROLES = frozenset(Role)
+#: The roles each permission admits. `PUBLIC` admits anyone, signed in or not.
+PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
+    Permission.PUBLIC: ALL_ROLES,
+    Permission.SIGNED_IN: ALL_ROLES,
+    Permission.READ: ALL_ROLES,
+    Permission.IMPORT: frozenset({Role.ADMIN, Role.MARKETING, Role.SALES}),
+    Permission.AUDIT: frozenset({Role.ADMIN, Role.EXEC}),
+    Permission.ADMIN: frozenset({Role.ADMIN}),
+}
+
+
+class AccountError(TandemError, ValueError):
+    """A request about users or tokens that cannot be done as asked (the message says why)."""
+
+
+class AccessDenied(TandemError):
+    """The signed-in user's role does not allow this."""
+
+
+class SignInRefused(TandemError):
+    """A sign-in that did not succeed. The message never tells whether the name or the password was wrong."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making a request, and with what role (an API token may carry less than its owner's)."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    is_leader: bool
+    via: str  # "session", "token" or "cli"
+    must_change_password: bool = False
+
+    def may(self, permission: Permission) -> bool:
+        if self.must_change_password and permission not in (Permission.PUBLIC, Permission.SIGNED_IN):
+            return False
+        return self.role in PERMISSION_ROLES[permission]
+
+    def require(self, permission: Permission) -> None:
+        if not self.may(permission):
+            if self.must_change_password:
+                raise AccessDenied("change your one-time password first (Account page)")
+            raise AccessDenied(f"the {self.role} role may not do this (needs {permission} permission)")
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    display_name: str
+    role: str
+    is_leader: bool
+    disabled: bool
+    locked: bool
+    must_change_password: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User, now: datetime) -> UserInfo:
+        return cls(
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            is_leader=user.is_leader,
+            disabled=user.disabled,
+            locked=bool(user.locked_until and user.locked_until > now),
+            must_change_password=user.must_change_password,
+            created_at=user.created_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    username: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def generate_password() -> str:
+    """A random password people can type: 4 groups of 5 letters and digits."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
+
+
+def csrf_token(session_token: str) -> str:
+    """The form token of a browser session: derived from the session secret, so nothing else is stored."""
+    return hmac.new(session_token.encode(), b"tandem csrf", hashlib.sha256).hexdigest()
+
+
+class Accounts:
+    """Users, sign-in, sessions and API tokens of one workspace. Every change is written to the audit log."""
+
+    def __init__(self, store: AppStore, settings: dict[str, Any]) -> None:
+        self.store = store
+        self.settings = settings
+
+    # --- users ------------------------------------------------------------------------------------------------
+    def count(self) -> int:
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(User)) or 0)
+
+    def users(self) -> list[UserInfo]:
+        now = _now()
+        with self.store.session() as s:
+            return [UserInfo.of(u, now) for u in s.scalars(select(User).order_by(User.username))]
+
+    def user(self, username: str) -> UserInfo:
+        with self.store.session() as s:
+            return UserInfo.of(self._user(s, username), _now())
+
+    def _user(self, s: Session, username: str) -> User:
+        user = s.scalar(select(User).where(User.username == username.lower()))
+        if user is None:
+            raise AccountError(f"no user named {username!r}; `tandem users list` shows who exists")
+        return user
+
+    def _check_password(self, password: str) -> None:
+        minimum = int(self.settings["password_min_length"])
+        if len(password) < minimum:
+            raise AccountError(f"a password needs at least {minimum} characters")
+
+    def create_user(
+        self,
+        actor: str,
+        username: str,
+        role: Role | str,
+        *,
+        password: str | None = None,
+        leader: bool = False,
+        display_name: str = "",
+        must_change_password: bool | None = None,
+    ) -> tuple[UserInfo, str]:
+        """Add a user. Without a password one is generated (and must be changed at first sign-in).
+
+        Returns the user and the password, which is shown once and never stored.
+        """
+        name = username.strip().lower()
+        if not USERNAME.match(name):
+            raise AccountError(
+                f"user name {username!r} must be 2-64 characters of lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        role = _role(role)
+        if leader and role not in (Role.MARKETING, Role.SALES):
+            raise AccountError("only marketing and sales users can be leaders (the people who approve for a side)")
+        generated = password is None
+        secret = password if password is not None else generate_password()
+        self._check_password(secret)
+        must_change = generated if must_change_password is None else must_change_password
+
+        def change(s: Session) -> UserInfo:
+            if s.scalar(select(User.id).where(User.username == name)) is not None:
+                raise AccountError(f"a user named {name!r} exists already")
+            user = User(
+                username=name,
+                display_name=display_name.strip(),
+                role=str(role),
+                is_leader=leader,
+                password_hash=_hasher.hash(secret),
+                must_change_password=must_change,
+                created_at=_now(),
+            )
+            s.add(user)
+            s.flush()
+            record(s, actor, "user.create", name, {"role": str(role), "leader": leader})
+            return UserInfo.of(user, _now())
+
+        return self.store.write(change), secret
+
+    def update_user(
+        self,
+        actor: str,
+        username: str,
+        *,
+        role: Role | str | None = None,
+        leader: bool | None = None,
+        disabled: bool | None = None,
+        display_name: str | None = None,
+    ) -> UserInfo:
+        """Change a user's role, leader flag, name, or disable (sessions and tokens stop working) or re-enable."""
+
+        def change(s: Session) -> UserInfo:
+            user = self._user(s, username)
+            was_active_admin = user.role == str(Role.ADMIN) and not user.disabled
+            changes: dict[str, Any] = {}
+            new_role = _role(role) if role is not None else Role(user.role)
+            new_leader = user.is_leader if leader is None else leader
+            if new_role not in (Role.MARKETING, Role.SALES):
+                if leader:
+                    raise AccountError("only marketing and sales users can be leaders")
+                new_leader = False
+            if str(new_role) != user.role:
+                changes["role"] = [user.role, str(new_role)]
+                user.role = str(new_role)
+            if new_leader != user.is_leader:
+                changes["leader"] = [user.is_leader, new_leader]
+                user.is_leader = new_leader
+            if display_name is not None and display_name.strip() != user.display_name:
+                changes["display_name"] = [user.display_name, display_name.strip()]
+                user.display_name = display_name.strip()
+            if disabled is not None and disabled != user.disabled:
+                changes["disabled"] = [user.disabled, disabled]
+                user.disabled = disabled
+                if disabled:
+                    s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                else:
+                    user.failed_logins, user.locked_until = 0, None
+            if was_active_admin and not self._active_admins(s):
+                raise AccountError("this would leave the workspace without an active admin; make another admin first")
+            if changes:
+                # A role change ends the user's sessions: they sign in again under the new role.
+                if "role" in changes:
+                    s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                record(s, actor, "user.update", user.username, changes)
+            return UserInfo.of(user, _now())
+
+        return self.store.write(change)
+
+    @staticmethod
+    def _active_admins(s: Session) -> int:
+        s.flush()
+        query = select(func.count()).select_from(User).where(User.role == str(Role.ADMIN), User.disabled.is_(False))
+        return int(s.scalar(query) or 0)
+
+    def set_password(
+        self, actor: str, username: str, password: str | None = None, *, must_change: bool | None = None
+    ) -> str:
+        """Set (or, without one, generate) a user's password; unlocks the account. Returns the password."""
+        generated = password is None
+        secret = password if password is not None else generate_password()
+        self._check_password(secret)
+
+        def change(s: Session) -> None:
+            user = self._user(s, username)
+            user.password_hash = _hasher.hash(secret)
+            user.must_change_password = generated if must_change is None else must_change
+            user.failed_logins, user.locked_until = 0, None
+            s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            record(s, actor, "user.password", user.username, {"generated": generated})
+
+        self.store.write(change)
+        return secret
+
+    def change_own_password(self, principal: Principal, current: str, new: str) -> None:
+        """A signed-in user's own change: needs the current password."""
+        self._check_password(new)
+        if current == new:
+            raise AccountError("the new password must differ from the current one")
+        with self.store.session() as s:
+            user = self._user(s, principal.username)
+            if not _verify(user.password_hash, current):
+                raise AccountError("the current password is not correct")
+
+        def change(s: Session) -> None:
+            user = self._user(s, principal.username)
+            user.password_hash = _hasher.hash(new)
+            user.must_change_password = False
+            record(s, principal.username, "user.password", user.username, {"own": True})
+
+        self.store.write(change)
+
+    def ensure_first_admin(self, actor: str) -> str | None:
+        """On a workspace without users, create ``admin`` with a one-time password and return it (else None)."""
+        if self.count():
+            return None
+        try:
+            _, password = self.create_user(actor, "admin", Role.ADMIN, display_name="Administrator")
+        except AccountError:  # another process created it between the count and the insert
+            return None
+        return password
+
+    # --- sign-in ----------------------------------------------------------------------------------------------
+    def authenticate(self, username: str, password: str, address: str = "local") -> Principal:
+        """Check a name and password, with lockout after repeated failures and a rate limit per address."""
+        now = _now()
+        name = username.strip().lower()[:64]
+        limit = int(self.settings["login_rate_limit"])
+        with self.store.session() as s:
+            recent = s.scalar(
+                select(func.count())
+                .select_from(LoginAttempt)
+                .where(LoginAttempt.address == address, LoginAttempt.at > now - RATE_WINDOW)
+            )
+        if recent is not None and recent >= limit:
+            raise SignInRefused(
+                "too many sign-in attempts from this address; wait a few minutes", retry_after=int(RATE_WINDOW.seconds)
+            )
+
+        def attempt(s: Session) -> Principal | SignInRefused:
+            logged = LoginAttempt(address=address[:64], username=name, at=now, success=False)
+            s.add(logged)
+            user = s.scalar(select(User).where(User.username == name))
+            if user is None:
+                _verify(_DUMMY_HASH, password)
+                return SignInRefused("wrong user name or password")
+            if user.locked_until and user.locked_until > now:
+                _verify(_DUMMY_HASH, password)
+                minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+                return SignInRefused(
+                    f"this account is locked after repeated failed sign-ins; try again in {minutes} minute(s) "
+                    "or ask an admin to reset the password",
+                    retry_after=minutes * 60,
+                )
+            if not _verify(user.password_hash, password) or user.disabled:
+                if user.disabled:
+                    return SignInRefused("wrong user name or password")
+                user.failed_logins += 1
+                if user.failed_logins >= int(self.settings["login_max_failures"]):
+                    user.locked_until = now + timedelta(minutes=int(self.settings["login_lockout_minutes"]))
+                    user.failed_logins = 0
+                    record(s, "tandem", "user.locked", user.username, {"address": address})
+                return SignInRefused("wrong user name or password")
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            user.failed_logins, user.locked_until = 0, None
+            logged.success = True
+            return _principal(user, "session")
+
+        outcome = self.store.write(attempt)
+        if isinstance(outcome, SignInRefused):
+            raise outcome
+        return outcome
+
+    def start_session(self, principal: Principal) -> str:
+        """A new browser session for a signed-in user; returns the cookie value (stored only as its hash)."""
+        token = secrets.token_urlsafe(32)
+        now = _now()
+
+        def change(s: Session) -> None:
+            s.execute(delete(WebSession).where(WebSession.expires_at < now))
+            s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
+            s.add(
+                WebSession(
+                    token_hash=_sha256(token),
+                    user_id=principal.user_id,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=int(self.settings["session_hours"])),
+                )
+            )
+
+        self.store.write(change)
+        return token
+
+    def session_principal(self, token: str) -> Principal | None:
+        with self.store.session() as s:
+            row = s.execute(
+                select(User, WebSession.expires_at)
+                .join(WebSession, WebSession.user_id == User.id)
+                .where(WebSession.token_hash == _sha256(token))
+            ).first()
+        if row is None or row[1] < _now() or row[0].disabled:
+            return None
+        return _principal(row[0], "session")
+
+    def end_session(self, token: str) -> None:
+        self.store.write(lambda s: s.execute(delete(WebSession).where(WebSession.token_hash == _sha256(token))))
+
+    # --- API tokens -------------------------------------------------------------------------------------------
+    def create_token(
+        self, actor: str, username: str, name: str, role: Role | str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """A bearer token for `username`, carrying their role or a lesser one (viewer). Shown once; stored hashed."""
+        label = name.strip()
+        if not label or len(label) > 100:
+            raise AccountError("a token needs a name of 1-100 characters (what it is for)")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+        def change(s: Session) -> TokenInfo:
+            user = self._user(s, username)
+            if user.disabled:
+                raise AccountError(f"user {user.username!r} is disabled")
+            scope = _role(role) if role is not None else Role(user.role)
+            if scope not in (Role(user.role), Role.VIEWER):
+                raise AccountError(
+                    f"a token of {user.username} ({user.role}) may carry the {user.role} or viewer role, not {scope}"
+                )
+            token = ApiToken(
+                user_id=user.id,
+                name=label,
+                role=str(scope),
+                token_hash=_sha256(secret),
+                prefix=secret[:12],
+                created_at=_now(),
+            )
+            s.add(token)
+            s.flush()
+            record(s, actor, "token.create", user.username, {"token_id": token.id, "name": label, "role": str(scope)})
+            return _token_info(token, user.username)
+
+        return self.store.write(change), secret
+
+    def tokens(self, username: str | None = None) -> list[TokenInfo]:
+        with self.store.session() as s:
+            query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+            if username is not None:
+                query = query.where(User.username == username.lower())
+            return [_token_info(t, u) for t, u in s.execute(query)]
+
+    def revoke_token(self, actor: str, token_id: int, *, owner: str | None = None) -> TokenInfo:
+        """Revoke a token; with `owner`, only if it belongs to that user (a user revoking their own)."""
+
+        def change(s: Session) -> TokenInfo:
+            row = s.execute(
+                select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+            ).first()
+            if row is None or (owner is not None and row[1] != owner):
+                raise AccountError(f"no token #{token_id}" + (" of yours" if owner else ""))
+            token, username = row
+            if token.revoked_at is None:
+                token.revoked_at = _now()
+                record(s, actor, "token.revoke", username, {"token_id": token.id, "name": token.name})
+            return _token_info(token, username)
+
+        return self.store.write(change)
+
+    def token_principal(self, secret: str) -> Principal | None:
+        if not secret.startswith(TOKEN_PREFIX):
+            return None
+        now = _now()
+        with self.store.session() as s:
+            row = s.execute(
+                select(ApiToken, User)
+                .join(User, User.id == ApiToken.user_id)
+                .where(ApiToken.token_hash == _sha256(secret))
+            ).first()
+            if row is None or row[0].revoked_at is not None or row[1].disabled:
+                return None
+            token, user = row
+            stale = token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)
+        if stale:  # written at most once a minute, so a busy client does not make every request a write
+            self.store.write(
+                lambda s: s.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            )
+        scoped = Role(token.role)
+        return Principal(
+            user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=scoped,
+            is_leader=user.is_leader and scoped == Role(user.role),
+            via="token",
+        )
+
+
+def _role(value: Role | str) -> Role:
+    try:
+        return Role(str(value).lower())
+    except ValueError:
+        raise AccountError(f"unknown role {value!r}; roles are: {', '.join(Role)}") from None
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _principal(user: User, via: str) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        is_leader=user.is_leader,
+        via=via,
+        must_change_password=user.must_change_password,
+    )
+
+
+def _token_info(token: ApiToken, username: str) -> TokenInfo:
+    return TokenInfo(
+        id=token.id,
+        username=username,
+        name=token.name,
+        role=token.role,
+        prefix=token.prefix,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
+    )

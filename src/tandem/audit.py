@@ -1,0 +1,125 @@
+"""The audit log: every change appended with who, when and what, in a hash chain.
+
+Each entry's hash covers its own fields and the previous entry's hash, so editing an entry, deleting one from the
+middle, or reordering them breaks the chain, and `verify` names the first entry where it breaks. Deleting the
+newest entries leaves a shorter valid chain: to catch that, keep the head hash `verify` prints somewhere else
+(a ticket, a wiki page) and pass it back with ``--expect-head``.
+
+Entries are written inside the transaction of the change they record, so a change and its entry commit together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tandem.store.models import AuditEntry
+
+__all__ = ["GENESIS", "AuditProblem", "AuditVerification", "entry_hash", "record", "verify_chain"]
+
+#: The previous hash of the first entry.
+GENESIS = "0" * 64
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-safe, deterministic details: what is hashed is exactly what the database gives back."""
+    return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+def entry_hash(*, seq: int, at: datetime, actor: str, action: str, target: str, details: Any, prev_hash: str) -> str:
+    body = json.dumps(
+        {
+            "seq": seq,
+            "at": at.isoformat(timespec="microseconds"),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "details": details,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(session: Session, actor: str, action: str, target: str = "", details: Any = None) -> AuditEntry:
+    """Append an entry inside the caller's transaction (see `tandem.store.AppStore.write` for the retry)."""
+    last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = datetime.now(UTC).replace(tzinfo=None)
+    clean = _canonical(details if details is not None else {})
+    entry = AuditEntry(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        target=target,
+        details=clean,
+        prev_hash=prev_hash,
+        hash=entry_hash(seq=seq, at=at, actor=actor, action=action, target=target, details=clean, prev_hash=prev_hash),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    seq: int
+    message: str
+
+
+@dataclass
+class AuditVerification:
+    entries: int
+    head_hash: str
+    problems: list[AuditProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    entries: Iterator[AuditEntry] | Sequence[AuditEntry], expect_head: str | None = None
+) -> AuditVerification:
+    """Walk the chain in order and report every break: an edited entry, a missing one, a broken link."""
+    problems: list[AuditProblem] = []
+    expected_seq, prev_hash, count = 1, GENESIS, 0
+    for entry in entries:
+        count += 1
+        if entry.seq != expected_seq:
+            problems.append(AuditProblem(entry.seq, f"entries {expected_seq}..{entry.seq - 1} are missing (deleted?)"))
+        if entry.prev_hash != prev_hash:
+            problems.append(AuditProblem(entry.seq, "does not link to the entry before it"))
+        recomputed = entry_hash(
+            seq=entry.seq,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            target=entry.target,
+            details=entry.details,
+            prev_hash=entry.prev_hash,
+        )
+        if recomputed != entry.hash:
+            problems.append(AuditProblem(entry.seq, "its content does not match its hash (edited?)"))
+        prev_hash, expected_seq = entry.hash, entry.seq + 1
+    if expect_head is not None and prev_hash != expect_head:
+        problems.append(
+            AuditProblem(
+                expected_seq - 1,
+                f"the chain ends at {prev_hash[:12]}, not at the expected head {expect_head[:12]} "
+                "(newest entries deleted, or a different log)",
+            )
+        )
+    return AuditVerification(entries=count, head_hash=prev_hash, problems=problems)
