@@ -1,61 +1,112 @@
-"""FastAPI application: a workspace overview page and its JSON twin."""
+"""The FastAPI application: pages and REST API of one workspace, every route behind its access declaration."""
 
 from __future__ import annotations
 
-from html import escape
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tandem import __version__
-from tandem.workspace import open_workspace
+from tandem.accounts import AccessDenied
+from tandem.errors import TandemError
+from tandem.server.access import Forbidden, NotFound, NotSignedIn
+from tandem.server.pages import render
+from tandem.server.routes import admin, assets, auth, definitions, funnel, imports, overview
+from tandem.server.state import ServerState
 
-PUBLIC = {"x-access": "public"}
+__all__ = ["build_app"]
+
+ROUTERS: tuple[APIRouter, ...] = (
+    assets.router,
+    auth.router,
+    overview.router,
+    funnel.router,
+    definitions.router,
+    imports.router,
+    admin.router,
+)
+
+#: Scripts and styles come from this server only; Vega compiles chart expressions, hence 'unsafe-eval'.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+#: The API docs page starts Swagger UI with an inline script.
+DOCS_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
 
 
-def _status(workspace: Path) -> dict[str, Any]:
-    # Opened per request: DuckDB allows one writing process, and `tandem import` must not be locked out.
-    with open_workspace(workspace) as ws:
-        return ws.status()
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
 
 
 def build_app(workspace: Path) -> FastAPI:
-    app = FastAPI(title="tandem", version=__version__, docs_url=None, redoc_url=None)
+    state = ServerState(workspace)
 
-    @app.get("/api/status", openapi_extra=PUBLIC)
-    def api_status() -> dict[str, Any]:
-        """Counts per table, definition version, backends and the last import."""
-        return _status(workspace)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
 
-    @app.get("/", response_class=HTMLResponse, openapi_extra=PUBLIC)
-    def overview() -> str:
-        info = _status(workspace)
-        rows = "".join(
-            f"<tr><td>{escape(name)}</td><td class=n>{count:,}</td></tr>" for name, count in info["tables"].items()
-        )
-        last = info["last_import"]
-        last_line = (
-            f"Last import #{last['import_id']}: {escape(last['file_name'])} into {escape(last['table_name'])}, "
-            f"{last['finished_at']:%Y-%m-%d %H:%M} UTC"
-            if last
-            else "No import yet."
-        )
-        stages = " &rarr; ".join(escape(s) for s in info["stages"])
-        return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tandem: {escape(info["name"])}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 46rem; color: #1d2433; }}
-h1 {{ font-size: 1.4rem; }} table {{ border-collapse: collapse; min-width: 20rem; }}
-td, th {{ padding: .25rem .75rem; border-bottom: 1px solid #dde2ea; text-align: left; }}
-td.n {{ text-align: right; font-variant-numeric: tabular-nums; }} .muted {{ color: #5b6578; }}
-</style></head><body>
-<h1>tandem &middot; {escape(info["name"])}</h1>
-<p>Funnel (definition version {info["definition_version"]}): <strong>{stages}</strong></p>
-<table><thead><tr><th>table</th><th>rows</th></tr></thead><tbody>{rows}</tbody></table>
-<p class="muted">{last_line}<br>Warehouse: {escape(info["warehouse"]["backend"])} &middot;
-Application database: {escape(info["database"]["backend"])} &middot; tandem {__version__}</p>
-</body></html>"""
+    app = FastAPI(
+        title="tandem",
+        version=__version__,
+        description=(
+            "The REST API of a tandem workspace. Authenticate with an API token "
+            "(`Authorization: Bearer tdm_...`, created on the Account page or with `tandem tokens create`). "
+            "Each operation's `x-access` names the permission it needs and `x-roles` the roles that have it."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.tandem = state
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        policy = DOCS_POLICY if request.url.path == "/api/docs" else CONTENT_SECURITY_POLICY
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return render(request, "error.html", 401, title="Sign in", heading="Sign in first", detail=str(exc))
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=403)
+        return render(request, "error.html", 403, title="Not allowed", heading="Not allowed", detail=str(exc))
+
+    app.add_exception_handler(Forbidden, forbidden)
+    app.add_exception_handler(AccessDenied, forbidden)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=404)
+        return render(request, "error.html", 404, title="Not found", heading="Not found", detail=str(exc))
+
+    @app.exception_handler(TandemError)
+    async def bad_request(request: Request, exc: TandemError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return render(request, "error.html", 400, title="Cannot do that", heading="Cannot do that", detail=str(exc))
 
     return app

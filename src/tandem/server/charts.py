@@ -1,0 +1,71 @@
+"""Chart specs: one Vega-Lite spec per chart, drawn on the page and exported as PNG or SVG by vl-convert.
+
+Each function takes the rows of a computed document (plain dicts) and returns the spec as a dict, so the page, the
+image export and a report all draw exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+
+__all__ = ["CHART_WIDTH", "IMAGE_TYPES", "revenue_trend", "stage_volumes", "to_image"]
+
+CHART_WIDTH = 420
+IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+PALETTE = ["#2f5bd3", "#9db5f0", "#e07b39", "#1f7a4d", "#8c5bd3", "#c2410c", "#0e7490", "#6b7280"]
+
+
+def _base(values: Sequence[dict[str, Any]]) -> alt.Chart:
+    data = alt.Data(values=list(values))  # type: ignore[no-untyped-call]
+    chart: alt.Chart = alt.Chart(data).properties(width=CHART_WIDTH, height=220)
+    return chart
+
+
+def _spec(chart: alt.TopLevelMixin, title: str) -> dict[str, Any]:
+    spec: dict[str, Any] = chart.properties(title=title).to_dict()
+    spec.pop("$schema", None)  # an identifier only; dropped so the page names no outside address
+    return spec
+
+
+def stage_volumes(rows: Sequence[dict[str, Any]], stages: Sequence[str], series: str, title: str) -> dict[str, Any]:
+    """Grouped bars: leads reaching each stage, one bar per `series` value (e.g. this quarter, last quarter)."""
+    chart = (
+        _base(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("stage:N", sort=list(stages), title=None),
+            xOffset=alt.XOffset(f"{series}:N"),
+            y=alt.Y("reached:Q", title="leads reaching the stage"),
+            color=alt.Color(f"{series}:N", title=None, scale=alt.Scale(range=PALETTE)),
+            tooltip=["stage:N", f"{series}:N", alt.Tooltip("reached:Q", format=",")],
+        )
+    )
+    return _spec(chart, title)
+
+
+def revenue_trend(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Won revenue per period as bars, win rate as a line on its own axis."""
+    base = _base(rows).encode(x=alt.X("yearmonth(period):O", title=None))
+    bars = base.mark_bar(color=PALETTE[0]).encode(
+        y=alt.Y("won_revenue:Q", title="won revenue"),
+        tooltip=[alt.Tooltip("period:T", format="%Y-%m"), alt.Tooltip("won_revenue:Q", format=",.0f")],
+    )
+    line = base.mark_line(color=PALETTE[2], point=True).encode(
+        y=alt.Y("win_rate:Q", title="win rate", axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("period:T", format="%Y-%m"), alt.Tooltip("win_rate:Q", format=".1%")],
+    )
+    return _spec(alt.layer(bars, line).resolve_scale(y="independent"), title)
+
+
+def to_image(spec: dict[str, Any], fmt: str) -> bytes:
+    """The chart as PNG or SVG bytes (vl-convert renders it without a browser)."""
+    import vl_convert
+
+    if fmt == "png":
+        return bytes(vl_convert.vegalite_to_png(spec, scale=2))
+    if fmt == "svg":
+        return str(vl_convert.vegalite_to_svg(spec)).encode()
+    raise ValueError(f"unknown image format {fmt!r}; use png or svg")

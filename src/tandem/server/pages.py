@@ -1,0 +1,113 @@
+"""Server-rendered pages: one Jinja2 environment, one layout, the navigation each role sees.
+
+Pages are plain HTML forms and links (no front-end build); charts are Vega-Lite specs drawn by the Vega bundle
+tandem serves itself (`tandem.server.charts`). Jinja2 autoescapes everything a page shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from tandem import __version__
+from tandem.accounts import Permission, Principal
+
+__all__ = ["NAV", "NavItem", "render"]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    permission: Permission
+
+
+#: The pages, in menu order. A page for a capability that does not exist yet is not listed.
+NAV: tuple[NavItem, ...] = (
+    NavItem("Overview", "/", Permission.READ),
+    NavItem("Funnel", "/funnel", Permission.READ),
+    NavItem("Definitions", "/definitions", Permission.READ),
+    NavItem("Imports", "/imports", Permission.READ),
+    NavItem("Admin", "/admin", Permission.AUDIT),
+)
+
+
+def _number(value: Any, style: str = "int") -> str:
+    """Numbers as the tables show them: thousands separators, percentages, days; blank for none."""
+    if value is None:
+        return ""
+    if style == "pct":
+        return f"{value:.1%}"
+    if style == "days":
+        return f"{value:.1f}"
+    if style == "money":
+        return f"{value:,.0f}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, date):
+        return f"{value:%Y-%m-%d}"
+    return "" if value is None else str(value)
+
+
+def _vega(spec: dict[str, Any], name: str) -> Markup:
+    """A chart placeholder: the spec as inert JSON, drawn by /static/tandem.js."""
+    # <, > and & written as JSON escapes: the payload cannot close the script element or open markup.
+    payload = json.dumps(spec).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(  # noqa: S704 - the name is escaped and the payload holds no markup characters
+        f'<figure class="chart" data-chart="{escape(name)}"><div class="vega"></div>'
+        f'<script type="application/json">{payload}</script></figure>'
+    )
+
+
+def _query(base: dict[str, Any], **changes: Any) -> str:
+    merged = {**base, **changes}
+    pairs: list[tuple[str, str]] = []
+    for key, value in merged.items():
+        if value is None or value == "" or value is False:
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            pairs.append((key, "1" if item is True else str(item)))
+    return urlencode(pairs)
+
+
+environment = Environment(
+    loader=PackageLoader("tandem.server", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.filters["number"] = _number
+environment.filters["when"] = _when
+environment.globals["vega"] = _vega
+environment.globals["query"] = _query
+environment.globals["version"] = __version__
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page in the layout, with the signed-in user, their menu and the CSRF token for forms."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    workspace_name = request.app.state.tandem.workspace.config.name
+    html = environment.get_template(template).render(
+        request=request,
+        user=principal,
+        nav=[item for item in NAV if principal is not None and principal.may(item.permission)],
+        csrf_token=getattr(request.state, "csrf_token", ""),
+        workspace_name=workspace_name,
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)

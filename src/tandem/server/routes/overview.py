@@ -1,0 +1,148 @@
+"""The Overview page: this quarter so far against the same days of the last one, revenue by month, data health.
+
+Its document (``GET /api/overview``) is what the page draws; goal, forecast and plan pacing join it when those
+capabilities exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tandem.accounts import Permission
+from tandem.server import charts
+from tandem.server.access import GuardedRoute, NotFound, access
+from tandem.server.charts import IMAGE_TYPES
+from tandem.server.pages import render
+from tandem.server.state import ServerState
+
+router = APIRouter(route_class=GuardedRoute)
+
+
+def quarter_start(moment: datetime) -> datetime:
+    return datetime(moment.year, 3 * ((moment.month - 1) // 3) + 1, 1)
+
+
+def previous_quarter_start(start: datetime) -> datetime:
+    month = start.month - 3
+    return datetime(start.year - (month < 1), (month - 1) % 12 + 1, 1)
+
+
+def overview_document(state: ServerState) -> dict[str, Any]:
+    """The quarter to date against the same number of days of the previous quarter, and the last 12 months."""
+
+    def compute() -> dict[str, Any]:
+        ws = state.workspace
+        now = datetime.now(UTC).replace(tzinfo=None)
+        this_start = quarter_start(now)
+        last_start = previous_quarter_start(this_start)
+        last_same_day = min(last_start + (now - this_start), this_start)
+        stages = ws.stages
+        this_funnel = {r["stage"]: r for r in ws.funnel(start=this_start, end=now, as_of=now).rows()}
+        last_funnel = {r["stage"]: r for r in ws.funnel(start=last_start, end=last_same_day, as_of=now).rows()}
+        this_rev = ws.revenue(start=this_start, end=now, as_of=now).rows()
+        last_rev = ws.revenue(start=last_start, end=last_same_day, as_of=now).rows()
+        year_ago = datetime(now.year - 1, now.month, 1)
+        monthly = ws.revenue(period="month", start=year_ago, as_of=now).rows()
+        quality = ws.quality(as_of=now, examples=0).to_dict()
+        stage_rows = [
+            {
+                "stage": stage,
+                "reached": this_funnel.get(stage, {}).get("reached", 0),
+                "reached_same_days_last_quarter": last_funnel.get(stage, {}).get("reached", 0),
+                "conversion_from_previous": this_funnel.get(stage, {}).get("conversion_from_previous"),
+            }
+            for stage in stages
+        ]
+        revenue_now = this_rev[0] if this_rev else {}
+        revenue_then = last_rev[0] if last_rev else {}
+        return {
+            "computed_at": now,
+            "definition_version": ws.definition_version,
+            "backend": ws.warehouse.backend_name,
+            "stages": stages,
+            "quarter": {"start": this_start, "previous_start": last_start, "previous_compared_until": last_same_day},
+            "stage_volumes": stage_rows,
+            "revenue": {
+                "won_revenue": revenue_now.get("won_revenue"),
+                "won_revenue_same_days_last_quarter": revenue_then.get("won_revenue"),
+                "win_rate": revenue_now.get("win_rate"),
+                "win_rate_same_days_last_quarter": revenue_then.get("win_rate"),
+                "open_pipeline": _open_pipeline(state, now),
+            },
+            "revenue_by_month": [
+                {k: r.get(k) for k in ("period", "won_revenue", "won_deals", "win_rate", "average_deal_size")}
+                for r in monthly
+            ],
+            "data_quality": [
+                {"check": c["check"], "count": c["count"], "meaning": c["meaning"]}
+                for c in quality["checks"]
+                if c["count"]
+            ],
+        }
+
+    return state.cached("overview", {}, compute)
+
+
+def _open_pipeline(state: ServerState, now: datetime) -> float:
+    rows = state.workspace.pipeline(as_of=now).rows()
+    return float(sum(r["amount"] or 0 for r in rows))
+
+
+def overview_charts(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    quarter = document["quarter"]
+    volumes = []
+    for row in document["stage_volumes"]:
+        volumes.append({"stage": row["stage"], "when": "this quarter so far", "reached": row["reached"]})
+        volumes.append(
+            {"stage": row["stage"], "when": "same days last quarter", "reached": row["reached_same_days_last_quarter"]}
+        )
+    monthly = [
+        {"period": r["period"].isoformat(), "won_revenue": r["won_revenue"] or 0, "win_rate": r["win_rate"]}
+        for r in document["revenue_by_month"]
+    ]
+    return {
+        "stage-volumes": charts.stage_volumes(
+            volumes, document["stages"], "when", f"Stage volumes since {quarter['start']:%Y-%m-%d}"
+        ),
+        "revenue-by-month": charts.revenue_trend(monthly, "Won revenue and win rate by month"),
+    }
+
+
+@router.get("/api/overview", openapi_extra=access(Permission.READ), tags=["dashboard"])
+def api_overview(request: Request) -> dict[str, Any]:
+    """The Overview page's figures: quarter to date against the same days of the last quarter, revenue by month."""
+    return overview_document(request.app.state.tandem)
+
+
+@router.get("/api/status", openapi_extra=access(Permission.READ), tags=["dashboard"])
+def api_status(request: Request) -> dict[str, Any]:
+    """Counts per table, definition version, backends and the last import (as `tandem status`)."""
+    state: ServerState = request.app.state.tandem
+    with state.warehouse_lock:
+        return state.workspace.status()
+
+
+@router.get("/", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
+def overview(request: Request) -> HTMLResponse:
+    document = overview_document(request.app.state.tandem)
+    return render(
+        request,
+        "overview.html",
+        title="Overview",
+        doc=document,
+        charts=overview_charts(document),
+        elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),
+    )
+
+
+@router.get("/charts/overview/{name}.{fmt}", openapi_extra=access(Permission.READ), tags=["dashboard"])
+def overview_chart_image(request: Request, name: str, fmt: str) -> Response:
+    """An Overview chart as PNG or SVG: the same spec the page draws."""
+    specs = overview_charts(overview_document(request.app.state.tandem))
+    if name not in specs or fmt not in IMAGE_TYPES:
+        raise NotFound(f"no chart {name}.{fmt}; charts: {', '.join(f'{n}.png' for n in specs)} (or .svg)")
+    return Response(charts.to_image(specs[name], fmt), media_type=IMAGE_TYPES[fmt])

@@ -1,0 +1,125 @@
+"""What the web app keeps between requests: the open workspace, a lock for the warehouse, and the result cache.
+
+The server holds one connection to the warehouse for its lifetime. DuckDB lets one process write a database file,
+so while `tandem serve` runs on a DuckDB workspace, data comes in through the web app (the Imports page or
+``POST /api/imports``); on PostgreSQL, `tandem import` from the command line works alongside.
+
+Results are cached by (data version, definition version, question): the data version is the newest import's
+number, so an import anywhere invalidates every result computed before it, and a definition change does the same
+through the definition version. A question asked "as of now" is answered as of the moment it is computed and
+kept for the rest of that clock hour at most (ages and still-open counts move with time, the data does not), so
+the page says when its figures were computed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tandem.workspace import Workspace, open_workspace
+
+__all__ = ["ResultCache", "ServerState"]
+
+T = TypeVar("T")
+#: How long a read of the data version is trusted before the warehouse is asked again.
+DATA_VERSION_SECONDS = 1.0
+
+
+class ResultCache:
+    """A bounded, thread-safe LRU of computed documents keyed by (data version, definition version, question)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bool, Any]:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return True, self._items[key]
+            self.misses += 1
+            return False, None
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ServerState:
+    """The workspace a server process serves, opened once, with the lock every warehouse use takes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.workspace: Workspace = open_workspace(path)
+        self.warehouse_lock = threading.RLock()
+        self.cache = ResultCache(int(self.workspace.settings["cache_entries"]))
+        self._data_version: tuple[float, int] = (0.0, -1)
+        self._compute_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._compute_locks_guard = threading.Lock()
+
+    def data_version(self) -> int:
+        """The newest import's number (0 before any import), re-read at most once a second."""
+        read_at, version = self._data_version
+        if time.monotonic() - read_at < DATA_VERSION_SECONDS:
+            return version
+        with self.warehouse_lock:
+            last = self.workspace.warehouse.last_import()
+        version = int(last["import_id"]) if last else 0
+        self._data_version = (time.monotonic(), version)
+        return version
+
+    def data_changed(self) -> None:
+        """Called after this process imported: forget the remembered data version at once."""
+        self._data_version = (0.0, -1)
+
+    def definition_version(self) -> int:
+        return self.workspace.definition_version
+
+    def cached(self, kind: str, question: Any, compute: Callable[[], T]) -> T:
+        """The document for `question`, computed once per data and definition version.
+
+        Concurrent requests for the same uncomputed question wait for one computation rather than all running it.
+        """
+        key = (
+            int(time.time() // 3600),
+            self.data_version(),
+            self.definition_version(),
+            kind,
+            json.dumps(question, sort_keys=True, default=str),
+        )
+        found, value = self.cache.get(key)
+        if found:
+            return value  # type: ignore[no-any-return]
+        with self._compute_locks_guard:
+            gate = self._compute_locks.setdefault(key, threading.Lock())
+        with gate:
+            found, value = self.cache.get(key)
+            if not found:
+                with self.warehouse_lock:
+                    value = compute()
+                self.cache.put(key, value)
+        with self._compute_locks_guard:
+            self._compute_locks.pop(key, None)
+        return value  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.workspace.close()
