@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tandem.store.models import AuditEntry
@@ -27,6 +27,8 @@ __all__ = ["GENESIS", "AuditProblem", "AuditVerification", "entry_hash", "record
 
 #: The previous hash of the first entry.
 GENESIS = "0" * 64
+#: PostgreSQL advisory lock held by a transaction appending to the log ("tandem" in ASCII), released at its end.
+_APPEND_LOCK = 0x74616E64656D
 
 
 def _canonical(value: Any) -> Any:
@@ -53,7 +55,13 @@ def entry_hash(*, seq: int, at: datetime, actor: str, action: str, target: str, 
 
 
 def record(session: Session, actor: str, action: str, target: str = "", details: Any = None) -> AuditEntry:
-    """Append an entry inside the caller's transaction (see `tandem.store.AppStore.write` for the retry)."""
+    """Append an entry inside the caller's transaction (see `tandem.store.AppStore.write` for the retry).
+
+    On PostgreSQL appenders queue on an advisory lock before reading the head, so concurrent changes extend the
+    chain one after the other instead of colliding on ``seq`` (SQLite's writers queue on its write lock).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK)))
     last = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = datetime.now(UTC).replace(tzinfo=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +24,12 @@ from tandem.store.models import DefinitionVersion
 __all__ = ["AppStore", "normalise_database_url"]
 
 T = TypeVar("T")
-#: How often a write that lost a race for the next audit entry (or SQLite's write lock) is tried again.
-WRITE_ATTEMPTS = 8
+#: How often a write that lost a race for the next audit entry (or SQLite's write lock, or a deadlock) is tried.
+WRITE_ATTEMPTS = 10
+#: Seconds an SQLite connection waits for another's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT = 30
+#: Execution option of the connection `AppStore.write` uses: on SQLite its transaction starts ``IMMEDIATE``.
+_WRITE_OPTION = "tandem_write"
 
 
 def normalise_database_url(url: str) -> str:
@@ -39,9 +44,12 @@ class AppStore:
 
     def __init__(self, url: str) -> None:
         self.url = normalise_database_url(url)
-        self.engine: Engine = create_engine(self.url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        sqlite = self.url.startswith("sqlite")
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT} if sqlite else {}
+        self.engine: Engine = create_engine(self.url, future=True, connect_args=connect_args)
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
@@ -50,19 +58,21 @@ class AppStore:
     def write(self, change: Callable[[Session], T]) -> T:
         """Run `change` in one transaction and commit; retry it when it lost a race to another writer.
 
-        Two writers appending to the audit log at once compute the same next ``seq``; the second insert fails on
-        the primary key and the whole change runs again on the new head. SQLite answers a concurrent writer with
-        "database is locked": tried again too. Any other error propagates with nothing written.
+        Writers are serialised where they append to the audit log (on SQLite the transaction takes the write lock
+        first, ``BEGIN IMMEDIATE``; on PostgreSQL `tandem.audit.record` takes a transaction advisory lock), so two
+        of them do not normally compute the same next ``seq``. Should they anyway (another program writing, a
+        deadlock broken by PostgreSQL, SQLite's "database is locked" after its busy timeout), the whole change
+        runs again on the new head. Any other error propagates with nothing written.
         """
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self.session() as s, s.begin():
+                    s.connection(execution_options={_WRITE_OPTION: True})
                     return change(s)
             except (IntegrityError, OperationalError) as exc:
-                lost_race = "audit_log" in str(exc.statement or "") or "database is locked" in str(exc)
-                if not lost_race or attempt == WRITE_ATTEMPTS - 1:
+                if not _lost_race(exc) or attempt == WRITE_ATTEMPTS - 1:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter, not a secret
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- schema -----------------------------------------------------------------------------------------------
@@ -116,11 +126,31 @@ class AppStore:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+def _lost_race(exc: IntegrityError | OperationalError) -> bool:
+    """Whether a failed write is worth running again: a taken audit ``seq``, a busy SQLite, a deadlock."""
+    if isinstance(exc, IntegrityError):
+        return "audit_log" in str(exc.statement or "")
+    message = str(exc.orig)
+    return "database is locked" in message or "deadlock detected" in message
+
+
+def _sqlite_connect(dbapi_connection: object, _record: object) -> None:
+    """Foreign keys on, write-ahead log (readers do not wait for the writer), and transactions begun by SQLAlchemy.
+
+    Python's sqlite3 driver would otherwise begin a transaction only at the first INSERT or UPDATE, after the
+    reads of the same change (such as the audit head) ran outside it.
+    """
+    dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Reads begin deferred; `AppStore.write` begins immediate, so concurrent writers queue for the lock up front."""
+    immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def sqlite_url(path: Path) -> str:
