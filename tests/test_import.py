@@ -482,3 +482,17 @@ def test_an_unbalanced_quote_that_defeats_detection_is_explained(workspace: Work
     path = write(tmp_path / "q.csv", 'lead_id,created_at\nL1,2026-01-02\n"L5,2026-01-05\nL4,2026-01-05\n')
     error = fails(workspace, "leads", path)
     assert "q.csv: the file cannot be read as CSV: its delimiter and quoting could not be detected" in str(error)
+
+
+def test_spend_by_channel_alone_imports_with_a_null_campaign_and_stays_idempotent(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    spend = write(tmp_path / "spend.csv", "date,channel,amount\n2026-01-05,email,100\n2026-01-05,paid_search,250.5\n")
+    (first,) = workspace.import_files("spend", [spend])
+    (second,) = workspace.import_files("spend", [spend])
+    assert (first.added, second.added, second.updated, second.unchanged) == (2, 0, 0, 2)
+    rows = workspace.warehouse.table("spend").order_by("channel").to_pyarrow().to_pylist()
+    assert [(r["channel"], r["campaign_id"], r["amount"]) for r in rows] == [
+        ("email", None, 100.0),
+        ("paid_search", None, 250.5),
+    ]

@@ -4,11 +4,12 @@ The server holds one connection to the warehouse for its lifetime. DuckDB lets o
 so while `tandem serve` runs on a DuckDB workspace, data comes in through the web app (the Imports page or
 ``POST /api/imports``); on PostgreSQL, `tandem import` from the command line works alongside.
 
-Results are cached by (data version, definition version, question): the data version is the newest import's
-number, so an import anywhere invalidates every result computed before it, and a definition change does the same
-through the definition version. A question asked "as of now" is answered as of the moment it is computed and
-kept for the rest of that clock hour at most (ages and still-open counts move with time, the data does not), so
-the page says when its figures were computed.
+Results are cached by (data version, definition version, question). The data version of a question is the newest
+import into each table it reads (an import that created missing leads counts as an import into ``leads``), so an
+import invalidates exactly the results it touches: new spend leaves the funnel cached, new stage events do not.
+A definition change invalidates everything through the definition version. A question asked "as of now" is
+answered as of the moment it is computed and kept for the rest of that clock hour at most (ages and still-open
+counts move with time, the data does not), so the page says when its figures were computed.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import ibis
+
+from tandem.warehouse.backends import IMPORT_LOG
+from tandem.warehouse.schema import TABLES
 from tandem.workspace import Workspace, open_workspace
 
 __all__ = ["ResultCache", "ServerState"]
@@ -28,6 +33,7 @@ __all__ = ["ResultCache", "ServerState"]
 T = TypeVar("T")
 #: How long a read of the data version is trusted before the warehouse is asked again.
 DATA_VERSION_SECONDS = 1.0
+ALL_TABLES: tuple[str, ...] = tuple(TABLES)
 
 
 class ResultCache:
@@ -64,6 +70,18 @@ class ResultCache:
         return len(self._items)
 
 
+def newest_imports(workspace: Workspace) -> dict[str, int]:
+    """The newest import into each table, from the import log, in one query (a Spark warehouse has no log)."""
+    warehouse = workspace.warehouse
+    if warehouse.backend_name == "pyspark":
+        return {}
+    log = warehouse.table(IMPORT_LOG)
+    created = log.filter(log.created_leads > 0).select(table_name=ibis.literal("leads"), import_id=log.import_id)
+    both = ibis.union(log.select("table_name", "import_id"), created, distinct=False)
+    rows = both.group_by("table_name").aggregate(newest=both.import_id.max()).to_pyarrow().to_pylist()
+    return {row["table_name"]: int(row["newest"]) for row in rows}
+
+
 class ServerState:
     """The workspace a server process serves, opened once, with the lock every warehouse use takes."""
 
@@ -72,36 +90,41 @@ class ServerState:
         self.workspace: Workspace = open_workspace(path)
         self.warehouse_lock = threading.RLock()
         self.cache = ResultCache(int(self.workspace.settings["cache_entries"]))
-        self._data_version: tuple[float, int] = (0.0, -1)
+        self._data_versions: tuple[float, dict[str, int]] = (0.0, {})
         self._compute_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._compute_locks_guard = threading.Lock()
 
-    def data_version(self) -> int:
-        """The newest import's number (0 before any import), re-read at most once a second."""
-        read_at, version = self._data_version
+    def data_versions(self) -> dict[str, int]:
+        """Per canonical table, the newest import that changed it (0: none), re-read at most once a second."""
+        read_at, versions = self._data_versions
         if time.monotonic() - read_at < DATA_VERSION_SECONDS:
-            return version
+            return versions
+        versions = dict.fromkeys(TABLES, 0)
         with self.warehouse_lock:
-            last = self.workspace.warehouse.last_import()
-        version = int(last["import_id"]) if last else 0
-        self._data_version = (time.monotonic(), version)
-        return version
+            for table, newest in newest_imports(self.workspace).items():
+                versions[table] = newest
+        self._data_versions = (time.monotonic(), versions)
+        return versions
+
+    def data_version(self, tables: Sequence[str] = ALL_TABLES) -> tuple[int, ...]:
+        versions = self.data_versions()
+        return tuple(versions.get(table, 0) for table in tables)
 
     def data_changed(self) -> None:
-        """Called after this process imported: forget the remembered data version at once."""
-        self._data_version = (0.0, -1)
+        """Called after this process imported: forget the remembered data versions at once."""
+        self._data_versions = (0.0, {})
 
     def definition_version(self) -> int:
         return self.workspace.definition_version
 
-    def cached(self, kind: str, question: Any, compute: Callable[[], T]) -> T:
-        """The document for `question`, computed once per data and definition version.
+    def cached(self, kind: str, question: Any, compute: Callable[[], T], tables: Sequence[str] = ALL_TABLES) -> T:
+        """The document for `question`, computed once per version of the `tables` it reads and of the definitions.
 
         Concurrent requests for the same uncomputed question wait for one computation rather than all running it.
         """
         key = (
             int(time.time() // 3600),
-            self.data_version(),
+            self.data_version(tables),
             self.definition_version(),
             kind,
             json.dumps(question, sort_keys=True, default=str),

@@ -608,6 +608,10 @@ def _plan_columns(
                         f"the file's columns are: {header}{_delimiter_hint(sources)}",
                     )
                 )
+            elif column.name in spec.key:
+                # An optional key column the file lacks (spend by channel only) is part of the key as null.
+                texts[column.name] = ("CAST(NULL AS VARCHAR)", None)
+                plan.source_of[column.name] = "(absent: null)"
             continue
         used.add(found)
         plan.source_of[column.name] = found

@@ -84,7 +84,7 @@ def overview_document(state: ServerState) -> dict[str, Any]:
             ],
         }
 
-    return state.cached("overview", {}, compute)
+    return state.cached("overview", {}, compute, tables=("leads", "stage_events", "opportunities"))
 
 
 def _open_pipeline(state: ServerState, now: datetime) -> float:
