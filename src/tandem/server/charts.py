@@ -11,7 +11,16 @@ from typing import Any
 
 import altair as alt
 
-__all__ = ["CHART_WIDTH", "IMAGE_TYPES", "revenue_trend", "stage_volumes", "to_image"]
+__all__ = [
+    "CHART_WIDTH",
+    "IMAGE_TYPES",
+    "cohort_heatmap",
+    "revenue_trend",
+    "stage_trend",
+    "stage_volumes",
+    "to_image",
+    "velocity_histogram",
+]
 
 CHART_WIDTH = 420
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
@@ -69,3 +78,55 @@ def to_image(spec: dict[str, Any], fmt: str) -> bytes:
     if fmt == "svg":
         return str(vl_convert.vegalite_to_svg(spec)).encode()
     raise ValueError(f"unknown image format {fmt!r}; use png or svg")
+
+
+def stage_trend(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: str) -> dict[str, Any]:
+    """Lines: leads reaching each stage per period (rows: period as an ISO date, stage, reached)."""
+    chart = (
+        _base(rows)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:T", title=None),
+            y=alt.Y("reached:Q", title="leads reaching the stage"),
+            color=alt.Color("stage:N", sort=list(stages), title=None, scale=alt.Scale(range=PALETTE)),
+            tooltip=[alt.Tooltip("period:T", format="%Y-%m-%d"), "stage:N", alt.Tooltip("reached:Q", format=",")],
+        )
+    )
+    return _spec(chart, title)
+
+
+def cohort_heatmap(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: str) -> dict[str, Any]:
+    """A heatmap: of each period's cohort of the previous stage, the share that reached the stage.
+
+    Rows: period (ISO date), stage, conversion (0-1 or null), cohort (the previous stage's cohort size).
+    """
+    chart = (
+        _base(rows)
+        .mark_rect()
+        .encode(
+            x=alt.X("period:O", title=None),
+            y=alt.Y("stage:N", sort=list(stages), title="reached, from the previous stage"),
+            color=alt.Color("conversion:Q", title="conversion", scale=alt.Scale(scheme="blues", domain=[0, 1])),
+            tooltip=[
+                "period:O",
+                "stage:N",
+                alt.Tooltip("conversion:Q", format=".1%"),
+                alt.Tooltip("cohort:Q", format=",", title="cohort"),
+            ],
+        )
+    )
+    return _spec(chart, title)
+
+
+def velocity_histogram(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Bars: converted leads per bin of days taken (rows: bin label such as "3-7", leads), bins in row order."""
+    chart = (
+        _base(rows)
+        .mark_bar(color=PALETTE[0])
+        .encode(
+            x=alt.X("bin:N", sort=[r["bin"] for r in rows], title="days"),
+            y=alt.Y("leads:Q", title="leads"),
+            tooltip=["bin:N", alt.Tooltip("leads:Q", format=",")],
+        )
+    )
+    return _spec(chart, title)
