@@ -32,6 +32,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tandem.audit import record
@@ -58,6 +59,7 @@ _DUMMY_HASH = _hasher.hash("tandem: no such user")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN_PREFIX = "tdm_"  # noqa: S105 - a marker, not a secret
 RATE_WINDOW = timedelta(minutes=5)
+DISPLAY_NAME_MAX = 200
 
 
 class Role(StrEnum):
@@ -219,7 +221,7 @@ class Accounts:
             return UserInfo.of(self._user(s, username), _now())
 
     def _user(self, s: Session, username: str) -> User:
-        user = s.scalar(select(User).where(User.username == username.lower()))
+        user = s.scalar(select(User).where(User.username == username.strip().lower()))
         if user is None:
             raise AccountError(f"no user named {username!r}; `tandem users list` shows who exists")
         return user
@@ -253,6 +255,7 @@ class Accounts:
         role = _role(role)
         if leader and role not in (Role.MARKETING, Role.SALES):
             raise AccountError("only marketing and sales users can be leaders (the people who approve for a side)")
+        full_name = _display_name(display_name)
         generated = password is None
         secret = password if password is not None else generate_password()
         self._check_password(secret)
@@ -263,7 +266,7 @@ class Accounts:
                 raise AccountError(f"a user named {name!r} exists already")
             user = User(
                 username=name,
-                display_name=display_name.strip(),
+                display_name=full_name,
                 role=str(role),
                 is_leader=leader,
                 password_hash=_hasher.hash(secret),
@@ -275,7 +278,12 @@ class Accounts:
             record(s, actor, "user.create", name, {"role": str(role), "leader": leader})
             return UserInfo.of(user, _now())
 
-        return self.store.write(change), secret
+        try:
+            return self.store.write(change), secret
+        except IntegrityError as exc:  # created by another writer between the check and the insert
+            if "users" not in str(exc.statement or ""):
+                raise
+            raise AccountError(f"a user named {name!r} exists already") from None
 
     def update_user(
         self,
@@ -287,7 +295,11 @@ class Accounts:
         disabled: bool | None = None,
         display_name: str | None = None,
     ) -> UserInfo:
-        """Change a user's role, leader flag, name, or disable (sessions and tokens stop working) or re-enable."""
+        """Change a user's role, leader flag, name, or disable (sessions and tokens stop working) or re-enable.
+
+        A new role ends the user's sessions and revokes their tokens that carry a role they no longer have.
+        """
+        new_name = _display_name(display_name) if display_name is not None else None
 
         def change(s: Session) -> UserInfo:
             user = self._user(s, username)
@@ -305,9 +317,9 @@ class Accounts:
             if new_leader != user.is_leader:
                 changes["leader"] = [user.is_leader, new_leader]
                 user.is_leader = new_leader
-            if display_name is not None and display_name.strip() != user.display_name:
-                changes["display_name"] = [user.display_name, display_name.strip()]
-                user.display_name = display_name.strip()
+            if new_name is not None and new_name != user.display_name:
+                changes["display_name"] = [user.display_name, new_name]
+                user.display_name = new_name
             if disabled is not None and disabled != user.disabled:
                 changes["disabled"] = [user.disabled, disabled]
                 user.disabled = disabled
@@ -321,6 +333,17 @@ class Accounts:
                 # A role change ends the user's sessions: they sign in again under the new role.
                 if "role" in changes:
                     s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                    outranked = s.scalars(
+                        select(ApiToken).where(
+                            ApiToken.user_id == user.id,
+                            ApiToken.revoked_at.is_(None),
+                            ApiToken.role.not_in([user.role, str(Role.VIEWER)]),
+                        )
+                    ).all()
+                    for token in outranked:
+                        token.revoked_at = _now()
+                    if outranked:
+                        changes["revoked_tokens"] = [token.id for token in outranked]
                 record(s, actor, "user.update", user.username, changes)
             return UserInfo.of(user, _now())
 
@@ -384,6 +407,7 @@ class Accounts:
         """Check a name and password, with lockout after repeated failures and a rate limit per address."""
         now = _now()
         name = username.strip().lower()[:64]
+        address = address[:64]  # as stored, so the count below finds what was logged
         limit = int(self.settings["login_rate_limit"])
         with self.store.session() as s:
             recent = s.scalar(
@@ -397,7 +421,7 @@ class Accounts:
             )
 
         def attempt(s: Session) -> Principal | SignInRefused:
-            logged = LoginAttempt(address=address[:64], username=name, at=now, success=False)
+            logged = LoginAttempt(address=address, username=name, at=now, success=False)
             s.add(logged)
             user = s.scalar(select(User).where(User.username == name))
             if user is None:
@@ -536,6 +560,8 @@ class Accounts:
             if row is None or row[0].revoked_at is not None or row[1].disabled:
                 return None
             token, user = row
+            if token.role not in (user.role, str(Role.VIEWER)):  # the owner has lost the role it carries
+                return None
             stale = token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)
         if stale:  # written at most once a minute, so a busy client does not make every request a write
             self.store.write(
@@ -557,6 +583,13 @@ def _role(value: Role | str) -> Role:
         return Role(str(value).lower())
     except ValueError:
         raise AccountError(f"unknown role {value!r}; roles are: {', '.join(Role)}") from None
+
+
+def _display_name(value: str) -> str:
+    name = value.strip()
+    if len(name) > DISPLAY_NAME_MAX:
+        raise AccountError(f"a display name may have at most {DISPLAY_NAME_MAX} characters")
+    return name
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -1,4 +1,8 @@
-"""`tandem demo`: generate the demo company and load it through the same import path users use."""
+"""`tandem demo`: generate the demo company and load it through the same import path users use.
+
+A demo workspace is for trying tandem out: `create_demo_users` gives it one user per role with passwords that are
+printed on the terminal, so nobody has to set up accounts before looking around.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from tandem.accounts import AccountError, Role, generate_password
 from tandem.errors import WorkspaceError
-from tandem.workspace import CONFIG_FILE, Workspace, init_workspace, open_workspace
+from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
-__all__ = ["IMPORT_ORDER", "build_demo"]
+__all__ = ["DEMO_USERS", "IMPORT_ORDER", "build_demo", "create_demo_users"]
 
 #: Referenced tables first: stage events and activities need their leads.
 IMPORT_ORDER = (
@@ -22,6 +27,16 @@ IMPORT_ORDER = (
     "touches",
     "spend",
     "activities",
+)
+
+
+#: The demo company's people: (user name, role, leader, display name), one per role and a leader on each side.
+DEMO_USERS: tuple[tuple[str, Role, bool, str], ...] = (
+    ("admin", Role.ADMIN, False, "Demo Admin"),
+    ("maria", Role.MARKETING, True, "Maria Marketing"),
+    ("sam", Role.SALES, True, "Sam Sales"),
+    ("erin", Role.EXEC, False, "Erin Exec"),
+    ("victor", Role.VIEWER, False, "Victor Viewer"),
 )
 
 
@@ -61,3 +76,35 @@ def build_demo(
         echo(f"  {result.summary()} ({time.perf_counter() - step:.1f} s)")
     echo(f"demo ready in {time.perf_counter() - started:.1f} s")
     return workspace
+
+
+def create_demo_users(workspace: Workspace, actor: str | None = None) -> list[tuple[str, str, str]]:
+    """Give a demo workspace one user per role (`DEMO_USERS`); returns (user name, role, password) to print.
+
+    The passwords are random and need no change at first sign-in, so the demo can be explored at once. Users that
+    exist already (the demo built again) get a new password: this is a demo workspace, not one to share as is.
+    Kept apart from `build_demo` so tests can build a demo company with their own users.
+    """
+    who = actor or cli_actor()
+    accounts = workspace.accounts
+    existing = {user.username for user in accounts.users()}
+    credentials: list[tuple[str, str, str]] = []
+    for username, role, leader, display_name in DEMO_USERS:
+        password = generate_password()
+        if username in existing:
+            accounts.set_password(who, username, password, must_change=False)
+        else:
+            try:
+                accounts.create_user(
+                    who,
+                    username,
+                    role,
+                    password=password,
+                    leader=leader,
+                    display_name=display_name,
+                    must_change_password=False,
+                )
+            except AccountError:  # created meanwhile by another process: reset it like an existing one
+                accounts.set_password(who, username, password, must_change=False)
+        credentials.append((username, str(accounts.user(username).role), password))
+    return credentials
