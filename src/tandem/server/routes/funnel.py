@@ -1,9 +1,676 @@
-"""The Funnel page and its REST endpoints."""
+"""The Funnel page, its drill-down to the leads behind a number, and the REST endpoints of the funnel engine.
+
+Each endpoint answers with the document the matching CLI command prints with ``--format json``
+(`tandem.server.documents`), cached by (data version, definition version, question). A bad question (unknown
+column or stage, bad date, reversed range) is a `ConfigError`: 400 with a message naming the bad value; a value of
+the wrong type is FastAPI's 422.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
-from tandem.server.access import GuardedRoute
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tandem.accounts import Permission
+from tandem.errors import ConfigError, TandemError
+from tandem.server import charts
+from tandem.server.access import GuardedRoute, NotFound, access
+from tandem.server.charts import IMAGE_TYPES
+from tandem.server.documents import (
+    KINDS,
+    Question,
+    check,
+    document,
+    leads_count,
+    leads_csv,
+    parse_moment,
+    parse_where,
+)
+from tandem.server.pages import render
+from tandem.server.state import ServerState
 
 router = APIRouter(route_class=GuardedRoute)
+
+T = TypeVar("T")
+
+#: Lead columns never offered as breakdowns: identifiers and moments (a group per lead or per second).
+NOT_BREAKDOWNS = frozenset({"lead_id", "created_at", "email"})
+#: Rows the Funnel page's table shows at most; the API has them all.
+TABLE_ROWS = 1000
+#: Leads the drill-down page lists at most, newest entry first; the CSV has up to `LEADS_LIMIT`.
+PAGE_LEADS = 500
+LEADS_LIMIT = 5000
+#: Series the stage-volume chart draws at most; the smaller groups are added up as "(other)".
+CHART_SERIES = 8
+MISSING = "(missing)"
+
+
+class PeriodChoice(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+
+
+By = Annotated[
+    list[str] | None,
+    Query(description="Break down by a lead column (repeatable): a canonical column or an attribute."),
+]
+PeriodParam = Annotated[
+    PeriodChoice | None, Query(description="Group by period of entry (UTC calendar periods; weeks start on Monday).")
+]
+From = Annotated[
+    str | None,
+    Query(alias="from", max_length=64, description="First day included (YYYY-MM-DD, UTC), or a moment."),
+]
+To = Annotated[str | None, Query(max_length=64, description="First day excluded (YYYY-MM-DD, UTC), or a moment.")]
+Strict = Annotated[bool, Query(description="Count only leads that passed each stage in order.")]
+Window = Annotated[
+    int | None, Query(ge=1, le=36500, description="Count a conversion only within this many days of entry.")
+]
+Horizon = Annotated[
+    int | None,
+    Query(ge=1, le=36500, description="Days for 'still open' and the Kaplan-Meier estimate (default: window, or 90)."),
+]
+AsOf = Annotated[
+    str | None,
+    Query(max_length=64, description="Observe the data as of this moment (ISO 8601, UTC; default now)."),
+]
+StageParam = Annotated[str, Query(max_length=100, description="The stage whose leads to list.")]
+Where = Annotated[
+    list[str] | None,
+    Query(description="Filter COL=VALUE (repeatable; COL= for a missing value), e.g. channel=email."),
+]
+Limit = Annotated[int, Query(ge=1, le=LEADS_LIMIT, description="At most this many leads, newest entry first.")]
+
+
+# --- answering ----------------------------------------------------------------------------------------------------
+def _cached(state: ServerState, kind: str, q: Question, compute: Callable[[], T], base: str | None = None) -> T:
+    """`compute` through the server's cache, after refusing a bad question before anything runs."""
+    with state.warehouse_lock:
+        check(state.workspace, base or kind, q)
+    return state.cached(kind, q.key(), compute, tables=KINDS[base or kind])
+
+
+def answer(state: ServerState, kind: str, q: Question) -> dict[str, Any]:
+    """The document of `kind` for the question, from the cache when it was asked before."""
+    return _cached(state, kind, q, lambda: document(state.workspace, kind, q))
+
+
+# --- REST API -----------------------------------------------------------------------------------------------------
+@router.get("/api/funnel", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_funnel(
+    request: Request,
+    by: By = None,
+    period: PeriodParam = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    window: Window = None,
+    horizon: Horizon = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Volumes, conversion (raw, Kaplan-Meier, period view) and velocity per stage, by breakdown and period.
+
+    The document `tandem funnel --format json` prints: one row per group, period and stage; a missing group value
+    is null, never dropped. Rules: docs/funnel-semantics.md.
+    """
+    q = Question(
+        by=tuple(by or ()),
+        period=period.value if period else None,
+        start=parse_moment(from_, "from"),
+        end=parse_moment(to, "to"),
+        strict=strict,
+        window_days=window,
+        horizon_days=horizon,
+        as_of=parse_moment(as_of, "as_of"),
+    )
+    return answer(request.app.state.tandem, "funnel", q)
+
+
+@router.get("/api/revenue", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_revenue(
+    request: Request,
+    by: By = None,
+    period: PeriodParam = None,
+    from_: From = None,
+    to: To = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Won revenue, deal size, win rate, open pipeline and sales cycle from opportunities (`tandem revenue`).
+
+    Breakdowns use the opportunity's columns or its lead's.
+    """
+    q = Question(
+        by=tuple(by or ()),
+        period=period.value if period else None,
+        start=parse_moment(from_, "from"),
+        end=parse_moment(to, "to"),
+        as_of=parse_moment(as_of, "as_of"),
+    )
+    return answer(request.app.state.tandem, "revenue", q)
+
+
+@router.get("/api/velocity", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_velocity(
+    request: Request,
+    from_stage: Annotated[str, Query(max_length=100, description="Stage the step starts at.")],
+    to_stage: Annotated[
+        str | None, Query(max_length=100, description="Stage it ends at (default: the next one).")
+    ] = None,
+    by: By = None,
+    period: PeriodParam = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Days from one stage to a later one: quantiles, mean and counts per bin of days (`tandem velocity`)."""
+    q = Question(
+        from_stage=from_stage,
+        to_stage=to_stage or None,
+        by=tuple(by or ()),
+        period=period.value if period else None,
+        start=parse_moment(from_, "from"),
+        end=parse_moment(to, "to"),
+        strict=strict,
+        as_of=parse_moment(as_of, "as_of"),
+    )
+    return answer(request.app.state.tandem, "velocity", q)
+
+
+@router.get("/api/pipeline", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_pipeline(request: Request, by: By = None, as_of: AsOf = None) -> dict[str, Any]:
+    """Open pipeline at `as_of`: deals and amount by CRM stage and age in days (`tandem pipeline`)."""
+    q = Question(by=tuple(by or ()), as_of=parse_moment(as_of, "as_of"))
+    return answer(request.app.state.tandem, "pipeline", q)
+
+
+@router.get("/api/quality", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_quality(request: Request, as_of: AsOf = None) -> dict[str, Any]:
+    """The data-quality report: each check's count, meaning, effect on the numbers and examples (`tandem quality`)."""
+    q = Question(as_of=parse_moment(as_of, "as_of"))
+    return answer(request.app.state.tandem, "quality", q)
+
+
+def _leads_question(
+    stage: str,
+    where: Sequence[str] | None,
+    from_: str | None,
+    to: str | None,
+    strict: bool,
+    limit: int | None,
+    as_of: str | None,
+) -> Question:
+    return Question(
+        stage=stage,
+        where=parse_where(where or ()),
+        start=parse_moment(from_, "from"),
+        end=parse_moment(to, "to"),
+        strict=strict,
+        limit=limit,
+        as_of=parse_moment(as_of, "as_of"),
+    )
+
+
+@router.get("/api/leads", openapi_extra=access(Permission.READ), tags=["funnel"])
+def api_leads(
+    request: Request,
+    stage: StageParam,
+    where: Where = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    limit: Limit = 100,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Drill down: the leads that entered `stage` in the range and match the filters, newest entry first."""
+    q = _leads_question(stage, where, from_, to, strict, limit, as_of)
+    return answer(request.app.state.tandem, "leads", q)
+
+
+@router.get(
+    "/api/leads.csv",
+    openapi_extra=access(Permission.READ),
+    tags=["funnel"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The leads as CSV, with a header."}},
+)
+def api_leads_csv(
+    request: Request,
+    stage: StageParam,
+    where: Where = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    limit: Limit = 100,
+    as_of: AsOf = None,
+) -> Response:
+    """The drill-down as CSV for a spreadsheet: every column; text that could run as a formula is neutralised."""
+    state: ServerState = request.app.state.tandem
+    q = _leads_question(stage, where, from_, to, strict, limit, as_of)
+    text = _cached(state, "leads.csv", q, lambda: leads_csv(state.workspace, q), base="leads")
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="tandem-leads-{q.stage}.csv"'},
+    )
+
+
+# --- the Funnel page ----------------------------------------------------------------------------------------------
+@dataclass
+class FunnelForm:
+    """The Funnel page's form as the browser sent it (shown back as given), and the question it asks."""
+
+    by: list[str] = field(default_factory=list)
+    period: str = ""
+    from_: str = ""
+    to: str = ""
+    strict: bool = False
+    window: str = ""
+    horizon: str = ""
+    as_of: str = ""
+    from_stage: str = ""
+    to_stage: str = ""
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        """The form as query parameters (for `query()` in templates and for links)."""
+        values = {
+            "by": self.by,
+            "period": self.period,
+            "from": self.from_,
+            "to": self.to,
+            "strict": self.strict,
+            "window": self.window,
+            "horizon": self.horizon,
+            "as_of": self.as_of,
+            "from_stage": self.from_stage,
+            "to_stage": self.to_stage,
+        }
+        return {**values, **changes}
+
+    def query_string(self, **changes: Any) -> str:
+        pairs: list[tuple[str, str]] = []
+        for key, value in self.params(**changes).items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, "", False):
+                    pairs.append((key, "1" if item is True else str(item)))
+        return urlencode(pairs)
+
+    def question(self) -> Question:
+        """The funnel question (parsing dates and numbers: a bad one is a ConfigError naming it)."""
+        if self.period and self.period not in PeriodChoice.__members__:
+            raise ConfigError(f"unknown period {self.period!r}; use day, week, month or quarter")
+        return Question(
+            by=tuple(self.by),
+            period=self.period or None,
+            start=parse_moment(self.from_, "from"),
+            end=parse_moment(self.to, "to"),
+            strict=self.strict,
+            window_days=_days(self.window, "window"),
+            horizon_days=_days(self.horizon, "horizon"),
+            as_of=parse_moment(self.as_of, "as_of"),
+        )
+
+    def velocity_question(self, stages: Sequence[str]) -> Question:
+        """The velocity section's question: the chosen step, over the funnel's range, mode and as_of."""
+        base = self.question()
+        return Question(
+            from_stage=self.from_stage or stages[0],
+            to_stage=self.to_stage or None,
+            start=base.start,
+            end=base.end,
+            strict=base.strict,
+            as_of=base.as_of,
+        )
+
+
+def _days(value: str, name: str) -> int | None:
+    if not value.strip():
+        return None
+    try:
+        days = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a whole number of days") from None
+    if not 1 <= days <= 36500:
+        raise ConfigError(f"{name}: {days} days is out of range; use 1 to 36500")
+    return days
+
+
+def breakdown_columns(state: ServerState) -> list[str]:
+    """The lead columns a funnel can be broken down by: canonical ones present and attributes, no ids or times."""
+    with state.warehouse_lock:
+        columns = state.workspace.warehouse.columns("leads")
+    return [
+        name
+        for name, kind in columns.items()
+        if name not in NOT_BREAKDOWNS and not name.startswith("_") and kind not in ("timestamp", "date")
+    ]
+
+
+def period_end(start: datetime, period: str) -> datetime | None:
+    """The first moment after the period that starts at `start` (None past the calendar's end)."""
+    try:
+        if period == "day":
+            return start + timedelta(days=1)
+        if period == "week":
+            return start + timedelta(days=7)
+        month = start.month - 1 + (1 if period == "month" else 3)
+        return datetime(start.year + month // 12, month % 12 + 1, 1)
+    except (OverflowError, ValueError):  # past 9999-12-31
+        return None
+
+
+def _moment_text(moment: datetime) -> str:
+    if moment == datetime(moment.year, moment.month, moment.day):
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+def filter_text(value: Any) -> str:
+    """A group value as a drill-down filter matches it (the engine compares the column cast to text)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def drill_href(row: dict[str, Any], q: Question, back: str) -> str:
+    """The drill-down behind a row's `reached`: its stage, its group values, its period within the range."""
+    start, end = q.start, q.end
+    if q.period and row.get("period"):
+        first = datetime.fromisoformat(str(row["period"]))
+        after = period_end(first, q.period)
+        start = max(start, first) if start else first
+        end = min(end, after) if end and after else (after or end)
+    pairs: list[tuple[str, str]] = [("stage", str(row["stage"]))]
+    pairs += [("where", f"{column}={filter_text(row.get(column))}") for column in q.by]
+    if start:
+        pairs.append(("from", _moment_text(start)))
+    if end:
+        pairs.append(("to", _moment_text(end)))
+    if q.strict:
+        pairs.append(("strict", "1"))
+    if q.as_of:
+        pairs.append(("as_of", _moment_text(q.as_of)))
+    pairs.append(("back", back))
+    return "/funnel/leads?" + urlencode(pairs)
+
+
+def _label(value: Any) -> str:
+    return MISSING if value is None else str(value)
+
+
+def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The page's charts, from its documents: the same specs the PNG/SVG export draws."""
+    stages: list[str] = doc["stages"]
+    rows: list[dict[str, Any]] = doc["rows"]
+    specs: dict[str, dict[str, Any]] = {}
+    # Stage volumes, one series per value of the first breakdown column (the largest ones; the rest as "(other)").
+    series = by[0] if by else None
+    totals: dict[str, int] = {}
+    for row in rows:
+        label = _label(row.get(series)) if series else "all leads"
+        first_stage = int(row["reached"] or 0) if row["stage"] == stages[0] else 0
+        totals[label] = totals.get(label, 0) + first_stage
+    shown = sorted(totals, key=lambda k: -totals[k])[:CHART_SERIES]
+    volumes: dict[tuple[str, str], int] = {}
+    for row in rows:
+        label = _label(row.get(series)) if series else "all leads"
+        key = (label if label in shown else "(other)", row["stage"])
+        volumes[key] = volumes.get(key, 0) + int(row["reached"] or 0)
+    title = f"Leads reaching each stage{' by ' + series if series else ''}"
+    specs["stage-volumes"] = charts.stage_volumes(
+        [{"stage": stage, "series": label, "reached": n} for (label, stage), n in volumes.items()],
+        stages,
+        "series",
+        title,
+    )
+    if doc.get("period"):
+        per: dict[tuple[str, str], dict[str, int]] = {}
+        for row in rows:
+            cell = per.setdefault((str(row["period"]), row["stage"]), {"reached": 0, "converted": 0, "cohort": 0})
+            cell["reached"] += int(row["reached"] or 0)
+            cell["converted"] += int(row.get("converted_from_previous") or 0)
+            cell["cohort"] += int(row.get("previous_reached") or 0)
+        heat = [
+            {
+                "period": period,
+                "stage": stage,
+                "conversion": c["converted"] / c["cohort"] if c["cohort"] else None,
+                "cohort": c["cohort"],
+            }
+            for (period, stage), c in sorted(per.items())
+            if stage != stages[0]
+        ]
+        specs["cohort-conversion"] = charts.cohort_heatmap(
+            heat, stages[1:], f"Cohort conversion from the previous stage, by {doc['period']} of entry"
+        )
+        trend = [
+            {"period": period, "stage": stage, "reached": c["reached"]} for (period, stage), c in sorted(per.items())
+        ]
+        specs["reached-by-period"] = charts.stage_trend(trend, stages, f"Leads reaching each stage by {doc['period']}")
+    if velocity and velocity["rows"]:
+        row = velocity["rows"][0]
+        bins = [
+            {"bin": key[len("days_") :], "leads": value or 0} for key, value in row.items() if key.startswith("days_")
+        ]
+        specs["velocity"] = charts.velocity_histogram(
+            bins, f"Days from {row.get('from_stage')} to {row.get('to_stage')}"
+        )
+    return specs
+
+
+def _table_rows(doc: dict[str, Any], q: Question, back: str) -> list[dict[str, Any]]:
+    return [{**row, "drill": drill_href(row, q, back)} for row in doc["rows"][:TABLE_ROWS]]
+
+
+def _funnel_form(
+    by: list[str] | None,
+    period: str | None,
+    from_: str | None,
+    to: str | None,
+    strict: bool,
+    window: str | None,
+    horizon: str | None,
+    as_of: str | None,
+    from_stage: str | None,
+    to_stage: str | None,
+) -> FunnelForm:
+    return FunnelForm(
+        by=[c for c in by or [] if c],
+        period=period or "",
+        from_=from_ or "",
+        to=to or "",
+        strict=strict,
+        window=window or "",
+        horizon=horizon or "",
+        as_of=as_of or "",
+        from_stage=from_stage or "",
+        to_stage=to_stage or "",
+    )
+
+
+PageText = Annotated[str | None, Query(max_length=100)]
+
+
+@router.get("/funnel", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
+def funnel_page(
+    request: Request,
+    by: Annotated[list[str] | None, Query()] = None,
+    period: PageText = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    window: PageText = None,
+    horizon: PageText = None,
+    as_of: AsOf = None,
+    from_stage: PageText = None,
+    to_stage: PageText = None,
+) -> HTMLResponse:
+    state: ServerState = request.app.state.tandem
+    form = _funnel_form(by, period, from_, to, strict, window, horizon, as_of, from_stage, to_stage)
+    stages = state.workspace.stages
+    context: dict[str, Any] = {
+        "title": "Funnel",
+        "form": form,
+        "columns": breakdown_columns(state),
+        "periods": list(PeriodChoice.__members__),
+        "stages": stages,
+        "doc": None,
+        "rows": [],
+        "charts": {},
+        "velocity": None,
+        "velocity_error": None,
+    }
+    try:
+        q = form.question()
+        doc = answer(state, "funnel", q)
+    except TandemError as exc:
+        return render(request, "funnel.html", 400, error=str(exc), **context)
+    velocity: dict[str, Any] | None = None
+    try:
+        velocity = answer(state, "velocity", form.velocity_question(stages))
+    except TandemError as exc:
+        context["velocity_error"] = str(exc)
+    back = form.query_string()
+    context.update(
+        doc=doc,
+        question=q,
+        rows=_table_rows(doc, q, back),
+        charts=funnel_charts(doc, q.by, velocity),
+        velocity=velocity["rows"][0] if velocity and velocity["rows"] else None,
+        chart_query=back,
+    )
+    return render(request, "funnel.html", **context)
+
+
+@router.get("/charts/funnel/{name}.{fmt}", openapi_extra=access(Permission.READ), tags=["funnel"])
+def funnel_chart_image(
+    request: Request,
+    name: str,
+    fmt: str,
+    by: By = None,
+    period: PeriodParam = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    window: Window = None,
+    horizon: Horizon = None,
+    as_of: AsOf = None,
+    from_stage: Annotated[str | None, Query(max_length=100, description="Velocity chart: the step's start.")] = None,
+    to_stage: Annotated[str | None, Query(max_length=100, description="Velocity chart: the step's end.")] = None,
+) -> Response:
+    """A Funnel page chart as PNG or SVG, for the same question: the spec the page draws.
+
+    Charts: stage-volumes, cohort-conversion and reached-by-period (with a period), velocity.
+    """
+    state: ServerState = request.app.state.tandem
+    if fmt not in IMAGE_TYPES:
+        raise NotFound(f"no image format {fmt!r}; use png or svg")
+    form = FunnelForm(
+        by=list(by or []),
+        period=period.value if period else "",
+        from_=from_ or "",
+        to=to or "",
+        strict=strict,
+        window=str(window or ""),
+        horizon=str(horizon or ""),
+        as_of=as_of or "",
+        from_stage=from_stage or "",
+        to_stage=to_stage or "",
+    )
+    q = form.question()
+    doc = answer(state, "funnel", q)
+    velocity = answer(state, "velocity", form.velocity_question(state.workspace.stages)) if name == "velocity" else None
+    specs = funnel_charts(doc, q.by, velocity)
+    if name not in specs:
+        raise NotFound(f"no chart {name!r} for this question; charts: {', '.join(specs)}")
+    return Response(charts.to_image(specs[name], fmt), media_type=IMAGE_TYPES[fmt])
+
+
+# --- the drill-down page ------------------------------------------------------------------------------------------
+def _in_words(q: Question) -> str:
+    """The drill-down's question as a sentence."""
+    text = f"Leads that entered {q.stage}"
+    if q.start and q.end:
+        text += f" from {_moment_text(q.start)} up to (not including) {_moment_text(q.end)}"
+    elif q.start:
+        text += f" from {_moment_text(q.start)} on"
+    elif q.end:
+        text += f" before {_moment_text(q.end)}"
+    if q.where:
+        text += ", where " + " and ".join(
+            f"{column} is missing" if value is None else f"{column} is {value}" for column, value in q.where.items()
+        )
+    text += (
+        "; strict mode (stages passed in order)"
+        if q.strict
+        else "; cumulative mode (a later stage implies the earlier)"
+    )
+    if q.as_of:
+        text += f"; as of {_moment_text(q.as_of)} UTC"
+    return text + "."
+
+
+@router.get(
+    "/funnel/leads", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False
+)
+def leads_page(
+    request: Request,
+    stage: Annotated[str, Query(max_length=100)] = "",
+    where: Where = None,
+    from_: From = None,
+    to: To = None,
+    strict: Strict = False,
+    as_of: AsOf = None,
+    back: Annotated[str | None, Query(max_length=4000)] = None,
+) -> HTMLResponse:
+    state: ServerState = request.app.state.tandem
+    q = _leads_question(stage, where, from_, to, strict, PAGE_LEADS, as_of)
+    if not stage:
+        raise ConfigError(f"choose a stage: one of {', '.join(state.workspace.stages)}")
+    doc = answer(state, "leads", q)
+    count = _cached(state, "leads.count", replace(q, limit=None), lambda: leads_count(state.workspace, q), base="leads")
+    download = {
+        "stage": q.stage,
+        "where": list(where or []),
+        "from": from_,
+        "to": to,
+        "strict": strict,
+        "as_of": as_of,
+        "limit": LEADS_LIMIT,
+    }
+    back_query = (
+        back
+        if back is not None
+        else urlencode(
+            [("by", c) for c in q.where]
+            + [(k, v) for k, v in (("from", from_), ("to", to), ("as_of", as_of)) if v]
+            + ([("strict", "1")] if strict else [])
+        )
+    )
+    shown = ["lead_id", "company", *q.where, "channel", "owner", "created_at", "entered", "next_stage_entered"]
+    names = list(dict.fromkeys(c for c in shown if not doc["rows"] or c in doc["rows"][0]))
+    return render(
+        request,
+        "leads.html",
+        title=f"Leads · {q.stage}",
+        doc=doc,
+        question=q,
+        in_words=_in_words(q),
+        count=count,
+        shown_columns=names,
+        download=download,
+        back_query=back_query,
+        page_limit=PAGE_LEADS,
+        csv_limit=LEADS_LIMIT,
+    )
