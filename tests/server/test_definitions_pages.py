@@ -1,0 +1,71 @@
+"""The Definitions page and ``/api/definitions``: the stages every figure is computed under, version by version."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tandem.store.models import DefinitionVersion
+
+from .conftest import Browser
+
+DEMO_STAGES = ["lead", "mql", "sql", "opportunity", "won"]
+
+
+def test_the_page_shows_the_current_version_and_its_stages_in_order(signed_in: Callable[[str], Browser]) -> None:
+    page = signed_in("val").get("/definitions")
+    assert page.status_code == 200
+    assert "Version 1 (current)" in page.text
+    current = page.text.split('id="current-definitions"')[1].split("</section>")[0]
+    assert re.findall(r'<li data-stage="([^"]+)"', current) == DEMO_STAGES
+
+
+def test_the_page_shows_nothing_about_proposals_yet(signed_in: Callable[[str], Browser]) -> None:
+    text = signed_in("val").get("/definitions").text.lower()
+    assert "proposal" not in text
+    assert "approve" not in text
+
+
+def test_the_api_gives_the_current_version_and_the_history(app: FastAPI, api: Callable[[str], TestClient]) -> None:
+    body = api("val").get("/api/definitions").json()
+    assert body["current"]["version"] == 1
+    assert body["current"]["stages"] == app.state.tandem.workspace.stages == DEMO_STAGES
+    assert set(body["current"]) == {"version", "stages", "created_at", "created_by", "note"}
+    assert body["history"] == [body["current"]]
+
+
+def test_one_version_by_number_and_a_missing_one_is_404(api: Callable[[str], TestClient]) -> None:
+    reader = api("val")
+    assert reader.get("/api/definitions/1").json()["stages"] == DEMO_STAGES
+    missing = reader.get("/api/definitions/99")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no definition version 99; versions: 1"
+
+
+def test_a_new_version_becomes_current_and_the_old_one_stays_in_the_history(
+    app: FastAPI, signed_in: Callable[[str], Browser], api: Callable[[str], TestClient]
+) -> None:
+    second = DefinitionVersion(
+        version=2,
+        stages=["lead", "mql", "sal", "sql", "opportunity", "won"],
+        created_at=datetime(2026, 1, 5, 9, 30),
+        created_by="mia",
+        note="SAL added: sales accepts a lead before qualifying it",
+    )
+    app.state.tandem.workspace.store.write(lambda session: session.add(second))
+    body = api("val").get("/api/definitions").json()
+    assert [v["version"] for v in body["history"]] == [2, 1]
+    assert body["current"]["stages"][2] == "sal"
+    page = signed_in("val").get("/definitions").text
+    assert "Version 2 (current)" in page
+    assert "SAL added: sales accepts a lead before qualifying it" in page
+    assert re.findall(r'<tr data-version="(\d+)"', page) == ["2", "1"]
+
+
+def test_signing_in_is_needed(client: TestClient) -> None:
+    assert client.get("/api/definitions").status_code == 401
+    assert client.get("/definitions").headers["location"] == "/login?next=/definitions"
