@@ -45,7 +45,12 @@ def api_definitions(request: Request) -> dict[str, Any]:
     return {"current": history[0] if history else None, "history": history}
 
 
-@router.get("/api/definitions/{version}", openapi_extra=access(Permission.READ), tags=["definitions"])
+@router.get(
+    "/api/definitions/{version}",
+    openapi_extra=access(Permission.READ),
+    tags=["definitions"],
+    responses={404: {"description": "No such version; the detail lists the versions there are."}},
+)
 def api_definition(request: Request, version: int) -> dict[str, Any]:
     """One definition version: the stages results computed under it used."""
     with request.app.state.tandem.workspace.store.session() as session:
