@@ -86,10 +86,10 @@ def stage_trend(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: st
         _base(rows)
         .mark_line(point=True)
         .encode(
-            x=alt.X("period:T", title=None),
+            x=alt.X("period:O", title=None, axis=alt.Axis(labelOverlap=True)),
             y=alt.Y("reached:Q", title="leads reaching the stage"),
             color=alt.Color("stage:N", sort=list(stages), title=None, scale=alt.Scale(range=PALETTE)),
-            tooltip=[alt.Tooltip("period:T", format="%Y-%m-%d"), "stage:N", alt.Tooltip("reached:Q", format=",")],
+            tooltip=["period:O", "stage:N", alt.Tooltip("reached:Q", format=",")],
         )
     )
     return _spec(chart, title)
@@ -104,9 +104,14 @@ def cohort_heatmap(rows: Sequence[dict[str, Any]], stages: Sequence[str], title:
         _base(rows)
         .mark_rect()
         .encode(
-            x=alt.X("period:O", title=None),
+            x=alt.X("period:O", title=None, axis=alt.Axis(labelOverlap=True)),
             y=alt.Y("stage:N", sort=list(stages), title="reached, from the previous stage"),
-            color=alt.Color("conversion:Q", title="conversion", scale=alt.Scale(scheme="blues", domain=[0, 1])),
+            color=alt.Color(
+                "conversion:Q",
+                title=None,
+                scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                legend=alt.Legend(format="%"),
+            ),
             tooltip=[
                 "period:O",
                 "stage:N",

@@ -47,7 +47,7 @@ TABLE_ROWS = 1000
 #: Leads the drill-down page lists at most, newest entry first; the CSV has up to `LEADS_LIMIT`.
 PAGE_LEADS = 500
 LEADS_LIMIT = 5000
-#: Series the stage-volume chart draws at most; the smaller groups are added up as "(other)".
+#: Series the stage-volume chart draws at most (one colour each); beyond, the smaller groups are added up as "(other)".
 CHART_SERIES = 8
 MISSING = "(missing)"
 
@@ -421,7 +421,8 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
         label = _label(row.get(series)) if series else "all leads"
         first_stage = int(row["reached"] or 0) if row["stage"] == stages[0] else 0
         totals[label] = totals.get(label, 0) + first_stage
-    shown = sorted(totals, key=lambda k: -totals[k])[:CHART_SERIES]
+    ranked = sorted(totals, key=lambda k: -totals[k])
+    shown = ranked if len(ranked) <= CHART_SERIES else ranked[: CHART_SERIES - 1]
     volumes: dict[tuple[str, str], int] = {}
     for row in rows:
         label = _label(row.get(series)) if series else "all leads"
@@ -671,6 +672,7 @@ def leads_page(
         shown_columns=names,
         download=download,
         back_query=back_query,
+        moments=("created_at", "entered", "next_stage_entered"),
         page_limit=PAGE_LEADS,
         csv_limit=LEADS_LIMIT,
     )
