@@ -266,6 +266,7 @@ def test_the_api_adds_a_user_with_a_one_time_password(app: FastAPI, api: Api) ->
         True,
         True,
     )
+    assert user["created_at"].endswith("Z")  # stored in UTC, and said so
     with TestClient(app, follow_redirects=False) as browser:
         assert sign_in(browser, "otto", password).status_code == 303  # type: ignore[attr-defined]
 
@@ -312,6 +313,7 @@ def test_bad_requests_are_422_and_unknown_users_and_tokens_404(api: Api) -> None
     admin = api("ada")
     assert admin.patch("/api/users/val", json={"role": "boss"}).status_code == 422
     assert admin.patch("/api/users/val", json={"disabled": "maybe"}).status_code == 422
+    assert admin.patch("/api/users/val", json={"disabled": 0}).status_code == 422  # true or false, nothing else
     assert admin.post("/api/tokens", json={"username": "val", "name": ""}).status_code == 422
     assert admin.delete("/api/tokens/0").status_code == 422
     assert admin.delete(f"/api/tokens/{2**40}").status_code == 422

@@ -11,12 +11,12 @@ again, because only their hashes are stored.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from tandem.accounts import AccountError, Accounts, Permission, Role, TokenInfo, UserInfo
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
@@ -46,6 +46,14 @@ Username = Annotated[
 ]
 UsernameInPath = Annotated[str, Path(min_length=2, max_length=64, pattern=USERNAME_PATTERN)]
 DisplayName = Annotated[str, Field(max_length=200, pattern=ONE_LINE, description="The name pages show.")]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+#: The database stores UTC without an offset; the API says so (RFC 3339 needs the offset).
+Utc = Annotated[datetime, AfterValidator(_utc)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's number (# on the Admin page).")]
 
 
@@ -62,7 +70,7 @@ class UserOut(BaseModel):
     disabled: bool = Field(description="Cannot sign in; sessions and API tokens stop working.")
     locked: bool = Field(description="Locked for a while after repeated failed sign-ins (a password reset unlocks).")
     must_change_password: bool = Field(description="Signed in with a one-time password not yet changed.")
-    created_at: datetime
+    created_at: Utc
 
     @classmethod
     def of(cls, info: UserInfo) -> UserOut:
@@ -74,7 +82,7 @@ class NewUser(BaseModel):
 
     username: Username
     role: Role
-    leader: bool = Field(False, description="Approves for their side; only marketing and sales users can lead.")
+    leader: StrictBool = Field(False, description="Approves for their side; only marketing and sales users can lead.")
     display_name: DisplayName = ""
     password: str | None = Field(
         None,
@@ -98,8 +106,8 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
-    leader: bool | None = None
-    disabled: bool | None = Field(None, description="Disabling stops sign-in, sessions and API tokens at once.")
+    leader: StrictBool | None = None
+    disabled: StrictBool | None = Field(None, description="Disabling stops sign-in, sessions and API tokens at once.")
     display_name: DisplayName | None = None
 
 
@@ -114,9 +122,9 @@ class TokenOut(BaseModel):
     name: str = Field(description="What it is for.")
     role: Role = Field(description="The role it carries: its owner's, or viewer.")
     prefix: str = Field(description="Its first characters, to recognise it; the secret itself is not stored.")
-    created_at: datetime
-    last_used_at: datetime | None = Field(description="To the minute: written at most once a minute.")
-    revoked_at: datetime | None
+    created_at: Utc
+    last_used_at: Utc | None = Field(description="To the minute: written at most once a minute.")
+    revoked_at: Utc | None
 
     @classmethod
     def of(cls, info: TokenInfo) -> TokenOut:
@@ -138,7 +146,7 @@ class CreatedToken(BaseModel):
 
 class AuditEntryOut(BaseModel):
     seq: int = Field(description="Position in the chain, from 1.")
-    at: datetime = Field(description="When, in UTC.")
+    at: Utc = Field(description="When.")
     actor: str
     action: str
     target: str
