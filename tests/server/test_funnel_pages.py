@@ -152,7 +152,11 @@ def test_the_velocity_histogram_exports_as_svg_for_the_chosen_step(signed_in: Ca
 
 def test_a_chart_the_question_does_not_have_is_not_found(signed_in: Callable[[str], Browser]) -> None:
     assert signed_in("val").get("/charts/funnel/cohort-conversion.png").status_code == 404
-    assert signed_in("val").get("/charts/funnel/stage-volumes.gif").status_code == 404
+
+
+def test_an_unknown_chart_or_image_format_is_a_422(signed_in: Callable[[str], Browser]) -> None:
+    assert signed_in("val").get("/charts/funnel/stage-volumes.gif").status_code == 422
+    assert signed_in("val").get("/charts/funnel/pie.png").status_code == 422
 
 
 def test_a_bad_question_on_the_page_keeps_the_form_and_names_the_value(signed_in: Callable[[str], Browser]) -> None:

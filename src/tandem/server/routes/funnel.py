@@ -15,8 +15,9 @@ from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from tandem.accounts import Permission
 from tandem.errors import ConfigError, TandemError
@@ -59,6 +60,18 @@ class PeriodChoice(StrEnum):
     quarter = "quarter"
 
 
+class ChartName(StrEnum):
+    stage_volumes = "stage-volumes"
+    cohort_conversion = "cohort-conversion"
+    reached_by_period = "reached-by-period"
+    velocity = "velocity"
+
+
+class ImageFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+
+
 By = Annotated[
     list[str] | None,
     Query(description="Break down by a lead column (repeatable): a canonical column or an attribute."),
@@ -91,6 +104,28 @@ Where = Annotated[
 Limit = Annotated[int, Query(ge=1, le=LEADS_LIMIT, description="At most this many leads, newest entry first.")]
 
 
+class Problem(BaseModel):
+    """Why a request was refused: the bad value and what would be accepted."""
+
+    detail: str
+
+
+#: The refusals every endpoint may answer with, documented so clients (and fuzzers) expect them.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A bad question: unknown column or stage, bad date, reversed range."},
+    401: {"model": Problem, "description": "No valid credentials."},
+    403: {"model": Problem, "description": "The role may not read."},
+}
+#: The chart export is a page route: its refusals are HTML pages.
+PAGE_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"content": {"text/html": {}}, "description": "A bad question (the page says which value)."},
+    404: {
+        "content": {"text/html": {}},
+        "description": "The question has no such chart (a cohort chart needs a period).",
+    },
+}
+
+
 # --- answering ----------------------------------------------------------------------------------------------------
 def _cached(state: ServerState, kind: str, q: Question, compute: Callable[[], T], base: str | None = None) -> T:
     """`compute` through the server's cache, after refusing a bad question before anything runs."""
@@ -105,7 +140,7 @@ def answer(state: ServerState, kind: str, q: Question) -> dict[str, Any]:
 
 
 # --- REST API -----------------------------------------------------------------------------------------------------
-@router.get("/api/funnel", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/funnel", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_funnel(
     request: Request,
     by: By = None,
@@ -135,7 +170,7 @@ def api_funnel(
     return answer(request.app.state.tandem, "funnel", q)
 
 
-@router.get("/api/revenue", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/revenue", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_revenue(
     request: Request,
     by: By = None,
@@ -158,7 +193,7 @@ def api_revenue(
     return answer(request.app.state.tandem, "revenue", q)
 
 
-@router.get("/api/velocity", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/velocity", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_velocity(
     request: Request,
     from_stage: Annotated[str, Query(max_length=100, description="Stage the step starts at.")],
@@ -186,14 +221,14 @@ def api_velocity(
     return answer(request.app.state.tandem, "velocity", q)
 
 
-@router.get("/api/pipeline", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/pipeline", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_pipeline(request: Request, by: By = None, as_of: AsOf = None) -> dict[str, Any]:
     """Open pipeline at `as_of`: deals and amount by CRM stage and age in days (`tandem pipeline`)."""
     q = Question(by=tuple(by or ()), as_of=parse_moment(as_of, "as_of"))
     return answer(request.app.state.tandem, "pipeline", q)
 
 
-@router.get("/api/quality", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/quality", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_quality(request: Request, as_of: AsOf = None) -> dict[str, Any]:
     """The data-quality report: each check's count, meaning, effect on the numbers and examples (`tandem quality`)."""
     q = Question(as_of=parse_moment(as_of, "as_of"))
@@ -220,7 +255,7 @@ def _leads_question(
     )
 
 
-@router.get("/api/leads", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get("/api/leads", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_leads(
     request: Request,
     stage: StageParam,
@@ -241,7 +276,7 @@ def api_leads(
     openapi_extra=access(Permission.READ),
     tags=["funnel"],
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "The leads as CSV, with a header."}},
+    responses={200: {"content": {"text/csv": {}}, "description": "The leads as CSV, with a header."}, **REFUSALS},
 )
 def api_leads_csv(
     request: Request,
@@ -554,11 +589,20 @@ def funnel_page(
     return render(request, "funnel.html", **context)
 
 
-@router.get("/charts/funnel/{name}.{fmt}", openapi_extra=access(Permission.READ), tags=["funnel"])
+@router.get(
+    "/charts/funnel/{name}.{fmt}",
+    openapi_extra=access(Permission.READ),
+    tags=["funnel"],
+    response_class=Response,
+    responses={
+        200: {"content": {t: {} for t in IMAGE_TYPES.values()}, "description": "The chart as an image."},
+        **PAGE_REFUSALS,
+    },
+)
 def funnel_chart_image(
     request: Request,
-    name: str,
-    fmt: str,
+    name: Annotated[ChartName, Path(description="The chart (cohort-conversion and reached-by-period need a period).")],
+    fmt: Annotated[ImageFormat, Path(description="The image format.")],
     by: By = None,
     period: PeriodParam = None,
     from_: From = None,
@@ -575,8 +619,6 @@ def funnel_chart_image(
     Charts: stage-volumes, cohort-conversion and reached-by-period (with a period), velocity.
     """
     state: ServerState = request.app.state.tandem
-    if fmt not in IMAGE_TYPES:
-        raise NotFound(f"no image format {fmt!r}; use png or svg")
     form = FunnelForm(
         by=list(by or []),
         period=period.value if period else "",
@@ -591,11 +633,12 @@ def funnel_chart_image(
     )
     q = form.question()
     doc = answer(state, "funnel", q)
-    velocity = answer(state, "velocity", form.velocity_question(state.workspace.stages)) if name == "velocity" else None
+    wanted = name is ChartName.velocity
+    velocity = answer(state, "velocity", form.velocity_question(state.workspace.stages)) if wanted else None
     specs = funnel_charts(doc, q.by, velocity)
-    if name not in specs:
-        raise NotFound(f"no chart {name!r} for this question; charts: {', '.join(specs)}")
-    return Response(charts.to_image(specs[name], fmt), media_type=IMAGE_TYPES[fmt])
+    if name.value not in specs:
+        raise NotFound(f"no chart {name.value!r} for this question (it needs a period); charts: {', '.join(specs)}")
+    return Response(charts.to_image(specs[name.value], fmt.value), media_type=IMAGE_TYPES[fmt.value])
 
 
 # --- the drill-down page ------------------------------------------------------------------------------------------
