@@ -78,10 +78,11 @@ class Endpoint:
     def unsafe(self) -> bool:
         return self.method in UNSAFE_METHODS
 
-    def url(self) -> str:
+    def url(self, **values: str) -> str:
+        """The path with its parameters filled: from `values`, else plausible ones."""
         url = self.path
         for field in self.context.dependant.path_params:
-            value = PATH_VALUES.get(field.alias)
+            value = values.get(field.alias) or PATH_VALUES.get(field.alias)
             if value is None:
                 value = "1" if field.field_info.annotation is int else "x"
             url = url.replace("{" + field.alias + "}", value)
