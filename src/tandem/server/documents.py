@@ -19,7 +19,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from tandem.engine import FunnelSpec, Result
-from tandem.engine.entries import check_columns
 from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 from tandem.exports import json_value, write_csv
@@ -165,22 +164,31 @@ def check(ws: Workspace, kind: str, q: Question) -> None:
     if q.horizon_days is not None and q.horizon_days < 1:
         raise ConfigError(f"horizon must be at least 1 day, not {q.horizon_days}")
     if kind in ("funnel", "velocity"):
-        check_columns(ws.warehouse.table("leads"), q.by, "breakdown")
+        _known_columns(q.by, ws.warehouse.columns("leads"), "breakdown")
     elif kind in ("revenue", "pipeline"):
-        known = {*ws.warehouse.columns("opportunities"), *ws.warehouse.columns("leads")} - {"_import_id"}
-        unknown = [c for c in q.by if c not in known]
-        if unknown:
-            raise ConfigError(
-                f"unknown breakdown column(s) {', '.join(unknown)}; available: {', '.join(sorted(known))}"
-            )
+        known = sorted({*ws.warehouse.columns("opportunities"), *ws.warehouse.columns("leads")})
+        _known_columns(q.by, known, "breakdown")
     if kind == "velocity":
         start = spec.stage_index(q.from_stage or "")
         end = spec.stage_index(q.to_stage) if q.to_stage else start + 1
-        if end <= start or end >= len(spec.stages):
-            raise ConfigError(f"velocity goes from a stage to a later one; got {q.from_stage!r} -> {q.to_stage!r}")
+        if end >= len(spec.stages):
+            raise ConfigError(f"{q.from_stage!r} is the last stage: velocity goes from a stage to a later one")
+        if end <= start:
+            raise ConfigError(
+                f"velocity goes from a stage to a later one; {q.to_stage!r} is not after {q.from_stage!r}"
+            )
     if kind == "leads":
         spec.stage_index(q.stage or "")
-        check_columns(ws.warehouse.table("leads"), list(q.where), "filter")
+        _known_columns(list(q.where), ws.warehouse.columns("leads"), "filter")
+
+
+def _known_columns(asked: Iterable[str], columns: Iterable[str], what: str) -> None:
+    """Refuse unknown columns, quoted (a name may be empty or hold control characters), listing the known ones."""
+    known = [c for c in columns if not c.startswith("_")]
+    unknown = [c for c in asked if c not in known]
+    if unknown:
+        names = ", ".join(repr(c) for c in unknown)
+        raise ConfigError(f"unknown {what} column(s) {names}; available: {', '.join(known)}")
 
 
 def funnel_document(ws: Workspace, q: Question) -> dict[str, Any]:
