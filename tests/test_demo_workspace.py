@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +12,13 @@ import pytest
 
 import tandem
 from tandem import WorkspaceError
-from tandem.demo_workspace import IMPORT_ORDER, build_demo
+from tandem.accounts import Role, SignInRefused
+from tandem.demo_workspace import IMPORT_ORDER, build_demo, create_demo_users
+from tandem.workspace import Workspace
 
 TODAY = dt.date(2026, 11, 23)
+#: A row of the printed credentials table: user, role, password.
+CREDENTIAL_ROW = re.compile(r"^│\s*([a-z]+)\s*│\s*([a-z]+)\s*│\s*([a-z0-9]{5}(?:-[a-z0-9]{5}){3})\s*│$", re.MULTILINE)
 
 
 def test_demo_imports_every_table_and_rebuilding_it_changes_nothing(tmp_path: Path) -> None:
@@ -45,5 +50,41 @@ def test_demo_command_without_serving(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "demo ready in" in done.stderr
+    assert "demo credentials; change them before sharing this workspace" in done.stdout
+    printed = CREDENTIAL_ROW.findall(done.stdout)
+    assert [(user, role) for user, role, _ in printed] == [
+        ("admin", "admin"),
+        ("maria", "marketing"),
+        ("sam", "sales"),
+        ("erin", "exec"),
+        ("victor", "viewer"),
+    ]
     with tandem.open_workspace(tmp_path / "d") as ws:
         assert ws.status()["tables"]["leads"] == 1000
+        for user, role, password in printed:
+            principal = ws.accounts.authenticate(user, password)
+            assert principal.role == role
+            assert not principal.must_change_password, "demo users look around at once"
+
+
+def test_demo_users_cover_every_role_with_a_leader_on_each_side(workspace: Workspace) -> None:
+    credentials = create_demo_users(workspace, "cli:demo")
+    assert {role for _, role, _ in credentials} == set(Role)
+    leaders = {u.username for u in workspace.accounts.users() if u.is_leader}
+    assert leaders == {"maria", "sam"}
+    for username, role, password in credentials:
+        principal = workspace.accounts.authenticate(username, password)
+        assert (principal.username, principal.role) == (username, role)
+    assert {e["actor"] for e in workspace.audit_log()} == {"cli:demo"}
+
+
+def test_demo_users_get_new_passwords_when_the_demo_is_built_again(workspace: Workspace) -> None:
+    first = create_demo_users(workspace)
+    again = create_demo_users(workspace)
+    assert [u for u, _, _ in again] == [u for u, _, _ in first]
+    assert workspace.accounts.count() == 5
+    for (username, _, old), (_, _, new) in zip(first, again, strict=True):
+        assert new != old
+        with pytest.raises(SignInRefused):
+            workspace.accounts.authenticate(username, old)
+        assert workspace.accounts.authenticate(username, new).username == username
