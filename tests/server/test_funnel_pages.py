@@ -98,6 +98,19 @@ def test_the_drill_down_lists_as_many_leads_as_the_number_clicked(signed_in: Cal
         assert leads.text.count("<tr data-lead=") == min(shown, 500)
 
 
+def test_a_period_cut_by_the_range_drills_into_the_part_inside_it(signed_in: Callable[[str], Browser]) -> None:
+    browser = signed_in("val")
+    mid_month = FROM[:8] + "11"
+    links = drill_links(browser.get("/funnel", params={**QUESTION, "from": mid_month, "strict": "1"}).text)
+    first_month = [link for link in links if f"from={mid_month}&" in link[1]]
+    assert len(first_month) >= 5
+    assert [stage for stage, _href, _shown in first_month] == ["lead", "mql", "sql", "opportunity", "won"] * (
+        len(first_month) // 5
+    )
+    for _stage, href, shown in first_month[:10]:
+        assert count_on(browser.get(href).text) == shown
+
+
 def test_the_drill_down_states_its_question_and_links_back_and_to_the_csv(signed_in: Callable[[str], Browser]) -> None:
     browser = signed_in("val")
     page = browser.get(
