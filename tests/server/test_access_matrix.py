@@ -45,7 +45,6 @@ PATH_VALUES = {
     "token_id": "1",
     "version": "1",
     "import_id": "1",
-    "stage": "MQL",
 }
 #: Admin last: what an admitted admin changes (a user disabled, a token revoked) must not decide a later check.
 ROLE_ORDER = [role for role in BY_ROLE if role != "admin"] + ["admin"]
