@@ -1,12 +1,13 @@
 # The two commands of the quick start:  `make demo`  and  `make test`.
-# Each creates .venv and installs tandem with what it needs from pyproject.toml, if not done yet.
+# Each creates .venv and installs tandem with what it needs from pyproject.toml, if not done yet; `make test` also
+# installs Debian's chromium package for the browser tests if it is missing (scripts/install-chromium.sh).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +27,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+chromium:
+	bash scripts/install-chromium.sh
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import.py
 
 clean:
-	rm -rf $(VENV) tandem-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tandem-demo test-artifacts .pytest_cache .mypy_cache .ruff_cache
