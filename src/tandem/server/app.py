@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem import __version__
 from tandem.accounts import AccessDenied
@@ -96,6 +99,21 @@ def build_app(workspace: Path) -> FastAPI:
 
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(AccessDenied, forbidden)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the methods of the first route on the path; a path may have several routes.
+            allowed = {
+                method
+                for context in iter_route_contexts(app.router.routes)
+                if isinstance(context.original_route, APIRoute)
+                and re.fullmatch(context.original_route.path_regex, request.url.path)
+                for method in context.methods or ()
+            }
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:

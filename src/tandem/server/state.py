@@ -134,14 +134,16 @@ class ServerState:
             return value  # type: ignore[no-any-return]
         with self._compute_locks_guard:
             gate = self._compute_locks.setdefault(key, threading.Lock())
-        with gate:
-            found, value = self.cache.get(key)
-            if not found:
-                with self.warehouse_lock:
-                    value = compute()
-                self.cache.put(key, value)
-        with self._compute_locks_guard:
-            self._compute_locks.pop(key, None)
+        try:
+            with gate:
+                found, value = self.cache.get(key)
+                if not found:
+                    with self.warehouse_lock:
+                        value = compute()
+                    self.cache.put(key, value)
+        finally:  # also when the computation failed: a bad question leaves nothing behind
+            with self._compute_locks_guard:
+                self._compute_locks.pop(key, None)
         return value  # type: ignore[no-any-return]
 
     def close(self) -> None:

@@ -6,9 +6,9 @@ in order, who created it, when and why. Versions are read straight from the appl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
@@ -51,7 +51,9 @@ def api_definitions(request: Request) -> dict[str, Any]:
     tags=["definitions"],
     responses={404: {"description": "No such version; the detail lists the versions there are."}},
 )
-def api_definition(request: Request, version: int) -> dict[str, Any]:
+def api_definition(
+    request: Request, version: Annotated[int, Path(ge=1, le=2**31 - 1, description="The version number.")]
+) -> dict[str, Any]:
     """One definition version: the stages results computed under it used."""
     with request.app.state.tandem.workspace.store.session() as session:
         row = session.get(DefinitionVersion, version)

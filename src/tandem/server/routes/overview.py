@@ -7,14 +7,15 @@ capabilities exist.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
 from tandem.server import charts
-from tandem.server.access import GuardedRoute, NotFound, access
+from tandem.server.access import GuardedRoute, access
 from tandem.server.charts import IMAGE_TYPES
 from tandem.server.pages import render
 from tandem.server.state import ServerState
@@ -139,10 +140,28 @@ def overview(request: Request) -> HTMLResponse:
     )
 
 
-@router.get("/charts/overview/{name}.{fmt}", openapi_extra=access(Permission.READ), tags=["dashboard"])
-def overview_chart_image(request: Request, name: str, fmt: str) -> Response:
+class OverviewChart(StrEnum):
+    stage_volumes = "stage-volumes"
+    revenue_by_month = "revenue-by-month"
+
+
+class ImageFormat(StrEnum):
+    png = "png"
+    svg = "svg"
+
+
+@router.get(
+    "/charts/overview/{name}.{fmt}",
+    openapi_extra=access(Permission.READ),
+    tags=["dashboard"],
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in IMAGE_TYPES.values()}, "description": "The chart as an image."}},
+)
+def overview_chart_image(
+    request: Request,
+    name: Annotated[OverviewChart, Path(description="The chart.")],
+    fmt: Annotated[ImageFormat, Path(description="The image format.")],
+) -> Response:
     """An Overview chart as PNG or SVG: the same spec the page draws."""
     specs = overview_charts(overview_document(request.app.state.tandem))
-    if name not in specs or fmt not in IMAGE_TYPES:
-        raise NotFound(f"no chart {name}.{fmt}; charts: {', '.join(f'{n}.png' for n in specs)} (or .svg)")
-    return Response(charts.to_image(specs[name], fmt), media_type=IMAGE_TYPES[fmt])
+    return Response(charts.to_image(specs[name.value], fmt.value), media_type=IMAGE_TYPES[fmt.value])
