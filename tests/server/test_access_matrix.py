@@ -379,3 +379,43 @@ def test_a_revoked_token_and_a_disabled_users_token_are_not_signed_in(private: M
     for secret in (revoked, of_disabled):
         with TestClient(private.app, follow_redirects=False, headers={"Authorization": f"Bearer {secret}"}) as client:
             assert client.get("/api/me").status_code == 401
+
+
+def test_a_one_time_password_admits_only_what_changing_it_needs(private: Matrix) -> None:
+    """Signed in with a password an admin handed out, a user may reach their account page, and nothing else."""
+    _, password = private.app.state.tandem.workspace.accounts.create_user("test", "newcomer", "admin")
+    with Browser(private.app, follow_redirects=False) as browser:
+        assert sign_in(browser, "newcomer", password).headers["location"] == "/account"  # type: ignore[attr-defined]
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', browser.get("/account").text)
+        assert csrf
+        wrong = []
+        for endpoint in GUARDED:
+            if endpoint.permission is Permission.SIGNED_IN:
+                continue
+            response = endpoint.call(browser, **({"X-CSRF-Token": csrf.group(1)} if endpoint.unsafe else {}))
+            if response.status_code != 403:
+                wrong.append(where(endpoint, response))
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("via", ["anonymous", "session", "token"])
+def test_every_answer_carries_the_security_headers(shared: Matrix, via: str) -> None:
+    client = {"anonymous": shared.anonymous, "session": shared.sessions["admin"], "token": shared.tokens["admin"]}[via]
+    missing = []
+    for endpoint in ENDPOINTS:
+        if endpoint.unsafe:
+            continue  # reads only: the shared workspace must not change
+        response = endpoint.call(client)
+        headers = response.headers
+        policy = headers.get("content-security-policy", "")
+        if not (
+            "default-src 'self'" in policy
+            and "frame-ancestors 'none'" in policy
+            and headers.get("x-content-type-options") == "nosniff"
+            and headers.get("x-frame-options") == "DENY"
+            and headers.get("referrer-policy") == "same-origin"
+        ):
+            missing.append(f"{endpoint} -> {response.status_code}: {dict(headers)}")
+        if not endpoint.path.startswith("/static/") and headers.get("cache-control") != "no-store":
+            missing.append(f"{endpoint} -> {response.status_code}: cache-control {headers.get('cache-control')}")
+    assert not missing, "\n".join(missing)
