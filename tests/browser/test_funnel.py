@@ -51,7 +51,8 @@ def test_a_number_in_the_funnel_table_leads_to_the_leads_behind_it(
     page.goto("/funnel?by=channel")
     page.wait_for_selector("#funnel-table")
     # The first number of a stage after the first that some leads reached: a real drill-down, not the whole list.
-    drill = page.locator("#funnel-table a.drill:not([data-stage=lead])").filter(has_not_text="0").first
+    numbers = page.locator("#funnel-table a.drill:not([data-stage=lead])")
+    drill = next(link for link in numbers.all() if int(link.inner_text().replace(",", "")) > 0)
     reached = int(drill.inner_text().replace(",", ""))
     stage = drill.get_attribute("data-stage")
     channel = drill.locator("xpath=ancestor::tr/td[1]").inner_text().strip()
