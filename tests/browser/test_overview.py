@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.server.conftest import PASSWORD
@@ -85,12 +86,29 @@ def test_no_page_makes_a_request_outside_the_server(
         response = page.goto(path)
         assert response is not None, path
         assert response.status == 200, path
-        if page.query_selector("figure.chart"):
-            charts_drawn(page)
+        assert set(charts_drawn(page)) <= {"true"}, path  # whatever charts a page has are drawn
         page.wait_for_load_state("networkidle")
         shot(page, path.strip("/").split("?")[0].replace("/", "-") or "overview")
     outside = [url for url in recorded.requests if not url.startswith((f"{server}/", "data:", "blob:"))]
     assert recorded.requests
     assert outside == []
     assert recorded.failed == []
+    assert recorded.errors == []
+
+
+@pytest.mark.xfail(
+    reason="the bundled Swagger UI (swagger-ui-bundle 1.1.0 = Swagger UI 4.15.5) cannot show OpenAPI 3.1, which "
+    "FastAPI writes: /api/docs says 'Unable to render this definition'",
+    strict=True,
+)
+def test_the_api_docs_show_every_operation_of_the_document(
+    as_user: Callable[[str], tuple[Page, RecordedPage]], shot: Callable[[Page, str], Path]
+) -> None:
+    page, recorded = as_user("val")
+    document = page.request.get("/api/openapi.json").json()
+    operations = sum(len(item) for item in document["paths"].values())
+    page.goto("/api/docs")
+    page.wait_for_selector(".opblock, .version-pragma")  # operations, or Swagger UI's refusal of the document
+    shot(page, "api-docs")
+    assert page.locator(".opblock").count() == operations
     assert recorded.errors == []
