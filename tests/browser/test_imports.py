@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import FilePayload, Page
@@ -11,6 +14,13 @@ from .conftest import RecordedPage
 
 #: Line 3 has an impossible date, line 4 no key, line 5 no date at all; line 2 is fine (the header is line 1).
 BAD_LEADS = b"lead_id,created_at,channel\nB-1,2025-01-05,email\nB-2,31/02/2025,email\n,2025-01-07,web\nB-4,soon,web\n"
+
+#: Channel names a hostile file could carry: each would run a script if a page wrote it out as markup.
+PAYLOADS = [
+    '<img src=x onerror="window.tandemXss=1">',
+    '"><script>window.tandemXss=2</script>',
+    '</script><svg onload="window.tandemXss=3">',
+]
 
 
 def column(page: Page, table: str, index: int) -> list[str]:
@@ -99,3 +109,40 @@ def submit_forged_form(page: Page, action: str, fields: dict[str, str]) -> int:
         )
     status: int = answer.value.status
     return status
+
+
+def test_markup_in_imported_data_is_shown_as_text_and_never_runs(
+    as_user: Callable[[str], tuple[Page, RecordedPage]], server: str, shot: Callable[[Page, str], Path]
+) -> None:
+    """Data is untrusted: a channel named like markup is imported, and every page shows it as the text it is."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["lead_id", "created_at", "channel"])
+    for number, payload in enumerate(PAYLOADS):
+        writer.writerow([f"X-{number}", now, payload])
+    page, recorded = as_user("sam")
+    page.goto("/imports")
+    page.select_option("#upload-form select[name=kind]", "leads")
+    upload: FilePayload = {"name": "markup.csv", "mimeType": "text/csv", "buffer": rows.getvalue().encode()}
+    page.set_input_files("#upload-form input[name=file]", files=[upload])
+    with page.expect_navigation():
+        page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#import-summary")
+
+    page.goto("/funnel?by=channel")
+    page.wait_for_selector("#funnel-table")
+    page.wait_for_function("() => [...document.querySelectorAll('figure.chart')].every(f => f.dataset.drawn)")
+    channels = page.eval_on_selector_all("#funnel-table tbody tr", "rows => rows.map(r => r.cells[0].innerText)")
+    assert set(PAYLOADS) <= set(channels)
+    shot(page, "funnel-by-channel")
+    drill = page.locator("#funnel-table tr", has_text=PAYLOADS[0]).locator("a.drill").first
+    with page.expect_navigation():
+        drill.click()
+    page.wait_for_selector("#leads-table")
+    assert PAYLOADS[0] in page.inner_text("#leads-question")
+    shot(page, "drill-down")
+
+    assert page.evaluate("() => window.tandemXss") is None
+    assert [url for url in recorded.requests if url.startswith(f"{server}/x")] == []
+    assert recorded.errors == []
