@@ -247,6 +247,13 @@ def test_the_matrix_walks_exactly_the_routes_the_app_serves(shared: Matrix) -> N
     assert served == sorted(str(e) for e in ENDPOINTS), "the app serves routes outside tandem.server.app.ROUTERS"
 
 
+def test_a_viewer_may_change_nothing_but_their_own_session_and_account() -> None:
+    """What changes anything needs more than reading, except signing in and out and one's own password and tokens."""
+    own = ("/login", "/logout", "/account/")
+    open_to_viewers = [str(e) for e in ENDPOINTS if e.unsafe and Role.VIEWER in e.admitted]
+    assert [name for name in open_to_viewers if not name.split(" ", 1)[1].startswith(own)] == []
+
+
 def test_every_operation_of_the_openapi_document_shows_who_may_use_it(shared: Matrix) -> None:
     document = shared.anonymous.get("/api/openapi.json").json()
     operations = [
