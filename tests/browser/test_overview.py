@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.server.conftest import PASSWORD
@@ -96,11 +95,6 @@ def test_no_page_makes_a_request_outside_the_server(
     assert recorded.errors == []
 
 
-@pytest.mark.xfail(
-    reason="the bundled Swagger UI (swagger-ui-bundle 1.1.0 = Swagger UI 4.15.5) cannot show OpenAPI 3.1, which "
-    "FastAPI writes: /api/docs says 'Unable to render this definition'",
-    strict=True,
-)
 def test_the_api_docs_show_every_operation_of_the_document(
     as_user: Callable[[str], tuple[Page, RecordedPage]], shot: Callable[[Page, str], Path]
 ) -> None:

@@ -48,7 +48,9 @@ def stage_volumes(rows: Sequence[dict[str, Any]], stages: Sequence[str], series:
             x=alt.X("stage:N", sort=list(stages), title=None),
             xOffset=alt.XOffset(f"{series}:N"),
             y=alt.Y("reached:Q", title="leads reaching the stage"),
-            color=alt.Color(f"{series}:N", title=None, scale=alt.Scale(range=PALETTE)),
+            color=alt.Color(
+                f"{series}:N", title=None, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom")
+            ),
             tooltip=["stage:N", f"{series}:N", alt.Tooltip("reached:Q", format=",")],
         )
     )

@@ -17,7 +17,7 @@ from tandem.server.access import GuardedRoute, access
 router = APIRouter(route_class=GuardedRoute, include_in_schema=False)
 
 STATIC = Path(str(resources.files("tandem.server") / "static"))
-OWN_FILES = {"tandem.css": "text/css", "tandem.js": "text/javascript"}
+OWN_FILES = {"tandem.css": "text/css", "tandem.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 CACHE = "public, max-age=3600"
 
@@ -58,6 +58,12 @@ def static_file(name: str) -> Response:
     return FileResponse(STATIC / name, media_type=OWN_FILES[name], headers={"Cache-Control": CACHE})
 
 
+@router.get("/favicon.ico", openapi_extra=access(Permission.PUBLIC))
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on pages that name no icon (the API docs' JSON, say)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": CACHE})
+
+
 @router.get("/api/openapi.json", openapi_extra=access(Permission.PUBLIC))
 def openapi_document(request: Request) -> JSONResponse:
     document: dict[str, Any] = request.app.openapi()
@@ -71,5 +77,5 @@ def api_docs() -> HTMLResponse:
         title="tandem REST API",
         swagger_js_url="/static/swagger/swagger-ui-bundle.js",
         swagger_css_url="/static/swagger/swagger-ui.css",
-        swagger_favicon_url="/static/favicon.ico",
+        swagger_favicon_url="/static/favicon.svg",
     )

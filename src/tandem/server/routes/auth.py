@@ -6,7 +6,7 @@ import hmac
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -152,7 +152,9 @@ def create_own_token(
 
 
 @router.post("/account/tokens/{token_id}/revoke", openapi_extra=access(Permission.SIGNED_IN), include_in_schema=False)
-def revoke_own_token(request: Request, token_id: int) -> Any:
+def revoke_own_token(
+    request: Request, token_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="The token's number.")]
+) -> Any:
     principal = principal_of(request)
     try:
         request.app.state.tandem.workspace.accounts.revoke_token(principal.username, token_id, owner=principal.username)
