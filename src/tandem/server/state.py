@@ -10,6 +10,10 @@ import invalidates exactly the results it touches: new spend leaves the funnel c
 A definition change invalidates everything through the definition version. A question asked "as of now" is
 answered as of the moment it is computed and kept for the rest of that clock hour at most (ages and still-open
 counts move with time, the data does not), so the page says when its figures were computed.
+
+The versions themselves are re-read at most once a second, by one thread while the others use the previous answer:
+an import made by another process (the command line, on PostgreSQL) shows within a second or two; one made
+through this server shows at once (`data_changed`).
 """
 
 from __future__ import annotations
@@ -93,18 +97,30 @@ class ServerState:
         self._data_versions: tuple[float, dict[str, int]] = (0.0, {})
         self._compute_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._compute_locks_guard = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._definition_version: tuple[float, int] = (0.0, 0)
 
     def data_versions(self) -> dict[str, int]:
         """Per canonical table, the newest import that changed it (0: none), re-read at most once a second."""
         read_at, versions = self._data_versions
         if time.monotonic() - read_at < DATA_VERSION_SECONDS:
             return versions
-        versions = dict.fromkeys(TABLES, 0)
-        with self.warehouse_lock:
-            for table, newest in newest_imports(self.workspace).items():
-                versions[table] = newest
-        self._data_versions = (time.monotonic(), versions)
-        return versions
+        # One thread re-reads; the others keep the previous answer (at most a second old) instead of queueing on
+        # the warehouse lock behind whatever computation holds it. With no answer yet (or after data_changed) wait.
+        if not self._refreshing.acquire(blocking=read_at == 0.0):
+            return versions
+        try:
+            read_at, versions = self._data_versions
+            if time.monotonic() - read_at < DATA_VERSION_SECONDS:
+                return versions
+            versions = dict.fromkeys(TABLES, 0)
+            with self.warehouse_lock:
+                for table, newest in newest_imports(self.workspace).items():
+                    versions[table] = newest
+            self._data_versions = (time.monotonic(), versions)
+            return versions
+        finally:
+            self._refreshing.release()
 
     def data_version(self, tables: Sequence[str] = ALL_TABLES) -> tuple[int, ...]:
         versions = self.data_versions()
@@ -114,10 +130,27 @@ class ServerState:
         """Called after this process imported: forget the remembered data versions at once."""
         self._data_versions = (0.0, {})
 
-    def definition_version(self) -> int:
-        return self.workspace.definition_version
+    def definitions_changed(self) -> None:
+        """Called after this process changed the definitions: forget the remembered version at once."""
+        self._definition_version = (0.0, 0)
 
-    def cached(self, kind: str, question: Any, compute: Callable[[], T], tables: Sequence[str] = ALL_TABLES) -> T:
+    def definition_version(self) -> int:
+        """The current definition version, re-read from the application database at most once a second."""
+        read_at, version = self._definition_version
+        if time.monotonic() - read_at < DATA_VERSION_SECONDS:
+            return version
+        version = self.workspace.definition_version
+        self._definition_version = (time.monotonic(), version)
+        return version
+
+    def cached(
+        self,
+        kind: str,
+        question: Any,
+        compute: Callable[[], T],
+        tables: Sequence[str] = ALL_TABLES,
+        check: Callable[[], None] | None = None,
+    ) -> T:
         """The document for `question`, computed once per version of the `tables` it reads and of the definitions.
 
         Concurrent requests for the same uncomputed question wait for one computation rather than all running it.
@@ -139,6 +172,8 @@ class ServerState:
                 found, value = self.cache.get(key)
                 if not found:
                     with self.warehouse_lock:
+                        if check is not None:  # only on a miss: a cached question was checked when computed
+                            check()
                         value = compute()
                     self.cache.put(key, value)
         finally:  # also when the computation failed: a bad question leaves nothing behind

@@ -129,9 +129,9 @@ PAGE_REFUSALS: dict[int | str, dict[str, Any]] = {
 # --- answering ----------------------------------------------------------------------------------------------------
 def _cached(state: ServerState, kind: str, q: Question, compute: Callable[[], T], base: str | None = None) -> T:
     """`compute` through the server's cache, after refusing a bad question before anything runs."""
-    with state.warehouse_lock:
-        check(state.workspace, base or kind, q)
-    return state.cached(kind, q.key(), compute, tables=KINDS[base or kind])
+    return state.cached(
+        kind, q.key(), compute, tables=KINDS[base or kind], check=lambda: check(state.workspace, base or kind, q)
+    )
 
 
 def answer(state: ServerState, kind: str, q: Question) -> dict[str, Any]:
@@ -381,8 +381,7 @@ def _days(value: str, name: str) -> int | None:
 
 def breakdown_columns(state: ServerState) -> list[str]:
     """The lead columns a funnel can be broken down by: canonical ones present and attributes, no ids or times."""
-    with state.warehouse_lock:
-        columns = state.workspace.warehouse.columns("leads")
+    columns = state.cached("columns", "leads", lambda: state.workspace.warehouse.columns("leads"), tables=("leads",))
     return [
         name
         for name, kind in columns.items()

@@ -291,8 +291,7 @@ def _problems(exc: ImportValidationError) -> dict[str, Any]:
 # The page
 # ---------------------------------------------------------------------------------------------------------------
 def _history(state: ServerState, limit: int) -> list[dict[str, Any]]:
-    with state.warehouse_lock:
-        return state.workspace.imports(limit)
+    return state.cached("imports", limit, lambda: state.workspace.imports(limit))
 
 
 def _imports_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:

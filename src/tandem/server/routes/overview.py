@@ -123,8 +123,7 @@ def api_overview(request: Request) -> dict[str, Any]:
 def api_status(request: Request) -> dict[str, Any]:
     """Counts per table, definition version, backends and the last import (as `tandem status`)."""
     state: ServerState = request.app.state.tandem
-    with state.warehouse_lock:
-        return state.workspace.status()
+    return state.cached("status", {}, state.workspace.status)
 
 
 @router.get("/", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
