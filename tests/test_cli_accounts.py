@@ -320,3 +320,14 @@ def test_the_same_commands_on_a_postgresql_workspace(postgres_database: str, tmp
     assert (verified["ok"], verified["entries"]) == (True, 3)
     tamper(ws, update(AuditEntry).where(AuditEntry.seq == 1).values(details={"role": "viewer"}))
     assert tandem_cli(ws, "audit", "verify").returncode == 1
+
+
+def test_users_and_tokens_are_managed_while_the_server_holds_the_duckdb_warehouse(ws: Path) -> None:
+    with tandem.open_workspace(ws) as serving:
+        serving.warehouse.counts()  # the warehouse is open in this process, as under `tandem serve`
+        refused = failed(tandem_cli(ws, "status"))
+        assert "in use by another tandem process" in refused
+        ok(tandem_cli(ws, "users", "add", "nora", "--role", "viewer"))
+        assert TOKEN_SHAPE.search(ok(tandem_cli(ws, "tokens", "create", "--user", "nora", "--name", "report")))
+        assert "nora" in ok(tandem_cli(ws, "users", "list"))
+        ok(tandem_cli(ws, "audit", "verify"))

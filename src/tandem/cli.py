@@ -665,7 +665,7 @@ def users_add(
 ) -> None:
     """Add a user. Without --password-stdin a one-time password is generated, printed once, changed at first sign-in."""
     password = _read_password() if password_stdin else None
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         user, secret = ws.accounts.create_user(
             cli_actor(), username, role, password=password, leader=leader, display_name=name
         )
@@ -681,7 +681,7 @@ def users_add(
 @users_app.command("list")
 def users_list(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
     """List users: role, leader, status (active, locked, disabled, must change password)."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         users = ws.accounts.users()
     if format is Format.json:
         _print_json({"users": [u.as_dict() for u in users]})
@@ -702,7 +702,7 @@ def users_list(workspace: WorkspaceOption = None, format: FormatOption = Format.
 @users_app.command("disable")
 def users_disable(username: UsernameArgument, workspace: WorkspaceOption = None) -> None:
     """Disable a user: they cannot sign in, their sessions end and their API tokens stop working."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         user = ws.accounts.update_user(cli_actor(), username, disabled=True)
     out.print(f"Disabled {_describe(user)}; their sessions ended and their API tokens stop working.", highlight=False)
 
@@ -710,7 +710,7 @@ def users_disable(username: UsernameArgument, workspace: WorkspaceOption = None)
 @users_app.command("enable")
 def users_enable(username: UsernameArgument, workspace: WorkspaceOption = None) -> None:
     """Enable a disabled user again (their API tokens work again unless revoked)."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         user = ws.accounts.update_user(cli_actor(), username, disabled=False)
     out.print(f"Enabled {_describe(user)}", highlight=False)
 
@@ -729,7 +729,7 @@ def users_set(
     """Change a user's role, leader flag or full name."""
     if role is None and leader is None and name is None:
         raise typer.BadParameter("give at least one of --role, --leader/--no-leader, --name")
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         user = ws.accounts.update_user(cli_actor(), username, role=role, leader=leader, display_name=name)
     if format is Format.json:
         _print_json({"user": user.as_dict()})
@@ -742,7 +742,7 @@ def users_reset_password(
     username: UsernameArgument, workspace: WorkspaceOption = None, format: FormatOption = Format.table
 ) -> None:
     """Give a user a new one-time password (also unlocks a locked account and ends their sessions)."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         password = ws.accounts.set_password(cli_actor(), username)
         user = ws.accounts.user(username)
     if format is Format.json:
@@ -783,7 +783,7 @@ def tokens_create(
     format: FormatOption = Format.table,
 ) -> None:
     """Create an API token. The secret is printed once and stored only as its hash."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         token, secret = ws.accounts.create_token(cli_actor(), user, name, role)
     if format is Format.json:
         _print_json({"token": token.as_dict(), "secret": secret})
@@ -803,7 +803,7 @@ def tokens_list(
     format: FormatOption = Format.table,
 ) -> None:
     """List API tokens (never their secrets): owner, name, role, when created, last used, revoked."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         tokens = ws.accounts.tokens(user)
     if format is Format.json:
         _print_json({"tokens": [t.as_dict() for t in tokens]})
@@ -820,7 +820,7 @@ def tokens_revoke(
     workspace: WorkspaceOption = None,
 ) -> None:
     """Revoke an API token: it stops working at once."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         token = ws.accounts.revoke_token(cli_actor(), token_id)
     out.print(f"Revoked API token #{token.id} '{token.name}' of {token.username}.", highlight=False)
 
@@ -832,7 +832,7 @@ def audit_list(
     format: FormatOption = Format.table,
 ) -> None:
     """The newest audit entries: when, who, what, on what."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         entries = ws.audit_log(limit)
     if format is Format.json:
         _print_json({"entries": entries})
@@ -857,7 +857,7 @@ def audit_verify(
     format: FormatOption = Format.table,
 ) -> None:
     """Check the audit log's hash chain. Exit 0 when intact, 1 listing each problem when it is not."""
-    with open_workspace(workspace) as ws:
+    with open_workspace(workspace, needs_warehouse=False) as ws:
         result = ws.verify_audit(expect_head)
     if format is Format.json:
         _print_json(

@@ -165,8 +165,14 @@ def init_workspace(
     return workspace
 
 
-def open_workspace(path: str | os.PathLike[str] | None = None, *, check_schema: bool = True) -> Workspace:
-    """Open an existing workspace (see `resolve_path` for where it is looked for)."""
+def open_workspace(
+    path: str | os.PathLike[str] | None = None, *, check_schema: bool = True, needs_warehouse: bool = True
+) -> Workspace:
+    """Open an existing workspace (see `resolve_path` for where it is looked for).
+
+    With ``needs_warehouse=False`` only the application database is checked: users, tokens and the audit log can
+    be managed while `tandem serve` holds a DuckDB warehouse (DuckDB allows one process per file).
+    """
     folder = resolve_path(path)
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
@@ -183,7 +189,7 @@ def open_workspace(path: str | os.PathLike[str] | None = None, *, check_schema: 
     if check_schema:
         try:
             workspace.store.check_current()
-            version = workspace.warehouse.schema_version()
+            version = workspace.warehouse.schema_version() if needs_warehouse else SCHEMA_VERSION
             if version != SCHEMA_VERSION:
                 raise WorkspaceError(
                     f"the warehouse is at layout {version}, this tandem expects {SCHEMA_VERSION}; run `tandem upgrade`"
