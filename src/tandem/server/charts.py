@@ -49,7 +49,7 @@ def stage_volumes(rows: Sequence[dict[str, Any]], stages: Sequence[str], series:
             xOffset=alt.XOffset(f"{series}:N"),
             y=alt.Y("reached:Q", title="leads reaching the stage"),
             color=alt.Color(
-                f"{series}:N", title=None, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom")
+                f"{series}:N", title=None, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom", columns=4)
             ),
             tooltip=["stage:N", f"{series}:N", alt.Tooltip("reached:Q", format=",")],
         )
