@@ -164,7 +164,9 @@ def period_start(moments: pd.Series, period: str) -> pd.Series:
     if period == "day":
         return day
     if period == "week":
-        return day - pd.to_timedelta(day.dt.weekday, unit="D")
+        # Missing moments give a NaN weekday; pandas' float-to-timedelta cast can then read garbage, so missing
+        # moments subtract 0 days (and stay missing).
+        return day - pd.to_timedelta(day.dt.weekday.fillna(0).astype("int64"), unit="D")
     return moments.dt.to_period("M" if period == "month" else "Q").dt.start_time.astype("datetime64[ns]")
 
 

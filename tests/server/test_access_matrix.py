@@ -423,6 +423,6 @@ def test_every_answer_carries_the_security_headers(shared: Matrix, via: str) -> 
             and headers.get("referrer-policy") == "same-origin"
         ):
             missing.append(f"{endpoint} -> {response.status_code}: {dict(headers)}")
-        if not endpoint.path.startswith("/static/") and headers.get("cache-control") != "no-store":
+        if not endpoint.path.startswith(("/static/", "/favicon.ico")) and headers.get("cache-control") != "no-store":
             missing.append(f"{endpoint} -> {response.status_code}: cache-control {headers.get('cache-control')}")
     assert not missing, "\n".join(missing)
