@@ -25,7 +25,7 @@ from tandem import __version__
 from tandem.accounts import Role, TokenInfo, UserInfo
 from tandem.engine import Result
 from tandem.errors import TandemError
-from tandem.exports import json_value, write_csv
+from tandem.exports import format_number, json_value, write_csv
 from tandem.settings import SETTINGS
 from tandem.warehouse.mapping import list_presets
 from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
@@ -338,14 +338,8 @@ def _emit(result: Result, format: TableFormat, columns: Sequence[str], extra: di
 def _cell(value: Any, style: str) -> str:
     if value is None:
         return "(missing)" if style == "group" else ""
-    if style == "pct":
-        return f"{value:.1%}"
-    if style == "days":
-        return f"{value:.1f}"
-    if style == "int":
-        return f"{int(value):,}"
-    if style == "money":
-        return f"{value:,.0f}"
+    if style in ("pct", "days", "int", "money"):
+        return format_number(value, style)
     return str(json_value(value))
 
 

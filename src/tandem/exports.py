@@ -9,9 +9,24 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import IO, Any
 
-__all__ = ["json_value", "neutralise", "write_csv"]
+__all__ = ["format_number", "json_value", "neutralise", "write_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def format_number(value: Any, style: str = "int") -> str:
+    """A number as tables show it, on the terminal and on pages: styles int, pct, days, money; blank for none."""
+    if value is None:
+        return ""
+    if style == "pct":
+        return f"{value:.1%}"
+    if style == "days":
+        return f"{value:.1f}"
+    if style == "money":
+        return f"{value:,.0f}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
 
 
 def neutralise(value: str | None) -> str | None:

@@ -7,6 +7,7 @@ image export and a report all draw exactly the same thing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 import altair as alt
@@ -24,6 +25,15 @@ __all__ = [
 
 CHART_WIDTH = 420
 IMAGE_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+class ImageFormat(StrEnum):
+    """The formats a chart exports to (a path parameter of the chart routes)."""
+
+    png = "png"
+    svg = "svg"
+
+
 PALETTE = ["#2f5bd3", "#9db5f0", "#e07b39", "#1f7a4d", "#8c5bd3", "#c2410c", "#0e7490", "#6b7280"]
 
 

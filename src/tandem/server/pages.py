@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from tandem import __version__
 from tandem.accounts import Permission, Principal
+from tandem.exports import format_number
 
 __all__ = ["NAV", "NavItem", "render"]
 
@@ -38,21 +39,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Imports", "/imports", Permission.READ),
     NavItem("Admin", "/admin", Permission.AUDIT),
 )
-
-
-def _number(value: Any, style: str = "int") -> str:
-    """Numbers as the tables show them: thousands separators, percentages, days; blank for none."""
-    if value is None:
-        return ""
-    if style == "pct":
-        return f"{value:.1%}"
-    if style == "days":
-        return f"{value:.1f}"
-    if style == "money":
-        return f"{value:,.0f}"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
 
 
 def _when(value: Any) -> str:
@@ -90,7 +76,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-environment.filters["number"] = _number
+environment.filters["number"] = format_number
 environment.filters["when"] = _when
 environment.globals["vega"] = _vega
 environment.globals["query"] = _query

@@ -23,7 +23,7 @@ from tandem.accounts import Permission
 from tandem.errors import ConfigError, TandemError
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, NotFound, access
-from tandem.server.charts import IMAGE_TYPES
+from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.documents import (
     KINDS,
     Question,
@@ -65,11 +65,6 @@ class ChartName(StrEnum):
     cohort_conversion = "cohort-conversion"
     reached_by_period = "reached-by-period"
     velocity = "velocity"
-
-
-class ImageFormat(StrEnum):
-    png = "png"
-    svg = "svg"
 
 
 By = Annotated[

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from tandem.accounts import Permission
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
-from tandem.server.charts import IMAGE_TYPES
+from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.pages import render
 from tandem.server.state import ServerState
 
@@ -142,11 +142,6 @@ def overview(request: Request) -> HTMLResponse:
 class OverviewChart(StrEnum):
     stage_volumes = "stage-volumes"
     revenue_by_month = "revenue-by-month"
-
-
-class ImageFormat(StrEnum):
-    png = "png"
-    svg = "svg"
 
 
 @router.get(
