@@ -314,9 +314,9 @@ def test_several_problems_are_reported_together_in_one_run_in_file_order() -> No
     with pytest.raises(DefinitionsError) as caught:
         load_definitions(text, source_name="funnel.yaml")
     places = [where(issue) for issue in caught.value.issues]
-    assert places == [(2, 5), (4, 5), (6, 11), (8, 10), (9, 11)]
+    assert places == [(4, 5), (6, 11), (8, 10), (9, 11)]  # not also "no description": the misspelling says it
     message = str(caught.value)
-    assert message.startswith("5 problems in the definitions; nothing was changed.")
+    assert message.startswith("4 problems in the definitions; nothing was changed.")
     assert "funnel.yaml, line 4, column 5: unknown key 'descripton' in a stage. Hint: did you mean" in message
     assert all(issue.file == "funnel.yaml" for issue in caught.value.issues)
 
@@ -348,6 +348,21 @@ def test_a_rule_syntax_error_inside_a_block_scalar_is_reported_at_its_file_line(
     [issue] = refused(stages_yaml(TWO_GOOD_STAGES + rule), columns=LEAD_COLUMNS)
     assert where(issue) == (10, 11)  # the second `and`, on the rule's second line, indented by 6
     assert issue.problem.startswith("the rule of stage 'won':")
+
+
+@pytest.mark.parametrize(
+    ("rule", "place"),
+    [
+        ("  rule: employees > 5 and\n    colour = 'x'\n", (9, 7)),  # a plain scalar over two lines
+        ("  rule: >\n    employees > 5 and\n    colour = 'x'\n", (10, 7)),  # folded into one line
+        ("  rule: |\n    employees > 5 and\n      colour = 'x'\n", (10, 9)),  # literal, more indented
+        ("  rule: 'employees > 5 and colour = ''x'''\n", (8, 30)),  # quoted: past the quote
+    ],
+)
+def test_rule_problems_are_placed_in_the_file_whatever_the_yaml_style(rule: str, place: tuple[int, int]) -> None:
+    [issue] = refused(stages_yaml(TWO_GOOD_STAGES + rule), columns=LEAD_COLUMNS)
+    assert where(issue) == place
+    assert "unknown attribute 'colour'" in issue.problem
 
 
 def test_rule_syntax_is_checked_even_without_columns() -> None:

@@ -263,6 +263,7 @@ class _Reader:
         self.source = source
         self.lines = text.splitlines()
         self.issues: list[Issue] = []
+        self.misspelled: dict[int, set[str]] = {}  # id(mapping node) -> keys suggested for its unknown keys
 
     def problem(self, node: Node, problem: str, hint: str, *, value: str | None = None) -> None:
         mark = node.start_mark
@@ -297,6 +298,7 @@ class _Reader:
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
                 hint = f"did you mean {close[0]!r}? " if close else ""
+                self.misspelled.setdefault(id(node), set()).update(close)
                 takes = f"{what[0].upper()}{what[1:]} takes: {', '.join(allowed)}"
                 self.problem(key_node, f"unknown key {key!r} in {what}", hint + takes)
                 continue
@@ -306,7 +308,7 @@ class _Reader:
     def text(self, entries: _Entries, key: str, what: str, *, owner: Node | None = None) -> str | None:
         """The key's value as text; a problem (at `owner`) when missing, if `owner` is given, or when not text."""
         if key not in entries:
-            if owner is not None:
+            if owner is not None and key not in self.misspelled.get(id(owner), ()):  # the misspelling says it
                 self.problem(owner, f"{what} has no {key!r}", f"add `{key}: ...` to {what}")
             return None
         value_node = entries[key][1]
@@ -321,7 +323,8 @@ class _Reader:
 
     def integer(self, entries: _Entries, key: str, what: str, owner: Node) -> int | None:
         if key not in entries:
-            self.problem(owner, f"{what} has no {key!r}", f"add `{key}: <whole number>` to {what}")
+            if key not in self.misspelled.get(id(owner), ()):
+                self.problem(owner, f"{what} has no {key!r}", f"add `{key}: <whole number>` to {what}")
             return None
         value_node = entries[key][1]
         if not (isinstance(value_node, ScalarNode) and value_node.tag == "tag:yaml.org,2002:int"):
@@ -341,17 +344,37 @@ class _Reader:
             return None
 
     def rule_position(self, node: ScalarNode, line: int, column: int) -> tuple[int, int]:
-        """File line and column (1-based) of a rule problem at `line`, `column` (1-based) within the rule text."""
-        start_line, start_column = node.start_mark.line + 1, node.start_mark.column + 1
-        if node.style in ("|", ">"):
-            # Block scalar: the text starts on the line after the indicator, at that line's indentation.
-            file_line = start_line + line
-            source = self.lines[file_line - 1] if file_line - 1 < len(self.lines) else ""
-            return file_line, len(source) - len(source.lstrip(" ")) + column
-        if line > 1:
-            return start_line + line - 1, column  # a multi-line plain scalar: the best guess is that line
-        quote = 1 if node.style in ("'", '"') else 0
-        return start_line, start_column + quote + column - 1
+        """File line and column (1-based) of a rule problem at `line`, `column` (1-based) within the rule text.
+
+        A literal block (`|`) keeps the rule's lines as they are; a folded block (`>`) and a plain or quoted
+        scalar over several lines join the lines with one space, so the column is walked back across them.
+        Quoted text with escapes is the one case where the column can be off by the escapes before it.
+        """
+        first, start = node.start_mark.line, node.start_mark.column  # 0-based
+        if node.style == "|" or (node.style == ">" and line > 1):
+            content = [self._line(index) for index in range(first + 1, node.end_mark.line + 1)]
+            source = next((text for text in content if text.strip()), "")  # the block's indentation
+            return first + line + 1, len(source) - len(source.lstrip(" ")) + column
+        if node.style == ">":
+            segments = [(index, self._line(index)) for index in range(first + 1, node.end_mark.line + 1)]
+            segments = [(index, text) for index, text in segments if text.strip()]
+        else:
+            quote = 1 if node.style in ("'", '"') else 0
+            segments = [(first, " " * (start + quote) + self._line(first)[start + quote :])]
+            segments += [(index, self._line(index)) for index in range(first + 1, node.end_mark.line + 1)]
+            if line > 1 or node.end_mark.line == first:
+                return first + line, (start + quote + column if line == 1 else column)
+        remaining = column
+        for index, source in segments:
+            indent = len(source) - len(source.lstrip(" "))
+            length = len(source.strip())
+            if remaining <= length + 1 or index == segments[-1][0]:
+                return index + 1, indent + remaining
+            remaining -= length + 1
+        return first + 1, start + column  # pragma: no cover - an empty scalar has no rule to report on
+
+    def _line(self, index: int) -> str:
+        return self.lines[index] if 0 <= index < len(self.lines) else ""
 
 
 def _is_null(node: ScalarNode) -> bool:
