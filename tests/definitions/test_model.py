@@ -24,7 +24,7 @@ from tandem.definitions.model import (
     parse_duration,
 )
 from tandem.errors import Issue
-from tandem.warehouse.schema import DEFAULT_STAGES
+from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
 
 LEAD_COLUMNS = {"employees": "integer", "country": "string", "industry": "string", "created_at": "timestamp"}
 
@@ -107,8 +107,9 @@ def test_the_default_definitions_load_with_the_default_stages_and_a_24_business_
     assert defs.scoring is not None
 
 
-def test_the_default_rules_use_only_attributes_leads_have() -> None:
-    load_definitions(DEFAULT_DEFINITIONS_PATH, columns={"employees": "integer", "score": "float"})
+def test_the_default_rules_use_only_columns_every_leads_table_has() -> None:
+    canonical = {column.name: column.type for column in TABLES["leads"].columns}
+    assert load_definitions(DEFAULT_DEFINITIONS_PATH, columns=canonical) == default_definitions()
 
 
 def test_a_full_example_loads_into_models() -> None:
@@ -363,6 +364,20 @@ def test_rule_problems_are_placed_in_the_file_whatever_the_yaml_style(rule: str,
     [issue] = refused(stages_yaml(TWO_GOOD_STAGES + rule), columns=LEAD_COLUMNS)
     assert where(issue) == place
     assert "unknown attribute 'colour'" in issue.problem
+
+
+def test_rule_problems_and_file_problems_come_together_in_one_run() -> None:
+    text = stages_yaml(
+        TWO_GOOD_STAGES.replace("name: lead", "name: lead\n  rule: employees > 'many'")
+        + "  rule: was_webinar('x')\n  sla: soon\n"
+    )
+    issues = refused(text, columns=LEAD_COLUMNS)
+    assert [where(issue) for issue in issues] == [(3, 21), (9, 11), (10, 10), (10, 10)]
+    assert "cannot compare 'employees' (a number) with 'many'" in issues[0].problem  # a type error
+    assert "unknown function 'was_webinar'" in issues[1].problem
+    assert "not a duration" in issues[2].problem
+    assert "last stage" in issues[3].problem
+    assert all(issue.expected for issue in issues)
 
 
 def test_rule_syntax_is_checked_even_without_columns() -> None:
