@@ -107,7 +107,11 @@ _DURATION_HINT = "a whole number and a unit, e.g. 5m, 24h, 2d, 1w or 24 business
 
 
 class DefinitionsError(TandemError, ValueError):
-    """The definitions file cannot be used; `issues` holds every problem found. Nothing was changed."""
+    """The definitions file cannot be used; `issues` holds every problem found. Nothing was changed.
+
+    Each `Issue` has the 1-based line and, in `column`, the 1-based column number as text (the field names a
+    CSV column elsewhere); `expected` holds the hint.
+    """
 
     def __init__(self, issues: Sequence[Issue]) -> None:
         self.issues = list(issues)
