@@ -17,7 +17,7 @@ outside 90 days) and one for no lead at all. Their activities: a call on a (2026
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,6 +33,7 @@ from tandem.definitions.rules import (
     compile_rule,
     parse_duration,
     parse_rule,
+    rule_problems,
 )
 
 from ..conftest import fresh_postgres_database
@@ -159,6 +160,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("score == 80", ["a"]),
     ("employees != 10", ["a", "d"]),
     ("employees < 50.5", ["a", "b"]),
+    ("score in (80, 55.5)", ["a", "c"]),
+    ("signed_up in ('2026-01-10', '2026-03-05')", ["a", "d"]),
     ("country = 'FR' or score >= 80", ["a", "c"]),
     ('company = "O\'Brien & Co"', ["c"]),
     ("company = 'O\\'Brien & Co'", ["c"]),
@@ -219,6 +222,27 @@ def test_a_rule_filters_the_leads_table(warehouse: Workspace) -> None:
     rule = parse_rule("has_event('webinar') and score >= 50")
     kept = leads.filter(compile_rule(rule, leads, as_of=AS_OF, touches=wh.table("touches")))
     assert kept.lead_id.to_pyarrow().to_pylist() == ["a"]
+
+
+def test_as_of_with_a_time_zone_is_read_in_utc(warehouse: Workspace) -> None:
+    """2026-03-01 01:00 in Paris is as_of 00:00 UTC: b's demo request is a second inside the 30 days."""
+    wh = warehouse.warehouse
+    leads = wh.table("leads")
+    paris = datetime(2026, 3, 1, 1, tzinfo=timezone(timedelta(hours=1)))
+    rule = parse_rule("has_event('demo_request', within='30d')")
+    kept = leads.filter(compile_rule(rule, leads, as_of=paris, touches=wh.table("touches")))
+    assert kept.lead_id.to_pyarrow().to_pylist() == ["b"]
+
+
+def test_values_reach_sql_as_escaped_literals() -> None:
+    """The compiled SQL quotes the value (its single quote doubled); nothing of the rule is pasted in as SQL."""
+    import ibis
+
+    leads = ibis.table({"lead_id": "string", "created_at": "timestamp", "company": "string"}, name="leads")
+    rule = parse_rule('company = "x\'; drop table leads; --"')
+    sql = ibis.to_sql(leads.filter(compile_rule(rule, leads, as_of=AS_OF)), dialect="duckdb")
+    assert "'x''; drop table leads; --'" in sql
+    assert ";" not in sql.replace("'x''; drop table leads; --'", "")
 
 
 # --- syntax errors ------------------------------------------------------------------------------------------------
@@ -368,6 +392,29 @@ def test_more_type_errors() -> None:
     assert check("country = null")[0][2:] == ("nothing is equal to null", "write 'x is null' or 'x is not null'")
     assert check("count_events('webinar') > employees")[0][2] == "an event count is compared with a number"
     assert check("country in (null)")[0][2] == "null cannot be in a list"
+
+
+def test_every_item_of_a_list_is_checked() -> None:
+    assert check("signed_up in ('2026-01-10', 'later', '2026-13-01')") == [
+        (1, 29, "'later' is not a date", "write a date as '2026-01-01'"),
+        (1, 38, "'2026-13-01' is not a date", "write a date as '2026-01-01'"),
+    ]
+
+
+def test_syntax_and_type_problems_in_one_call() -> None:
+    """`rule_problems` is what a definitions file check calls: syntax problems first, else every other problem."""
+    assert [p.message for p in rule_problems("score >= ", COLUMNS)] == ["the rule ends too early"]
+    assert [p.message for p in rule_problems("scor >= 1 or has_evnt('x')", COLUMNS)] == [
+        "unknown attribute 'scor'",
+        "unknown function 'has_evnt'",
+    ]
+
+
+def test_a_problem_placed_in_its_file() -> None:
+    """A rule starting at line 12, column 10 of a definitions file: its problems move there."""
+    first, second = RuleProblem(1, 5, "m", "h"), RuleProblem(2, 3, "m", "h")
+    assert (first.at(12, 10).line, first.at(12, 10).column) == (12, 14)
+    assert (second.at(12, 10).line, second.at(12, 10).column) == (13, 3)
 
 
 def test_a_clean_rule_has_no_problems() -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "compile_rule",
     "parse_duration",
     "parse_rule",
+    "rule_problems",
 ]
 
 
@@ -86,6 +87,11 @@ class RuleProblem:
     def __str__(self) -> str:
         hint = f" ({self.hint})" if self.hint else ""
         return f"line {self.line}, column {self.column}: {self.message}{hint}"
+
+    def at(self, line: int, column: int) -> RuleProblem:
+        """The problem placed in a file whose rule text starts at `line`, `column`; later lines keep their columns."""
+        moved_column = column + self.column - 1 if self.line == 1 else self.column
+        return RuleProblem(line + self.line - 1, moved_column, self.message, self.hint)
 
 
 class RuleError(TandemError, ValueError):
@@ -686,22 +692,19 @@ class _Checker:
         if "null" in kinds:
             self.report(node, "null cannot be in a list", "test missing values with 'is null'")
             kinds.discard("null")
-        if len(kinds) > 1:
-            self.report(
-                node, "the list mixes " + " and ".join(sorted(_plain(k) for k in kinds)), "use values of one type"
-            )
+        families = {_plain(k) for k in kinds}
+        if len(families) > 1:
+            self.report(node, "the list mixes " + " and ".join(sorted(families)), "use values of one type")
             return
         if kind == "boolean" and not isinstance(node.operand, Name):
             self.report(node, "a condition cannot be in a list", "write e.g. country in ('US', 'CA')")
             return
-        for item_kind in kinds:
-            item = next(i for i in node.items if self.type_of_quiet(i) == item_kind)
-            problem = _mismatch(kind, item_kind, node.operand, item) if kind != "unknown" else None
+        if kind == "unknown":
+            return
+        for item in node.items:
+            problem = _mismatch(kind, self.type_of(item), node.operand, item) if item.kind != "null" else None
             if problem:
-                self.report(node, *problem)
-
-    def type_of_quiet(self, node: RuleLiteral) -> str:
-        return "text" if node.kind == "string" else node.kind
+                self.report(item, *problem)
 
 
 def _is_count(node: Node) -> bool:
@@ -758,6 +761,15 @@ def _mismatch(left: str, right: str, left_node: Node, right_node: Node) -> tuple
 
 def _shown(kind: str) -> str:
     return "a string" if kind == "text" else ("a number" if kind in _NUMERIC else _article(kind) + " " + kind)
+
+
+def rule_problems(text: str, columns: Mapping[str, str]) -> list[RuleProblem]:
+    """Parse and check in one go: the syntax problems, or (when it parses) every problem against `columns`."""
+    try:
+        rule = parse_rule(text)
+    except RuleError as error:
+        return error.problems
+    return check_rule(rule, columns)
 
 
 def check_rule(rule: Rule, columns: Mapping[str, str]) -> list[RuleProblem]:
