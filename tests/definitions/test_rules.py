@@ -388,7 +388,10 @@ def test_type_errors_are_all_reported() -> None:
 
 def test_more_type_errors() -> None:
     assert check("signed_up > 'soon'")[0][2:] == ("'soon' is not a date", "write a date as '2026-01-01'")
-    assert check("employees")[0][2] == "'employees' is an integer, not a condition"
+    assert check("employees")[0][2] == "'employees' is a number, not a condition"
+    assert check("'yes' or null")[0][2] == "'yes' is a string, not a condition"
+    assert check("'yes' or null")[1][2] == "null is missing, not a condition"
+    assert check("signed_up")[0][2] == "'signed_up' is a date, not a condition"
     assert check("country = null")[0][2:] == ("nothing is equal to null", "write 'x is null' or 'x is not null'")
     assert check("count_events('webinar') > employees")[0][2] == "an event count is compared with a number"
     assert check("country in (null)")[0][2] == "null cannot be in a list"

@@ -31,7 +31,8 @@ null, which SQL's three-valued logic would otherwise make of ``not (x > 1)``. Te
 
 Errors: `parse_rule` reports every syntax problem it finds (the parser skips the offending token and goes on),
 `check_rule` every unknown name, wrong argument, type error and bad duration, each with a 1-based line and column
-in the rule text and a hint.
+in the rule text and a hint. `rule_problems` does both for a definitions file; `RuleProblem.at` moves a problem to
+where the rule sits in that file.
 """
 
 from __future__ import annotations
@@ -580,7 +581,7 @@ class _Checker:
         if kind not in {"boolean", "unknown"}:
             self.report(
                 node,
-                f"{_describe(node)} is {_article(kind)} {kind}, not a condition",
+                f"{_describe(node)} is {_shown(kind)}, not a condition",
                 "compare it with a value, e.g. score >= 50, or test it with 'is null'",
             )
 
@@ -730,7 +731,7 @@ def _describe(node: Node) -> str:
     if isinstance(node, Call):
         return f"{node.name}(...)"
     if isinstance(node, RuleLiteral):
-        return repr(node.value)
+        return "null" if node.kind == "null" else repr(node.value)
     return "this"
 
 
@@ -760,6 +761,8 @@ def _mismatch(left: str, right: str, left_node: Node, right_node: Node) -> tuple
 
 
 def _shown(kind: str) -> str:
+    if kind == "null":
+        return "missing"
     return "a string" if kind == "text" else ("a number" if kind in _NUMERIC else _article(kind) + " " + kind)
 
 
