@@ -274,6 +274,15 @@ def test_the_parser_goes_on_after_an_error_and_reports_the_next() -> None:
     ]
 
 
+def test_a_missing_and_or_comma_is_one_problem() -> None:
+    """The parser reads the missing word in and goes on, rather than reporting the rest of the rule again."""
+    assert [(p.column, p.message, p.hint) for p in problems_of("score >= 50 employees > 3")] == [
+        (13, "unexpected 'employees'", "expected 'and', 'or', the end of the rule")
+    ]
+    assert [(p.column, p.hint) for p in problems_of("country in ('US' 'CA')")] == [(18, "expected ')', ','")]
+    assert [p.column for p in problems_of("has_event('demo' within='30d')")] == [18]
+
+
 def test_in_needs_a_list_in_parentheses() -> None:
     problem = problems_of("country in 'US'")[0]
     assert (problem.line, problem.column, problem.message) == (1, 12, "unexpected 'US'")

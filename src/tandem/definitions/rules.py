@@ -47,7 +47,7 @@ from typing import Any, Literal, TypeAlias
 import ibis
 import ibis.expr.types as ir
 from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from tandem.errors import TandemError
 
@@ -319,6 +319,8 @@ def parse_rule(text: str) -> Rule:
             problems.append(problem)
         if isinstance(error, UnexpectedToken) and error.token.type == "$END":
             return False  # nothing left to skip: stop here
+        if isinstance(error, UnexpectedToken):
+            _insert_missing(error)
         return len(problems) < _MAX_SYNTAX_PROBLEMS
 
     if not text.strip():
@@ -333,6 +335,27 @@ def parse_rule(text: str) -> Rule:
         raise RuleError(problems)
     ast = _build(tree)
     return Rule(text=text, ast=ast, attributes=frozenset(_names(ast)), functions=frozenset(_functions(ast)))
+
+
+def _insert_missing(error: UnexpectedToken) -> None:
+    """Recover from a missing 'and' between two conditions (or ',' between two arguments) by reading one there.
+
+    Otherwise Lark drops the unexpected token and the rest of the condition is reported again as a second problem.
+    """
+    if error.token.type not in _VALUES | {"LPAR", "NOT"}:
+        return
+    for kind, text in (("AND", "and"), ("COMMA", ",")):
+        missing = Token.new_borrow_pos(kind, text, error.token)
+        parser: Any = error.interactive_parser  # Lark leaves copy() and accepts() untyped
+        trial = parser.copy()
+        try:
+            trial.feed_token(missing)
+            trial.feed_token(error.token)
+        except UnexpectedInput:
+            continue
+        error.interactive_parser.feed_token(missing)
+        error.interactive_parser.feed_token(error.token)
+        return
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -383,6 +406,15 @@ def _expected(names: set[str]) -> str:
     return "expected " + ", ".join(repr(s) if len(s) <= 3 else s for s in shown)
 
 
+def _accepted(error: UnexpectedToken) -> set[str]:
+    """The terminals the parser could take where it stopped (exact, unlike LALR's merged `expected` sets)."""
+    try:
+        parser: Any = error.interactive_parser
+        return set(parser.accepts())
+    except Exception:  # a parser state Lark cannot simulate: fall back to its own list
+        return set(error.expected)
+
+
 def _syntax_problem(text: str, error: UnexpectedInput) -> RuleProblem:
     if isinstance(error, UnexpectedCharacters):
         pos = error.pos_in_stream or 0
@@ -395,10 +427,10 @@ def _syntax_problem(text: str, error: UnexpectedInput) -> RuleProblem:
         token = error.token
         what = _TERMINAL_NAMES.get(token.type, token.type)
         shown = str(token) if token.type == "STRING" else repr(str(token) if token.type in _VALUES else what)
-        return RuleProblem(token.line or 1, token.column or 1, f"unexpected {shown}", _expected(set(error.expected)))
+        return RuleProblem(token.line or 1, token.column or 1, f"unexpected {shown}", _expected(_accepted(error)))
     # The rule ended too early.
     line, column = _end_position(text)
-    expected = set(error.expected) if isinstance(error, UnexpectedToken | UnexpectedEOF) else set()
+    expected = _accepted(error) if isinstance(error, UnexpectedToken) else set()
     opened = _unclosed_parenthesis(text)
     if "RPAR" in expected and opened is not None:
         return RuleProblem(
