@@ -50,6 +50,7 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from tandem.errors import TandemError
+from tandem.warehouse.backends import column_type_of
 
 __all__ = [
     "FUNCTIONS",
@@ -829,13 +830,13 @@ def compile_rule(
     """The rule as a boolean column expression on `leads`, never null: ``leads.filter(...)`` keeps the leads meeting it.
 
     Event functions become ``lead_id IN (subquery)`` semi-joins over the touches or activities in the window, so
-    the result stays an expression on `leads` (usable in ``filter`` and ``mutate``) on every backend. A count is
+    the result stays an expression on `leads` (usable in ``filter`` and ``mutate``) on every backend. The window's
+    start is worked out in Python and compared as a timestamp literal: no interval arithmetic, on which the
+    backends disagree. A count is
     compared with a number n: the leads with a matching count are looked up among those with at least one event,
     and a lead with none meets the condition exactly when ``0 op n`` holds.
     Raises `RuleError` when the rule does not fit the leads' columns or needs an event table that was not given.
     """
-    from tandem.warehouse.backends import column_type_of
-
     columns: dict[str, str] = {name: column_type_of(dtype) for name, dtype in leads.schema().items()}
     problems = check_rule(rule, columns)
     sources = {"touches": touches, "activities": activities}
@@ -926,7 +927,7 @@ class _Compiler:
         if isinstance(node, RuleLiteral):
             return _literal(node, other)
         if isinstance(node, Call) and node.name == "days_since_created":
-            from tandem.engine.entries import days_between
+            from tandem.engine.entries import days_between  # here: the engine will import the rules
 
             return days_between(self.leads.created_at, ibis.literal(self.as_of, type="timestamp"))
         return self.condition(node)
