@@ -94,7 +94,7 @@ def test_won_model_ranks_the_attribute_that_drives_won_first_and_skips_ids() -> 
         {
             "lead_id": [f"L{i}" for i in range(n)],
             "visits": visits,
-            "region": rng.choice(["north", "south", None], n),
+            "region": rng.choice(np.array(["north", "south", None], dtype=object), n),
             "plan": ["free"] * n,
             "won": rng.random(n) < 0.1 + 0.04 * visits,
         }
