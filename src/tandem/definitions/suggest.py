@@ -191,12 +191,15 @@ def fit_won_model(
 
 
 def _informative(values: pd.Series) -> bool:
-    """Not constant, and not an identifier (every value distinct in a text column)."""
+    """Not constant, and not an identifier: every value distinct in a text or integer column (a lead number).
+
+    Floats may all differ and still measure something (a score), so they are kept.
+    """
     distinct = values.nunique(dropna=True)
     if distinct <= 1 and not values.isna().any():
         return False
-    is_text = not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-    return not (is_text and distinct == len(values) and len(values) > 1)
+    identifier_like = not pd.api.types.is_float_dtype(values)
+    return not (identifier_like and distinct == len(values) and len(values) > 1)
 
 
 def _rank(
@@ -315,10 +318,11 @@ def workspace_training_frame(
     entries = entry_table(leads, wh.table("stage_events"), stages, strict=False, as_of=when)
     entries = entries.filter(entries.created_at <= cutoff)
     reached = entries[stage_column(stages.index(stage))].notnull()
+    schema = leads.schema()
     keep = [
         c
         for c in leads.columns
-        if c not in _NOT_FEATURES and not c.startswith("_") and not leads.schema()[c].is_timestamp()
+        if c not in _NOT_FEATURES and not c.startswith("_") and not (schema[c].is_timestamp() or schema[c].is_date())
     ]
     table = entries.select("lead_id", *keep, **{OUTCOME_COLUMN: reached}).order_by("lead_id")
     frame: pd.DataFrame = table.to_pandas().drop(columns="lead_id")
