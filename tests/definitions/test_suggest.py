@@ -108,6 +108,8 @@ def test_won_model_ranks_the_attribute_that_drives_won_first_and_skips_ids() -> 
     assert model.predict(frame).shape == (n,)
     with pytest.raises(ConfigError, match="single value"):
         fit_won_model(frame.assign(won=True), "won")
+    with pytest.raises(ConfigError, match="1 missing values"):
+        fit_won_model(frame.assign(won=[None, *frame.won[1:]]), "won")
 
 
 # --- the X Education case --------------------------------------------------------------------------------------

@@ -133,6 +133,8 @@ def fit_won_model(
 
     if target not in frame.columns:
         raise ConfigError(f"target column {target!r} is not in the frame")
+    if frame[target].isna().any():
+        raise ConfigError(f"{target!r} has {int(frame[target].isna().sum())} missing values: drop or fill them first")
     y = frame[target].astype(bool).to_numpy()
     if y.all() or not y.any():
         raise ConfigError(f"{target!r} has a single value: nothing to learn")
@@ -205,37 +207,32 @@ def _informative(values: pd.Series) -> bool:
 def _rank(
     prepare: Any, coefs: np.ndarray[Any, Any], numeric: list[str], categorical: list[str]
 ) -> list[AttributeImportance]:
-    """Sum the absolute coefficients per source attribute, keeping the signed strongest level for the wording."""
-    per: dict[str, list[tuple[str, float]]] = {c: [] for c in numeric + categorical}
-    names = [str(n) for n in prepare.get_feature_names_out()]
-    weights = dict(zip(names, coefs.tolist(), strict=True))
-    for column in numeric:
-        per[column].append((f"more {column}", weights[column]))
+    """Sum the absolute coefficients per source attribute, keeping the signed strongest level for the wording.
+
+    Output columns come in transformer order (the numbers, then each text column's levels with its infrequent
+    level last), so they are matched to attributes by position rather than by parsing their names.
+    """
+    labels: list[tuple[str, str]] = [(column, f"more {column}") for column in numeric]
     if categorical:
         encoder = prepare.named_transformers_["cat"]
-        offset = 0
-        out = [str(n) for n in encoder.get_feature_names_out(categorical)]
         for index, column in enumerate(categorical):
-            count = len(encoder.categories_[index]) - _dropped(encoder, index)
-            for name in out[offset : offset + count]:
-                level = name[len(column) + 1 :]
-                label = {"infrequent_sklearn": f"{column} = (a rare value)", _MISSING: f"{column} missing"}.get(
-                    level, f"{column} = {level!r}"
-                )
-                per[column].append((label, weights[name]))
-            offset += count
+            infrequent = encoder.infrequent_categories_[index]
+            rare = set() if infrequent is None else {str(v) for v in infrequent}
+            levels = [str(v) for v in encoder.categories_[index] if str(v) not in rare]
+            labels += [(column, f"{column} missing" if v == _MISSING else f"{column} = {v!r}") for v in levels]
+            if rare:
+                labels.append((column, f"{column} = (a rare value)"))
+    if len(labels) != len(coefs):  # pragma: no cover - a scikit-learn layout change
+        raise RuntimeError(f"{len(coefs)} coefficients for {len(labels)} model columns")
+    per: dict[str, list[tuple[str, float]]] = {}
+    for (column, label), weight in zip(labels, coefs.tolist(), strict=True):
+        per.setdefault(column, []).append((label, weight))
     ranking = []
-    for column, levels in per.items():
-        strongest, weight = max(levels, key=lambda item: abs(item[1]))
-        ranking.append(AttributeImportance(column, float(sum(abs(w) for _, w in levels)), strongest, weight > 0))
+    for column, weights in per.items():
+        strongest, weight = max(weights, key=lambda item: abs(item[1]))
+        ranking.append(AttributeImportance(column, float(sum(abs(w) for _, w in weights)), strongest, weight > 0))
     ranking.sort(key=lambda a: (-a.importance, a.attribute))
     return ranking
-
-
-def _dropped(encoder: Any, index: int) -> int:
-    """How many categories of column `index` the encoder folded into its infrequent level (minus that level)."""
-    infrequent = encoder.infrequent_categories_[index]
-    return 0 if infrequent is None else len(infrequent) - 1
 
 
 def threshold_curve(
