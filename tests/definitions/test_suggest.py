@@ -226,6 +226,10 @@ def test_workspace_training_frame_agrees_with_the_funnel_and_leaves_young_leads_
         assert not {"lead_id", "created_at", "email"} & set(frame.columns)
         assert "channel" in frame.columns
 
+        # The frame feeds the model as it is (nullable columns, text attributes); a demo judges no quality.
+        model = fit_won_model(frame, OUTCOME_COLUMN, seed=3)
+        assert model.train_rows + model.test_rows == n_old
+
         with pytest.raises(ConfigError, match="unknown stage"):
             workspace_training_frame(ws, "nowhere")
     finally:
