@@ -64,6 +64,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from results_file import write_section
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
@@ -841,18 +843,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]], note
 
 
 def write_results(section: str) -> None:
-    """Replace the section in RESULTS.md, keeping the other sections, and a ``### ... (by hand`` part of this one."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(text)
-    if found:
-        by_hand = re.search(r"^### [^\n]*\(by hand.*", found.group(0), re.S | re.M)
-        if by_hand:
-            section = section.rstrip("\n") + "\n\n" + by_hand.group(0).rstrip("\n") + "\n"
-        text = pattern.sub(lambda _m: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(SECTION, section, RESULTS)
 
 
 # --- driver -------------------------------------------------------------------------------------------------

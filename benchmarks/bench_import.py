@@ -38,6 +38,8 @@ from pathlib import Path
 
 import duckdb
 
+from results_file import write_section
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
@@ -211,13 +213,7 @@ def report(runs: dict[str, list[dict[str, float]]], events: int, repeat: int) ->
 
 
 def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(SECTION, section, RESULTS)
 
 
 def main() -> None:

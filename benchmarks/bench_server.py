@@ -55,6 +55,8 @@ from typing import Any
 
 import requests
 
+from results_file import write_section
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
@@ -674,18 +676,7 @@ def report(run: dict[str, Any]) -> str:
 
 
 def write_results(section: str) -> None:
-    """Replace this section in RESULTS.md (keeping a ``### ... (by hand`` part of it), or append it."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = pattern.search(text)
-    if found:
-        by_hand = re.search(r"^### [^\n]*\(by hand.*", found.group(0), re.S | re.M)
-        if by_hand:
-            section = section.rstrip("\n") + "\n\n" + by_hand.group(0).rstrip("\n") + "\n"
-        text = pattern.sub(lambda _m: section + "\n", text).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    write_section(SECTION, section, RESULTS)
 
 
 # --- driver -----------------------------------------------------------------------------------------------------
