@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tandem.accounts import Accounts
 from tandem.audit import AuditVerification, record, verify_chain
+from tandem.definitions.governance import Governance
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
@@ -274,6 +275,14 @@ class Workspace:
     @property
     def definition_version(self) -> int:
         return self.store.current_definitions().version
+
+    @cached_property
+    def definitions(self) -> Governance:
+        """Proposals, approvals and versions of the definitions (`tandem.definitions.governance`).
+
+        Proposals are checked against the leads' columns, read from the warehouse only when a proposal is made.
+        """
+        return Governance(self.store, lambda: self.warehouse.columns("leads"))
 
     # --- data -------------------------------------------------------------------------------------------------
     def import_files(

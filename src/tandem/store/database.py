@@ -104,11 +104,16 @@ class AppStore:
 
     # --- definitions -----------------------------------------------------------------------------------------
     def create_first_definitions(self, stages: list[str], author: str) -> None:
+        """Version 1: the stage names given to `tandem init`, with the definitions file they make."""
+        from tandem.definitions.model import definitions_from_stages, dump_definitions
+
+        document = dump_definitions(definitions_from_stages(stages))
         with self.session() as s, s.begin():
             s.add(
                 DefinitionVersion(
                     version=1,
                     stages=stages,
+                    document=document,
                     created_at=datetime.now(UTC).replace(tzinfo=None),
                     created_by=author,
                     note="initial stages from tandem init",

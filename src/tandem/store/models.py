@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,6 +26,50 @@ class DefinitionVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
     created_by: Mapped[str] = mapped_column(String(200), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: The definitions file (YAML) of this version; null only on rows from before migration 0003 that it could not
+    #: rebuild, which `tandem.definitions.governance` then derives from `stages`.
+    document: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: First day (UTC) the version counts from; null for version 1 (always).
+    effective_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The approved proposal this version came from; null for version 1.
+    proposal_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class DefinitionProposal(Base):
+    """A proposed new version of the definitions, on top of `base_version`, waiting for both sides' leaders.
+
+    Status: open, approved (a version was made from it), rejected, stale (the definitions changed under it),
+    superseded (reserved for a later proposal that replaces it).
+    """
+
+    __tablename__ = "definition_proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    document: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+    effective_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+
+
+class DefinitionApproval(Base):
+    """One side's decision on a proposal. One per side: two racing approvals from a side collide here."""
+
+    __tablename__ = "definition_approvals"
+    __table_args__ = (UniqueConstraint("proposal_id", "side", name="uq_definition_approvals_side"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("definition_proposals.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    side: Mapped[str] = mapped_column(String(16), nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
 
 
 class User(Base):

@@ -1,0 +1,497 @@
+"""Governance of the funnel definitions: a change is a proposal, approved by one leader of each side.
+
+The life of a change::
+
+    propose (a marketing or sales user)   -> proposal #N, open, on top of the current version
+    approve (a marketing leader)          -> approved for marketing; waiting for sales
+    approve (a sales leader)              -> version V+1, effective from the proposal's date (or the approval day)
+    reject  (a leader of either side, or the author withdrawing it) -> rejected, closed
+
+Rules, each refused with a `GovernanceError` that says why, and nothing changed:
+
+* The file is checked like `tandem.definitions.model.load_definitions` checks it (malformed YAML, rule syntax,
+  unknown attributes, duplicate or cyclic stages), against the leads' columns when the caller gives them. A
+  proposal identical to the current version is refused.
+* Only a leader (`Principal.is_leader`) with role marketing or sales approves, for their own side; never the
+  proposal's author; once per side. Two racing approvals from one side meet the database's UNIQUE(proposal, side)
+  or the proposal's row lock: one wins, the other is told who approved first.
+* A proposal is approved on top of the version it was proposed on. If the definitions changed since, approving
+  it marks it **stale** (that status is kept) and refuses: propose again on the new version.
+* Any leader of either side may reject (one side saying no is enough); the author may withdraw their own.
+
+Every step is written to the audit log in the same transaction (`definitions.propose`, `definitions.approve`,
+`definitions.version`, `definitions.reject`, `definitions.stale`), and the new version is created in the
+transaction of the approval that completes it.
+
+Extension point: `Governance.guards` are called inside the approving transaction just before a version is
+created, with the session, the proposal and the approving principal; a guard raises `GovernanceError` to refuse
+(the quarter-end freeze and the exec override will be guards). None is installed yet.
+
+The effective date is recorded on the version (`effective_from`) and reported; `Workspace.stages` and funnel
+results use the newest version, which names itself in every result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tandem.accounts import Principal, Role
+from tandem.audit import record
+from tandem.definitions.model import (
+    SIDES,
+    Definitions,
+    definitions_from_stages,
+    diff_definitions,
+    dump_definitions,
+    load_definitions,
+)
+from tandem.errors import TandemError
+from tandem.store.database import AppStore
+from tandem.store.models import DefinitionApproval, DefinitionProposal, DefinitionVersion
+
+__all__ = [
+    "Governance",
+    "GovernanceError",
+    "Guard",
+    "ProposalInfo",
+    "VersionInfo",
+]
+
+T = TypeVar("T")
+STATUSES = ("open", "approved", "rejected", "stale", "superseded")
+
+
+class GovernanceError(TandemError, ValueError):
+    """A proposal, approval or rejection that cannot be done as asked; nothing was changed (except marking stale)."""
+
+
+#: Called before a version is created: (session, proposal, approving principal); raises `GovernanceError` to refuse.
+Guard = Callable[[Session, DefinitionProposal, Principal], None]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version of the definitions."""
+
+    version: int
+    definitions: Definitions
+    document: str
+    created_at: datetime
+    created_by: str
+    note: str
+    effective_from: date | None
+    proposal_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "stages": self.definitions.stage_names,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "note": self.note,
+            "effective_from": self.effective_from,
+            "proposal_id": self.proposal_id,
+        }
+
+
+@dataclass(frozen=True)
+class ApprovalInfo:
+    username: str
+    side: str
+    decision: str
+    comment: str
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ProposalInfo:
+    """A proposal, its status and the decisions on it so far."""
+
+    id: int
+    base_version: int
+    author: str
+    note: str
+    created_at: datetime
+    effective_from: date | None
+    status: str
+    decided_at: datetime | None
+    document: str
+    decisions: list[ApprovalInfo] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    #: The version made from it, once approved.
+    version: int | None = None
+
+    def approved_by(self, side: str) -> str | None:
+        return next((d.username for d in self.decisions if d.side == side and d.decision == "approve"), None)
+
+    @property
+    def waiting_for(self) -> list[str]:
+        """The sides whose approval is still missing (empty unless open)."""
+        if self.status != "open":
+            return []
+        return [side for side in SIDES if self.approved_by(side) is None]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "base_version": self.base_version,
+            "author": self.author,
+            "note": self.note,
+            "created_at": self.created_at,
+            "effective_from": self.effective_from,
+            "status": self.status,
+            "decided_at": self.decided_at,
+            "decisions": [d.as_dict() for d in self.decisions],
+            "changes": self.changes,
+            "version": self.version,
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _document_of(row: DefinitionVersion) -> str:
+    """The version's YAML; versions from before migration 0003 that it could not rebuild derive it from stages."""
+    return row.document if row.document is not None else dump_definitions(definitions_from_stages(row.stages))
+
+
+def _version_info(row: DefinitionVersion) -> VersionInfo:
+    document = _document_of(row)
+    return VersionInfo(
+        version=row.version,
+        definitions=load_definitions(document, source_name=f"version {row.version}"),
+        document=document,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        note=row.note,
+        effective_from=row.effective_from,
+        proposal_id=row.proposal_id,
+    )
+
+
+class Governance:
+    """Proposals, approvals and versions of one workspace's definitions (see the module's documentation).
+
+    `columns` gives the leads' columns (name -> type) proposals are checked against; `None` checks syntax only.
+    """
+
+    def __init__(self, store: AppStore, columns: Callable[[], Mapping[str, str]] | None = None) -> None:
+        self.store = store
+        self.columns = columns
+        self.guards: list[Guard] = []
+
+    # --- reading ----------------------------------------------------------------------------------------------
+    def _head(self, s: Session) -> DefinitionVersion:
+        row = s.scalars(select(DefinitionVersion).order_by(DefinitionVersion.version.desc()).limit(1)).first()
+        if row is None:
+            raise GovernanceError("the workspace has no funnel definitions; was it created with `tandem init`?")
+        return row
+
+    def current(self) -> VersionInfo:
+        """The newest version: what funnel results use, and what proposals are made on."""
+        with self.store.session() as s:
+            return _version_info(self._head(s))
+
+    def version(self, number: int) -> VersionInfo:
+        with self.store.session() as s:
+            row = s.get(DefinitionVersion, number)
+            if row is None:
+                newest = self._head(s).version
+                raise GovernanceError(f"no definitions version {number}; the versions are 1 to {newest}")
+            return _version_info(row)
+
+    def versions(self) -> list[VersionInfo]:
+        with self.store.session() as s:
+            return [_version_info(r) for r in s.scalars(select(DefinitionVersion).order_by(DefinitionVersion.version))]
+
+    def proposal(self, proposal_id: int) -> ProposalInfo:
+        with self.store.session() as s:
+            return self._proposal_info(s, self._proposal(s, proposal_id))
+
+    def proposals(self) -> list[ProposalInfo]:
+        with self.store.session() as s:
+            rows = s.scalars(select(DefinitionProposal).order_by(DefinitionProposal.id)).all()
+            return [self._proposal_info(s, row) for row in rows]
+
+    def history(self) -> dict[str, Any]:
+        """Every version and every proposal, oldest first (what `tandem definitions history` shows)."""
+        return {"versions": self.versions(), "proposals": self.proposals()}
+
+    def _proposal(self, s: Session, proposal_id: int, *, lock: bool = False) -> DefinitionProposal:
+        query = select(DefinitionProposal).where(DefinitionProposal.id == proposal_id)
+        if lock:  # PostgreSQL: decisions on one proposal queue here (SQLite writers hold the database lock)
+            query = query.with_for_update()
+        row = s.scalars(query).first()
+        if row is None:
+            raise GovernanceError(f"no proposal #{proposal_id}; `tandem definitions history` lists them")
+        return row
+
+    def _proposal_info(self, s: Session, row: DefinitionProposal) -> ProposalInfo:
+        decisions = s.scalars(
+            select(DefinitionApproval).where(DefinitionApproval.proposal_id == row.id).order_by(DefinitionApproval.at)
+        ).all()
+        base = s.get(DefinitionVersion, row.base_version)
+        changes: list[str] = []
+        if base is not None:
+            old = load_definitions(_document_of(base), source_name=f"version {base.version}")
+            new = load_definitions(row.document, source_name=f"proposal #{row.id}")
+            changes = [str(change) for change in diff_definitions(old, new)]
+        made = s.scalar(select(DefinitionVersion.version).where(DefinitionVersion.proposal_id == row.id))
+        return ProposalInfo(
+            id=row.id,
+            base_version=row.base_version,
+            author=row.author,
+            note=row.note,
+            created_at=row.created_at,
+            effective_from=row.effective_from,
+            status=row.status,
+            decided_at=row.decided_at,
+            document=row.document,
+            decisions=[ApprovalInfo(d.username, d.side, d.decision, d.comment, d.at) for d in decisions],
+            changes=changes,
+            version=made,
+        )
+
+    # --- proposing --------------------------------------------------------------------------------------------
+    def propose(
+        self,
+        principal: Principal,
+        text_or_path: str | os.PathLike[str],
+        note: str = "",
+        effective_from: date | None = None,
+    ) -> ProposalInfo:
+        """Propose a new definitions file (its text, or a path to it) on top of the current version.
+
+        The file is checked in full first (`DefinitionsError` lists every problem with line and column); the
+        note defaults to the file's `version_note`. Without `effective_from` the version counts from the day it is
+        approved; a date before today is refused.
+        """
+        if principal.role not in (Role.MARKETING, Role.SALES):
+            raise GovernanceError(
+                f"{principal.username} has the {principal.role} role; only marketing and sales users propose changes "
+                "to the definitions"
+            )
+        if isinstance(text_or_path, str):
+            text, source = text_or_path, "definitions.yaml"
+        else:
+            path = Path(text_or_path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise GovernanceError(f"cannot read {path}: {exc}") from None
+            source = str(path)
+        columns = dict(self.columns()) if self.columns is not None else None
+        proposed = load_definitions(text, columns=columns, source_name=source)
+        today = _now().date()
+        if effective_from is not None and effective_from < today:
+            raise GovernanceError(
+                f"the effective date {effective_from} is in the past; give today ({today}) or a later day"
+            )
+        label = (note or proposed.version_note or "").strip()
+
+        def change(s: Session) -> ProposalInfo:
+            head = self._head(s)
+            current = load_definitions(_document_of(head), source_name=f"version {head.version}")
+            changes = diff_definitions(current, proposed)
+            if not changes and proposed.version_note == current.version_note:
+                raise GovernanceError(
+                    f"the proposal is identical to the current definitions (version {head.version}); nothing to approve"
+                )
+            row = DefinitionProposal(
+                base_version=head.version,
+                document=text,
+                note=label,
+                author=principal.username,
+                created_at=_now(),
+                effective_from=effective_from,
+                status="open",
+            )
+            s.add(row)
+            s.flush()
+            record(
+                s,
+                principal.username,
+                "definitions.propose",
+                f"proposal #{row.id}",
+                {
+                    "base_version": head.version,
+                    "note": label,
+                    "effective_from": effective_from,
+                    "changes": [str(c) for c in changes],
+                    "via": principal.via,
+                },
+            )
+            return self._proposal_info(s, row)
+
+        return self.store.write(change)
+
+    # --- deciding ---------------------------------------------------------------------------------------------
+    def approve(self, principal: Principal, proposal_id: int, comment: str = "") -> ProposalInfo:
+        """Approve for the principal's side; the second side's approval makes the new version in the same step."""
+        side = self._leader_side(principal, "approve")
+        outcome = self._decide(lambda s: self._approve(s, principal, side, proposal_id, comment))
+        if isinstance(outcome, GovernanceError):  # marked stale: that is kept, the approval is refused
+            raise outcome
+        return outcome
+
+    def reject(self, principal: Principal, proposal_id: int, reason: str) -> ProposalInfo:
+        """Close a proposal: any leader of either side may say no; its author may withdraw it."""
+        if not reason.strip():
+            raise GovernanceError("give a reason for the rejection: the author and the other side will read it")
+
+        def change(s: Session) -> ProposalInfo:
+            proposal = self._proposal(s, proposal_id, lock=True)
+            is_author = proposal.author == principal.username
+            if not is_author:
+                self._leader_side(principal, "reject")
+            self._require_open(proposal)
+            now = _now()
+            proposal.status, proposal.decided_at = "rejected", now
+            side = str(principal.role)
+            taken = s.scalar(
+                select(DefinitionApproval.id).where(
+                    DefinitionApproval.proposal_id == proposal.id, DefinitionApproval.side == side
+                )
+            )
+            if side in SIDES and taken is None:  # the side's one decision; the audit log keeps every reason
+                s.add(
+                    DefinitionApproval(
+                        proposal_id=proposal.id,
+                        username=principal.username,
+                        side=side,
+                        decision="reject",
+                        comment=reason.strip(),
+                        at=now,
+                    )
+                )
+            s.flush()
+            record(
+                s,
+                principal.username,
+                "definitions.reject",
+                f"proposal #{proposal.id}",
+                {"reason": reason.strip(), "withdrawn": is_author, "via": principal.via},
+            )
+            return self._proposal_info(s, proposal)
+
+        return self._decide(change)
+
+    def _decide(self, change: Callable[[Session], T]) -> T:
+        """Run a decision; when it lost a race in the database, run it once more so it says what won."""
+        try:
+            return self.store.write(change)
+        except IntegrityError:
+            return self.store.write(change)
+
+    @staticmethod
+    def _leader_side(principal: Principal, what: str) -> str:
+        if principal.role not in (Role.MARKETING, Role.SALES):
+            raise GovernanceError(
+                f"{principal.username} has the {principal.role} role; only a marketing or sales leader may {what} "
+                "a proposal"
+            )
+        if not principal.is_leader:
+            raise GovernanceError(
+                f"{principal.username} is not a {principal.role} leader; only leaders {what} for their side "
+                "(an admin makes someone a leader with `tandem users set NAME --leader`)"
+            )
+        return str(principal.role)
+
+    @staticmethod
+    def _require_open(proposal: DefinitionProposal) -> None:
+        if proposal.status == "open":
+            return
+        if proposal.status == "approved":
+            raise GovernanceError(f"proposal #{proposal.id} is approved already; it is closed")
+        raise GovernanceError(f"proposal #{proposal.id} is {proposal.status}; it is closed, propose again")
+
+    def _approve(
+        self, s: Session, principal: Principal, side: str, proposal_id: int, comment: str
+    ) -> ProposalInfo | GovernanceError:
+        proposal = self._proposal(s, proposal_id, lock=True)
+        if proposal.author == principal.username:
+            raise GovernanceError(
+                f"{principal.username} wrote proposal #{proposal.id} and cannot approve it; another {side} leader must"
+            )
+        decisions = s.scalars(select(DefinitionApproval).where(DefinitionApproval.proposal_id == proposal.id)).all()
+        same_side = next((d for d in decisions if d.side == side), None)
+        if same_side is not None and same_side.decision == "approve":
+            raise GovernanceError(
+                f"proposal #{proposal.id} is already approved for the {side} side by {same_side.username}; "
+                "it needs one approval from each side"
+            )
+        self._require_open(proposal)
+        head = self._head(s)
+        if head.version != proposal.base_version:
+            proposal.status, proposal.decided_at = "stale", _now()
+            record(
+                s,
+                principal.username,
+                "definitions.stale",
+                f"proposal #{proposal.id}",
+                {"base_version": proposal.base_version, "current_version": head.version},
+            )
+            return GovernanceError(
+                f"proposal #{proposal.id} is stale: the definitions changed to version {head.version} after this "
+                f"proposal (made on version {proposal.base_version}); propose again on top of it"
+            )
+        now = _now()
+        s.add(
+            DefinitionApproval(
+                proposal_id=proposal.id,
+                username=principal.username,
+                side=side,
+                decision="approve",
+                comment=comment.strip(),
+                at=now,
+            )
+        )
+        s.flush()  # a racing approval from the same side fails here, on UNIQUE(proposal_id, side)
+        record(
+            s,
+            principal.username,
+            "definitions.approve",
+            f"proposal #{proposal.id}",
+            {"side": side, "comment": comment.strip(), "via": principal.via},
+        )
+        approved = {d.side for d in decisions if d.decision == "approve"} | {side}
+        if approved >= set(SIDES):
+            for guard in self.guards:
+                guard(s, proposal, principal)
+            definitions = load_definitions(proposal.document, source_name=f"proposal #{proposal.id}")
+            effective = proposal.effective_from or now.date()
+            s.add(
+                DefinitionVersion(
+                    version=head.version + 1,
+                    stages=definitions.stage_names,
+                    document=proposal.document,
+                    created_at=now,
+                    created_by=proposal.author,
+                    note=proposal.note,
+                    effective_from=effective,
+                    proposal_id=proposal.id,
+                )
+            )
+            proposal.status, proposal.decided_at = "approved", now
+            s.flush()
+            record(
+                s,
+                principal.username,
+                "definitions.version",
+                f"version {head.version + 1}",
+                {"proposal_id": proposal.id, "effective_from": effective, "note": proposal.note},
+            )
+        return self._proposal_info(s, proposal)
