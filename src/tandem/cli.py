@@ -6,8 +6,10 @@ error. ``--format json`` prints one JSON document on stdout; progress and diagno
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -22,14 +24,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from tandem import __version__
-from tandem.accounts import Role, TokenInfo, UserInfo
+from tandem.accounts import Principal, Role, TokenInfo, UserInfo
+from tandem.definitions.governance import ProposalInfo
 from tandem.engine import Result
 from tandem.errors import TandemError
 from tandem.exports import format_number, json_value, write_csv
 from tandem.settings import SETTINGS
 from tandem.warehouse.mapping import list_presets
 from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
-from tandem.workspace import cli_actor, init_workspace, open_workspace
+from tandem.workspace import Workspace, cli_actor, init_workspace, open_workspace
 
 app = typer.Typer(
     name="tandem",
@@ -879,6 +882,186 @@ def audit_verify(
             f"[bold red]error:[/] the audit log's chain is broken in {len(result.problems)} place(s)", highlight=False
         )
         raise typer.Exit(1)
+
+
+# --- definitions: proposals approved by one leader of each side ---------------------------------------------------
+# Whoever proposes, approves or rejects signs in as themselves: a password (prompted, or --password-stdin) or an API
+# token in $TANDEM_TOKEN. The audit log names that user, not `cli_actor()`.
+
+definitions_app = typer.Typer(
+    help="The funnel definitions: show, history, and changes proposed and approved by both sides.",
+    no_args_is_help=True,
+)
+app.add_typer(definitions_app, name="definitions")
+
+
+class DocumentFormat(StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Who you are (signs in with their password; optional with $TANDEM_TOKEN)."),
+]
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+ProposalArgument = Annotated[int, typer.Argument(metavar="N", help="The proposal's number (see `history`).")]
+
+
+def _sign_in(ws: Workspace, username: str | None, password_stdin: bool) -> Principal:
+    """The user acting: from the API token in $TANDEM_TOKEN, else `--as` and their password."""
+    token = os.environ.get("TANDEM_TOKEN", "").strip()
+    if token:
+        principal = ws.accounts.token_principal(token)
+        if principal is None:
+            raise TandemError("the API token in $TANDEM_TOKEN does not work (unknown, revoked, or its user disabled)")
+        if username is not None and username.strip().lower() != principal.username:
+            raise TandemError(f"--as {username} does not match the owner of $TANDEM_TOKEN ({principal.username})")
+        return dataclasses.replace(principal, via="cli-token")
+    if not username:
+        raise typer.BadParameter("say who you are with --as USER (or set $TANDEM_TOKEN to your API token)")
+    password = _read_password() if password_stdin else getpass.getpass(f"password of {username}: ")
+    return dataclasses.replace(ws.accounts.authenticate(username, password, "cli"), via="cli")
+
+
+def _decision_line(proposal: ProposalInfo, username: str, side: str, ws: Workspace) -> str:
+    if proposal.status == "approved" and proposal.version is not None:
+        version = ws.definitions.version(proposal.version)
+        return (
+            f"Proposal #{proposal.id} approved for {side} by {username}; "
+            f"version {version.version} is in effect from {version.effective_from}"
+        )
+    waiting = " and ".join(f"a {s} leader" for s in proposal.waiting_for)
+    return f"Proposal #{proposal.id} approved for {side} by {username}; waiting for {waiting}"
+
+
+@definitions_app.command("show")
+def definitions_show(
+    version: Annotated[int | None, typer.Option("--version", help="This version (default: the current one).")] = None,
+    workspace: WorkspaceOption = None,
+    format: Annotated[DocumentFormat, typer.Option("--format", help="Output format.")] = DocumentFormat.yaml,
+) -> None:
+    """Print the definitions file of the current version (or of --version N)."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        shown = ws.definitions.current() if version is None else ws.definitions.version(version)
+    if format is DocumentFormat.json:
+        _print_json(
+            {**shown.as_dict(), "document": shown.document, "definitions": shown.definitions.model_dump(mode="json")}
+        )
+        return
+    since = f", in effect from {shown.effective_from}" if shown.effective_from else ""
+    err.print(f"# version {shown.version}{since}", highlight=False)
+    sys.stdout.write(shown.document if shown.document.endswith("\n") else shown.document + "\n")
+
+
+@definitions_app.command("history")
+def definitions_history(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
+    """Every version, and every proposal with its status and the sides' decisions."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        history = ws.definitions.history()
+    if format is Format.json:
+        _print_json(
+            {
+                "versions": [v.as_dict() for v in history["versions"]],
+                "proposals": [p.as_dict() for p in history["proposals"]],
+            }
+        )
+        return
+    versions = RichTable("version", "in effect from", "created (UTC)", "by", "proposal", "note", title="versions")
+    for v in history["versions"]:
+        versions.add_row(
+            str(v.version),
+            str(v.effective_from or ""),
+            _when(v.created_at),
+            escape(v.created_by),
+            f"#{v.proposal_id}" if v.proposal_id else "",
+            escape(v.note),
+        )
+    out.print(versions, highlight=False)
+    proposals = RichTable("#", "on version", "author", "status", "decisions", "effective", "note", title="proposals")
+    for p in history["proposals"]:
+        decisions = ", ".join(f"{d.side}: {d.decision} by {d.username}" for d in p.decisions)
+        status = p.status + (f" (waiting for {' and '.join(p.waiting_for)})" if p.waiting_for else "")
+        proposals.add_row(
+            str(p.id),
+            str(p.base_version),
+            p.author,
+            status,
+            escape(decisions),
+            str(p.effective_from or ""),
+            escape(p.note),
+        )
+    out.print(proposals, highlight=False)
+
+
+@definitions_app.command("propose")
+def definitions_propose(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The proposed definitions file (YAML).")],
+    as_: AsOption = None,
+    note: Annotated[str, typer.Option("--note", help="What changes and why (default: the file's version_note).")] = "",
+    effective: Annotated[
+        str | None, typer.Option("--effective", help="First day it counts (YYYY-MM-DD; default: the approval day).")
+    ] = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Propose a new version of the definitions; it takes effect once a leader of each side approves it."""
+    try:
+        effective_from = date.fromisoformat(effective) if effective else None
+    except ValueError:
+        raise typer.BadParameter(f"--effective {effective!r} is not a date like 2026-12-01") from None
+    with open_workspace(workspace) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        proposal = ws.definitions.propose(principal, file, note=note, effective_from=effective_from)
+    if format is Format.json:
+        _print_json({"proposal": proposal.as_dict()})
+        return
+    out.print(f"Proposal #{proposal.id} on version {proposal.base_version} by {proposal.author}:", highlight=False)
+    for change in proposal.changes:
+        out.print(f"  {escape(change)}", highlight=False)
+    out.print("Waiting for a marketing leader and a sales leader to approve it.", highlight=False)
+
+
+@definitions_app.command("approve")
+def definitions_approve(
+    proposal_id: ProposalArgument,
+    as_: AsOption = None,
+    comment: Annotated[str, typer.Option("--comment", help="A comment kept with the approval.")] = "",
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Approve a proposal for your side (you must be a marketing or sales leader, and not its author)."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        proposal = ws.definitions.approve(principal, proposal_id, comment)
+        line = _decision_line(proposal, principal.username, str(principal.role), ws)
+    if format is Format.json:
+        _print_json({"proposal": proposal.as_dict()})
+        return
+    out.print(line, highlight=False)
+
+
+@definitions_app.command("reject")
+def definitions_reject(
+    proposal_id: ProposalArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why: the author and the other side will read it.")],
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Reject a proposal (a leader of either side), or withdraw your own; it is closed."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        proposal = ws.definitions.reject(principal, proposal_id, reason)
+    if format is Format.json:
+        _print_json({"proposal": proposal.as_dict()})
+        return
+    out.print(f"Proposal #{proposal.id} rejected by {principal.username}: {escape(reason.strip())}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
