@@ -20,10 +20,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-import tandem
 from tandem import Workspace
 from tandem.definitions.rules import (
     Call,
@@ -36,14 +34,9 @@ from tandem.definitions.rules import (
     rule_problems,
 )
 
-from ..conftest import fresh_postgres_database
+from .conftest import BACKENDS, workspace_holding
 
 AS_OF = datetime(2026, 3, 1)
-BACKENDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("pyspark", marks=pytest.mark.spark),
-]
 COLUMNS = {
     "lead_id": "string",
     "created_at": "timestamp",
@@ -112,32 +105,8 @@ def _tables() -> dict[str, pa.Table]:
 def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """The four leads in a workspace on each backend (built once per backend)."""
     backend = str(request.param)
-    folder = tmp_path_factory.mktemp(f"rules-{backend}")
-    files = {}
-    for name, table in _tables().items():
-        files[name] = folder / "data" / f"{name}.parquet"
-        files[name].parent.mkdir(exist_ok=True)
-        pq.write_table(table, files[name])
-    if backend == "pyspark":
-        ws = tandem.init_workspace(folder / "ws", warehouse=f"spark:///{(folder / 'data').resolve()}")
+    with workspace_holding(backend, tmp_path_factory.mktemp(f"rules-{backend}"), _tables()) as ws:
         yield ws
-        ws.close()
-        return
-    with fresh_postgres_database() if backend == "postgres" else _no_database() as url:
-        urls = {"database": url, "warehouse": url} if url else {}
-        ws = tandem.init_workspace(folder / "ws", **urls)
-        for name in ("leads", "touches", "activities"):
-            ws.import_files(name, [files[name]])
-        yield ws
-        ws.close()
-
-
-class _no_database:
-    def __enter__(self) -> str:
-        return ""
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def meeting(ws: Workspace, text: str) -> list[str]:

@@ -298,3 +298,16 @@ def test_a_fit_rule_on_an_unknown_attribute_says_which_rule() -> None:
     with pytest.raises(RuleError, match=r"(?s)scoring fit rule 2 \(industri = 'saas'\).*industry") as caught:
         score_table(scoring, _canonical("leads"), as_of=AS_OF)
     assert len(caught.value.problems) == 1
+
+
+def test_a_fit_rule_may_use_events_too(warehouse: Workspace) -> None:
+    """A fit rule is any rule: here e's demo request of 2026-02-28 earns 7 points; b has none, and scores its webinars."""
+    wh = warehouse.warehouse
+    scoring = Scoring(
+        fit=(FitRule(when="has_event('demo_request', within='7d')", points=7),),
+        behaviour=SCORING.behaviour,
+    )
+    table = with_score(scoring, wh.table("leads"), as_of=AS_OF, touches=wh.table("touches"))
+    rows = {row["lead_id"]: row["score"] for row in table.to_pyarrow().to_pylist()}
+    assert rows["e"] == pytest.approx(7 + E_WEBINAR, rel=1e-9)
+    assert rows["b"] == pytest.approx(20.0, rel=1e-9)
