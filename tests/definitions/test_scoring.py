@@ -301,7 +301,7 @@ def test_a_fit_rule_on_an_unknown_attribute_says_which_rule() -> None:
 
 
 def test_a_fit_rule_may_use_events_too(warehouse: Workspace) -> None:
-    """A fit rule is any rule: here e's demo request of 2026-02-28 earns 7 points; b has none, and scores its webinars."""
+    """A fit rule is any rule: e's demo request of 2026-02-28 earns 7 points; b has none and scores its webinars."""
     wh = warehouse.warehouse
     scoring = Scoring(
         fit=(FitRule(when="has_event('demo_request', within='7d')", points=7),),
