@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -204,11 +205,8 @@ def test_a_broken_file_is_refused_at_propose_time_with_its_place(
 
 
 def test_a_file_path_is_read_and_a_past_effective_date_refused(
-    workspace: Workspace, team: dict[str, Principal], tmp_path: object
+    workspace: Workspace, team: dict[str, Principal], tmp_path: Path
 ) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
     path = tmp_path / "definitions.yaml"
     path.write_text(loosened_mql(workspace), encoding="utf-8")
     with pytest.raises(GovernanceError, match="is in the past"):
@@ -259,3 +257,18 @@ def test_unknown_proposals_and_versions_are_named(workspace: Workspace, team: di
     with pytest.raises(GovernanceError, match="no definitions version 3; the versions are 1 to 1"):
         workspace.definitions.version(3)
     assert dump_definitions(workspace.definitions.current().definitions) == workspace.definitions.current().document
+
+
+def test_upgrading_an_older_workspace_gives_its_versions_their_document(tmp_path: Path) -> None:
+    """Migration 0003 rebuilds each existing version's file from its stage list, as `tandem init` makes it."""
+    from alembic import command
+
+    import tandem
+
+    tandem.init_workspace(tmp_path / "ws", stages=["visitor", "lead", "customer"]).close()
+    with tandem.open_workspace(tmp_path / "ws", check_schema=False) as ws:
+        command.downgrade(ws.store._alembic_config(), "0002")
+        assert ws.upgrade() == ["application database: 0002 -> 0003"]
+        current = ws.definitions.current()
+    assert current.definitions.stage_names == ["visitor", "lead", "customer"]
+    assert [stage.side for stage in current.definitions.stages] == ["marketing", "sales", "sales"]
