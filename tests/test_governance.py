@@ -198,6 +198,9 @@ def test_a_broken_file_is_refused_at_propose_time_with_its_place(
         governance.propose(team["mark"], loosened_mql(workspace, "seniority >= 3"))
     with pytest.raises(DefinitionsError, match="duplicate stage"):
         governance.propose(team["mark"], loosened_mql(workspace).replace("name: sql", "name: mql"))
+    cyclic = loosened_mql(workspace).replace("- name: mql\n", "- name: mql\n  after: sql\n")
+    with pytest.raises(DefinitionsError, match="cyclic stages"):
+        governance.propose(team["mark"], cyclic.replace("- name: sql\n", "- name: sql\n  after: mql\n"))
     with pytest.raises(GovernanceError, match="identical to the current definitions"):
         governance.propose(team["mark"], workspace.definitions.current().document)
     assert governance.proposals() == []
