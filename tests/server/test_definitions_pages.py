@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tandem.store.models import DefinitionVersion
 
-from .conftest import Browser
+from .conftest import PASSWORD, Browser
 
 DEMO_STAGES = ["lead", "mql", "sql", "opportunity", "won"]
 
@@ -21,21 +21,45 @@ def test_the_page_shows_the_current_version_and_its_stages_in_order(signed_in: C
     assert page.status_code == 200
     assert "Version 1 (current)" in page.text
     current = page.text.split('id="current-definitions"')[1].split("</section>")[0]
-    assert re.findall(r'<li data-stage="([^"]+)"', current) == DEMO_STAGES
+    assert re.findall(r'<tr data-stage="([^"]+)"', current) == DEMO_STAGES
 
 
-def test_the_page_shows_nothing_about_proposals_yet(signed_in: Callable[[str], Browser]) -> None:
-    text = signed_in("val").get("/definitions").text.lower()
-    assert "proposal" not in text
-    assert "approve" not in text
+def test_the_page_shows_each_stage_with_its_side_and_the_definitions_file(
+    signed_in: Callable[[str], Browser],
+) -> None:
+    page = signed_in("val").get("/definitions").text
+    assert '<tr data-stage="mql"><td>2</td><td>mql</td><td>marketing</td>' in page
+    assert '<tr data-stage="won"><td>5</td><td>won</td><td>sales</td>' in page
+    assert '<pre id="definitions-file">' in page
+    assert "No proposals yet." in page
+
+
+def test_an_open_proposal_shows_what_it_changes_and_whom_it_waits_for(
+    app: FastAPI, signed_in: Callable[[str], Browser], api: Callable[[str], TestClient]
+) -> None:
+    workspace = app.state.tandem.workspace
+    current = workspace.definitions.current().document
+    loosened = current.replace("- name: mql\n", "- name: mql\n  rule: employees >= 20\n", 1)
+    assert loosened != current
+    author = workspace.accounts.authenticate("mia", PASSWORD, "test")
+    proposal = workspace.definitions.propose(author, loosened, note="MQL needs 20 employees")
+    page = signed_in("val").get("/definitions").text
+    row = page.split(f'<tr data-proposal="{proposal.id}" data-status="open">')[1].split("</tr>")[0]
+    assert "MQL needs 20 employees" in row
+    assert "waiting for marketing and sales" in row
+    body = api("val").get("/api/definitions").json()
+    assert [p["id"] for p in body["proposals"]] == [proposal.id]
+    assert body["proposals"][0]["waiting_for"] == ["marketing", "sales"]
+    assert "employees >= 20" in body["proposals"][0]["document"]
 
 
 def test_the_api_gives_the_current_version_and_the_history(app: FastAPI, api: Callable[[str], TestClient]) -> None:
     body = api("val").get("/api/definitions").json()
     assert body["current"]["version"] == 1
     assert body["current"]["stages"] == app.state.tandem.workspace.stages == DEMO_STAGES
-    assert set(body["current"]) == {"version", "stages", "created_at", "created_by", "note"}
-    assert body["history"] == [body["current"]]
+    assert set(body["current"]) == {"version", "stages", "created_at", "created_by", "note", "document"}
+    assert body["history"] == [{k: v for k, v in body["current"].items() if k != "document"}]
+    assert body["proposals"] == []
 
 
 def test_one_version_by_number_and_a_missing_one_is_404(api: Callable[[str], TestClient]) -> None:

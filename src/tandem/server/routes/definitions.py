@@ -38,11 +38,23 @@ def definition_history(workspace: Workspace) -> list[dict[str, Any]]:
         return [_document(row) for row in rows]
 
 
+def proposals_of(workspace: Workspace) -> list[dict[str, Any]]:
+    """Every proposal, newest first, with its status, decisions, what it changes and whom it waits for."""
+    proposals = sorted(workspace.definitions.proposals(), key=lambda p: p.id, reverse=True)
+    return [{**p.as_dict(), "waiting_for": p.waiting_for, "document": p.document} for p in proposals]
+
+
 @router.get("/api/definitions", openapi_extra=access(Permission.READ), tags=["definitions"])
 def api_definitions(request: Request) -> dict[str, Any]:
-    """The current funnel definitions (stages in order) and every earlier version, newest first."""
-    history = definition_history(request.app.state.tandem.workspace)
-    return {"current": history[0] if history else None, "history": history}
+    """The current funnel definitions (stages in order, and the file), every earlier version, and the proposals."""
+    workspace = request.app.state.tandem.workspace
+    history = definition_history(workspace)
+    current = workspace.definitions.current()
+    return {
+        "current": {**history[0], "document": current.document} if history else None,
+        "history": history,
+        "proposals": proposals_of(workspace),
+    }
 
 
 @router.get(
@@ -65,11 +77,14 @@ def api_definition(
 
 @router.get("/definitions", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
 def definitions_page(request: Request) -> HTMLResponse:
-    history = definition_history(request.app.state.tandem.workspace)
+    workspace = request.app.state.tandem.workspace
+    history = definition_history(workspace)
     return render(
         request,
         "definitions.html",
         title="Definitions",
         current=history[0] if history else None,
+        current_file=workspace.definitions.current(),
         history=history,
+        proposals=proposals_of(workspace),
     )
