@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from tandem.accounts import Accounts
 from tandem.audit import AuditVerification, record, verify_chain
@@ -239,8 +240,6 @@ class Workspace:
 
     def audit_log(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         """The newest audit entries first (before sequence number `before`, for paging)."""
-        from sqlalchemy import select
-
         query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(AuditEntry.seq < before)
@@ -260,8 +259,6 @@ class Workspace:
 
     def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
         """Walk the whole audit chain: edited, deleted or reordered entries are reported (`tandem.audit`)."""
-        from sqlalchemy import select
-
         with self.store.session() as s:
             entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
             return verify_chain(entries, expect_head)

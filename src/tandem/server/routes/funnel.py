@@ -532,6 +532,17 @@ def _funnel_form(
 PageText = Annotated[str | None, Query(max_length=100)]
 
 
+def chart_specs(state: ServerState, q: Question, velocity_q: Question | None) -> dict[str, dict[str, Any]]:
+    """The charts of a question, built once per question: building a spec costs more than serving it."""
+
+    def build() -> dict[str, dict[str, Any]]:
+        velocity = answer(state, "velocity", velocity_q) if velocity_q is not None else None
+        return funnel_charts(answer(state, "funnel", q), q.by, velocity)
+
+    question = {"funnel": q.key(), "velocity": velocity_q.key() if velocity_q is not None else None}
+    return state.cached("funnel.charts", question, build, tables=KINDS["funnel"])
+
+
 @router.get("/funnel", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
 def funnel_page(
     request: Request,
@@ -567,16 +578,19 @@ def funnel_page(
     except TandemError as exc:
         return render(request, "funnel.html", 400, error=str(exc), **context)
     velocity: dict[str, Any] | None = None
+    velocity_q: Question | None = None
     try:
-        velocity = answer(state, "velocity", form.velocity_question(stages))
+        velocity_q = form.velocity_question(stages)
+        velocity = answer(state, "velocity", velocity_q)
     except TandemError as exc:
         context["velocity_error"] = str(exc)
+        velocity_q = None
     back = form.query_string()
     context.update(
         doc=doc,
         question=q,
         rows=_table_rows(doc, q, back),
-        charts=funnel_charts(doc, q.by, velocity),
+        charts=chart_specs(state, q, velocity_q),
         velocity=velocity["rows"][0] if velocity and velocity["rows"] else None,
         chart_query=back,
     )
@@ -626,10 +640,8 @@ def funnel_chart_image(
         to_stage=to_stage or "",
     )
     q = form.question()
-    doc = answer(state, "funnel", q)
     wanted = name is ChartName.velocity
-    velocity = answer(state, "velocity", form.velocity_question(state.workspace.stages)) if wanted else None
-    specs = funnel_charts(doc, q.by, velocity)
+    specs = chart_specs(state, q, form.velocity_question(state.workspace.stages) if wanted else None)
     if name.value not in specs:
         raise NotFound(f"no chart {name.value!r} for this question (it needs a period); charts: {', '.join(specs)}")
     return Response(charts.to_image(specs[name.value], fmt.value), media_type=IMAGE_TYPES[fmt.value])

@@ -113,6 +113,16 @@ def overview_charts(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def overview_specs(state: ServerState) -> dict[str, dict[str, Any]]:
+    """The Overview's chart specs, built once per overview document: building a spec costs more than serving it."""
+    return state.cached(
+        "overview.charts",
+        {},
+        lambda: overview_charts(overview_document(state)),
+        tables=("leads", "stage_events", "opportunities"),
+    )
+
+
 @router.get("/api/overview", openapi_extra=access(Permission.READ), tags=["dashboard"])
 def api_overview(request: Request) -> dict[str, Any]:
     """The Overview page's figures: quarter to date against the same days of the last quarter, revenue by month."""
@@ -134,7 +144,7 @@ def overview(request: Request) -> HTMLResponse:
         "overview.html",
         title="Overview",
         doc=document,
-        charts=overview_charts(document),
+        charts=overview_specs(request.app.state.tandem),
         elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),
     )
 
@@ -157,5 +167,5 @@ def overview_chart_image(
     fmt: Annotated[ImageFormat, Path(description="The image format.")],
 ) -> Response:
     """An Overview chart as PNG or SVG: the same spec the page draws."""
-    specs = overview_charts(overview_document(request.app.state.tandem))
+    specs = overview_specs(request.app.state.tandem)
     return Response(charts.to_image(specs[name.value], fmt.value), media_type=IMAGE_TYPES[fmt.value])
