@@ -39,6 +39,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_entries", 512, "Computed results the web app keeps in memory (per server process)."),
     Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
     Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
+    Setting(
+        "signal_window_days",
+        14,
+        "Days an MQL has to reach the next stage to count as accepted, in the weekly loosening signal.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
