@@ -1064,5 +1064,136 @@ def definitions_reject(
     out.print(f"Proposal #{proposal.id} rejected by {principal.username}: {escape(reason.strip())}", highlight=False)
 
 
+# --- definitions: what the data says (read-only) ----------------------------------------------------------------
+
+
+@definitions_app.command("signal")
+def definitions_signal(
+    as_of: AsOfOption = None,
+    weeks: Annotated[int, typer.Option("--weeks", min=1, help="Recent span, in complete weeks.")] = 4,
+    baseline_weeks: Annotated[
+        int, typer.Option("--baseline-weeks", min=1, help="Baseline span: the weeks before the recent ones.")
+    ] = 12,
+    window_days: Annotated[
+        int | None,
+        typer.Option("--window-days", min=1, help="Days an MQL has to be accepted (default: signal_window_days)."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """The weekly loosening signal: MQL volume rising while sales accepts a smaller share (flag, ok, or not enough
+    data). Compares the last --weeks complete weeks with the --baseline-weeks before them; read-only."""
+    from tandem.definitions.signal import loosening_signal
+
+    with open_workspace(workspace) as ws:
+        signal = loosening_signal(
+            ws, as_of=as_of, recent_weeks=weeks, baseline_weeks=baseline_weeks, window_days=window_days
+        )
+    if format is Format.json:
+        _print_json(signal.as_dict())
+        return
+    document = signal.as_dict()
+    mql, nxt = signal.mql_stage, signal.next_stage
+    table = RichTable(
+        "week",
+        f"{mql} entries",
+        f"reached {nxt} within {signal.params.window_days} days",
+        "acceptance",
+        "volume span",
+        "acceptance span",
+        title=f"loosening signal as of {signal.as_of:%Y-%m-%d %H:%M} UTC · definition version "
+        f"{signal.definition_version} · {signal.backend}",
+    )
+    for week in document["weeks"]:
+        rate = format_number(week["acceptance_rate"], "pct") if week["mature"] else "(window open)"
+        table.add_row(
+            week["week"],
+            format_number(week["mqls"]),
+            format_number(week["accepted"]),
+            rate,
+            week["volume_span"] or "",
+            week["acceptance_span"] or "",
+        )
+    out.print(table, highlight=False)
+    volume, acceptance = signal.volume, signal.acceptance
+    out.print(
+        f"{mql} per week: {format_number(volume.recent_per_week)} recent against "
+        f"{format_number(volume.baseline_per_week)} baseline (p {_p_text(volume.p_value)}, "
+        f"dispersion {volume.dispersion:.2f})",
+        highlight=False,
+    )
+    out.print(
+        f"acceptance: {format_number(acceptance.recent_rate, 'pct')} of {acceptance.recent_mqls:,} recent against "
+        f"{format_number(acceptance.baseline_rate, 'pct')} of {acceptance.baseline_mqls:,} baseline "
+        f"(p {_p_text(acceptance.p_value)}, dispersion {acceptance.dispersion:.2f})",
+        highlight=False,
+    )
+    colour = {"flag": "bold red", "ok": "green"}.get(signal.status, "yellow")
+    out.print(f"[{colour}]{signal.status}[/]: {escape(signal.sentence)}", highlight=False)
+
+
+def _p_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+@definitions_app.command("suggest")
+def definitions_suggest(
+    as_of: AsOfOption = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many attributes to show.")] = 10,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="The stage the threshold curve is for (default: the MQL stage).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Suggestions from data: the attributes that predict won, the model's held-out AUC, and the threshold curve of
+    its score for a stage. It informs the next proposal and never changes the definitions."""
+    from tandem.definitions.suggestions import NOTE, suggest_definitions
+
+    with open_workspace(workspace) as ws:
+        found = suggest_definitions(ws, stage=stage, as_of=as_of, top=top)
+    if format is Format.json:
+        _print_json(found.as_dict())
+        return
+    out.print(
+        f"held-out AUC {found.auc:.2f} on {found.test_rows:,} leads (trained on {found.train_rows:,}; "
+        f"{found.outcome} rate {found.base_rate:.1%}); leads at least {found.min_age_days} days old as of "
+        f"{found.as_of:%Y-%m-%d} · definition version {found.definition_version}",
+        highlight=False,
+    )
+    ranking = RichTable("#", "attribute", "importance", "effect", title=f"what predicts {found.outcome}")
+    for rank, attribute in enumerate(found.attributes, 1):
+        ranking.add_row(str(rank), attribute.attribute, f"{attribute.importance:.2f}", escape(attribute.describe()))
+    out.print(ranking, highlight=False)
+    curve = RichTable(
+        "score at least",
+        f"would reach {found.stage}",
+        "share",
+        found.outcome,
+        f"{found.outcome} rate",
+        "rate below",
+        f"share of all {found.outcome} kept",
+        title=f"{found.stage} as a score threshold, on {found.candidates:,} held-out leads that reached "
+        f"{found.candidates_stage}",
+    )
+    for row in found.curve:
+        curve.add_row(
+            f"{row.threshold:.3f}",
+            format_number(row.volume),
+            format_number(row.share, "pct"),
+            format_number(row.reached),
+            format_number(row.rate, "pct"),
+            format_number(row.rate_below, "pct"),
+            format_number(row.recall, "pct"),
+        )
+    out.print(curve, highlight=False)
+    out.print(
+        f"{found.stage} as defined today: {found.current_reached:,} of those leads, "
+        f"{format_number(found.current_rate, 'pct') or '-'} of them {found.outcome}",
+        highlight=False,
+    )
+    err.print(NOTE, highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
