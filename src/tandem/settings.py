@@ -40,6 +40,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
     Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
     Setting(
+        "definitions_freeze_weeks",
+        2,
+        "The last N weeks of each calendar quarter in which loosening a marketing-owned stage needs an exec override "
+        "(0 turns the guard off).",
+    ),
+    Setting(
         "signal_window_days",
         14,
         "Days an MQL has to reach the next stage to count as accepted, in the weekly loosening signal.",

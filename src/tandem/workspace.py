@@ -277,9 +277,14 @@ class Workspace:
     def definitions(self) -> Governance:
         """Proposals, approvals and versions of the definitions (`tandem.definitions.governance`).
 
-        Proposals are checked against the leads' columns, read from the warehouse only when a proposal is made.
+        Proposals are checked against the leads' columns, read from the warehouse only when a proposal is made; the
+        quarter-end guard's window is the `definitions_freeze_weeks` setting.
         """
-        return Governance(self.store, lambda: self.warehouse.columns("leads"))
+        return Governance(
+            self.store,
+            lambda: self.warehouse.columns("leads"),
+            freeze_weeks=int(self.settings["definitions_freeze_weeks"]),
+        )
 
     # --- data -------------------------------------------------------------------------------------------------
     def import_files(

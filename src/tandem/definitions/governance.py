@@ -18,14 +18,21 @@ Rules, each refused with a `GovernanceError` that says why, and nothing changed:
 * A proposal is approved on top of the version it was proposed on. If the definitions changed since, approving
   it marks it **stale** (that status is kept) and refuses: propose again on the new version.
 * Any leader of either side may reject (one side saying no is enough); the author may withdraw their own.
+* The quarter-end guard (`tandem.definitions.guard`): a change that loosens a marketing-owned stage and takes
+  effect in the last `freeze_weeks` weeks of a calendar quarter needs an exec override (`Governance.override`:
+  role exec, not the author, a reason, once, while the proposal is open), recorded as the decision of the "exec"
+  side. Without it the approval that would *complete* the version is refused with the guard's message; the first
+  side's approval is recorded as usual, because the leaders judge what the change says and the exec judges when
+  it may happen, in either order. The loosening is measured (`added_leads`, warehouse queries) before the write
+  transaction opens; the override is looked up inside it.
 
 Every step is written to the audit log in the same transaction (`definitions.propose`, `definitions.approve`,
-`definitions.version`, `definitions.reject`, `definitions.stale`), and the new version is created in the
-transaction of the approval that completes it.
+`definitions.version`, `definitions.reject`, `definitions.stale`, `definitions.override`), and the new version is
+created in the transaction of the approval that completes it.
 
 Extension point: `Governance.guards` are called inside the approving transaction just before a version is
-created, with the session, the proposal and the approving principal; a guard raises `GovernanceError` to refuse
-(the quarter-end freeze and the exec override will be guards). None is installed yet.
+created, with the session, the proposal and the approving principal; a guard raises `GovernanceError` to refuse.
+The quarter-end guard is built in rather than one of them: it needs its measurement made before the transaction.
 
 The effective date is recorded on the version (`effective_from`) and reported; `Workspace.stages` and funnel
 results use the newest version, which names itself in every result.
@@ -35,7 +42,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from tandem.accounts import Principal, Role
 from tandem.audit import record
+from tandem.definitions.guard import GuardVerdict, freeze_window, loosened_stages
 from tandem.definitions.model import (
     SIDES,
     Definitions,
@@ -59,6 +67,7 @@ from tandem.store.database import AppStore
 from tandem.store.models import DefinitionApproval, DefinitionProposal, DefinitionVersion
 
 __all__ = [
+    "AddedLeads",
     "Governance",
     "GovernanceError",
     "Guard",
@@ -68,6 +77,8 @@ __all__ = [
 
 T = TypeVar("T")
 STATUSES = ("open", "approved", "rejected", "stale", "superseded")
+#: The side an exec's override of the quarter-end guard is stored under (one per proposal, like each side's decision).
+EXEC_SIDE = "exec"
 
 
 class GovernanceError(TandemError, ValueError):
@@ -76,6 +87,9 @@ class GovernanceError(TandemError, ValueError):
 
 #: Called before a version is created: (session, proposal, approving principal); raises `GovernanceError` to refuse.
 Guard = Callable[[Session, DefinitionProposal, Principal], None]
+
+#: (current definitions, proposed definitions) -> leads the proposal would add to each stage, measured on the warehouse.
+AddedLeads = Callable[[Definitions, Definitions], Mapping[str, int]]
 
 
 @dataclass(frozen=True)
@@ -132,16 +146,27 @@ class ProposalInfo:
     changes: list[str] = field(default_factory=list)
     #: The version made from it, once approved.
     version: int | None = None
+    #: The quarter-end guard's verdict, when the call that returned this computed it (an approval in the window).
+    guard: GuardVerdict | None = None
 
     def approved_by(self, side: str) -> str | None:
         return next((d.username for d in self.decisions if d.side == side and d.decision == "approve"), None)
 
     @property
+    def override(self) -> ApprovalInfo | None:
+        """The exec's override of the quarter-end guard (who, why, when), if one was given."""
+        return next((d for d in self.decisions if d.side == EXEC_SIDE and d.decision == "override"), None)
+
+    @property
     def waiting_for(self) -> list[str]:
-        """The sides whose approval is still missing (empty unless open)."""
+        """Who must still decide (empty unless open): the sides without an approval, then "exec" when the guard's
+        verdict is known and asks for an override not yet given (no exec approves otherwise)."""
         if self.status != "open":
             return []
-        return [side for side in SIDES if self.approved_by(side) is None]
+        waiting: list[str] = [side for side in SIDES if self.approved_by(side) is None]
+        if self.guard is not None and self.guard.needs_override and self.override is None:
+            waiting.append(EXEC_SIDE)
+        return waiting
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -156,6 +181,8 @@ class ProposalInfo:
             "decisions": [d.as_dict() for d in self.decisions],
             "changes": self.changes,
             "version": self.version,
+            "override": None if self.override is None else self.override.as_dict(),
+            "guard": None if self.guard is None else self.guard.as_dict(),
         }
 
 
@@ -186,11 +213,22 @@ class Governance:
     """Proposals, approvals and versions of one workspace's definitions (see the module's documentation).
 
     `columns` gives the leads' columns (name -> type) proposals are checked against; `None` checks syntax only.
+    `freeze_weeks` is the quarter-end guard's window (0 turns it off); `added_leads` measures on the warehouse how
+    many leads a proposal adds to each stage, `None` judges loosening by the text of the change.
     """
 
-    def __init__(self, store: AppStore, columns: Callable[[], Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        store: AppStore,
+        columns: Callable[[], Mapping[str, str]] | None = None,
+        *,
+        freeze_weeks: int = 2,
+        added_leads: AddedLeads | None = None,
+    ) -> None:
         self.store = store
         self.columns = columns
+        self.freeze_weeks = freeze_weeks
+        self.added_leads = added_leads
         self.guards: list[Guard] = []
 
     # --- reading ----------------------------------------------------------------------------------------------
@@ -230,6 +268,52 @@ class Governance:
         """Every version and every proposal, oldest first (what `tandem definitions history` shows)."""
         return {"versions": self.versions(), "proposals": self.proposals()}
 
+    def guard(self, proposal_id: int) -> GuardVerdict:
+        """The quarter-end guard's verdict on a proposal: what it loosens, when it counts, whether an exec must
+        override it and who did. Read-only; the loosening is measured (`added_leads`) outside any transaction."""
+        verdict = self._verdict(proposal_id, only_in_window=False)
+        assert verdict is not None
+        return verdict
+
+    def _verdict(self, proposal_id: int, *, only_in_window: bool) -> GuardVerdict | None:
+        """The verdict; with `only_in_window`, None without measuring anything when the change counts outside it."""
+        with self.store.session() as s:
+            proposal = self._proposal(s, proposal_id)
+            base = s.get(DefinitionVersion, proposal.base_version)
+            if base is None:  # pragma: no cover - versions are never deleted
+                raise GovernanceError(f"proposal #{proposal_id} was made on version {proposal.base_version}, now gone")
+            current_text, proposed_text = _document_of(base), proposal.document
+            effective = proposal.effective_from or _now().date()
+            override = self._override(s, proposal.id)
+            overridden_by, reason = (override.username, override.comment) if override is not None else (None, None)
+        # The session is closed: measuring runs warehouse queries, never while holding the application database.
+        window = freeze_window(effective, self.freeze_weeks)
+        if only_in_window and (window is None or not window[0] <= effective <= window[1]):
+            return None
+        current = load_definitions(current_text, source_name=f"version {proposal.base_version}")
+        proposed = load_definitions(proposed_text, source_name=f"proposal #{proposal_id}")
+        added = None if self.added_leads is None else dict(self.added_leads(current, proposed))
+        return GuardVerdict(
+            proposal_id=proposal_id,
+            loosened=loosened_stages(current, proposed, added),
+            effective=effective,
+            weeks=self.freeze_weeks,
+            window=window,
+            added=added,
+            overridden_by=overridden_by,
+            reason=reason,
+        )
+
+    @staticmethod
+    def _override(s: Session, proposal_id: int) -> DefinitionApproval | None:
+        return s.scalars(
+            select(DefinitionApproval).where(
+                DefinitionApproval.proposal_id == proposal_id,
+                DefinitionApproval.side == EXEC_SIDE,
+                DefinitionApproval.decision == "override",
+            )
+        ).first()
+
     def _proposal(self, s: Session, proposal_id: int, *, lock: bool = False) -> DefinitionProposal:
         query = select(DefinitionProposal).where(DefinitionProposal.id == proposal_id)
         if lock:  # PostgreSQL: decisions on one proposal queue here (SQLite writers hold the database lock)
@@ -239,7 +323,7 @@ class Governance:
             raise GovernanceError(f"no proposal #{proposal_id}; `tandem definitions history` lists them")
         return row
 
-    def _proposal_info(self, s: Session, row: DefinitionProposal) -> ProposalInfo:
+    def _proposal_info(self, s: Session, row: DefinitionProposal, guard: GuardVerdict | None = None) -> ProposalInfo:
         decisions = s.scalars(
             select(DefinitionApproval).where(DefinitionApproval.proposal_id == row.id).order_by(DefinitionApproval.at)
         ).all()
@@ -263,6 +347,7 @@ class Governance:
             decisions=[ApprovalInfo(d.username, d.side, d.decision, d.comment, d.at) for d in decisions],
             changes=changes,
             version=made,
+            guard=guard,
         )
 
     # --- proposing --------------------------------------------------------------------------------------------
@@ -340,9 +425,14 @@ class Governance:
 
     # --- deciding ---------------------------------------------------------------------------------------------
     def approve(self, principal: Principal, proposal_id: int, comment: str = "") -> ProposalInfo:
-        """Approve for the principal's side; the second side's approval makes the new version in the same step."""
+        """Approve for the principal's side; the second side's approval makes the new version in the same step.
+
+        When the change counts inside the quarter-end freeze window its loosening is measured first, outside the
+        write transaction; the completing approval is then refused unless an exec has overridden the guard.
+        """
         side = self._leader_side(principal, "approve")
-        outcome = self._decide(lambda s: self._approve(s, principal, side, proposal_id, comment))
+        verdict = self._verdict(proposal_id, only_in_window=True)
+        outcome = self._decide(lambda s: self._approve(s, principal, side, proposal_id, comment, verdict))
         if isinstance(outcome, GovernanceError):  # marked stale: that is kept, the approval is refused
             raise outcome
         return outcome
@@ -389,6 +479,56 @@ class Governance:
 
         return self._decide(change)
 
+    def override(self, principal: Principal, proposal_id: int, reason: str) -> ProposalInfo:
+        """An exec lets a proposal past the quarter-end guard, with a reason both teams will read.
+
+        Only the exec role, never the proposal's author, only while it is open, once (a second override is told
+        who overrode). An exec may override before the leaders approve; the leaders' approvals are still needed.
+        """
+        if principal.role is not Role.EXEC:
+            raise GovernanceError(
+                f"{principal.username} has the {principal.role} role; only an exec (CEO or CRO) may override the "
+                "quarter-end guard"
+            )
+        if not reason.strip():
+            raise GovernanceError("give a reason for the override: both teams will read it in the audit log")
+
+        def change(s: Session) -> ProposalInfo:
+            proposal = self._proposal(s, proposal_id, lock=True)
+            if proposal.author == principal.username:
+                raise GovernanceError(
+                    f"{principal.username} wrote proposal #{proposal.id} and cannot override the guard on it; "
+                    "another exec must"
+                )
+            self._require_open(proposal)
+            existing = self._override(s, proposal.id)
+            if existing is not None:
+                raise GovernanceError(
+                    f"proposal #{proposal.id} is already overridden by {existing.username} "
+                    f"({existing.at:%Y-%m-%d}): {existing.comment}"
+                )
+            s.add(
+                DefinitionApproval(
+                    proposal_id=proposal.id,
+                    username=principal.username,
+                    side=EXEC_SIDE,
+                    decision="override",
+                    comment=reason.strip(),
+                    at=_now(),
+                )
+            )
+            s.flush()  # a racing override fails here, on UNIQUE(proposal_id, side)
+            record(
+                s,
+                principal.username,
+                "definitions.override",
+                f"proposal #{proposal.id}",
+                {"reason": reason.strip(), "via": principal.via},
+            )
+            return self._proposal_info(s, proposal)
+
+        return self._decide(change)
+
     def _decide(self, change: Callable[[Session], T]) -> T:
         """Run a decision; when it lost a race in the database, run it once more so it says what won."""
         try:
@@ -419,7 +559,13 @@ class Governance:
         raise GovernanceError(f"proposal #{proposal.id} is {proposal.status}; it is closed, propose again")
 
     def _approve(
-        self, s: Session, principal: Principal, side: str, proposal_id: int, comment: str
+        self,
+        s: Session,
+        principal: Principal,
+        side: str,
+        proposal_id: int,
+        comment: str,
+        verdict: GuardVerdict | None,
     ) -> ProposalInfo | GovernanceError:
         proposal = self._proposal(s, proposal_id, lock=True)
         if proposal.author == principal.username:
@@ -467,8 +613,17 @@ class Governance:
             f"proposal #{proposal.id}",
             {"side": side, "comment": comment.strip(), "via": principal.via},
         )
+        if verdict is not None:  # the override is read here, in the transaction, so one given a moment ago counts
+            override = self._override(s, proposal.id)
+            verdict = replace(
+                verdict,
+                overridden_by=override.username if override is not None else None,
+                reason=override.comment if override is not None else None,
+            )
         approved = {d.side for d in decisions if d.decision == "approve"} | {side}
         if approved >= set(SIDES):
+            if verdict is not None and verdict.blocked:
+                raise GovernanceError(verdict.message)  # rolls back this approval and its audit entry too
             for guard in self.guards:
                 guard(s, proposal, principal)
             definitions = load_definitions(proposal.document, source_name=f"proposal #{proposal.id}")
@@ -494,4 +649,4 @@ class Governance:
                 f"version {head.version + 1}",
                 {"proposal_id": proposal.id, "effective_from": effective, "note": proposal.note},
             )
-        return self._proposal_info(s, proposal)
+        return self._proposal_info(s, proposal, verdict)
