@@ -77,6 +77,8 @@ class Permission(StrEnum):
     SIGNED_IN = "signed-in"
     READ = "read"
     IMPORT = "import"
+    PROPOSE = "propose"
+    DECIDE = "decide"
     AUDIT = "audit"
     ADMIN = "admin"
 
@@ -88,6 +90,11 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.SIGNED_IN: ALL_ROLES,
     Permission.READ: ALL_ROLES,
     Permission.IMPORT: frozenset({Role.ADMIN, Role.MARKETING, Role.SALES}),
+    #: Proposing a change to the definitions (`Governance.propose` admits the same roles).
+    Permission.PROPOSE: frozenset({Role.MARKETING, Role.SALES}),
+    #: Deciding on a proposal: approve, reject, withdraw, and (execs) override. The coarse gate: `Governance`
+    #: decides who exactly (a leader of a side not yet approved, never the author; the author withdraws).
+    Permission.DECIDE: frozenset({Role.MARKETING, Role.SALES, Role.EXEC}),
     Permission.AUDIT: frozenset({Role.ADMIN, Role.EXEC}),
     Permission.ADMIN: frozenset({Role.ADMIN}),
 }

@@ -1,26 +1,152 @@
-"""The Definitions page and its REST endpoints: the funnel stages every figure is computed under, and their history.
+"""The Definitions page and its REST endpoints: the funnel stages every figure is computed under, their history,
+and changes to them as proposals that a leader of each side approves.
 
 Every result names the definition version that produced it, so the page shows each version as it was: its stages
 in order, who created it, when and why. Versions are read straight from the application database.
+
+A change goes through `tandem.definitions.governance.Governance`, as on the command line: marketing and sales users
+propose (`Permission.PROPOSE`); the coarse gate for deciding is `Permission.DECIDE`, and `Governance` itself decides
+who exactly may approve (a leader of a side that has not approved yet, never the author) and reject (any leader;
+the author withdraws). What it refuses is answered, never hidden:
+
+- a definitions file with problems: 422, every problem with its line and column (``problems``); nothing stored;
+- a refusal as asked (a past effective date, a proposal identical to the current version, self-approval, a second
+  approval for one side, someone who is not a leader): 422 with the reason;
+- a decision on a proposal that is no longer open (approved, rejected, or stale because the definitions changed
+  under it, which the refused approval itself may have found): 409, since only a new proposal can go on;
+- an unknown proposal: 404.
 """
 
 from __future__ import annotations
 
+import difflib
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from tandem.accounts import Permission
-from tandem.server.access import GuardedRoute, NotFound, access
+from tandem.accounts import Permission, Principal, Role
+from tandem.definitions.governance import Governance, GovernanceError, ProposalInfo
+from tandem.definitions.model import DefinitionsError
+from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.pages import render
+from tandem.server.state import ServerState
 from tandem.store.models import DefinitionVersion
 from tandem.workspace import Workspace
 
 router = APIRouter(route_class=GuardedRoute)
 
+#: The largest definitions file taken: a real one is a few kilobytes of YAML.
+MAX_DOCUMENT_CHARS = 256 * 1024
+#: Notes, comments and reasons: a few sentences.
+MAX_TEXT_CHARS = 2000
+MAX_ID = 2**31 - 1
+#: No NUL characters in text that is stored (PostgreSQL refuses them in text columns).
+NO_NUL = r"^[^\x00]*$"
 
+ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="The proposal's number.")]
+
+
+# --- documents ----------------------------------------------------------------------------------------------------
+class DefinitionProblem(BaseModel):
+    """One problem in a proposed definitions file, where it is and what would do instead."""
+
+    line: int | None = Field(description="1-based line of the file (None when the problem is the whole file).")
+    column: int | None = Field(description="1-based column on that line.")
+    problem: str
+    hint: str = Field(description="What would be accepted there.")
+    value: str | None = Field(description="What was there, when it helps.")
+
+
+class Refusal(BaseModel):
+    """Why a request was refused; nothing was changed (except a proposal found stale, which stays marked)."""
+
+    detail: str | list[Any] = Field(
+        description="What went wrong and what to do (a list when the request does not fit the schema at all)."
+    )
+    problems: list[DefinitionProblem] = Field(
+        default_factory=list, description="For a definitions file with problems: every one, by line and column."
+    )
+
+
+class ProposalIn(BaseModel):
+    """A new definitions file proposed on top of the current version."""
+
+    document: str = Field(
+        min_length=1, max_length=MAX_DOCUMENT_CHARS, description="The whole definitions file (YAML), as proposed."
+    )
+    note: str = Field(
+        default="",
+        max_length=MAX_TEXT_CHARS,
+        pattern=NO_NUL,
+        description="Why; defaults to the file's version_note.",
+    )
+    effective_from: date | None = Field(
+        default=None, description="The day the new version counts from (today or later); default: the approval day."
+    )
+
+
+class ApprovalIn(BaseModel):
+    comment: str = Field(default="", max_length=MAX_TEXT_CHARS, pattern=NO_NUL)
+
+
+class RejectionIn(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        pattern=NO_NUL,
+        description="Why: the author and the other side read it. From the author, this withdraws the proposal.",
+    )
+
+
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Refusal, "description": "No valid API token or session."},
+    403: {"model": Refusal, "description": "The role lacks the permission (see x-access)."},
+}
+DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    404: {"model": Refusal, "description": "No such proposal."},
+    409: {
+        "model": Refusal,
+        "description": "The proposal is no longer open (approved, rejected, or stale: the definitions changed "
+        "since it was made); propose again.",
+    },
+    422: {
+        "model": Refusal,
+        "description": "Refused as asked (self-approval, a second approval for one side, not a leader, no reason); "
+        "the detail says why. Nothing changed.",
+    },
+}
+PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    422: {
+        "model": Refusal,
+        "description": "The file has problems (every one in `problems`, by line and column), or the proposal is "
+        "refused as asked (identical to the current version, an effective date in the past). Nothing was stored.",
+        "content": {
+            "application/json": {
+                "example": {
+                    "detail": "1 problem in the definitions; nothing was changed.",
+                    "problems": [
+                        {
+                            "line": 12,
+                            "column": 20,
+                            "problem": "the rule has a syntax error: expected a value after '>='",
+                            "hint": "a number, a 'string', true, false or null",
+                            "value": None,
+                        }
+                    ],
+                }
+            }
+        },
+    },
+}
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
 def _document(row: DefinitionVersion) -> dict[str, Any]:
     return {
         "version": row.version,
@@ -44,6 +170,112 @@ def proposals_of(workspace: Workspace) -> list[dict[str, Any]]:
     return [{**p.as_dict(), "waiting_for": p.waiting_for, "document": p.document} for p in proposals]
 
 
+def actions_of(principal: Principal, proposal: ProposalInfo) -> list[str]:
+    """What `principal` may do with `proposal` now: "approve", "reject", "withdraw" (the author's reject).
+
+    Mirrors `Governance`'s rules so that pages show only the buttons that work; `Governance` still decides.
+    """
+    if proposal.status != "open" or not principal.may(Permission.DECIDE):
+        return []
+    if principal.username == proposal.author:
+        return ["withdraw"]
+    if not principal.is_leader or principal.role not in (Role.MARKETING, Role.SALES):
+        return []
+    side = str(principal.role)
+    return ["approve", "reject"] if proposal.approved_by(side) is None else ["reject"]
+
+
+def _leaders(workspace: Workspace, proposal: ProposalInfo) -> dict[str, list[str]]:
+    """For each side the proposal waits for, who may decide for it: its leaders (enabled, not the author), or for
+    an override the proposal may come to wait for ("exec"), every enabled exec."""
+    users = [u for u in workspace.accounts.users() if not u.disabled and u.username != proposal.author]
+    return {
+        side: sorted(u.username for u in users if u.role == side and (u.is_leader or side == Role.EXEC))
+        for side in proposal.waiting_for
+    }
+
+
+def _file_diff(governance: Governance, proposal: ProposalInfo) -> list[str]:
+    """The proposed file against the version it was proposed on, as unified diff lines."""
+    try:
+        base = governance.version(proposal.base_version).document
+    except GovernanceError:  # pragma: no cover - versions are never deleted
+        return []
+    return list(
+        difflib.unified_diff(
+            base.splitlines(),
+            proposal.document.splitlines(),
+            f"version {proposal.base_version}",
+            f"proposal #{proposal.id}",
+            lineterm="",
+        )
+    )
+
+
+def proposal_document(workspace: Workspace, principal: Principal, proposal: ProposalInfo) -> dict[str, Any]:
+    """Everything about one proposal: what `GET /api/definitions/proposals/{id}` answers and the page shows."""
+    return {
+        **proposal.as_dict(),
+        "waiting_for": proposal.waiting_for,
+        "leaders": _leaders(workspace, proposal),
+        "document": proposal.document,
+        "diff": _file_diff(workspace.definitions, proposal),
+        "actions": actions_of(principal, proposal),
+    }
+
+
+def _proposal(workspace: Workspace, proposal_id: int) -> ProposalInfo:
+    """The proposal, or 404 (`Governance` says "no proposal" with the same error as every other refusal)."""
+    try:
+        return workspace.definitions.proposal(proposal_id)
+    except GovernanceError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _problems(exc: DefinitionsError) -> list[dict[str, Any]]:
+    """Each problem of a definitions file as {line, column, problem, hint, value}."""
+    return [
+        {
+            "line": issue.line,
+            "column": int(issue.column) if issue.column and issue.column.isdigit() else None,
+            "problem": issue.problem,
+            "hint": issue.expected,
+            "value": issue.value,
+        }
+        for issue in exc.issues
+    ]
+
+
+def _summary(exc: DefinitionsError) -> str:
+    return str(exc).splitlines()[0]
+
+
+# --- changing -----------------------------------------------------------------------------------------------------
+def _propose(
+    state: ServerState, principal: Principal, text: str, note: str, effective_from: date | None
+) -> ProposalInfo:
+    with state.warehouse_lock:  # the file's rules are checked against the leads' columns, read from the warehouse
+        return state.workspace.definitions.propose(principal, text, note=note, effective_from=effective_from)
+
+
+def _decide(state: ServerState, principal: Principal, proposal_id: int, decision: str, text: str) -> ProposalInfo:
+    """Approve or reject (the author's reject withdraws); raises `NotFound` or `GovernanceError`."""
+    governance = state.workspace.definitions
+    _proposal(state.workspace, proposal_id)
+    if decision == "approve":
+        decided = governance.approve(principal, proposal_id, text)
+        if decided.version is not None:
+            state.definitions_changed()
+        return decided
+    return governance.reject(principal, proposal_id, text)
+
+
+def _refusal_status(state: ServerState, proposal_id: int) -> int:
+    """409 when the proposal is closed (only a new one can go on), 422 when it is open and the request was wrong."""
+    return 409 if state.workspace.definitions.proposal(proposal_id).status != "open" else 422
+
+
+# --- REST ---------------------------------------------------------------------------------------------------------
 @router.get("/api/definitions", openapi_extra=access(Permission.READ), tags=["definitions"])
 def api_definitions(request: Request) -> dict[str, Any]:
     """The current funnel definitions (stages in order, and the file), every earlier version, and the proposals."""
@@ -55,6 +287,88 @@ def api_definitions(request: Request) -> dict[str, Any]:
         "history": history,
         "proposals": proposals_of(workspace),
     }
+
+
+@router.get(
+    "/api/definitions/proposals", openapi_extra=access(Permission.READ), tags=["definitions"], responses=REFUSALS
+)
+def api_proposals(request: Request) -> dict[str, Any]:
+    """Every proposal, newest first: status, author, note, effective date, changes, decisions, whom it waits for."""
+    return {"proposals": proposals_of(request.app.state.tandem.workspace)}
+
+
+@router.post(
+    "/api/definitions/proposals",
+    openapi_extra=access(Permission.PROPOSE),
+    tags=["definitions"],
+    status_code=201,
+    response_model=None,
+    responses=PROPOSAL_REFUSALS,
+)
+def api_propose(request: Request, body: ProposalIn) -> dict[str, Any] | JSONResponse:
+    """Propose a new definitions file on top of the current version; it waits for a leader of each side.
+
+    The file is checked in full first, against the leads' columns: every problem comes back at once, by line and
+    column, and nothing is stored.
+    """
+    state: ServerState = request.app.state.tandem
+    principal = principal_of(request)
+    try:
+        proposal = _propose(state, principal, body.document, body.note, body.effective_from)
+    except DefinitionsError as exc:
+        return JSONResponse({"detail": _summary(exc), "problems": _problems(exc)}, status_code=422)
+    except GovernanceError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return proposal_document(state.workspace, principal, proposal)
+
+
+@router.get(
+    "/api/definitions/proposals/{proposal_id}",
+    openapi_extra=access(Permission.READ),
+    tags=["definitions"],
+    responses={**REFUSALS, 404: {"model": Refusal, "description": "No such proposal."}},
+)
+def api_proposal(request: Request, proposal_id: ProposalId) -> dict[str, Any]:
+    """One proposal: its status, author, note and effective date; what it changes (stage by stage, and the file as
+    a diff against the version it was made on); the decisions so far; whom it waits for and which leaders may
+    approve; the proposed file; and what the caller may do with it (``actions``)."""
+    workspace = request.app.state.tandem.workspace
+    return proposal_document(workspace, principal_of(request), _proposal(workspace, proposal_id))
+
+
+def _api_decision(request: Request, proposal_id: int, decision: str, text: str) -> dict[str, Any] | JSONResponse:
+    state: ServerState = request.app.state.tandem
+    principal = principal_of(request)
+    try:
+        decided = _decide(state, principal, proposal_id, decision, text)
+    except GovernanceError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=_refusal_status(state, proposal_id))
+    return proposal_document(state.workspace, principal, decided)
+
+
+@router.post(
+    "/api/definitions/proposals/{proposal_id}/approve",
+    openapi_extra=access(Permission.DECIDE),
+    tags=["definitions"],
+    response_model=None,
+    responses=DECISION_REFUSALS,
+)
+def api_approve(request: Request, proposal_id: ProposalId, body: ApprovalIn) -> dict[str, Any] | JSONResponse:
+    """Approve for your side (a marketing or sales leader, not the author). The second side's approval makes the
+    new version at once: ``version`` names it, and ``GET /api/definitions`` shows it as current."""
+    return _api_decision(request, proposal_id, "approve", body.comment)
+
+
+@router.post(
+    "/api/definitions/proposals/{proposal_id}/reject",
+    openapi_extra=access(Permission.DECIDE),
+    tags=["definitions"],
+    response_model=None,
+    responses=DECISION_REFUSALS,
+)
+def api_reject(request: Request, proposal_id: ProposalId, body: RejectionIn) -> dict[str, Any] | JSONResponse:
+    """Reject with a reason (any marketing or sales leader: one side saying no closes it), or withdraw your own."""
+    return _api_decision(request, proposal_id, "reject", body.reason)
 
 
 @router.get(
@@ -75,16 +389,143 @@ def api_definition(
         return _document(row)
 
 
-@router.get("/definitions", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
-def definitions_page(request: Request) -> HTMLResponse:
+# --- pages --------------------------------------------------------------------------------------------------------
+#: The notice after a change, chosen by the `done` query parameter (never user text: the page fills in the facts).
+DONE = ("proposed", "approved", "rejected", "withdrawn")
+
+
+def _definitions_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
     workspace = request.app.state.tandem.workspace
     history = definition_history(workspace)
+    current = workspace.definitions.current()
+    draft = context.pop("draft", None) or {"document": current.document, "note": "", "effective_from": ""}
     return render(
         request,
         "definitions.html",
+        status_code,
         title="Definitions",
         current=history[0] if history else None,
-        current_file=workspace.definitions.current(),
+        current_file=current,
         history=history,
         proposals=proposals_of(workspace),
+        can_propose=principal_of(request).may(Permission.PROPOSE),
+        draft=draft,
+        today=datetime.now(UTC).date().isoformat(),  # Governance's today: UTC
+        max_document=MAX_DOCUMENT_CHARS,
+        **context,
     )
+
+
+@router.get("/definitions", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
+def definitions_page(request: Request) -> HTMLResponse:
+    return _definitions_page(request)
+
+
+def _uploaded_text(upload: UploadFile | None) -> str | None:
+    """The chosen file's text, or None when no file was chosen; raises `GovernanceError` when it is unusable."""
+    if upload is None or not upload.filename:
+        return None
+    data = upload.file.read(MAX_DOCUMENT_CHARS + 1)
+    if len(data) > MAX_DOCUMENT_CHARS:
+        raise GovernanceError(
+            f"{upload.filename} is over {MAX_DOCUMENT_CHARS // 1024} KiB; a definitions file is a few kilobytes of YAML"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise GovernanceError(f"{upload.filename} is not UTF-8 text; a definitions file is YAML") from None
+
+
+@router.post(
+    "/definitions/proposals",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.PROPOSE),
+    include_in_schema=False,
+)
+def propose_from_page(
+    request: Request,
+    document: Annotated[str, Form(max_length=MAX_DOCUMENT_CHARS)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    note: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = "",
+    effective_from: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    state: ServerState = request.app.state.tandem
+    draft = {"document": document, "note": note, "effective_from": effective_from}
+    try:
+        uploaded = _uploaded_text(file)
+        text = (uploaded if uploaded is not None else document).replace("\r\n", "\n")
+        draft["document"] = text  # the form comes back with the file as it was checked, to fix in place
+        if not text.strip():
+            raise GovernanceError("paste the definitions file into the text box, or choose a file")
+        try:
+            day = date.fromisoformat(effective_from) if effective_from.strip() else None
+        except ValueError:
+            raise GovernanceError(f"{effective_from!r} is not a date; use YYYY-MM-DD, or leave it empty") from None
+        proposal = _propose(state, principal_of(request), text, note.replace("\x00", ""), day)
+    except DefinitionsError as exc:
+        problems = {"detail": _summary(exc), "issues": _problems(exc)}
+        return _definitions_page(request, 422, draft=draft, problems=problems)
+    except GovernanceError as exc:
+        return _definitions_page(request, 422, draft=draft, error=str(exc))
+    return RedirectResponse(f"/definitions/proposals/{proposal.id}?done=proposed", status_code=303)
+
+
+def _proposal_page(request: Request, proposal_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:
+    workspace = request.app.state.tandem.workspace
+    proposal = proposal_document(workspace, principal_of(request), _proposal(workspace, proposal_id))
+    return render(
+        request,
+        "definition_proposal.html",
+        status_code,
+        title=f"Proposal #{proposal_id}",
+        proposal=proposal,
+        kept=context.pop("kept", {}),
+        **context,
+    )
+
+
+@router.get(
+    "/definitions/proposals/{proposal_id}",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.READ),
+    include_in_schema=False,
+)
+def proposal_page(request: Request, proposal_id: ProposalId, done: str = "") -> HTMLResponse:
+    return _proposal_page(request, proposal_id, done=done if done in DONE else "")
+
+
+def _page_decision(request: Request, proposal_id: int, decision: str, text: str) -> Response:
+    state: ServerState = request.app.state.tandem
+    principal = principal_of(request)
+    try:
+        decided = _decide(state, principal, proposal_id, decision, text)
+    except GovernanceError as exc:
+        status = _refusal_status(state, proposal_id)
+        kept = {"comment" if decision == "approve" else "reason": text}
+        return _proposal_page(request, proposal_id, status, error=str(exc), kept=kept)
+    done = "approved" if decision == "approve" else "withdrawn" if decided.author == principal.username else "rejected"
+    return RedirectResponse(f"/definitions/proposals/{proposal_id}?done={done}", status_code=303)
+
+
+@router.post(
+    "/definitions/proposals/{proposal_id}/approve",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.DECIDE),
+    include_in_schema=False,
+)
+def approve_from_page(
+    request: Request, proposal_id: ProposalId, comment: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = ""
+) -> Response:
+    return _page_decision(request, proposal_id, "approve", comment.replace("\x00", ""))
+
+
+@router.post(
+    "/definitions/proposals/{proposal_id}/reject",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.DECIDE),
+    include_in_schema=False,
+)
+def reject_from_page(
+    request: Request, proposal_id: ProposalId, reason: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = ""
+) -> Response:
+    return _page_decision(request, proposal_id, "reject", reason.replace("\x00", ""))
