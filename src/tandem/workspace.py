@@ -21,16 +21,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import ibis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from tandem.accounts import Accounts
 from tandem.audit import AuditVerification, record, verify_chain
-from tandem.definitions.governance import Governance
+from tandem.definitions.governance import Governance, VersionInfo
+from tandem.definitions.membership import rule_entries, with_rule_entries
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
 from tandem.engine.revenue import pipeline_table, revenue_table
+from tandem.engine.spec import to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.settings import resolve_settings
@@ -335,16 +338,56 @@ class Workspace:
             )
         return results
 
-    # --- metrics ----------------------------------------------------------------------------------------------
-    def funnel_spec(self, **question: Any) -> FunnelSpec:
-        """A funnel question on this workspace's current stages (see `FunnelSpec` for the fields)."""
-        return FunnelSpec(stages=tuple(self.stages), **question)
+    def definitions_in_force(
+        self, as_of: date | datetime | str | None = None, version: int | None = None
+    ) -> VersionInfo:
+        """The definitions a result as of `as_of` (default now) is computed under, or version `version` if given.
 
-    def _result(self, kind: str, expr: Any, spec: Any) -> Result:
+        A version is in force from its effective date (the approval day unless the proposal named a later one)
+        until the next version's: a version approved today to take effect next month leaves this month's results
+        under the one before. Version 1, from `tandem init`, has no date and is in force from the start.
+        """
+        if version is not None:
+            return self.definitions.version(version)
+        moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+        versions = self.definitions.versions()
+        in_force = [v for v in versions if v.effective_from is None or v.effective_from <= moment.date()]
+        return in_force[-1] if in_force else versions[0]
+
+    def stage_events(self, definitions: VersionInfo, as_of: datetime) -> ibis.Table:
+        """The imported stage events plus the first moment each lead met each stage rule of `definitions`.
+
+        What every funnel metric reads as "stage events" (`tandem.definitions.membership`): a lead reaches a
+        stage with an event for it or by meeting its rule.
+        """
+        wh = self.warehouse
+        entries = rule_entries(
+            definitions.definitions,
+            leads=wh.table("leads"),
+            touches=wh.table("touches"),
+            activities=wh.table("activities"),
+            as_of=as_of,
+        )
+        return with_rule_entries(wh.table("stage_events"), entries, definitions.definitions)
+
+    # --- metrics ----------------------------------------------------------------------------------------------
+    def funnel_spec(self, *, version: int | None = None, **question: Any) -> FunnelSpec:
+        """A funnel question on the stages in force at its as-of time, or of `version` (`FunnelSpec` fields)."""
+        in_force = self.definitions_in_force(question.get("as_of"), version)
+        return FunnelSpec(stages=tuple(in_force.definitions.stage_names), **question)
+
+    def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, VersionInfo, ibis.Table]:
+        """The spec, the definitions it is computed under, and the stage events those definitions give."""
+        as_of = to_timestamp(question.pop("as_of", None)) or datetime.now(UTC).replace(tzinfo=None)
+        in_force = self.definitions_in_force(as_of, version)
+        spec = FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question)
+        return spec, in_force, self.stage_events(in_force, spec.as_of)
+
+    def _result(self, kind: str, expr: Any, spec: Any, definitions: VersionInfo | None = None) -> Result:
         return Result(
             kind=kind,
             expr=expr,
-            definition_version=self.definition_version,
+            definition_version=definitions.version if definitions is not None else self.definition_version,
             backend=self.warehouse.backend_name,
             spec=spec,
             _con=self.warehouse.con,
@@ -361,9 +404,15 @@ class Workspace:
         window_days: int | None = None,
         horizon_days: int | None = None,
         as_of: date | datetime | str | None = None,
+        version: int | None = None,
     ) -> Result:
-        """Volumes, conversion and velocity per stage, by breakdown and period (docs/funnel-semantics.md)."""
-        spec = self.funnel_spec(
+        """Volumes, conversion and velocity per stage, by breakdown and period (docs/funnel-semantics.md).
+
+        Computed under the definitions in force at `as_of`, or under `version` to recompute any period as another
+        version would have counted it.
+        """
+        spec, in_force, events = self._question(
+            version,
             by=tuple(by),
             period=period,
             start=start,
@@ -371,10 +420,9 @@ class Workspace:
             strict=strict,
             window_days=window_days,
             horizon_days=horizon_days,
-            **({"as_of": as_of} if as_of is not None else {}),
+            **_as_of(as_of),
         )
-        wh = self.warehouse
-        return self._result("funnel", funnel_table(wh.table("leads"), wh.table("stage_events"), spec), spec)
+        return self._result("funnel", funnel_table(self.warehouse.table("leads"), events, spec), spec, in_force)
 
     def revenue(
         self,
@@ -408,12 +456,14 @@ class Workspace:
         *,
         strict: bool = False,
         as_of: date | datetime | str | None = None,
+        version: int | None = None,
     ) -> Result:
         """Days from `from_stage` to `to_stage` (default: the next one; the last stage: the sales cycle), binned."""
-        spec = self.funnel_spec(by=tuple(by), period=period, start=start, end=end, strict=strict, **_as_of(as_of))
-        wh = self.warehouse
-        expr = velocity_table(wh.table("leads"), wh.table("stage_events"), spec, from_stage, to_stage)
-        return self._result("velocity", expr, spec)
+        spec, in_force, events = self._question(
+            version, by=tuple(by), period=period, start=start, end=end, strict=strict, **_as_of(as_of)
+        )
+        expr = velocity_table(self.warehouse.table("leads"), events, spec, from_stage, to_stage)
+        return self._result("velocity", expr, spec, in_force)
 
     def leads(
         self,
@@ -425,12 +475,12 @@ class Workspace:
         strict: bool = False,
         limit: int | None = 1000,
         as_of: date | datetime | str | None = None,
+        version: int | None = None,
     ) -> Result:
         """The leads behind a number: those that entered `stage` in range and match `where`."""
-        spec = self.funnel_spec(start=start, end=end, strict=strict, **_as_of(as_of))
-        wh = self.warehouse
-        expr = leads_table(wh.table("leads"), wh.table("stage_events"), spec, stage, where, limit)
-        return self._result("leads", expr, spec)
+        spec, in_force, events = self._question(version, start=start, end=end, strict=strict, **_as_of(as_of))
+        expr = leads_table(self.warehouse.table("leads"), events, spec, stage, where, limit)
+        return self._result("leads", expr, spec, in_force)
 
     def quality(self, *, as_of: date | datetime | str | None = None, examples: int = 5) -> QualityReport:
         """The data-quality report: out-of-order events, re-entries, unknown leads, negative durations."""

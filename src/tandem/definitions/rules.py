@@ -57,6 +57,7 @@ __all__ = [
     "And",
     "Call",
     "Compare",
+    "EventCount",
     "In",
     "IsNull",
     "Keyword",
@@ -70,6 +71,8 @@ __all__ = [
     "RuleProblem",
     "check_rule",
     "compile_rule",
+    "compile_rule_at",
+    "event_counts",
     "parse_duration",
     "parse_rule",
     "rule_problems",
@@ -855,6 +858,61 @@ def compile_rule(
     return compiler.condition(rule.ast)
 
 
+@dataclass(frozen=True)
+class EventCount:
+    """What an event function counts: events of `kind` in `source`, within `within` before the moment (None: ever)."""
+
+    source: Literal["touches", "activities"]
+    kind: str
+    within: timedelta | None
+
+
+def event_counts(rule: Rule) -> list[EventCount]:
+    """The distinct event counts the rule's functions need, in the order they first appear."""
+    found: list[EventCount] = []
+    for node in _walk(rule.ast):
+        if not (isinstance(node, Call) and node.name in FUNCTIONS and FUNCTIONS[node.name].source is not None):
+            continue
+        kind = node.args[0]
+        assert isinstance(kind, RuleLiteral)
+        assert isinstance(kind.value, str)
+        within = None
+        for keyword in node.keywords:
+            assert isinstance(keyword.value, RuleLiteral)
+            assert isinstance(keyword.value.value, str)
+            within = parse_duration(keyword.value.value)
+        source = FUNCTIONS[node.name].source
+        assert source is not None
+        count = EventCount(source, kind.value, within)
+        if count not in found:
+            found.append(count)
+    return found
+
+
+def compile_rule_at(rule: Rule, probe: ibis.Table, *, at: str, counts: Mapping[EventCount, str]) -> ir.BooleanValue:
+    """The rule as a never-null boolean on `probe`, a table of (lead, moment) rows, as of each row's moment.
+
+    `compile_rule` answers for one moment (a literal); this answers for a moment per row, which is how
+    `tandem.definitions.membership` finds *when* a lead first met a rule. The row's moment is the column `at`; the
+    event functions read precomputed counts: ``counts[EventCount(...)]`` names a probe column holding, for the
+    row's lead, the number of such events in (moment - within, moment] (0, not null, when there are none).
+    ``days_since_created()`` counts from the lead's ``created_at`` to the row's moment.
+    Raises `RuleError` when the rule does not fit the probe's columns or a count column is missing.
+    """
+    hidden = {at, *counts.values()}
+    columns: dict[str, str] = {
+        name: column_type_of(dtype) for name, dtype in probe.schema().items() if name not in hidden
+    }
+    problems = check_rule(rule, columns)
+    for count in event_counts(rule):
+        if count not in counts:
+            problems.append(RuleProblem(1, 1, f"no count of {count.kind!r} {count.source} given", "a bug: report it"))
+    if problems:
+        raise RuleError(problems)
+    compiler = _Compiler(probe, columns, datetime.min, {}, at=probe[at], counts=counts)
+    return compiler.condition(rule.ast)
+
+
 _ORDER = {
     "=": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -867,13 +925,24 @@ _MIRROR = {"=": "=", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 class _Compiler:
+    """Compiles a checked rule; as of one moment (`as_of`), or of a moment per row (`at` and its `counts`)."""
+
     def __init__(
-        self, leads: ibis.Table, columns: dict[str, str], as_of: datetime, sources: dict[str, ibis.Table | None]
+        self,
+        leads: ibis.Table,
+        columns: dict[str, str],
+        as_of: datetime,
+        sources: dict[str, ibis.Table | None],
+        *,
+        at: ir.TimestampValue | None = None,
+        counts: Mapping[EventCount, str] | None = None,
     ) -> None:
         self.leads = leads
         self.columns = columns
         self.as_of = as_of
         self.sources = sources
+        self.at = at if at is not None else ibis.literal(as_of, type="timestamp")
+        self.counts = counts
 
     def condition(self, node: Node) -> ir.BooleanValue:
         """A never-null boolean: a missing value makes a condition unmet."""
@@ -929,7 +998,7 @@ class _Compiler:
         if isinstance(node, Call) and node.name == "days_since_created":
             from tandem.engine.entries import days_between  # here: the engine will import the rules
 
-            return days_between(self.leads.created_at, ibis.literal(self.as_of, type="timestamp"))
+            return days_between(self.leads.created_at, self.at)
         return self.condition(node)
 
     def events(self, node: Call) -> ir.Table:
@@ -952,7 +1021,18 @@ class _Compiler:
             keep.append(source.occurred_at > ibis.literal(self.as_of - duration, type="timestamp"))
         return source.filter(*keep)
 
+    def counted(self, node: Call) -> ir.IntegerValue | None:
+        """In moment mode, the probe column counting `node`'s events; None as of one moment."""
+        if self.counts is None:
+            return None
+        (count,) = event_counts(Rule(text="", ast=node))
+        column: ir.IntegerValue = self.leads[self.counts[count]]
+        return column
+
     def has(self, node: Call) -> ir.BooleanValue:
+        counted = self.counted(node)
+        if counted is not None:
+            return (counted > 0).coalesce(ibis.literal(False))
         found = self.events(node)
         member: ir.BooleanValue = self.leads.lead_id.isin(found.lead_id)
         return member.coalesce(ibis.literal(False))
@@ -965,9 +1045,12 @@ class _Compiler:
         assert isinstance(call, Call)
         assert isinstance(number, RuleLiteral)
         assert isinstance(number.value, int | float)
+        threshold = ibis.literal(number.value, type="int64" if number.kind == "integer" else "float64")
+        counted = self.counted(call)
+        if counted is not None:
+            return _ORDER[op](counted.coalesce(0), threshold).coalesce(ibis.literal(False))
         found = self.events(call)
         counts = found.group_by("lead_id").aggregate(n=found.count())
-        threshold = ibis.literal(number.value, type="int64" if number.kind == "integer" else "float64")
         meets = _ORDER[op](counts.n, threshold)
         if _ORDER[op](0, number.value):  # a lead without events meets it: leave out the leads whose count fails
             member: ir.BooleanValue = ~self.leads.lead_id.isin(counts.filter(~meets).lead_id)

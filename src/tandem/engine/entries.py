@@ -22,7 +22,15 @@ import ibis.expr.types as ir
 
 from tandem.errors import ConfigError
 
-__all__ = ["SECONDS_PER_DAY", "days_between", "entry_table", "first_entries", "long_entries", "stage_column"]
+__all__ = [
+    "SECONDS_PER_DAY",
+    "days_between",
+    "entry_table",
+    "first_entries",
+    "long_entries",
+    "seconds_between",
+    "stage_column",
+]
 
 SECONDS_PER_DAY = 86400.0
 
@@ -32,18 +40,26 @@ def stage_column(index: int) -> str:
     return f"e{index}"
 
 
-def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
-    """Fractional days from `start` to `end`, counted in whole seconds.
+def seconds_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds from `start` to `end` (an integer: exact to compare with a window's length).
 
     Whole seconds because Spark's epoch seconds drop the fraction while DuckDB and PostgreSQL keep it: truncating
-    both ends makes every backend agree. Float64 throughout (a bare 86400.0 is a decimal on Spark).
+    both ends makes every backend agree.
     """
 
     def seconds(ts: ir.TimestampValue) -> ir.IntegerValue:
         # floor(epoch) rather than date_trunc('second'): the same whole seconds, a quarter faster on DuckDB.
         return ts.epoch_seconds().cast("float64").floor().cast("int64")
 
-    elapsed = (seconds(end) - seconds(start)).cast("float64")
+    return seconds(end) - seconds(start)
+
+
+def days_between(start: ir.TimestampValue, end: ir.TimestampValue) -> ir.FloatingValue:
+    """Fractional days from `start` to `end`, counted in whole seconds (`seconds_between`).
+
+    Float64 throughout (a bare 86400.0 is a decimal on Spark).
+    """
+    elapsed = seconds_between(start, end).cast("float64")
     return elapsed / ibis.literal(SECONDS_PER_DAY, type="float64")
 
 

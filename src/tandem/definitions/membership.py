@@ -1,0 +1,245 @@
+"""When each lead first met each stage's rule: how the definitions' rules become stage entries in every metric.
+
+DESIGN: "a lead reaches stage k when it has a stage_event for k, *or meets k's rule*". A rule such as
+``score >= 50 and employees >= 20`` says *whether* a lead qualifies; a funnel needs *when*, so that the lead lands
+in the right cohort and period. This module answers it.
+
+**The moments a rule is checked.** What a rule reads changes only when something happens to the lead: it is
+created, or it has a touch or a sales activity. So each rule is checked at each of those moments (up to the
+as-of time), with everything as of that moment: the touches and activities up to it, windows (``within``) and
+score decay counted back from it. The lead enters the stage at the **first moment the rule holds**. A moment
+before the lead's ``created_at`` (a touch imported with an earlier time) counts as ``created_at``: nobody is an
+MQL before they exist.
+
+This is exact for rules that only become true when something happens: attribute conditions, ``has_event``,
+``count_events(...) >= n`` and ``score >= x`` (a decaying score is highest at a touch, never between touches). A
+condition that becomes true with the mere passage of time (``days_since_created() > 30``, ``not has_event(...)``)
+is noticed at the lead's next touch or activity, not at the exact day it turned true; a stage event remains the
+way to record such moments precisely.
+
+**How it joins the engine.** `rule_entries` gives one row per lead with the first moment per ruled stage;
+`with_rule_entries` unfolds those into rows shaped like ``stage_events`` (lead_id, stage, occurred_at) and appends
+them to the imported stage events. Every engine function then reads "stage events or rules" without knowing
+rules exist, and the cumulative and strict semantics (docs/funnel-semantics.md) apply to both alike. A lead
+with both a stage event and a rule match enters at the earlier of the two (the engine takes the first entry).
+
+**How it is computed**, in the warehouse on every backend: the probe is one row per distinct (lead, moment);
+the touches (and activities) of each lead are joined to its moments once, up to each moment, and aggregated into
+one column per event count the rules use and one per behaviour-scoring rule; the score at the moment is the fit
+points plus the decayed behaviour points, as `tandem.definitions.scoring` computes it for one moment; each rule
+compiles (`compile_rule_at`) to a boolean column of the probe, and the first moment per lead is a filtered
+``min``. Without rules nothing is added and the stage events are returned unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import ibis
+import ibis.expr.types as ir
+
+from tandem.definitions.model import BehaviourRule, Definitions
+from tandem.definitions.rules import EventCount, Rule, RuleError, compile_rule_at, event_counts, parse_rule
+from tandem.definitions.scoring import ScoringError
+from tandem.engine.entries import SECONDS_PER_DAY, days_between, seconds_between
+
+__all__ = ["rule_column", "rule_entries", "ruled_stages", "with_rule_entries"]
+
+_AT = "_moment"
+_SCORE = "score"
+
+
+def rule_column(index: int) -> str:
+    """The column of `rule_entries` holding the first moment a lead met stage `index`'s rule."""
+    return f"r{index}"
+
+
+def ruled_stages(definitions: Definitions) -> list[int]:
+    """The indexes of the stages that have an entry rule."""
+    return [k for k, stage in enumerate(definitions.stages) if stage.rule]
+
+
+def rule_entries(
+    definitions: Definitions,
+    *,
+    leads: ibis.Table,
+    touches: ibis.Table | None,
+    activities: ibis.Table | None,
+    as_of: datetime,
+) -> ir.Table | None:
+    """One row per lead that met some stage rule by `as_of`: ``lead_id`` and ``r<k>`` per ruled stage k.
+
+    ``r<k>`` is the first moment the lead met stage k's rule (null: it never did by `as_of`). None when no stage
+    has a rule. Raises `RuleError` naming the stage when a rule does not fit the tables (an attribute the leads do
+    not have, an event function without the table it reads), `ScoringError` when scoring needs missing touches.
+    """
+    if as_of.tzinfo is not None:
+        as_of = as_of.astimezone(UTC).replace(tzinfo=None)
+    ruled = ruled_stages(definitions)
+    if not ruled:
+        return None
+    rules = {k: _parse(definitions, k) for k in ruled}
+    scoring = definitions.scoring if any("score" in rules[k].attributes for k in ruled) else None
+    fits = [parse_rule(fit.when) for fit in scoring.fit] if scoring is not None else []
+    behaviour = scoring.behaviour if scoring is not None else ()
+    if behaviour and touches is None:
+        raise ScoringError("scoring has behaviour rules, which need the touches table; import touches")
+
+    counts: list[EventCount] = []
+    for rule in [*rules.values(), *fits]:
+        counts += [count for count in event_counts(rule) if count not in counts]
+    sources = {"touches": touches, "activities": activities}
+    for count in counts:
+        if sources[count.source] is None:
+            stage = next((definitions.stages[k].name for k in ruled if count in event_counts(rules[k])), "scoring")
+            raise RuleError([], where=f"stage {stage!r}: the rule reads {count.source}, which are not imported")
+    names = {count: f"_n{i}" for i, count in enumerate(counts)}
+
+    when = ibis.literal(as_of, type="timestamp")
+    existing = leads.filter(leads.created_at <= when)
+    event_tables = {"touches": touches} if behaviour else {}
+    event_tables |= {count.source: sources[count.source] for count in counts}
+    # A rule that reads the clock (days_since_created) can change at any moment: check it at every touch and
+    # activity. Otherwise the moments of the tables it reads are enough (the same first moment, fewer rows).
+    clock = any("days_since_created" in rule.functions for rule in [*rules.values(), *fits])
+    moment_tables = sources if clock else event_tables
+    probe = _moments(existing, [t for t in moment_tables.values() if t is not None], when)
+
+    for source, table in event_tables.items():
+        assert table is not None
+        wanted = [count for count in counts if count.source == source]
+        scored = behaviour if source == "touches" else ()
+        aggregated = _aggregate_events(probe, table, when, wanted, names, scored)
+        probe = probe.left_join(aggregated, [probe.lead_id == aggregated._lead_id, probe[_AT] == aggregated._at]).drop(
+            "_lead_id", "_at"
+        )
+        probe = probe.mutate(**{names[count]: probe[names[count]].coalesce(0) for count in wanted})
+
+    count_columns = {count: names[count] for count in counts}
+    if scoring is not None:
+        points: ir.FloatingValue = _float(0)
+        for index, fit in enumerate(scoring.fit):
+            holds = _compile(fits[index], probe, count_columns, f"scoring fit rule {index + 1} ({fit.when})")
+            points = points + holds.ifelse(_float(fit.points), _float(0))
+        for index in range(len(behaviour)):
+            points = points + probe[f"_b{index}"].coalesce(_float(0))
+        probe = probe.mutate(**{_SCORE: points})
+
+    firsts = {
+        rule_column(k): probe[_AT].min(
+            where=_compile(rules[k], probe, count_columns, f"stage {definitions.stages[k].name!r}")
+        )
+        for k in ruled
+    }
+    entries = probe.group_by("lead_id").aggregate(**firsts)
+    met = [entries[rule_column(k)].notnull() for k in ruled]
+    return entries.filter(ibis.or_(*met))
+
+
+def with_rule_entries(stage_events: ibis.Table, entries: ir.Table | None, definitions: Definitions) -> ibis.Table:
+    """The stage events plus one row (lead_id, stage, occurred_at) per lead and ruled stage it met.
+
+    Unfolded with UNNEST over the ruled stages (one scan of `entries`, not a union per stage).
+    """
+    events = stage_events.select("lead_id", "stage", "occurred_at")
+    if entries is None:
+        return events
+    ruled = ruled_stages(definitions)
+    index = ibis.literal(ruled, type="array<int64>").unnest()
+    unfolded = entries.select("lead_id", *(rule_column(k) for k in ruled), _k=index)
+    names = [definitions.stages[k].name for k in ruled]
+    stage = ibis.cases(*((unfolded._k == k, ibis.literal(name)) for k, name in zip(ruled, names, strict=True)))
+    moment = ibis.cases(*((unfolded._k == k, unfolded[rule_column(k)]) for k in ruled))
+    rows = unfolded.select(
+        lead_id=unfolded.lead_id.cast(events.lead_id.type()),
+        stage=stage.cast(events.stage.type()),
+        occurred_at=moment.cast(events.occurred_at.type()),
+    )
+    return events.union(rows.filter(rows.occurred_at.notnull()), distinct=False)
+
+
+def _parse(definitions: Definitions, index: int) -> Rule:
+    stage = definitions.stages[index]
+    assert stage.rule is not None
+    try:
+        return parse_rule(stage.rule)
+    except RuleError as error:
+        raise RuleError(error.problems, where=f"stage {stage.name!r} ({stage.rule})") from error
+
+
+def _compile(rule: Rule, probe: ir.Table, counts: dict[EventCount, str], where: str) -> ir.BooleanValue:
+    try:
+        return compile_rule_at(rule, probe, at=_AT, counts=counts)
+    except RuleError as error:
+        raise RuleError(error.problems, where=f"{where}: {rule.text}") from error
+
+
+def _moments(leads: ir.Table, event_tables: Sequence[ibis.Table], when: ir.TimestampValue) -> ir.Table:
+    """Every lead's columns with ``_moment``: its creation, and each of its touches and activities up to `when`.
+
+    A moment before the lead was created counts as its creation; each (lead, moment) appears once.
+    """
+    moments = leads.select("lead_id", _t=leads.created_at)
+    for table in event_tables:
+        happened = table.filter(table.lead_id.notnull(), table.occurred_at <= when)
+        moments = moments.union(
+            happened.select(
+                lead_id=happened.lead_id.cast(leads.lead_id.type()),
+                _t=happened.occurred_at.cast(leads.created_at.type()),
+            ),
+            distinct=False,
+        )
+    created = leads.select(_lead_id=leads.lead_id, _created=leads.created_at)
+    joined = moments.join(created, moments.lead_id == created._lead_id)
+    clipped = joined.select(_lead_id=joined.lead_id, _m=ibis.greatest(joined._t, joined._created)).distinct()
+    probe = leads.join(clipped, leads.lead_id == clipped._lead_id)
+    return probe.rename(**{_AT: "_m"}).drop("_lead_id")
+
+
+def _aggregate_events(
+    probe: ir.Table,
+    table: ibis.Table,
+    when: ir.TimestampValue,
+    counts: Sequence[EventCount],
+    names: dict[EventCount, str],
+    behaviour: Sequence[BehaviourRule],
+) -> ir.Table:
+    """Per (lead, moment): how many events of each counted kind fall in each window, and decayed behaviour points.
+
+    Columns ``_lead_id``, ``_at``, one per count (`names`) and ``_b<i>`` per behaviour rule. Each lead's events
+    up to `when` are joined to its moments once, keeping those at or before the moment.
+    """
+    kinds = sorted({count.kind for count in counts} | {rule.event for rule in behaviour})
+    events = table.filter(
+        table.lead_id.notnull(),
+        table.occurred_at <= when,
+        table.kind.isin([ibis.literal(kind, type="string") for kind in kinds]),
+    )
+    events = events.select(_e_lead=events.lead_id, _e_kind=events.kind, _e_at=events.occurred_at.cast("timestamp"))
+    keys = probe.select(_lead_id=probe.lead_id, _at=probe[_AT])
+    pairs = keys.join(events, [keys._lead_id == events._e_lead, events._e_at <= keys._at])
+    age_seconds = seconds_between(pairs._e_at, pairs._at)
+    sums: dict[str, ir.Value] = {}
+    for count in counts:
+        keep = pairs._e_kind == ibis.literal(count.kind, type="string")
+        if count.within is not None:
+            keep = keep & (age_seconds < ibis.literal(int(count.within.total_seconds()), type="int64"))
+        sums[names[count]] = pairs._e_kind.count(where=keep)
+    age_days = days_between(pairs._e_at, pairs._at)
+    for index, rule in enumerate(behaviour):
+        keep = pairs._e_kind == ibis.literal(rule.event, type="string")
+        if rule.within is not None:
+            keep = keep & (age_seconds < ibis.literal(rule.within.seconds, type="int64"))
+        worth: ir.FloatingValue = _float(rule.points)
+        if rule.half_life is not None:
+            half_life_days = _float(rule.half_life.seconds) / _float(int(SECONDS_PER_DAY))
+            worth = worth / (_float(2) ** (age_days / half_life_days))
+        sums[f"_b{index}"] = keep.ifelse(worth, _float(0)).sum()
+    return pairs.group_by("_lead_id", "_at").aggregate(**sums)
+
+
+def _float(value: int) -> ir.FloatingValue:
+    """A whole number as float64 on every backend (see `tandem.definitions.scoring._float`)."""
+    literal: ir.FloatingValue = ibis.literal(value, type="int64").cast("float64")
+    return literal
