@@ -933,7 +933,7 @@ def _decision_line(proposal: ProposalInfo, username: str, side: str, ws: Workspa
             f"Proposal #{proposal.id} approved for {side} by {username}; "
             f"version {version.version} is in effect from {version.effective_from}"
         )
-    waiting = " and ".join(f"a {s} leader" for s in proposal.waiting_for)
+    waiting = " and ".join("an exec override" if s == "exec" else f"a {s} leader" for s in proposal.waiting_for)
     return f"Proposal #{proposal.id} approved for {side} by {username}; waiting for {waiting}"
 
 
@@ -1062,6 +1062,55 @@ def definitions_reject(
         _print_json({"proposal": proposal.as_dict()})
         return
     out.print(f"Proposal #{proposal.id} rejected by {principal.username}: {escape(reason.strip())}", highlight=False)
+
+
+@definitions_app.command("override")
+def definitions_override(
+    proposal_id: ProposalArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why now: both teams will read it in the audit log.")],
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Let a proposal past the quarter-end guard (an exec, not its author); both leaders must still approve it."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        proposal = ws.definitions.override(principal, proposal_id, reason)
+    if format is Format.json:
+        _print_json({"proposal": proposal.as_dict()})
+        return
+    out.print(
+        f"Proposal #{proposal.id}: {principal.username} overrode the quarter-end guard: {escape(reason.strip())}",
+        highlight=False,
+    )
+
+
+@definitions_app.command("guard")
+def definitions_guard(
+    proposal_id: ProposalArgument, workspace: WorkspaceOption = None, format: FormatOption = Format.table
+) -> None:
+    """Whether a proposal loosens a marketing stage in the last weeks of a quarter, and so needs an exec override."""
+    with open_workspace(workspace) as ws:
+        verdict = ws.definitions.guard(proposal_id)
+    if format is Format.json:
+        _print_json(verdict.as_dict())
+        return
+    if verdict.overridden_by is not None:
+        override = f"given by {verdict.overridden_by}: {verdict.reason}"
+    else:
+        override = "needed, not given" if verdict.needs_override else "not needed"
+    window = f"{verdict.window[0]} to {verdict.window[1]}" if verdict.window is not None else "none (guard off)"
+    lines = [
+        ("loosens (marketing stages)", ", ".join(verdict.loosened) or "none"),
+        ("judged", "on data" if verdict.added is not None else "by the text of the change"),
+        ("takes effect", str(verdict.effective)),
+        ("freeze window", window),
+        ("exec override", override),
+    ]
+    for label, value in lines:
+        out.print(f"{label + ':':28}{escape(value)}", highlight=False)
+    out.print(escape(verdict.message), highlight=False)
 
 
 # --- definitions: what the data says (read-only) ----------------------------------------------------------------
