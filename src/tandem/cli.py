@@ -1116,6 +1116,58 @@ def definitions_guard(
 # --- definitions: what the data says (read-only) ----------------------------------------------------------------
 
 
+@definitions_app.command("impact")
+def definitions_impact(
+    proposal_id: ProposalArgument,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """What a proposal would change: leads added and removed per stage, how the added ones converted, and the
+    expected effect on the next stage, won deals and revenue this quarter. Read-only."""
+    with open_workspace(workspace) as ws:
+        report = ws.proposal_impact(proposal_id, as_of=as_of)
+    if format is Format.json:
+        _print_json(report.as_dict())
+        return
+    table = RichTable(
+        "stage",
+        "side",
+        "now",
+        "proposed",
+        "added",
+        "removed",
+        "added this quarter",
+        "added: to next",
+        "others: to next",
+        "added: to won",
+        "others: to won",
+        "expected won",
+        "expected revenue",
+        title=f"impact of proposal #{proposal_id} on version {report.base_version} · as of "
+        f"{report.as_of:%Y-%m-%d %H:%M} UTC · quarter from {report.quarter_start}",
+    )
+    for stage in report.stages:
+        table.add_row(
+            stage.stage,
+            stage.side,
+            format_number(stage.current),
+            format_number(stage.proposed),
+            format_number(stage.added),
+            format_number(stage.removed),
+            format_number(stage.quarter_added),
+            format_number(stage.added_next_rate, "pct"),
+            format_number(stage.kept_next_rate, "pct"),
+            format_number(stage.added_won_rate, "pct"),
+            format_number(stage.kept_won_rate, "pct"),
+            format_number(stage.expected_won),
+            format_number(stage.expected_revenue, "money"),
+        )
+    out.print(table, highlight=False)
+    for line in report.summary():
+        out.print(escape(line), highlight=False)
+
+
 @definitions_app.command("signal")
 def definitions_signal(
     as_of: AsOfOption = None,

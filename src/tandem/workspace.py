@@ -28,7 +28,9 @@ from sqlalchemy import select
 from tandem.accounts import Accounts
 from tandem.audit import AuditVerification, record, verify_chain
 from tandem.definitions.governance import Governance, VersionInfo
+from tandem.definitions.impact import ImpactReport, measure_impact
 from tandem.definitions.membership import rule_entries, with_rule_entries
+from tandem.definitions.model import Definitions, load_definitions
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
@@ -281,12 +283,34 @@ class Workspace:
         """Proposals, approvals and versions of the definitions (`tandem.definitions.governance`).
 
         Proposals are checked against the leads' columns, read from the warehouse only when a proposal is made; the
-        quarter-end guard's window is the `definitions_freeze_weeks` setting.
+        quarter-end guard's window is the `definitions_freeze_weeks` setting, and it measures loosening as the
+        leads a proposal adds to each stage on the warehouse's data (`tandem.definitions.impact`).
         """
         return Governance(
             self.store,
             lambda: self.warehouse.columns("leads"),
             freeze_weeks=int(self.settings["definitions_freeze_weeks"]),
+            added_leads=self._added_leads,
+        )
+
+    def _added_leads(self, current: Definitions, proposed: Definitions) -> dict[str, int] | None:
+        """Leads `proposed` adds to each stage over all history; None without leads (the guard reads the text)."""
+        if int(self.warehouse.table("leads").count().execute()) == 0:
+            return None
+        return measure_impact(self, current, proposed, base_version=0).added
+
+    def proposal_impact(self, proposal_id: int, *, as_of: date | datetime | str | None = None) -> ImpactReport:
+        """What proposal `proposal_id` would change, measured against the version it was proposed on."""
+        proposal = self.definitions.proposal(proposal_id)
+        base = self.definitions.version(proposal.base_version)
+        proposed = load_definitions(proposal.document, source_name=f"proposal #{proposal_id}")
+        return measure_impact(
+            self,
+            base.definitions,
+            proposed,
+            base_version=base.version,
+            as_of=to_timestamp(as_of),
+            proposal_id=proposal_id,
         )
 
     # --- data -------------------------------------------------------------------------------------------------
@@ -354,7 +378,7 @@ class Workspace:
         in_force = [v for v in versions if v.effective_from is None or v.effective_from <= moment.date()]
         return in_force[-1] if in_force else versions[0]
 
-    def stage_events(self, definitions: VersionInfo, as_of: datetime) -> ibis.Table:
+    def stage_events(self, definitions: Definitions, as_of: datetime) -> ibis.Table:
         """The imported stage events plus the first moment each lead met each stage rule of `definitions`.
 
         What every funnel metric reads as "stage events" (`tandem.definitions.membership`): a lead reaches a
@@ -362,13 +386,13 @@ class Workspace:
         """
         wh = self.warehouse
         entries = rule_entries(
-            definitions.definitions,
+            definitions,
             leads=wh.table("leads"),
             touches=wh.table("touches"),
             activities=wh.table("activities"),
             as_of=as_of,
         )
-        return with_rule_entries(wh.table("stage_events"), entries, definitions.definitions)
+        return with_rule_entries(wh.table("stage_events"), entries, definitions)
 
     # --- metrics ----------------------------------------------------------------------------------------------
     def funnel_spec(self, *, version: int | None = None, **question: Any) -> FunnelSpec:
@@ -381,7 +405,7 @@ class Workspace:
         as_of = to_timestamp(question.pop("as_of", None)) or datetime.now(UTC).replace(tzinfo=None)
         in_force = self.definitions_in_force(as_of, version)
         spec = FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question)
-        return spec, in_force, self.stage_events(in_force, spec.as_of)
+        return spec, in_force, self.stage_events(in_force.definitions, spec.as_of)
 
     def _result(self, kind: str, expr: Any, spec: Any, definitions: VersionInfo | None = None) -> Result:
         return Result(

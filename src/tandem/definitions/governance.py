@@ -88,8 +88,9 @@ class GovernanceError(TandemError, ValueError):
 #: Called before a version is created: (session, proposal, approving principal); raises `GovernanceError` to refuse.
 Guard = Callable[[Session, DefinitionProposal, Principal], None]
 
-#: (current definitions, proposed definitions) -> leads the proposal would add to each stage, measured on the warehouse.
-AddedLeads = Callable[[Definitions, Definitions], Mapping[str, int]]
+#: (current definitions, proposed definitions) -> leads the proposal would add to each stage, measured on the warehouse
+#: (None when there is no data to measure on: the guard then judges by the text).
+AddedLeads = Callable[[Definitions, Definitions], Mapping[str, int] | None]
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,8 @@ class Governance:
             return None
         current = load_definitions(current_text, source_name=f"version {proposal.base_version}")
         proposed = load_definitions(proposed_text, source_name=f"proposal #{proposal_id}")
-        added = None if self.added_leads is None else dict(self.added_leads(current, proposed))
+        measured = None if self.added_leads is None else self.added_leads(current, proposed)
+        added = None if measured is None else dict(measured)
         return GuardVerdict(
             proposal_id=proposal_id,
             loosened=loosened_stages(current, proposed, added),
