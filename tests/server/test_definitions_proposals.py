@@ -7,6 +7,9 @@ definitions (version 1) have no stage rules; the proposals here give the mql sta
 What each refusal answers: 422 for a file with problems (every one by line and column) or a request refused as
 asked; 409 for a decision on a proposal that is closed; 404 for one that does not exist; 403 for a role without
 the permission. A refusal stores nothing.
+
+The quarter-end guard (a change loosening a marketing stage in a quarter's last weeks needs an exec's override) is
+off in these tests, so that the day they run on does not matter, except in the test that shows it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tandem.accounts import Role
+from tandem.definitions.guard import freeze_window
 
 from .conftest import PASSWORD, Browser
+
+
+@pytest.fixture(autouse=True)
+def no_quarter_end_freeze(app: FastAPI) -> None:
+    app.state.tandem.workspace.definitions.freeze_weeks = 0
 
 
 def current_document(app: FastAPI) -> str:
@@ -363,3 +373,50 @@ def test_what_people_write_is_shown_as_text_never_as_markup(
         assert "<img src=x" not in page
         assert "&lt;script&gt;" in page
     assert viewer.get(f"/definitions/proposals/{proposal_id}?done=<b>hi</b>").text.count("<b>hi</b>") == 0
+
+
+# --- The quarter-end guard and the exec override ----------------------------------------------------------------
+
+
+def test_loosening_marketing_in_a_quarters_last_weeks_waits_for_an_execs_override(
+    app: FastAPI, api: Callable[[str], TestClient], signed_in: Callable[[str], Browser]
+) -> None:
+    app.state.tandem.workspace.definitions.freeze_weeks = 2
+    today = datetime.now(UTC).date()
+    window = freeze_window(today, 2)
+    assert window is not None
+    effective = max(today, window[0])  # a day in this quarter's last two weeks
+    answer = api("mark").post(
+        "/api/definitions/proposals",
+        json={
+            "document": with_mql_rule(current_document(app), "days_since_created() >= 0"),  # every lead an MQL
+            "effective_from": effective.isoformat(),
+        },
+    )
+    proposal_id = answer.json()["id"]
+    held = api("val").get(f"/api/definitions/proposals/{proposal_id}").json()
+    assert held["waiting_for"] == ["marketing", "sales", "exec"]
+    assert held["leaders"]["exec"] == ["eve"]
+    assert held["guard"]["needs_override"] is True
+    assert "an exec must override it first" in held["guard_message"]
+
+    eve = signed_in("eve")
+    page = eve.get(f"/definitions/proposals/{proposal_id}").text
+    assert 'id="override-form"' in page
+    assert 'id="approve-form"' not in page  # an exec overrides the guard; the leaders still approve
+
+    assert api("mia").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 200
+    held_back = api("sam").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
+    assert held_back.status_code == 422
+    assert "an exec must override it first" in held_back.json()["detail"]
+    override = f"/api/definitions/proposals/{proposal_id}/override"
+    assert api("mia").post(override, json={"reason": "x"}).status_code == 422  # only an exec overrides
+    assert api("val").post(override, json={"reason": "x"}).status_code == 403
+
+    answer = eve.form(f"/definitions/proposals/{proposal_id}/override", {"reason": "the board agreed on 1 December"})
+    assert answer.headers["location"] == f"/definitions/proposals/{proposal_id}?done=overridden"
+    page = eve.get(answer.headers["location"]).text
+    assert "Overridden: the quarter-end guard no longer holds it back; it waits for sales." in page
+    assert "the board agreed on 1 December" in page
+    approved = api("sam").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
+    assert (approved.json()["status"], approved.json()["version"]) == ("approved", 2)

@@ -20,6 +20,7 @@ the author withdraws). What it refuses is answered, never hidden:
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import select
 
 from tandem.accounts import Permission, Principal, Role
 from tandem.definitions.governance import Governance, GovernanceError, ProposalInfo
+from tandem.definitions.guard import GuardVerdict, freeze_window
 from tandem.definitions.model import DefinitionsError
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.pages import render
@@ -102,6 +104,15 @@ class RejectionIn(BaseModel):
     )
 
 
+class OverrideIn(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        pattern=NO_NUL,
+        description="Why the change may take effect in the quarter's last weeks: both teams read it.",
+    )
+
+
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Refusal, "description": "No valid API token or session."},
     403: {"model": Refusal, "description": "The role lacks the permission (see x-access)."},
@@ -116,8 +127,8 @@ DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "model": Refusal,
-        "description": "Refused as asked (self-approval, a second approval for one side, not a leader, no reason); "
-        "the detail says why. Nothing changed.",
+        "description": "Refused as asked (self-approval, a second approval for one side, not a leader, no reason, "
+        "the quarter-end guard waiting for an exec's override); the detail says why. Nothing changed.",
     },
 }
 PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -170,8 +181,9 @@ def proposals_of(workspace: Workspace) -> list[dict[str, Any]]:
     return [{**p.as_dict(), "waiting_for": p.waiting_for, "document": p.document} for p in proposals]
 
 
-def actions_of(principal: Principal, proposal: ProposalInfo) -> list[str]:
-    """What `principal` may do with `proposal` now: "approve", "reject", "withdraw" (the author's reject).
+def actions_of(principal: Principal, proposal: ProposalInfo, guard: GuardVerdict | None = None) -> list[str]:
+    """What `principal` may do with `proposal` now: "approve", "reject", "withdraw" (the author's reject), and for
+    an exec, "override" when the quarter-end `guard` holds the proposal back.
 
     Mirrors `Governance`'s rules so that pages show only the buttons that work; `Governance` still decides.
     """
@@ -179,6 +191,8 @@ def actions_of(principal: Principal, proposal: ProposalInfo) -> list[str]:
         return []
     if principal.username == proposal.author:
         return ["withdraw"]
+    if principal.role == Role.EXEC:
+        return ["override"] if guard is not None and guard.blocked else []
     if not principal.is_leader or principal.role not in (Role.MARKETING, Role.SALES):
         return []
     side = str(principal.role)
@@ -212,15 +226,35 @@ def _file_diff(governance: Governance, proposal: ProposalInfo) -> list[str]:
     )
 
 
-def proposal_document(workspace: Workspace, principal: Principal, proposal: ProposalInfo) -> dict[str, Any]:
+def guard_of(state: ServerState, proposal: ProposalInfo) -> GuardVerdict | None:
+    """The quarter-end guard's verdict on an open proposal that takes effect inside a freeze window; None otherwise.
+
+    Outside the window nothing needs an override, so nothing is measured; inside it the verdict measures on the
+    warehouse (leads each stage would gain), as the approval that completes the version does.
+    """
+    governance = state.workspace.definitions
+    if proposal.status != "open":
+        return None
+    effective = proposal.effective_from or datetime.now(UTC).date()  # Governance's today: UTC
+    window = freeze_window(effective, governance.freeze_weeks)
+    if window is None or not window[0] <= effective <= window[1]:
+        return None
+    with state.warehouse_lock:
+        return governance.guard(proposal.id)
+
+
+def proposal_document(state: ServerState, principal: Principal, proposal: ProposalInfo) -> dict[str, Any]:
     """Everything about one proposal: what `GET /api/definitions/proposals/{id}` answers and the page shows."""
+    guard = guard_of(state, proposal)
+    known = replace(proposal, guard=guard)  # waits for an exec too while the guard holds it back
     return {
-        **proposal.as_dict(),
-        "waiting_for": proposal.waiting_for,
-        "leaders": _leaders(workspace, proposal),
+        **known.as_dict(),
+        "waiting_for": known.waiting_for,
+        "leaders": _leaders(state.workspace, known),
         "document": proposal.document,
-        "diff": _file_diff(workspace.definitions, proposal),
-        "actions": actions_of(principal, proposal),
+        "diff": _file_diff(state.workspace.definitions, proposal),
+        "guard_message": guard.message if guard is not None else None,
+        "actions": actions_of(principal, proposal, guard),
     }
 
 
@@ -259,14 +293,17 @@ def _propose(
 
 
 def _decide(state: ServerState, principal: Principal, proposal_id: int, decision: str, text: str) -> ProposalInfo:
-    """Approve or reject (the author's reject withdraws); raises `NotFound` or `GovernanceError`."""
+    """Approve, reject (the author's reject withdraws) or override; raises `NotFound` or `GovernanceError`."""
     governance = state.workspace.definitions
     _proposal(state.workspace, proposal_id)
     if decision == "approve":
-        decided = governance.approve(principal, proposal_id, text)
+        with state.warehouse_lock:  # in a freeze window, the guard measures the change on the warehouse
+            decided = governance.approve(principal, proposal_id, text)
         if decided.version is not None:
             state.definitions_changed()
         return decided
+    if decision == "override":
+        return governance.override(principal, proposal_id, text)
     return governance.reject(principal, proposal_id, text)
 
 
@@ -319,7 +356,7 @@ def api_propose(request: Request, body: ProposalIn) -> dict[str, Any] | JSONResp
         return JSONResponse({"detail": _summary(exc), "problems": _problems(exc)}, status_code=422)
     except GovernanceError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
-    return proposal_document(state.workspace, principal, proposal)
+    return proposal_document(state, principal, proposal)
 
 
 @router.get(
@@ -332,8 +369,8 @@ def api_proposal(request: Request, proposal_id: ProposalId) -> dict[str, Any]:
     """One proposal: its status, author, note and effective date; what it changes (stage by stage, and the file as
     a diff against the version it was made on); the decisions so far; whom it waits for and which leaders may
     approve; the proposed file; and what the caller may do with it (``actions``)."""
-    workspace = request.app.state.tandem.workspace
-    return proposal_document(workspace, principal_of(request), _proposal(workspace, proposal_id))
+    state: ServerState = request.app.state.tandem
+    return proposal_document(state, principal_of(request), _proposal(state.workspace, proposal_id))
 
 
 def _api_decision(request: Request, proposal_id: int, decision: str, text: str) -> dict[str, Any] | JSONResponse:
@@ -343,7 +380,7 @@ def _api_decision(request: Request, proposal_id: int, decision: str, text: str) 
         decided = _decide(state, principal, proposal_id, decision, text)
     except GovernanceError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=_refusal_status(state, proposal_id))
-    return proposal_document(state.workspace, principal, decided)
+    return proposal_document(state, principal, decided)
 
 
 @router.post(
@@ -371,6 +408,22 @@ def api_reject(request: Request, proposal_id: ProposalId, body: RejectionIn) -> 
     return _api_decision(request, proposal_id, "reject", body.reason)
 
 
+@router.post(
+    "/api/definitions/proposals/{proposal_id}/override",
+    openapi_extra=access(Permission.DECIDE),
+    tags=["definitions"],
+    response_model=None,
+    responses=DECISION_REFUSALS,
+)
+def api_override(request: Request, proposal_id: ProposalId, body: OverrideIn) -> dict[str, Any] | JSONResponse:
+    """An exec (not the author) lets a proposal past the quarter-end guard, with a reason both teams read.
+
+    Needed when a change loosens a marketing stage and takes effect in the last weeks of a quarter (``guard``
+    says so, and ``waiting_for`` names "exec"); the leaders' approvals are still needed.
+    """
+    return _api_decision(request, proposal_id, "override", body.reason)
+
+
 @router.get(
     "/api/definitions/{version}",
     openapi_extra=access(Permission.READ),
@@ -391,7 +444,7 @@ def api_definition(
 
 # --- pages --------------------------------------------------------------------------------------------------------
 #: The notice after a change, chosen by the `done` query parameter (never user text: the page fills in the facts).
-DONE = ("proposed", "approved", "rejected", "withdrawn")
+DONE = ("proposed", "approved", "rejected", "withdrawn", "overridden")
 
 
 def _definitions_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -471,8 +524,8 @@ def propose_from_page(
 
 
 def _proposal_page(request: Request, proposal_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:
-    workspace = request.app.state.tandem.workspace
-    proposal = proposal_document(workspace, principal_of(request), _proposal(workspace, proposal_id))
+    state: ServerState = request.app.state.tandem
+    proposal = proposal_document(state, principal_of(request), _proposal(state.workspace, proposal_id))
     return render(
         request,
         "definition_proposal.html",
@@ -501,9 +554,12 @@ def _page_decision(request: Request, proposal_id: int, decision: str, text: str)
         decided = _decide(state, principal, proposal_id, decision, text)
     except GovernanceError as exc:
         status = _refusal_status(state, proposal_id)
-        kept = {"comment" if decision == "approve" else "reason": text}
+        kept = {{"approve": "comment", "reject": "reason"}.get(decision, decision): text}  # the text, to retry
         return _proposal_page(request, proposal_id, status, error=str(exc), kept=kept)
-    done = "approved" if decision == "approve" else "withdrawn" if decided.author == principal.username else "rejected"
+    if decision == "reject":
+        done = "withdrawn" if decided.author == principal.username else "rejected"
+    else:
+        done = "approved" if decision == "approve" else "overridden"
     return RedirectResponse(f"/definitions/proposals/{proposal_id}?done={done}", status_code=303)
 
 
@@ -529,3 +585,15 @@ def reject_from_page(
     request: Request, proposal_id: ProposalId, reason: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = ""
 ) -> Response:
     return _page_decision(request, proposal_id, "reject", reason.replace("\x00", ""))
+
+
+@router.post(
+    "/definitions/proposals/{proposal_id}/override",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.DECIDE),
+    include_in_schema=False,
+)
+def override_from_page(
+    request: Request, proposal_id: ProposalId, reason: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = ""
+) -> Response:
+    return _page_decision(request, proposal_id, "override", reason.replace("\x00", ""))
