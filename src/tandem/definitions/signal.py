@@ -30,8 +30,10 @@ definitions, cumulative semantics and as-of rule apply as everywhere else):
   (2) a practical minimum effect: volume up at least 10 %, acceptance down at least 10 % relative; (3) extra-
   Poisson variation: real weekly counts vary more than a Poisson or binomial model says (seasons, campaigns,
   quarter ends). The baseline weeks measure it (Pearson chi-square over its degrees of freedom, the quasi-likelihood
-  dispersion factor ``phi``, at least 1); the counts are divided by ``phi`` before the exact tests, which widens
-  them by exactly that much. With Poisson-like weeks ``phi`` is 1 and the tests are the plain exact ones.
+  dispersion factor ``phi``, at least 1). When ``phi`` is above 1 each test becomes its quasi-likelihood version:
+  the normal statistic over ``sqrt(phi)``, against Student's t with the baseline weeks less one as degrees of
+  freedom (``phi`` is estimated from a dozen weeks, and a plain normal reference would trust it too much). With
+  Poisson-like weeks ``phi`` is 1 and the tests are the plain exact ones.
 - **No multiple-testing correction between the two tests**: the flag needs both (an intersection-union test), and
   its false-alarm rate is at most the larger of the two tests' levels, so each test at ``alpha`` keeps the flag at
   ``alpha`` or below (Berger, 1982). Holm or Bonferroni would apply if *either* test could flag; here they would
@@ -44,7 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from tandem.engine.spec import to_timestamp
@@ -62,10 +64,13 @@ __all__ = [
     "SignalWeek",
     "Status",
     "VolumeTest",
+    "WeeklyCounts",
+    "acceptance_p_value",
     "dispersion",
     "evaluate",
     "handoff_stages",
     "loosening_signal",
+    "volume_p_value",
     "weekly_counts",
 ]
 
@@ -248,13 +253,51 @@ def dispersion(counts: Sequence[int], totals: Sequence[int] | None = None) -> fl
     return max(1.0, chi2 / (k - 1))
 
 
-def _deflate(count: int, phi: float) -> int:
-    return round(count / phi)
+def volume_p_value(recent: int, baseline: int, recent_weeks: int, baseline_weeks: int, phi: float = 1.0) -> float:
+    """One-sided p-value of "the recent weekly rate is higher than the baseline's".
+
+    With Poisson-like weeks (``phi`` 1) the exact conditional test: given the total ``n``, the recent count is
+    Binomial(n, r / (r + b)) under no change. With more spread (``phi`` > 1) the quasi-Poisson test: the same
+    difference over ``sqrt(phi)`` times its binomial standard deviation, against Student's t with ``b - 1``
+    degrees of freedom, because ``phi`` is itself estimated from the ``b`` baseline weeks.
+    """
+    from scipy.stats import binomtest, t
+
+    n = recent + baseline
+    if n == 0:
+        return 1.0
+    share = recent_weeks / (recent_weeks + baseline_weeks)
+    if phi <= 1.0:
+        return float(binomtest(recent, n, share, alternative="greater").pvalue)
+    z = (recent - n * share) / math.sqrt(phi * n * share * (1 - share))
+    return float(t.sf(z, baseline_weeks - 1))
+
+
+def acceptance_p_value(
+    recent_accepted: int, recent: int, baseline_accepted: int, baseline: int, phi: float = 1.0, weeks: int = 2
+) -> float:
+    """One-sided p-value of "the recent acceptance rate is lower than the baseline's".
+
+    With binomial-like weeks (``phi`` 1) Fisher's exact test on the 2x2 table. With more spread (``phi`` > 1) the
+    two-proportion z statistic (pooled rate) over ``sqrt(phi)``, against Student's t with ``weeks - 1`` degrees
+    of freedom (``weeks``: the baseline weeks ``phi`` was estimated from).
+    """
+    from scipy.stats import fisher_exact, t
+
+    if recent == 0 or baseline == 0:
+        return 1.0
+    if phi <= 1.0:
+        table = [[recent_accepted, recent - recent_accepted], [baseline_accepted, baseline - baseline_accepted]]
+        return float(fisher_exact(table, alternative="less").pvalue)
+    pooled = (recent_accepted + baseline_accepted) / (recent + baseline)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    se = math.sqrt(phi * pooled * (1 - pooled) * (1 / recent + 1 / baseline))
+    z = (recent_accepted / recent - baseline_accepted / baseline) / se
+    return float(t.cdf(z, max(weeks - 1, 1)))
 
 
 def _volume_test(recent: Sequence[SignalWeek], baseline: Sequence[SignalWeek], params: SignalParams) -> VolumeTest:
-    from scipy.stats import binomtest
-
     r, b = len(recent), len(baseline)
     n_r = sum(w.mqls for w in recent)
     n_b = sum(w.mqls for w in baseline)
@@ -263,10 +306,7 @@ def _volume_test(recent: Sequence[SignalWeek], baseline: Sequence[SignalWeek], p
     change = per_r / per_b - 1 if per_r is not None and per_b else None
     phi = dispersion([w.mqls for w in baseline])
     enough = r == params.recent_weeks and b >= params.recent_weeks and min(n_r, n_b) >= params.min_mqls
-    p_value = None
-    if r and b and n_r + n_b > 0:
-        k, n = _deflate(n_r, phi), _deflate(n_r, phi) + _deflate(n_b, phi)
-        p_value = float(binomtest(k, n, r / (r + b), alternative="greater").pvalue) if n else 1.0
+    p_value = volume_p_value(n_r, n_b, r, b, phi) if r and b else None
     significant = (
         enough
         and p_value is not None
@@ -296,8 +336,6 @@ def _volume_test(recent: Sequence[SignalWeek], baseline: Sequence[SignalWeek], p
 def _acceptance_test(
     recent: Sequence[SignalWeek], baseline: Sequence[SignalWeek], params: SignalParams
 ) -> AcceptanceTest:
-    from scipy.stats import fisher_exact
-
     n_r = sum(w.mqls for w in recent)
     a_r = sum(w.accepted for w in recent)
     n_b = sum(w.mqls for w in baseline)
@@ -314,13 +352,8 @@ def _acceptance_test(
         and expected is not None
         and expected >= params.min_expected
     )
-    p_value = None
-    if n_r and n_b:
-        table = [
-            [_deflate(a_r, phi), _deflate(n_r - a_r, phi)],
-            [_deflate(a_b, phi), _deflate(n_b - a_b, phi)],
-        ]
-        p_value = float(fisher_exact(table, alternative="less").pvalue)
+    weeks = sum(1 for w in baseline if w.mqls)
+    p_value = acceptance_p_value(a_r, n_r, a_b, n_b, phi, weeks) if n_r and n_b else None
     significant = (
         enough
         and p_value is not None
@@ -456,13 +489,16 @@ def _sentence(
             f"({_p(acceptance.p_value)}): check whether the {m} definition was loosened."
         )
     if not volume.significant:
-        return (
-            f"{moved}, not a significant rise of at least {_pct(params.min_volume_rise)}; {step} went {rates}: "
-            f"no sign of a looser {m} definition."
-        )
+        if change < 0 or volume.p_value is None:
+            pass
+        elif volume.p_value >= params.alpha:
+            moved = f"{m}s rose {change * 100:.0f} %, within chance ({_p(volume.p_value)})"
+        else:
+            moved += f", less than the {_pct(params.min_volume_rise)} rise that counts"
+        return f"{moved}; {step} went {rates}: no sign of a looser {m} definition."
     return (
-        f"{moved} while {step} went {rates} ({_p(acceptance.p_value)}), not a significant fall of at least "
-        f"{_pct(params.min_rate_drop)}: the extra {m}s are accepted about as before."
+        f"{moved} but {step} did not fall significantly ({rates}, {_p(acceptance.p_value)}): the extra {m}s are "
+        "accepted as before."
     )
 
 
@@ -493,36 +529,39 @@ def _monday(moment: datetime) -> datetime:
     return datetime(day.year, day.month, day.day)
 
 
-def weekly_counts(
-    ws: Workspace,
-    as_of: datetime,
-    params: SignalParams,
-    mql: str,
-    accepted_at: str,
-) -> list[SignalWeek]:
+@dataclass(frozen=True)
+class WeeklyCounts:
+    """The weekly series and the definitions it was counted under (the funnel result's version)."""
+
+    weeks: list[SignalWeek]
+    definition_version: int
+    mql: str
+    accepted_at: str
+
+
+def weekly_counts(ws: Workspace, as_of: datetime, params: SignalParams, stage: str | None = None) -> WeeklyCounts:
     """The complete weeks the signal reads, oldest first, counted by the funnel engine.
 
     Weeks run from the first baseline week of the acceptance test (the earliest needed) to the last complete
-    week; weeks that began before the first lead was created are not history and are left out.
+    week; weeks that began before the first lead was created are not history and are left out. The MQL stage and
+    the next one come from the definitions the funnel result was computed under.
     """
     last = _monday(as_of) - WEEK  # the newest week that ended by as_of
     newest_mature = _monday(as_of - WEEK - timedelta(days=params.window_days))
     span = params.recent_weeks + params.baseline_weeks
     first = min(last, newest_mature) - WEEK * (span - 1)
     leads = ws.warehouse.table("leads")
-    started = leads.created_at.min().to_pyarrow().as_py()
-    if started is None:
-        return []
-    started = to_timestamp(started)
-    assert started is not None
-    if started > first:
+    started = to_timestamp(leads.created_at.min().to_pyarrow().as_py())
+    if started is not None and started > first:
         first = _monday(started) + (WEEK if started > _monday(started) else timedelta(0))
-    if first > last:
-        return []
-    result = ws.funnel(period="week", start=first, end=last + WEEK, window_days=params.window_days, as_of=as_of).rows()
+    if started is None or first > last:
+        current = ws.definitions.current()
+        return WeeklyCounts([], current.version, *handoff_stages(current.definitions, stage))
+    result = ws.funnel(period="week", start=first, end=last + WEEK, window_days=params.window_days, as_of=as_of)
+    mql, accepted_at = handoff_stages(ws.definitions.version(result.definition_version).definitions, stage)
     mqls: dict[datetime, int] = {}
     accepted: dict[datetime, int] = {}
-    for row in result:
+    for row in result.rows():
         when = to_timestamp(row["period"])
         assert when is not None
         if row["stage"] == mql:
@@ -541,7 +580,7 @@ def weekly_counts(
             )
         )
         week += WEEK
-    return weeks
+    return WeeklyCounts(weeks, result.definition_version, mql, accepted_at)
 
 
 def loosening_signal(
@@ -573,10 +612,11 @@ def loosening_signal(
         min_volume_rise=min_volume_rise,
         min_rate_drop=min_rate_drop,
     )
-    current = ws.definitions.current()
-    mql, nxt = handoff_stages(current.definitions, stage)
-    moment = ws.funnel_spec(**({} if as_of is None else {"as_of": as_of})).as_of
-    weeks = weekly_counts(ws, moment, params, mql, nxt)
+    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    if not 1900 <= moment.year <= 9000:
+        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of weeks the signal can use")
+    counts = weekly_counts(ws, moment, params, stage)
+    mql, nxt, weeks = counts.mql, counts.accepted_at, counts.weeks
     status, sentence, reasons, volume, acceptance, spans = evaluate(weeks, params, mql, nxt)
     return LooseningSignal(
         status=status,
@@ -589,7 +629,7 @@ def loosening_signal(
         volume=volume,
         acceptance=acceptance,
         weeks=weeks,
-        definition_version=current.version,
+        definition_version=counts.definition_version,
         backend=ws.warehouse.backend_name,
         spans=spans,
     )

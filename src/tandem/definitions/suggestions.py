@@ -14,7 +14,7 @@ definitions; it informs the next proposal.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from tandem.definitions.suggest import (
     threshold_curve,
     workspace_training_frame,
 )
+from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["NOTE", "Suggestions", "suggest_definitions"]
 
 NOTE = "A suggestion to inform the next definitions proposal; it does not change the definitions."
+#: Leads of each outcome (won, not won) the model needs: its 5-fold cross-validation and held-out split stay
+#: stratified with at least two of each in every part.
+MIN_PER_CLASS = 20
 #: Share of the candidates passing at each threshold of the curve: all of them, then 90 %, 80 % ... 10 %.
 CURVE_SHARES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
 
@@ -119,13 +123,16 @@ def suggest_definitions(
         raise ConfigError(f"--stage must be between the first and the last stage ({', '.join(names[1:-1])})")
     if top < 1:
         raise ConfigError("--top must be at least 1")
-    moment = ws.funnel_spec(**({} if as_of is None else {"as_of": as_of})).as_of
+    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    if not 1900 <= moment.year <= 9000:
+        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of dates suggestions can use")
     outcome = names[-1]
     frame = workspace_training_frame(ws, outcome, moment, min_age_days=min_age_days)
-    if len(frame) < 20:
+    wins = int(frame[OUTCOME_COLUMN].sum())
+    if min(wins, len(frame) - wins) < MIN_PER_CLASS:
         raise ConfigError(
-            f"only {len(frame)} leads are at least {min_age_days} days old: too few to learn from "
-            "(import more history, or lower the minimum age)"
+            f"{wins} of the {len(frame)} leads at least {min_age_days} days old reached {outcome}: a model needs at "
+            f"least {MIN_PER_CLASS} that did and {MIN_PER_CLASS} that did not"
         )
     reached_stage = workspace_training_frame(ws, stage, moment, min_age_days=min_age_days)[OUTCOME_COLUMN]
     reached_before = workspace_training_frame(ws, names[index - 1], moment, min_age_days=min_age_days)[OUTCOME_COLUMN]
