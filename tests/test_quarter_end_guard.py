@@ -349,7 +349,8 @@ def test_guard_and_override_on_the_command_line(tmp_path: Path) -> None:
         workspace.accounts.create_user("cli:ops", "eve", "exec", password=password("eve"))
     text = ok(definitions(ws, "show")).replace("- name: mql\n", "- name: mql\n  rule: score >= 40\n")
     (tmp_path / "mql.yaml").write_text(text, encoding="utf-8")
-    ok(as_user(ws, "mark", "propose", tmp_path / "mql.yaml", "--effective", FREEZE_DAY.isoformat()))
+    proposed = ok(as_user(ws, "mark", "propose", tmp_path / "mql.yaml", "--effective", FREEZE_DAY.isoformat()))
+    assert "approve it and an exec override." in proposed
 
     assert "an exec must override it first" in " ".join(ok(definitions(ws, "guard", "1")).split())
     verdict = as_json(definitions(ws, "guard", "1", "--format", "json"))

@@ -1016,13 +1016,17 @@ def definitions_propose(
     with open_workspace(workspace) as ws:
         principal = _sign_in(ws, as_, password_stdin)
         proposal = ws.definitions.propose(principal, file, note=note, effective_from=effective_from)
+        verdict = ws.definitions.guard(proposal.id)
     if format is Format.json:
-        _print_json({"proposal": proposal.as_dict()})
+        _print_json({"proposal": proposal.as_dict(), "guard": verdict.as_dict()})
         return
     out.print(f"Proposal #{proposal.id} on version {proposal.base_version} by {proposal.author}:", highlight=False)
     for change in proposal.changes:
         out.print(f"  {escape(change)}", highlight=False)
-    out.print("Waiting for a marketing leader and a sales leader to approve it.", highlight=False)
+    waiting = " and an exec override" if verdict.needs_override else ""
+    out.print(f"Waiting for a marketing leader and a sales leader to approve it{waiting}.", highlight=False)
+    if verdict.needs_override:
+        out.print(escape(verdict.message), highlight=False)
 
 
 @definitions_app.command("approve")
