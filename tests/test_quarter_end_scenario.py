@@ -17,6 +17,7 @@ import tandem
 from tandem.definitions.guard import quarter_bounds
 from tandem.demo_workspace import build_demo
 
+from .test_cli import run
 from .test_cli_accounts import as_json, failed, ok
 from .test_cli_definitions import as_user, definitions, password
 
@@ -106,3 +107,17 @@ def test_a_loosened_mql_rule_at_quarter_end_is_refused_without_an_exec_override(
     assert "definitions.override" in actions
     assert override["actor"] == "eve"
     assert "Board-approved" in str(override["details"])
+
+    # Version 2 takes effect in the quarter's last week: until then results count under version 1, and any period
+    # can be counted under either version.
+    in_force = as_json(run("funnel", "--format", "json", "-w", str(company)))
+    recounted = as_json(run("funnel", "--definitions", "2", "--format", "json", "-w", str(company)))
+    assert (in_force["definition_version"], recounted["definition_version"]) == (1, 2)
+    reached = {
+        doc["definition_version"]: {r["stage"]: r["reached"] for r in doc["rows"]} for doc in (in_force, recounted)
+    }
+    assert reached[2]["mql"] - reached[1]["mql"] == mql["added"]
+    assert reached[2]["won"] == reached[1]["won"]
+    explained = run("funnel", "--definitions", "2", "--explain", "-w", str(company))
+    assert "mql: has_event('content_download')" in explained.stderr
+    assert "sql: (stage events only)" in explained.stderr

@@ -76,6 +76,15 @@ FromOption = Annotated[str | None, typer.Option("--from", help="First day includ
 ToOption = Annotated[str | None, typer.Option("--to", help="First day excluded (YYYY-MM-DD, UTC).")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Count only leads that passed each stage in order.")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Observe the data as of this moment (default now).")]
+VersionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--definitions",
+        min=1,
+        metavar="VERSION",
+        help="Count under this definitions version (default: the version in force at --as-of).",
+    ),
+]
 
 
 def _json_default(value: Any) -> Any:
@@ -346,6 +355,12 @@ def _cell(value: Any, style: str) -> str:
     return str(json_value(value))
 
 
+def _stage_rules(ws: Workspace, version: int) -> list[str]:
+    """One line per stage of `version`: its rule, or that only its stage events count."""
+    stages = ws.definitions.version(version).definitions.stages
+    return [f"  {stage.name}: {stage.rule or '(stage events only)'}" for stage in stages]
+
+
 def _explain(result: Result, lines: list[str]) -> None:
     err.print("\n".join(lines), highlight=False)
     out.print(result.sql, highlight=False)
@@ -363,6 +378,7 @@ def funnel(
         int | None, typer.Option("--horizon", help="Days for 'still open' and the Kaplan-Meier estimate (default 90).")
     ] = None,
     as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the rules applied and the SQL, not the numbers.")
     ] = False,
@@ -380,6 +396,7 @@ def funnel(
             window_days=window,
             horizon_days=horizon,
             as_of=as_of,
+            version=definitions_version,
         )
         spec = result.spec
         if explain:
@@ -387,6 +404,8 @@ def funnel(
                 result,
                 [
                     f"definition version {result.definition_version}: {' -> '.join(spec.stages)}",
+                    "a lead reaches a stage by its stage event or at the first moment it meets the stage's rule:",
+                    *_stage_rules(ws, result.definition_version),
                     "mode: "
                     + (
                         "strict (stages passed in order)"
@@ -477,6 +496,7 @@ def velocity(
     to: ToOption = None,
     strict: StrictOption = False,
     as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
     workspace: WorkspaceOption = None,
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
@@ -491,6 +511,7 @@ def velocity(
             end=to,
             strict=strict,
             as_of=as_of,
+            version=definitions_version,
         )
         names = result.to_arrow().column_names
         columns = [*result.spec.by, "period", "leads", "median_days", "p25_days", "p75_days", "mean_days"]
@@ -544,6 +565,7 @@ def leads(
     strict: StrictOption = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many leads, newest entry first.")] = 100,
     as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
     workspace: WorkspaceOption = None,
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
@@ -555,7 +577,9 @@ def leads(
             raise typer.BadParameter(f"{item!r} is not COL=VALUE", param_hint="--by")
         where[column] = value or None
     with open_workspace(workspace) as ws:
-        result = ws.leads(stage, where, start=from_, end=to, strict=strict, limit=limit, as_of=as_of)
+        result = ws.leads(
+            stage, where, start=from_, end=to, strict=strict, limit=limit, as_of=as_of, version=definitions_version
+        )
         columns = ["lead_id", "created_at", *where, "channel", "owner", "entered", "next_stage_entered"]
         _emit(result, format, columns, {"stage": stage, "filters": where})
 
