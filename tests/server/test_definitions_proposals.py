@@ -420,3 +420,28 @@ def test_loosening_marketing_in_a_quarters_last_weeks_waits_for_an_execs_overrid
     assert "the board agreed on 1 December" in page
     approved = api("sam").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
     assert (approved.json()["status"], approved.json()["version"]) == ("approved", 2)
+
+
+# --- The impact on the data --------------------------------------------------------------------------------------
+
+
+def test_the_proposal_page_and_the_api_show_what_it_would_change_on_the_data(
+    app: FastAPI, api: Callable[[str], TestClient], signed_in: Callable[[str], Browser]
+) -> None:
+    proposal_id = propose(app, api, rule="days_since_created() >= 0")  # every lead reaches mql by the rule
+    impact = api("val").get(f"/api/definitions/proposals/{proposal_id}/impact").json()
+    by_stage = {s["stage"]: s for s in impact["stages"]}
+    assert list(by_stage) == ["lead", "mql", "sql", "opportunity", "won"]
+    everyone = by_stage["lead"]["current"]
+    assert by_stage["mql"]["proposed"] == everyone
+    assert by_stage["mql"]["added"] == everyone - by_stage["mql"]["current"] > 0
+    assert [s["added"] + s["removed"] for name, s in by_stage.items() if name != "mql"] == [0, 0, 0, 0]
+    assert impact["summary"][0].startswith(f"mql: {by_stage['mql']['added']:,} leads added, 0 removed over history")
+
+    page = signed_in("val").get(f"/definitions/proposals/{proposal_id}").text
+    row = page.split('<tr data-stage="mql">')[1].split("</tr>")[0]
+    assert f'<td class="n">{by_stage["mql"]["added"]:,}</td>' in row
+    assert impact["summary"][0] in page.replace("&#39;", "'")
+
+    assert api("val").get(f"/api/definitions/proposals/{proposal_id}/impact?as_of=soon").status_code == 400
+    assert api("val").get("/api/definitions/proposals/99/impact").status_code == 404

@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -33,7 +33,9 @@ from tandem.accounts import Permission, Principal, Role
 from tandem.definitions.governance import Governance, GovernanceError, ProposalInfo
 from tandem.definitions.guard import GuardVerdict, freeze_window
 from tandem.definitions.model import DefinitionsError
+from tandem.errors import TandemError
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
+from tandem.server.documents import parse_moment
 from tandem.server.pages import render
 from tandem.server.state import ServerState
 from tandem.store.models import DefinitionVersion
@@ -258,6 +260,17 @@ def proposal_document(state: ServerState, principal: Principal, proposal: Propos
     }
 
 
+def impact_of(state: ServerState, proposal_id: int, as_of: datetime | None = None) -> dict[str, Any]:
+    """What the proposal would change on the data (`Workspace.proposal_impact`: leads added and removed per stage,
+    how the added ones converted, the expected effect this quarter), through the server's result cache."""
+
+    def compute() -> dict[str, Any]:
+        return state.workspace.proposal_impact(proposal_id, as_of=as_of).as_dict()
+
+    document: dict[str, Any] = state.cached("definitions.impact", {"proposal": proposal_id, "as_of": as_of}, compute)
+    return document
+
+
 def _proposal(workspace: Workspace, proposal_id: int) -> ProposalInfo:
     """The proposal, or 404 (`Governance` says "no proposal" with the same error as every other refusal)."""
     try:
@@ -371,6 +384,32 @@ def api_proposal(request: Request, proposal_id: ProposalId) -> dict[str, Any]:
     approve; the proposed file; and what the caller may do with it (``actions``)."""
     state: ServerState = request.app.state.tandem
     return proposal_document(state, principal_of(request), _proposal(state.workspace, proposal_id))
+
+
+@router.get(
+    "/api/definitions/proposals/{proposal_id}/impact",
+    openapi_extra=access(Permission.READ),
+    tags=["definitions"],
+    responses={
+        **REFUSALS,
+        400: {"model": Refusal, "description": "A bad as_of."},
+        404: {"model": Refusal, "description": "No such proposal."},
+    },
+)
+def api_proposal_impact(
+    request: Request,
+    proposal_id: ProposalId,
+    as_of: Annotated[
+        str | None, Query(max_length=64, description="Measure on the data as of this moment (ISO 8601, UTC).")
+    ] = None,
+) -> dict[str, Any]:
+    """What the proposal would change on the data, as `tandem definitions impact N`: per stage, the leads it adds
+    and removes (over history and this quarter), how the added leads converted beside the others, and the extra
+    next-stage entries, won deals and revenue to expect this quarter; ``summary`` says it in sentences."""
+    state: ServerState = request.app.state.tandem
+    moment = parse_moment(as_of, "as_of")
+    _proposal(state.workspace, proposal_id)
+    return impact_of(state, proposal_id, moment)
 
 
 def _api_decision(request: Request, proposal_id: int, decision: str, text: str) -> dict[str, Any] | JSONResponse:
@@ -526,12 +565,18 @@ def propose_from_page(
 def _proposal_page(request: Request, proposal_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:
     state: ServerState = request.app.state.tandem
     proposal = proposal_document(state, principal_of(request), _proposal(state.workspace, proposal_id))
+    try:
+        impact, impact_error = impact_of(state, proposal_id), ""
+    except TandemError as exc:  # the page still shows the proposal, and says why its impact is missing
+        impact, impact_error = None, str(exc)
     return render(
         request,
         "definition_proposal.html",
         status_code,
         title=f"Proposal #{proposal_id}",
         proposal=proposal,
+        impact=impact,
+        impact_error=impact_error,
         kept=context.pop("kept", {}),
         **context,
     )
