@@ -18,7 +18,7 @@ from tandem.accounts import AccessDenied
 from tandem.errors import TandemError
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
 from tandem.server.pages import render
-from tandem.server.routes import admin, assets, auth, definitions, funnel, imports, overview
+from tandem.server.routes import admin, assets, auth, definition_insights, definitions, funnel, imports, overview
 from tandem.server.state import ServerState
 
 __all__ = ["build_app"]
@@ -28,6 +28,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
     overview.router,
     funnel.router,
+    definition_insights.router,  # before definitions: /api/definitions/signal is not a {version}
     definitions.router,
     imports.router,
     admin.router,
