@@ -121,3 +121,5 @@ def test_a_loosened_mql_rule_at_quarter_end_is_refused_without_an_exec_override(
     explained = run("funnel", "--definitions", "2", "--explain", "-w", str(company))
     assert "mql: has_event('content_download')" in explained.stderr
     assert "sql: (stage events only)" in explained.stderr
+    status = ok(run("status", "-w", str(company)))
+    assert f"version 2 is approved and takes effect on {effective}" in status

@@ -159,6 +159,9 @@ def status(workspace: WorkspaceOption = None, format: FormatOption = Format.tabl
         return
     out.print(f"[bold]{info['name']}[/] ({info['workspace']})")
     out.print(f"definition version {info['definition_version']}: {' -> '.join(info['stages'])}")
+    if info["next_definition_version"]:
+        upcoming = info["next_definition_version"]
+        out.print(f"version {upcoming['version']} is approved and takes effect on {upcoming['effective_from']}")
     out.print(f"database:  {info['database']['backend']}  {info['database']['url']}")
     out.print(f"warehouse: {info['warehouse']['backend']}  {info['warehouse']['url']}")
     table = RichTable("table", "rows")

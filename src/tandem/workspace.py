@@ -276,7 +276,8 @@ class Workspace:
 
     @property
     def definition_version(self) -> int:
-        return self.store.current_definitions().version
+        """The version results computed now are counted under: the one in force today (`definitions_in_force`)."""
+        return self.definitions_in_force().version
 
     @cached_property
     def definitions(self) -> Governance:
@@ -521,13 +522,19 @@ class Workspace:
 
     def status(self) -> dict[str, Any]:
         """Counts per table, definition version, backends and the last import (what `tandem status` shows)."""
-        definitions = self.store.current_definitions()
+        in_force = self.definitions_in_force()
+        newest = self.definitions.current()
         last = self.warehouse.last_import()
         return {
             "workspace": str(self.path.resolve()),
             "name": self.config.name,
-            "definition_version": definitions.version,
-            "stages": list(definitions.stages),
+            "definition_version": in_force.version,
+            "stages": in_force.definitions.stage_names,
+            "next_definition_version": (
+                {"version": newest.version, "effective_from": newest.effective_from}
+                if newest.version != in_force.version
+                else None
+            ),
             "database": {"backend": self.store.engine.dialect.name, "url": _hide_password(self.store.url)},
             "warehouse": {"backend": self.warehouse.backend_name, "url": self.warehouse.display_url},
             "tables": self.warehouse.counts(),
