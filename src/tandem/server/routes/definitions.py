@@ -119,8 +119,11 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"model": Refusal, "description": "No valid API token or session."},
     403: {"model": Refusal, "description": "The role lacks the permission (see x-access)."},
 }
+#: A JSON body that is not JSON is refused before anything else, even before who is asking.
+UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"model": Refusal, "description": "The body is not valid JSON."}}
 DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
+    **UNREADABLE,
     404: {"model": Refusal, "description": "No such proposal."},
     409: {
         "model": Refusal,
@@ -135,6 +138,7 @@ DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
+    **UNREADABLE,
     422: {
         "model": Refusal,
         "description": "The file has problems (every one in `problems`, by line and column), or the proposal is "
