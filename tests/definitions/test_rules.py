@@ -297,8 +297,11 @@ def test_durations() -> None:
     assert parse_duration("30d").days == 30  # type: ignore[union-attr]
     assert parse_duration("12h").total_seconds() == 12 * 3600  # type: ignore[union-attr]
     assert parse_duration("2w").days == 14  # type: ignore[union-attr]
-    assert parse_duration("3m") is None
+    assert parse_duration("90m").total_seconds() == 90 * 60  # type: ignore[union-attr]
+    assert parse_duration("3 days").days == 3  # type: ignore[union-attr]  # the definitions file's spellings
+    assert parse_duration("24 business hours") is None  # calendar time only
     assert parse_duration("1.5d") is None
+    assert parse_duration("0d") is None
 
 
 # --- checking a rule against the leads' columns --------------------------------------------------------------------
@@ -343,9 +346,10 @@ def test_bad_durations() -> None:
             1,
             26,
             "bad duration '3 months'",
-            "a duration is a positive whole number of hours, days or weeks: '12h', '30d', '2w'",
+            "a duration is a positive whole number of minutes, hours, days or weeks: '90m', '12h', '30d'",
         )
     ]
+    assert check("has_event('demo', within='24 business hours')")[0][2] == "bad duration '24 business hours'"
     assert check("has_event('demo', within='0d')")[0][2] == "bad duration '0d'"
     assert check("has_event('demo', within=30)")[0][2] == "'within' must be a quoted duration"
 

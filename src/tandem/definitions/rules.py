@@ -21,7 +21,8 @@ Language:
   (a sales activity of that kind), ``count_events(kind [, within=...])`` and ``count_activities(...)`` (integers,
   compared with a number), ``days_since_created()`` (days from created_at to the as-of time, a decimal). An
   event counts when it happened in (as_of - within, as_of]; without ``within``, at any time up to as_of. Durations
-  are a whole number of hours, days or weeks: '12h', '30d', '2w'.
+  are a whole number of seconds, minutes, hours, days or weeks, as in the definitions file: '90m', '12h',
+  '30d', '2w' (calendar time: business hours are for service levels).
 
 Missing values: **a lead whose attribute is missing does not meet a condition on it**, so ``employees >= 20``,
 ``employees < 20`` and ``country not in ('US')`` are all unmet when the value is missing, and ``not`` of such a
@@ -570,18 +571,23 @@ FUNCTIONS: dict[str, Function] = {
     "days_since_created": Function("float", None, "days_since_created()"),
 }
 
-_DURATION = re.compile(r"\s*(\d+)\s*([hdw])\s*", re.IGNORECASE)
-_UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
 _NUMERIC = {"integer", "float"}
 _TEMPORAL = {"date", "timestamp"}
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """'30d' -> 30 days, '12h', '2w'; None when the text is not such a duration."""
-    match = _DURATION.fullmatch(text)
-    if match is None:
+    """A window's length: '30d' -> 30 days, '12h', '2w', '90m'; None when the text is not such a duration.
+
+    The same durations as the definitions file (`tandem.definitions.model.parse_duration`: one parser, one
+    spelling of units), in calendar time only: a window in business hours would need a working-hours calendar.
+    """
+    from tandem.definitions.model import parse_duration as parse_file_duration  # the model imports the rules
+
+    try:
+        duration = parse_file_duration(text)
+    except ValueError:
         return None
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+    return None if duration.business else timedelta(seconds=duration.seconds)
 
 
 def _parse_date(text: str) -> date | None:
@@ -689,12 +695,12 @@ class _Checker:
                 continue
             value = keyword.value
             if not (isinstance(value, RuleLiteral) and isinstance(value.value, str)):
-                self.report(value, "'within' must be a quoted duration", "write e.g. within='30d' (h, d or w)")
+                self.report(value, "'within' must be a quoted duration", "write e.g. within='30d' (m, h, d or w)")
             elif (duration := parse_duration(value.value)) is None or duration <= timedelta(0):
                 self.report(
                     value,
                     f"bad duration {value.value!r}",
-                    "a duration is a positive whole number of hours, days or weeks: '12h', '30d', '2w'",
+                    "a duration is a positive whole number of minutes, hours, days or weeks: '90m', '12h', '30d'",
                 )
         if len({k.name for k in node.keywords}) != len(node.keywords):
             self.report(node, f"'within' is given twice to {node.name}", f"write {function.signature}")
