@@ -46,6 +46,7 @@ def test_an_open_proposal_shows_what_it_changes_and_whom_it_waits_for(
     page = signed_in("val").get("/definitions").text
     row = page.split(f'<tr data-proposal="{proposal.id}" data-status="open">')[1].split("</tr>")[0]
     assert "MQL needs 20 employees" in row
+    assert f'<a href="/definitions/proposals/{proposal.id}">#{proposal.id}</a>' in row  # its page, to decide on it
     assert "waiting for marketing and sales" in row
     body = api("val").get("/api/definitions").json()
     assert [p["id"] for p in body["proposals"]] == [proposal.id]
