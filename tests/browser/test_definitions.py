@@ -45,6 +45,9 @@ def test_a_proposal_made_in_the_form_and_approved_by_both_leaders_is_the_new_ver
     assert page.inner_text("#proposal-waiting").strip() == "a marketing leader (mia) and a sales leader (sam)"
     assert page.locator("#approve-form").count() == 0  # the author does not approve their own change
     assert page.locator("#reject-form button").inner_text() == "Withdraw"
+    # New words, the same leads: the impact measured on the data says so.
+    assert page.inner_text("#impact-summary").strip() == "No lead changes stage under the proposal."
+    assert page.locator("#impact-table tr[data-stage=mql]").count() == 1
     shot(page, "proposed")
     assert recorded.errors == []
 
