@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tandem.engine.entries import entry_table, stage_column
+from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -304,15 +305,16 @@ def workspace_training_frame(
     Identifiers and timestamps are dropped; canonical optional columns and imported attributes are kept, nulls as
     missing. The outcome uses the engine's entry table (cumulative rule), so it agrees with the funnel.
     """
-    stages = ws.stages
+    when = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    in_force = ws.definitions_in_force(when)
+    stages = in_force.definitions.stage_names
     stage = outcome_stage or stages[-1]
     if stage not in stages:
         raise ConfigError(f"unknown stage {stage!r}; the stages are {', '.join(stages)}")
-    when = ws.funnel_spec(**({} if as_of is None else {"as_of": as_of})).as_of
     cutoff = when - timedelta(days=min_age_days)
-    wh = ws.warehouse
-    leads = wh.table("leads")
-    entries = entry_table(leads, wh.table("stage_events"), stages, strict=False, as_of=when)
+    leads = ws.warehouse.table("leads")
+    events = ws.stage_events(in_force.definitions, when)  # stage events or rules, as the funnel counts
+    entries = entry_table(leads, events, stages, strict=False, as_of=when)
     entries = entries.filter(entries.created_at <= cutoff)
     reached = entries[stage_column(stages.index(stage))].notnull()
     schema = leads.schema()
