@@ -600,13 +600,14 @@ def demo(
 
     The demo users' passwords are printed (new ones on every run): a demo workspace is for trying tandem out.
     """
-    from tandem.demo_workspace import build_demo, create_demo_users
+    from tandem.demo_workspace import build_demo, create_demo_users, propose_demo_change
 
     target = workspace or Path("tandem-demo")
     ws = build_demo(target, leads=leads, seed=seed, echo=lambda line: err.print(line, highlight=False))
     with ws:
         counts = ws.status()["tables"]
         credentials = create_demo_users(ws, cli_actor())
+        proposed = propose_demo_change(ws, credentials)
     table = RichTable("table", "rows", title=f"demo company in {target}")
     for name, count in counts.items():
         table.add_row(name, f"{count:,}")
@@ -615,6 +616,12 @@ def demo(
     for username, role, password in credentials:
         people.add_row(username, role, password)
     out.print(people)
+    if proposed is not None:
+        out.print(
+            f"mark proposed a change to the MQL definition (proposal #{proposed}); see its impact on the Definitions "
+            f"page, or `tandem definitions impact {proposed} -w {target}`",
+            highlight=False,
+        )
     if serve:
         from tandem.server import serve as run_server
 
@@ -1260,8 +1267,25 @@ def definitions_signal(
         f"(p {_p_text(acceptance.p_value)}, dispersion {acceptance.dispersion:.2f})",
         highlight=False,
     )
+    history = RichTable(
+        "as of", "status", f"{mql} change", "p", "acceptance change", "p", title="what the signal said each week"
+    )
+    for reading in signal.history:
+        history.add_row(
+            f"{reading.as_of:%Y-%m-%d %H:%M}",
+            reading.status,
+            _change_text(reading.volume_change),
+            _p_text(reading.volume_p_value),
+            _change_text(reading.acceptance_change),
+            _p_text(reading.acceptance_p_value),
+        )
+    out.print(history, highlight=False)
     colour = {"flag": "bold red", "ok": "green"}.get(signal.status, "yellow")
     out.print(f"[{colour}]{signal.status}[/]: {escape(signal.sentence)}", highlight=False)
+
+
+def _change_text(value: float | None) -> str:
+    return "" if value is None else f"{value:+.0%}"
 
 
 def _p_text(value: float | None) -> str:

@@ -351,6 +351,33 @@ def test_week_boundaries_and_options_on_a_workspace(tmp_path: Path) -> None:
             loosening_signal(ws, as_of="0001-01-02")
 
 
+def test_the_history_is_what_the_signal_said_each_monday(tmp_path: Path) -> None:
+    """One query serves a dozen readings; each is what the signal says when asked as of that Monday."""
+    with workspace_holding("duckdb", tmp_path, company(LOOSENED)) as ws:
+        signal = loosening_signal(ws, as_of=AS_OF + timedelta(days=2))  # a Wednesday
+        mondays = [reading.as_of for reading in signal.history]
+        assert mondays[-1] == AS_OF + timedelta(days=2)
+        assert mondays[:-1] == [AS_OF - timedelta(weeks=k) for k in range(10, -1, -1)]
+        assert signal.history[-1].status == signal.status
+        for reading in signal.history[:-1]:
+            asked = loosening_signal(ws, as_of=reading.as_of)
+            assert reading.status == asked.status, reading.as_of
+            assert reading.volume_p_value == asked.volume.p_value
+            assert reading.acceptance_p_value == asked.acceptance.p_value
+        # The loosening began in week 12 (2026-04-20). As of 2026-03-23 and 03-30 only 6 and 7 weeks had had their
+        # 14 days (8 are needed); then "ok", while the volume rises first; the flag from 2026-05-18, when two of the
+        # four newest mature weeks (04-06 to 04-27) are loosened ones: acceptance -30 %, p = 0.027.
+        assert [r.status for r in signal.history] == [*["not enough data"] * 2, *["ok"] * 6, *["flag"] * 4]
+        first_flag = signal.history[8]
+        assert first_flag.as_of == datetime(2026, 5, 18)
+        assert first_flag.acceptance_change == pytest.approx(-0.3)
+        # Weeks 10-13 (100 MQLs, 28 accepted) against weeks 0-9, all the history there was (200, 80).
+        assert first_flag.acceptance_p_value == pytest.approx(fisher_lower_tail(28, 72, 80, 120), rel=1e-9)
+        assert loosening_signal(ws, as_of=AS_OF, history_weeks=1).history[0].as_of == AS_OF
+        with pytest.raises(ConfigError, match="history_weeks"):
+            loosening_signal(ws, as_of=AS_OF, history_weeks=0)
+
+
 def run_signal(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*TANDEM, "definitions", "signal", "-w", str(ws), "--as-of", "2026-06-01", *args],
@@ -371,10 +398,12 @@ def test_the_signal_command(tmp_path: Path) -> None:
     assert document["status"] == "flag"
     assert document["volume"]["recent_mqls"] == 120
     assert len(document["weeks"]) == 18
+    assert [r["status"] for r in document["history"]][-4:] == ["ok", "flag", "flag", "flag"]
     assert document["sentence"].startswith("MQLs rose 38 % (p = 0.002) while MQL→SQL acceptance fell")
 
     table = run_signal(folder)
     assert table.returncode == 0, table.stderr
     assert "check whether the MQL definition was loosened" in table.stdout
     assert "(window open)" in table.stdout
+    assert "what the signal said each week" in table.stdout
     assert "2026-05-25" in table.stdout

@@ -25,6 +25,8 @@ def test_the_signal_is_the_python_apis_document_and_is_cached(app: FastAPI, api:
     assert body["params"]["recent_weeks"] == 3
     assert body["params"]["baseline_weeks"] == 9
     assert body["params"]["window_days"] == 14
+    assert len(body["history"]) == 12
+    assert body["history"][-1]["status"] == body["status"]
     state = app.state.tandem
     with state.warehouse_lock:
         expected = loosening_signal(state.workspace, as_of=AS_OF, recent_weeks=3, baseline_weeks=9).as_dict()

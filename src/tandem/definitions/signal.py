@@ -61,6 +61,7 @@ __all__ = [
     "AcceptanceTest",
     "LooseningSignal",
     "SignalParams",
+    "SignalReading",
     "SignalWeek",
     "Status",
     "VolumeTest",
@@ -163,6 +164,18 @@ class AcceptanceTest:
 
 
 @dataclass(frozen=True)
+class SignalReading:
+    """What the signal said as of an earlier Monday 00:00 (one point of its history)."""
+
+    as_of: datetime
+    status: Status
+    volume_change: float | None
+    volume_p_value: float | None
+    acceptance_change: float | None
+    acceptance_p_value: float | None
+
+
+@dataclass(frozen=True)
 class LooseningSignal:
     """The signal as of a moment: status, the sentence to show, both tests and the weekly series behind them."""
 
@@ -179,6 +192,7 @@ class LooseningSignal:
     definition_version: int | None = None
     backend: str | None = None
     spans: dict[str, dict[date, str]] = field(default_factory=dict, repr=False)
+    history: list[SignalReading] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly document (dates as ISO strings), the same for the CLI and the REST API."""
@@ -209,6 +223,7 @@ class LooseningSignal:
                     }
                     for w in self.weeks
                 ],
+                "history": [asdict(reading) for reading in self.history],
             }
         )
         return document
@@ -539,17 +554,19 @@ class WeeklyCounts:
     accepted_at: str
 
 
-def weekly_counts(ws: Workspace, as_of: datetime, params: SignalParams, stage: str | None = None) -> WeeklyCounts:
+def weekly_counts(
+    ws: Workspace, as_of: datetime, params: SignalParams, stage: str | None = None, extra_weeks: int = 0
+) -> WeeklyCounts:
     """The complete weeks the signal reads, oldest first, counted by the funnel engine.
 
-    Weeks run from the first baseline week of the acceptance test (the earliest needed) to the last complete
-    week; weeks that began before the first lead was created are not history and are left out. The MQL stage and
-    the next one come from the definitions the funnel result was computed under.
+    Weeks run from the first baseline week of the acceptance test (the earliest needed), less `extra_weeks`, to the
+    last complete week; weeks that began before the first lead was created are not history and are left out. The
+    MQL stage and the next one come from the definitions the funnel result was computed under.
     """
     last = _monday(as_of) - WEEK  # the newest week that ended by as_of
     newest_mature = _monday(as_of - WEEK - timedelta(days=params.window_days))
     span = params.recent_weeks + params.baseline_weeks
-    first = min(last, newest_mature) - WEEK * (span - 1)
+    first = min(last, newest_mature) - WEEK * (span - 1 + extra_weeks)
     leads = ws.warehouse.table("leads")
     started = to_timestamp(leads.created_at.min().to_pyarrow().as_py())
     if started is not None and started > first:
@@ -596,11 +613,17 @@ def loosening_signal(
     min_volume_rise: float = 0.10,
     min_rate_drop: float = 0.10,
     stage: str | None = None,
+    history_weeks: int = 12,
 ) -> LooseningSignal:
     """The weekly loosening signal of a workspace as of `as_of` (default now); see the module's docstring.
 
     `window_days` defaults to the workspace setting ``signal_window_days``; `stage` to the last marketing stage.
+    `history` holds what the signal said as of each of the `history_weeks - 1` Mondays before, then as of `as_of`:
+    one query serves them all, since a week's MQLs, and the acceptances of a week whose window has passed, do not
+    change with a later as-of time.
     """
+    if not 1 <= history_weeks <= 104:
+        raise ConfigError(f"history_weeks must be between 1 and 104, got {history_weeks}")
     window = window_days if window_days is not None else int(ws.settings.get("signal_window_days", 14))
     params = SignalParams(
         recent_weeks=recent_weeks,
@@ -615,9 +638,16 @@ def loosening_signal(
     moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
     if not 1900 <= moment.year <= 9000:
         raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of weeks the signal can use")
-    counts = weekly_counts(ws, moment, params, stage)
-    mql, nxt, weeks = counts.mql, counts.accepted_at, counts.weeks
-    status, sentence, reasons, volume, acceptance, spans = evaluate(weeks, params, mql, nxt)
+    counts = weekly_counts(ws, moment, params, stage, extra_weeks=history_weeks - 1)
+    mql, nxt, every_week = counts.mql, counts.accepted_at, counts.weeks
+    status, sentence, reasons, volume, acceptance, spans = evaluate(every_week, params, mql, nxt)
+    # The Mondays before `as_of` (the last one strictly before it), oldest first, then `as_of` itself.
+    monday = _monday(moment) if moment > _monday(moment) else _monday(moment) - WEEK
+    history = [_reading(every_week, monday - WEEK * back, params) for back in range(history_weeks - 2, -1, -1)]
+    history.append(SignalReading(moment, status, volume.change, volume.p_value, acceptance.change, acceptance.p_value))
+    in_spans = set(spans["volume"]) | set(spans["acceptance"])
+    oldest = min(in_spans) if in_spans else None
+    weeks = [w for w in every_week if oldest is None or w.week >= oldest]
     return LooseningSignal(
         status=status,
         sentence=sentence,
@@ -632,4 +662,21 @@ def loosening_signal(
         definition_version=counts.definition_version,
         backend=ws.warehouse.backend_name,
         spans=spans,
+        history=history,
     )
+
+
+def _reading(weeks: Sequence[SignalWeek], as_of: datetime, params: SignalParams) -> SignalReading:
+    """The signal as of an earlier moment, from the weeks counted now: those complete by then, matured by then."""
+    window = WEEK + timedelta(days=params.window_days)
+    then = [
+        SignalWeek(w.week, w.mqls, w.accepted, _start(w.week) + window <= as_of)
+        for w in weeks
+        if _start(w.week) + WEEK <= as_of
+    ]
+    status, _, _, volume, acceptance, _ = evaluate(then, params)
+    return SignalReading(as_of, status, volume.change, volume.p_value, acceptance.change, acceptance.p_value)
+
+
+def _start(week: date) -> datetime:
+    return datetime(week.year, week.month, week.day)

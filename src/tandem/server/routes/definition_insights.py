@@ -28,6 +28,9 @@ WindowDays = Annotated[
     Query(ge=1, le=365, description="Days an MQL has to reach the next stage (default: signal_window_days)."),
 ]
 MAX_TOP = 100
+HistoryWeeks = Annotated[
+    int, Query(ge=1, le=104, description="Readings in `history`: the Mondays before as_of, then as_of itself.")
+]
 Top = Annotated[int, Query(ge=1, le=MAX_TOP, description="How many attributes to list.")]
 SuggestStage = Annotated[
     str | None, Query(max_length=100, description="The stage the threshold curve is for (default: the MQL stage).")
@@ -41,18 +44,25 @@ def api_definitions_signal(
     weeks: Weeks = 4,
     baseline_weeks: BaselineWeeks = 12,
     window_days: WindowDays = None,
+    history_weeks: HistoryWeeks = 12,
 ) -> dict[str, Any]:
     """The weekly loosening signal: MQL volume rising while acceptance by sales falls (`tandem definitions signal`).
 
     `status` is flag, ok or "not enough data"; `sentence` says it in words; `volume` and `acceptance` hold each
     test's counts, rates, effect and p-value; `weeks` the weekly series behind them, each week with the span it
-    belongs to in each test.
+    belongs to in each test; `history` what the signal said as of each Monday before (for a chart).
     """
     from tandem.definitions.signal import loosening_signal
 
     state = request.app.state.tandem
     moment = parse_moment(as_of, "as_of")
-    question = {"as_of": moment, "weeks": weeks, "baseline_weeks": baseline_weeks, "window_days": window_days}
+    question = {
+        "as_of": moment,
+        "weeks": weeks,
+        "baseline_weeks": baseline_weeks,
+        "window_days": window_days,
+        "history_weeks": history_weeks,
+    }
 
     def compute() -> dict[str, Any]:
         signal = loosening_signal(
@@ -61,6 +71,7 @@ def api_definitions_signal(
             recent_weeks=weeks,
             baseline_weeks=baseline_weeks,
             window_days=window_days,
+            history_weeks=history_weeks,
         )
         return signal.as_dict()
 
