@@ -13,7 +13,7 @@ import pytest
 import tandem
 from tandem import WorkspaceError
 from tandem.accounts import Role, SignInRefused
-from tandem.demo_workspace import IMPORT_ORDER, build_demo, create_demo_users
+from tandem.demo_workspace import DEMO_USERS, IMPORT_ORDER, build_demo, create_demo_users, propose_demo_change
 from tandem.workspace import Workspace
 
 TODAY = dt.date(2026, 11, 23)
@@ -55,6 +55,7 @@ def test_demo_command_without_serving(tmp_path: Path) -> None:
     assert [(user, role) for user, role, _ in printed] == [
         ("admin", "admin"),
         ("maria", "marketing"),
+        ("mark", "marketing"),
         ("sam", "sales"),
         ("erin", "exec"),
         ("victor", "viewer"),
@@ -65,6 +66,12 @@ def test_demo_command_without_serving(tmp_path: Path) -> None:
             principal = ws.accounts.authenticate(user, password)
             assert principal.role == role
             assert not principal.must_change_password, "demo users look around at once"
+        # One open proposal waits for both leaders: the definitions workflow, ready to try.
+        (proposal,) = ws.definitions.proposals()
+        assert (proposal.author, proposal.status, proposal.waiting_for) == ("mark", "open", ["marketing", "sales"])
+        assert "rule: has_event('webinar_attended')" in proposal.document
+        assert ws.definition_version == 1
+    assert "mark proposed a change to the MQL definition (proposal #1)" in done.stdout
 
 
 def test_demo_users_cover_every_role_with_a_leader_on_each_side(workspace: Workspace) -> None:
@@ -82,9 +89,16 @@ def test_demo_users_get_new_passwords_when_the_demo_is_built_again(workspace: Wo
     first = create_demo_users(workspace)
     again = create_demo_users(workspace)
     assert [u for u, _, _ in again] == [u for u, _, _ in first]
-    assert workspace.accounts.count() == 5
+    assert workspace.accounts.count() == len(DEMO_USERS)
     for (username, _, old), (_, _, new) in zip(first, again, strict=True):
         assert new != old
         with pytest.raises(SignInRefused):
             workspace.accounts.authenticate(username, old)
         assert workspace.accounts.authenticate(username, new).username == username
+
+
+def test_the_demo_change_is_proposed_once(workspace: Workspace) -> None:
+    credentials = create_demo_users(workspace, "cli:demo")
+    assert propose_demo_change(workspace, credentials) == 1
+    assert propose_demo_change(workspace, create_demo_users(workspace, "cli:demo")) is None  # built again
+    assert len(workspace.definitions.proposals()) == 1

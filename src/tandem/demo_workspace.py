@@ -15,7 +15,7 @@ from tandem.accounts import AccountError, Role, generate_password
 from tandem.errors import WorkspaceError
 from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
-__all__ = ["DEMO_USERS", "IMPORT_ORDER", "build_demo", "create_demo_users"]
+__all__ = ["DEMO_PROPOSAL_RULE", "DEMO_USERS", "IMPORT_ORDER", "build_demo", "create_demo_users", "propose_demo_change"]
 
 #: Referenced tables first: stage events and activities need their leads.
 IMPORT_ORDER = (
@@ -34,6 +34,7 @@ IMPORT_ORDER = (
 DEMO_USERS: tuple[tuple[str, Role, bool, str], ...] = (
     ("admin", Role.ADMIN, False, "Demo Admin"),
     ("maria", Role.MARKETING, True, "Maria Marketing"),
+    ("mark", Role.MARKETING, False, "Mark Marketer"),
     ("sam", Role.SALES, True, "Sam Sales"),
     ("erin", Role.EXEC, False, "Erin Exec"),
     ("victor", Role.VIEWER, False, "Victor Viewer"),
@@ -108,3 +109,29 @@ def create_demo_users(workspace: Workspace, actor: str | None = None) -> list[tu
                 accounts.set_password(who, username, password, must_change=False)
         credentials.append((username, str(accounts.user(username).role), password))
     return credentials
+
+
+#: The change the demo's marketer proposes: every webinar attendee is an MQL (a loosening, to review on its page).
+DEMO_PROPOSAL_RULE = "has_event('webinar_attended')"
+
+
+def propose_demo_change(workspace: Workspace, credentials: list[tuple[str, str, str]]) -> int | None:
+    """Leave one open proposal in a demo workspace, by mark: the MQL stage entered by attending a webinar.
+
+    It waits for maria (marketing) and sam (sales), so the Definitions page shows the workflow, the impact of the
+    change on the demo's data and the guard. `credentials` are `create_demo_users`'s: mark signs in with his.
+    Nothing is proposed when the workspace has proposals already (the demo built again) or mark is not among
+    them; returns the proposal's number, or None.
+    """
+    passwords = {username: password for username, _, password in credentials}
+    if workspace.definitions.proposals() or "mark" not in passwords:
+        return None
+    author = workspace.accounts.authenticate("mark", passwords["mark"], "demo")
+    current = workspace.definitions.current()
+    document = current.document.replace("- name: mql\n", f"- name: mql\n  rule: {DEMO_PROPOSAL_RULE}\n", 1)
+    if document == current.document:
+        return None
+    proposal = workspace.definitions.propose(
+        author, document, note="Every webinar attendee is an MQL: they asked to hear from us"
+    )
+    return proposal.id
