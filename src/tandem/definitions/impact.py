@@ -212,13 +212,14 @@ def measure_impact(
             return int(counts.get(f"{key}_{i}", 0) or 0)
 
         at = proposed_names.index(name) if name in proposed_names else None
+        downstream = at is not None and at < won  # the won stage has no step after it: no rates, no expectation
         rates = {
-            f"{group}_{to}_rate": _rate(n(f"{group}_{to}"), n(f"history_{group}"))
+            f"{group}_{to}_rate": _rate(n(f"{group}_{to}"), n(f"history_{group}")) if downstream else None
             for group in ("added", "kept")
             for to in ("next", "won")
         }
         quarter_added = n("quarter_added")
-        expected_next = _times(quarter_added, rates["added_next_rate"]) if at is not None and at < won else None
+        expected_next = _times(quarter_added, rates["added_next_rate"])
         expected_won = _times(quarter_added, rates["added_won_rate"])
         promised_won = _times(quarter_added, rates["kept_won_rate"])
         stages.append(
@@ -235,8 +236,8 @@ def measure_impact(
                 won_stage=proposed_names[won],
                 history_added=n("history_added"),
                 history_kept=n("history_kept"),
-                added_next_rate=rates["added_next_rate"] if at is not None and at < won else None,
-                kept_next_rate=rates["kept_next_rate"] if at is not None and at < won else None,
+                added_next_rate=rates["added_next_rate"],
+                kept_next_rate=rates["kept_next_rate"],
                 added_won_rate=rates["added_won_rate"],
                 kept_won_rate=rates["kept_won_rate"],
                 expected_next=expected_next,
