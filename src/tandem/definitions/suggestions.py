@@ -111,7 +111,10 @@ def suggest_definitions(
     """
     from sklearn.model_selection import train_test_split
 
-    current = ws.definitions.current()
+    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    if not 1900 <= moment.year <= 9000:
+        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of dates suggestions can use")
+    current = ws.definitions_in_force(moment)  # what the training frame counts under
     names = current.definitions.stage_names
     if stage is None:
         marketing = [i for i, s in enumerate(current.definitions.stages) if s.side == "marketing"]
@@ -123,9 +126,6 @@ def suggest_definitions(
         raise ConfigError(f"--stage must be between the first and the last stage ({', '.join(names[1:-1])})")
     if top < 1:
         raise ConfigError("--top must be at least 1")
-    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
-    if not 1900 <= moment.year <= 9000:
-        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of dates suggestions can use")
     outcome = names[-1]
     frame = workspace_training_frame(ws, outcome, moment, min_age_days=min_age_days)
     wins = int(frame[OUTCOME_COLUMN].sum())
