@@ -94,3 +94,15 @@ def test_a_new_version_becomes_current_and_the_old_one_stays_in_the_history(
 def test_signing_in_is_needed(client: TestClient) -> None:
     assert client.get("/api/definitions").status_code == 401
     assert client.get("/definitions").headers["location"] == "/login?next=/definitions"
+
+
+def test_the_page_shows_the_weekly_loosening_signal_the_api_computes(
+    signed_in: Callable[[str], Browser], api: Callable[[str], TestClient]
+) -> None:
+    document = api("val").get("/api/definitions/signal").json()
+    page = signed_in("val").get("/definitions").text
+    section = page.split('id="loosening-signal"')[1].split("</section>")[0]
+    assert f'data-status="{document["status"]}"' in page
+    assert f"<strong>{document['status']}</strong>" in section
+    shown_weeks = re.findall(r"<tr><td>(\d{4}-\d{2}-\d{2})</td>", section)
+    assert shown_weeks == [week["week"] for week in document["weeks"][-8:]]

@@ -6,6 +6,7 @@ read and the definition version, like every other figure; the Definitions page s
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +15,7 @@ from tandem.accounts import Permission
 from tandem.server.access import GuardedRoute, access
 from tandem.server.documents import parse_moment
 from tandem.server.routes.funnel import REFUSALS, AsOf
+from tandem.server.state import ServerState
 
 router = APIRouter(route_class=GuardedRoute)
 
@@ -52,12 +54,30 @@ def api_definitions_signal(
     test's counts, rates, effect and p-value; `weeks` the weekly series behind them, each week with the span it
     belongs to in each test; `history` what the signal said as of each Monday before (for a chart).
     """
+    return signal_document(
+        request.app.state.tandem,
+        as_of=parse_moment(as_of, "as_of"),
+        weeks=weeks,
+        baseline_weeks=baseline_weeks,
+        window_days=window_days,
+        history_weeks=history_weeks,
+    )
+
+
+def signal_document(
+    state: ServerState,
+    *,
+    as_of: datetime | None = None,
+    weeks: int = 4,
+    baseline_weeks: int = 12,
+    window_days: int | None = None,
+    history_weeks: int = 12,
+) -> dict[str, Any]:
+    """The signal's document through the result cache: what the API returns and the Definitions page shows."""
     from tandem.definitions.signal import loosening_signal
 
-    state = request.app.state.tandem
-    moment = parse_moment(as_of, "as_of")
     question = {
-        "as_of": moment,
+        "as_of": as_of,
         "weeks": weeks,
         "baseline_weeks": baseline_weeks,
         "window_days": window_days,
@@ -67,7 +87,7 @@ def api_definitions_signal(
     def compute() -> dict[str, Any]:
         signal = loosening_signal(
             state.workspace,
-            as_of=moment,
+            as_of=as_of,
             recent_weeks=weeks,
             baseline_weeks=baseline_weeks,
             window_days=window_days,

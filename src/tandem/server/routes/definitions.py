@@ -504,12 +504,23 @@ def _definitions_page(request: Request, status_code: int = 200, **context: Any) 
         current_file=current,
         history=history,
         proposals=proposals_of(workspace),
+        signal=_signal_or_reason(request),
         can_propose=principal_of(request).may(Permission.PROPOSE),
         draft=draft,
         today=datetime.now(UTC).date().isoformat(),  # Governance's today: UTC
         max_document=MAX_DOCUMENT_CHARS,
         **context,
     )
+
+
+def _signal_or_reason(request: Request) -> dict[str, Any]:
+    """The weekly loosening signal for the page, or why it cannot be computed (the page still shows the rest)."""
+    from tandem.server.routes.definition_insights import signal_document
+
+    try:
+        return signal_document(request.app.state.tandem)
+    except TandemError as error:
+        return {"status": "unavailable", "sentence": str(error), "weeks": [], "reasons": []}
 
 
 @router.get("/definitions", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
