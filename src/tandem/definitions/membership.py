@@ -23,9 +23,11 @@ them to the imported stage events. Every engine function then reads "stage event
 rules exist, and the cumulative and strict semantics (docs/funnel-semantics.md) apply to both alike. A lead
 with both a stage event and a rule match enters at the earlier of the two (the engine takes the first entry).
 
-**How it is computed**, in the warehouse on every backend: the probe is one row per distinct (lead, moment);
-the touches (and activities) of each lead are joined to its moments once, up to each moment, and aggregated into
-one column per event count the rules use and one per behaviour-scoring rule; the score at the moment is the fit
+**How it is computed**, in the warehouse on every backend: the moments are one row per distinct (lead, moment),
+computed once; the touches (and activities) of each lead are left-joined to its moments once, up to each moment,
+and aggregated into one column per event count the rules use and one per behaviour-scoring rule; the lead's
+columns are joined on after that, making the probe (a rule that reads no events is checked at the creation alone,
+without the moments); the score at the moment is the fit
 points plus the decayed behaviour points, as `tandem.definitions.scoring` computes it for one moment; each rule
 compiles (`compile_rule_at`) to a boolean column of the probe, and the first moment per lead is a filtered
 ``min``. Without rules nothing is added and the stage events are returned unchanged.
@@ -104,17 +106,27 @@ def rule_entries(
     # activity. Otherwise the moments of the tables it reads are enough (the same first moment, fewer rows).
     clock = any("days_since_created" in rule.functions for rule in [*rules.values(), *fits])
     moment_tables = sources if clock else event_tables
-    probe = _moments(existing, [t for t in moment_tables.values() if t is not None], when)
-
-    for source, table in event_tables.items():
-        assert table is not None
-        wanted = [count for count in counts if count.source == source]
-        scored = behaviour if source == "touches" else ()
-        aggregated = _aggregate_events(probe, table, when, wanted, names, scored)
-        probe = probe.left_join(aggregated, [probe.lead_id == aggregated._lead_id, probe[_AT] == aggregated._at]).drop(
-            "_lead_id", "_at"
-        )
-        probe = probe.mutate(**{names[count]: probe[names[count]].coalesce(0) for count in wanted})
+    moment_sources = [t for t in moment_tables.values() if t is not None]
+    if moment_sources:
+        keys = _moments(existing, moment_sources, when)
+        # Each table's counts per (lead, moment), one row per key; the lead's columns joined on once, at the end.
+        counted: ir.Table | None = None
+        for source, table in event_tables.items():
+            assert table is not None
+            wanted = [count for count in counts if count.source == source]
+            scored = behaviour if source == "touches" else ()
+            aggregated = _aggregate_events(keys, table, when, wanted, names, scored)
+            if counted is None:
+                counted = aggregated
+            else:
+                aggregated = aggregated.rename(_other_lead_id="_lead_id", _other_at=_AT)
+                counted = counted.join(
+                    aggregated, [counted._lead_id == aggregated._other_lead_id, counted[_AT] == aggregated._other_at]
+                ).drop("_other_lead_id", "_other_at")
+        moments = counted if counted is not None else keys
+        probe = existing.join(moments, existing.lead_id == moments._lead_id).drop("_lead_id")
+    else:  # an attribute-only rule: its one moment is the creation
+        probe = existing.mutate(**{_AT: existing.created_at})
 
     count_columns = {count: names[count] for count in counts}
     if scoring is not None:
@@ -176,7 +188,7 @@ def _compile(rule: Rule, probe: ir.Table, counts: dict[EventCount, str], where: 
 
 
 def _moments(leads: ir.Table, event_tables: Sequence[ibis.Table], when: ir.TimestampValue) -> ir.Table:
-    """Every lead's columns with ``_moment``: its creation, and each of its touches and activities up to `when`.
+    """``_lead_id`` and ``_moment``: each lead's creation, and each of its touches and activities up to `when`.
 
     A moment before the lead was created counts as its creation; each (lead, moment) appears once.
     """
@@ -192,23 +204,22 @@ def _moments(leads: ir.Table, event_tables: Sequence[ibis.Table], when: ir.Times
         )
     created = leads.select(_lead_id=leads.lead_id, _created=leads.created_at)
     joined = moments.join(created, moments.lead_id == created._lead_id)
-    clipped = joined.select(_lead_id=joined.lead_id, _m=ibis.greatest(joined._t, joined._created)).distinct()
-    probe = leads.join(clipped, leads.lead_id == clipped._lead_id)
-    return probe.rename(**{_AT: "_m"}).drop("_lead_id")
+    return joined.select(_lead_id=joined.lead_id, **{_AT: ibis.greatest(joined._t, joined._created)}).distinct()
 
 
 def _aggregate_events(
-    probe: ir.Table,
+    keys: ir.Table,
     table: ibis.Table,
     when: ir.TimestampValue,
     counts: Sequence[EventCount],
     names: dict[EventCount, str],
     behaviour: Sequence[BehaviourRule],
 ) -> ir.Table:
-    """Per (lead, moment): how many events of each counted kind fall in each window, and decayed behaviour points.
+    """Per (lead, moment) of `keys`: how many events of each counted kind fall in each window, and decayed points.
 
-    Columns ``_lead_id``, ``_at``, one per count (`names`) and ``_b<i>`` per behaviour rule. Each lead's events
-    up to `when` are joined to its moments once, keeping those at or before the moment.
+    Columns ``_lead_id``, ``_moment``, one per count (`names`, 0 when none) and ``_b<i>`` per behaviour rule (0.0
+    when none); one row per row of `keys`. Each lead's events up to `when` are left-joined to its moments once,
+    keeping those at or before the moment.
     """
     kinds = sorted({count.kind for count in counts} | {rule.event for rule in behaviour})
     events = table.filter(
@@ -217,16 +228,15 @@ def _aggregate_events(
         table.kind.isin([ibis.literal(kind, type="string") for kind in kinds]),
     )
     events = events.select(_e_lead=events.lead_id, _e_kind=events.kind, _e_at=events.occurred_at.cast("timestamp"))
-    keys = probe.select(_lead_id=probe.lead_id, _at=probe[_AT])
-    pairs = keys.join(events, [keys._lead_id == events._e_lead, events._e_at <= keys._at])
-    age_seconds = seconds_between(pairs._e_at, pairs._at)
+    pairs = keys.left_join(events, [keys._lead_id == events._e_lead, events._e_at <= keys[_AT]])
+    age_seconds = seconds_between(pairs._e_at, pairs[_AT])
     sums: dict[str, ir.Value] = {}
     for count in counts:
         keep = pairs._e_kind == ibis.literal(count.kind, type="string")
         if count.within is not None:
             keep = keep & (age_seconds < ibis.literal(int(count.within.total_seconds()), type="int64"))
         sums[names[count]] = pairs._e_kind.count(where=keep)
-    age_days = days_between(pairs._e_at, pairs._at)
+    age_days = days_between(pairs._e_at, pairs[_AT])
     for index, rule in enumerate(behaviour):
         keep = pairs._e_kind == ibis.literal(rule.event, type="string")
         if rule.within is not None:
@@ -236,7 +246,7 @@ def _aggregate_events(
             half_life_days = _float(rule.half_life.seconds) / _float(int(SECONDS_PER_DAY))
             worth = worth / (_float(2) ** (age_days / half_life_days))
         sums[f"_b{index}"] = keep.ifelse(worth, _float(0)).sum()
-    return pairs.group_by("_lead_id", "_at").aggregate(**sums)
+    return pairs.group_by("_lead_id", _AT).aggregate(**sums)
 
 
 def _float(value: int) -> ir.FloatingValue:
