@@ -99,7 +99,10 @@ def test_a_proposal_takes_effect_once_a_leader_of_each_side_approves(
     assert version.proposal_id == proposal.id
     assert version.created_by == "maria"
     assert workspace.stages == ["lead", "mql", "sql", "opportunity", "won"]
-    assert workspace.definition_version == 2
+    # Results count under version 1 until version 2's effective date, under version 2 from then on.
+    assert workspace.definition_version == 1
+    assert workspace.definitions_in_force(FUTURE - timedelta(days=1)).version == 1
+    assert workspace.definitions_in_force(FUTURE).version == 2
 
     history = governance.history()
     assert [v.version for v in history["versions"]] == [1, 2]

@@ -676,23 +676,27 @@ def default_definitions() -> Definitions:
 
 
 def definitions_from_stages(stages: Sequence[str]) -> Definitions:
-    """Version 1 of a workspace made with `tandem init --stages ...`: no rules, no SLAs, neutral descriptions.
+    """Version 1 of a workspace made with `tandem init --stages ...`: no rules, no SLAs, plain descriptions.
 
     The first half of the stages (rounded down) is marketing's and the rest sales': funnels start with
-    marketing and end with sales, and the teams move the handover by editing the file.
+    marketing and end with sales, and the teams move the handover by editing the file. A stage named like one of
+    the default funnel's (lead, mql, sql, opportunity, won) gets its description from `default.yaml`; any other a
+    neutral one asking the teams to say what it means. Rules and scoring are left to a proposal both sides approve.
     """
     names = [stage.strip() for stage in stages if stage.strip()]
     issues = _stage_list_issues(names)
     if issues:
         raise DefinitionsError(issues)
     handover = len(names) // 2
+    known = {stage.name: stage.description for stage in default_definitions().stages}
     return Definitions(
         stages=tuple(
             StageDefinition(
                 name=name,
                 side="marketing" if index < handover else "sales",
-                description=f"Stage {index + 1} of {len(names)}: {name.replace('_', ' ')}. Say in plain words "
-                "what it means for a lead to reach it.",
+                description=known.get(name)
+                or f"Stage {index + 1} of {len(names)}: {name.replace('_', ' ')}. Say in plain words what it means "
+                "for a lead to reach it.",
             )
             for index, name in enumerate(names)
         ),
