@@ -95,6 +95,8 @@ class Question:
     stage: str | None = None
     where: Mapping[str, str | None] = field(default_factory=dict)
     limit: int | None = 100
+    #: Count under this definitions version (None: the one in force at as_of).
+    version: int | None = None
 
     def key(self) -> dict[str, Any]:
         """The question as plain JSON values: the cache key's question part."""
@@ -114,6 +116,7 @@ class Question:
                     "stage": self.stage,
                     "where": dict(self.where),
                     "limit": self.limit,
+                    "version": self.version,
                 },
                 default=_iso,
             )
@@ -149,7 +152,7 @@ def _spec(ws: Workspace, q: Question, **fields: Any) -> FunnelSpec:
     if q.as_of is not None:
         values["as_of"] = q.as_of
     try:
-        return ws.funnel_spec(**{k: v for k, v in values.items() if v is not None})
+        return ws.funnel_spec(version=q.version, **{k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(problems) from None
@@ -202,6 +205,7 @@ def funnel_document(ws: Workspace, q: Question) -> dict[str, Any]:
         window_days=q.window_days,
         horizon_days=q.horizon_days,
         as_of=q.as_of,
+        version=q.version,
     )
     spec = result.spec
     return result_document(
@@ -240,6 +244,7 @@ def velocity_document(ws: Workspace, q: Question) -> dict[str, Any]:
         end=q.end,
         strict=q.strict,
         as_of=q.as_of,
+        version=q.version,
     )
     return result_document(result, {"as_of": json_value(result.spec.as_of)})
 
@@ -254,7 +259,14 @@ def quality_document(ws: Workspace, q: Question) -> dict[str, Any]:
 def leads_document(ws: Workspace, q: Question) -> dict[str, Any]:
     """``tandem leads --stage S --by COL=VALUE... --format json``: the leads behind a number, newest entry first."""
     result = ws.leads(
-        q.stage or "", dict(q.where), start=q.start, end=q.end, strict=q.strict, limit=q.limit, as_of=q.as_of
+        q.stage or "",
+        dict(q.where),
+        start=q.start,
+        end=q.end,
+        strict=q.strict,
+        limit=q.limit,
+        as_of=q.as_of,
+        version=q.version,
     )
     return result_document(result, {"stage": q.stage, "filters": dict(q.where)})
 
@@ -277,7 +289,14 @@ def document(ws: Workspace, kind: str, q: Question) -> dict[str, Any]:
 def leads_csv(ws: Workspace, q: Question) -> str:
     """``tandem leads ... --format csv``: every column, text cells neutralised against spreadsheet formulas."""
     result = ws.leads(
-        q.stage or "", dict(q.where), start=q.start, end=q.end, strict=q.strict, limit=q.limit, as_of=q.as_of
+        q.stage or "",
+        dict(q.where),
+        start=q.start,
+        end=q.end,
+        strict=q.strict,
+        limit=q.limit,
+        as_of=q.as_of,
+        version=q.version,
     )
     stream = io.StringIO()
     write_csv(stream, result.to_arrow().column_names, result.rows())
@@ -287,6 +306,13 @@ def leads_csv(ws: Workspace, q: Question) -> str:
 def leads_count(ws: Workspace, q: Question) -> int:
     """How many leads the drill-down's question has in all (its table shows only the newest)."""
     result = ws.leads(
-        q.stage or "", dict(q.where), start=q.start, end=q.end, strict=q.strict, limit=None, as_of=q.as_of
+        q.stage or "",
+        dict(q.where),
+        start=q.start,
+        end=q.end,
+        strict=q.strict,
+        limit=None,
+        as_of=q.as_of,
+        version=q.version,
     )
     return int(result.expr.count().execute())

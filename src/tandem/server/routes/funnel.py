@@ -92,6 +92,14 @@ AsOf = Annotated[
     Query(max_length=64, description="Observe the data as of this moment (ISO 8601, UTC; default now)."),
 ]
 StageParam = Annotated[str, Query(max_length=100, description="The stage whose leads to list.")]
+DefinitionsVersion = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=2**31 - 1,
+        description="Count under this definitions version (default: the version in force at as_of).",
+    ),
+]
 Where = Annotated[
     list[str] | None,
     Query(description="Filter COL=VALUE (repeatable; COL= for a missing value), e.g. channel=email."),
@@ -146,6 +154,7 @@ def api_funnel(
     window: Window = None,
     horizon: Horizon = None,
     as_of: AsOf = None,
+    definitions: DefinitionsVersion = None,
 ) -> dict[str, Any]:
     """Volumes, conversion (raw, Kaplan-Meier, period view) and velocity per stage, by breakdown and period.
 
@@ -161,6 +170,7 @@ def api_funnel(
         window_days=window,
         horizon_days=horizon,
         as_of=parse_moment(as_of, "as_of"),
+        version=definitions,
     )
     return answer(request.app.state.tandem, "funnel", q)
 
@@ -201,6 +211,7 @@ def api_velocity(
     to: To = None,
     strict: Strict = False,
     as_of: AsOf = None,
+    definitions: DefinitionsVersion = None,
 ) -> dict[str, Any]:
     """Days from one stage to a later one: quantiles, mean and counts per bin of days (`tandem velocity`)."""
     q = Question(
@@ -212,6 +223,7 @@ def api_velocity(
         end=parse_moment(to, "to"),
         strict=strict,
         as_of=parse_moment(as_of, "as_of"),
+        version=definitions,
     )
     return answer(request.app.state.tandem, "velocity", q)
 
@@ -238,6 +250,7 @@ def _leads_question(
     strict: bool,
     limit: int | None,
     as_of: str | None,
+    version: int | None = None,
 ) -> Question:
     return Question(
         stage=stage,
@@ -247,6 +260,7 @@ def _leads_question(
         strict=strict,
         limit=limit,
         as_of=parse_moment(as_of, "as_of"),
+        version=version,
     )
 
 
@@ -260,9 +274,10 @@ def api_leads(
     strict: Strict = False,
     limit: Limit = 100,
     as_of: AsOf = None,
+    definitions: DefinitionsVersion = None,
 ) -> dict[str, Any]:
     """Drill down: the leads that entered `stage` in the range and match the filters, newest entry first."""
-    q = _leads_question(stage, where, from_, to, strict, limit, as_of)
+    q = _leads_question(stage, where, from_, to, strict, limit, as_of, definitions)
     return answer(request.app.state.tandem, "leads", q)
 
 
@@ -282,10 +297,11 @@ def api_leads_csv(
     strict: Strict = False,
     limit: Limit = 100,
     as_of: AsOf = None,
+    definitions: DefinitionsVersion = None,
 ) -> Response:
     """The drill-down as CSV for a spreadsheet: every column; text that could run as a formula is neutralised."""
     state: ServerState = request.app.state.tandem
-    q = _leads_question(stage, where, from_, to, strict, limit, as_of)
+    q = _leads_question(stage, where, from_, to, strict, limit, as_of, definitions)
     text = _cached(state, "leads.csv", q, lambda: leads_csv(state.workspace, q), base="leads")
     return Response(
         text,
