@@ -3,10 +3,10 @@
 Roles, one per user:
 
 =========  ====================================================================================
-admin      manages users, API tokens and settings; imports data; reads everything
+admin      manages users, API tokens and settings; imports data; sets the goals; reads everything
 marketing  the marketing side: imports data, proposes; a *leader* also approves for marketing
 sales      the sales side: imports data, proposes; a *leader* also approves and accepts plans
-exec       CEO or CRO: reads everything, including the audit log; may override a freeze
+exec       CEO or CRO: reads everything, including the audit log; may override a freeze; sets the goals
 viewer     reads the dashboards
 =========  ====================================================================================
 
@@ -80,6 +80,7 @@ class Permission(StrEnum):
     PROPOSE = "propose"
     DECIDE = "decide"
     AUDIT = "audit"
+    GOALS = "goals"
     ADMIN = "admin"
 
 
@@ -96,6 +97,8 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     #: decides who exactly (a leader of a side not yet approved, never the author; the author withdraws).
     Permission.DECIDE: frozenset({Role.MARKETING, Role.SALES, Role.EXEC}),
     Permission.AUDIT: frozenset({Role.ADMIN, Role.EXEC}),
+    #: Setting and deleting the revenue goals both teams share (`tandem.plan.goals`); everyone reads them.
+    Permission.GOALS: frozenset({Role.ADMIN, Role.EXEC}),
     Permission.ADMIN: frozenset({Role.ADMIN}),
 }
 

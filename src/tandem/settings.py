@@ -50,6 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
         14,
         "Days an MQL has to reach the next stage to count as accepted, in the weekly loosening signal.",
     ),
+    Setting(
+        "sales_sourced_channels",
+        ["outbound"],
+        "Lead channels sales sources itself; won revenue from leads of any other channel is marketing-sourced "
+        "(the measured share behind marketing's revenue quota, docs/plan.md).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -65,5 +71,7 @@ def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
         value = overrides.get(setting.name, setting.default)
         if type(value) is not type(setting.default):
             raise ConfigError(f"setting {setting.name} must be {type(setting.default).__name__}, got {value!r}")
+        if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"setting {setting.name} must be a list of strings, got {value!r}")
         values[setting.name] = value
     return values

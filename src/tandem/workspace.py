@@ -38,6 +38,7 @@ from tandem.engine.revenue import pipeline_table, revenue_table
 from tandem.engine.spec import to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
+from tandem.plan.goals import Goals
 from tandem.settings import resolve_settings
 from tandem.store.database import AppStore
 from tandem.store.models import AuditEntry
@@ -313,6 +314,27 @@ class Workspace:
             as_of=to_timestamp(as_of),
             proposal_id=proposal_id,
         )
+
+    # --- goals ------------------------------------------------------------------------------------------------
+    @cached_property
+    def goals(self) -> Goals:
+        """The revenue goals both teams share, their derived targets, quotas and attainment (`tandem.plan.goals`).
+
+        Won revenue is measured on the warehouse (`revenue`) only when a goal is shown; marketing's measured share
+        counts leads of any channel but the `sales_sourced_channels` setting's.
+        """
+        return Goals(
+            self.store,
+            self._won_revenue,
+            sales_sourced_channels=list(self.settings["sales_sourced_channels"]),
+        )
+
+    def _won_revenue(self, by: str | None, start: date, end: date) -> dict[str | None, float]:
+        """Won revenue in [start, end) as of now, in total ({None: amount}) or by one column."""
+        rows = self.revenue(by=[by] if by else [], start=start, end=end).rows()
+        if by is None:
+            return {None: float(sum(row["won_revenue"] or 0.0 for row in rows))}
+        return {row[by]: float(row["won_revenue"] or 0.0) for row in rows}
 
     # --- data -------------------------------------------------------------------------------------------------
     def import_files(

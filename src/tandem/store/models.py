@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -150,3 +162,29 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class Goal(Base):
+    """A revenue target for a period (``2027``, ``2027-Q1``, ``2027-01``), for the whole company or one slice.
+
+    One per (period, dimension, value): the whole company's goal has dimension and value ``""`` (not null, so the
+    unique constraint holds on every database). Setting it again replaces the amount; earlier amounts are in the
+    audit log (``goal.set`` entries carry what they replaced). Amounts are whole cents.
+    """
+
+    __tablename__ = "goals"
+    __table_args__ = (UniqueConstraint("period", "dimension", "value", name="uq_goals_period_slice"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    #: "" for the whole company, else segment, region or product.
+    dimension: Mapped[str] = mapped_column(String(16), nullable=False, default="")
+    value: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: The share of the goal marketing-sourced revenue should bring; null: measured from the year before.
+    marketing_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
