@@ -29,6 +29,7 @@ from tandem.definitions.governance import ProposalInfo
 from tandem.engine import Result
 from tandem.errors import TandemError
 from tandem.exports import format_number, json_value, write_csv
+from tandem.plan.waterfall import Waterfall
 from tandem.settings import SETTINGS
 from tandem.warehouse.mapping import list_presets
 from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
@@ -1349,6 +1350,162 @@ def definitions_suggest(
         highlight=False,
     )
     err.print(NOTE, highlight=False)
+
+
+# --- plan: the reverse waterfall ----------------------------------------------------------------------------------
+plan_app = typer.Typer(
+    help="The revenue plan: what each stage must deliver, and when, for the goal.", no_args_is_help=True
+)
+app.add_typer(plan_app, name="plan")
+
+
+def _optional_workspace(workspace: Path | None, use_history: bool) -> Workspace | None:
+    """The workspace to take history and goals from: the one named, else $TANDEM_WORKSPACE or the current folder
+    when it is one; None for the calculator without data (or with --no-history)."""
+    from tandem.workspace import CONFIG_FILE, resolve_path
+
+    if not use_history:
+        return None
+    if workspace is None and not (resolve_path(None) / CONFIG_FILE).exists():
+        return None
+    return open_workspace(workspace)
+
+
+@plan_app.command("waterfall")
+def plan_waterfall(
+    revenue: Annotated[
+        str | None, typer.Option("--revenue", help="Revenue for the period: 10M, 2.5M, 750k (default: its goal).")
+    ] = None,
+    deal_size: Annotated[
+        str | None, typer.Option("--deal-size", help="Mean won amount (default: from history).")
+    ] = None,
+    rate: Annotated[
+        list[str] | None,
+        typer.Option("--rate", help="FROM:TO=R, a step's conversion: 0.4, 40% or counts 120/400 (repeatable)."),
+    ] = None,
+    lag: Annotated[
+        list[str] | None,
+        typer.Option("--lag", help="FROM:TO=DAYS from a stage to the next: 45, 2w or 3m (repeatable)."),
+    ] = None,
+    channel: Annotated[
+        list[str] | None,
+        typer.Option("--channel", help="NAME=SHARE[@COST_PER_LEAD], the channel mix for the budget (repeatable)."),
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: next quarter).")
+    ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option("--where", help="COL=VALUE: a model of these leads only (repeatable).")
+    ] = None,
+    lookback: Annotated[int | None, typer.Option("--lookback", min=30, help="Days of history (365).")] = None,
+    horizon: Annotated[int | None, typer.Option("--horizon", min=7, help="Days a cohort has to convert (180).")] = None,
+    history: Annotated[
+        bool, typer.Option("--history/--no-history", help="Fill in from the workspace's history and goal.")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draws behind the ranges.")] = 0,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """What do we need? The volume each stage must reach per month, with a range, for a revenue goal.
+
+    Works from hand-given numbers before any data is imported; in a workspace, what is not given comes from its
+    history (rates, lag distributions, deal size, channel mix and cost per lead) and the revenue from its goal.
+    """
+    from tandem.engine.spec import to_timestamp
+    from tandem.plan.calculator import Given, next_quarter, parse_channel, parse_lag, parse_rate, plan_waterfall
+    from tandem.plan.goals import parse_amount, parse_period
+
+    moment = to_timestamp(as_of)
+    chosen = parse_period(period) if period else next_quarter((moment or datetime.now()).date())
+    given = Given(
+        rates=dict(parse_rate(text) for text in rate or []),
+        lags=dict(parse_lag(text) for text in lag or []),
+        deal_size=float(parse_amount(deal_size)) if deal_size else None,
+    )
+    filters = dict(item.split("=", 1) for item in where or [] if "=" in item)
+    if len(filters) != len(where or []):
+        raise typer.BadParameter("is not COL=VALUE", param_hint="--where")
+    ws = _optional_workspace(workspace, history)
+    try:
+        plan = plan_waterfall(
+            given,
+            ws,
+            period=chosen,
+            revenue=float(parse_amount(revenue)) if revenue else None,
+            costs=[parse_channel(text) for text in channel or []],
+            as_of=moment,
+            lookback_days=lookback,
+            horizon_days=horizon,
+            where=filters,
+            seed=seed,
+        )
+    finally:
+        if ws is not None:
+            ws.close()
+    if format is Format.json:
+        document = plan.as_dict()
+        document["period"]["label"] = chosen.label
+        _print_json(document)
+        return
+    _show_waterfall(chosen.label, plan)
+
+
+def _show_waterfall(label: str, plan: Waterfall) -> None:
+    out.print(
+        f"[bold]{label}[/]: {plan.revenue:,.0f} in revenue at {plan.model.deal_size:,.0f} a deal = "
+        f"{plan.deals:,.1f} deals",
+        highlight=False,
+    )
+    totals = RichTable(
+        "stage",
+        "needed",
+        "range (P10-P90)",
+        "to the end",
+        "lead time (days)",
+        "last day (median)",
+        "last day (80 %)",
+        title="what each stage must deliver",
+    )
+    for total in plan.totals:
+        totals.add_row(
+            total.stage,
+            f"{total.required:,.0f}",
+            f"{total.low:,.0f} - {total.high:,.0f}",
+            format_number(total.rate_to_end, "pct"),
+            f"{total.lead_time_days:,.0f}",
+            str(total.last_entry),
+            str(total.last_entry_p80),
+        )
+    out.print(totals, highlight=False)
+    months = sorted({row.month for row in plan.rows})
+    grid = RichTable("month", *plan.model.stages, title="needed per month (expected)")
+    needed = {(row.stage, row.month): row.required for row in plan.rows}
+    for month in months:
+        if all(needed.get((stage, month), 0) < 0.5 for stage in plan.model.stages):
+            continue  # the far tail of long lags: under half an entry at every stage (the JSON keeps every month)
+        grid.add_row(
+            f"{month:%Y-%m}",
+            *(f"{needed[(stage, month)]:,.0f}" if (stage, month) in needed else "" for stage in plan.model.stages),
+        )
+    out.print(grid, highlight=False)
+    if plan.budget:
+        budget = RichTable("channel", "share", "leads", "cost per lead", "budget", "range", title="budget by channel")
+        for row in plan.budget:
+            budget.add_row(
+                row.channel,
+                format_number(row.share, "pct"),
+                f"{row.leads:,.0f}",
+                format_number(row.cost_per_lead, "money"),
+                format_number(row.budget, "money"),
+                f"{format_number(row.budget_low, 'money')} - {format_number(row.budget_high, 'money')}"
+                if row.budget is not None
+                else "",
+            )
+        out.print(budget, highlight=False)
+    err.print(f"model: {plan.model.basis}", highlight=False)
+    for note in plan.model.notes:
+        err.print(f"note: {note}", highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

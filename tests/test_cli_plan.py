@@ -1,0 +1,130 @@
+"""`tandem plan waterfall` as a planner runs it: from hand-given numbers before any data, then on a workspace's
+history and goal; real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tandem.demo_workspace import build_demo
+
+from .test_cli import TANDEM
+from .test_cli_accounts import as_json, failed, ok
+
+DESIGN_EXAMPLE = [
+    "--revenue", "10M", "--deal-size", "100k",
+    "--rate", "inquiry:mql=10%", "--rate", "mql:sal=0.8", "--rate", "sal:sqo=0.4", "--rate", "sqo:won=0.1",
+    "--lag", "mql:sal=2m", "--lag", "sal:sqo=1m", "--lag", "sqo:won=3m",
+]  # fmt: skip
+
+
+def plan(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``tandem plan waterfall ARGS`` in `cwd`, with no workspace from the environment."""
+    environment = {k: v for k, v in os.environ.items() if k != "TANDEM_WORKSPACE"}
+    return subprocess.run(
+        [*TANDEM, "plan", "waterfall", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def by_stage(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["stage"]: row for row in document["stages"]}
+
+
+def test_the_calculator_answers_before_any_data_is_imported(tmp_path: Path) -> None:
+    document = as_json(plan(*DESIGN_EXAMPLE, "--period", "2027-06", "--format", "json", cwd=tmp_path))
+    assert document["period"] == {"label": "2027-06", "start": "2027-06-01", "end": "2027-06-30"}
+    assert document["deals"] == pytest.approx(100)
+    required = {stage: row["required"] for stage, row in by_stage(document).items()}
+    assert required == pytest.approx({"inquiry": 31_250, "mql": 3_125, "sal": 2_500, "sqo": 1_000, "won": 100})
+    inquiries = [row for row in document["rows"] if row["stage"] == "inquiry"]
+    assert inquiries == [
+        {"stage": "inquiry", "month": "2026-12-01", "required": pytest.approx(31_250), "low": pytest.approx(31_250),
+         "high": pytest.approx(31_250)}
+    ]  # fmt: skip
+    assert by_stage(document)["inquiry"]["last_entry"] == "2026-12-29"
+    assert document["budget"] == []
+
+    table = ok(plan(*DESIGN_EXAMPLE, "--period", "2027-06", cwd=tmp_path))
+    assert "2027-06: 10,000,000 in revenue at 100,000 a deal = 100.0 deals" in table
+    assert "31,250" in table
+
+
+def test_a_channel_mix_gives_the_budget(tmp_path: Path) -> None:
+    args = ["--revenue", "900k", "--deal-size", "10k", "--rate", "lead:won=1%", "--period", "2027-Q1"]
+    document = as_json(plan(*args, "--channel", "paid_search=100%@10", "--format", "json", cwd=tmp_path))
+    (budget,) = document["budget"]
+    assert budget["leads"] == pytest.approx(9_000)  # 3,000 leads a month for the quarter
+    assert budget["budget"] == pytest.approx(90_000)  # $30,000 a month at $10 a lead
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--rate", "c:d=0.5"], "do not form one funnel"),
+        (["--revenue", "1M", "--rate", "a:b=0.5"], "give --deal-size"),
+        (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=half"], "is not a share (0.4)"),
+        (
+            ["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--lag", "a:b=soon"],
+            "is not a number of days",
+        ),
+        (["--revenue", "lots", "--deal-size", "10k", "--rate", "a:b=0.5"], "lots"),
+        (["--deal-size", "10k", "--rate", "a:b=0.5"], "give --revenue"),
+        (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--period", "2027-Q5"], "2027-Q5"),
+    ],
+)
+def test_bad_numbers_are_refused_saying_what_to_write(tmp_path: Path, args: list[str], message: str) -> None:
+    assert message in failed(plan(*args, cwd=tmp_path))
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("plan") / "demo"
+    with build_demo(folder, leads=3000, seed=3, echo=lambda _line: None):
+        pass
+    return folder
+
+
+def test_in_a_workspace_what_is_not_given_comes_from_history(company: Path) -> None:
+    document = as_json(plan("--revenue", "2M", "--period", "2027-Q1", "--format", "json", "-w", company, cwd=company))
+    model = document["model"]
+    assert model["stages"] == ["lead", "mql", "sql", "opportunity", "won"]
+    assert model["basis"].startswith("history as of")
+    assert all(step["rate"]["cohort"] > 0 for step in model["steps"])
+    stages = by_stage(document)
+    assert stages["lead"]["low"] < stages["lead"]["required"] < stages["lead"]["high"]  # rates from data: a range
+    assert document["revenue"] == pytest.approx(2_000_000)
+    assert {row["channel"] for row in document["budget"]} >= {"email", "paid_search"}
+    assert sum(row["share"] for row in document["budget"]) == pytest.approx(1)
+
+    # A number given by hand wins over history; the rest still comes from it.
+    mixed = as_json(
+        plan("--revenue", "2M", "--period", "2027-Q1", "--rate", "lead:mql=0.5", "--format", "json", cwd=company)
+    )
+    assert mixed["model"]["steps"][0]["rate"]["value"] == 0.5
+    assert "by hand: lead:mql" in mixed["model"]["basis"]
+    assert by_stage(mixed)["lead"]["required"] < stages["lead"]["required"]
+    assert "not a step of this workspace's funnel" in failed(
+        plan("--revenue", "2M", "--rate", "lead:won=0.5", cwd=company)
+    )
+
+
+def test_the_revenue_defaults_to_the_goal(company: Path) -> None:
+    assert "no goal for 2027-Q1" in failed(plan("--period", "2027-Q1", cwd=company))
+    import tandem
+
+    with tandem.open_workspace(company) as ws:
+        ws.accounts.create_user("test", "ceo", "exec", password="a long enough password")
+        ceo = ws.accounts.authenticate("ceo", "a long enough password", "test")
+        ws.goals.set(ceo, "2027", 12_000_000)
+    document = as_json(plan("--period", "2027-Q1", "--format", "json", cwd=company))
+    assert document["revenue"] == pytest.approx(12_000_000 * 90 / 365, abs=0.01)  # Q1's days of the year's goal
