@@ -9,8 +9,9 @@ import pytest
 from scipy import stats
 
 from tandem.errors import ConfigError
+from tandem.plan.forward import forward_entries
 from tandem.plan.model import MONTH_DAYS, FunnelModel, Lag, Rate, chain_of
-from tandem.plan.waterfall import ChannelCost, add_months, forward_deals, reverse_waterfall
+from tandem.plan.waterfall import ChannelCost, add_months, reverse_waterfall
 
 JUNE = date(2027, 6, 1)
 
@@ -122,10 +123,10 @@ def test_the_plan_run_forward_gives_back_the_goal() -> None:
     model = FunnelModel.from_steps(rates, lags, deal_size=20_000)
     goal = {add_months(date(2027, 1, 1), i): 400_000.0 for i in range(24)}
     plan = reverse_waterfall(model, goal)
-    deals = forward_deals(model, "lead", plan.required("lead"))
+    deals = forward_entries(model, "lead", plan.required("lead"))[-1]
     assert sum(deals.values()) == pytest.approx(sum(goal.values()) / 20_000)
     for stage in ("mql", "sql"):
-        assert sum(forward_deals(model, stage, plan.required(stage)).values()) == pytest.approx(480)
+        assert sum(forward_entries(model, stage, plan.required(stage))[-1].values()) == pytest.approx(480)
     lead_in = sum(max(step.lag.month_offsets()) for step in model.steps)  # the longest way back: 2 + 2 + 4 months
     assert lead_in == 8
     for month in list(goal)[lead_in:-lead_in]:

@@ -157,6 +157,7 @@ def plan_model(
         steps=mixed,
         deal_size=given.deal_size if given.deal_size is not None else history.deal_size,
         deal_size_se=None if given.deal_size is not None else history.deal_size_se,
+        deal_size_sd=None if given.deal_size is not None else history.deal_size_sd,
         basis=basis,
         notes=history.notes,
     )

@@ -96,7 +96,7 @@ def model_from_history(
         steps.append(Step(stages[k], stages[k + 1], Rate.from_counts(converted, cohort), Lag.from_samples(samples)))
         if cohort < 30:
             notes.append(f"{step_name} rests on {cohort} leads: its range is wide")
-    deal_size, deal_se, deals = _deal_size(ws, moment, lookback_days, where)
+    deal_size, deal_se, deal_sd, deals = _deal_size(ws, moment, lookback_days, where)
     basis = (
         f"history as of {moment:%Y-%m-%d}: cohorts entering each stage {start:%Y-%m-%d} to {cutoff:%Y-%m-%d}, "
         f"converting within {horizon_days} days; deal size of {deals} deals won in the {lookback_days} days before"
@@ -108,6 +108,7 @@ def model_from_history(
         steps=tuple(steps),
         deal_size=deal_size,
         deal_size_se=deal_se,
+        deal_size_sd=deal_sd,
         basis=basis,
         notes=tuple(notes),
     )
@@ -180,8 +181,9 @@ def _leads(ws: Workspace, where: Mapping[str, str] | None) -> ibis.Table:
 
 def _deal_size(
     ws: Workspace, as_of: datetime, lookback_days: int, where: Mapping[str, str] | None
-) -> tuple[float, float | None, int]:
-    """The mean won amount over the lookback (by close date, else creation), its standard error, and the count."""
+) -> tuple[float, float | None, float | None, int]:
+    """The mean won amount over the lookback (by close date, else creation), its standard error, the standard
+    deviation of single deals, and how many deals."""
     opportunities = ws.warehouse.table("opportunities")
     closed = opportunities.close_date.cast("timestamp").fill_null(opportunities.created_at)
     won = opportunities.filter(
@@ -199,5 +201,6 @@ def _deal_size(
             f"no deal won with an amount in the {lookback_days} days before {as_of:%Y-%m-%d}: give --deal-size"
         )
     mean = float(np.mean(amounts))
-    se = float(np.std(amounts, ddof=1) / np.sqrt(len(amounts))) if len(amounts) > 1 else None
-    return mean, se, len(amounts)
+    sd = float(np.std(amounts, ddof=1)) if len(amounts) > 1 else None
+    se = sd / float(np.sqrt(len(amounts))) if sd is not None else None
+    return mean, se, sd, len(amounts)

@@ -9,7 +9,8 @@ A model is given by hand (the calculator: "10 % of MQLs become SALs, 45 days lat
   given as counts (``120/400``).
 - **Lag**: days from entering a stage to entering the next, as a distribution (weights over day values), not an
   average: MQLs of March become deals over the months that follow. A hand-given lag is one value.
-- **Deal size**: the mean won amount, with its standard error when estimated from data.
+- **Deal size**: the mean won amount, with its standard error (and the spread of single deals) when estimated from
+  data.
 
 Months: a plan is monthly. A lag of L days moves a lead from its month to a later one by ``L / 30.4375`` months
 (the mean month). With the lead's day uniformly spread within its month, a lag of ``i + f`` months (whole i,
@@ -164,6 +165,8 @@ class FunnelModel:
     steps: tuple[Step, ...]
     deal_size: float
     deal_size_se: float | None = None
+    #: The spread of single deals' amounts (standard deviation), when estimated from data.
+    deal_size_sd: float | None = None
     basis: str = "given by hand"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -221,6 +224,7 @@ class FunnelModel:
             "steps": [step.as_dict() for step in self.steps],
             "deal_size": self.deal_size,
             "deal_size_se": self.deal_size_se,
+            "deal_size_sd": self.deal_size_sd,
             "basis": self.basis,
             "notes": list(self.notes),
         }

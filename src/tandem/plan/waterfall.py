@@ -11,8 +11,9 @@ with each step's lag distribution (`Lag.month_offsets`): if a third of SQLs beco
 thirds a month later, then the SQLs a June deal needs happen a third in June and two thirds in May. So volumes
 are spread over the months that lead up to the goal, not stacked on one date. Spreading keeps every total: the
 volume a stage needs over all months is exactly the goal's deals divided by the rates, as in the formula. A plan
-run forward through the same model (`forward_deals`) gives back the goal's deals in total; month by month it gives
-them back exactly for a level goal, and smoothed (by the lags) where the goal steps up or down.
+run forward through the same model (`tandem.plan.forward`) gives back the goal's deals in total; month by month
+it gives them back exactly where the goal is level or changes at a steady pace, and smoothed (by the lags) where
+it steps up or down.
 
 **Ranges.** Rates estimated from data are uncertain (`Rate.draws`: their Beta posterior), and so is a deal size
 estimated from data (a normal with its standard error). Each requirement is scaled by ``1 / (rates x deal size)``,
@@ -48,7 +49,6 @@ __all__ = [
     "StageTotal",
     "Waterfall",
     "add_months",
-    "forward_deals",
     "month_of",
     "reverse_waterfall",
 ]
@@ -229,20 +229,6 @@ def reverse_waterfall(
         draws=draws,
         seed=seed,
     )
-
-
-def forward_deals(model: FunnelModel, stage: str, volume_by_month: Mapping[date, float]) -> dict[date, float]:
-    """Expected entries to the last stage per month from `stage`'s entries per month: the model run forward."""
-    k = model.index(stage)
-    current = {month_of(m): float(v) for m, v in volume_by_month.items()}
-    for step in model.steps[k:]:
-        later: dict[date, float] = {}
-        for month, volume in current.items():
-            for offset, weight in step.lag.month_offsets().items():
-                when = add_months(month, offset)
-                later[when] = later.get(when, 0.0) + volume * step.rate.value * weight
-        current = later
-    return dict(sorted(current.items()))
 
 
 def _factors(model: FunnelModel, draws: int, seed: int) -> tuple[list[float], list[float]]:

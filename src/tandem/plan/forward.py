@@ -1,0 +1,295 @@
+"""The sufficiency check: a marketing plan run forward through the funnel model, against the goal.
+
+A plan is programs: a channel's spend over some days and the volume it brings (given, or its budget divided by
+the channel's cost per lead). Each program's volume is spread over its days, so over its months by days, at the
+stage it is counted at (the first stage unless said otherwise). From there the model carries it forward, step by
+step, with each step's rate and lag distribution (`Lag.month_offsets`), to the deals each month.
+
+**Which deals count for the goal.** The reverse waterfall traces each deal the goal needs back to the months its
+earlier stages happen in; a lead of the plan, likewise, counts for the goal whatever month its deal closes in. A
+business runs continuously: the deals this plan's leads bring after the period count for the next one, as the
+previous plan's leads bring deals into this one, and in a steady business the two balance. So the plan's
+**expected revenue** is the revenue of all the deals its volumes bring; the revenue that **lands in the period**
+is shown beside it, and the **shortfall by stage and month** (the plan's entries against what the waterfall says
+each month needs) shows where timing is off. A plan equal to the waterfall's requirement gives back the goal
+exactly (tests/plan/test_forward.py).
+
+**Range and probability**, from seeded draws: the rates from their posteriors (`Rate.draws`), the mean deal size
+from its standard error; given those, the number of deals is Poisson (a program's leads arrive as a Poisson count
+and each converts independently, which thins a Poisson into a Poisson), and their revenue is the deals times the
+mean deal plus the spread of single deals (normal, by the central limit theorem, when that spread is known). The
+probability of meeting the goal is the share of draws whose revenue reaches it.
+
+What it leaves out: leads and deals already in the funnel when the plan starts, which the forecast adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+
+from tandem.errors import ConfigError
+from tandem.plan.model import FunnelModel
+from tandem.plan.waterfall import INTERVAL, ChannelCost, add_months, month_of, reverse_waterfall
+
+__all__ = ["Program", "Sufficiency", "forward_entries", "sufficiency"]
+
+
+@dataclass(frozen=True)
+class Program:
+    """One line of the marketing plan: a channel's budget over some days and the volume it is expected to bring."""
+
+    name: str
+    channel: str
+    budget: float
+    start: date
+    end: date  # inclusive
+    volume: float | None = None
+    stage: str | None = None
+    campaign: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ConfigError(f"program {self.name!r} ends ({self.end}) before it starts ({self.start})")
+        if self.budget < 0 or (self.volume is not None and self.volume < 0):
+            raise ConfigError(f"program {self.name!r}: budget and volume are not negative")
+
+    def by_month(self, volume: float) -> dict[date, float]:
+        """`volume` spread over the program's days, summed per month."""
+        days = (self.end - self.start).days + 1
+        spread: dict[date, float] = {}
+        month = month_of(self.start)
+        while month <= self.end:
+            first = max(month, self.start)
+            last = min(add_months(month, 1) - timedelta(days=1), self.end)
+            spread[month] = volume * ((last - first).days + 1) / days
+            month = add_months(month, 1)
+        return spread
+
+
+@dataclass(frozen=True)
+class ProgramOutcome:
+    name: str
+    channel: str
+    budget: float
+    stage: str
+    volume: float
+    cost_per_lead: float | None
+    expected_deals: float
+    expected_revenue: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stage's entries in a month: what the plan brings, what the goal needs, and the difference."""
+
+    stage: str
+    month: date
+    planned: float
+    required: float
+
+    @property
+    def gap(self) -> float:
+        return self.required - self.planned
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "gap": self.gap}
+
+
+@dataclass(frozen=True)
+class Sufficiency:
+    """Will the plan do? Expected revenue and range against the goal, the chance of meeting it, and the gaps."""
+
+    goal: float
+    expected_revenue: float
+    in_period_revenue: float
+    low: float
+    high: float
+    probability: float
+    deals: float
+    budget: float
+    by_month: list[dict[str, Any]]
+    shortfall: list[Gap]
+    programs: list[ProgramOutcome]
+    draws: int
+    seed: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sufficient(self) -> bool:
+        """The expected revenue reaches the goal (the probability says how surely)."""
+        return self.expected_revenue >= self.goal
+
+    def biggest_gaps(self, count: int = 5) -> list[Gap]:
+        return sorted((g for g in self.shortfall if g.gap > 0.5), key=lambda g: -g.gap / max(g.required, 1))[:count]
+
+    def summary(self) -> str:
+        verdict = "meets" if self.sufficient else "falls short of"
+        return (
+            f"The plan {verdict} the goal: {self.expected_revenue:,.0f} expected ({self.low:,.0f} to {self.high:,.0f}) "
+            f"against {self.goal:,.0f}, {self.in_period_revenue:,.0f} of it closing within the period; a "
+            f"{self.probability:.0%} chance of reaching the goal, for {self.budget:,.0f} spent."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "expected_revenue": self.expected_revenue,
+            "in_period_revenue": self.in_period_revenue,
+            "low": self.low,
+            "high": self.high,
+            "probability": self.probability,
+            "deals": self.deals,
+            "budget": self.budget,
+            "sufficient": self.sufficient,
+            "summary": self.summary(),
+            "by_month": self.by_month,
+            "shortfall": [g.as_dict() for g in self.shortfall],
+            "programs": [p.as_dict() for p in self.programs],
+            "draws": self.draws,
+            "seed": self.seed,
+            "notes": self.notes,
+        }
+
+
+def forward_entries(model: FunnelModel, stage: str, volume_by_month: Mapping[date, float]) -> list[dict[date, float]]:
+    """Expected entries per month at every stage from `stage` on (earlier stages: empty), at the model's rates."""
+    k = model.index(stage)
+    entries: list[dict[date, float]] = [{} for _ in model.stages]
+    entries[k] = {month_of(m): float(v) for m, v in volume_by_month.items()}
+    for j in range(k, len(model.steps)):
+        step = model.steps[j]
+        offsets = step.lag.month_offsets()
+        later: dict[date, float] = {}
+        for month, volume in entries[j].items():
+            for offset, weight in offsets.items():
+                when = add_months(month, offset)
+                later[when] = later.get(when, 0.0) + volume * step.rate.value * weight
+        entries[j + 1] = later
+    return entries
+
+
+def sufficiency(
+    model: FunnelModel,
+    programs: Sequence[Program],
+    goal_by_month: Mapping[date, float],
+    *,
+    period_end: date,
+    costs: Sequence[ChannelCost] = (),
+    draws: int = 4000,
+    seed: int = 0,
+) -> Sufficiency:
+    """Run the plan's programs forward through `model` and judge them against the goal (module docs)."""
+    if not programs:
+        raise ConfigError("a plan needs at least one program")
+    goal = {month_of(m): float(v) for m, v in goal_by_month.items()}
+    period = set(goal)
+    price = {c.channel: c.cost_per_lead for c in costs}
+    n = len(model.stages)
+    last = n - 1
+
+    planned: list[dict[date, float]] = [{} for _ in model.stages]
+    outcomes: list[ProgramOutcome] = []
+    program_units: list[float] = []  # per program: its volume, converted at the rates from its stage to the end
+    program_starts: list[int] = []
+    in_period: list[float] = []
+    for program in programs:
+        stage = program.stage or model.stages[0]
+        k = model.index(stage)
+        volume = program.volume
+        cost = price.get(program.channel)
+        if volume is None:
+            if not cost:
+                raise ConfigError(
+                    f"program {program.name!r}: no cost per lead for channel {program.channel!r} to turn its budget "
+                    "into leads; give its expected volume"
+                )
+            volume = program.budget / cost
+        entries = forward_entries(model, stage, program.by_month(volume))
+        for j in range(n):
+            for month, value in entries[j].items():
+                planned[j][month] = planned[j].get(month, 0.0) + value
+        deals = sum(entries[last].values())
+        in_period.append(sum(v for m, v in entries[last].items() if m in period))
+        program_units.append(volume)
+        program_starts.append(k)
+        outcomes.append(
+            ProgramOutcome(
+                name=program.name,
+                channel=program.channel,
+                budget=program.budget,
+                stage=stage,
+                volume=volume,
+                cost_per_lead=cost if program.volume is None else (program.budget / volume if volume else None),
+                expected_deals=deals,
+                expected_revenue=deals * model.deal_size,
+            )
+        )
+
+    expected_deals = sum(o.expected_deals for o in outcomes)
+    expected = expected_deals * model.deal_size
+    low, high, probability = _simulate(model, program_units, program_starts, sum(goal.values()), draws, seed)
+
+    required = reverse_waterfall(model, goal, period_end=period_end, draws=0)
+    needs = {(r.stage, r.month): r.required for r in required.rows}
+    shortfall = []
+    for j, stage in enumerate(model.stages):
+        months = sorted({m for (s, m) in needs if s == stage} | set(planned[j]))
+        for month in months:
+            have, need = planned[j].get(month, 0.0), needs.get((stage, month), 0.0)
+            if have >= 0.5 or need >= 0.5:
+                shortfall.append(Gap(stage, month, have, need))
+    by_month = [
+        {
+            "month": month,
+            "goal": goal.get(month, 0.0),
+            "expected_revenue": planned[last].get(month, 0.0) * model.deal_size,
+        }
+        for month in sorted(period | {m for m in planned[last] if m <= max(period)})
+    ]
+    notes = [] if model.deal_size_sd else ["the spread of single deals is unknown: the range counts deals, not amounts"]
+    return Sufficiency(
+        goal=sum(goal.values()),
+        expected_revenue=expected,
+        in_period_revenue=sum(in_period) * model.deal_size,
+        low=low,
+        high=high,
+        probability=probability,
+        deals=expected_deals,
+        budget=sum(p.budget for p in programs),
+        by_month=by_month,
+        shortfall=shortfall,
+        programs=outcomes,
+        draws=draws,
+        seed=seed,
+        notes=notes,
+    )
+
+
+def _simulate(
+    model: FunnelModel, units: Sequence[float], starts: Sequence[int], goal: float, draws: int, seed: int
+) -> tuple[float, float, float]:
+    """P10 and P90 of the period's revenue, and the probability it reaches the goal, over seeded draws."""
+    rng = np.random.default_rng(seed)
+    count = max(draws, 1)
+    rates = np.stack([step.rate.draws(rng, count) for step in model.steps])  # (steps, draws)
+    mean_deals = np.zeros(count)
+    for unit, k in zip(units, starts, strict=True):
+        to_end = np.prod(rates[k:], axis=0) if k < len(model.steps) else np.ones(count)
+        mean_deals += unit * to_end
+    deals = rng.poisson(mean_deals)
+    deal = np.full(count, model.deal_size)
+    if model.deal_size_se:
+        deal = np.maximum(rng.normal(model.deal_size, model.deal_size_se, count), 0.0)
+    revenue = deals * deal
+    if model.deal_size_sd:
+        revenue = np.maximum(revenue + np.sqrt(deals) * model.deal_size_sd * rng.standard_normal(count), 0.0)
+    low, high = np.quantile(revenue, INTERVAL)
+    return float(low), float(high), float(np.mean(revenue >= goal - 1e-9))
