@@ -18,7 +18,18 @@ from tandem.accounts import AccessDenied
 from tandem.errors import TandemError
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
 from tandem.server.pages import render
-from tandem.server.routes import admin, assets, auth, definition_insights, definitions, funnel, imports, overview
+from tandem.server.routes import (
+    admin,
+    assets,
+    auth,
+    definition_insights,
+    definitions,
+    funnel,
+    goals,
+    imports,
+    overview,
+    plan,
+)
 from tandem.server.state import ServerState
 
 __all__ = ["build_app"]
@@ -30,6 +41,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     funnel.router,
     definition_insights.router,  # before definitions: /api/definitions/signal is not a {version}
     definitions.router,
+    goals.router,
+    plan.router,
     imports.router,
     admin.router,
 )

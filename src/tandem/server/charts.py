@@ -16,6 +16,7 @@ __all__ = [
     "CHART_WIDTH",
     "IMAGE_TYPES",
     "cohort_heatmap",
+    "plan_requirements",
     "revenue_trend",
     "stage_trend",
     "stage_volumes",
@@ -145,5 +146,30 @@ def velocity_histogram(rows: Sequence[dict[str, Any]], title: str) -> dict[str, 
             y=alt.Y("leads:Q", title="leads"),
             tooltip=["bin:N", alt.Tooltip("leads:Q", format=",")],
         )
+    )
+    return _spec(chart, title)
+
+
+def plan_requirements(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: str) -> dict[str, Any]:
+    """Small multiples, one per stage: entries needed per month as bars, the P10-P90 range as a rule on each.
+
+    Rows: stage, month (``YYYY-MM``), required, low, high. Each stage has its own scale (leads outnumber deals).
+    """
+    base = alt.Chart().encode(x=alt.X("month:O", title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=True)))
+    tooltip = [
+        "stage:N",
+        "month:O",
+        alt.Tooltip("required:Q", format=",.1f", title="needed"),
+        alt.Tooltip("low:Q", format=",.1f", title="P10"),
+        alt.Tooltip("high:Q", format=",.1f", title="P90"),
+    ]
+    bars = base.mark_bar(color=PALETTE[1]).encode(y=alt.Y("required:Q", title="needed"), tooltip=tooltip)
+    ranges = base.mark_rule(color=PALETTE[0], strokeWidth=2).encode(y="low:Q", y2="high:Q", tooltip=tooltip)
+    data = alt.Data(values=list(rows))  # type: ignore[no-untyped-call]
+    chart = (
+        alt.layer(bars, ranges, data=data)
+        .properties(width=220, height=130)
+        .facet(facet=alt.Facet("stage:N", sort=list(stages), title=None), columns=3)
+        .resolve_scale(y="independent")
     )
     return _spec(chart, title)

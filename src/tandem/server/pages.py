@@ -36,6 +36,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Overview", "/", Permission.READ),
     NavItem("Funnel", "/funnel", Permission.READ),
     NavItem("Definitions", "/definitions", Permission.READ),
+    NavItem("Plan", "/plan", Permission.READ),
     NavItem("Imports", "/imports", Permission.READ),
     NavItem("Admin", "/admin", Permission.AUDIT),
 )
