@@ -128,3 +128,25 @@ def test_the_revenue_defaults_to_the_goal(company: Path) -> None:
         ws.goals.set(ceo, "2027", 12_000_000)
     document = as_json(plan("--period", "2027-Q1", "--format", "json", cwd=company))
     assert document["revenue"] == pytest.approx(12_000_000 * 90 / 365, abs=0.01)  # Q1's days of the year's goal
+
+
+def test_scenarios_side_by_side_from_a_file(tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios.yaml"
+    scenarios.write_text(
+        "scenarios:\n  - name: better qualification\n    rate_changes: [sal:sqo=+25%]\n"
+        "  - name: flat budget\n    channels: [webinar=1@10]\n    budget: 250k\n",
+        encoding="utf-8",
+    )
+    command = [*TANDEM, "plan", "scenarios", str(scenarios), *DESIGN_EXAMPLE, "--period", "2027-06"]
+    done = subprocess.run([*command, "--format", "json"], capture_output=True, text=True, cwd=tmp_path, check=False)
+    document = as_json(done)
+    base, better, budget = document["scenarios"]
+    assert by_stage(base)["inquiry"]["required"] == pytest.approx(31_250)
+    assert by_stage(better)["inquiry"]["required"] == pytest.approx(25_000)
+    assert budget["revenue_from_budget"] == pytest.approx(8_000_000)
+    assert budget["goal_share"] == pytest.approx(0.8)
+    table = ok(subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False))
+    assert "better qualification" in table
+    assert "80.0%" in table
+    scenarios.write_text("scenarios:\n  - name: a\n    rate: [x]\n", encoding="utf-8")
+    assert "unknown key(s) rate" in failed(subprocess.run(command, capture_output=True, text=True, cwd=tmp_path))

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +28,7 @@ from tandem import __version__
 from tandem.accounts import Principal, Role, TokenInfo, UserInfo
 from tandem.definitions.governance import ProposalInfo
 from tandem.engine import Result
-from tandem.errors import TandemError
+from tandem.errors import ConfigError, TandemError
 from tandem.exports import format_number, json_value, write_csv
 from tandem.plan.goals import GoalInfo, format_amount
 from tandem.plan.waterfall import Waterfall
@@ -1547,38 +1548,107 @@ def _optional_workspace(workspace: Path | None, use_history: bool) -> Workspace 
     return open_workspace(workspace)
 
 
+RevenueOption = Annotated[
+    str | None, typer.Option("--revenue", help="Revenue for the period: 10M, 2.5M, 750k (default: its goal).")
+]
+DealSizeOption = Annotated[str | None, typer.Option("--deal-size", help="Mean won amount (default: from history).")]
+RateOption = Annotated[
+    list[str] | None,
+    typer.Option("--rate", help="FROM:TO=R, a step's conversion: 0.4, 40% or counts 120/400 (repeatable)."),
+]
+LagOption = Annotated[
+    list[str] | None, typer.Option("--lag", help="FROM:TO=DAYS from a stage to the next: 45, 2w or 3m (repeatable).")
+]
+ChannelOption = Annotated[
+    list[str] | None,
+    typer.Option("--channel", help="NAME=SHARE[@COST_PER_LEAD], the channel mix for the budget (repeatable)."),
+]
+PlanPeriodOption = Annotated[
+    str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: next quarter).")
+]
+WhereOption = Annotated[
+    list[str] | None, typer.Option("--where", help="COL=VALUE: a model of these leads only (repeatable).")
+]
+LookbackOption = Annotated[int | None, typer.Option("--lookback", min=30, help="Days of history (365).")]
+HorizonOption = Annotated[int | None, typer.Option("--horizon", min=7, help="Days a cohort has to convert (180).")]
+HistoryOption = Annotated[
+    bool, typer.Option("--history/--no-history", help="Fill in from the workspace's history and goal.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the draws behind the ranges.")]
+
+
+@dataclass
+class _PlanQuestion:
+    """The plan commands' shared options, parsed: what the base model and the goal rest on."""
+
+    given: Any
+    period: Any
+    revenue: float | None
+    channels: list[Any]
+    moment: datetime | None
+    where: dict[str, str]
+
+    def inputs(self, ws: Workspace | None, lookback: int | None, horizon: int | None) -> Any:
+        from tandem.plan.calculator import plan_inputs
+
+        return plan_inputs(
+            self.given,
+            ws,
+            period=self.period,
+            revenue=self.revenue,
+            costs=self.channels,
+            as_of=self.moment,
+            lookback_days=lookback,
+            horizon_days=horizon,
+            where=self.where,
+        )
+
+
+def _plan_question(
+    revenue: str | None,
+    deal_size: str | None,
+    rate: list[str] | None,
+    lag: list[str] | None,
+    channel: list[str] | None,
+    period: str | None,
+    where: list[str] | None,
+    as_of: str | None,
+) -> _PlanQuestion:
+    from tandem.engine.spec import to_timestamp
+    from tandem.plan.calculator import Given, next_quarter, parse_channel, parse_lag, parse_rate
+    from tandem.plan.goals import parse_amount, parse_period
+
+    moment = to_timestamp(as_of)
+    filters = dict(item.split("=", 1) for item in where or [] if "=" in item)
+    if len(filters) != len(where or []):
+        raise typer.BadParameter("is not COL=VALUE", param_hint="--where")
+    return _PlanQuestion(
+        given=Given(
+            rates=dict(parse_rate(text) for text in rate or []),
+            lags=dict(parse_lag(text) for text in lag or []),
+            deal_size=float(parse_amount(deal_size)) if deal_size else None,
+        ),
+        period=parse_period(period) if period else next_quarter((moment or datetime.now()).date()),
+        revenue=float(parse_amount(revenue)) if revenue else None,
+        channels=[parse_channel(text) for text in channel or []],
+        moment=moment,
+        where=filters,
+    )
+
+
 @plan_app.command("waterfall")
 def plan_waterfall(
-    revenue: Annotated[
-        str | None, typer.Option("--revenue", help="Revenue for the period: 10M, 2.5M, 750k (default: its goal).")
-    ] = None,
-    deal_size: Annotated[
-        str | None, typer.Option("--deal-size", help="Mean won amount (default: from history).")
-    ] = None,
-    rate: Annotated[
-        list[str] | None,
-        typer.Option("--rate", help="FROM:TO=R, a step's conversion: 0.4, 40% or counts 120/400 (repeatable)."),
-    ] = None,
-    lag: Annotated[
-        list[str] | None,
-        typer.Option("--lag", help="FROM:TO=DAYS from a stage to the next: 45, 2w or 3m (repeatable)."),
-    ] = None,
-    channel: Annotated[
-        list[str] | None,
-        typer.Option("--channel", help="NAME=SHARE[@COST_PER_LEAD], the channel mix for the budget (repeatable)."),
-    ] = None,
-    period: Annotated[
-        str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: next quarter).")
-    ] = None,
-    where: Annotated[
-        list[str] | None, typer.Option("--where", help="COL=VALUE: a model of these leads only (repeatable).")
-    ] = None,
-    lookback: Annotated[int | None, typer.Option("--lookback", min=30, help="Days of history (365).")] = None,
-    horizon: Annotated[int | None, typer.Option("--horizon", min=7, help="Days a cohort has to convert (180).")] = None,
-    history: Annotated[
-        bool, typer.Option("--history/--no-history", help="Fill in from the workspace's history and goal.")
-    ] = True,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the draws behind the ranges.")] = 0,
+    revenue: RevenueOption = None,
+    deal_size: DealSizeOption = None,
+    rate: RateOption = None,
+    lag: LagOption = None,
+    channel: ChannelOption = None,
+    period: PlanPeriodOption = None,
+    where: WhereOption = None,
+    lookback: LookbackOption = None,
+    horizon: HorizonOption = None,
+    history: HistoryOption = True,
+    seed: SeedOption = 0,
     as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
@@ -1588,43 +1658,77 @@ def plan_waterfall(
     Works from hand-given numbers before any data is imported; in a workspace, what is not given comes from its
     history (rates, lag distributions, deal size, channel mix and cost per lead) and the revenue from its goal.
     """
-    from tandem.engine.spec import to_timestamp
-    from tandem.plan.calculator import Given, next_quarter, parse_channel, parse_lag, parse_rate, plan_waterfall
-    from tandem.plan.goals import parse_amount, parse_period
+    from tandem.plan.waterfall import reverse_waterfall
 
-    moment = to_timestamp(as_of)
-    chosen = parse_period(period) if period else next_quarter((moment or datetime.now()).date())
-    given = Given(
-        rates=dict(parse_rate(text) for text in rate or []),
-        lags=dict(parse_lag(text) for text in lag or []),
-        deal_size=float(parse_amount(deal_size)) if deal_size else None,
-    )
-    filters = dict(item.split("=", 1) for item in where or [] if "=" in item)
-    if len(filters) != len(where or []):
-        raise typer.BadParameter("is not COL=VALUE", param_hint="--where")
+    question = _plan_question(revenue, deal_size, rate, lag, channel, period, where, as_of)
     ws = _optional_workspace(workspace, history)
     try:
-        plan = plan_waterfall(
-            given,
-            ws,
-            period=chosen,
-            revenue=float(parse_amount(revenue)) if revenue else None,
-            costs=[parse_channel(text) for text in channel or []],
-            as_of=moment,
-            lookback_days=lookback,
-            horizon_days=horizon,
-            where=filters,
-            seed=seed,
-        )
+        inputs = question.inputs(ws, lookback, horizon)
     finally:
         if ws is not None:
             ws.close()
+    plan = reverse_waterfall(
+        inputs.model, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+    )
     if format is Format.json:
         document = plan.as_dict()
-        document["period"]["label"] = chosen.label
+        document["period"]["label"] = question.period.label
         _print_json(document)
         return
-    _show_waterfall(chosen.label, plan)
+    _show_waterfall(question.period.label, plan)
+
+
+@plan_app.command("scenarios")
+def plan_scenarios(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The scenarios (YAML): name and what each changes.")],
+    revenue: RevenueOption = None,
+    deal_size: DealSizeOption = None,
+    rate: RateOption = None,
+    lag: LagOption = None,
+    channel: ChannelOption = None,
+    period: PlanPeriodOption = None,
+    where: WhereOption = None,
+    lookback: LookbackOption = None,
+    horizon: HorizonOption = None,
+    history: HistoryOption = True,
+    seed: SeedOption = 0,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Named what-ifs side by side with the base plan: what each stage needs, the budget that takes, and what a
+    given budget brings. The base takes the same options as `tandem plan waterfall`."""
+    from tandem.plan.scenarios import compare, load_scenarios
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {exc}") from None
+    scenarios = load_scenarios(text, str(file))
+    question = _plan_question(revenue, deal_size, rate, lag, channel, period, where, as_of)
+    ws = _optional_workspace(workspace, history)
+    try:
+        inputs = question.inputs(ws, lookback, horizon)
+    finally:
+        if ws is not None:
+            ws.close()
+    outcomes = compare(
+        inputs.model, scenarios, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+    )
+    if format is Format.json:
+        _print_json({"period": question.period.label, "scenarios": [o.as_dict() for o in outcomes]})
+        return
+    table = RichTable("", *(o.name for o in outcomes), title=f"scenarios for {question.period.label}")
+    table.add_row("changes", *(escape(o.describe) for o in outcomes))
+    table.add_row("deal size", *(f"{o.waterfall.model.deal_size:,.0f}" for o in outcomes))
+    table.add_row("deals", *(f"{o.waterfall.deals:,.1f}" for o in outcomes))
+    for k, stage in enumerate(inputs.model.stages):
+        table.add_row(f"{stage} needed", *(f"{o.waterfall.totals[k].required:,.0f}" for o in outcomes))
+    table.add_row("budget needed", *(format_number(o.budget_needed, "money") for o in outcomes))
+    table.add_row("budget given", *(format_number(o.budget, "money") for o in outcomes))
+    table.add_row("revenue from it", *(format_number(o.revenue_from_budget, "money") for o in outcomes))
+    table.add_row("share of goal", *(format_number(o.goal_share, "pct") for o in outcomes))
+    out.print(table, highlight=False)
 
 
 def _show_waterfall(label: str, plan: Waterfall) -> None:

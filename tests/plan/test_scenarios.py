@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
 from tandem.errors import ConfigError
 from tandem.plan.model import MONTH_DAYS, FunnelModel, Rate
-from tandem.plan.scenarios import Scenario, apply_scenario, compare, parse_change
+from tandem.plan.scenarios import Scenario, apply_scenario, compare, load_scenarios, parse_change
 from tandem.plan.waterfall import ChannelCost
 
 from .test_waterfall import JUNE, design_model
@@ -90,3 +91,35 @@ def test_bad_scenarios_are_refused_naming_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match="needs a name"):
         Scenario.from_options(" ")
     assert parse_change("SQL:won=-7", "--lag-shift") == (("sql", "won"), -7.0)
+
+
+def test_scenarios_are_read_from_a_file_kept_beside_the_plan() -> None:
+    text = """
+scenarios:
+  - name: better qualification
+    rate_changes: [sal:sqo=+25%]
+  - name: flat budget
+    channels: [webinar=1@10]
+    budget: 250k
+"""
+    first, second = load_scenarios(text)
+    assert (first.name, dict(first.rate_changes)) == ("better qualification", {("sal", "sqo"): 0.25})
+    assert (second.budget, second.channels[0].cost_per_lead) == (250_000, 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("scenarios: [", "scenarios.yaml:1:"),
+        ("name: x", "expected `scenarios:` with a list"),
+        ("scenarios:\n  - rates: []", "scenario 1: each scenario is a mapping with a `name`"),
+        ("scenarios:\n  - name: a\n    rate: [x]", "scenario 'a': unknown key(s) rate"),
+        ("scenarios:\n  - name: a\n    rates: mql:sql=0.5", "scenario 'a': `rates` is a list"),
+        ("scenarios:\n  - name: a\n    budget: lots", "scenario 'a': `budget`"),
+        ("scenarios:\n  - name: a\n    rates: [mql:sql=half]", "scenario 'a': --rate"),
+        ("scenarios:\n  - name: a\n  - name: a", "the name is used twice"),
+    ],
+)
+def test_a_bad_scenarios_file_is_refused_naming_the_place(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_scenarios(text)

@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Given",
+    "PlanInputs",
     "goal_by_month",
     "months_in",
     "next_quarter",
     "parse_channel",
     "parse_lag",
     "parse_rate",
+    "plan_inputs",
     "plan_model",
     "plan_waterfall",
     "split_by_days",
@@ -195,6 +197,44 @@ def goal_by_month(ws: Workspace, period: Period) -> dict[date, float]:
     return by_month
 
 
+@dataclass(frozen=True)
+class PlanInputs:
+    """What a plan question rests on: the model, the revenue per month, the channel mix, the period's last day."""
+
+    model: FunnelModel
+    goal_by_month: dict[date, float]
+    costs: list[ChannelCost]
+    period_end: date
+
+
+def plan_inputs(
+    given: Given,
+    ws: Workspace | None,
+    *,
+    period: Period,
+    revenue: float | None = None,
+    costs: Sequence[ChannelCost] = (),
+    as_of: datetime | None = None,
+    lookback_days: int | None = None,
+    horizon_days: int | None = None,
+    where: Mapping[str, str] | None = None,
+) -> PlanInputs:
+    """The given numbers and history (`plan_model`), the revenue given or the period's goal, and the channel mix
+    given or measured from spend (with a workspace)."""
+    model = plan_model(given, ws, as_of=as_of, lookback_days=lookback_days, horizon_days=horizon_days, where=where)
+    if revenue is not None:
+        by_month = split_by_days(revenue, period)
+    elif ws is not None:
+        by_month = goal_by_month(ws, period)
+    else:
+        raise ConfigError("give --revenue (the period's revenue goal), or run in a workspace that has a goal")
+    if not costs and ws is not None:
+        from tandem.plan.history import DEFAULT_LOOKBACK_DAYS, channel_costs
+
+        costs = channel_costs(ws, as_of=as_of, lookback_days=lookback_days or DEFAULT_LOOKBACK_DAYS)
+    return PlanInputs(model, by_month, list(costs), date.fromordinal(period.end.toordinal() - 1))
+
+
 def plan_waterfall(
     given: Given,
     ws: Workspace | None,
@@ -208,18 +248,18 @@ def plan_waterfall(
     where: Mapping[str, str] | None = None,
     seed: int = 0,
 ) -> Waterfall:
-    """The reverse waterfall for a period: the given numbers and history (`plan_model`), the revenue given or the
-    period's goal, and the channel mix given or measured from spend (with a workspace)."""
-    model = plan_model(given, ws, as_of=as_of, lookback_days=lookback_days, horizon_days=horizon_days, where=where)
-    if revenue is not None:
-        by_month = split_by_days(revenue, period)
-    elif ws is not None:
-        by_month = goal_by_month(ws, period)
-    else:
-        raise ConfigError("give --revenue (the period's revenue goal), or run in a workspace that has a goal")
-    if not costs and ws is not None:
-        from tandem.plan.history import DEFAULT_LOOKBACK_DAYS, channel_costs
-
-        costs = channel_costs(ws, as_of=as_of, lookback_days=lookback_days or DEFAULT_LOOKBACK_DAYS)
-    last_day = date.fromordinal(period.end.toordinal() - 1)
-    return reverse_waterfall(model, by_month, period_end=last_day, costs=costs, seed=seed)
+    """The reverse waterfall for a period, on `plan_inputs`."""
+    inputs = plan_inputs(
+        given,
+        ws,
+        period=period,
+        revenue=revenue,
+        costs=costs,
+        as_of=as_of,
+        lookback_days=lookback_days,
+        horizon_days=horizon_days,
+        where=where,
+    )
+    return reverse_waterfall(
+        inputs.model, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+    )

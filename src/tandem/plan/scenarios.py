@@ -29,7 +29,7 @@ from tandem.plan.calculator import parse_channel, parse_lag, parse_rate
 from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost, Waterfall, reverse_waterfall
 
-__all__ = ["Outcome", "Scenario", "apply_scenario", "compare", "parse_change"]
+__all__ = ["Outcome", "Scenario", "apply_scenario", "compare", "load_scenarios", "parse_change"]
 
 
 def parse_change(text: str, what: str) -> tuple[tuple[str, str], float]:
@@ -245,3 +245,89 @@ def _answer(
         revenue = leads * model.rate_to_end(0) * model.deal_size
         share = revenue / waterfall.revenue
     return Outcome(name, describe, waterfall, budget_needed, budget, leads, revenue, share)
+
+
+_KEYS = (
+    "name",
+    "note",
+    "rates",
+    "rate_changes",
+    "lags",
+    "lag_shifts",
+    "deal_size",
+    "deal_size_change",
+    "channels",
+    "budget",
+)
+
+
+def load_scenarios(text: str, source: str = "scenarios.yaml") -> list[Scenario]:
+    """Scenarios from a YAML file (what-ifs kept beside the plan and reviewed like it)::
+
+        scenarios:
+          - name: better qualification
+            rate_changes: [sal:sqo=+25%]
+          - name: flat budget
+            channels: [webinar=1@120]
+            budget: 250k
+
+    Each problem is refused naming the file, the scenario and the key, with what to write.
+    """
+    import yaml
+
+    from tandem.plan.goals import parse_amount
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        raise ConfigError(f"{where}: not YAML ({getattr(exc, 'problem', exc)}); indent with spaces") from None
+    items = document.get("scenarios") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{source}: expected `scenarios:` with a list of scenarios, each with a name")
+    scenarios: list[Scenario] = []
+    for number, item in enumerate(items, start=1):
+        place = f"{source}: scenario {number}"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ConfigError(f"{place}: each scenario is a mapping with a `name`")
+        place = f"{source}: scenario {item['name']!r}"
+        unknown = sorted(set(item) - set(_KEYS))
+        if unknown:
+            raise ConfigError(f"{place}: unknown key(s) {', '.join(map(str, unknown))}; keys: {', '.join(_KEYS)}")
+
+        def texts(key: str, item: dict[str, Any] = item, place: str = place) -> list[str]:
+            value = item.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{place}: `{key}` is a list of FROM:TO=VALUE texts, e.g. [mql:sql=+10%]")
+            return value
+
+        def amount(key: str, item: dict[str, Any] = item, place: str = place) -> float | None:
+            value = item.get(key)
+            if value is None:
+                return None
+            try:
+                return float(parse_amount(str(value)))
+            except (ConfigError, ValueError) as exc:
+                raise ConfigError(f"{place}: `{key}`: {exc}") from None
+
+        change = item.get("deal_size_change")
+        try:
+            scenario = Scenario.from_options(
+                item["name"],
+                note=str(item.get("note") or ""),
+                rates=texts("rates"),
+                rate_changes=texts("rate_changes"),
+                lags=texts("lags"),
+                lag_shifts=texts("lag_shifts"),
+                deal_size=amount("deal_size"),
+                deal_size_change=None if change is None else str(change),
+                channels=texts("channels"),
+                budget=amount("budget"),
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{place}: {exc}") from None
+        if scenario.name in {s.name for s in scenarios}:
+            raise ConfigError(f"{place}: the name is used twice; give each scenario its own")
+        scenarios.append(scenario)
+    return scenarios
