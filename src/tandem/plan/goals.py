@@ -209,7 +209,7 @@ def check_amount(amount: Decimal | float | int, shown: object = None) -> Decimal
         value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
     except InvalidOperation:
         raise GoalError(f"{shown if shown is not None else amount!r} is not an amount; use {AMOUNT_FORMS}") from None
-    label = repr(shown) if shown is not None else format_amount(value) if value.is_finite() else str(value)
+    label = repr(shown) if shown is not None else f"{value:,}"
     if not value.is_finite() or value <= 0:
         raise GoalError(f"a goal must be more than zero (got {label})")
     if value > MAX_AMOUNT:

@@ -28,7 +28,6 @@ from tandem.server.routes import (
     goals,
     imports,
     overview,
-    plan,
 )
 from tandem.server.state import ServerState
 
@@ -42,7 +41,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     definition_insights.router,  # before definitions: /api/definitions/signal is not a {version}
     definitions.router,
     goals.router,
-    plan.router,
     imports.router,
     admin.router,
 )
