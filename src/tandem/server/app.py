@@ -28,6 +28,7 @@ from tandem.server.routes import (
     goals,
     imports,
     overview,
+    plan,
 )
 from tandem.server.state import ServerState
 
@@ -41,6 +42,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     definition_insights.router,  # before definitions: /api/definitions/signal is not a {version}
     definitions.router,
     goals.router,
+    plan.router,
     imports.router,
     admin.router,
 )
