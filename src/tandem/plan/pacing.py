@@ -1,0 +1,165 @@
+"""Plan against actual, with pacing: where each stage should be today, and how far ahead or behind it is.
+
+**The plan**, per stage and month: the accepted marketing plan's volumes (its programs run forward through the
+model), or without one the volumes the goal needs (the reverse waterfall). **The actual**, per stage and month:
+the leads that first entered the stage that month, from the funnel engine (the definitions in force, cumulative
+counting, as of the as-of time), so the numbers are the Funnel page's.
+
+**Pacing** follows the plan's shape: by the as-of day, a stage should have the planned volume of every month of the
+period already over, plus the part of the current month's planned volume its elapsed days are of the month (a
+month is assumed even within itself). ``pace`` = actual to date / expected to date: 0.82 is 18 % behind. The
+**projection** carries today's pace to the period's end: planned total x pace. A stage with nothing expected yet
+has no pace (None), rather than an infinite one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tandem.plan.waterfall import add_months, month_of
+
+if TYPE_CHECKING:
+    from tandem.workspace import Workspace
+
+__all__ = ["Pacing", "StagePacing", "expected_to_date", "pacing"]
+
+
+def expected_to_date(planned: Mapping[date, float], start: date, end: date, today: date) -> float:
+    """The planned volume due by the end of `today` in the period [start, end]: whole months before today's, and
+    today's month in proportion to its elapsed days (today included)."""
+    due = 0.0
+    for month, volume in planned.items():
+        if not start <= month <= end:
+            continue
+        last = add_months(month, 1) - timedelta(days=1)
+        if last <= today:
+            due += volume
+        elif month <= today:
+            due += volume * ((today - month).days + 1) / ((last - month).days + 1)
+    return due
+
+
+@dataclass(frozen=True)
+class StagePacing:
+    stage: str
+    planned: float
+    expected: float
+    actual: int
+    by_month: list[dict[str, Any]]
+
+    @property
+    def pace(self) -> float | None:
+        return self.actual / self.expected if self.expected > 0 else None
+
+    @property
+    def gap(self) -> float:
+        """Actual less expected to date: negative is behind."""
+        return self.actual - self.expected
+
+    @property
+    def projected(self) -> float | None:
+        return self.planned * self.pace if self.pace is not None else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "planned": self.planned,
+            "expected_to_date": self.expected,
+            "actual_to_date": self.actual,
+            "gap": self.gap,
+            "pace": self.pace,
+            "projected": self.projected,
+            "by_month": self.by_month,
+        }
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Every stage's plan against actual for one period, as of a day."""
+
+    start: date
+    end: date
+    as_of: datetime
+    basis: str
+    definition_version: int
+    stages: list[StagePacing] = field(default_factory=list)
+
+    def stage(self, name: str) -> StagePacing:
+        return next(s for s in self.stages if s.stage == name)
+
+    @property
+    def elapsed(self) -> float:
+        """The share of the period's days gone by (today included)."""
+        days = (self.end - self.start).days + 1
+        gone = (min(self.as_of.date(), self.end) - self.start).days + 1
+        return max(0.0, min(1.0, gone / days))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "as_of": self.as_of,
+            "elapsed": self.elapsed,
+            "basis": self.basis,
+            "definition_version": self.definition_version,
+            "stages": [s.as_dict() for s in self.stages],
+        }
+
+
+def pacing(
+    ws: Workspace,
+    planned: Mapping[tuple[str, date], float],
+    *,
+    start: date,
+    end: date,
+    as_of: datetime | None = None,
+    basis: str = "",
+) -> Pacing:
+    """Plan against actual for the period [start, end] (inclusive), as of `as_of` (default now); module docs."""
+    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
+    today = moment.date()
+    result = ws.funnel(
+        period="month",
+        start=start,
+        end=min(end + timedelta(days=1), today + timedelta(days=1)),
+        as_of=moment,
+    )
+    actual: dict[tuple[str, date], int] = {}
+    for row in result.rows():
+        month = row["period"].date() if isinstance(row["period"], datetime) else row["period"]
+        actual[(row["stage"], month_of(month))] = int(row["reached"] or 0)
+    stages = list(result.spec.stages)
+    months = [month_of(start)]
+    while add_months(months[-1], 1) <= end:
+        months.append(add_months(months[-1], 1))
+    paced = []
+    for stage in stages:
+        plan = {m: v for (s, m), v in planned.items() if s == stage}
+        rows = [
+            {
+                "month": month,
+                "planned": plan.get(month, 0.0),
+                "actual": actual.get((stage, month), 0) if month <= today else None,
+            }
+            for month in months
+        ]
+        paced.append(
+            StagePacing(
+                stage=stage,
+                planned=sum(v for m, v in plan.items() if start <= m <= end),
+                expected=expected_to_date(plan, month_of(start), end, today),
+                actual=sum(actual.get((stage, m), 0) for m in months),
+                by_month=rows,
+            )
+        )
+    return Pacing(
+        start=start,
+        end=end,
+        as_of=moment,
+        basis=basis,
+        definition_version=result.definition_version,
+        stages=paced,
+    )
