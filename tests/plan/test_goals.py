@@ -459,3 +459,21 @@ def test_attainment_is_the_won_revenue_of_the_period_against_its_target(measured
     assert attainment["through"] == date(2025, 12, 31)
     q1 = ws.goals.show("2025-Q1")["attainment"]
     assert q1["won_revenue"] == 250_000.0
+
+
+def test_the_sales_sourced_channels_are_a_workspace_setting(tmp_path: Path) -> None:
+    import tandem
+    from tandem.errors import ConfigError
+
+    tandem.init_workspace(tmp_path / "ws").close()
+    config = tmp_path / "ws" / "tandem.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + 'sales_sourced_channels = ["outbound", "partner"]\n', encoding="utf-8")
+    with tandem.open_workspace(tmp_path / "ws") as ws:
+        assert ws.goals.sales_sourced_channels == ("outbound", "partner")
+    config.write_text(text + 'sales_sourced_channels = "outbound"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="setting sales_sourced_channels must be list"):
+        tandem.open_workspace(tmp_path / "ws")
+    config.write_text(text + "sales_sourced_channels = [1, 2]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="must be a list of strings"):
+        tandem.open_workspace(tmp_path / "ws")
