@@ -17,7 +17,7 @@ PERIOD = next_quarter(date.today()).label
 
 
 def test_a_revenue_typed_into_the_form_gives_the_waterfall_and_its_chart(
-    as_user: Callable[[str], tuple[Page, RecordedPage]], shot: Callable[[Page, str], Path]
+    as_user: Callable[[str], tuple[Page, RecordedPage]], server: str, shot: Callable[[Page, str], Path]
 ) -> None:
     page, recorded = as_user("mia")
     page.goto(f"/plan?period={PERIOD}")
@@ -48,5 +48,7 @@ def test_a_revenue_typed_into_the_form_gives_the_waterfall_and_its_chart(
     assert page.input_value("#plan-form textarea[name=rate]") == "mql:sql=40%"
     assert "mql → sql" in page.inner_text("#plan-model")
     shot(page, "waterfall")
+    outside = [url for url in recorded.requests if not url.startswith((f"{server}/", "data:", "blob:"))]
+    assert outside == []
     assert recorded.failed == []
     assert recorded.errors == []
