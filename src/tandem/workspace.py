@@ -16,7 +16,7 @@ import os
 import shutil
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tandem.engine.spec import to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.plan.goals import Goals
+from tandem.plan.proposals import PlanDocument, Plans
 from tandem.settings import resolve_settings
 from tandem.store.database import AppStore
 from tandem.store.models import AuditEntry
@@ -328,6 +329,28 @@ class Workspace:
             self._won_revenue,
             sales_sourced_channels=list(self.settings["sales_sourced_channels"]),
         )
+
+    # --- plans ------------------------------------------------------------------------------------------------
+    @cached_property
+    def plans(self) -> Plans:
+        """The marketing plan of each period as a proposal sales leaders accept (`tandem.plan.proposals`).
+
+        Each proposed version is run forward through the funnel model from history against the period's goal
+        (`plan_sufficiency`) before it is stored.
+        """
+        return Plans(self.store, self.plan_sufficiency, lambda: self.stages)
+
+    def plan_sufficiency(self, plan: PlanDocument) -> dict[str, Any]:
+        """Will the plan do? `tandem.plan.forward.sufficiency` on the workspace's model, goal and channel costs."""
+        from tandem.plan.calculator import Given, goal_by_month, plan_model
+        from tandem.plan.forward import sufficiency
+        from tandem.plan.history import channel_costs
+
+        model = plan_model(Given({}, {}), self)
+        goal = goal_by_month(self, plan.period)
+        costs = channel_costs(self)
+        checked = sufficiency(model, plan.programs, goal, period_end=plan.period.end - timedelta(days=1), costs=costs)
+        return checked.as_dict()
 
     def _won_revenue(self, by: str | None, start: date, end: date) -> dict[str | None, float]:
         """Won revenue in [start, end) as of now, in total ({None: amount}) or by one column."""

@@ -188,3 +188,60 @@ class Goal(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
     updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+
+
+class Plan(Base):
+    """The marketing plan of one period (``2027-Q1``): its versions are `PlanVersion` rows.
+
+    The row is what decisions on the period's plan lock (PostgreSQL ``SELECT ... FOR UPDATE``), so two racing
+    acceptances queue and the second reads what the first did.
+    """
+
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+
+
+class PlanVersion(Base):
+    """One version of a period's marketing plan, as proposed: the plan file, its sufficiency check, its fate.
+
+    Status: proposed (waiting for a sales leader), sent_back, rejected, superseded (a newer version was proposed
+    before a decision), accepted (the period's baseline), replaced (an accepted version a later acceptance
+    replaced). An accepted or replaced version is frozen: migration 0005's trigger refuses any change to it but
+    accepted -> replaced, and its deletion.
+    """
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "version", name="uq_plan_versions_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="RESTRICT"), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    document: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="proposed")
+    #: The sales leader who accepted, sent back or rejected it (or the author of the version that superseded it).
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: `tandem.plan.forward.Sufficiency.as_dict()` as computed when it was proposed; null when it could not run.
+    sufficiency: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class PlanComment(Base):
+    """A review comment, kept with the version it was made on."""
+
+    __tablename__ = "plan_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("plan_versions.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    comment: Mapped[str] = mapped_column(Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
