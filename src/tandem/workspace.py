@@ -39,7 +39,7 @@ from tandem.engine.spec import to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.plan.goals import Goals
-from tandem.plan.proposals import PlanDocument, Plans
+from tandem.plan.proposals import PlanDocument, PlanError, Plans
 from tandem.settings import resolve_settings
 from tandem.store.database import AppStore
 from tandem.store.models import AuditEntry
@@ -346,8 +346,15 @@ class Workspace:
         from tandem.plan.forward import sufficiency
         from tandem.plan.history import channel_costs
 
+        try:
+            goal = goal_by_month(self, plan.period)
+        except ConfigError:
+            label = plan.period.label
+            raise PlanError(
+                f"no goal for {label} to check the plan against: an exec or admin sets one "
+                f"(`tandem goal set {label} AMOUNT --as USER`); propose again then"
+            ) from None
         model = plan_model(Given({}, {}), self)
-        goal = goal_by_month(self, plan.period)
         costs = channel_costs(self)
         checked = sufficiency(model, plan.programs, goal, period_end=plan.period.end - timedelta(days=1), costs=costs)
         return checked.as_dict()

@@ -483,3 +483,43 @@ def test_two_racing_first_proposals_make_one_plan_with_two_versions(plans: Plans
     assert errors == []
     plan = plans.plan("2027-Q1")
     assert [(v.version, v.status) for v in plan.versions] == [(1, "superseded"), (2, "proposed")]
+
+
+# --- the real sufficiency check, on the demo company (SQLite + DuckDB) ------------------------------------------
+def test_the_sufficiency_check_runs_forward_on_history_and_is_kept_with_the_version(tmp_path: Path) -> None:
+    from tandem.demo_workspace import build_demo
+    from tandem.plan.history import channel_costs
+
+    with build_demo(tmp_path / "demo", leads=2000, seed=7, echo=lambda _: None) as ws:
+        mark = person(ws, "mark", "marketing")
+        sam = person(ws, "sam", "sales", leader=True)
+        with pytest.raises(
+            PlanError,
+            match=r"no goal for 2027-Q1 to check the plan against: .*`tandem goal set 2027-Q1 AMOUNT --as USER`",
+        ):
+            ws.plans.propose(mark, PLAN)
+        assert ws.plans.plans() == []
+        ws.goals.set(person(ws, "eve", "exec"), "2027-Q1", "3M")
+        with pytest.raises(PlanFileError, match="'stage' in program 'Webinar series' is not a stage of the funnel"):
+            ws.plans.propose(mark, PLAN.replace("    volume: 900\n", "    volume: 900\n    stage: visitor\n"))
+
+        proposed = ws.plans.propose(mark, PLAN)
+        checked = proposed.sufficiency
+        assert checked is not None
+        assert checked["goal"] == pytest.approx(3_000_000)
+        assert checked["low"] <= checked["expected_revenue"] <= checked["high"]
+        assert 0 <= checked["probability"] <= 1
+        assert checked["budget"] == 100_000
+        programs = {p["name"]: p for p in checked["programs"]}
+        assert programs["Webinar series"]["volume"] == 900
+        cost = next(c.cost_per_lead for c in channel_costs(ws) if c.channel == "paid_search")
+        assert cost is not None
+        assert programs["Paid search"]["volume"] == pytest.approx(60_000 / cost)  # no volume given: budget / cost
+        assert sum(p["expected_revenue"] for p in checked["programs"]) == pytest.approx(checked["expected_revenue"])
+        assert {g["stage"] for g in checked["shortfall"]} <= set(ws.stages)
+        # Stored as computed: accepting it later does not run it again, and the baseline carries it.
+        ws.plans.accept(sam, proposed.plan_id, version=1)
+        baseline = ws.plans.baseline("2027-Q1")
+        assert baseline is not None
+        assert baseline.sufficiency == checked
+        assert ws.audit_log(2)[1]["details"]["sufficiency"]["probability"] == checked["probability"]

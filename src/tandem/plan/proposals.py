@@ -531,7 +531,12 @@ class Plans:
         document = load_plan(text, stages=stages, source_name=source)
         label = (note or document.note).strip()
         # Warehouse queries, before the application database's transaction opens.
-        checked = _json(self.check(document)) if self.check is not None else None
+        try:
+            checked = _json(self.check(document)) if self.check is not None else None
+        except PlanError:
+            raise
+        except TandemError as exc:
+            raise PlanError(f"the sufficiency check cannot run on this plan: {exc}; nothing was stored") from None
 
         def change(s: Session) -> PlanVersionInfo:
             plan = s.scalars(select(Plan).where(Plan.period == document.period.label).with_for_update()).first()
