@@ -150,3 +150,27 @@ def test_scenarios_side_by_side_from_a_file(tmp_path: Path) -> None:
     assert "80.0%" in table
     scenarios.write_text("scenarios:\n  - name: a\n    rate: [x]\n", encoding="utf-8")
     assert "unknown key(s) rate" in failed(subprocess.run(command, capture_output=True, text=True, cwd=tmp_path))
+
+
+def test_pacing_measures_the_stages_against_the_goal_without_a_plan(company: Path) -> None:
+    import tandem
+
+    with tandem.open_workspace(company) as ws:
+        ws.accounts.create_user("test", "cfo", "exec", password="a long enough password")
+        cfo = ws.accounts.authenticate("cfo", "a long enough password", "test")
+        ws.goals.set(cfo, "2026-Q3", 900_000)
+    command = [*TANDEM, "plan", "pacing", "--period", "2026-Q3", "--as-of", "2026-08-16", "-w", str(company)]
+    document = as_json(subprocess.run([*command, "--format", "json"], capture_output=True, text=True, check=False))
+    assert document["period"] == "2026-Q3"
+    assert document["basis"] == "what the goal needs (no plan accepted for 2026-Q3)"
+    assert document["elapsed"] == pytest.approx(47 / 92)
+    with tandem.open_workspace(company) as ws:
+        funnel = ws.funnel(period="month", start="2026-07-01", end="2026-08-17", as_of="2026-08-16").rows()
+    for stage in document["stages"]:
+        actual = sum(row["reached"] for row in funnel if row["stage"] == stage["stage"])
+        assert stage["actual_to_date"] == actual
+        assert stage["gap"] == pytest.approx(stage["actual_to_date"] - stage["expected_to_date"])
+    assert "2026-Q3 as of 2026-08-16" in ok(subprocess.run(command, capture_output=True, text=True, check=False))
+    refused = failed(subprocess.run([*TANDEM, "plan", "pacing", "--period", "2025-Q1", "-w", str(company)],
+                                    capture_output=True, text=True, check=False))  # fmt: skip
+    assert "nothing to measure 2025-Q1 against" in refused

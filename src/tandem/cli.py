@@ -31,6 +31,7 @@ from tandem.engine import Result
 from tandem.errors import ConfigError, TandemError
 from tandem.exports import format_number, json_value, write_csv
 from tandem.plan.goals import GoalInfo, format_amount
+from tandem.plan.proposals import PlanInfo, PlanVersionInfo
 from tandem.plan.waterfall import Waterfall
 from tandem.settings import SETTINGS
 from tandem.warehouse.mapping import list_presets
@@ -1731,6 +1732,46 @@ def plan_scenarios(
     out.print(table, highlight=False)
 
 
+@plan_app.command("pacing")
+def plan_pacing(
+    period: Annotated[
+        str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: the current quarter).")
+    ] = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Plan against actual: each stage's entries so far against where the accepted plan (or, without one, the
+    goal's requirement) says it should be today, with its pace and where that pace ends the period."""
+    from tandem.engine.spec import to_timestamp
+    from tandem.plan.goals import current_quarter, parse_period
+    from tandem.plan.pacing import period_pacing
+
+    moment = to_timestamp(as_of)
+    chosen = parse_period(period) if period else current_quarter(moment.date() if moment else None)
+    with open_workspace(workspace) as ws:
+        paced = period_pacing(ws, chosen, as_of=moment)
+    if format is Format.json:
+        _print_json({"period": chosen.label, **paced.as_dict()})
+        return
+    table = RichTable(
+        "stage", "planned", "due by today", "actual", "gap", "pace", "projected",
+        title=f"{chosen.label} as of {paced.as_of:%Y-%m-%d %H:%M} UTC ({paced.elapsed:.0%} of the period) against "
+        f"{paced.basis} · definition version {paced.definition_version}",
+    )  # fmt: skip
+    for stage in paced.stages:
+        table.add_row(
+            stage.stage,
+            f"{stage.planned:,.0f}",
+            f"{stage.expected:,.0f}",
+            f"{stage.actual:,}",
+            f"{stage.gap:+,.0f}",
+            format_number(stage.pace, "pct"),
+            format_number(stage.projected),
+        )
+    out.print(table, highlight=False)
+
+
 def _show_waterfall(label: str, plan: Waterfall) -> None:
     out.print(
         f"[bold]{label}[/]: {plan.revenue:,.0f} in revenue at {plan.model.deal_size:,.0f} a deal = "
@@ -1786,6 +1827,262 @@ def _show_waterfall(label: str, plan: Waterfall) -> None:
     err.print(f"model: {plan.model.basis}", highlight=False)
     for note in plan.model.notes:
         err.print(f"note: {note}", highlight=False)
+
+
+# --- plan: the marketing plan as a proposal sales leaders accept --------------------------------------------------
+# Whoever proposes, reviews or decides signs in as themselves, like the definitions commands.
+
+PlanArgument = Annotated[int, typer.Argument(metavar="ID", help="The plan's number (see `tandem plan history`).")]
+PlanVersionOption = Annotated[int, typer.Option("--version", min=1, help="The version you read (see `plan show`).")]
+
+
+def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
+    """The sufficiency check in words: expected revenue and range against the goal, the chance, the gaps."""
+    if checked is None:
+        return ["No sufficiency check was run on this version."]
+    lines = [
+        f"Expected revenue {checked['expected_revenue']:,.0f} (P10-P90 {checked['low']:,.0f} - {checked['high']:,.0f}) "
+        f"against a goal of {checked['goal']:,.0f}: a {checked['probability']:.0%} chance of meeting it"
+        + (f", for a budget of {checked['budget']:,.0f}." if checked.get("budget") is not None else ".")
+    ]
+    gaps = [g for g in checked.get("shortfall", []) if g["gap"] > 0.5]
+    gaps.sort(key=lambda g: -g["gap"] / max(g["required"], 1))
+    if gaps:
+        lines.append("Biggest shortfalls (stage, month: planned of required):")
+        lines += [
+            f"  {g['stage']}, {str(g['month'])[:7]}: {g['planned']:,.0f} of {g['required']:,.0f} "
+            f"({g['gap']:,.0f} short)"
+            for g in gaps[:5]
+        ]
+    return lines
+
+
+def _plan_version_line(v: PlanVersionInfo) -> str:
+    return f"Plan #{v.plan_id} ({v.period}) version {v.version}, {v.status.replace('_', ' ')}"
+
+
+@plan_app.command("propose")
+def plan_propose(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The marketing plan (YAML): period and programs.")],
+    as_: AsOption = None,
+    note: Annotated[str, typer.Option("--note", help="What this version is (default: the file's note).")] = "",
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Propose the marketing plan for its period (a marketing user): checked, run forward against the goal, and
+    waiting for a sales leader to accept it."""
+    with open_workspace(workspace) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        proposed = ws.plans.propose(principal, file, note=note)
+    if format is Format.json:
+        _print_json({"version": proposed.as_dict()})
+        return
+    out.print(f"{_plan_version_line(proposed)} by {proposed.author}: waiting for a sales leader", highlight=False)
+    for line in _sufficiency_lines(proposed.sufficiency):
+        out.print(escape(line), highlight=False)
+
+
+@plan_app.command("review")
+def plan_review(
+    plan_id: PlanArgument,
+    version: PlanVersionOption,
+    comment: Annotated[str, typer.Option("--comment", help="Your comment: the authors and sales leaders read it.")],
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Comment on the version waiting for a decision (marketing or sales); a replaced version is refused."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        reviewed = ws.plans.review(principal, plan_id, comment, version)
+    if format is Format.json:
+        _print_json({"version": reviewed.as_dict()})
+        return
+    out.print(f"{_plan_version_line(reviewed)}: comment by {principal.username} kept", highlight=False)
+
+
+@plan_app.command("accept")
+def plan_accept(
+    plan_id: PlanArgument,
+    version: PlanVersionOption,
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Accept the version you read as the period's baseline (a sales leader, not its author)."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        accepted = ws.plans.accept(principal, plan_id, version)
+    if format is Format.json:
+        _print_json({"version": accepted.as_dict()})
+        return
+    out.print(
+        f"{_plan_version_line(accepted)} by {principal.username}: the baseline of {accepted.period}", highlight=False
+    )
+
+
+@plan_app.command("send-back")
+def plan_send_back(
+    plan_id: PlanArgument,
+    reason: Annotated[str, typer.Option("--reason", help="What to change: marketing will read it.")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="The version (default: the waiting one).")
+    ] = None,
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Send the waiting version back to marketing with a reason (a sales leader, not its author)."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        sent = ws.plans.send_back(principal, plan_id, reason, version)
+    if format is Format.json:
+        _print_json({"version": sent.as_dict()})
+        return
+    out.print(f"{_plan_version_line(sent)} by {principal.username}: {escape(sent.reason)}", highlight=False)
+
+
+@plan_app.command("reject")
+def plan_reject(
+    plan_id: PlanArgument,
+    reason: Annotated[str, typer.Option("--reason", help="Why: marketing will read it.")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="The version (default: the waiting one).")
+    ] = None,
+    as_: AsOption = None,
+    password_stdin: PasswordStdinOption = False,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Close the waiting version for good, with a reason (a sales leader, not its author)."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = _sign_in(ws, as_, password_stdin)
+        rejected = ws.plans.reject(principal, plan_id, reason, version)
+    if format is Format.json:
+        _print_json({"version": rejected.as_dict()})
+        return
+    out.print(f"{_plan_version_line(rejected)} by {principal.username}: {escape(rejected.reason)}", highlight=False)
+
+
+PlanRefArgument = Annotated[
+    str | None,
+    typer.Argument(metavar="[PERIOD|ID]", help="2027-Q1, or the plan's number (default: the newest plan)."),
+]
+
+
+@plan_app.command("show")
+def plan_show(
+    ref: PlanRefArgument = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="This version (default: the waiting one, else the latest).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """A plan version: its programs, its sufficiency check, the comments on it, and the period's baseline."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        plan = _plan_of(ws, ref)
+        shown = plan.waiting or plan.latest if version is None else ws.plans.version(plan.id, version)
+    if format is Format.json:
+        _print_json(
+            {
+                "plan": {"id": plan.id, "period": plan.period},
+                "baseline": None if plan.baseline is None else plan.baseline.version,
+                "version": shown.as_dict(),
+            }
+        )
+        return
+    decided = f" by {shown.decided_by}" if shown.decided_by and shown.status != "superseded" else ""
+    out.print(f"[bold]{escape(_plan_version_line(shown))}[/]{decided}", highlight=False)
+    out.print(f"by {shown.author}, {_when(shown.created_at)} UTC: {escape(shown.note)}", highlight=False)
+    if shown.reason:
+        out.print(f"reason: {escape(shown.reason)}", highlight=False)
+    baseline = plan.baseline
+    out.print(
+        f"baseline of {plan.period}: "
+        + (
+            "none accepted yet"
+            if baseline is None
+            else f"version {baseline.version}, accepted by {baseline.decided_by}"
+        ),
+        highlight=False,
+    )
+    programs = RichTable("program", "channel", "campaign", "budget", "from", "to", "volume", "at", title="programs")
+    for p in shown.plan.programs:
+        programs.add_row(
+            escape(p.name),
+            escape(p.channel),
+            escape(p.campaign or ""),
+            format_amount(p.budget) if p.budget else "0",
+            str(p.start),
+            str(p.end),
+            "" if p.volume is None else f"{p.volume:,.0f}",
+            p.stage or "",
+        )
+    out.print(programs, highlight=False)
+    for line in _sufficiency_lines(shown.sufficiency):
+        out.print(escape(line), highlight=False)
+    for c in shown.comments:
+        out.print(f"{_when(c.at)} {c.author}: {escape(c.comment)}", highlight=False)
+
+
+def _plan_of(ws: Workspace, ref: str | None) -> PlanInfo:
+    if ref is not None:
+        return ws.plans.plan(ref)
+    plans = ws.plans.plans()
+    if not plans:
+        raise TandemError("no plans yet; propose one with `tandem plan propose FILE --as USER`")
+    return max(plans, key=lambda p: max(v.created_at for v in p.versions))
+
+
+@plan_app.command("history")
+def plan_history(
+    period: Annotated[str | None, typer.Argument(metavar="[PERIOD]", help="2027-Q1 (default: every plan).")] = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Every version of a period's plan (or of every plan): status, who decided, the sufficiency check's verdict."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        plans = ws.plans.history(period)
+    if format is Format.json:
+        _print_json({"plans": [p.as_dict() for p in plans]})
+        return
+    if not plans:
+        err.print("No plans yet; propose one with `tandem plan propose FILE --as USER`.", highlight=False)
+        return
+    table = RichTable(
+        "plan",
+        "period",
+        "version",
+        "status",
+        "author",
+        "proposed (UTC)",
+        "decided by",
+        "expected",
+        "chance",
+        "note",
+        title="plans",
+    )
+    for p in plans:
+        for v in p.versions:
+            checked = v.sufficiency or {}
+            table.add_row(
+                f"#{p.id}",
+                p.period,
+                str(v.version),
+                v.status.replace("_", " "),
+                v.author,
+                _when(v.created_at),
+                v.decided_by or "" if v.status != "superseded" else "",
+                format_number(checked.get("expected_revenue"), "money"),
+                format_number(checked.get("probability"), "pct"),
+                escape(v.note),
+            )
+    out.print(table, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

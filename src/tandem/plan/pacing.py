@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tandem.errors import ConfigError
 from tandem.plan.waterfall import add_months, month_of
 
 if TYPE_CHECKING:
+    from tandem.plan.goals import Period
     from tandem.workspace import Workspace
 
 __all__ = ["Pacing", "StagePacing", "expected_to_date", "pacing"]
@@ -163,3 +165,38 @@ def pacing(
         definition_version=result.definition_version,
         stages=paced,
     )
+
+
+def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date], float], str]:
+    """What the period is measured against, per stage and month, and what that is in words.
+
+    The accepted plan's volumes (its programs run forward, frozen when it was accepted), else the volumes the
+    period's goal needs (the reverse waterfall on history). Raises `ConfigError` when there is neither a plan nor a
+    goal to measure against.
+    """
+    from tandem.plan.calculator import Given, plan_waterfall
+
+    baseline = ws.plans.baseline(period)
+    if baseline is not None and baseline.sufficiency:
+        planned = {
+            (str(row["stage"]), date.fromisoformat(str(row["month"])[:10])): float(row["planned"])
+            for row in baseline.sufficiency.get("shortfall", [])
+        }
+        return planned, f"the accepted plan ({baseline.label})"
+    from tandem.plan.goals import plan_targets
+
+    if plan_targets(ws.goals.all())(period).amount is None:
+        raise ConfigError(
+            f"nothing to measure {period.label} against: accept a plan for it (`tandem plan propose`) or set its "
+            f"goal (`tandem goal set {period.label} AMOUNT`)"
+        )
+    required = plan_waterfall(Given({}, {}), ws, period=period)
+    needed = {(row.stage, row.month): row.required for row in required.rows}
+    return needed, f"what the goal needs (no plan accepted for {period.label})"
+
+
+def period_pacing(ws: Workspace, period: Period, *, as_of: datetime | None = None) -> Pacing:
+    """Plan against actual for a period (`planned_volumes`, `pacing`)."""
+    planned, basis = planned_volumes(ws, period)
+    last_day = period.end - timedelta(days=1)
+    return pacing(ws, planned, start=period.start, end=last_day, as_of=as_of, basis=basis)
