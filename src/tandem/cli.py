@@ -1845,14 +1845,21 @@ def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
         f"against a goal of {checked['goal']:,.0f}: a {checked['probability']:.0%} chance of meeting it"
         + (f", for a budget of {checked['budget']:,.0f}." if checked.get("budget") is not None else ".")
     ]
-    gaps = [g for g in checked.get("shortfall", []) if g["gap"] > 0.5]
-    gaps.sort(key=lambda g: -g["gap"] / max(g["required"], 1))
-    if gaps:
-        lines.append("Biggest shortfalls (stage, month: planned of required):")
+    by_stage: dict[str, list[dict[str, Any]]] = {}
+    for gap in checked.get("shortfall", []):
+        by_stage.setdefault(gap["stage"], []).append(gap)
+    short = []
+    for stage, gaps in by_stage.items():
+        planned, required = sum(g["planned"] for g in gaps), sum(g["required"] for g in gaps)
+        worst = max(gaps, key=lambda g: g["gap"])
+        if required - planned > 0.5:
+            short.append((stage, planned, required, worst))
+    if short:
+        lines.append("Shortfall by stage (all months), and the month furthest behind:")
         lines += [
-            f"  {g['stage']}, {str(g['month'])[:7]}: {g['planned']:,.0f} of {g['required']:,.0f} "
-            f"({g['gap']:,.0f} short)"
-            for g in gaps[:5]
+            f"  {stage}: {planned:,.0f} planned of {required:,.0f} required ({required - planned:,.0f} short); "
+            f"worst {str(worst['month'])[:7]}: {worst['planned']:,.0f} of {worst['required']:,.0f}"
+            for stage, planned, required, worst in short
         ]
     return lines
 
