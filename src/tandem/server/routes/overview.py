@@ -14,10 +14,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
+from tandem.plan.goals import current_quarter
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.pages import render
+from tandem.server.routes.plan import pacing_or_reason
 from tandem.server.state import ServerState
 
 router = APIRouter(route_class=GuardedRoute)
@@ -145,6 +147,7 @@ def overview(request: Request) -> HTMLResponse:
         title="Overview",
         doc=document,
         charts=overview_specs(request.app.state.tandem),
+        pacing=pacing_or_reason(request.app.state.tandem, current_quarter()),
         elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),
     )
 

@@ -28,7 +28,16 @@ from tandem.accounts import PERMISSION_ROLES, Permission
 from tandem.errors import ConfigError, TandemError
 from tandem.plan.calculator import Given, months_in, next_quarter, parse_channel, parse_lag, parse_rate
 from tandem.plan.calculator import plan_waterfall as compute_waterfall
-from tandem.plan.goals import FIRST_YEAR, LAST_YEAR, MAX_AMOUNT, Period, parse_amount, parse_period, plan_targets
+from tandem.plan.goals import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_AMOUNT,
+    Period,
+    current_quarter,
+    parse_amount,
+    parse_period,
+    plan_targets,
+)
 from tandem.plan.model import Lag, Rate
 from tandem.plan.waterfall import ChannelCost
 from tandem.server import charts
@@ -294,6 +303,38 @@ def goal_document(state: ServerState, period: Period) -> dict[str, Any]:
     return state.cached("plan.goal", key, lambda: state.workspace.goals.show(period), tables=GOAL_TABLES)
 
 
+def pacing_or_reason(state: ServerState, period: Period) -> dict[str, Any]:
+    """The period's pacing for a page, or why there is none (the page shows the rest either way)."""
+    try:
+        return pacing_document(state, period)
+    except TandemError as exc:
+        return {"period": period.label, "unavailable": str(exc), "stages": []}
+
+
+def plans_key(state: ServerState, period: Period) -> list[Any] | None:
+    """The period's accepted plan as stored (cheap): part of the key wherever pacing reads it."""
+    baseline = state.workspace.plans.baseline(period)
+    return None if baseline is None else [baseline.plan_id, baseline.version, str(baseline.decided_at)]
+
+
+def pacing_document(state: ServerState, period: Period, as_of: datetime | None = None) -> dict[str, Any]:
+    """Plan against actual for the period (`tandem plan pacing --format json`), through the result cache."""
+    from tandem.plan.pacing import period_pacing
+
+    key = {
+        "period": period.label,
+        "as_of": as_of.isoformat() if as_of else None,
+        "goals": goals_key(state),
+        "plan": plans_key(state, period),
+    }
+
+    def compute() -> dict[str, Any]:
+        return {"period": period.label, **period_pacing(state.workspace, period, as_of=as_of).as_dict()}
+
+    document: dict[str, Any] = state.cached("plan.pacing", key, compute, tables=TABLES)
+    return document
+
+
 def shown_months(document: dict[str, Any]) -> list[date]:
     """The months of the grid: those where some stage needs at least half an entry (the CLI's rule)."""
     needed: dict[date, float] = {}
@@ -531,6 +572,26 @@ PageText = Annotated[str | None, Query(max_length=100)]
 PageLines = Annotated[list[str] | None, Query()]
 
 
+@router.get("/api/plan/pacing", openapi_extra=access(Permission.READ), tags=["plan"], responses=REFUSALS)
+def api_pacing(
+    request: Request,
+    period: Annotated[
+        str | None, Query(max_length=16, description="2027, 2027-Q1 or 2027-01 (default: the current quarter).")
+    ] = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Plan against actual (`tandem plan pacing`): per stage, the planned volume, what is due by as_of by the plan's
+    shape, the actual entries, the gap, the pace and where it ends the period; against the accepted plan, or
+    without one the goal's requirement (`basis` says which)."""
+    state: ServerState = request.app.state.tandem
+    moment = parse_moment(as_of, "as_of")
+    try:
+        chosen = parse_period(period) if period else current_quarter(moment.date() if moment else None)
+    except TandemError as exc:
+        raise _named("period", exc) from None
+    return pacing_document(state, chosen, moment)
+
+
 @router.get("/plan", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
 def plan_page(
     request: Request,
@@ -573,6 +634,7 @@ def plan_page(
         "chart": None,
         "query_string": form.query_string(),
         "may_set_goals": request.state.principal.may(Permission.GOALS),
+        "pacing": None,
     }
     try:
         q = _form_question(form)
@@ -582,6 +644,7 @@ def plan_page(
             return render(request, "plan.html", **context)
         doc = waterfall_document(state, q)
         context.update(doc=doc, view=page_view(doc), chart=chart_spec(state, q))
+        context["pacing"] = pacing_or_reason(state, current_quarter())
     except TandemError as exc:
         return render(request, "plan.html", 400, error=str(exc), **context)
     return render(request, "plan.html", **context)
