@@ -29,6 +29,7 @@ from tandem.server.routes import (
     imports,
     overview,
     plan,
+    plan_proposals,
 )
 from tandem.server.state import ServerState
 
@@ -42,6 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     definition_insights.router,  # before definitions: /api/definitions/signal is not a {version}
     definitions.router,
     goals.router,
+    plan_proposals.router,  # its /plan/... pages and /api/plans do not clash with plan's; listed first anyway
     plan.router,
     imports.router,
     admin.router,
