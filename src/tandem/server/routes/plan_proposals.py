@@ -25,6 +25,7 @@ scenarios compared): the forms here re-render the Plan page through its own rout
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -449,11 +450,18 @@ def api_scenarios(
 # --- pages --------------------------------------------------------------------------------------------------------
 #: The notice after a change, chosen by the `done` query parameter (never user text: the page fills in the facts).
 DONE = ("proposed", "reviewed", "accepted", "sent_back", "rejected")
-EXAMPLE_PROGRAMS = 3
+EXAMPLE_PROGRAMS = 12
+
+
+def _yaml_text(text: str) -> str:
+    """A channel's name as a YAML scalar: plain when that reads back the same, else double-quoted (JSON)."""
+    return text if re.fullmatch(r"[A-Za-z][A-Za-z0-9_ .-]*", text) and text.strip() == text else json.dumps(text)
 
 
 def _example(state: ServerState, period: Period, doc: dict[str, Any] | None) -> str:
-    """A plan for `period` to start from: a program for each of the busiest priced channels over the period."""
+    """A plan for `period` to start from: a program for each priced channel, with the budget the reverse waterfall
+    gives it (`doc`, the Plan page's), from the first month the leads are needed (not before this month) to the
+    period's end."""
     budgets = {row["channel"]: row.get("budget") for row in (doc or {}).get("budget", [])}
     try:
         from tandem.plan.history import channel_costs
@@ -464,24 +472,31 @@ def _example(state: ServerState, period: Period, doc: dict[str, Any] | None) -> 
     except TandemError:
         costs = []
     priced = [c for c in costs if c["cost_per_lead"] and c["channel"] != "(none)"][:EXAMPLE_PROGRAMS]
+    start = period.start
+    if doc and doc.get("rows"):
+        first_stage = doc["model"]["stages"][0]
+        needed = [r["month"] for r in doc["rows"] if r["stage"] == first_stage and r["required"] >= 0.5]
+        this_month = datetime.now(UTC).date().replace(day=1)
+        start = max(min(needed, default=period.start), this_month) if needed else period.start
+        start = min(start, period.start)
     last = period.end - timedelta(days=1)
     lines = [f"period: {period.label}", f"note: {period.label} demand plan", "programs:"]
     for cost in priced:
         budget = budgets.get(cost["channel"]) or 10_000
         lines += [
-            f"  - name: {cost['channel'].replace('_', ' ').capitalize()}",
-            f"    channel: {cost['channel']}",
+            f"  - name: {_yaml_text(cost['channel'].replace('_', ' ').capitalize())}",
+            f"    channel: {_yaml_text(cost['channel'])}",
             f"    budget: {max(1, round(budget / 1000))}k",
-            f"    start: {period.start}",
+            f"    start: {start}",
             f"    end: {last}",
         ]
     if not priced:
         channel = next((c["channel"] for c in costs if c["channel"] != "(none)"), "webinar")
         lines += [
-            f"  - name: {channel.replace('_', ' ').capitalize()}",
-            f"    channel: {channel}",
-            "    budget: 10k",
-            f"    start: {period.start}",
+            f"  - name: {_yaml_text(channel.replace('_', ' ').capitalize())}",
+            f"    channel: {_yaml_text(channel)}",
+            "    budget: 0",
+            f"    start: {start}",
             f"    end: {last}",
             "    volume: 500",
         ]
