@@ -139,6 +139,20 @@ def test_refusals_as_asked_are_422_and_a_viewer_may_not_propose(api: Callable[[s
     assert "identical to version 1" in twice.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "change",
+    [("volume: 900", "volume: 99999999999999999999999999999"), ("end: 2027-03-31", "end: 9999-12-31")],
+    ids=["a huge volume", "a program to the end of the calendar"],
+)
+def test_numbers_the_model_cannot_carry_are_refused_not_a_server_error(
+    app: FastAPI, api: Callable[[str], TestClient], change: tuple[str, str]
+) -> None:
+    answer = api("mark").post("/api/plans", json={"document": PLAN.replace(*change)})
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("the sufficiency check cannot run on this plan: ")
+    assert app.state.tandem.workspace.plans.plans() == []
+
+
 # --- reviewing and deciding ---------------------------------------------------------------------------------------
 def test_a_sales_leader_accepts_and_the_plan_is_the_baseline_pacing_measures_against(
     app: FastAPI, api: Callable[[str], TestClient]

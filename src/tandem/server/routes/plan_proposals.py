@@ -202,7 +202,17 @@ def _summary(exc: PlanFileError) -> str:
 # --- changing -----------------------------------------------------------------------------------------------------
 def _propose(state: ServerState, principal: Principal, text: str, note: str) -> PlanVersionInfo:
     with state.warehouse_lock:  # the sufficiency check runs the plan forward on the warehouse's history
-        return state.workspace.plans.propose(principal, text, note=note)
+        try:
+            return state.workspace.plans.propose(principal, text, note=note)
+        except (PlanError, PlanFileError):  # ValueErrors too: the service's own refusals pass as they are
+            raise
+        except (ValueError, ArithmeticError) as exc:
+            # Numbers or dates the model cannot carry (a volume of 1e29 leads, a program to 9999-12-31): the check
+            # fails before anything is stored, so this is a refusal of the file, not a server error.
+            raise PlanError(
+                f"the sufficiency check cannot run on this plan: its volumes or dates are out of range ({exc}); "
+                "nothing was stored"
+            ) from None
 
 
 def _decide(
