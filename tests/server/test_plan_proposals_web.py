@@ -359,3 +359,31 @@ def test_the_scenarios_form_shows_the_comparison_on_the_plan_page(signed_in: Cal
     assert bad.status_code == 422
     assert "expected `scenarios:` with a list" in text_of(bad.text)
     assert "scenarios: 3" in bad.text  # kept in the form
+
+
+def test_sending_back_and_refusals_on_the_page_say_why(
+    api: Callable[[str], TestClient], signed_in: Callable[[str], Browser]
+) -> None:
+    plan_id = propose(api)["plan_id"]
+    base = f"/plan/proposals/{plan_id}"
+    eve = signed_in("eve").form(f"{base}/accept", {"version": "1"})
+    assert eve.status_code == 422
+    assert "eve has the exec role; only a sales leader accepts the marketing plan" in text_of(eve.text)
+    sam = signed_in("sam")
+    empty = sam.form(f"{base}/send-back", {"reason": "  ", "version": "1"})
+    assert empty.status_code == 422
+    assert "give a reason to send back the plan" in text_of(empty.text)
+    sent = sam.form(f"{base}/send-back", {"reason": "Add events in March.", "version": "1"})
+    assert sent.status_code == 303
+    assert sent.headers["location"].endswith("?done=sent_back")
+    page = sam.get(sent.headers["location"]).text
+    assert "Version 1 sent back to marketing." in text_of(page)
+    assert "sent back by sam" in text_of(page)
+    assert 'id="plan-actions"' not in page
+    assert sam.form(f"{base}/reject", {"reason": "no", "version": "1"}).status_code == 409
+    assert signed_in("val").get("/plan/proposals/42").status_code == 404
+
+    no_goal = signed_in("mark").form("/plan/proposals", {"document": PLAN.replace(PERIOD, "2027-Q3")})
+    assert no_goal.status_code == 422
+    assert "no goal for 2027-Q3 to check the plan against" in text_of(no_goal.text)
+    assert "<h1>Plan · 2027-Q3</h1>" in no_goal.text  # the page comes back for the plan's period

@@ -572,11 +572,22 @@ environment.globals["plans_section"] = plans_section
 environment.globals["scenarios_section"] = scenarios_section
 
 
+def _period_named(text: str) -> str:
+    """The period a plan file names on its `period:` line, if it is one; else ""."""
+    named = re.search(r"^period:[ \t]*['\"]?([0-9A-Za-z-]{4,10})", text, re.MULTILINE)
+    if named is None:
+        return ""
+    try:
+        return parse_period(named.group(1)).label
+    except TandemError:
+        return ""
+
+
 def _plan_page_again(request: Request, status_code: int, period: str, revenue: str, **posted: Any) -> Response:
     """The Plan page for the period and revenue, showing what a form posted here left (`plans_section`)."""
     request.state.plan_proposals = posted
     response = plan_page(request, period=period[:100] or None, revenue=revenue[:100] or None)
-    if response.status_code == 200:
+    if status_code != 200:  # what the form posted was refused, whatever else the page says
         response.status_code = status_code
     return response
 
@@ -592,8 +603,7 @@ def propose_from_page(
     state: ServerState = request.app.state.tandem
     text = document.replace("\r\n", "\n").replace("\x00", "")
     draft = {"document": text, "note": note}
-    named = re.search(r"^period:[ \t]*['\"]?([0-9A-Za-z-]{4,10})", text, re.MULTILINE)
-    period = named.group(1) if named else ""  # the page comes back for the plan's period, when it names one
+    period = _period_named(text)  # the page comes back for the plan's period, when it names one
     try:
         if not text.strip():
             raise PlanError("write the plan into the text box: its period and programs")
@@ -683,7 +693,7 @@ def _page_decision(request: Request, plan_id: int, decision: str, text: str, ver
     except PlanError as exc:
         status = _refusal_status(state, plan_id, number) if number is not None else 422
         return _proposal_page(request, plan_id, status, error=str(exc), kept=kept)
-    done = {"review": "reviewed", "accept": "accepted"}.get(decision, decision)
+    done = {"review": "reviewed", "accept": "accepted", "send_back": "sent_back", "reject": "rejected"}[decision]
     return RedirectResponse(f"/plan/proposals/{plan_id}?done={done}", status_code=303)
 
 
