@@ -120,3 +120,13 @@ def test_the_check_is_reproducible_and_refuses_an_empty_plan() -> None:
         sufficiency(one_step(), [], {JUNE: 1e5}, period_end=JUNE_END)
     with pytest.raises(ConfigError, match=r"ends .* before it starts"):
         Program("backwards", "email", 0, JUNE_END, JUNE)
+
+
+def test_absurd_programs_are_refused_not_overflowed() -> None:
+    with pytest.raises(ConfigError, match="at most ten years"):
+        Program("forever", "email", 0, JUNE, date(2999, 12, 31), volume=1)
+    with pytest.raises(ConfigError, match="volume 1e\\+29 is not between 0 and 1e\\+15"):
+        Program("flood", "email", 0, JUNE, JUNE_END, volume=1e29)
+    huge = sufficiency(one_step(), [june_program(volume=1e15)], {JUNE: 1e5}, period_end=JUNE_END)
+    assert huge.probability == 1.0
+    assert huge.low > 0

@@ -39,6 +39,11 @@ from tandem.plan.waterfall import INTERVAL, ChannelCost, add_months, month_of, r
 __all__ = ["Program", "Sufficiency", "forward_entries", "sufficiency"]
 
 
+#: The range of days, span and amounts a program may have: beyond them no plan is meant, only overflow.
+FIRST_DAY, LAST_DAY, MAX_DAYS = date(1900, 1, 1), date(2999, 12, 31), 3660
+MAX_AMOUNT = 1e15
+
+
 @dataclass(frozen=True)
 class Program:
     """One line of the marketing plan: a channel's budget over some days and the volume it is expected to bring."""
@@ -55,8 +60,14 @@ class Program:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise ConfigError(f"program {self.name!r} ends ({self.end}) before it starts ({self.start})")
-        if self.budget < 0 or (self.volume is not None and self.volume < 0):
-            raise ConfigError(f"program {self.name!r}: budget and volume are not negative")
+        if not (self.start >= FIRST_DAY and self.end <= LAST_DAY) or (self.end - self.start).days > MAX_DAYS:
+            raise ConfigError(
+                f"program {self.name!r} runs {self.start} to {self.end}: a program runs at most ten years, between "
+                f"{FIRST_DAY.year} and {LAST_DAY.year}"
+            )
+        for what, value in (("budget", self.budget), ("volume", self.volume)):
+            if value is not None and not 0 <= value <= MAX_AMOUNT:
+                raise ConfigError(f"program {self.name!r}: its {what} {value:g} is not between 0 and {MAX_AMOUNT:g}")
 
     def by_month(self, volume: float) -> dict[date, float]:
         """`volume` spread over the program's days, summed per month."""
@@ -284,7 +295,10 @@ def _simulate(
     for unit, k in zip(units, starts, strict=True):
         to_end = np.prod(rates[k:], axis=0) if k < len(model.steps) else np.ones(count)
         mean_deals += unit * to_end
-    deals = rng.poisson(mean_deals)
+    # Poisson draws; above 10 million deals its normal approximation (numpy's Poisson refuses huge means).
+    huge = mean_deals > 1e7
+    deals = np.where(huge, 0.0, rng.poisson(np.where(huge, 0.0, mean_deals))).astype(float)
+    deals[huge] = np.maximum(rng.normal(mean_deals[huge], np.sqrt(mean_deals[huge])), 0.0)
     deal = np.full(count, model.deal_size)
     if model.deal_size_se:
         deal = np.maximum(rng.normal(model.deal_size, model.deal_size_se, count), 0.0)
