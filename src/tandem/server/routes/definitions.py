@@ -37,6 +37,7 @@ from tandem.errors import TandemError
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.documents import parse_moment
 from tandem.server.pages import render
+from tandem.server.refusals import MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
 from tandem.server.state import ServerState
 from tandem.store.models import DefinitionVersion
 from tandem.workspace import Workspace
@@ -47,35 +48,11 @@ router = APIRouter(route_class=GuardedRoute)
 MAX_DOCUMENT_CHARS = 256 * 1024
 #: Notes, comments and reasons: a few sentences.
 MAX_TEXT_CHARS = 2000
-MAX_ID = 2**31 - 1
-#: No NUL characters in text that is stored (PostgreSQL refuses them in text columns).
-NO_NUL = r"^[^\x00]*$"
 
 ProposalId = Annotated[int, Path(ge=1, le=MAX_ID, description="The proposal's number.")]
 
 
 # --- documents ----------------------------------------------------------------------------------------------------
-class DefinitionProblem(BaseModel):
-    """One problem in a proposed definitions file, where it is and what would do instead."""
-
-    line: int | None = Field(description="1-based line of the file (None when the problem is the whole file).")
-    column: int | None = Field(description="1-based column on that line.")
-    problem: str
-    hint: str = Field(description="What would be accepted there.")
-    value: str | None = Field(description="What was there, when it helps.")
-
-
-class Refusal(BaseModel):
-    """Why a request was refused; nothing was changed (except a proposal found stale, which stays marked)."""
-
-    detail: str | list[Any] = Field(
-        description="What went wrong and what to do (a list when the request does not fit the schema at all)."
-    )
-    problems: list[DefinitionProblem] = Field(
-        default_factory=list, description="For a definitions file with problems: every one, by line and column."
-    )
-
-
 class ProposalIn(BaseModel):
     """A new definitions file proposed on top of the current version."""
 
@@ -115,12 +92,7 @@ class OverrideIn(BaseModel):
     )
 
 
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Refusal, "description": "No valid API token or session."},
-    403: {"model": Refusal, "description": "The role lacks the permission (see x-access)."},
-}
-#: A JSON body that is not JSON is refused before anything else, even before who is asking.
-UNREADABLE: dict[int | str, dict[str, Any]] = {400: {"model": Refusal, "description": "The body is not valid JSON."}}
+REFUSALS = SIGNED_IN
 DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
     **UNREADABLE,
@@ -285,16 +257,7 @@ def _proposal(workspace: Workspace, proposal_id: int) -> ProposalInfo:
 
 def _problems(exc: DefinitionsError) -> list[dict[str, Any]]:
     """Each problem of a definitions file as {line, column, problem, hint, value}."""
-    return [
-        {
-            "line": issue.line,
-            "column": int(issue.column) if issue.column and issue.column.isdigit() else None,
-            "problem": issue.problem,
-            "hint": issue.expected,
-            "value": issue.value,
-        }
-        for issue in exc.issues
-    ]
+    return file_problems(exc.issues)
 
 
 def _summary(exc: DefinitionsError) -> str:

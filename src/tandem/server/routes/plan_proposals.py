@@ -43,6 +43,7 @@ from tandem.plan.proposals import MAX_COMMENT_CHARS, PlanError, PlanFileError, P
 from tandem.plan.scenarios import compare, load_scenarios
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.pages import environment, render
+from tandem.server.refusals import MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
 from tandem.server.routes.plan import TABLES, goals_key, missing_goal, plan_page
 from tandem.server.state import ServerState
 
@@ -53,8 +54,6 @@ MAX_DOCUMENT_CHARS = 256 * 1024
 MAX_SCENARIOS_CHARS = 8 * 1024  # asked in the query string
 #: Notes and reasons: a few sentences (comments: what `Plans` takes).
 MAX_TEXT_CHARS = 2000
-MAX_ID = 2**31 - 1
-NO_NUL = r"^[^\x00]*$"
 #: The biggest shortfalls a proposal's page lists.
 SHORTFALLS_SHOWN = 8
 
@@ -62,27 +61,6 @@ PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="The plan's number (on
 
 
 # --- documents ----------------------------------------------------------------------------------------------------
-class PlanProblem(BaseModel):
-    """One problem in a proposed plan file, where it is and what would do instead."""
-
-    line: int | None = Field(description="1-based line of the file (None when the problem is the whole file).")
-    column: int | None = Field(description="1-based column on that line.")
-    problem: str
-    hint: str = Field(description="What would be accepted there.")
-    value: str | None = Field(description="What was there, when it helps.")
-
-
-class PlanRefusal(BaseModel):
-    """Why a request was refused; nothing was changed."""
-
-    detail: str | list[Any] = Field(
-        description="What went wrong and what to do (a list when the request does not fit the schema at all)."
-    )
-    problems: list[PlanProblem] = Field(
-        default_factory=list, description="For a plan file with problems: every one, by line and column."
-    )
-
-
 class PlanIn(BaseModel):
     """A marketing plan proposed for its period (the file names the period)."""
 
@@ -110,25 +88,19 @@ class ReasonIn(BaseModel):
     )
 
 
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    401: {"model": PlanRefusal, "description": "No valid API token or session."},
-    403: {"model": PlanRefusal, "description": "The role lacks the permission (see x-access)."},
-}
-UNREADABLE: dict[int | str, dict[str, Any]] = {
-    400: {"model": PlanRefusal, "description": "The body is not valid JSON."}
-}
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": PlanRefusal, "description": "No such plan."}}
+REFUSALS = SIGNED_IN
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "No such plan."}}
 DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
     **UNREADABLE,
     **NOT_FOUND,
     409: {
-        "model": PlanRefusal,
+        "model": Refusal,
         "description": "The version named is no longer the one waiting (replaced by a newer one, or decided "
         "already); read the plan again.",
     },
     422: {
-        "model": PlanRefusal,
+        "model": Refusal,
         "description": "Refused as asked (not a sales leader, the author deciding, not marketing or sales, no "
         "comment or reason, no such version); the detail says why. Nothing changed.",
     },
@@ -137,7 +109,7 @@ PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
     **UNREADABLE,
     422: {
-        "model": PlanRefusal,
+        "model": Refusal,
         "description": "The file has problems (every one in `problems`, by line and column), or the proposal is "
         "refused as asked (not marketing, no goal for the period, identical to the version waiting or the "
         "baseline). Nothing was stored.",
@@ -145,8 +117,8 @@ PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 SCENARIO_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
-    400: {"model": PlanRefusal, "description": "A bad period or revenue, or no goal to plan for; the detail says."},
-    422: {"model": PlanRefusal, "description": "The scenarios file cannot be used; the detail names the place."},
+    400: {"model": Refusal, "description": "A bad period or revenue, or no goal to plan for; the detail says."},
+    422: {"model": Refusal, "description": "The scenarios file cannot be used; the detail names the place."},
 }
 
 
@@ -183,16 +155,7 @@ def _plan(state: ServerState, plan_id: int) -> PlanInfo:
 
 
 def _problems(exc: PlanFileError) -> list[dict[str, Any]]:
-    return [
-        {
-            "line": issue.line,
-            "column": int(issue.column) if issue.column is not None and str(issue.column).isdigit() else None,
-            "problem": issue.problem,
-            "hint": issue.expected,
-            "value": issue.value,
-        }
-        for issue in exc.issues
-    ]
+    return file_problems(exc.issues)
 
 
 def _summary(exc: PlanFileError) -> str:
