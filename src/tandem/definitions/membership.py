@@ -43,8 +43,9 @@ import ibis.expr.types as ir
 
 from tandem.definitions.model import BehaviourRule, Definitions
 from tandem.definitions.rules import EventCount, Rule, RuleError, compile_rule_at, event_counts, parse_rule
-from tandem.definitions.scoring import ScoringError
-from tandem.engine.entries import SECONDS_PER_DAY, days_between, seconds_between
+from tandem.definitions.scoring import ScoringError, decayed_worth
+from tandem.definitions.scoring import float_literal as _float
+from tandem.engine.entries import days_between, seconds_between
 
 __all__ = ["rule_column", "rule_entries", "ruled_stages", "with_rule_entries"]
 
@@ -241,15 +242,5 @@ def _aggregate_events(
         keep = pairs._e_kind == ibis.literal(rule.event, type="string")
         if rule.within is not None:
             keep = keep & (age_seconds < ibis.literal(rule.within.seconds, type="int64"))
-        worth: ir.FloatingValue = _float(rule.points)
-        if rule.half_life is not None:
-            half_life_days = _float(rule.half_life.seconds) / _float(int(SECONDS_PER_DAY))
-            worth = worth / (_float(2) ** (age_days / half_life_days))
-        sums[f"_b{index}"] = keep.ifelse(worth, _float(0)).sum()
+        sums[f"_b{index}"] = keep.ifelse(decayed_worth(rule, age_days), _float(0)).sum()
     return pairs.group_by("_lead_id", _AT).aggregate(**sums)
-
-
-def _float(value: int) -> ir.FloatingValue:
-    """A whole number as float64 on every backend (see `tandem.definitions.scoring._float`)."""
-    literal: ir.FloatingValue = ibis.literal(value, type="int64").cast("float64")
-    return literal

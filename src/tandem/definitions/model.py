@@ -71,6 +71,7 @@ __all__ = [
     "ScoringRule",
     "Side",
     "StageDefinition",
+    "compose_yaml",
     "default_definitions",
     "definitions_from_stages",
     "diff_definitions",
@@ -381,6 +382,25 @@ class _Reader:
         return self.lines[index] if 0 <= index < len(self.lines) else ""
 
 
+def compose_yaml(reader: _Reader, text: str, what: str, start: str) -> Node | None:
+    """The YAML node tree of `text` (lines and columns kept), or None with the reason added to `reader`'s issues:
+    malformed YAML at its place, or an empty file (`what` is empty: `start` says how to begin)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = f"malformed YAML: {exc.problem or exc.context or 'cannot be read'}"
+        hint = "check the indentation, colons and quotes around this place"
+        reader.add(None if mark is None else mark.line + 1, None if mark is None else mark.column + 1, problem, hint)
+        return None
+    except yaml.YAMLError as exc:
+        reader.add(None, None, f"malformed YAML: {exc}", "check the file is YAML text")
+        return None
+    if root is None:
+        reader.add(1, 1, f"{what} is empty", start)
+    return root
+
+
 def _is_null(node: ScalarNode) -> bool:
     return node.tag == "tag:yaml.org,2002:null"
 
@@ -404,19 +424,8 @@ def load_definitions(
         if source_name == "definitions.yaml":
             source_name = str(path)
     reader = _Reader(source_name, text)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = f"malformed YAML: {exc.problem or exc.context or 'cannot be read'}"
-        hint = "check the indentation, colons and quotes around this place"
-        reader.add(None if mark is None else mark.line + 1, None if mark is None else mark.column + 1, problem, hint)
-        raise DefinitionsError(reader.issues) from None
-    except yaml.YAMLError as exc:
-        reader.add(None, None, f"malformed YAML: {exc}", "check the file is YAML text")
-        raise DefinitionsError(reader.issues) from None
+    root = compose_yaml(reader, text, "the definitions file", "start with `stages:` and a list of stages")
     if root is None:
-        reader.add(1, 1, "the definitions file is empty", "start with `stages:` and a list of stages")
         raise DefinitionsError(reader.issues)
     definitions, rules = _read_definitions(reader, root)
     _check_rules(reader, rules, columns)

@@ -51,7 +51,15 @@ from tandem.definitions.rules import RuleError, compile_rule, parse_rule
 from tandem.engine.entries import SECONDS_PER_DAY, days_between
 from tandem.errors import TandemError
 
-__all__ = ["ScoringError", "behaviour_column", "fit_column", "score_table", "with_score"]
+__all__ = [
+    "ScoringError",
+    "behaviour_column",
+    "decayed_worth",
+    "fit_column",
+    "float_literal",
+    "score_table",
+    "with_score",
+]
 
 
 class ScoringError(TandemError, ValueError):
@@ -138,13 +146,24 @@ def _behaviour_points(rules: tuple[BehaviourRule, ...], touches: ibis.Table, as_
         if rule.within is not None:
             start = ibis.literal(as_of - timedelta(seconds=rule.within.seconds), type="timestamp")
             keep = keep & (counted.occurred_at > start)
-        worth: ir.FloatingValue = _float(rule.points)
-        if rule.half_life is not None:
-            # points x 0.5 ** half-lives, written points / 2 ** half-lives: the literals stay whole numbers
-            half_life_days = _float(rule.half_life.seconds) / _float(int(SECONDS_PER_DAY))
-            worth = worth / (_float(2) ** (age_days / half_life_days))
+        worth = decayed_worth(rule, age_days)
         sums[f"_{behaviour_column(index)}"] = keep.ifelse(worth, _float(0)).sum()
     return counted.group_by(_scored_lead_id=counted.lead_id).aggregate(**sums)
+
+
+def decayed_worth(rule: BehaviourRule, age_days: ir.FloatingValue) -> ir.FloatingValue:
+    """What one touch of `rule`'s kind is worth at `age_days`: its points, halved every half-life (if any)."""
+    worth: ir.FloatingValue = _float(rule.points)
+    if rule.half_life is not None:
+        # points x 0.5 ** half-lives, written points / 2 ** half-lives: the literals stay whole numbers
+        half_life_days = _float(rule.half_life.seconds) / _float(int(SECONDS_PER_DAY))
+        worth = worth / (_float(2) ** (age_days / half_life_days))
+    return worth
+
+
+def float_literal(value: int) -> ir.FloatingValue:
+    """A whole number as float64 on every backend (see `_float`)."""
+    return _float(value)
 
 
 def _float(value: int) -> ir.FloatingValue:

@@ -55,7 +55,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -63,7 +62,7 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from tandem.accounts import Principal, Role
 from tandem.audit import record
-from tandem.definitions.model import _Entries, _is_null, _Reader
+from tandem.definitions.model import _Entries, _is_null, _Reader, compose_yaml
 from tandem.errors import Issue, TandemError
 from tandem.plan.forward import Program
 from tandem.plan.goals import AMOUNT_FORMS, GoalError, Period, parse_amount, parse_period
@@ -159,19 +158,8 @@ def load_plan(
         if source_name == "plan.yaml":
             source_name = str(path)
     reader = _Reader(source_name, text)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = f"malformed YAML: {exc.problem or exc.context or 'cannot be read'}"
-        hint = "check the indentation, colons and quotes around this place"
-        reader.add(None if mark is None else mark.line + 1, None if mark is None else mark.column + 1, problem, hint)
-        raise PlanFileError(reader.issues) from None
-    except yaml.YAMLError as exc:
-        reader.add(None, None, f"malformed YAML: {exc}", "check the file is YAML text")
-        raise PlanFileError(reader.issues) from None
+    root = compose_yaml(reader, text, "the plan file", "start with `period: 2027-Q1` and `programs:`")
     if root is None:
-        reader.add(1, 1, "the plan file is empty", "start with `period: 2027-Q1` and `programs:`")
         raise PlanFileError(reader.issues)
     document = _read_plan(reader, root, stages)
     reader.issues.sort(key=lambda issue: (issue.line or 0, int(issue.column or 0)))
