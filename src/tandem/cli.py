@@ -6,10 +6,7 @@ error. ``--format json`` prints one JSON document on stdout; progress and diagno
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +16,34 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from tandem import __version__
-from tandem.accounts import Principal, Role, TokenInfo, UserInfo
+from tandem.accounts import Role, TokenInfo, UserInfo
+from tandem.commands.common import (
+    AsOfOption,
+    AsOption,
+    ByOption,
+    Format,
+    FormatOption,
+    FromOption,
+    PasswordStdinOption,
+    PeriodOption,
+    ProposalArgument,
+    ResultFormatOption,
+    StrictOption,
+    TableFormat,
+    ToOption,
+    VersionOption,
+    WorkspaceOption,
+    err,
+    out,
+)
+from tandem.commands.common import print_json as _print_json
+from tandem.commands.common import read_password as _read_password
+from tandem.commands.common import sign_in as _sign_in
 from tandem.definitions.governance import ProposalInfo
 from tandem.engine import Result
 from tandem.errors import ConfigError, TandemError
@@ -45,60 +63,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-# Piped output is not cut to 80 columns: tables stay whole in files and logs.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-
-
-class TableFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class PeriodChoice(StrEnum):
-    day = "day"
-    week = "week"
-    month = "month"
-    quarter = "quarter"
-
-
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: $TANDEM_WORKSPACE, else the current folder)."),
-]
-FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
-ResultFormatOption = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
-ByOption = Annotated[list[str] | None, typer.Option("--by", help="Break down by a lead column (repeatable).")]
-PeriodOption = Annotated[PeriodChoice | None, typer.Option("--period", help="Group by period of entry (UTC).")]
-FromOption = Annotated[str | None, typer.Option("--from", help="First day included (YYYY-MM-DD, UTC).")]
-ToOption = Annotated[str | None, typer.Option("--to", help="First day excluded (YYYY-MM-DD, UTC).")]
-StrictOption = Annotated[bool, typer.Option("--strict", help="Count only leads that passed each stage in order.")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Observe the data as of this moment (default now).")]
-VersionOption = Annotated[
-    int | None,
-    typer.Option(
-        "--definitions",
-        min=1,
-        metavar="VERSION",
-        help="Count under this definitions version (default: the version in force at --as-of).",
-    ),
-]
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(type(value))
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, default=_json_default, indent=2) + "\n")
 
 
 def main() -> None:
@@ -660,13 +624,6 @@ UsernameArgument = Annotated[
 ]
 
 
-def _read_password() -> str:
-    """A password from stdin: typed without echo at a terminal, else the first line of what is piped in."""
-    if sys.stdin.isatty():
-        return getpass.getpass("password: ")
-    return sys.stdin.readline().rstrip("\r\n")
-
-
 def _user_status(user: UserInfo) -> str:
     if user.disabled:
         return "disabled"
@@ -936,32 +893,6 @@ app.add_typer(definitions_app, name="definitions")
 class DocumentFormat(StrEnum):
     yaml = "yaml"
     json = "json"
-
-
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Who you are (signs in with their password; optional with $TANDEM_TOKEN)."),
-]
-PasswordStdinOption = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
-]
-ProposalArgument = Annotated[int, typer.Argument(metavar="N", help="The proposal's number (see `history`).")]
-
-
-def _sign_in(ws: Workspace, username: str | None, password_stdin: bool) -> Principal:
-    """The user acting: from the API token in $TANDEM_TOKEN, else `--as` and their password."""
-    token = os.environ.get("TANDEM_TOKEN", "").strip()
-    if token:
-        principal = ws.accounts.token_principal(token)
-        if principal is None:
-            raise TandemError("the API token in $TANDEM_TOKEN does not work (unknown, revoked, or its user disabled)")
-        if username is not None and username.strip().lower() != principal.username:
-            raise TandemError(f"--as {username} does not match the owner of $TANDEM_TOKEN ({principal.username})")
-        return dataclasses.replace(principal, via="cli-token")
-    if not username:
-        raise typer.BadParameter("say who you are with --as USER (or set $TANDEM_TOKEN to your API token)")
-    password = _read_password() if password_stdin else getpass.getpass(f"password of {username}: ")
-    return dataclasses.replace(ws.accounts.authenticate(username, password, "cli"), via="cli")
 
 
 def _decision_line(proposal: ProposalInfo, username: str, side: str, ws: Workspace) -> str:
