@@ -1,0 +1,180 @@
+"""What the forecast reads, as arrays, and the same data as it was known on any earlier day.
+
+Why arrays: a forecast is a few vectorised passes over every open deal and every lead in flight, and the backtest
+repeats it from every week of every past period. Reading the warehouse once and slicing in memory makes that
+cheap, and it makes "only what was known then" one function, `known_at`, that every forecast goes through: the
+live forecast is `known_at(history, now)`, the backtest `known_at(history, each past day)`. Nothing else reads
+the data, so nothing can leak from the future.
+
+Time is in days since 1970-01-01 UTC (floats; a close date is a whole day). A deal closed on day d is known from
+d's midnight, as in the revenue figures (docs/funnel-semantics.md, "Revenue").
+
+What was known at day t:
+
+- **deals**: those created by t. A deal won or lost after t was still open then: its status, close day and
+  expected close date are dropped (the CRM keeps only the latest expected close date, so a past one is unknown).
+  Its amount is kept: the CRM keeps one amount per deal, the latest, which is a small, documented look-ahead
+  for deals whose amount changed before they closed;
+- **leads**: those created by t, with the stage entries they had made by t (later entries dropped). Entries are
+  computed under the definitions in force today, so every period of the backtest is counted alike; rule entries
+  are themselves checked with the data of their own moment (tandem.definitions.membership).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+import ibis
+import numpy as np
+import numpy.typing as npt
+
+from tandem.engine.entries import entry_table, stage_column
+
+if TYPE_CHECKING:
+    from tandem.workspace import Workspace
+
+__all__ = ["History", "day_of", "known_at", "load_history", "opportunity_stage_index", "to_date"]
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+_EPOCH = date(1970, 1, 1)
+
+
+def day_of(moment: datetime | date) -> float:
+    """Days since the epoch (UTC) of a moment or a day's midnight."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return (moment - datetime(1970, 1, 1)).total_seconds() / 86400.0
+    return float((moment - _EPOCH).days)
+
+
+def to_date(day: float) -> date:
+    return date.fromordinal(_EPOCH.toordinal() + int(np.floor(day)))
+
+
+def opportunity_stage_index(stages: tuple[str, ...]) -> int:
+    """The stage at which a lead becomes an opportunity: "opportunity" when the definitions have it, else the
+    second to last (the stage before won), as the demo and the DESIGN default stages use."""
+    return stages.index("opportunity") if "opportunity" in stages[:-1] else max(len(stages) - 2, 0)
+
+
+@dataclass(frozen=True)
+class History:
+    """Deals and leads, as known on day `as_of` (module docs).
+
+    Deals: `created` (day), `closed` (the close day of a deal won or lost by `as_of`, NaN while open), `won`,
+    `amount` (NaN when unknown), `expected_close` (an open deal's expected close day, NaN when unknown).
+    Leads: `entries[i, k]`, the day lead i first reached stage k (cumulative counting), NaN if not yet.
+    """
+
+    as_of: float
+    stages: tuple[str, ...]
+    created: Floats
+    closed: Floats
+    won: Bools
+    amount: Floats
+    expected_close: Floats
+    entries: Floats
+    definition_version: int | None = None
+
+    @property
+    def opportunity_stage(self) -> int:
+        return opportunity_stage_index(self.stages)
+
+    @property
+    def is_open(self) -> Bools:
+        result: Bools = np.isnan(self.closed)
+        return result
+
+    @property
+    def has_leads(self) -> bool:
+        return bool(self.entries.shape[0])
+
+
+def known_at(history: History, day: float) -> History:
+    """The history as it was known at `day` (module docs); `day` may not be after the history's own as-of."""
+    if day > history.as_of + 1e-9:
+        raise ValueError(f"cannot see day {day} from a history known up to {history.as_of}")
+    created = history.created <= day
+    closed = history.closed[created]
+    still_open = ~(closed <= day)  # NaN (open) compares False, so it stays open
+    entries = history.entries[history.entries[:, 0] <= day] if history.has_leads else history.entries
+    if entries.size:
+        entries = np.where(entries <= day, entries, np.nan)
+    # Only today's expected close dates are known: the CRM overwrote the ones of any earlier day.
+    expected = history.expected_close[created] if day >= history.as_of else np.full(int(created.sum()), np.nan)
+    return replace(
+        history,
+        as_of=day,
+        created=history.created[created],
+        closed=np.where(still_open, np.nan, closed),
+        won=history.won[created] & ~still_open,
+        amount=history.amount[created],
+        expected_close=expected,
+        entries=entries,
+    )
+
+
+def load_history(ws: Workspace, as_of: datetime | None = None) -> History:
+    """Every deal and every lead's stage entries from the warehouse, as known at `as_of` (default now)."""
+    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    in_force = ws.definitions_in_force(moment)
+    stages = tuple(in_force.definitions.stage_names)
+    wh = ws.warehouse
+    opportunities = wh.table("opportunities")
+    when = ibis.literal(moment, type="timestamp")
+    opportunities = opportunities.filter(opportunities.created_at <= when)
+    close = opportunities.close_date.cast("timestamp")
+    deals = opportunities.select(
+        created=opportunities.created_at,
+        close=close,
+        status=opportunities.status,
+        amount=opportunities.amount.cast("float64"),
+    ).to_pyarrow()
+    created = _days(deals.column("created"))
+    close_day = np.floor(_days(deals.column("close")))
+    status = np.asarray(deals.column("status").to_pylist(), dtype=object)
+    finished = np.isin(status, ["won", "lost"])
+    # A won or lost deal without a close date is placed at its creation, as in the revenue figures.
+    closed = np.where(finished, np.where(np.isnan(close_day), np.floor(created), close_day), np.nan)
+    expected = np.where(finished, np.nan, close_day)
+    amount = deals.column("amount").to_numpy(zero_copy_only=False).astype(np.float64)
+
+    leads = wh.table("leads")
+    events = ws.stage_events(in_force.definitions, moment)
+    table = entry_table(leads, events, stages, strict=False, as_of=moment)
+    columns = [stage_column(k) for k in range(len(stages))]
+    arrow = table.select(*columns).to_pyarrow()
+    entries = np.column_stack([_days(arrow.column(c)) for c in columns]) if arrow.num_rows else np.empty((0, 0))
+    entries = entries[~np.isnan(entries[:, 0])] if entries.size else np.empty((0, len(stages)))
+    history = History(
+        as_of=day_of(moment),
+        stages=stages,
+        created=created,
+        closed=closed,
+        won=status == "won",
+        amount=amount,
+        expected_close=expected,
+        entries=entries,
+        definition_version=in_force.version,
+    )
+    return known_at(history, history.as_of)
+
+
+def _days(column: object) -> Floats:
+    """A timestamp column as days since the epoch (NaN for nulls)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    micros = pc.cast(pc.cast(chunked, pa.timestamp("us")), pa.int64())
+    values = micros.to_numpy(zero_copy_only=False).astype(np.float64)
+    valid = pc.is_valid(micros).to_numpy(zero_copy_only=False)
+    days: Floats = np.where(valid, values / 86_400_000_000.0, np.nan)
+    return days

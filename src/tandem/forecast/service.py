@@ -1,0 +1,228 @@
+"""The forecast of a workspace's period: the distribution, the goal, where it comes from and what changed.
+
+`period_forecast` reads the warehouse once (`load_history`), then forecasts the period as known now and as known
+`compare_days` earlier: the difference, source by source, is "what changed since the last forecast". Recomputing
+the earlier forecast from the data known then, rather than storing each forecast shown, gives the same answer
+whenever the data was not rewritten since, needs no schedule, and cannot be lost.
+
+New volume not yet created comes from the period's accepted plan when there is one (its first stage's monthly
+volumes, evenly by day), else from the recent daily rate. The goal is the period's target (its own goal, or one
+derived by days from a longer period's goal: tandem.plan.goals.plan_targets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest
+from tandem.forecast.history import History, day_of, known_at, load_history
+from tandem.forecast.signals import Signal
+from tandem.forecast.simulate import DEFAULT_SIMULATIONS, Forecast, forecast_period
+from tandem.plan.goals import Period, current_quarter, format_amount, plan_targets
+from tandem.plan.waterfall import add_months, month_of
+
+if TYPE_CHECKING:
+    from tandem.workspace import Workspace
+
+__all__ = ["Change", "PeriodForecast", "forecast_signals", "period_forecast", "workspace_backtest"]
+
+COMPARE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Change:
+    """One source's expected revenue in the earlier forecast and now."""
+
+    source: str
+    stage: str
+    before: float
+    after: float
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "stage": self.stage,
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+        }
+
+
+@dataclass(frozen=True)
+class PeriodForecast:
+    period: Period
+    as_of: datetime
+    forecast: Forecast
+    goal_source: str  # goal, derived, none
+    goal_explanation: str
+    arrivals_basis: str
+    definition_version: int | None
+    previous: Forecast | None
+    changes: tuple[Change, ...]
+
+    def summary(self) -> str:
+        """One sentence: the range, the median, and the chance of the goal."""
+        f = self.forecast
+        text = (
+            f"{self.period.label}: {_whole(f.p50)} expected (P10 {_whole(f.p10)}, "
+            f"P90 {_whole(f.p90)}), {_whole(f.won_to_date)} won so far"
+        )
+        if f.goal is not None and f.chance_of_goal is not None:
+            text += f"; a {f.chance_of_goal:.0%} chance of reaching the goal of {_whole(f.goal)}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period.as_dict(),
+            "as_of": self.as_of,
+            "definition_version": self.definition_version,
+            **self.forecast.as_dict(),
+            "goal_source": self.goal_source,
+            "goal_explanation": self.goal_explanation,
+            "arrivals_basis": self.arrivals_basis,
+            "summary": self.summary(),
+            "previous": None
+            if self.previous is None
+            else {
+                "as_of": self.previous.as_dict()["as_of"],
+                "expected": self.previous.expected,
+                "p10": self.previous.p10,
+                "p50": self.previous.p50,
+                "p90": self.previous.p90,
+                "chance_of_goal": self.previous.chance_of_goal,
+            },
+            "changes": [c.as_dict() for c in self.changes],
+        }
+
+
+def _whole(amount: float) -> str:
+    """An amount for a sentence: whole units, thousands separated."""
+    return format_amount(round(amount))
+
+
+def _moment(as_of: datetime | date | None) -> datetime:
+    if as_of is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    if not isinstance(as_of, datetime):
+        return datetime.combine(as_of, datetime.min.time())
+    return as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo is not None else as_of
+
+
+def period_forecast(
+    ws: Workspace,
+    period: Period | None = None,
+    *,
+    as_of: datetime | date | None = None,
+    simulations: int = DEFAULT_SIMULATIONS,
+    seed: int = 0,
+    compare_days: int = COMPARE_DAYS,
+    history: History | None = None,
+) -> PeriodForecast:
+    """The forecast of `period` (default: the quarter of `as_of`) as of `as_of` (default now); module docs."""
+    moment = _moment(as_of)
+    period = period or current_quarter(moment.date())
+    history = history or load_history(ws, moment)
+    target = plan_targets(ws.goals.all())(period)
+    goal = float(target.amount) if target.amount is not None else None
+    start, end = day_of(period.start), day_of(period.end)
+    arrivals, basis = _planned_arrivals(ws, period, history)
+    current = forecast_period(history, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=arrivals)
+    previous = None
+    changes: tuple[Change, ...] = ()
+    if compare_days > 0:
+        earlier = known_at(history, history.as_of - compare_days)
+        before_arrivals, _ = _planned_arrivals(ws, period, earlier)
+        previous = forecast_period(
+            earlier, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=before_arrivals
+        )
+        changes = _changes(previous, current)
+    return PeriodForecast(
+        period=period,
+        as_of=moment,
+        forecast=current,
+        goal_source=target.source,
+        goal_explanation=target.explanation,
+        arrivals_basis=basis,
+        definition_version=history.definition_version,
+        previous=previous,
+        changes=changes,
+    )
+
+
+def _planned_arrivals(ws: Workspace, period: Period, history: History) -> tuple[np.ndarray | None, str]:
+    """Per day left, the accepted plan's first-stage volume (its month's volume / its days), or None."""
+    days_left = int(max(day_of(period.end) - 1 - np.floor(history.as_of), 0))
+    run_rate = "new volume at the last 91 days' daily rate"
+    if not history.has_leads:
+        return None, run_rate
+    baseline = ws.plans.baseline(period)
+    if baseline is None or not baseline.sufficiency:
+        return None, run_rate
+    first = history.stages[0]
+    by_month: dict[date, float] = {}
+    for row in baseline.sufficiency.get("shortfall", []):
+        if str(row["stage"]) == first:
+            by_month[month_of(date.fromisoformat(str(row["month"])[:10]))] = float(row["planned"])
+    if not by_month:
+        return None, run_rate
+    today = date.fromordinal(date(1970, 1, 1).toordinal() + int(np.floor(history.as_of)))
+    rates = np.zeros(days_left)
+    for x in range(1, days_left + 1):
+        day = today + timedelta(days=x)
+        month = month_of(day)
+        length = (add_months(month, 1) - month).days
+        rates[x - 1] = by_month.get(month, 0.0) / length
+    return rates, f"new leads at the accepted plan's volumes ({baseline.label})"
+
+
+def _changes(before: Forecast, after: Forecast) -> tuple[Change, ...]:
+    earlier = {(s.source, s.stage): s.expected_revenue for s in before.sources}
+    now = {(s.source, s.stage): s.expected_revenue for s in after.sources}
+    keys = list(dict.fromkeys([*now, *earlier]))
+    return tuple(
+        Change(source, stage, earlier.get((source, stage), 0.0), now.get((source, stage), 0.0))
+        for source, stage in keys
+    )
+
+
+def workspace_backtest(
+    ws: Workspace,
+    *,
+    kind: Literal["quarter", "month"] = "quarter",
+    as_of: datetime | date | None = None,
+    simulations: int = BACKTEST_SIMULATIONS,
+    seed: int = 0,
+) -> Backtest:
+    """The backtest of the workspace's past periods (tandem.forecast.backtest)."""
+    return backtest(load_history(ws, _moment(as_of)), kind=kind, simulations=simulations, seed=seed)
+
+
+def forecast_signals(result: PeriodForecast) -> list[Signal]:
+    """The forecast's signal for alert rules: the chance of reaching the goal (none without a goal)."""
+    f = result.forecast
+    if f.goal is None or f.chance_of_goal is None:
+        return []
+    return [
+        Signal(
+            kind="goal_chance",
+            subject="",
+            period=result.period.label,
+            value=f.chance_of_goal,
+            unit="share",
+            sample=f.simulations,
+            message=(
+                f"The chance of reaching the {result.period.label} goal of {_whole(f.goal)} is "
+                f"{f.chance_of_goal:.0%}: {_whole(f.p50)} expected (P10 {_whole(f.p10)}, "
+                f"P90 {_whole(f.p90)})"
+            ),
+            details={"goal": f.goal, "p10": f.p10, "p50": f.p50, "p90": f.p90, "won_to_date": f.won_to_date},
+        )
+    ]

@@ -1,0 +1,291 @@
+"""The period's revenue as a distribution: won so far, open deals, leads in flight and what is not yet created.
+
+For a period [start, end) forecast on day t (everything as known at t, tandem.forecast.history), with D the
+days left (close days t+1 .. end-1):
+
+- **won so far**: the deals won on a day in [start, t], a fixed amount;
+- **open deals**: deal i, open at age a_i, is won inside the period with probability
+  p_i = P(won at an age in (a_i, a_i + D] | open at a_i), from the curve of its amount band
+  (tandem.forecast.curves, tandem.forecast.model), for its own amount;
+- **leads in flight**: a lead at stage k (before the opportunity stage) for s days moves on at day t+x with
+  probability pmf_k(s + x) / S_k(s), and is then won within D - x days with the chain's cumulative C_{k+1}(D - x):
+  p(k, s) = sum over x = 1..D of both; its deal's worth is drawn from the deal sizes;
+- **not yet created**: new leads (without leads: new deals) arrive at the recent daily rate (or the plan's), and
+  one arriving on day t+x is won in time with probability C_0(D - x); the number won is Poisson.
+
+Monte Carlo, vectorised and seeded: deals are grouped by age (one probability per group). A group's number won is
+binomial, and its revenue is that number times the group's mean amount plus a normal term with the variance of a
+random subset of that size (finite-population correction), so the mean and the variance are those of independent
+deals exactly (a group of one is an exact Bernoulli draw). Leads are grouped by stage and age the same way.
+
+The uncertainty of the estimates themselves is drawn once per simulation: every deal probability is scaled by a
+draw of the ratio of a Beta posterior of the deals' recent win rate to its mean, and every lead chain by one of
+the leads' step rates, so the range widens when the history is thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tandem.forecast.baselines import run_rate, weighted_pipeline, won_between
+from tandem.forecast.history import History, to_date
+from tandem.forecast.model import ForecastModel, estimate_model
+
+__all__ = ["DEFAULT_SIMULATIONS", "Forecast", "Source", "forecast_period"]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+DEFAULT_SIMULATIONS = 10_000
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where part of the forecast comes from: `count` deals or leads, their expected deals won and revenue."""
+
+    source: str  # won, open deals, leads in flight, new leads, new deals
+    stage: str
+    count: int
+    expected_deals: float
+    expected_revenue: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "stage": self.stage,
+            "count": self.count,
+            "expected_deals": self.expected_deals,
+            "expected_revenue": self.expected_revenue,
+        }
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The distribution of a period's revenue as seen on day `as_of` (days since the epoch), and its baselines."""
+
+    start: float
+    end: float
+    as_of: float
+    won_to_date: float
+    expected: float
+    p10: float
+    p50: float
+    p90: float
+    sources: tuple[Source, ...]
+    weighted_pipeline: float
+    run_rate: float
+    simulations: int
+    seed: int
+    goal: float | None = None
+    chance_of_goal: float | None = None
+    days_left: int = 0
+    histogram: tuple[tuple[float, float, int], ...] = field(default=(), repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "start": to_date(self.start),
+            "end": to_date(self.end),
+            "as_of": to_date(self.as_of),
+            "days_left": self.days_left,
+            "won_to_date": self.won_to_date,
+            "expected": self.expected,
+            "p10": self.p10,
+            "p50": self.p50,
+            "p90": self.p90,
+            "goal": self.goal,
+            "chance_of_goal": self.chance_of_goal,
+            "sources": [s.as_dict() for s in self.sources],
+            "baselines": {"weighted_pipeline": self.weighted_pipeline, "run_rate": self.run_rate},
+            "simulations": self.simulations,
+            "seed": self.seed,
+            "histogram": [{"low": low, "high": high, "count": n} for low, high, n in self.histogram],
+        }
+
+
+def forecast_period(
+    history: History,
+    start: float,
+    end: float,
+    *,
+    simulations: int = DEFAULT_SIMULATIONS,
+    seed: int = 0,
+    goal: float | None = None,
+    arrivals: Floats | None = None,
+    model: ForecastModel | None = None,
+    parameter_uncertainty: bool = True,
+) -> Forecast:
+    """The forecast of revenue won on days [start, end) as known at `history.as_of` (module docs).
+
+    `arrivals` overrides the expected new arrivals for each of the days left (the plan's volumes); by default the
+    model's recent daily rate.
+    """
+    if simulations < 1:
+        raise ValueError("simulations must be at least 1")
+    model = model or estimate_model(history)
+    rng = np.random.default_rng(seed)
+    t = float(np.floor(history.as_of))
+    days_left = int(max(end - 1 - t, 0))
+    won = won_between(history, start, min(end, t + 1))
+    deal_factor, lead_factor = _parameter_draws(model, rng, simulations, parameter_uncertainty)
+
+    totals = np.full(simulations, won)
+    sources: list[Source] = [Source("won", history.stages[-1], _won_count(history, start, end), 0.0, won)]
+
+    # Open deals.
+    is_open = history.is_open
+    ages = (t - np.floor(history.created[is_open])).astype(np.int64)
+    amounts = history.amount[is_open]
+    amounts = np.where(np.isnan(amounts), model.deal_sizes.mean, amounts)
+    bands = model.band_of(history.amount[is_open])
+    p_open = np.zeros(ages.size)
+    if days_left:
+        for band, curve in enumerate(model.band_curves):
+            mine = bands == band
+            if mine.any():
+                p_open[mine] = curve.within(ages[mine], days_left)
+    totals += _grouped_deals(rng, bands * 100_000 + ages, p_open, amounts, deal_factor)
+    opportunity = history.stages[history.opportunity_stage]
+    sources.append(
+        Source("open deals", opportunity, int(ages.size), float(p_open.sum()), float((p_open * amounts).sum()))
+    )
+
+    # Leads in flight, stage by stage, and what arrives new.
+    wins = np.zeros(simulations, dtype=np.int64)
+    mean = model.deal_sizes.mean
+    if history.has_leads and days_left:
+        for k, (stage_count, expected_deals, drawn) in enumerate(
+            _in_flight(history, model, t, days_left, rng, lead_factor)
+        ):
+            wins += drawn
+            sources.append(
+                Source("leads in flight", history.stages[k], stage_count, expected_deals, expected_deals * mean)
+            )
+    rate = arrivals if arrivals is not None else np.full(days_left, model.arrival_rate)
+    expected_new = _expected_new(model, rate[:days_left], days_left)
+    new_source = "new leads" if history.has_leads else "new deals"
+    new_stage = history.stages[0] if history.has_leads else opportunity
+    wins += rng.poisson(expected_new * lead_factor if history.has_leads else expected_new * deal_factor)
+    sources.append(
+        Source(new_source, new_stage, round(float(rate[:days_left].sum())), expected_new, expected_new * mean)
+    )
+    totals += model.deal_sizes.totals(rng, wins)
+
+    p10, p50, p90 = (float(v) for v in np.quantile(totals, QUANTILES))
+    chance = float((totals >= goal).mean()) if goal is not None else None
+    return Forecast(
+        start=start,
+        end=end,
+        as_of=history.as_of,
+        won_to_date=won,
+        expected=float(totals.mean()),
+        p10=p10,
+        p50=p50,
+        p90=p90,
+        sources=tuple(sources),
+        weighted_pipeline=weighted_pipeline(history, model, start, end),
+        run_rate=run_rate(history, start, end),
+        simulations=simulations,
+        seed=seed,
+        goal=goal,
+        chance_of_goal=chance,
+        days_left=days_left,
+        histogram=_histogram(totals),
+    )
+
+
+def _won_count(history: History, start: float, end: float) -> int:
+    return int((history.won & (history.closed >= start) & (history.closed < end)).sum())
+
+
+def _parameter_draws(
+    model: ForecastModel, rng: np.random.Generator, simulations: int, enabled: bool
+) -> tuple[Floats, Floats]:
+    """Per simulation, the deals' and the leads' probability scales (module docs); ones when disabled."""
+    ones = np.ones(simulations)
+    if not enabled:
+        return ones, ones
+    won, lost = (int(n) for n in model.deals.events)
+    deal = rng.beta(won + 1, lost + 1, simulations) / ((won + 1) / (won + lost + 2)) if won + lost else ones
+    lead = ones.copy()
+    for step in model.steps:
+        moved, observed = int(step.events[0]), step.observed
+        if observed:
+            lead *= rng.beta(moved + 1, observed - moved + 1, simulations) / ((moved + 1) / (observed + 2))
+    return deal, lead * deal
+
+
+def _grouped_deals(rng: np.random.Generator, ages: Ints, p: Floats, amounts: Floats, scale: Floats) -> Floats:
+    """Revenue won by independent deals with probabilities `p` (scaled per simulation), grouped by age."""
+    simulations = scale.size
+    if not ages.size:
+        return np.zeros(simulations)
+    groups, index = np.unique(ages, return_inverse=True)
+    count = np.bincount(index, minlength=groups.size)
+    p_group = np.bincount(index, weights=p, minlength=groups.size) / count
+    mean = np.bincount(index, weights=amounts, minlength=groups.size) / count
+    spread = np.sqrt(np.maximum(np.bincount(index, weights=amounts**2, minlength=groups.size) / count - mean**2, 0.0))
+    probability = np.clip(p_group[None, :] * scale[:, None], 0.0, 1.0)
+    won = rng.binomial(count[None, :], probability)
+    revenue = won * mean[None, :]
+    varied = (count > 1) & (spread > 0)
+    if varied.any():
+        n = count[varied][None, :]
+        k = won[:, varied]
+        sd = np.sqrt(k * (n - k) / (n - 1)) * spread[varied][None, :]
+        revenue[:, varied] = np.maximum(revenue[:, varied] + sd * rng.standard_normal(k.shape), 0.0)
+    result: Floats = revenue.sum(axis=1)
+    return result
+
+
+def _in_flight(
+    history: History, model: ForecastModel, t: float, days_left: int, rng: np.random.Generator, scale: Floats
+) -> list[tuple[int, float, Ints]]:
+    """Per stage before the opportunity stage: leads there now, their expected deals won in time, and draws."""
+    entries = history.entries
+    reached = ~np.isnan(entries)
+    current = reached.sum(axis=1) - 1  # cumulative counting: entries are reached in order
+    results = []
+    x = np.arange(1, days_left + 1)
+    for k, step in enumerate(model.steps):
+        here = current == k
+        ages = np.floor(t - entries[here, k]).astype(np.int64)
+        if not ages.size:
+            results.append((0, 0.0, np.zeros(scale.size, dtype=np.int64)))
+            continue
+        groups, count = np.unique(ages, return_counts=True)
+        curve = step.extended(int(groups.max()) + days_left + 2)
+        pmf = curve.pmf(0)
+        survival = curve.survival()
+        downstream = np.cumsum(model.chains[k + 1])
+        after = downstream[np.minimum(days_left - x, downstream.size - 1)]
+        moved = pmf[groups[:, None] + x[None, :]]
+        alive = survival[groups]
+        p = np.where(alive > 1e-12, (moved @ after) / np.maximum(alive, 1e-12), 0.0)
+        p = np.clip(p, 0.0, 1.0)
+        drawn = rng.binomial(count[None, :], np.clip(p[None, :] * scale[:, None], 0.0, 1.0)).sum(axis=1)
+        results.append((int(ages.size), float((p * count).sum()), drawn.astype(np.int64)))
+    return results
+
+
+def _expected_new(model: ForecastModel, rate: Floats, days_left: int) -> float:
+    """Expected deals won in time from arrivals on days t+1 .. t+D (module docs)."""
+    if not days_left:
+        return 0.0
+    chain = np.cumsum(model.arrival_chain)
+    x = np.arange(1, days_left + 1)
+    in_time = chain[np.minimum(days_left - x, chain.size - 1)]
+    return float((rate * in_time).sum())
+
+
+def _histogram(totals: Floats, bins: int = 40) -> tuple[tuple[float, float, int], ...]:
+    """The simulated totals in equal bins between their 0.5 % and 99.5 % quantiles, for the chart."""
+    low, high = (float(v) for v in np.quantile(totals, (0.005, 0.995)))
+    if high <= low:
+        return ((low, high, int(totals.size)),)
+    counts, edges = np.histogram(np.clip(totals, low, high), bins=bins, range=(low, high))
+    return tuple((float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(bins))
