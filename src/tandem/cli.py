@@ -44,6 +44,7 @@ from tandem.commands.common import (
 from tandem.commands.common import print_json as _print_json
 from tandem.commands.common import read_password as _read_password
 from tandem.commands.common import sign_in as _sign_in
+from tandem.commands.forecast import forecast_app
 from tandem.definitions.governance import ProposalInfo
 from tandem.engine import Result
 from tandem.errors import ConfigError, TandemError
@@ -1466,6 +1467,7 @@ plan_app = typer.Typer(
     help="The revenue plan: what each stage must deliver, and when, for the goal.", no_args_is_help=True
 )
 app.add_typer(plan_app, name="plan")
+app.add_typer(forecast_app, name="forecast")
 
 
 def _optional_workspace(workspace: Path | None, use_history: bool) -> Workspace | None:
