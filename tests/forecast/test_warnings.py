@@ -339,6 +339,16 @@ def test_signals_for_alert_rules(small: Workspace) -> None:
     assert (neck.value, neck.unit, neck.sample) == (pytest.approx(20 / 34), "ratio", 23)
 
 
+def test_an_as_of_with_a_zone_is_read_in_utc(small: Workspace) -> None:
+    from zoneinfo import ZoneInfo
+
+    # 16 November 00:59:59 in Paris is 15 November 23:59:59 UTC.
+    paris = datetime(2026, 11, 16, 0, 59, 59, tzinfo=ZoneInfo("Europe/Paris"))
+    warned = warnings_against(small, PLAN, Q4, as_of=paris, model=hand_model())
+    assert warned.as_of == AS_OF
+    assert warned.stage("mql").actual == 34
+
+
 def test_before_and_after_the_period(small: Workspace) -> None:
     before = warnings_against(small, PLAN, Q4, as_of=datetime(2026, 9, 20), model=hand_model())
     mql = before.stage("mql")

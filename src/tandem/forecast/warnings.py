@@ -20,7 +20,7 @@ due evenly by day within each month, as `expected_to_date` has it. From that:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -369,8 +369,11 @@ class EarlyWarnings:
         }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+def _moment(as_of: datetime | None) -> datetime:
+    """The as-of moment as naive UTC, like every time in tandem (default: now)."""
+    if as_of is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
 
 
 def early_warnings(
@@ -382,7 +385,7 @@ def early_warnings(
 ) -> EarlyWarnings:
     """The early warnings for `period` (default: the as-of day's quarter) against its plan, else what its goal
     needs; `model` defaults to the model from history as of `as_of`. `ConfigError` when there is neither."""
-    moment = as_of or _now()
+    moment = _moment(as_of)
     chosen = period or current_quarter(moment.date())
     planned, basis = planned_volumes(ws, chosen)
     if model is None:
@@ -413,7 +416,7 @@ def warnings_against(
     basis: str = "",
 ) -> EarlyWarnings:
     """The early warnings for `period` against `planned` volumes per (stage, month) (module docs)."""
-    moment = as_of or _now()
+    moment = _moment(as_of)
     today = moment.date()
     first, last = period.start, period.end - timedelta(days=1)
     stages, version, daily = _daily_entries(ws, first, last, moment)
@@ -522,8 +525,6 @@ def _stage_warning(
 
 def _with_relative_paces(stages: list[StageWarning]) -> list[StageWarning]:
     """Each stage's pace over the pace of the stage above: its own conversion against plan."""
-    from dataclasses import replace
-
     found = []
     for k, s in enumerate(stages):
         relative = s.pace
