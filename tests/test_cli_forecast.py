@@ -139,6 +139,11 @@ def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) ->
     assert "Goal 400,000" in shown
     assert f"chance of reaching it: {found['chance_of_goal']:.1%}" in shown
 
+    warned = as_json(forecast(copy, "warnings", "--as-of", AS_OF, "--format", "json"))
+    assert warned["period"] == PERIOD.label
+    assert [s["stage"] for s in warned["stages"]] == ["lead", "mql", "sql", "opportunity", "won"]
+    assert "nothing to measure" in failed(forecast(company, "warnings", "--as-of", AS_OF))  # no goal, no plan
+
 
 def test_a_bad_period_is_refused_naming_it(company: Path) -> None:
     message = failed(forecast(company, "--period", "2026-Q7"))

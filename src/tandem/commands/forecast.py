@@ -1,5 +1,6 @@
 """``tandem forecast``: the period's revenue as a range against the goal, where it comes from and what changed
-since a week earlier; ``tandem forecast backtest``: how the forecast did on past periods (tandem.forecast.service)."""
+since a week earlier; ``tandem forecast backtest``: how the forecast did on past periods (tandem.forecast.service);
+``tandem forecast warnings``: the early warnings (tandem.commands.warnings, docs/early-warnings.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from tandem.commands.common import AsOfOption, Format, FormatOption, WorkspaceOption, out, print_json
+from tandem.commands.warnings import warnings as warnings_command
 from tandem.exports import format_number
 from tandem.plan.goals import format_amount
 from tandem.workspace import open_workspace
@@ -228,3 +230,6 @@ def show_backtest(document: dict[str, Any]) -> None:
             f"{covered} of {len(points)}",
         )
     out.print(rows, highlight=False)
+
+
+forecast_app.command("warnings")(warnings_command)
