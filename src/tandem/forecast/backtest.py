@@ -12,9 +12,9 @@ Reported per method (tandem's median, the weighted pipeline, the run rate):
 - for tandem, **coverage**: the share of forecasts whose P10-P90 range held the actual (about 80 % if the ranges
   are honest), and the mean P10-P90 width relative to the actual.
 
-A period is tested when it ended by the history's as-of day and began at least `warmup_days` after the first
-deal: a model needs some closed deals to learn from. Periods that won nothing are left out of the relative
-errors (there is nothing to divide by) and counted.
+A period is tested when it ended by the history's as-of day, began at least `warmup_days` after the first deal,
+and at least `MIN_CLOSED` deals had closed by its first day: a model needs outcomes to learn from. Periods that
+won nothing are left out of the relative errors (there is nothing to divide by) and counted.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from tandem.plan.goals import Period
 __all__ = ["Backtest", "BacktestPoint", "MethodScore", "backtest", "periods_between"]
 
 BACKTEST_SIMULATIONS = 2_000
-WARMUP_DAYS = 180
+WARMUP_DAYS = 90
+#: A period is tested only when at least this many deals had closed by its first day: a model needs outcomes.
+MIN_CLOSED = 30
 METHODS = ("tandem", "weighted_pipeline", "run_rate")
 
 
@@ -174,6 +176,8 @@ def backtest(
     periods = periods_between(first, to_date(history.as_of), kind)
     points: list[BacktestPoint] = []
     skipped = 0
+    closed_days = np.sort(history.closed[~np.isnan(history.closed)])
+    periods = [p for p in periods if np.searchsorted(closed_days, day_of(p.start), side="right") >= MIN_CLOSED]
     for period in periods:
         start, end = day_of(period.start), day_of(period.end)
         actual = won_between(history, start, end)

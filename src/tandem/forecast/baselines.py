@@ -5,7 +5,8 @@
   closed in the last year (won / (won + lost)): one stage per deal, since the CRM keeps only a deal's latest
   stage. A deal's expected close is its close date when today's is known; on a past day it is not (the CRM
   overwrote it), so there, as for a deal without one, it is its creation plus the median sales cycle of the deals
-  won in the last year. An overdue deal counts as closing in the period, as reps push them there.
+  won in the last year. An overdue deal counts as closing in the period, as reps push them there. A deal without
+  an amount counts at the mean amount won in the last year.
 - **Run rate**: won so far plus the daily revenue won in the last 91 days times the days left.
 """
 
@@ -36,7 +37,8 @@ def weighted_pipeline(history: History, model: ForecastModel, start: float, end:
     cycle = model.median_cycle_days if model.median_cycle_days is not None else 0.0
     expected = np.where(np.isnan(history.expected_close), history.created + cycle, history.expected_close)
     due = is_open & (expected < end)
-    return float(won + model.win_rate * float(np.nansum(history.amount[due])))
+    amounts = np.where(np.isnan(history.amount), model.deal_sizes.mean, history.amount)
+    return float(won + model.win_rate * float(amounts[due].sum()))
 
 
 def run_rate(history: History, start: float, end: float) -> float:

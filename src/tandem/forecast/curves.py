@@ -78,6 +78,26 @@ class EventCurve:
         result: Floats = np.where(alive > 1e-12, gained / np.maximum(alive, 1e-12), 0.0)
         return np.clip(result, 0.0, 1.0)
 
+    def within_calendar(self, ages: Ints, lift: Floats, outcome: int = 0) -> Floats:
+        """As `within` over len(lift) days, with `outcome`'s hazard on day x multiplied by lift[x - 1].
+
+        Day by day from a still-open deal: P = sum over x of S(x - 1) h(a + x) lift[x - 1], where S(x) is the
+        share still open after day x under the lifted hazard and the others' unchanged.
+        """
+        days = int(lift.size)
+        ages = np.asarray(ages, dtype=np.int64)
+        if not days or not ages.size:
+            return np.zeros(ages.size)
+        curve = self.extended(int(ages.max(initial=0)) + days + 2)
+        index = ages[:, None] + np.arange(1, days + 1)[None, :]
+        lifted = curve.hazards[outcome][index] * lift[None, :]
+        total = np.clip(curve.hazards.sum(axis=0)[index] - curve.hazards[outcome][index] + lifted, 0.0, 1.0)
+        lifted = np.minimum(lifted, total)
+        still_open = np.cumprod(1.0 - total, axis=1)
+        before = np.concatenate([np.ones((ages.size, 1)), still_open[:, :-1]], axis=1)
+        result: Floats = np.clip((before * lifted).sum(axis=1), 0.0, 1.0)
+        return result
+
 
 def event_curve(durations: Floats, outcomes: Ints, n_outcomes: int, *, min_at_risk: int = MIN_AT_RISK) -> EventCurve:
     """The Aalen-Johansen curve from observed `durations` (days) and `outcomes` (0..n-1, or -1: still open).

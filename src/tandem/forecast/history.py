@@ -14,7 +14,8 @@ What was known at day t:
 - **deals**: those created by t. A deal won or lost after t was still open then: its status, close day and
   expected close date are dropped (the CRM keeps only the latest expected close date, so a past one is unknown).
   Its amount is kept: the CRM keeps one amount per deal, the latest, which is a small, documented look-ahead
-  for deals whose amount changed before they closed;
+  for deals whose amount changed before they closed. Where the CRM records amounts only at close (no open deal
+  has one today: `amounts_at_close`), a deal open on that day had no amount yet, and is valued like a new deal;
 - **leads**: those created by t, with the stage entries they had made by t (later entries dropped). Entries are
   computed under the definitions in force today, so every period of the backtest is counted alike; rule entries
   are themselves checked with the data of their own moment (tandem.definitions.membership).
@@ -69,6 +70,8 @@ class History:
     Deals: `created` (day), `closed` (the close day of a deal won or lost by `as_of`, NaN while open), `won`,
     `amount` (NaN when unknown), `expected_close` (an open deal's expected close day, NaN when unknown).
     Leads: `entries[i, k]`, the day lead i first reached stage k (cumulative counting), NaN if not yet.
+    `amounts_at_close`: the CRM records a deal's amount only when it closes (no open deal has one, as in the
+    Maven data, where a lost deal's amount is 0): then a deal open on a past day had no amount that day.
     """
 
     as_of: float
@@ -80,6 +83,7 @@ class History:
     expected_close: Floats
     entries: Floats
     definition_version: int | None = None
+    amounts_at_close: bool = False
 
     @property
     def opportunity_stage(self) -> int:
@@ -113,7 +117,9 @@ def known_at(history: History, day: float) -> History:
         created=history.created[created],
         closed=np.where(still_open, np.nan, closed),
         won=history.won[created] & ~still_open,
-        amount=history.amount[created],
+        amount=np.where(still_open, np.nan, history.amount[created])
+        if history.amounts_at_close
+        else history.amount[created],
         expected_close=expected,
         entries=entries,
     )
@@ -163,6 +169,7 @@ def load_history(ws: Workspace, as_of: datetime | None = None) -> History:
         expected_close=expected,
         entries=entries,
         definition_version=in_force.version,
+        amounts_at_close=bool((~finished).any()) and bool(np.isnan(amount[~finished]).all()),
     )
     return known_at(history, history.as_of)
 

@@ -17,6 +17,16 @@ only the past (tandem.forecast.history):
 - **deal sizes**: the mean and spread of the amounts won in the lookback, as a gamma distribution (positive,
   skewed like deal sizes), for deals not yet created; the `win_rate` of deals closed in the lookback (won / won +
   lost) for the weighted-pipeline baseline;
+- **how much the win rate wanders**: the deals' won curve is an average over the lookback, but the rate at which
+  deals are won moves from month to month (quarter-end pushes, seasons, a team change). For each of the last 12
+  thirty-day windows, the deals won (O) are set against the wins the curve expects from the deals open then (E);
+  the spread of log(O / E) beyond what counting noise explains (about 1 / O) is `win_dispersion`, the standard
+  deviation of that log ratio. The simulation draws one such ratio per run, so the range reflects how far off an
+  average month has been, not only the luck of independent deals;
+- **the quarter-end push**: sales teams close more in a quarter's last `QUARTER_END_DAYS` days. The wins observed on
+  those days of the lookback against the wins the curve expects then give `quarter_end_lift` (and the other days'
+  ratio `other_days_lift`, a little under 1): the won hazard is multiplied by them, day by day of the calendar, when
+  an open deal's chance inside the period is computed. Without `MIN_LIFT_WINS` wins on such days, both are 1;
 - **arrivals**: the daily rate at which new leads (or, without leads, new deals) arrived in the last
   `arrival_days`, the run rate of what is not yet created.
 """
@@ -24,12 +34,13 @@ only the past (tandem.forecast.history):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
 from tandem.forecast.curves import EventCurve, event_curve
-from tandem.forecast.history import History
+from tandem.forecast.history import History, to_date
 
 __all__ = ["DealSizes", "ForecastModel", "estimate_model"]
 
@@ -39,6 +50,10 @@ DEFAULT_LOOKBACK_DAYS = 730
 ARRIVAL_DAYS = 91
 #: A band of deal amounts gets its own curve when it has at least this many closed deals.
 MIN_BAND_CLOSED = 30
+#: The last days of a quarter where deals are pushed to close, and the fewest wins on such days to measure it.
+QUARTER_END_DAYS, MIN_LIFT_WINS = 14, 10
+#: Windows of the win-rate dispersion: how many, how long (days), and the fewest wins a window needs to count.
+DISPERSION_WINDOWS, WINDOW_DAYS, WINDOW_MIN_WINS = 12, 30, 5
 #: The longest a chain of lags is followed (days): beyond, a lead is too slow to matter for a period's revenue.
 CHAIN_DAYS = 730
 
@@ -79,6 +94,9 @@ class ForecastModel:
     deal_sizes: DealSizes
     win_rate: float | None
     median_cycle_days: float | None
+    quarter_end_lift: float  # multiplies the won hazard on a quarter's last days (module docs)
+    other_days_lift: float  # ... and on the other days
+    win_dispersion: float  # standard deviation of log(observed / expected wins) per 30-day window (module docs)
     arrival_rate: float  # new entries per day into the first stage the data has (leads, else deals)
     lookback_days: int
 
@@ -89,6 +107,11 @@ class ForecastModel:
         middle = len(self.band_edges) // 2
         bands = np.searchsorted(self.band_edges, np.nan_to_num(amounts, nan=0.0), side="right")
         return np.where(np.isnan(amounts), middle, bands).astype(np.int64)
+
+    def calendar_lift(self, first_day: float, days: int) -> Floats:
+        """The won hazard's multiplier for each of the `days` days from `first_day` (quarter end or not)."""
+        ends = np.asarray([quarter_end_distance(first_day + x) for x in range(days)])
+        return np.where(ends <= QUARTER_END_DAYS, self.quarter_end_lift, self.other_days_lift)
 
     @property
     def arrival_chain(self) -> Floats:
@@ -155,6 +178,8 @@ def estimate_model(
         deal_sizes=sizes,
         win_rate=win_rate,
         median_cycle_days=median_cycle,
+        win_dispersion=_win_dispersion(history, deals, recent),
+        **_quarter_end_lift(history, deals, recent, since),
         arrival_rate=arrivals,
         lookback_days=lookback_days,
     )
@@ -177,3 +202,68 @@ def _amount_bands(
             return np.empty(0), (pooled,)
         curves.append(event_curve(durations[mine], outcomes[mine], 2))
     return edges, tuple(curves)
+
+
+def _win_dispersion(history: History, deals: EventCurve, recent: npt.NDArray[np.bool_]) -> float:
+    """The standard deviation of log(observed / expected wins) over 30-day windows, beyond chance (module docs)."""
+    t = float(np.floor(history.as_of))
+    created = np.floor(history.created[recent])
+    end_age = np.where(history.is_open, t - np.floor(history.created), history.closed - np.floor(history.created))
+    end_age = end_age[recent]
+    won_day = np.where(history.won, history.closed, np.nan)[recent]
+    ages = int(end_age.max(initial=0)) + 2
+    cumulative = np.r_[0.0, np.cumsum(deals.extended(ages).hazards[0])]  # cumulative[a + 1] = H(a)
+    ratios, noise = [], []
+    for j in range(DISPERSION_WINDOWS):
+        first, last = t - WINDOW_DAYS * (j + 1) + 1, t - WINDOW_DAYS * j  # days first..last
+        expected = _exposure(created, end_age, cumulative, first, last)
+        observed = int(((won_day >= first) & (won_day <= last)).sum())
+        if observed >= WINDOW_MIN_WINS and expected > 0:
+            ratios.append(np.log(observed / expected))
+            noise.append(1.0 / observed)
+    if len(ratios) < 4:
+        return 0.0
+    excess = float(np.var(ratios, ddof=1) - np.mean(noise))
+    return float(np.sqrt(excess)) if excess > 0 else 0.0
+
+
+def quarter_end_distance(day: float) -> int:
+    """How many days from `day` to the first day of the next quarter (1 on a quarter's last day)."""
+    d = to_date(day)
+    first_month = 3 * ((d.month - 1) // 3) + 4
+    next_quarter = date(d.year + 1, 1, 1) if first_month > 12 else date(d.year, first_month, 1)
+    return (next_quarter - d).days
+
+
+def _exposure(created: Floats, end_age: Floats, cumulative: Floats, first: float, last: float) -> float:
+    """Expected wins (sum of won hazards) of the deals over the calendar days first..last of their exposure."""
+    low = np.maximum(first - created, 0.0)
+    high = np.minimum(last - created, end_age)
+    inside = high >= low
+    return float((cumulative[high[inside].astype(np.int64) + 1] - cumulative[low[inside].astype(np.int64)]).sum())
+
+
+def _quarter_end_lift(
+    history: History, deals: EventCurve, recent: npt.NDArray[np.bool_], since: float
+) -> dict[str, float]:
+    """Observed / expected wins on quarter-end days and on the other days of the lookback (module docs)."""
+    neutral = {"quarter_end_lift": 1.0, "other_days_lift": 1.0}
+    t = float(np.floor(history.as_of))
+    created = np.floor(history.created[recent])
+    end_age = np.where(history.is_open, t - np.floor(history.created), history.closed - np.floor(history.created))
+    end_age = end_age[recent]
+    won_day = np.where(history.won, history.closed, np.nan)[recent]
+    cumulative = np.r_[0.0, np.cumsum(deals.extended(int(end_age.max(initial=0)) + 2).hazards[0])]
+    total_expected = float(cumulative[end_age.astype(np.int64) + 1].sum())
+    expected = observed = 0.0
+    next_quarter = since + quarter_end_distance(since)  # the first day of the quarter after `since`'s
+    while next_quarter - QUARTER_END_DAYS <= t:
+        first, last = max(next_quarter - QUARTER_END_DAYS, since), min(next_quarter - 1, t)
+        expected += _exposure(created, end_age, cumulative, first, last)
+        observed += float(((won_day >= first) & (won_day <= last)).sum())
+        next_quarter += quarter_end_distance(next_quarter)
+    other_observed = float((~np.isnan(won_day)).sum()) - observed
+    other_expected = total_expected - expected
+    if observed < MIN_LIFT_WINS or expected <= 0 or other_expected <= 0:
+        return neutral
+    return {"quarter_end_lift": observed / expected, "other_days_lift": other_observed / other_expected}

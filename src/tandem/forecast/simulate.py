@@ -5,22 +5,26 @@ days left (close days t+1 .. end-1):
 
 - **won so far**: the deals won on a day in [start, t], a fixed amount;
 - **open deals**: deal i, open at age a_i, is won inside the period with probability
-  p_i = P(won at an age in (a_i, a_i + D] | open at a_i), from the curve of its amount band
-  (tandem.forecast.curves, tandem.forecast.model), for its own amount;
+  p_i = P(won at an age in (a_i, a_i + D] | open at a_i), from the curve of its amount band, with the won hazard
+  lifted on a quarter's last days by the quarter-end push measured in the history (tandem.forecast.curves,
+  tandem.forecast.model), for its own amount;
 - **leads in flight**: a lead at stage k (before the opportunity stage) for s days moves on at day t+x with
   probability pmf_k(s + x) / S_k(s), and is then won within D - x days with the chain's cumulative C_{k+1}(D - x):
   p(k, s) = sum over x = 1..D of both; its deal's worth is drawn from the deal sizes;
 - **not yet created**: new leads (without leads: new deals) arrive at the recent daily rate (or the plan's), and
   one arriving on day t+x is won in time with probability C_0(D - x); the number won is Poisson.
 
-Monte Carlo, vectorised and seeded: deals are grouped by age (one probability per group). A group's number won is
-binomial, and its revenue is that number times the group's mean amount plus a normal term with the variance of a
-random subset of that size (finite-population correction), so the mean and the variance are those of independent
-deals exactly (a group of one is an exact Bernoulli draw). Leads are grouped by stage and age the same way.
+Monte Carlo, vectorised and seeded: deals are grouped by amount band and age (one probability per group). A
+group of up to `SMALL_GROUP` deals is drawn deal by deal (exact). In a larger one the number won is binomial, and
+its revenue is that number times the group's mean amount plus a normal term with the variance of a random subset
+of that size (finite-population correction): the mean and the variance of independent deals, without a draw per
+deal and simulation (100,000 open deals x 10,000 simulations would be a billion). Leads are grouped by stage
+and age the same way.
 
 The uncertainty of the estimates themselves is drawn once per simulation: every deal probability is scaled by a
-draw of the ratio of a Beta posterior of the deals' recent win rate to its mean, and every lead chain by one of
-the leads' step rates, so the range widens when the history is thin.
+draw of the ratio of a Beta posterior of the deals' recent win rate to its mean, and by a draw of how far the win
+rate has wandered from month to month (`win_dispersion`, tandem.forecast.model); every lead chain also by draws of
+the leads' step rates. The range so widens when the history is thin or the business is uneven.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ Ints = npt.NDArray[np.int64]
 
 DEFAULT_SIMULATIONS = 10_000
 QUANTILES = (0.1, 0.5, 0.9)
+#: Deals in an age group this small are drawn one by one (exact); larger groups by their count won.
+SMALL_GROUP = 16
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,12 @@ def forecast_period(
     bands = model.band_of(history.amount[is_open])
     p_open = np.zeros(ages.size)
     if days_left:
+        lift = model.calendar_lift(t + 1, days_left)
         for band, curve in enumerate(model.band_curves):
             mine = bands == band
             if mine.any():
-                p_open[mine] = curve.within(ages[mine], days_left)
+                unique, inverse = np.unique(ages[mine], return_inverse=True)
+                p_open[mine] = curve.within_calendar(unique, lift)[inverse]
     totals += _grouped_deals(rng, bands * 100_000 + ages, p_open, amounts, deal_factor)
     opportunity = history.stages[history.opportunity_stage]
     sources.append(
@@ -211,6 +219,9 @@ def _parameter_draws(
         return ones, ones
     won, lost = (int(n) for n in model.deals.events)
     deal = rng.beta(won + 1, lost + 1, simulations) / ((won + 1) / (won + lost + 2)) if won + lost else ones
+    tau = model.win_dispersion
+    if tau > 0:
+        deal = deal * np.exp(tau * rng.standard_normal(simulations) - tau * tau / 2)
     lead = ones.copy()
     for step in model.steps:
         moved, observed = int(step.events[0]), step.observed
@@ -220,26 +231,47 @@ def _parameter_draws(
 
 
 def _grouped_deals(rng: np.random.Generator, ages: Ints, p: Floats, amounts: Floats, scale: Floats) -> Floats:
-    """Revenue won by independent deals with probabilities `p` (scaled per simulation), grouped by age."""
+    """Revenue won by independent deals with probabilities `p` (scaled per simulation), grouped by `ages`.
+
+    A group of at most `SMALL_GROUP` deals is drawn deal by deal (exact); a larger one as its binomial count won
+    times its mean amount plus the finite-population normal term (module docs), which there is too narrow to be
+    cut at zero in any way that matters.
+    """
     simulations = scale.size
+    totals = np.zeros(simulations)
     if not ages.size:
-        return np.zeros(simulations)
+        return totals
     groups, index = np.unique(ages, return_inverse=True)
     count = np.bincount(index, minlength=groups.size)
-    p_group = np.bincount(index, weights=p, minlength=groups.size) / count
-    mean = np.bincount(index, weights=amounts, minlength=groups.size) / count
-    spread = np.sqrt(np.maximum(np.bincount(index, weights=amounts**2, minlength=groups.size) / count - mean**2, 0.0))
-    probability = np.clip(p_group[None, :] * scale[:, None], 0.0, 1.0)
-    won = rng.binomial(count[None, :], probability)
-    revenue = won * mean[None, :]
-    varied = (count > 1) & (spread > 0)
-    if varied.any():
-        n = count[varied][None, :]
-        k = won[:, varied]
-        sd = np.sqrt(k * (n - k) / (n - 1)) * spread[varied][None, :]
-        revenue[:, varied] = np.maximum(revenue[:, varied] + sd * rng.standard_normal(k.shape), 0.0)
-    result: Floats = revenue.sum(axis=1)
-    return result
+    small = count[index] <= SMALL_GROUP
+    if small.any():
+        totals += _deal_by_deal(rng, p[small], amounts[small], scale)
+    large = ~small
+    if not large.any():
+        return totals
+    groups, index = np.unique(ages[large], return_inverse=True)
+    count = np.bincount(index, minlength=groups.size)
+    p_group = np.bincount(index, weights=p[large], minlength=groups.size) / count
+    mean = np.bincount(index, weights=amounts[large], minlength=groups.size) / count
+    squares = np.bincount(index, weights=amounts[large] ** 2, minlength=groups.size) / count
+    spread = np.sqrt(np.maximum(squares - mean**2, 0.0))
+    won = rng.binomial(count[None, :], np.clip(p_group[None, :] * scale[:, None], 0.0, 1.0))
+    k = won.astype(np.float64)
+    noise = np.sqrt(k * (count - k) / (count - 1)) * spread * rng.standard_normal(k.shape)
+    revenue = np.maximum(k * mean + noise, 0.0)
+    totals += revenue.sum(axis=1)
+    return totals
+
+
+def _deal_by_deal(rng: np.random.Generator, p: Floats, amounts: Floats, scale: Floats) -> Floats:
+    """Each deal won or not in each simulation: exact; in blocks of simulations to bound the memory."""
+    totals = np.zeros(scale.size)
+    block = max(1, 4_000_000 // max(p.size, 1))
+    for first in range(0, scale.size, block):
+        part = scale[first : first + block]
+        won = rng.random((part.size, p.size)) < np.clip(p[None, :] * part[:, None], 0.0, 1.0)
+        totals[first : first + block] = won @ amounts
+    return totals
 
 
 def _in_flight(

@@ -1,0 +1,53 @@
+"""Every signal alert rules can watch, read now: the forecast's chance of the goal and the early warnings.
+
+Why one function: `tandem alerts run` (cron) asks for the signals of the current quarter and does not need to know
+where each comes from. A source that cannot be read (no goal and no plan to measure pacing against, no deals to
+forecast) contributes no signal rather than failing the run: an alert run with nothing to say is a normal run,
+and `notes` says why each source was silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from tandem.errors import TandemError
+from tandem.forecast.service import forecast_signals, period_forecast
+from tandem.forecast.signals import Signal
+from tandem.forecast.warnings import early_warnings
+from tandem.plan.goals import Period, current_quarter
+
+if TYPE_CHECKING:
+    from tandem.workspace import Workspace
+
+__all__ = ["CurrentSignals", "current_signals", "read_signals"]
+
+
+@dataclass(frozen=True)
+class CurrentSignals:
+    period: Period
+    signals: list[Signal]
+    notes: list[str] = field(default_factory=list)
+
+
+def read_signals(ws: Workspace, as_of: datetime | None = None, period: Period | None = None) -> CurrentSignals:
+    """The signals of `period` (default: the quarter of `as_of`, default now), and why any source was silent."""
+    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
+    period = period or current_quarter(moment.date())
+    found: list[Signal] = []
+    notes: list[str] = []
+    try:
+        found += forecast_signals(period_forecast(ws, period, as_of=moment, compare_days=0))
+    except TandemError as exc:
+        notes.append(f"forecast: {exc}")
+    try:
+        found += early_warnings(ws, period, as_of=moment).signals()
+    except TandemError as exc:
+        notes.append(f"early warnings: {exc}")
+    return CurrentSignals(period, found, notes)
+
+
+def current_signals(ws: Workspace, as_of: datetime | None = None) -> list[Signal]:
+    """The current quarter's signals (`read_signals`)."""
+    return read_signals(ws, as_of).signals
