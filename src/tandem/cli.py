@@ -22,6 +22,7 @@ from rich.table import Table as RichTable
 
 from tandem import __version__
 from tandem.accounts import Role, TokenInfo, UserInfo
+from tandem.commands.alerts import alerts_app
 from tandem.commands.common import (
     AsOfOption,
     AsOption,
@@ -1468,6 +1469,7 @@ plan_app = typer.Typer(
 )
 app.add_typer(plan_app, name="plan")
 app.add_typer(forecast_app, name="forecast")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _optional_workspace(workspace: Path | None, use_history: bool) -> Workspace | None:

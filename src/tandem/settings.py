@@ -56,6 +56,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Lead channels sales sources itself; won revenue from leads of any other channel is marketing-sourced "
         "(the measured share behind marketing's revenue quota, docs/plan.md).",
     ),
+    Setting("alert_smtp_host", "127.0.0.1", "SMTP server alert emails are sent through (docs/alerts.md)."),
+    Setting("alert_smtp_port", 25, "Port of the SMTP server for alert emails."),
+    Setting("alert_smtp_from", "tandem@localhost", "From address of alert emails."),
+    Setting("alert_smtp_starttls", False, "Upgrade the SMTP connection with STARTTLS before signing in or sending."),
+    Setting(
+        "alert_smtp_user",
+        "",
+        "SMTP user to sign in as (empty: no sign-in); the password comes only from $TANDEM_SMTP_PASSWORD.",
+    ),
+    Setting("alert_attempts", 3, "Tries per alert delivery within one `tandem alerts run`, with backoff between."),
+    Setting("alert_max_attempts", 10, "Tries per alert delivery over all runs before it is marked gave_up."),
+    Setting("alert_retry_seconds", 2, "Wait before the second try of a delivery in a run; doubled before each next."),
+    Setting("alert_timeout_seconds", 10, "Seconds a webhook or SMTP server has to answer before the try fails."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
 from tandem.accounts import Accounts
+from tandem.alerts import Alerts
 from tandem.audit import AuditVerification, record, verify_chain
 from tandem.definitions.governance import Governance, VersionInfo
 from tandem.definitions.impact import ImpactReport, measure_impact
@@ -365,6 +366,12 @@ class Workspace:
         if by is None:
             return {None: float(sum(row["won_revenue"] or 0.0 for row in rows))}
         return {row[by]: float(row["won_revenue"] or 0.0) for row in rows}
+
+    # --- alerts -----------------------------------------------------------------------------------------------
+    @cached_property
+    def alerts(self) -> Alerts:
+        """Alert rules (``alerts.yaml`` in the workspace folder) and the history of what they sent (`tandem.alerts`)."""
+        return Alerts(self.store, self.path, workspace=self.config.name, settings=self.settings)
 
     # --- data -------------------------------------------------------------------------------------------------
     def import_files(

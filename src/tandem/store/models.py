@@ -245,3 +245,36 @@ class PlanComment(Base):
     author: Mapped[str] = mapped_column(String(64), nullable=False)
     comment: Mapped[str] = mapped_column(Text, nullable=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+
+
+class AlertDelivery(Base):
+    """One alert for one destination: what a rule raised on one signal reading, and whether it got there.
+
+    One row per (rule, signal key, destination), unique, so an alert is sent at most once however often
+    `tandem alerts run` runs: the signal key holds the period, and a new period is a new alert. Status: sending
+    (claimed by a run, being delivered), sent, failed (retried by the next run), gave_up (failed
+    `alert_max_attempts` times). `claimed_at` lets a later run take over a `sending` row a crashed run left behind.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("rule", "signal_key", "destination", name="uq_alert_deliveries_alert"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100), nullable=False)
+    signal_key: Mapped[str] = mapped_column(String(400), nullable=False)
+    destination: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(50), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    period: Mapped[str] = mapped_column(String(50), nullable=False)
+    #: "webhook" or "email"; `target` the webhook's scheme and host or the email addresses (never a URL's secret path).
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)
+    target: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    #: The document delivered (webhook JSON; the email's text is made from it), as of the latest try.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    fired_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False, index=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
