@@ -65,7 +65,7 @@ def run(
         if signals_file is not None:
             signals = read_signals(signals_file)
         else:
-            from tandem.forecast.current import current_signals  # type: ignore[import-not-found, unused-ignore]
+            from tandem.forecast.current import current_signals
 
             signals = current_signals(ws, to_timestamp(as_of))
         report = ws.alerts.run(signals, dry_run=dry_run, actor=cli_actor(), rules=rules)
