@@ -59,6 +59,8 @@ def hand_model(deals: EventCurve, steps: tuple[EventCurve, ...] = (), sizes: Dea
         steps=steps,
         chains=tuple(chains),
         deal_sizes=sizes or DealSizes(mean=1000.0, sd=0.0, count=10),
+        won_amounts=np.empty(0),
+        won_cycles=np.empty(0),
         win_rate=0.5,
         median_cycle_days=30.0,
         quarter_end_lift=1.0,

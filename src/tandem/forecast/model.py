@@ -14,9 +14,10 @@ only the past (tandem.forecast.history):
   since entering it, from the leads that entered it in the lookback (still waiting: censored);
 - **the chain**: the daily probability that a lead entering stage k is won d days later: the steps' curves
   convolved, ending with the deals' won curve;
-- **deal sizes**: the mean and spread of the amounts won in the lookback, as a gamma distribution (positive,
-  skewed like deal sizes), for deals not yet created; the `win_rate` of deals closed in the lookback (won / won +
-  lost) for the weighted-pipeline baseline;
+- **deal sizes**: the mean and spread of the amounts won in the last year, as a gamma distribution (positive,
+  skewed like deal sizes), for deals not yet created. Such a deal must be won within the days left, so its size
+  is read from the deals won that quickly after their creation (`sizes_within`): quick deals are small ones.
+  The `win_rate` of the deals closed in the last year (won / (won + lost)) serves the weighted-pipeline baseline;
 - **how much the win rate wanders**: the deals' won curve is an average over the lookback, but the rate at which
   deals are won moves from month to month (quarter-end pushes, seasons, a team change). For each of the last 12
   thirty-day windows, the deals won (O) are set against the wins the curve expects from the deals open then (E);
@@ -50,6 +51,8 @@ DEFAULT_LOOKBACK_DAYS = 730
 ARRIVAL_DAYS = 91
 #: A band of deal amounts gets its own curve when it has at least this many closed deals.
 MIN_BAND_CLOSED = 30
+#: Deals won within the days left that the sizes of new deals are read from, at the fewest.
+MIN_QUICK_DEALS = 10
 #: The last days of a quarter where deals are pushed to close, and the fewest wins on such days to measure it.
 QUARTER_END_DAYS, MIN_LIFT_WINS = 14, 10
 #: Windows of the win-rate dispersion: how many, how long (days), and the fewest wins a window needs to count.
@@ -92,6 +95,8 @@ class ForecastModel:
     steps: tuple[EventCurve, ...]  # one per stage before the opportunity stage
     chains: tuple[Floats, ...]  # one per stage up to and including the opportunity stage
     deal_sizes: DealSizes
+    won_amounts: Floats  # the amounts won in the last year, with their cycles (days from creation to won)
+    won_cycles: Floats
     win_rate: float | None
     median_cycle_days: float | None
     quarter_end_lift: float  # multiplies the won hazard on a quarter's last days (module docs)
@@ -112,6 +117,16 @@ class ForecastModel:
         """The won hazard's multiplier for each of the `days` days from `first_day` (quarter end or not)."""
         ends = np.asarray([quarter_end_distance(first_day + x) for x in range(days)])
         return np.where(ends <= QUARTER_END_DAYS, self.quarter_end_lift, self.other_days_lift)
+
+    def sizes_within(self, days: int) -> DealSizes:
+        """The sizes of deals won within `days` of their creation: a deal not yet created that is won before the
+        period ends has at most the days left, and quick deals are smaller ones (small accounts, short cycles).
+        With fewer than `MIN_QUICK_DEALS` such deals, all deals won in the last year."""
+        quick = (self.won_cycles <= days) & ~np.isnan(self.won_amounts)
+        if int(quick.sum()) < MIN_QUICK_DEALS:
+            return self.deal_sizes
+        amounts = self.won_amounts[quick]
+        return DealSizes(float(amounts.mean()), float(amounts.std(ddof=1)), int(amounts.size))
 
     @property
     def arrival_chain(self) -> Floats:
@@ -176,6 +191,8 @@ def estimate_model(
         steps=tuple(steps),
         chains=tuple(chains),
         deal_sizes=sizes,
+        won_amounts=history.amount[won_recently],
+        won_cycles=cycles,
         win_rate=win_rate,
         median_cycle_days=median_cycle,
         win_dispersion=_win_dispersion(history, deals, recent),

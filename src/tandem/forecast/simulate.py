@@ -10,7 +10,8 @@ days left (close days t+1 .. end-1):
   tandem.forecast.model), for its own amount;
 - **leads in flight**: a lead at stage k (before the opportunity stage) for s days moves on at day t+x with
   probability pmf_k(s + x) / S_k(s), and is then won within D - x days with the chain's cumulative C_{k+1}(D - x):
-  p(k, s) = sum over x = 1..D of both; its deal's worth is drawn from the deal sizes;
+  p(k, s) = sum over x = 1..D of both; its deal's worth is drawn from the sizes of deals won within D days of
+  their creation (tandem.forecast.model);
 - **not yet created**: new leads (without leads: new deals) arrive at the recent daily rate (or the plan's), and
   one arriving on day t+x is won in time with probability C_0(D - x); the number won is Poisson.
 
@@ -164,7 +165,8 @@ def forecast_period(
 
     # Leads in flight, stage by stage, and what arrives new.
     wins = np.zeros(simulations, dtype=np.int64)
-    mean = model.deal_sizes.mean
+    sizes = model.sizes_within(days_left)
+    mean = sizes.mean
     if history.has_leads and days_left:
         for k, (stage_count, expected_deals, drawn) in enumerate(
             _in_flight(history, model, t, days_left, rng, lead_factor)
@@ -181,7 +183,7 @@ def forecast_period(
     sources.append(
         Source(new_source, new_stage, round(float(rate[:days_left].sum())), expected_new, expected_new * mean)
     )
-    totals += model.deal_sizes.totals(rng, wins)
+    totals += sizes.totals(rng, wins)
 
     p10, p50, p90 = (float(v) for v in np.quantile(totals, QUANTILES))
     chance = float((totals >= goal).mean()) if goal is not None else None
