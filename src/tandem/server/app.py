@@ -24,6 +24,7 @@ from tandem.server.routes import (
     auth,
     definition_insights,
     definitions,
+    forecast,
     funnel,
     goals,
     imports,
@@ -45,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     goals.router,
     plan_proposals.router,  # its /plan/... pages and /api/plans do not clash with plan's; listed first anyway
     plan.router,
+    forecast.router,
     imports.router,
     admin.router,
 )

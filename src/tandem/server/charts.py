@@ -15,7 +15,10 @@ import altair as alt
 __all__ = [
     "CHART_WIDTH",
     "IMAGE_TYPES",
+    "backtest_band",
     "cohort_heatmap",
+    "forecast_bar",
+    "forecast_range",
     "plan_requirements",
     "revenue_trend",
     "stage_trend",
@@ -173,3 +176,119 @@ def plan_requirements(rows: Sequence[dict[str, Any]], stages: Sequence[str], tit
         .resolve_scale(y="independent")
     )
     return _spec(chart, title)
+
+
+def _forecast_marks(marks: Sequence[dict[str, Any]]) -> alt.Chart:
+    """Vertical rules at named amounts (P10, P50, P90, the goal, won so far), each its colour, the goal dashed.
+
+    Marks: {label, value}; those without a value are left out.
+    """
+    shown = [m for m in marks if m.get("value") is not None]
+    labels = [m["label"] for m in shown]
+    colours = {"P10": PALETTE[1], "P50": PALETTE[0], "P90": PALETTE[1], "goal": PALETTE[5], "won so far": PALETTE[3]}
+    data = alt.Data(values=shown)  # type: ignore[no-untyped-call]
+    chart: alt.Chart = (
+        alt.Chart(data)
+        .mark_rule(strokeWidth=2)
+        .encode(
+            x=alt.X("value:Q"),
+            color=alt.Color(
+                "label:N",
+                title=None,
+                scale=alt.Scale(domain=labels, range=[colours.get(label, PALETTE[7]) for label in labels]),
+                legend=alt.Legend(orient="bottom", columns=5),
+            ),
+            strokeDash=alt.condition(alt.datum.label == "goal", alt.value([6, 3]), alt.value([1, 0])),
+            tooltip=["label:N", alt.Tooltip("value:Q", format=",.0f")],
+        )
+    )
+    return chart
+
+
+def forecast_range(histogram: Sequence[dict[str, Any]], marks: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """The forecast's distribution: simulated outcomes per revenue bin as bars (rows: low, high, count), with rules
+    at P10, P50, P90, the goal and won so far (`marks`: {label, value})."""
+    bars = (
+        _base(histogram)
+        .mark_bar(color=PALETTE[1], opacity=0.7)
+        .encode(
+            x=alt.X("low:Q", title="revenue in the period", axis=alt.Axis(format="~s")),
+            x2="high:Q",
+            y=alt.Y("count:Q", title="simulated outcomes"),
+            tooltip=[
+                alt.Tooltip("low:Q", format=",.0f", title="from"),
+                alt.Tooltip("high:Q", format=",.0f", title="to"),
+                alt.Tooltip("count:Q", format=",", title="outcomes"),
+            ],
+        )
+    )
+    return _spec(alt.layer(bars, _forecast_marks(marks)).properties(width=CHART_WIDTH, height=220), title)
+
+
+def forecast_bar(p10: float, p50: float, p90: float, goal: float | None, title: str) -> dict[str, Any]:
+    """A compact range: one bar from P10 to P90, a tick at P50 and a dashed rule at the goal (when there is one)."""
+    data = alt.Data(values=[{"p10": p10, "p50": p50, "p90": p90, "row": "forecast"}])  # type: ignore[no-untyped-call]
+    top = max(p90, goal or 0.0) * 1.05 or 1.0
+    scale = alt.Scale(domain=[0, top], nice=False)
+    band = (
+        alt.Chart(data)
+        .mark_bar(color=PALETTE[1], height=18)
+        .encode(
+            x=alt.X("p10:Q", title=None, scale=scale, axis=alt.Axis(format="~s", tickCount=4)),
+            x2="p90:Q",
+            y=alt.Y("row:N", title=None, axis=None),
+            tooltip=[alt.Tooltip(f"{k}:Q", format=",.0f", title=k.upper()) for k in ("p10", "p50", "p90")],
+        )
+    )
+    tick = alt.Chart(data).mark_tick(color=PALETTE[0], thickness=3, size=26).encode(x="p50:Q", y="row:N")
+    layers: list[alt.Chart] = [band, tick]
+    if goal is not None:
+        marker = alt.Data(values=[{"goal": goal}])  # type: ignore[no-untyped-call]
+        layers.append(
+            alt.Chart(marker)
+            .mark_rule(color=PALETTE[5], strokeDash=[4, 2], strokeWidth=2)
+            .encode(x="goal:Q", tooltip=[alt.Tooltip("goal:Q", format=",.0f")])
+        )
+    return _spec(alt.layer(*layers).properties(width=260, height=40), title)
+
+
+def backtest_band(band: Sequence[dict[str, Any]], lines: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """The backtest over time: each forecast's P10-P90 as a band, and lines for tandem's P50, the weighted
+    pipeline and the actual (rows of `band`: period, as_of, p10, p90; of `lines`: period, as_of, series, value).
+    One band and line per period (`detail`), so periods are not joined."""
+    x = alt.X("as_of:T", title="forecast made on")
+    area = (
+        alt.Chart(alt.Data(values=list(band)))  # type: ignore[no-untyped-call]
+        .mark_area(color=PALETTE[1], opacity=0.45)
+        .encode(
+            x=x,
+            y=alt.Y("p10:Q", title="revenue of the period", axis=alt.Axis(format="~s")),
+            y2="p90:Q",
+            detail="period:N",
+            tooltip=[
+                "period:N",
+                alt.Tooltip("as_of:T", format="%Y-%m-%d"),
+                alt.Tooltip("p10:Q", format=",.0f", title="P10"),
+                alt.Tooltip("p90:Q", format=",.0f", title="P90"),
+            ],
+        )
+    )
+    series = ["tandem P50", "weighted pipeline", "actual"]
+    line = (
+        alt.Chart(alt.Data(values=list(lines)))  # type: ignore[no-untyped-call]
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=x,
+            y=alt.Y("value:Q"),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                scale=alt.Scale(domain=series, range=[PALETTE[0], PALETTE[2], PALETTE[3]]),
+                legend=alt.Legend(orient="bottom", columns=3),
+            ),
+            detail="period:N",
+            tooltip=["period:N", "series:N", alt.Tooltip("as_of:T", format="%Y-%m-%d"),
+                     alt.Tooltip("value:Q", format=",.0f")],
+        )
+    )  # fmt: skip
+    return _spec(alt.layer(area, line).properties(width=560, height=240), title)

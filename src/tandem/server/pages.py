@@ -37,6 +37,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Funnel", "/funnel", Permission.READ),
     NavItem("Definitions", "/definitions", Permission.READ),
     NavItem("Plan", "/plan", Permission.READ),
+    NavItem("Forecast", "/forecast", Permission.READ),
     NavItem("Imports", "/imports", Permission.READ),
     NavItem("Admin", "/admin", Permission.AUDIT),
 )

@@ -1,7 +1,8 @@
 """The Overview page: this quarter so far against the same days of the last one, revenue by month, data health.
 
-Its document (``GET /api/overview``) is what the page draws; goal, forecast and plan pacing join it when those
-capabilities exist.
+Its document (``GET /api/overview``) is what the page draws; the quarter's plan pacing (``/api/plan/pacing``) and
+forecast (``/api/forecast``: the range against the goal, the chance of reaching it, where it comes from) join it
+on the page, each from its own cached document.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.pages import render
+from tandem.server.routes.forecast import forecast_or_reason, range_bar
 from tandem.server.routes.plan import pacing_or_reason
 from tandem.server.state import ServerState
 
@@ -141,6 +143,7 @@ def api_status(request: Request) -> dict[str, Any]:
 @router.get("/", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
 def overview(request: Request) -> HTMLResponse:
     document = overview_document(request.app.state.tandem)
+    forecast = forecast_or_reason(request.app.state.tandem, current_quarter())
     return render(
         request,
         "overview.html",
@@ -148,8 +151,17 @@ def overview(request: Request) -> HTMLResponse:
         doc=document,
         charts=overview_specs(request.app.state.tandem),
         pacing=pacing_or_reason(request.app.state.tandem, current_quarter()),
+        forecast=forecast,
+        forecast_chart=None if "unavailable" in forecast else range_bar(forecast),
+        top_sources=top_sources(forecast),
         elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),
     )
+
+
+def top_sources(forecast: dict[str, Any], count: int = 3) -> list[dict[str, Any]]:
+    """Where the rest of the forecast comes from: the largest sources beyond what is won already."""
+    sources = [s for s in forecast.get("sources", []) if s["source"] != "won" and s["expected_revenue"] > 0]
+    return sorted(sources, key=lambda s: -s["expected_revenue"])[:count]
 
 
 class OverviewChart(StrEnum):
