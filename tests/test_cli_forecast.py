@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 import tandem
-from tandem.demo_workspace import build_demo
+from tandem.demo_workspace import DEMO_GOAL_GROWTH, build_demo, create_demo_users, set_demo_goal
 from tandem.plan.goals import current_quarter
 
 from .test_cli import TANDEM
@@ -143,6 +143,30 @@ def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) ->
     assert warned["period"] == PERIOD.label
     assert [s["stage"] for s in warned["stages"]] == ["lead", "mql", "sql", "opportunity", "won"]
     assert "nothing to measure" in failed(forecast(company, "warnings", "--as-of", AS_OF))  # no goal, no plan
+
+
+def test_the_demo_sets_a_goal_for_the_current_quarter_once(company: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "demo"
+    shutil.copytree(company, copy, ignore=shutil.ignore_patterns("demo-data"))
+    today = datetime.now(UTC).date()
+    quarter = current_quarter(today)
+    previous = current_quarter(quarter.start - timedelta(days=1))
+    with duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True) as db:
+        row = db.execute(
+            "select coalesce(sum(amount), 0) from opportunities where status = 'won' and close_date >= ? "
+            "and close_date < ?",
+            [previous.start, previous.end],
+        ).fetchone()
+    assert row is not None
+    with tandem.open_workspace(copy) as ws:
+        credentials = create_demo_users(ws, "cli:demo")
+        goal = set_demo_goal(ws, credentials, today)
+        assert goal is not None
+        assert goal.period == quarter
+        assert goal.updated_by == "erin"
+        assert float(goal.amount) == max(round(float(row[0]) * DEMO_GOAL_GROWTH, -4), 10_000)
+        assert set_demo_goal(ws, create_demo_users(ws, "cli:demo"), today) is None  # built again: kept as it was
+        assert [g.period for g in ws.goals.all()] == [quarter]
 
 
 def test_a_bad_period_is_refused_naming_it(company: Path) -> None:

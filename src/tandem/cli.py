@@ -570,7 +570,7 @@ def demo(
 
     The demo users' passwords are printed (new ones on every run): a demo workspace is for trying tandem out.
     """
-    from tandem.demo_workspace import build_demo, create_demo_users, propose_demo_change
+    from tandem.demo_workspace import build_demo, create_demo_users, propose_demo_change, set_demo_goal
 
     target = workspace or Path("tandem-demo")
     ws = build_demo(target, leads=leads, seed=seed, echo=lambda line: err.print(line, highlight=False))
@@ -578,6 +578,7 @@ def demo(
         counts = ws.status()["tables"]
         credentials = create_demo_users(ws, cli_actor())
         proposed = propose_demo_change(ws, credentials)
+        goal = set_demo_goal(ws, credentials)
     table = RichTable("table", "rows", title=f"demo company in {target}")
     for name, count in counts.items():
         table.add_row(name, f"{count:,}")
@@ -590,6 +591,12 @@ def demo(
         out.print(
             f"mark proposed a change to the MQL definition (proposal #{proposed}); see its impact on the Definitions "
             f"page, or `tandem definitions impact {proposed} -w {target}`",
+            highlight=False,
+        )
+    if goal is not None:
+        out.print(
+            f"erin set the goal for {goal.period.label}: {format_amount(goal.amount)} ({escape(goal.note)}); see "
+            f"the chance of reaching it with `tandem forecast -w {target}` or on the Forecast page",
             highlight=False,
         )
     if serve:

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tandem.accounts import AccountError, Role, generate_password
 from tandem.errors import WorkspaceError
 from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
-__all__ = ["DEMO_PROPOSAL_RULE", "DEMO_USERS", "IMPORT_ORDER", "build_demo", "create_demo_users", "propose_demo_change"]
+if TYPE_CHECKING:
+    from tandem.plan.goals import GoalInfo
+
+__all__ = [
+    "DEMO_GOAL_GROWTH",
+    "DEMO_PROPOSAL_RULE",
+    "DEMO_USERS",
+    "IMPORT_ORDER",
+    "build_demo",
+    "create_demo_users",
+    "propose_demo_change",
+    "set_demo_goal",
+]
 
 #: Referenced tables first: stage events and activities need their leads.
 IMPORT_ORDER = (
@@ -135,3 +148,36 @@ def propose_demo_change(workspace: Workspace, credentials: list[tuple[str, str, 
         author, document, note="Every webinar attendee is an MQL: they asked to hear from us"
     )
     return proposal.id
+
+
+#: The demo's goal for the current quarter: this much more than the quarter before won, rounded to 10,000.
+DEMO_GOAL_GROWTH = 1.15
+
+
+def set_demo_goal(
+    workspace: Workspace, credentials: list[tuple[str, str, str]], today: date | None = None
+) -> GoalInfo | None:
+    """Give a demo workspace a goal for the current quarter, set by erin (the exec), so the forecast's chance of
+    reaching it shows from the start: `DEMO_GOAL_GROWTH` times the revenue won in the previous full quarter,
+    rounded to 10,000 (at least 10,000). Nothing is set when the quarter has a goal already (the demo built again)
+    or erin is not among `credentials` (`create_demo_users`'s); returns the goal set, or None.
+    """
+    from tandem.plan.goals import current_quarter
+
+    passwords = {username: password for username, _, password in credentials}
+    quarter = current_quarter(today or datetime.now(UTC).date())
+    if "erin" not in passwords or workspace.goals.get(quarter) is not None:
+        return None
+    previous_end = datetime.combine(quarter.start, datetime.min.time())
+    month = quarter.start.month - 3
+    previous_start = datetime(quarter.start.year - (month < 1), (month - 1) % 12 + 1, 1)
+    rows = workspace.revenue(start=previous_start, end=previous_end).rows()
+    won = float((rows[0].get("won_revenue") if rows else None) or 0.0)
+    amount = max(round(won * DEMO_GOAL_GROWTH, -4), 10_000)
+    erin = workspace.accounts.authenticate("erin", passwords["erin"], "demo")
+    return workspace.goals.set(
+        erin,
+        quarter,
+        int(amount),
+        note=f"{DEMO_GOAL_GROWTH:.2f} x last quarter's won revenue ({won:,.0f}), rounded to 10,000",
+    )
