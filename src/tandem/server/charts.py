@@ -215,6 +215,7 @@ def forecast_range(histogram: Sequence[dict[str, Any]], marks: Sequence[dict[str
             x=alt.X("low:Q", title="revenue in the period", axis=alt.Axis(format="~s")),
             x2="high:Q",
             y=alt.Y("count:Q", title="simulated outcomes"),
+            y2=alt.datum(0),
             tooltip=[
                 alt.Tooltip("low:Q", format=",.0f", title="from"),
                 alt.Tooltip("high:Q", format=",.0f", title="to"),
