@@ -93,7 +93,9 @@ def test_a_one_time_password_must_be_changed_before_anything_else(app: FastAPI, 
 def test_the_overview_shows_stage_volumes_and_charts(signed_in: Callable[[str], Browser]) -> None:
     page = signed_in("val").get("/")
     assert page.status_code == 200
-    assert page.text.count('<figure class="chart"') == 2
+    # Stage volumes and revenue by month, and the forecast card's range.
+    assert page.text.count('<figure class="chart"') == 3
+    assert 'data-chart="forecast-range"' in page.text
     assert 'data-stage="mql"' in page.text
 
 
