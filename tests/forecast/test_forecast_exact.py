@@ -124,6 +124,23 @@ def test_independent_deals_with_known_probabilities_have_the_exact_mean_and_vari
     assert draws.var() == pytest.approx(variance, rel=0.02)
 
 
+def test_beyond_exact_draws_many_deals_keep_their_exact_mean_and_variance() -> None:
+    # 4,000 open deals x 10,000 simulations is past EXACT_DRAWS: ages 0..99 make groups of 40 deals, drawn as
+    # one normal total with the independent deals' exact moments.
+    rng = np.random.default_rng(8)
+    ages = np.repeat(np.arange(100), 40)
+    p = rng.uniform(0.05, 0.6, ages.size)
+    amounts = np.round(rng.lognormal(9, 0.8, ages.size), -2)
+    from tandem.forecast import simulate
+
+    assert 10_000 * ages.size > simulate.EXACT_DRAWS
+    draws = simulate._grouped_deals(np.random.default_rng(2), ages, p, amounts, np.ones(10_000))
+    mean = float((p * amounts).sum())
+    variance = float((p * (1 - p) * amounts**2).sum())
+    assert abs(draws.mean() - mean) < 4 * np.sqrt(variance / draws.size)
+    assert draws.var() == pytest.approx(variance, rel=0.05)
+
+
 def test_a_single_deal_is_an_exact_bernoulli_draw() -> None:
     p = 1 - 0.98**20
     seen = history(created=[900], amount=[7000.0])

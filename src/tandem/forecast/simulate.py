@@ -15,12 +15,12 @@ days left (close days t+1 .. end-1):
 - **not yet created**: new leads (without leads: new deals) arrive at the recent daily rate (or the plan's), and
   one arriving on day t+x is won in time with probability C_0(D - x); the number won is Poisson.
 
-Monte Carlo, vectorised and seeded: deals are grouped by amount band and age (one probability per group). A
-group of up to `SMALL_GROUP` deals is drawn deal by deal (exact). In a larger one the number won is binomial, and
-its revenue is that number times the group's mean amount plus a normal term with the variance of a random subset
-of that size (finite-population correction): the mean and the variance of independent deals, without a draw per
-deal and simulation (100,000 open deals x 10,000 simulations would be a billion). Leads are grouped by stage
-and age the same way.
+Monte Carlo, vectorised and seeded. Each deal is drawn won or not in each simulation, exactly, as long as that is
+at most `EXACT_DRAWS` draws (10,000 simulations of 2,000 deals); leads are drawn by their binomial count won per
+stage and age. Beyond that size (100,000 open deals), the deals of small age groups are still drawn one by one,
+and the rest of the deals, and the leads, as one total per simulation with their exact mean and variance: a sum of
+thousands of independent deals is normal to well within the range's own uncertainty, and drawing each would
+take seconds for nothing (benchmarks/RESULTS.md, "Forecast").
 
 The uncertainty of the estimates themselves is drawn once per simulation: every deal probability is scaled by a
 draw of the ratio of a Beta posterior of the deals' recent win rate to its mean, and by a draw of how far the win
@@ -47,8 +47,12 @@ Ints = npt.NDArray[np.int64]
 
 DEFAULT_SIMULATIONS = 10_000
 QUANTILES = (0.1, 0.5, 0.9)
-#: Deals in an age group this small are drawn one by one (exact); larger groups by their count won.
+#: Up to this many random draws (simulations x deals, or x groups of leads), every deal or group is drawn exactly.
+EXACT_DRAWS = 20_000_000
+#: Beyond, deals in an age group this small are still drawn one by one; the rest as one normal total.
 SMALL_GROUP = 16
+#: Beyond, leads won are one normal total per simulation when this many are expected, else Poisson.
+LARGE_MEAN = 50.0
 
 
 @dataclass(frozen=True)
@@ -233,35 +237,27 @@ def _parameter_draws(
 
 
 def _grouped_deals(rng: np.random.Generator, ages: Ints, p: Floats, amounts: Floats, scale: Floats) -> Floats:
-    """Revenue won by independent deals with probabilities `p` (scaled per simulation), grouped by `ages`.
+    """Revenue won by independent deals with probabilities `p` (scaled per simulation); module docs.
 
-    A group of at most `SMALL_GROUP` deals is drawn deal by deal (exact); a larger one as its binomial count won
-    times its mean amount plus the finite-population normal term (module docs), which there is too narrow to be
-    cut at zero in any way that matters.
+    Deal by deal (exact) while simulations x deals stays under `EXACT_DRAWS`; beyond, the deals in age groups of
+    at most `SMALL_GROUP` still deal by deal, and the others as one normal total per simulation with their exact
+    mean s * sum(p a) and variance s * sum(p a^2) - s^2 * sum(p^2 a^2): thousands of deals, so the sum is normal.
     """
-    simulations = scale.size
-    totals = np.zeros(simulations)
+    totals = np.zeros(scale.size)
     if not ages.size:
         return totals
-    groups, index = np.unique(ages, return_inverse=True)
-    count = np.bincount(index, minlength=groups.size)
+    if scale.size * ages.size <= EXACT_DRAWS:
+        return _deal_by_deal(rng, p, amounts, scale)
+    _, index, count = np.unique(ages, return_inverse=True, return_counts=True)
     small = count[index] <= SMALL_GROUP
     if small.any():
         totals += _deal_by_deal(rng, p[small], amounts[small], scale)
     large = ~small
-    if not large.any():
-        return totals
-    groups, index = np.unique(ages[large], return_inverse=True)
-    count = np.bincount(index, minlength=groups.size)
-    p_group = np.bincount(index, weights=p[large], minlength=groups.size) / count
-    mean = np.bincount(index, weights=amounts[large], minlength=groups.size) / count
-    squares = np.bincount(index, weights=amounts[large] ** 2, minlength=groups.size) / count
-    spread = np.sqrt(np.maximum(squares - mean**2, 0.0))
-    won = rng.binomial(count[None, :], np.clip(p_group[None, :] * scale[:, None], 0.0, 1.0))
-    k = won.astype(np.float64)
-    noise = np.sqrt(k * (count - k) / (count - 1)) * spread * rng.standard_normal(k.shape)
-    revenue = np.maximum(k * mean + noise, 0.0)
-    totals += revenue.sum(axis=1)
+    if large.any():
+        pa = p[large] * amounts[large]
+        mean = scale * pa.sum()
+        variance = np.maximum(scale * (pa * amounts[large]).sum() - scale**2 * (pa * pa).sum(), 0.0)
+        totals += np.maximum(mean + np.sqrt(variance) * rng.standard_normal(scale.size), 0.0)
     return totals
 
 
@@ -269,10 +265,12 @@ def _deal_by_deal(rng: np.random.Generator, p: Floats, amounts: Floats, scale: F
     """Each deal won or not in each simulation: exact; in blocks of simulations to bound the memory."""
     totals = np.zeros(scale.size)
     block = max(1, 4_000_000 // max(p.size, 1))
+    chance = p.astype(np.float32)
+    worth = amounts.astype(np.float64)
     for first in range(0, scale.size, block):
-        part = scale[first : first + block]
-        won = rng.random((part.size, p.size)) < np.clip(p[None, :] * part[:, None], 0.0, 1.0)
-        totals[first : first + block] = won @ amounts
+        part = scale[first : first + block].astype(np.float32)
+        won = rng.random((part.size, p.size), dtype=np.float32) < np.minimum(chance[None, :] * part[:, None], 1.0)
+        totals[first : first + block] = won @ worth
     return totals
 
 
@@ -301,9 +299,25 @@ def _in_flight(
         alive = survival[groups]
         p = np.where(alive > 1e-12, (moved @ after) / np.maximum(alive, 1e-12), 0.0)
         p = np.clip(p, 0.0, 1.0)
-        drawn = rng.binomial(count[None, :], np.clip(p[None, :] * scale[:, None], 0.0, 1.0)).sum(axis=1)
-        results.append((int(ages.size), float((p * count).sum()), drawn.astype(np.int64)))
+        results.append((int(ages.size), float((p * count).sum()), _wins(rng, count, p, scale)))
     return results
+
+
+def _wins(rng: np.random.Generator, count: Ints, p: Floats, scale: Floats) -> Ints:
+    """How many of `count[g]` leads with probability `p[g]` (scaled per simulation) are won, per simulation.
+
+    Binomial per group while simulations x groups stays under `EXACT_DRAWS`; beyond, one total per simulation:
+    normal with the exact mean s * sum(n p) and variance s * sum(n p) - s^2 * sum(n p^2), rounded, when the mean
+    is large, else Poisson (many leads with small chances each).
+    """
+    if scale.size * count.size <= EXACT_DRAWS:
+        drawn = rng.binomial(count[None, :], np.clip(p[None, :] * scale[:, None], 0.0, 1.0)).sum(axis=1)
+        return np.asarray(drawn, dtype=np.int64)
+    mean = scale * float((count * p).sum())
+    if float(mean.mean()) < LARGE_MEAN:
+        return np.asarray(rng.poisson(mean), dtype=np.int64)
+    variance = np.maximum(mean - scale**2 * float((count * p * p).sum()), 0.0)
+    return np.maximum(np.rint(mean + np.sqrt(variance) * rng.standard_normal(scale.size)), 0).astype(np.int64)
 
 
 def _expected_new(model: ForecastModel, rate: Floats, days_left: int) -> float:
