@@ -173,6 +173,7 @@ def test_a_bad_period_is_refused_naming_it(company: Path) -> None:
     message = failed(forecast(company, "--period", "2026-Q7"))
     assert "'2026-Q7' is not a period" in message
     assert "'soon' is not a date" in failed(forecast(company, "--as-of", "soon"))
+    assert "--seed" in failed(forecast(company, "--seed", "-1"), code=2)
 
 
 def test_the_backtest_scores_three_methods(company: Path) -> None:

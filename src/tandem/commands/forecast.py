@@ -30,7 +30,9 @@ PeriodOption = Annotated[
 SimulationsOption = Annotated[
     int | None, typer.Option("--simulations", min=1, max=1_000_000, help="Simulated outcomes behind the range.")
 ]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the simulations (the same seed, the same answer).")]
+SeedOption = Annotated[
+    int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the simulations (the same seed, the same answer).")
+]
 
 
 class BacktestKind(StrEnum):
