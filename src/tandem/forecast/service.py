@@ -82,7 +82,6 @@ class PeriodForecast:
     def as_dict(self) -> dict[str, Any]:
         return {
             "period": self.period.as_dict(),
-            "as_of": self.as_of,
             "definition_version": self.definition_version,
             **self.forecast.as_dict(),
             "goal_source": self.goal_source,

@@ -137,6 +137,8 @@ def forecast_period(
     """
     if simulations < 1:
         raise ValueError("simulations must be at least 1")
+    if seed < 0:
+        raise ValueError(f"the seed must be 0 or more, not {seed}")
     model = model or estimate_model(history)
     rng = np.random.default_rng(seed)
     t = float(np.floor(history.as_of))
