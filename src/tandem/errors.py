@@ -14,6 +14,7 @@ The CLI turns a `TandemError` into exit code 1 and its message on stderr; anythi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -61,6 +62,33 @@ class Issue:
             place += f", column {self.column!r}"
         shown = "" if self.value is None else f": value {_shorten(self.value)!r}"
         return f"{place}{shown}: {self.problem}; expected {self.expected}"
+
+
+class FileProblemsError(TandemError, ValueError):
+    """A file someone wrote (the definitions, a plan, the alert rules) cannot be used: every problem found, each
+    with its place (file, 1-based line and column), the value when it helps, and a hint; nothing was done.
+
+    A subclass names the file in `subject` and what was not done in `outcome`.
+    """
+
+    subject = "the file"
+    outcome = "nothing was changed"
+    show_values = True
+
+    def __init__(self, issues: Sequence[Issue]) -> None:
+        self.issues = list(issues)
+        count = len(self.issues)
+        summary = f"{count} problem{'s' if count != 1 else ''} in {self.subject}; {self.outcome}."
+        super().__init__("\n".join([summary, *(self.describe(issue) for issue in self.issues)]))
+
+    def describe(self, issue: Issue) -> str:
+        place = issue.file
+        if issue.line is not None:
+            place += f", line {issue.line}"
+        if issue.column is not None:
+            place += f", column {issue.column}"
+        shown = f" ({issue.value!r})" if self.show_values and issue.value is not None else ""
+        return f"{place}: {issue.problem}{shown}. Hint: {issue.expected}"
 
 
 def _shorten(value: str, limit: int = 60) -> str:

@@ -36,7 +36,7 @@ from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
 from tandem.engine.revenue import pipeline_table, revenue_table
-from tandem.engine.spec import to_timestamp
+from tandem.engine.spec import as_of_or_now, to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.plan.goals import Goals
@@ -433,7 +433,7 @@ class Workspace:
         """
         if version is not None:
             return self.definitions.version(version)
-        moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+        moment = as_of_or_now(as_of)
         versions = self.definitions.versions()
         in_force = [v for v in versions if v.effective_from is None or v.effective_from <= moment.date()]
         return in_force[-1] if in_force else versions[0]
@@ -462,7 +462,7 @@ class Workspace:
 
     def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, VersionInfo, ibis.Table]:
         """The spec, the definitions it is computed under, and the stage events those definitions give."""
-        as_of = to_timestamp(question.pop("as_of", None)) or datetime.now(UTC).replace(tzinfo=None)
+        as_of = as_of_or_now(question.pop("as_of", None))
         in_force = self.definitions_in_force(as_of, version)
         spec = FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question)
         return spec, in_force, self.stage_events(in_force.definitions, spec.as_of)

@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +77,16 @@ def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def server(browser_workspace: Path) -> Iterator[str]:
-    """The real app served by uvicorn in a background thread; yields its origin."""
+@contextmanager
+def serving(folder: Path, name: str = "uvicorn") -> Iterator[str]:
+    """The real app on `folder`, served by uvicorn in a background thread; yields its origin."""
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listening.bind(("127.0.0.1", 0))  # a free port, chosen by the system and held from here on
     port = listening.getsockname()[1]
-    config = uvicorn.Config(create_app(browser_workspace), log_level="warning", lifespan="on")
+    config = uvicorn.Config(create_app(folder), log_level="warning", lifespan="on")
     served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, kwargs={"sockets": [listening]}, name="uvicorn", daemon=True)
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listening]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not served.started:
@@ -98,6 +99,13 @@ def server(browser_workspace: Path) -> Iterator[str]:
         served.should_exit = True
         thread.join(timeout=30)
         listening.close()
+
+
+@pytest.fixture(scope="session")
+def server(browser_workspace: Path) -> Iterator[str]:
+    """The app on the shared demo company; yields its origin."""
+    with serving(browser_workspace) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="session")

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page
 
 from tandem.plan.goals import current_quarter
-from tandem.server import create_app
 from tandem.workspace import open_workspace
 from tests.server.conftest import PASSWORD
 
-from .conftest import RecordedPage
+from .conftest import RecordedPage, serving
 from .test_overview import charts_drawn
 
 METHODS = ["tandem", "weighted_pipeline", "run_rate"]
@@ -35,24 +30,8 @@ def server(browser_workspace: Path, tmp_path_factory: pytest.TempPathFactory) ->
     shutil.copytree(browser_workspace, folder)
     with open_workspace(folder) as ws:
         ws.goals.set(ws.accounts.authenticate("eve", PASSWORD, "test"), current_quarter(), "600k")
-    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind(("127.0.0.1", 0))
-    port = listening.getsockname()[1]
-    served = uvicorn.Server(uvicorn.Config(create_app(folder), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=served.run, kwargs={"sockets": [listening]}, name="uvicorn-forecast", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not served.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start serving (see the log above)")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        thread.join(timeout=30)
-        listening.close()
+    with serving(folder, "uvicorn-forecast") as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tandem.definitions.model import _Reader, compose_yaml
-from tandem.errors import Issue, TandemError
+from tandem.errors import FileProblemsError, Issue
 
 __all__ = [
     "RULES_FILE",
@@ -63,25 +63,11 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$|^[^@\s<>,;]+@localh
 _START = "start with `destinations:` (where alerts go) and `rules:` (what raises one); see docs/alerts.md"
 
 
-class AlertRulesError(TandemError, ValueError):
+class AlertRulesError(FileProblemsError):
     """The rules file cannot be used; `issues` holds every problem found. No alert was evaluated or sent."""
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        self.issues = list(issues)
-        count = len(self.issues)
-        lines = [_format_issue(issue) for issue in self.issues]
-        summary = f"{count} problem{'s' if count != 1 else ''} in the alert rules; nothing was sent."
-        super().__init__("\n".join([summary, *lines]))
-
-
-def _format_issue(issue: Issue) -> str:
-    place = issue.file
-    if issue.line is not None:
-        place += f", line {issue.line}"
-    if issue.column is not None:
-        place += f", column {issue.column}"
-    shown = f" ({issue.value!r})" if issue.value is not None else ""
-    return f"{place}: {issue.problem}{shown}. Hint: {issue.expected}"
+    subject = "the alert rules"
+    outcome = "nothing was sent"
 
 
 def _email(value: str) -> str:

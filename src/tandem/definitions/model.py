@@ -57,7 +57,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tandem.errors import Issue, TandemError
+from tandem.errors import FileProblemsError, Issue
 
 __all__ = [
     "DEFAULT_DEFINITIONS_PATH",
@@ -107,28 +107,16 @@ _UNIT_SECONDS: dict[DurationUnit, int] = {
 _DURATION_HINT = "a whole number and a unit, e.g. 5m, 24h, 2d, 1w or 24 business hours"
 
 
-class DefinitionsError(TandemError, ValueError):
+class DefinitionsError(FileProblemsError):
     """The definitions file cannot be used; `issues` holds every problem found. Nothing was changed.
 
     Each `Issue` has the 1-based line and, in `column`, the 1-based column number as text (the field names a
     CSV column elsewhere); `expected` holds the hint.
     """
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        self.issues = list(issues)
-        count = len(self.issues)
-        lines = [_format_issue(issue) for issue in self.issues]
-        summary = f"{count} problem{'s' if count != 1 else ''} in the definitions; nothing was changed."
-        super().__init__("\n".join([summary, *lines]))
-
-
-def _format_issue(issue: Issue) -> str:
-    place = issue.file
-    if issue.line is not None:
-        place += f", line {issue.line}"
-    if issue.column is not None:
-        place += f", column {issue.column}"
-    return f"{place}: {issue.problem}. Hint: {issue.expected}"
+    subject = "the definitions"
+    outcome = "nothing was changed"
+    show_values = False
 
 
 class Duration(BaseModel):

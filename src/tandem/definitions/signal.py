@@ -46,10 +46,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from tandem.engine.spec import to_timestamp
+from tandem.engine.spec import as_of_or_now, to_timestamp
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -635,7 +635,7 @@ def loosening_signal(
         min_volume_rise=min_volume_rise,
         min_rate_drop=min_rate_drop,
     )
-    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    moment = as_of_or_now(as_of)
     if not 1900 <= moment.year <= 9000:
         raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of weeks the signal can use")
     counts = weekly_counts(ws, moment, params, stage, extra_weeks=history_weeks - 1)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from tandem.engine.entries import entry_table, stage_column
-from tandem.engine.spec import to_timestamp
+from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -305,7 +305,7 @@ def workspace_training_frame(
     Identifiers and timestamps are dropped; canonical optional columns and imported attributes are kept, nulls as
     missing. The outcome uses the engine's entry table (cumulative rule), so it agrees with the funnel.
     """
-    when = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    when = as_of_or_now(as_of)
     in_force = ws.definitions_in_force(when)
     stages = in_force.definitions.stage_names
     stage = outcome_stage or stages[-1]

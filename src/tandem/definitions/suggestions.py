@@ -14,7 +14,7 @@ definitions; it informs the next proposal.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from tandem.definitions.suggest import (
     threshold_curve,
     workspace_training_frame,
 )
-from tandem.engine.spec import to_timestamp
+from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def suggest_definitions(
     """
     from sklearn.model_selection import train_test_split
 
-    moment = to_timestamp(as_of) or datetime.now(UTC).replace(tzinfo=None)
+    moment = as_of_or_now(as_of)
     if not 1900 <= moment.year <= 9000:
         raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of dates suggestions can use")
     current = ws.definitions_in_force(moment)  # what the training frame counts under

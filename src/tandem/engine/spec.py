@@ -35,6 +35,11 @@ def to_timestamp(value: date | datetime | str | None) -> datetime | None:
     return datetime(value.year, value.month, value.day)
 
 
+def as_of_or_now(value: date | datetime | str | None) -> datetime:
+    """The moment a result is computed as of: `value` as naive UTC (`to_timestamp`), or now when it is None."""
+    return to_timestamp(value) or datetime.now(UTC).replace(tzinfo=None)
+
+
 class FunnelSpec(BaseModel):
     """A funnel question. `stages` come from the workspace's definitions; the rest from the user."""
 

@@ -9,9 +9,10 @@ and `notes` says why each source was silent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tandem.engine.spec import as_of_or_now
 from tandem.errors import TandemError
 from tandem.forecast.service import forecast_signals, period_forecast
 from tandem.forecast.signals import Signal
@@ -33,7 +34,7 @@ class CurrentSignals:
 
 def read_signals(ws: Workspace, as_of: datetime | None = None, period: Period | None = None) -> CurrentSignals:
     """The signals of `period` (default: the quarter of `as_of`, default now), and why any source was silent."""
-    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
+    moment = as_of_or_now(as_of)
     period = period or current_quarter(moment.date())
     found: list[Signal] = []
     notes: list[str] = []

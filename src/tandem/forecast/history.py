@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tandem.engine.entries import entry_table, stage_column
+from tandem.engine.spec import as_of_or_now
 
 if TYPE_CHECKING:
     from tandem.workspace import Workspace
@@ -127,9 +128,7 @@ def known_at(history: History, day: float) -> History:
 
 def load_history(ws: Workspace, as_of: datetime | None = None) -> History:
     """Every deal and every lead's stage entries from the warehouse, as known at `as_of` (default now)."""
-    moment = as_of or datetime.now(UTC).replace(tzinfo=None)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    moment = as_of_or_now(as_of)
     in_force = ws.definitions_in_force(moment)
     stages = tuple(in_force.definitions.stage_names)
     wh = ws.warehouse

@@ -13,11 +13,12 @@ derived by days from a longer period's goal: tandem.plan.goals.plan_targets).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from tandem.engine.spec import as_of_or_now
 from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest
 from tandem.forecast.history import History, day_of, known_at, load_history
 from tandem.forecast.signals import Signal
@@ -107,14 +108,6 @@ def _whole(amount: float) -> str:
     return format_amount(round(amount))
 
 
-def _moment(as_of: datetime | date | None) -> datetime:
-    if as_of is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if not isinstance(as_of, datetime):
-        return datetime.combine(as_of, datetime.min.time())
-    return as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo is not None else as_of
-
-
 def period_forecast(
     ws: Workspace,
     period: Period | None = None,
@@ -126,7 +119,7 @@ def period_forecast(
     history: History | None = None,
 ) -> PeriodForecast:
     """The forecast of `period` (default: the quarter of `as_of`) as of `as_of` (default now); module docs."""
-    moment = _moment(as_of)
+    moment = as_of_or_now(as_of)
     period = period or current_quarter(moment.date())
     history = history or load_history(ws, moment)
     target = plan_targets(ws.goals.all())(period)
@@ -201,7 +194,7 @@ def workspace_backtest(
     seed: int = 0,
 ) -> Backtest:
     """The backtest of the workspace's past periods (tandem.forecast.backtest)."""
-    return backtest(load_history(ws, _moment(as_of)), kind=kind, simulations=simulations, seed=seed)
+    return backtest(load_history(ws, as_of_or_now(as_of)), kind=kind, simulations=simulations, seed=seed)
 
 
 def forecast_signals(result: PeriodForecast) -> list[Signal]:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from tandem.engine.spec import as_of_or_now
 from tandem.forecast.signals import Signal
 from tandem.plan.goals import Period, current_quarter, format_amount
 from tandem.plan.model import FunnelModel
@@ -369,13 +370,6 @@ class EarlyWarnings:
         }
 
 
-def _moment(as_of: datetime | None) -> datetime:
-    """The as-of moment as naive UTC, like every time in tandem (default: now)."""
-    if as_of is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    return as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
-
-
 def early_warnings(
     ws: Workspace,
     period: Period | None = None,
@@ -385,7 +379,7 @@ def early_warnings(
 ) -> EarlyWarnings:
     """The early warnings for `period` (default: the as-of day's quarter) against its plan, else what its goal
     needs; `model` defaults to the model from history as of `as_of`. `ConfigError` when there is neither."""
-    moment = _moment(as_of)
+    moment = as_of_or_now(as_of)
     chosen = period or current_quarter(moment.date())
     planned, basis = planned_volumes(ws, chosen)
     if model is None:
@@ -416,7 +410,7 @@ def warnings_against(
     basis: str = "",
 ) -> EarlyWarnings:
     """The early warnings for `period` against `planned` volumes per (stage, month) (module docs)."""
-    moment = _moment(as_of)
+    moment = as_of_or_now(as_of)
     today = moment.date()
     first, last = period.start, period.end - timedelta(days=1)
     stages, version, daily = _daily_entries(ws, first, last, moment)

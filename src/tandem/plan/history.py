@@ -21,7 +21,7 @@ for a model of that part of the business.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import ibis
@@ -29,6 +29,7 @@ import ibis.expr.types as ir
 import numpy as np
 
 from tandem.engine.entries import check_columns, days_between, entry_table, stage_column
+from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost
@@ -51,7 +52,7 @@ def model_from_history(
     where: Mapping[str, str] | None = None,
 ) -> FunnelModel:
     """The model of the workspace's funnel from its history (module docs); `ConfigError` when a step has no data."""
-    moment = _naive(as_of)
+    moment = as_of_or_now(as_of)
     in_force = ws.definitions_in_force(moment)
     stages = in_force.definitions.stage_names
     leads = _leads(ws, where)
@@ -121,7 +122,7 @@ def channel_costs(
 
     Channels with leads but no spend have no cost (None); leads without a channel count as "(none)".
     """
-    moment = _naive(as_of)
+    moment = as_of_or_now(as_of)
     start = moment - timedelta(days=lookback_days)
     in_force = ws.definitions_in_force(moment)
     stages = in_force.definitions.stage_names
@@ -161,14 +162,6 @@ def channel_costs(
             )
         )
     return costs
-
-
-def _naive(as_of: datetime | date | None) -> datetime:
-    if as_of is None:
-        return datetime.now(UTC).replace(tzinfo=None)
-    if not isinstance(as_of, datetime):
-        return datetime.combine(as_of, datetime.min.time())
-    return as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo is not None else as_of
 
 
 def _leads(ws: Workspace, where: Mapping[str, str] | None) -> ibis.Table:

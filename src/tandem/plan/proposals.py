@@ -63,7 +63,7 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 from tandem.accounts import Principal, Role
 from tandem.audit import record
 from tandem.definitions.model import _Entries, _is_null, _Reader, compose_yaml
-from tandem.errors import Issue, TandemError
+from tandem.errors import FileProblemsError, TandemError
 from tandem.plan.forward import Program
 from tandem.plan.goals import AMOUNT_FORMS, GoalError, Period, parse_amount, parse_period
 from tandem.store.database import AppStore
@@ -93,26 +93,11 @@ class PlanError(TandemError, ValueError):
     """A proposal, review or decision on a plan that cannot be done as asked; nothing was changed."""
 
 
-class PlanFileError(TandemError, ValueError):
+class PlanFileError(FileProblemsError):
     """The plan file cannot be used; `issues` holds every problem found. Nothing was stored."""
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
-        self.issues = list(issues)
-        count = len(self.issues)
-        lines = [_format_issue(issue) for issue in self.issues]
-        super().__init__(
-            "\n".join([f"{count} problem{'s' if count != 1 else ''} in the plan; nothing was stored.", *lines])
-        )
-
-
-def _format_issue(issue: Issue) -> str:
-    place = issue.file
-    if issue.line is not None:
-        place += f", line {issue.line}"
-    if issue.column is not None:
-        place += f", column {issue.column}"
-    shown = f" ({issue.value!r})" if issue.value is not None else ""
-    return f"{place}: {issue.problem}{shown}. Hint: {issue.expected}"
+    subject = "the plan"
+    outcome = "nothing was stored"
 
 
 # --- the plan file ------------------------------------------------------------------------------------------------
