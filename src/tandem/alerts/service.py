@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from tandem.alerts.delivery import DeliveryError, PartlyDelivered, alert_payload, deliver
 from tandem.alerts.rules import RULES_FILE, AlertRule, AlertRules, Destination, load_rules
 from tandem.audit import record
+from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 from tandem.forecast.signals import Signal
 from tandem.store.database import AppStore
@@ -242,7 +243,7 @@ class Alerts:
         run's moment: the alerts' fired_at and the clock for taking over a stale claim.
         """
         chosen = rules if rules is not None else self.rules()
-        moment = (now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now) if now else _utcnow()
+        moment = as_of_or_now(now)
         self._check_settings()
         report = RunReport(at=moment, dry_run=dry_run, signals=len(signals))
         for rule in chosen.rules:

@@ -63,7 +63,7 @@ def run(
     with open_workspace(workspace, needs_warehouse=signals_file is None) as ws:
         rules = ws.alerts.rules()  # a broken file is reported before any signal is computed
         if signals_file is not None:
-            signals = read_signals(signals_file)
+            signals = signals_from_file(signals_file)
         else:
             from tandem.forecast.current import current_signals
 
@@ -77,7 +77,7 @@ def run(
         raise typer.Exit(1)
 
 
-def read_signals(path: Path) -> list[Signal]:
+def signals_from_file(path: Path) -> list[Signal]:
     """Signals from a JSON file: a list of objects with Signal's fields (details optional)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

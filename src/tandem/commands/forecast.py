@@ -73,12 +73,13 @@ def forecast(
     from tandem.engine.spec import to_timestamp
     from tandem.forecast.service import period_forecast
     from tandem.forecast.simulate import DEFAULT_SIMULATIONS
-    from tandem.plan.goals import current_quarter, parse_period
+    from tandem.plan.goals import parse_period
 
-    moment = to_timestamp(as_of)
-    chosen = parse_period(period) if period else current_quarter(moment.date() if moment else None)
+    chosen = parse_period(period) if period else None  # None: the quarter of --as-of
     with open_workspace(workspace) as ws:
-        result = period_forecast(ws, chosen, as_of=moment, simulations=simulations or DEFAULT_SIMULATIONS, seed=seed)
+        result = period_forecast(
+            ws, chosen, as_of=to_timestamp(as_of), simulations=simulations or DEFAULT_SIMULATIONS, seed=seed
+        )
     document = result.as_dict()
     if format is Format.json:
         print_json(document)

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 import ibis
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tandem.engine.entries import entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
@@ -175,9 +177,6 @@ def load_history(ws: Workspace, as_of: datetime | None = None) -> History:
 
 def _days(column: object) -> Floats:
     """A timestamp column as days since the epoch (NaN for nulls)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
     micros = pc.cast(pc.cast(chunked, pa.timestamp("us")), pa.int64())
     values = micros.to_numpy(zero_copy_only=False).astype(np.float64)

@@ -195,8 +195,11 @@ def estimate_model(
         won_cycles=cycles,
         win_rate=win_rate,
         median_cycle_days=median_cycle,
-        win_dispersion=_win_dispersion(history, deals, recent),
-        **_quarter_end_lift(history, deals, recent, since),
+        **_calendar_effects(
+            _Exposure.of(deals, created_day[recent], durations, np.where(history.won, history.closed, np.nan)[recent]),
+            float(np.floor(t)),
+            since,
+        ),
         arrival_rate=arrivals,
         lookback_days=lookback_days,
     )
@@ -221,20 +224,45 @@ def _amount_bands(
     return edges, tuple(curves)
 
 
-def _win_dispersion(history: History, deals: EventCurve, recent: npt.NDArray[np.bool_]) -> float:
+@dataclass(frozen=True)
+class _Exposure:
+    """The lookback's deals as the won curve sees them: each one's creation day, the age it was last seen open
+    or closed at, its won day (NaN if not won), and the curve's cumulative won hazard by age."""
+
+    created: Floats
+    end_age: Floats
+    won_day: Floats
+    cumulative: Floats  # cumulative[a + 1] = H(a)
+
+    @classmethod
+    def of(cls, deals: EventCurve, created: Floats, end_age: Floats, won_day: Floats) -> _Exposure:
+        ages = int(end_age.max(initial=0)) + 2
+        return cls(created, end_age, won_day, np.r_[0.0, np.cumsum(deals.extended(ages).hazards[0])])
+
+    def expected(self, first: float, last: float) -> float:
+        """Wins the curve expects of the deals over calendar days first..last (the sum of their won hazards)."""
+        low = np.maximum(first - self.created, 0.0)
+        high = np.minimum(last - self.created, self.end_age)
+        inside = high >= low
+        cumulative = self.cumulative
+        return float((cumulative[high[inside].astype(np.int64) + 1] - cumulative[low[inside].astype(np.int64)]).sum())
+
+    def observed(self, first: float, last: float) -> int:
+        return int(((self.won_day >= first) & (self.won_day <= last)).sum())
+
+
+def _calendar_effects(exposure: _Exposure, t: float, since: float) -> dict[str, float]:
+    """The model's `win_dispersion`, `quarter_end_lift` and `other_days_lift` (module docs)."""
+    return {"win_dispersion": _win_dispersion(exposure, t), **_quarter_end_lift(exposure, t, since)}
+
+
+def _win_dispersion(exposure: _Exposure, t: float) -> float:
     """The standard deviation of log(observed / expected wins) over 30-day windows, beyond chance (module docs)."""
-    t = float(np.floor(history.as_of))
-    created = np.floor(history.created[recent])
-    end_age = np.where(history.is_open, t - np.floor(history.created), history.closed - np.floor(history.created))
-    end_age = end_age[recent]
-    won_day = np.where(history.won, history.closed, np.nan)[recent]
-    ages = int(end_age.max(initial=0)) + 2
-    cumulative = np.r_[0.0, np.cumsum(deals.extended(ages).hazards[0])]  # cumulative[a + 1] = H(a)
     ratios, noise = [], []
     for j in range(DISPERSION_WINDOWS):
         first, last = t - WINDOW_DAYS * (j + 1) + 1, t - WINDOW_DAYS * j  # days first..last
-        expected = _exposure(created, end_age, cumulative, first, last)
-        observed = int(((won_day >= first) & (won_day <= last)).sum())
+        expected = exposure.expected(first, last)
+        observed = exposure.observed(first, last)
         if observed >= WINDOW_MIN_WINS and expected > 0:
             ratios.append(np.log(observed / expected))
             noise.append(1.0 / observed)
@@ -252,34 +280,18 @@ def quarter_end_distance(day: float) -> int:
     return (next_quarter - d).days
 
 
-def _exposure(created: Floats, end_age: Floats, cumulative: Floats, first: float, last: float) -> float:
-    """Expected wins (sum of won hazards) of the deals over the calendar days first..last of their exposure."""
-    low = np.maximum(first - created, 0.0)
-    high = np.minimum(last - created, end_age)
-    inside = high >= low
-    return float((cumulative[high[inside].astype(np.int64) + 1] - cumulative[low[inside].astype(np.int64)]).sum())
-
-
-def _quarter_end_lift(
-    history: History, deals: EventCurve, recent: npt.NDArray[np.bool_], since: float
-) -> dict[str, float]:
+def _quarter_end_lift(exposure: _Exposure, t: float, since: float) -> dict[str, float]:
     """Observed / expected wins on quarter-end days and on the other days of the lookback (module docs)."""
     neutral = {"quarter_end_lift": 1.0, "other_days_lift": 1.0}
-    t = float(np.floor(history.as_of))
-    created = np.floor(history.created[recent])
-    end_age = np.where(history.is_open, t - np.floor(history.created), history.closed - np.floor(history.created))
-    end_age = end_age[recent]
-    won_day = np.where(history.won, history.closed, np.nan)[recent]
-    cumulative = np.r_[0.0, np.cumsum(deals.extended(int(end_age.max(initial=0)) + 2).hazards[0])]
-    total_expected = float(cumulative[end_age.astype(np.int64) + 1].sum())
+    total_expected = float(exposure.cumulative[exposure.end_age.astype(np.int64) + 1].sum())
     expected = observed = 0.0
     next_quarter = since + quarter_end_distance(since)  # the first day of the quarter after `since`'s
     while next_quarter - QUARTER_END_DAYS <= t:
         first, last = max(next_quarter - QUARTER_END_DAYS, since), min(next_quarter - 1, t)
-        expected += _exposure(created, end_age, cumulative, first, last)
-        observed += float(((won_day >= first) & (won_day <= last)).sum())
+        expected += exposure.expected(first, last)
+        observed += exposure.observed(first, last)
         next_quarter += quarter_end_distance(next_quarter)
-    other_observed = float((~np.isnan(won_day)).sum()) - observed
+    other_observed = float((~np.isnan(exposure.won_day)).sum()) - observed
     other_expected = total_expected - expected
     if observed < MIN_LIFT_WINS or expected <= 0 or other_expected <= 0:
         return neutral

@@ -20,10 +20,11 @@ import numpy as np
 
 from tandem.engine.spec import as_of_or_now
 from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest
-from tandem.forecast.history import History, day_of, known_at, load_history
+from tandem.forecast.history import History, day_of, known_at, load_history, to_date
 from tandem.forecast.signals import Signal
 from tandem.forecast.simulate import DEFAULT_SIMULATIONS, Forecast, forecast_period
 from tandem.plan.goals import Period, current_quarter, format_amount, plan_targets
+from tandem.plan.pacing import accepted_volumes
 from tandem.plan.waterfall import add_months, month_of
 
 if TYPE_CHECKING:
@@ -125,13 +126,14 @@ def period_forecast(
     target = plan_targets(ws.goals.all())(period)
     goal = float(target.amount) if target.amount is not None else None
     start, end = day_of(period.start), day_of(period.end)
-    arrivals, basis = _planned_arrivals(ws, period, history)
+    accepted = accepted_volumes(ws, period)
+    arrivals, basis = _planned_arrivals(accepted, period, history)
     current = forecast_period(history, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=arrivals)
     previous = None
     changes: tuple[Change, ...] = ()
     if compare_days > 0:
         earlier = known_at(history, history.as_of - compare_days)
-        before_arrivals, _ = _planned_arrivals(ws, period, earlier)
+        before_arrivals, _ = _planned_arrivals(accepted, period, earlier)
         previous = forecast_period(
             earlier, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=before_arrivals
         )
@@ -149,30 +151,25 @@ def period_forecast(
     )
 
 
-def _planned_arrivals(ws: Workspace, period: Period, history: History) -> tuple[np.ndarray | None, str]:
+def _planned_arrivals(
+    accepted: tuple[dict[tuple[str, date], float], str] | None, period: Period, history: History
+) -> tuple[np.ndarray | None, str]:
     """Per day left, the accepted plan's first-stage volume (its month's volume / its days), or None."""
-    days_left = int(max(day_of(period.end) - 1 - np.floor(history.as_of), 0))
     run_rate = "new volume at the last 91 days' daily rate"
-    if not history.has_leads:
+    if accepted is None or not history.has_leads:
         return None, run_rate
-    baseline = ws.plans.baseline(period)
-    if baseline is None or not baseline.sufficiency:
-        return None, run_rate
+    volumes, label = accepted
     first = history.stages[0]
-    by_month: dict[date, float] = {}
-    for row in baseline.sufficiency.get("shortfall", []):
-        if str(row["stage"]) == first:
-            by_month[month_of(date.fromisoformat(str(row["month"])[:10]))] = float(row["planned"])
+    by_month = {month_of(month): volume for (stage, month), volume in volumes.items() if stage == first}
     if not by_month:
         return None, run_rate
-    today = date.fromordinal(date(1970, 1, 1).toordinal() + int(np.floor(history.as_of)))
+    today = to_date(history.as_of)
+    days_left = int(max(day_of(period.end) - 1 - np.floor(history.as_of), 0))
     rates = np.zeros(days_left)
     for x in range(1, days_left + 1):
-        day = today + timedelta(days=x)
-        month = month_of(day)
-        length = (add_months(month, 1) - month).days
-        rates[x - 1] = by_month.get(month, 0.0) / length
-    return rates, f"new leads at the accepted plan's volumes ({baseline.label})"
+        month = month_of(today + timedelta(days=x))
+        rates[x - 1] = by_month.get(month, 0.0) / (add_months(month, 1) - month).days
+    return rates, f"new leads at the volumes of {label}"
 
 
 def _changes(before: Forecast, after: Forecast) -> tuple[Change, ...]:

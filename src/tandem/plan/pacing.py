@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tandem.plan.goals import Period
     from tandem.workspace import Workspace
 
-__all__ = ["Pacing", "StagePacing", "expected_to_date", "pacing"]
+__all__ = ["Pacing", "StagePacing", "accepted_volumes", "expected_to_date", "pacing", "planned_volumes"]
 
 
 def expected_to_date(planned: Mapping[date, float], start: date, end: date, today: date) -> float:
@@ -167,6 +167,19 @@ def pacing(
     )
 
 
+def accepted_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date], float], str] | None:
+    """The accepted plan's volumes per stage and month (its programs run forward, frozen when it was accepted)
+    and its label, or None when the period has no accepted plan with a check."""
+    baseline = ws.plans.baseline(period)
+    if baseline is None or not baseline.sufficiency:
+        return None
+    planned = {
+        (str(row["stage"]), date.fromisoformat(str(row["month"])[:10])): float(row["planned"])
+        for row in baseline.sufficiency.get("shortfall", [])
+    }
+    return planned, f"the accepted plan ({baseline.label})"
+
+
 def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date], float], str]:
     """What the period is measured against, per stage and month, and what that is in words.
 
@@ -176,13 +189,9 @@ def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date
     """
     from tandem.plan.calculator import Given, plan_waterfall
 
-    baseline = ws.plans.baseline(period)
-    if baseline is not None and baseline.sufficiency:
-        planned = {
-            (str(row["stage"]), date.fromisoformat(str(row["month"])[:10])): float(row["planned"])
-            for row in baseline.sufficiency.get("shortfall", [])
-        }
-        return planned, f"the accepted plan ({baseline.label})"
+    accepted = accepted_volumes(ws, period)
+    if accepted is not None:
+        return accepted
     from tandem.plan.goals import plan_targets
 
     if plan_targets(ws.goals.all())(period).amount is None:
