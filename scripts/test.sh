@@ -10,5 +10,6 @@ export TANDEM_TEST_POSTGRES_URL=${TANDEM_TEST_POSTGRES_URL:-postgresql://postgre
 "$BIN/ruff" check src tests benchmarks
 "$BIN/ruff" format --check src tests benchmarks
 "$BIN/mypy"
+"$BIN/lint-imports"
 bash scripts/install-chromium.sh
 "$BIN/python" -m pytest -n 2 "$@"

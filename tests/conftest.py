@@ -1,85 +1,85 @@
-"""Shared fixtures.
+"""Shared fixtures, and the backend matrix's hooks (the backends themselves: tests/backends.py).
 
-`workspace` is parametrised over the two storage setups every storage test must pass on:
-``local`` (SQLite application database + DuckDB warehouse, the default) and ``postgres`` (both in a fresh
-database on the real server named by $TANDEM_TEST_POSTGRES_URL, created for the test and dropped after).
+- ``backend``: the warehouse backend a test runs on, parametrised over `tests.backends.BACKENDS` (less what the test
+  is declared not to run on) for every test that uses it, directly or through a fixture; module-scoped, so a module's
+  workspace fixture can be built once per backend.
+- ``make_workspace`` / ``workspace``: a new, empty workspace on that backend (DuckDB: SQLite + DuckDB files;
+  PostgreSQL: both stores in a fresh database, dropped after). They write, so not on the read-only Spark warehouse.
+- ``postgres_database``: a fresh, empty PostgreSQL database, for the PostgreSQL-only tests (marked ``postgres``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import tandem
 from tandem.workspace import Workspace
 
-POSTGRES_URL = os.environ.get("TANDEM_TEST_POSTGRES_URL")
+from . import backends
+from .backends import POSTGRES, Backend
+
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _admin_connect() -> Any:
-    import psycopg
-
-    assert POSTGRES_URL is not None
-    return psycopg.connect(POSTGRES_URL, autocommit=True)
+# --- the backend matrix -------------------------------------------------------------------------------------------
+def pytest_report_header(config: pytest.Config) -> str:
+    return backends.describe()
 
 
-@contextlib.contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """URL of a new, empty PostgreSQL database, dropped on exit (skips when no server is configured)."""
-    if not POSTGRES_URL:
-        pytest.skip("TANDEM_TEST_POSTGRES_URL is not set (scripts/test.sh sets it to the local server)")
-    name = f"tandem_t_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with _admin_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        params = backends.parameters(metafunc.definition, metafunc.fixturenames)
+        metafunc.parametrize("backend", params, indirect=True, scope="module")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Before ``-m`` selects: a declared ``notimpl`` gap becomes a strict xfail; a PostgreSQL-only test is marked."""
+    for item in items:
+        if (gap := backends.not_implemented(item)) is not None:
+            item.add_marker(gap)
+        if "postgres_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="module")
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The backend this test runs on (its id in the test's name); skipped outside CI, failed in CI, when absent."""
+    chosen: Backend = request.param
+    chosen.require()
+    return chosen
 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL database, dropped after the test."""
-    with fresh_postgres_database() as url:
+    with POSTGRES.fresh_database() as url:
         yield url
 
 
 WorkspaceFactory = Callable[..., Workspace]
 
 
-@pytest.fixture(params=["local", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
-def make_workspace(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WorkspaceFactory]:
-    """Factory: a new workspace on the parametrised backend (call it once per test)."""
-    opened: list[Workspace] = []
+def make_workspace(backend: Backend, tmp_path: Path) -> Iterator[WorkspaceFactory]:
+    """Factory: a new, empty workspace on the parametrised backend (``tmp_path/ws0``, ``ws1``...), closed after.
 
-    def make(**kwargs: Any) -> Workspace:
-        folder = tmp_path / f"ws{len(opened)}"
-        if backend == "postgres":
-            url = request.getfixturevalue("postgres_database")
-            kwargs.setdefault("database", url)
-            kwargs.setdefault("warehouse", url)
-        ws = tandem.init_workspace(folder, **kwargs)
-        opened.append(ws)
-        return ws
+    Keyword arguments go to `tandem.init_workspace` and win over the backend's store URLs.
+    """
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
 
-    yield make
-    for ws in opened:
-        ws.close()
+        def make(**kwargs: Any) -> Workspace:
+            return stack.enter_context(backend.workspace(tmp_path / f"ws{next(numbers)}", **kwargs))
+
+        yield make
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 import tandem
 from tandem.demo_workspace import DEMO_GOAL_GROWTH, build_demo, create_demo_users, set_demo_goal
-from tandem.plan.goals import current_quarter
+from tandem.periods import current_quarter
 
 from .test_cli import TANDEM
 from .test_cli_accounts import as_json, failed, ok

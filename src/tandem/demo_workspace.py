@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from tandem.accounts import AccountError, Role, generate_password
 from tandem.errors import WorkspaceError
+from tandem.money import format_whole
+from tandem.periods import add_months, current_quarter
 from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -162,15 +164,12 @@ def set_demo_goal(
     rounded to 10,000 (at least 10,000). Nothing is set when the quarter has a goal already (the demo built again)
     or erin is not among `credentials` (`create_demo_users`'s); returns the goal set, or None.
     """
-    from tandem.plan.goals import current_quarter
-
     passwords = {username: password for username, _, password in credentials}
     quarter = current_quarter(today or datetime.now(UTC).date())
     if "erin" not in passwords or workspace.goals.get(quarter) is not None:
         return None
     previous_end = datetime.combine(quarter.start, datetime.min.time())
-    month = quarter.start.month - 3
-    previous_start = datetime(quarter.start.year - (month < 1), (month - 1) % 12 + 1, 1)
+    previous_start = datetime.combine(add_months(quarter.start, -3), datetime.min.time())
     rows = workspace.revenue(start=previous_start, end=previous_end).rows()
     won = float((rows[0].get("won_revenue") if rows else None) or 0.0)
     amount = max(round(won * DEMO_GOAL_GROWTH, -4), 10_000)
@@ -179,5 +178,5 @@ def set_demo_goal(
         erin,
         quarter,
         int(amount),
-        note=f"{DEMO_GOAL_GROWTH:.2f} x last quarter's won revenue ({won:,.0f}), rounded to 10,000",
+        note=f"{DEMO_GOAL_GROWTH:.2f} x last quarter's won revenue ({format_whole(won)}), rounded to 10,000",
     )

@@ -2,14 +2,22 @@
 
 Every error a user can cause names the offending thing and says how to fix it::
 
-    TandemError
-     ├── WorkspaceError          no workspace here, a broken config, an outdated schema
-     ├── ConfigError (ValueError)  a setting, URL or option with a wrong value
-     ├── MappingError (ValueError) a mapping file or preset that cannot be used
-     └── ImportValidationError (ValueError)
-                                 a source file with problems; carries every `Issue` found
+    TandemError                    the request could not be done (CLI exit 1, HTTP 400)
+     ├── WorkspaceError            no workspace here, a broken config, an outdated schema
+     ├── InvalidError (ValueError) what was asked is malformed or out of bounds (HTTP 422)
+     │    ├── ConfigError          a setting, URL, option or question field with a wrong value
+     │    ├── MappingError         a mapping file or preset that cannot be used
+     │    ├── FileProblemsError    a file someone wrote (definitions, plan, alert rules); every problem found
+     │    └── ImportValidationError  a source file with problems; carries every `Issue` found
+     ├── NotFoundError (LookupError)  the thing named does not exist (HTTP 404)
+     ├── ConflictError             the thing exists but is in a state that forbids the action (HTTP 409)
+     └── ForbiddenError            the person acting may not do this (HTTP 403)
 
-The CLI turns a `TandemError` into exit code 1 and its message on stderr; anything else is a bug.
+An error about one field of a question (`InvalidError.field`) names the field in the question's own vocabulary;
+each front end says it in its own: the CLI as the flag (`--from`), the REST API as the query parameter.
+The CLI turns a question's `InvalidError` into exit code 2 (a usage error), any other `TandemError` into exit
+code 1, with its message on stderr; anything else is a bug. The web app maps each kind to its HTTP status in one
+place (`tandem.server.app`).
 """
 
 from __future__ import annotations
@@ -19,9 +27,14 @@ from dataclasses import dataclass
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
+    "FileProblemsError",
+    "ForbiddenError",
     "ImportValidationError",
+    "InvalidError",
     "Issue",
     "MappingError",
+    "NotFoundError",
     "TandemError",
     "WorkspaceError",
 ]
@@ -35,11 +48,40 @@ class WorkspaceError(TandemError):
     """The workspace is missing, unreadable, or needs `tandem upgrade`."""
 
 
-class ConfigError(TandemError, ValueError):
-    """A setting, URL or option has a value tandem cannot use."""
+class InvalidError(TandemError, ValueError):
+    """What was asked is malformed or out of bounds; `field` names the question's field when one is at fault.
+
+    The message says what is wrong with the value and what would do, without naming the field: each front end
+    prefixes it with the field's own name there (a CLI flag, a query parameter, a form input).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
-class MappingError(TandemError, ValueError):
+class NotFoundError(TandemError, LookupError):
+    """The thing named (a proposal, a plan, a goal, a user, an import) does not exist."""
+
+
+class ConflictError(TandemError):
+    """The thing exists, but its state forbids the action (already decided, not the latest, still in use)."""
+
+
+class ForbiddenError(TandemError):
+    """The person acting may not do this: their role lacks the permission, or the workflow reserves it."""
+
+
+class ConfigError(InvalidError):
+    """A setting, URL, option or question field has a value tandem cannot use."""
+
+
+class MappingError(InvalidError):
     """A mapping (preset or TOML file) is malformed or does not fit the file it is applied to."""
 
 
@@ -64,7 +106,7 @@ class Issue:
         return f"{place}{shown}: {self.problem}; expected {self.expected}"
 
 
-class FileProblemsError(TandemError, ValueError):
+class FileProblemsError(InvalidError):
     """A file someone wrote (the definitions, a plan, the alert rules) cannot be used: every problem found, each
     with its place (file, 1-based line and column), the value when it helps, and a hint; nothing was done.
 
@@ -95,7 +137,7 @@ def _shorten(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[:limit] + f"... ({len(value):,} characters)"
 
 
-class ImportValidationError(TandemError, ValueError):
+class ImportValidationError(InvalidError):
     """A file failed validation. Nothing was imported; `issues` holds every problem found (not just the first)."""
 
     def __init__(

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import IO, Any
 
+from tandem.money import format_whole
+
 __all__ = ["format_number", "json_value", "neutralise", "write_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -23,7 +25,7 @@ def format_number(value: Any, style: str = "int") -> str:
     if style == "days":
         return f"{value:.1f}"
     if style == "money":
-        return f"{value:,.0f}"
+        return format_whole(value)
     if isinstance(value, float) and not value.is_integer():
         return f"{value:,.2f}"
     return f"{int(value):,}"

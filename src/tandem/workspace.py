@@ -19,19 +19,16 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+# What the funnel questions need is imported here; the other domains (accounts, audit, the application store and
+# its migrations, governance and impact, goals, plans, alerts, imports) inside the methods that use them, so that a
+# command loads only what it asks for (tests/test_cli_startup.py).
 import ibis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 
-from tandem.accounts import Accounts
-from tandem.alerts import Alerts
-from tandem.audit import AuditVerification, record, verify_chain
-from tandem.definitions.governance import Governance, VersionInfo
-from tandem.definitions.impact import ImpactReport, measure_impact
 from tandem.definitions.membership import rule_entries, with_rule_entries
-from tandem.definitions.model import Definitions, load_definitions
+from tandem.definitions.model import Definitions
 from tandem.engine import FunnelSpec, Result, funnel_table
 from tandem.engine.drilldown import leads_table
 from tandem.engine.quality import QualityReport, quality_report
@@ -39,16 +36,21 @@ from tandem.engine.revenue import pipeline_table, revenue_table
 from tandem.engine.spec import as_of_or_now, to_timestamp
 from tandem.engine.velocity import velocity_table
 from tandem.errors import ConfigError, WorkspaceError
-from tandem.plan.goals import Goals
-from tandem.plan.proposals import PlanDocument, PlanError, Plans
 from tandem.settings import resolve_settings
-from tandem.store.database import AppStore
-from tandem.store.models import AuditEntry
 from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
-from tandem.warehouse.importer import ImportResult, import_files
-from tandem.warehouse.mapping import Mapping as ColumnMapping
-from tandem.warehouse.mapping import load_mapping
 from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
+
+if TYPE_CHECKING:
+    from tandem.accounts import Accounts
+    from tandem.alerts import Alerts
+    from tandem.audit import AuditVerification
+    from tandem.definitions.governance import Governance, VersionInfo
+    from tandem.definitions.impact import ImpactReport
+    from tandem.plan.goals import Goals
+    from tandem.plan.proposals import PlanDocument, Plans
+    from tandem.store.database import AppStore
+    from tandem.warehouse.importer import ImportResult
+    from tandem.warehouse.mapping import Mapping as ColumnMapping
 
 __all__ = ["CONFIG_FILE", "Workspace", "WorkspaceConfig", "init_workspace", "open_workspace", "resolve_path"]
 
@@ -157,7 +159,10 @@ def init_workspace(
                 "workspace; give --database an empty database"
             )
         store.upgrade()
-        store.create_first_definitions(stage_list, current_actor())
+        from tandem.definitions.model import definitions_from_stages, dump_definitions
+
+        first = dump_definitions(definitions_from_stages(stage_list))
+        store.create_first_definitions(stage_list, first, current_actor())
         workspace._open_warehouse(create=True).create_schema()
         (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
     except BaseException:
@@ -224,6 +229,8 @@ class Workspace:
 
     @cached_property
     def store(self) -> AppStore:
+        from tandem.store.database import AppStore
+
         return AppStore(_sqlite_relative(self.config.database_url, self.path))
 
     def _open_warehouse(self, *, create: bool = False) -> Warehouse:
@@ -239,15 +246,23 @@ class Workspace:
     @cached_property
     def accounts(self) -> Accounts:
         """Users, sign-in and API tokens (`tandem.accounts`)."""
+        from tandem.accounts import Accounts
+
         return Accounts(self.store, self.settings)
 
     # --- audit log --------------------------------------------------------------------------------------------
     def record(self, actor: str, action: str, target: str = "", details: Any = None) -> None:
         """Append an entry to the audit log on its own (changes in the application database record their own)."""
+        from tandem.audit import record
+
         self.store.write(lambda s: record(s, actor, action, target, details))
 
     def audit_log(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         """The newest audit entries first (before sequence number `before`, for paging)."""
+        from sqlalchemy import select
+
+        from tandem.store.models import AuditEntry
+
         query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
         if before is not None:
             query = query.where(AuditEntry.seq < before)
@@ -267,6 +282,11 @@ class Workspace:
 
     def verify_audit(self, expect_head: str | None = None) -> AuditVerification:
         """Walk the whole audit chain: edited, deleted or reordered entries are reported (`tandem.audit`)."""
+        from sqlalchemy import select
+
+        from tandem.audit import verify_chain
+        from tandem.store.models import AuditEntry
+
         with self.store.session() as s:
             entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
             return verify_chain(entries, expect_head)
@@ -290,6 +310,8 @@ class Workspace:
         quarter-end guard's window is the `definitions_freeze_weeks` setting, and it measures loosening as the
         leads a proposal adds to each stage on the warehouse's data (`tandem.definitions.impact`).
         """
+        from tandem.definitions.governance import Governance
+
         return Governance(
             self.store,
             lambda: self.warehouse.columns("leads"),
@@ -299,12 +321,17 @@ class Workspace:
 
     def _added_leads(self, current: Definitions, proposed: Definitions) -> dict[str, int] | None:
         """Leads `proposed` adds to each stage over all history; None without leads (the guard reads the text)."""
+        from tandem.definitions.impact import measure_impact
+
         if int(self.warehouse.table("leads").count().execute()) == 0:
             return None
         return measure_impact(self, current, proposed, base_version=0).added
 
     def proposal_impact(self, proposal_id: int, *, as_of: date | datetime | str | None = None) -> ImpactReport:
         """What proposal `proposal_id` would change, measured against the version it was proposed on."""
+        from tandem.definitions.impact import measure_impact
+        from tandem.definitions.model import load_definitions
+
         proposal = self.definitions.proposal(proposal_id)
         base = self.definitions.version(proposal.base_version)
         proposed = load_definitions(proposal.document, source_name=f"proposal #{proposal_id}")
@@ -325,6 +352,8 @@ class Workspace:
         Won revenue is measured on the warehouse (`revenue`) only when a goal is shown; marketing's measured share
         counts leads of any channel but the `sales_sourced_channels` setting's.
         """
+        from tandem.plan.goals import Goals
+
         return Goals(
             self.store,
             self._won_revenue,
@@ -339,6 +368,8 @@ class Workspace:
         Each proposed version is run forward through the funnel model from history against the period's goal
         (`plan_sufficiency`) before it is stored.
         """
+        from tandem.plan.proposals import Plans
+
         return Plans(self.store, self.plan_sufficiency, lambda: self.stages)
 
     def plan_sufficiency(self, plan: PlanDocument) -> dict[str, Any]:
@@ -346,6 +377,7 @@ class Workspace:
         from tandem.plan.calculator import Given, goal_by_month, plan_model
         from tandem.plan.forward import sufficiency
         from tandem.plan.history import channel_costs
+        from tandem.plan.proposals import PlanError
 
         try:
             goal = goal_by_month(self, plan.period)
@@ -371,6 +403,8 @@ class Workspace:
     @cached_property
     def alerts(self) -> Alerts:
         """Alert rules (``alerts.yaml`` in the workspace folder) and the history of what they sent (`tandem.alerts`)."""
+        from tandem.alerts import Alerts
+
         return Alerts(self.store, self.path, workspace=self.config.name, settings=self.settings)
 
     # --- data -------------------------------------------------------------------------------------------------
@@ -390,6 +424,10 @@ class Workspace:
         Each import is then written to the audit log. The import itself commits in the warehouse first (its own
         import log is part of that transaction); the audit entry follows in the application database.
         """
+        from tandem.warehouse.importer import import_files
+        from tandem.warehouse.mapping import Mapping as ColumnMapping
+        from tandem.warehouse.mapping import load_mapping
+
         resolved = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         who = actor or cli_actor()
         results = import_files(
@@ -460,21 +498,40 @@ class Workspace:
         in_force = self.definitions_in_force(question.get("as_of"), version)
         return FunnelSpec(stages=tuple(in_force.definitions.stage_names), **question)
 
-    def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, VersionInfo, ibis.Table]:
-        """The spec, the definitions it is computed under, and the stage events those definitions give."""
+    def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, VersionInfo]:
+        """The spec and the definitions it is computed under (the stage events are read when the SQL is built)."""
         as_of = as_of_or_now(question.pop("as_of", None))
         in_force = self.definitions_in_force(as_of, version)
-        spec = FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question)
-        return spec, in_force, self.stage_events(in_force.definitions, spec.as_of)
+        return FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question), in_force
 
-    def _result(self, kind: str, expr: Any, spec: Any, definitions: VersionInfo | None = None) -> Result:
-        return Result(
-            kind=kind,
-            expr=expr,
+    def _result(
+        self,
+        kind: str,
+        spec: FunnelSpec,
+        build: Callable[[FunnelSpec], ibis.Table],
+        definitions: VersionInfo | None = None,
+        shape: tuple[Any, ...] = (),
+    ) -> Result:
+        """`kind`'s result for `spec`, its SQL compiled once per shape and reused (`tandem.engine.compiled`).
+
+        A question over stage events (`definitions` given) reads the tables `stage_events` reads, and its SQL
+        depends on those definitions' stages and rules; the others read opportunities and leads.
+        """
+        wh = self.warehouse
+        if definitions is not None:
+            reads: tuple[str, ...] = ("leads", "stage_events", "touches", "activities")
+            shape = (definitions.version, definitions.definitions, *shape)
+        else:
+            reads = ("opportunities", "leads")
+        return Result.for_question(
+            kind,
+            wh.con,
+            spec,
+            build,
+            reads=reads,
+            shape=shape,
             definition_version=definitions.version if definitions is not None else self.definition_version,
-            backend=self.warehouse.backend_name,
-            spec=spec,
-            _con=self.warehouse.con,
+            backend=wh.backend_name,
         )
 
     def funnel(
@@ -493,9 +550,10 @@ class Workspace:
         """Volumes, conversion and velocity per stage, by breakdown and period (docs/funnel-semantics.md).
 
         Computed under the definitions in force at `as_of`, or under `version` to recompute any period as another
-        version would have counted it.
+        version would have counted it. The SQL is compiled once per shape of question and reused with a new
+        `as_of`, `start` and `end` (`tandem.engine.compiled`).
         """
-        spec, in_force, events = self._question(
+        spec, in_force = self._question(
             version,
             by=tuple(by),
             period=period,
@@ -506,7 +564,12 @@ class Workspace:
             horizon_days=horizon_days,
             **_as_of(as_of),
         )
-        return self._result("funnel", funnel_table(self.warehouse.table("leads"), events, spec), spec, in_force)
+
+        def build(spec: FunnelSpec) -> ibis.Table:
+            events = self.stage_events(in_force.definitions, spec.as_of)
+            return funnel_table(self.warehouse.table("leads"), events, spec)
+
+        return self._result("funnel", spec, build, in_force)
 
     def revenue(
         self,
@@ -519,15 +582,21 @@ class Workspace:
     ) -> Result:
         """Won revenue, deal size, win rate, open pipeline and sales cycle from opportunities."""
         spec = self.funnel_spec(by=tuple(by), period=period, start=start, end=end, **_as_of(as_of))
-        wh = self.warehouse
-        return self._result("revenue", revenue_table(wh.table("opportunities"), wh.table("leads"), spec), spec)
+
+        def build(spec: FunnelSpec) -> ibis.Table:
+            return revenue_table(self.warehouse.table("opportunities"), self.warehouse.table("leads"), spec)
+
+        return self._result("revenue", spec, build)
 
     def pipeline(self, by: Sequence[str] = (), *, as_of: date | datetime | str | None = None) -> Result:
         """Open pipeline at `as_of` by CRM stage and age."""
         spec = self.funnel_spec(by=tuple(by), **_as_of(as_of))
-        wh = self.warehouse
-        expr = pipeline_table(wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of)
-        return self._result("pipeline", expr, spec)
+
+        def build(spec: FunnelSpec) -> ibis.Table:
+            wh = self.warehouse
+            return pipeline_table(wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of)
+
+        return self._result("pipeline", spec, build)
 
     def velocity(
         self,
@@ -543,11 +612,15 @@ class Workspace:
         version: int | None = None,
     ) -> Result:
         """Days from `from_stage` to `to_stage` (default: the next one; the last stage: the sales cycle), binned."""
-        spec, in_force, events = self._question(
+        spec, in_force = self._question(
             version, by=tuple(by), period=period, start=start, end=end, strict=strict, **_as_of(as_of)
         )
-        expr = velocity_table(self.warehouse.table("leads"), events, spec, from_stage, to_stage)
-        return self._result("velocity", expr, spec, in_force)
+
+        def build(spec: FunnelSpec) -> ibis.Table:
+            events = self.stage_events(in_force.definitions, spec.as_of)
+            return velocity_table(self.warehouse.table("leads"), events, spec, from_stage, to_stage)
+
+        return self._result("velocity", spec, build, in_force, shape=(from_stage, to_stage))
 
     def leads(
         self,
@@ -562,9 +635,14 @@ class Workspace:
         version: int | None = None,
     ) -> Result:
         """The leads behind a number: those that entered `stage` in range and match `where`."""
-        spec, in_force, events = self._question(version, start=start, end=end, strict=strict, **_as_of(as_of))
-        expr = leads_table(self.warehouse.table("leads"), events, spec, stage, where, limit)
-        return self._result("leads", expr, spec, in_force)
+        spec, in_force = self._question(version, start=start, end=end, strict=strict, **_as_of(as_of))
+        filters = dict(where or {})
+
+        def build(spec: FunnelSpec) -> ibis.Table:
+            events = self.stage_events(in_force.definitions, spec.as_of)
+            return leads_table(self.warehouse.table("leads"), events, spec, stage, filters, limit)
+
+        return self._result("leads", spec, build, in_force, shape=(stage, tuple(filters.items()), limit))
 
     def quality(self, *, as_of: date | datetime | str | None = None, examples: int = 5) -> QualityReport:
         """The data-quality report: out-of-order events, re-entries, unknown leads, negative durations."""

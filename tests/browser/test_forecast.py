@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tandem.plan.goals import current_quarter
+from tandem.periods import current_quarter
 from tandem.workspace import open_workspace
 from tests.server.conftest import PASSWORD
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from tandem.plan.calculator import next_quarter
+from tandem.periods import next_quarter
 
 from .conftest import RecordedPage
 from .test_overview import charts_drawn

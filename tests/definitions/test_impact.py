@@ -33,7 +33,7 @@ from tandem import Workspace
 from tandem.definitions.impact import measure_impact, quarter_start
 from tandem.definitions.model import Definitions, load_definitions
 
-from .conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 AS_OF = datetime(2026, 5, 15)
 
@@ -87,10 +87,9 @@ def funnel(mql_rule: str | None) -> Definitions:
     return load_definitions(f"stages:{stages}\n")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"impact-{backend}"), _tables()) as ws:
+@pytest.fixture(scope="module")
+def warehouse(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"impact-{backend.name}"), _tables()) as ws:
         yield ws
 
 

@@ -32,7 +32,7 @@ from tandem.definitions.model import Definitions, dump_definitions, load_definit
 from tandem.definitions.rules import RuleError, compile_rule, parse_rule
 from tandem.definitions.scoring import with_score
 
-from .conftest import BACKENDS, workspace_holding
+from ..backends import DUCKDB, Backend
 
 AS_OF = datetime(2026, 3, 1)
 PASSWORD = "a long enough password"
@@ -89,10 +89,9 @@ def _tables() -> dict[str, pa.Table]:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"membership-{backend}"), _tables()) as ws:
+@pytest.fixture(scope="module")
+def warehouse(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"membership-{backend.name}"), _tables()) as ws:
         yield ws
 
 
@@ -300,5 +299,5 @@ def test_results_use_the_version_in_force_at_their_as_of_date(ruled: Workspace) 
 
 def test_a_workspace_without_rules_counts_the_stage_events_alone(tmp_path: Path) -> None:
     # A version 1 workspace has no rules: nothing to compile, the stage events alone.
-    with workspace_holding("duckdb", tmp_path, _tables()) as ws:
+    with DUCKDB.workspace_holding(tmp_path, _tables()) as ws:
         assert reached(ws, "mql") == 2

@@ -21,8 +21,8 @@ from tandem.definitions.model import (
     diff_definitions,
     dump_definitions,
     load_definitions,
-    parse_duration,
 )
+from tandem.durations import parse_duration
 from tandem.errors import Issue
 from tandem.warehouse.schema import DEFAULT_STAGES, TABLES
 

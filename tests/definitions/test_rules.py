@@ -29,12 +29,12 @@ from tandem.definitions.rules import (
     RuleProblem,
     check_rule,
     compile_rule,
-    parse_duration,
     parse_rule,
     rule_problems,
 )
+from tandem.durations import parse_window as parse_duration
 
-from .conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 AS_OF = datetime(2026, 3, 1)
 COLUMNS = {
@@ -101,11 +101,10 @@ def _tables() -> dict[str, pa.Table]:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+@pytest.fixture(scope="module")
+def warehouse(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """The four leads in a workspace on each backend (built once per backend)."""
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"rules-{backend}"), _tables()) as ws:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"rules-{backend.name}"), _tables()) as ws:
         yield ws
 
 

@@ -50,13 +50,13 @@ from tandem.definitions.model import (
     Scoring,
     default_definitions,
     load_definitions,
-    parse_duration,
 )
 from tandem.definitions.rules import RuleError, compile_rule, parse_rule
 from tandem.definitions.scoring import ScoringError, score_table, with_score
+from tandem.durations import parse_duration
 from tandem.warehouse.schema import TABLES
 
-from .conftest import BACKENDS, workspace_holding
+from ..backends import BACKENDS, Backend
 
 AS_OF = datetime(2026, 3, 1)
 DAY = 86400
@@ -132,11 +132,10 @@ def _tables() -> dict[str, pa.Table]:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+@pytest.fixture(scope="module")
+def warehouse(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """The six leads and their touches in a workspace on each backend (built once per backend)."""
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"scoring-{backend}"), _tables()) as ws:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"scoring-{backend.name}"), _tables()) as ws:
         yield ws
 
 
@@ -267,7 +266,7 @@ def _canonical(name: str) -> ibis.Table:
     return ibis.table({c.name: types[c.type] for c in TABLES[name].columns}, name=name)
 
 
-@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "pyspark"])
+@pytest.mark.parametrize("dialect", [b.name for b in BACKENDS])
 def test_the_default_scoring_compiles_against_the_canonical_columns(dialect: str) -> None:
     leads = _canonical("leads")
     columns = {c.name: c.type for c in TABLES["leads"].columns}

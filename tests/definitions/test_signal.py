@@ -31,8 +31,8 @@ from tandem.definitions.signal import (
 )
 from tandem.errors import ConfigError
 
+from ..backends import DUCKDB, Backend
 from ..test_cli import TANDEM
-from .conftest import BACKENDS, workspace_holding
 
 AS_OF = datetime(2026, 6, 1)  # a Monday
 FIRST = AS_OF - timedelta(weeks=18)  # Monday 2026-01-26, the first week of history
@@ -300,9 +300,8 @@ def test_small_numbers_never_flag() -> None:
 # --- on a workspace, through the funnel engine ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_the_signal_on_every_backend(backend: str, tmp_path: Path) -> None:
-    with workspace_holding(backend, tmp_path, company(LOOSENED)) as ws:
+def test_the_signal_on_every_backend(backend: Backend, tmp_path: Path) -> None:
+    with backend.workspace_holding(tmp_path, company(LOOSENED)) as ws:
         signal = loosening_signal(ws, as_of=AS_OF)
         assert signal.status == "flag"
         assert (signal.mql_stage, signal.next_stage) == ("mql", "sql")
@@ -330,7 +329,7 @@ def test_the_signal_on_every_backend(backend: str, tmp_path: Path) -> None:
 
 
 def test_week_boundaries_and_options_on_a_workspace(tmp_path: Path) -> None:
-    with workspace_holding("duckdb", tmp_path, company(LOOSENED)) as ws:
+    with DUCKDB.workspace_holding(tmp_path, company(LOOSENED)) as ws:
         # Wednesday noon: the same complete weeks, the same mature ones.
         wednesday = loosening_signal(ws, as_of=AS_OF + timedelta(days=2, hours=12))
         assert [(w.week, w.mature) for w in wednesday.weeks] == [
@@ -353,7 +352,7 @@ def test_week_boundaries_and_options_on_a_workspace(tmp_path: Path) -> None:
 
 def test_the_history_is_what_the_signal_said_each_monday(tmp_path: Path) -> None:
     """One query serves a dozen readings; each is what the signal says when asked as of that Monday."""
-    with workspace_holding("duckdb", tmp_path, company(LOOSENED)) as ws:
+    with DUCKDB.workspace_holding(tmp_path, company(LOOSENED)) as ws:
         signal = loosening_signal(ws, as_of=AS_OF + timedelta(days=2))  # a Wednesday
         mondays = [reading.as_of for reading in signal.history]
         assert mondays[-1] == AS_OF + timedelta(days=2)
@@ -389,7 +388,7 @@ def run_signal(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_signal_command(tmp_path: Path) -> None:
-    with workspace_holding("duckdb", tmp_path, company(LOOSENED)):
+    with DUCKDB.workspace_holding(tmp_path, company(LOOSENED)):
         pass
     folder = tmp_path / "ws"
     done = run_signal(folder, "--format", "json")

@@ -1,68 +1,39 @@
-"""The engine's `engine` fixture: every engine test runs on each backend.
+"""The engine's journey builder: ``build(leads, deals, stages=...)`` loads hand-worked journeys into a fresh workspace
+on the test's backend (the ``backend`` fixture: tests/backends.py), so every engine test runs on each backend.
 
-``build(leads, deals, stages=...)`` loads journeys into a fresh workspace on the parametrised backend:
-
-- ``duckdb``: the embedded default, through the import path;
-- ``postgres``: a fresh database on the real server, through the import path;
-- ``pyspark``: Spark local mode reading the canonical tables from a Parquet folder.
+The journeys are written as ``<table>.parquet`` files (tests/engine/journeys.py); DuckDB and PostgreSQL import them
+as users do, Spark reads them in place.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-import tandem
 from tandem import Workspace
 from tandem.warehouse.schema import DEFAULT_STAGES
 
+from ..backends import Backend
 from .journeys import Deal, Lead, tables, write_tables
 
 Build = Callable[..., Workspace]
-BACKENDS = [
-    "duckdb",
-    pytest.param("postgres", marks=pytest.mark.postgres),
-    pytest.param("pyspark", marks=pytest.mark.spark),
-]
-#: Referenced tables first, as users import them.
-ORDER = ("leads", "stage_events", "opportunities")
-
-
-@pytest.fixture(params=BACKENDS)
-def engine_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
-def build(engine_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Build]:
-    opened: list[Workspace] = []
+def build(backend: Backend, tmp_path: Path) -> Iterator[Build]:
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
 
-    def make(leads: Sequence[Lead], deals: Sequence[Deal] = (), *, stages: Sequence[str] = DEFAULT_STAGES) -> Workspace:
-        folder = tmp_path / f"data{len(opened)}"
-        files = write_tables(folder, tables(leads, deals))
-        target = tmp_path / f"ws{len(opened)}"
-        if engine_backend == "pyspark":
-            ws = tandem.init_workspace(target, stages=stages, warehouse=f"spark:///{folder.resolve()}")
-        else:
-            urls = {}
-            if engine_backend == "postgres":
-                url = request.getfixturevalue("postgres_database")
-                urls = {"database": url, "warehouse": url}
-            ws = tandem.init_workspace(target, stages=stages, **urls)
-            for table in ORDER:
-                if table in files and tables_have_rows(files[table]):
-                    ws.import_files(table, [files[table]])
-        opened.append(ws)
-        return ws
+        def make(
+            leads: Sequence[Lead], deals: Sequence[Deal] = (), *, stages: Sequence[str] = DEFAULT_STAGES
+        ) -> Workspace:
+            n = next(numbers)
+            data = tmp_path / f"data{n}"
+            write_tables(data, tables(leads, deals))
+            return stack.enter_context(backend.workspace(tmp_path / f"ws{n}", data, stages=stages))
 
-    yield make
-    for ws in opened:
-        ws.close()
-
-
-def tables_have_rows(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    return bool(pq.ParquetFile(path).metadata.num_rows)
+        yield make

@@ -8,7 +8,6 @@ reads its warehouse after the ordinary import.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,9 +21,8 @@ import pytest
 
 import tandem
 from tandem.demo import generate_company
-from tests.conftest import fresh_postgres_database
+from tests.backends import Backend
 from tests.engine import reference as ref
-from tests.engine.conftest import BACKENDS
 
 pytest.importorskip("tandem.engine")
 
@@ -32,8 +30,6 @@ LEADS = 5_000
 SEED = 11
 TODAY = date(2026, 11, 23)
 AS_OF = datetime(2026, 11, 23)
-#: Referenced tables first, as users import them.
-IMPORT_ORDER = ("accounts", "campaigns", "leads", "stage_events", "opportunities", "touches", "spend", "activities")
 
 
 @dataclass
@@ -45,24 +41,12 @@ class Demo:
     opportunities: pd.DataFrame
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+@pytest.fixture(scope="module")
+def demo(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """The demo company on each backend: imported into DuckDB or PostgreSQL, read from its Parquet by Spark."""
-    backend = str(request.param)
-    folder: Path = tmp_path_factory.mktemp(f"engine-vs-reference-{backend}")
+    folder: Path = tmp_path_factory.mktemp(f"engine-vs-reference-{backend.name}")
     files = generate_company(folder / "data", leads=LEADS, seed=SEED, today=TODAY)
-    with contextlib.ExitStack() as stack:
-        if backend == "pyspark":
-            ws = tandem.init_workspace(folder / "ws", warehouse=f"spark:///{(folder / 'data').resolve()}")
-        else:
-            urls = {}
-            if backend == "postgres":
-                url = stack.enter_context(fresh_postgres_database())
-                urls = {"database": url, "warehouse": url}
-            ws = tandem.init_workspace(folder / "ws", **urls)
-            for table in IMPORT_ORDER:
-                ws.import_files(table, [files[table]])
-        stack.callback(ws.close)
+    with backend.workspace(folder / "ws", folder / "data") as ws:
         yield Demo(
             ws=ws,
             stages=list(ws.stages),

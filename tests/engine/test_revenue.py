@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import tandem
-
+from ..backends import DUCKDB, Backend
 from ..conftest import DATASETS, REPO
 from .conftest import Build
 from .journeys import deal, lead
@@ -96,27 +95,20 @@ def maven_expected() -> tuple[float, Decimal, float]:
 
 
 @pytest.mark.skipif(not MAVEN.is_dir(), reason=f"{MAVEN} is not present")
-def test_maven_win_rate_won_value_and_cycle(
-    engine_backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_maven_win_rate_won_value_and_cycle(backend: Backend, tmp_path: Path) -> None:
+    """Imported through the Maven mapping; a read-only warehouse reads what a DuckDB import exported."""
     source = tmp_path / "sales_pipeline.csv"
     source.write_bytes((MAVEN / "sales_pipeline.csv").read_bytes())
-    urls = {}
-    if engine_backend == "postgres":
-        url = request.getfixturevalue("postgres_database")
-        urls = {"database": url, "warehouse": url}
-    with tandem.init_workspace(tmp_path / "ws", **urls) as ws:
-        mapping = str(REPO / "examples" / "maven-opportunities.toml")
+    mapping = str(REPO / "examples" / "maven-opportunities.toml")
+    with (backend if backend.imports else DUCKDB).workspace(tmp_path / "ws") as ws:
         ws.import_files("opportunities", [source], mapping=mapping, skip_invalid=True)
-        if engine_backend == "pyspark":
-            folder = tmp_path / "parquet"
-            ws.warehouse.export_parquet(folder)
-            ws.close()
-            spark = tandem.init_workspace(tmp_path / "spark", warehouse=f"spark:///{folder}")
-            (row,) = spark.revenue(as_of="2018-01-01").rows()
-            spark.close()
-        else:
+        if backend.imports:
             (row,) = ws.revenue(as_of="2018-01-01").rows()
+        else:
+            ws.warehouse.export_parquet(tmp_path / "parquet")
+    if not backend.imports:
+        with backend.workspace(tmp_path / "spark", tmp_path / "parquet") as read_only:
+            (row,) = read_only.revenue(as_of="2018-01-01").rows()
     win_rate, won_value, median_days = maven_expected()
     assert row["win_rate"] == pytest.approx(win_rate, rel=1e-12)
     assert Decimal(str(round(row["won_revenue"], 2))) == won_value

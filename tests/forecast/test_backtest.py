@@ -16,10 +16,11 @@ import pytest
 
 from tandem import Workspace
 from tandem.demo_workspace import build_demo
-from tandem.forecast.backtest import backtest, periods_between
+from tandem.forecast.backtest import backtest
 from tandem.forecast.history import History, day_of, known_at, load_history
 from tandem.forecast.simulate import forecast_period
-from tandem.plan.goals import Period
+from tandem.periods import CalendarPeriod as Period
+from tandem.periods import periods_between
 
 from ..conftest import DATASETS, REPO
 from .test_forecast_exact import _synthetic

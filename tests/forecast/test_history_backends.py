@@ -17,9 +17,9 @@ import pytest
 from tandem import Workspace
 from tandem.forecast.history import day_of, load_history
 from tandem.forecast.service import period_forecast
-from tandem.plan.goals import parse_period
+from tandem.periods import parse_period
 
-from ..definitions.conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 AS_OF = datetime(2026, 2, 1)
 
@@ -55,9 +55,9 @@ def _company() -> dict[str, pa.Table]:
     return {"leads": leads, "stage_events": events, "opportunities": opportunities}
 
 
-@pytest.fixture(params=BACKENDS)
-def company(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
-    with workspace_holding(str(request.param), tmp_path, _company()) as ws:
+@pytest.fixture
+def company(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path, _company()) as ws:
         yield ws
 
 

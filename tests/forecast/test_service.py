@@ -15,7 +15,7 @@ import pytest
 
 from tandem import Workspace
 from tandem.forecast.service import forecast_signals, period_forecast
-from tandem.plan.goals import parse_period
+from tandem.periods import parse_period
 from tandem.plan.proposals import PlanDocument, Plans
 
 from ..conftest import write

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import pytest
 from scipy import stats
 
+from tandem.durations import MONTH_DAYS
 from tandem.errors import ConfigError
+from tandem.periods import add_months
 from tandem.plan.forward import Program, forward_entries, sufficiency
-from tandem.plan.model import MONTH_DAYS, FunnelModel, Lag, Rate
-from tandem.plan.waterfall import ChannelCost, add_months, reverse_waterfall
+from tandem.plan.model import FunnelModel, Lag, Rate
+from tandem.plan.waterfall import ChannelCost, reverse_waterfall
 
 JUNE = date(2027, 6, 1)
 JUNE_END = date(2027, 6, 30)

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pytest
 
 from tandem.accounts import AccessDenied, Principal
+from tandem.money import format_amount
+from tandem.periods import CalendarPeriod as Period
+from tandem.periods import current_quarter
 from tandem.plan.goals import (
     GoalError,
     GoalInfo,
-    Period,
-    current_quarter,
-    format_amount,
     parse_amount,
     parse_period,
     plan_targets,
@@ -29,7 +29,7 @@ from tandem.plan.goals import (
 )
 from tandem.workspace import Workspace
 
-from ..definitions.conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 PASSWORD = "a long enough password"
 
@@ -412,9 +412,9 @@ def _leads_and_deals() -> dict[str, pa.Table]:
     return {"leads": leads, "opportunities": opportunities}
 
 
-@pytest.fixture(params=BACKENDS)
-def measured(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Workspace, Principal]]:
-    with workspace_holding(str(request.param), tmp_path, _leads_and_deals()) as ws:
+@pytest.fixture
+def measured(backend: Backend, tmp_path: Path) -> Iterator[tuple[Workspace, Principal]]:
+    with backend.workspace_holding(tmp_path, _leads_and_deals()) as ws:
         yield ws, person(ws, "eve", "exec")
 
 

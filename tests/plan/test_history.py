@@ -28,7 +28,7 @@ from tandem import Workspace
 from tandem.errors import ConfigError
 from tandem.plan.history import channel_costs, model_from_history
 
-from ..definitions.conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 AS_OF = datetime(2026, 12, 31)
 
@@ -87,10 +87,9 @@ def _tables() -> dict[str, pa.Table]:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def history(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"history-{backend}"), _tables()) as ws:
+@pytest.fixture(scope="module")
+def history(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"history-{backend.name}"), _tables()) as ws:
         yield ws
 
 

@@ -15,7 +15,7 @@ from tandem.demo_workspace import build_demo
 from tandem.plan.pacing import expected_to_date, pacing
 from tests.engine import reference as ref
 
-from ..definitions.conftest import BACKENDS, workspace_holding
+from ..backends import Backend
 
 JAN, FEB, MAR = date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)
 Q1_END = date(2026, 3, 31)
@@ -46,10 +46,9 @@ def _tables() -> dict[str, pa.Table]:
     }
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def small(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    backend = str(request.param)
-    with workspace_holding(backend, tmp_path_factory.mktemp(f"pacing-{backend}"), _tables()) as ws:
+@pytest.fixture(scope="module")
+def small(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path_factory.mktemp(f"pacing-{backend.name}"), _tables()) as ws:
         yield ws
 
 

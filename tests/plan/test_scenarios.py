@@ -8,8 +8,9 @@ from datetime import date
 
 import pytest
 
+from tandem.durations import MONTH_DAYS
 from tandem.errors import ConfigError
-from tandem.plan.model import MONTH_DAYS, FunnelModel, Rate
+from tandem.plan.model import FunnelModel, Rate
 from tandem.plan.scenarios import Scenario, apply_scenario, compare, load_scenarios, parse_change
 from tandem.plan.waterfall import ChannelCost
 

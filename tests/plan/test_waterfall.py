@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from tandem.durations import MONTH_DAYS
 from tandem.errors import ConfigError
+from tandem.periods import add_months
 from tandem.plan.forward import forward_entries
-from tandem.plan.model import MONTH_DAYS, FunnelModel, Lag, Rate, chain_of
-from tandem.plan.waterfall import ChannelCost, add_months, reverse_waterfall
+from tandem.plan.model import FunnelModel, Lag, Rate, chain_of
+from tandem.plan.waterfall import ChannelCost, reverse_waterfall
 
 JUNE = date(2027, 6, 1)
 

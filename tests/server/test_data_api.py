@@ -191,9 +191,9 @@ def test_the_leads_csv_has_a_header_and_defuses_formulas(
         ("/api/leads?stage=mql&where=channel=a%00b", "channel"),
     ],
 )
-def test_a_bad_question_is_a_400_naming_the_bad_value(api: Callable[[str], TestClient], url: str, named: str) -> None:
+def test_a_bad_question_is_a_422_naming_the_bad_value(api: Callable[[str], TestClient], url: str, named: str) -> None:
     response = api("val").get(url)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 422, response.text
     assert named in response.json()["detail"]
 
 

@@ -39,7 +39,7 @@ def test_the_signal_is_the_python_apis_document_and_is_cached(app: FastAPI, api:
 
     assert reader.get("/api/definitions/signal", params={"weeks": 0}).status_code == 422
     refused = reader.get("/api/definitions/signal", params={"as_of": "yesterday"})
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert "as_of" in refused.json()["detail"]
     assert api("val").get("/api/definitions/signal").status_code == 200  # as of now
     anonymous = TestClient(app).get("/api/definitions/signal")
@@ -67,5 +67,5 @@ def test_suggestions_rank_attributes_draw_the_curve_and_change_no_definition(
     assert reader.get("/api/definitions").json() == before
 
     unknown = reader.get("/api/definitions/suggestions", params={"stage": "won"})
-    assert unknown.status_code == 400
+    assert unknown.status_code == 422
     assert "--stage" in unknown.json()["detail"]

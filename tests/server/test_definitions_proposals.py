@@ -443,5 +443,5 @@ def test_the_proposal_page_and_the_api_show_what_it_would_change_on_the_data(
     assert f'<td class="n">{by_stage["mql"]["added"]:,}</td>' in row
     assert impact["summary"][0] in page.replace("&#39;", "'")
 
-    assert api("val").get(f"/api/definitions/proposals/{proposal_id}/impact?as_of=soon").status_code == 400
+    assert api("val").get(f"/api/definitions/proposals/{proposal_id}/impact?as_of=soon").status_code == 422
     assert api("val").get("/api/definitions/proposals/99/impact").status_code == 404

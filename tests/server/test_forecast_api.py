@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from tandem.forecast.service import period_forecast, workspace_backtest
 from tandem.forecast.warnings import early_warnings
-from tandem.plan.goals import current_quarter
+from tandem.periods import current_quarter
 
 from .conftest import Browser
 from .test_plan_pages import set_goal

@@ -181,7 +181,7 @@ def test_a_bad_question_on_the_page_keeps_the_form_and_names_the_value(signed_in
         ({"period": "decade"}, "decade"),
     ):
         page = browser.get("/funnel", params=params)
-        assert page.status_code == 400
+        assert page.status_code == 422
         assert 'id="funnel-form"' in page.text
         assert named in html.unescape(page.text)
 
@@ -195,7 +195,7 @@ def test_a_bad_velocity_step_leaves_the_funnel_shown(signed_in: Callable[[str], 
 
 def test_a_drill_down_for_an_unknown_stage_is_an_error_page(signed_in: Callable[[str], Browser]) -> None:
     page = signed_in("val").get("/funnel/leads", params={"stage": "nope"})
-    assert page.status_code == 400
+    assert page.status_code == 422
     assert "unknown stage 'nope'" in html.unescape(page.text)
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tandem.plan.goals import current_quarter, parse_period
+from tandem.periods import current_quarter, parse_period
 from tandem.plan.pacing import period_pacing
 
 from .conftest import Browser

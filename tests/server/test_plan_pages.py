@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tandem.plan.calculator import next_quarter
+from tandem.periods import next_quarter
 from tandem.server import create_app
 
 from ..test_cli import TANDEM
@@ -97,7 +97,7 @@ def test_a_bad_value_is_refused_naming_its_parameter(
     api: Callable[[str], TestClient], changes: dict[str, str | list[str]], named: str
 ) -> None:
     answer = api("val").get("/api/plan/waterfall", params={**QUESTION, **changes})
-    assert answer.status_code == 400, answer.text
+    assert answer.status_code == 422, answer.text
     assert answer.json()["detail"].startswith(f"{named}: "), answer.json()
 
 
@@ -110,7 +110,7 @@ def test_without_a_goal_the_api_names_the_revenue_and_the_page_says_how_to_set_o
     api: Callable[[str], TestClient], signed_in: Callable[[str], Browser]
 ) -> None:
     answer = api("val").get("/api/plan/waterfall", params={"period": PERIOD})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert answer.json()["detail"].startswith(f"revenue: no goal for {PERIOD}")
     assert f"tandem goal set {PERIOD} AMOUNT" in answer.json()["detail"]
 

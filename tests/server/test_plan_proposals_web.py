@@ -20,8 +20,8 @@ from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 
+from tandem.periods import parse_period
 from tandem.plan.calculator import Given, plan_inputs
-from tandem.plan.goals import parse_period
 from tandem.plan.scenarios import compare, load_scenarios
 
 from .conftest import Browser
@@ -335,9 +335,9 @@ def test_a_bad_scenarios_file_is_refused_naming_the_place(api: Callable[[str], T
     assert unknown.status_code == 422
     assert "x:y is not a step of the funnel" in unknown.json()["detail"]
     no_goal = val.get("/api/plan/scenarios", params={"document": SCENARIOS, "period": "2027-Q3"})
-    assert no_goal.status_code == 400
+    assert no_goal.status_code == 422
     assert no_goal.json()["detail"].startswith("revenue: no goal for 2027-Q3")
-    assert val.get("/api/plan/scenarios", params={"document": SCENARIOS, "period": "2027-Q9"}).status_code == 400
+    assert val.get("/api/plan/scenarios", params={"document": SCENARIOS, "period": "2027-Q9"}).status_code == 422
 
 
 def test_the_scenarios_form_shows_the_comparison_on_the_plan_page(signed_in: Callable[[str], Browser]) -> None:

@@ -25,9 +25,10 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from tandem import __version__
 from tandem.alerts.rules import AlertRule, Destination
 from tandem.forecast.signals import Signal
+from tandem.money import format_whole
+from tandem.version import __version__
 
 __all__ = [
     "PASSWORD_ENV",
@@ -63,7 +64,7 @@ def format_value(value: float, unit: str) -> str:
     if unit == "share":
         return f"{value * 100:.0f} %"
     if unit == "amount":
-        return f"{value:,.0f}"
+        return format_whole(value)
     if unit == "count":
         return f"{value:,.0f}"
     return f"{value:.2f}"

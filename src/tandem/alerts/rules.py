@@ -41,8 +41,8 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from tandem.definitions.model import _Reader, compose_yaml
 from tandem.errors import FileProblemsError, Issue
+from tandem.located_yaml import YamlReader, compose_yaml
 
 __all__ = [
     "RULES_FILE",
@@ -214,7 +214,7 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source_name: str = RULES
             raise AlertRulesError([Issue(str(path), None, None, None, f"cannot be read: {exc}", "fix it")]) from None
         if source_name == RULES_FILE:
             source_name = str(path)
-    reader = _Reader(source_name, text)
+    reader = YamlReader(source_name, text)
     root = compose_yaml(reader, text, "the alert rules file", _START)
     if root is None:
         raise AlertRulesError(reader.issues)
@@ -233,11 +233,10 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source_name: str = RULES
                 _check_references(reader, root, rules)
                 if not reader.issues:
                     return rules
-    reader.issues.sort(key=lambda issue: (issue.line or 0, int(issue.column or 0)))
-    raise AlertRulesError(reader.issues)
+    raise AlertRulesError(reader.sorted_issues())
 
 
-def _check_duplicate_keys(reader: _Reader, node: Node) -> None:
+def _check_duplicate_keys(reader: YamlReader, node: Node) -> None:
     """YAML keeps the last of two equal keys silently; a rules file with one is refused instead."""
     if isinstance(node, MappingNode):
         seen: dict[str, int] = {}
@@ -313,7 +312,7 @@ def _hint(loc: Sequence[int | str], error_type: str, message: str) -> str:
     return "see docs/alerts.md for the format"
 
 
-def _report(reader: _Reader, root: Node, error: Any) -> None:
+def _report(reader: YamlReader, root: Node, error: Any) -> None:
     loc: tuple[int | str, ...] = tuple(error["loc"])
     error_type = str(error["type"])
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -330,7 +329,7 @@ def _report(reader: _Reader, root: Node, error: Any) -> None:
         )
 
 
-def _check_references(reader: _Reader, root: Node, rules: AlertRules) -> None:
+def _check_references(reader: YamlReader, root: Node, rules: AlertRules) -> None:
     """Across entries: `send_to` names a destination; rule names are unique (they key the history)."""
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules.rules):

@@ -9,32 +9,38 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from tandem.alerts import HISTORY_STATUSES, AlertRecord, AlertRules, RunReport
-from tandem.alerts.delivery import format_value
 from tandem.commands.common import (
     AsOfOption,
     Format,
     FormatOption,
     WorkspaceOption,
+    cli_actor,
     err,
+    moment,
+    open_workspace,
     out,
     print_json,
 )
-from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 from tandem.forecast.signals import Signal
-from tandem.workspace import cli_actor, open_workspace
+
+if TYPE_CHECKING:
+    from tandem.alerts import AlertRecord, AlertRules, RunReport
 
 alerts_app = typer.Typer(
     help="Alerts on the forecast's early warnings: rules in alerts.yaml, sent by webhook and email once per period.",
     no_args_is_help=True,
 )
+
+#: `tandem.alerts.HISTORY_STATUSES`, named here for the help of `alerts list --status` without importing the
+#: alerts service at start-up; tests/test_cli_startup.py checks that the two agree.
+HISTORY_STATUSES = ("sending", "sent", "failed", "gave_up")
 
 SignalsOption = Annotated[
     Path | None,
@@ -67,7 +73,7 @@ def run(
         else:
             from tandem.forecast.current import current_signals
 
-            signals = current_signals(ws, to_timestamp(as_of))
+            signals = current_signals(ws, moment(as_of))
         report = ws.alerts.run(signals, dry_run=dry_run, actor=cli_actor(), rules=rules)
     if format is Format.json:
         print_json(report.as_dict())
@@ -156,9 +162,11 @@ def list_(
     status: Annotated[
         str | None, typer.Option(help=f"Only this status: {', '.join(HISTORY_STATUSES)}.", metavar="STATUS")
     ] = None,
-    rule: Annotated[str | None, typer.Option(help="Only this rule's alerts.")] = None,
-    period: Annotated[str | None, typer.Option(help="Only alerts for this period (e.g. 2026Q4).")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
+    rule: Annotated[str | None, typer.Option(metavar="RULE", help="Only this rule's alerts.")] = None,
+    period: Annotated[
+        str | None, typer.Option(metavar="PERIOD", help="Only alerts for this period (e.g. 2026Q4).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="How many, newest first.")] = 50,
     format: FormatOption = Format.table,
 ) -> None:
     """The history of alerts: what was sent, to where, after how many tries, and what failed."""
@@ -197,6 +205,8 @@ def _history_row(record: AlertRecord) -> dict[str, Any]:
 @alerts_app.command("check")
 def check(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
     """Check alerts.yaml and print its rules and destinations (a problem: file, line, column and a hint)."""
+    from tandem.alerts.delivery import format_value
+
     with open_workspace(workspace, needs_warehouse=False) as ws:
         rules = ws.alerts.rules()
         path = ws.alerts.path

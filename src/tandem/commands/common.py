@@ -1,24 +1,42 @@
 """What every ``tandem`` command module shares: the consoles, the output formats, the common options, JSON
-output and signing in. Command modules by domain (`tandem.commands.*`) and `tandem.cli` import from here."""
+output, opening the workspace, signing in, turning a user's error into one line and an exit code (`run`), and the
+root group that loads each command when it is used (`TandemGroup`).
+
+Command modules by domain (`tandem.commands.*`) import from here and `tandem.cli` assembles them. This module,
+like every command module at import time, stays light (typer, rich and tandem's own small modules): the
+workspace, the engine and the stores are imported inside the commands that use them, so ``tandem --help``
+starts at once and ``tandem funnel`` loads only what the funnel needs.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import getpass
+import inspect
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from enum import StrEnum
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
+import typer.main
 from rich.console import Console
+from rich.markup import escape
+from typer.core import DEFAULT_MARKUP_MODE, HAS_RICH, TyperCommand, TyperGroup, TyperOption
 
-from tandem.accounts import Principal
-from tandem.errors import TandemError
-from tandem.workspace import Workspace
+from tandem.errors import InvalidError, TandemError
+
+if TYPE_CHECKING:
+    from typer._click import Command, Context, HelpFormatter, Parameter
+
+    from tandem.accounts import Principal
+    from tandem.workspace import Workspace
 
 # Piped output is not cut to 80 columns: tables stay whole in files and logs.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -45,16 +63,26 @@ class PeriodChoice(StrEnum):
 
 WorkspaceOption = Annotated[
     Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: $TANDEM_WORKSPACE, else the current folder)."),
+    typer.Option(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        help="Workspace folder (default: $TANDEM_WORKSPACE, else the current folder).",
+    ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format.")]
 ResultFormatOption = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
-ByOption = Annotated[list[str] | None, typer.Option("--by", help="Break down by a lead column (repeatable).")]
+ByOption = Annotated[
+    list[str] | None, typer.Option("--by", metavar="COL", help="Break down by a lead column (repeatable).")
+]
 PeriodOption = Annotated[PeriodChoice | None, typer.Option("--period", help="Group by period of entry (UTC).")]
-FromOption = Annotated[str | None, typer.Option("--from", help="First day included (YYYY-MM-DD, UTC).")]
-ToOption = Annotated[str | None, typer.Option("--to", help="First day excluded (YYYY-MM-DD, UTC).")]
+FromOption = Annotated[str | None, typer.Option("--from", metavar="DATE", help="First day included (YYYY-MM-DD, UTC).")]
+ToOption = Annotated[str | None, typer.Option("--to", metavar="DATE", help="First day excluded (YYYY-MM-DD, UTC).")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Count only leads that passed each stage in order.")]
-AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Observe the data as of this moment (default now).")]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option("--as-of", metavar="DATE", help="Observe the data as of this moment (default now)."),
+]
 VersionOption = Annotated[
     int | None,
     typer.Option(
@@ -64,8 +92,19 @@ VersionOption = Annotated[
         help="Count under this definitions version (default: the version in force at --as-of).",
     ),
 ]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", metavar="USER", help="Who you are (signs in with their password; optional with $TANDEM_TOKEN)."
+    ),
+]
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+ProposalArgument = Annotated[int, typer.Argument(metavar="N", help="The proposal's number (see `history`).")]
 
 
+# --- output -------------------------------------------------------------------------------------------------------
 def json_default(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -76,14 +115,37 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, default=json_default, indent=2) + "\n")
 
 
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Who you are (signs in with their password; optional with $TANDEM_TOKEN)."),
-]
-PasswordStdinOption = Annotated[
-    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
-]
-ProposalArgument = Annotated[int, typer.Argument(metavar="N", help="The proposal's number (see `history`).")]
+def when(value: datetime | None) -> str:
+    """A stored moment in tables: minutes are enough, and a missing one is blank."""
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""
+
+
+def show_secret(secret: str, note: str) -> None:
+    """A password or token shown once: alone on its line on stdout (easy to copy), the advice on stderr."""
+    out.print(f"\n    {secret}\n", highlight=False)
+    err.print(note, highlight=False)
+
+
+def print_error(message: str) -> None:
+    """An error for people, on stderr, in the one form every command uses."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+
+
+# --- the workspace and who is acting ------------------------------------------------------------------------------
+def open_workspace(
+    path: str | os.PathLike[str] | None = None, *, check_schema: bool = True, needs_warehouse: bool = True
+) -> Workspace:
+    """`tandem.workspace.open_workspace`, imported when a command runs rather than when the CLI starts."""
+    from tandem.workspace import open_workspace as open_
+
+    return open_(path, check_schema=check_schema, needs_warehouse=needs_warehouse)
+
+
+def cli_actor() -> str:
+    """The audit log's name for someone at the command line (`tandem.workspace.cli_actor`)."""
+    from tandem.workspace import cli_actor as actor
+
+    return actor()
 
 
 def sign_in(ws: Workspace, username: str | None, password_stdin: bool) -> Principal:
@@ -107,3 +169,264 @@ def read_password() -> str:
     if sys.stdin.isatty():
         return getpass.getpass("password: ")
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def moment(value: str | None) -> datetime | None:
+    """A date flag's value as a naive UTC datetime (`tandem.engine.spec.to_timestamp`, imported when used)."""
+    from tandem.engine.spec import to_timestamp
+
+    return to_timestamp(value)
+
+
+# --- errors -------------------------------------------------------------------------------------------------------
+def run(app: typer.Typer, args: Sequence[str] | None = None) -> None:
+    """Run `app` as the ``tandem`` command does: an error the user caused is one line on stderr and an exit code
+    (`user_error`), never a traceback; anything else is a bug and keeps its traceback.
+
+    Only the command itself does this (`tandem.cli.main`): run in-process (a test's CliRunner, a notebook), the
+    app lets the exception through to its caller.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    try:
+        app(args=argv)
+    except Exception as exc:
+        found = user_error(exc, lambda: invoked(app, argv))
+        if found is None:
+            raise
+        message, code = found
+        print_error(message)
+        raise SystemExit(code) from None
+
+
+def invoked(app: typer.Typer, args: Sequence[str]) -> Command | None:
+    """The command `args` name (the deepest group or command they reach), whose flags name a field at fault."""
+    command: Command = typer.main.get_command(app)
+    for token in args:
+        children = getattr(command, "commands", None)
+        if children is None:
+            break
+        if token.startswith("-"):
+            continue
+        if token not in children:
+            break
+        command = children[token]
+    return command
+
+
+#: A question's field -> the flag that sets it, where the flag is not ``--`` and the field with ``-`` for ``_``.
+FLAGS = {
+    "start": "--from",
+    "end": "--to",
+    "version": "--definitions",
+    "window_days": "--window",
+    "horizon_days": "--horizon",
+    "as_of": "--as-of",
+}
+
+
+def flag_for(field: str, command: Command | None = None) -> str:
+    """How the command line names a question's field: the running command's own option or argument of that name
+    (``--stage``, ``from_stage``), else `FLAGS`, else ``--field-name``."""
+    for param in getattr(command, "params", ()):
+        if param.name == field:
+            if isinstance(param, TyperOption):
+                return max(param.opts, key=len)
+            return param.metavar or field
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def user_error(exc: BaseException, command: Callable[[], Command | None] = lambda: None) -> tuple[str, int] | None:
+    """The message and exit code of an error the user caused, None for a bug (which keeps its traceback).
+
+    A field of the question at fault is a usage error (exit 2) and the message names its flag (`flag_for`, in
+    `command`, asked only then); any other `TandemError` is a request that failed (exit 1). A pydantic
+    ValidationError from a question's model is read as the `InvalidError` it wraps (or its own message), naming
+    the field it was raised for.
+    """
+    error = _invalid_from_validation(exc) or exc
+    if isinstance(error, InvalidError) and error.field:
+        return f"{flag_for(error.field, command())}: {error.message}", 2
+    if isinstance(error, TandemError):
+        return str(error), 1
+    return None
+
+
+def _invalid_from_validation(exc: BaseException) -> TandemError | None:
+    pydantic_core = sys.modules.get("pydantic_core")  # already imported if one was raised; never import it here
+    if pydantic_core is None or not isinstance(exc, pydantic_core.ValidationError):
+        return None
+    problems = exc.errors(include_url=False)
+    first = problems[0]
+    cause = first.get("ctx", {}).get("error")
+    location = first.get("loc", ())
+    if isinstance(cause, TandemError) and not isinstance(cause, InvalidError):
+        return cause  # not about a value (a missing workspace, say): a failed request, as raised
+    if isinstance(cause, TandemError):
+        message = str(cause)
+    else:
+        text = str(cause) if isinstance(cause, Exception) else str(first["msg"])
+        message = f"{text[:1].lower()}{text[1:]} (got {first.get('input')!r})" if location else text
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    field = getattr(cause, "field", None) or (str(location[0]) if location else None)
+    return InvalidError(message, field=field, value=first.get("input"))
+
+
+class TandemGroup(TyperGroup):
+    """The root ``tandem`` group: its commands loaded when used, and their help tidied.
+
+    `catalogue` (set by `tandem.cli`) names each command as ``module:attribute``, a function or a Typer; a
+    command is imported and built the first time it runs or its own help is shown, so ``tandem funnel`` imports
+    one command module and builds one command, where Typer alone would read all fifty signatures on every start.
+    ``tandem --help`` lists them from their docstrings alone.
+    """
+
+    catalogue: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = self.lazy = LazyCommands(self.catalogue, dict(self.commands))
+        tidy_help(self)
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        with self.lazy.listing():
+            super().format_help(ctx, formatter)
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """A group's commands by name, in the catalogue's order, each imported and built on first look-up.
+
+    While a listing is printed (`listing`), a command not built yet is only summarised: its name and help, read
+    from its function's docstring or its Typer's help, with nothing imported beyond its module.
+    """
+
+    def __init__(self, catalogue: Mapping[str, str], built: dict[str, Command]) -> None:
+        self._catalogue = dict(catalogue)
+        self._built = built
+        self._listing = False
+
+    def __getitem__(self, name: str) -> Command:
+        if name in self._built:
+            return self._built[name]
+        target = self._target(name)
+        if self._listing:
+            return _summary(name, target)
+        command = self._built[name] = _build(name, target)
+        tidy_help(command)
+        return command
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._built and name not in self._catalogue:
+            raise KeyError(name)
+        self._built.pop(name, None)
+        self._catalogue.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._catalogue
+        yield from (name for name in self._built if name not in self._catalogue)
+
+    def __len__(self) -> int:
+        return len({*self._catalogue, *self._built})
+
+    def __contains__(self, name: object) -> bool:  # without building it
+        return name in self._built or name in self._catalogue
+
+    @contextmanager
+    def listing(self) -> Iterator[None]:
+        """Summaries instead of built commands, for a group's help."""
+        before, self._listing = self._listing, True
+        try:
+            yield
+        finally:
+            self._listing = before
+
+    def _target(self, name: str) -> Any:
+        module, _, attribute = self._catalogue[name].partition(":")
+        return getattr(import_module(module), attribute)
+
+
+def _build(name: str, target: Any) -> Command:
+    """`target` (a command function or a Typer) built by Typer as `app.command(name)` or `app.add_typer(name=)`
+    would, through a holder group with a callback (so that Typer always makes it a group)."""
+    holder = typer.Typer()
+    holder.callback()(_nothing)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
+
+def _nothing() -> None:
+    """The holder group's callback (never run)."""
+
+
+def _summary(name: str, target: Any) -> Command:
+    """What a group's listing shows of a command: its name and the help it will have once built."""
+    if isinstance(target, typer.Typer):  # its own help, else its callback's docstring, as Typer reads them
+        callback = target.registered_callback.callback if target.registered_callback else None
+        text = getattr(target.info.help, "value", target.info.help) or (callback and inspect.getdoc(callback))
+    else:
+        text = inspect.getdoc(target)
+    markup = HAS_RICH and DEFAULT_MARKUP_MODE == "rich"
+    return TyperCommand(name=name, help=_plain(text, markup))
+
+
+# --- help ---------------------------------------------------------------------------------------------------------
+# Typer 0.29 (with its own copy of Click, typer._click) draws a type column for every parameter in its rich help:
+# flags read `--strict <bool>`, text `--from <str>`. In rich markup mode it keeps a docstring's single line breaks
+# in the command lists and later paragraphs, so sentences break where the source line ended, and it reads help as
+# rich markup, so `[settings]` or `[@COST]` vanish. `tidy_help` fixes each command once it is built.
+
+_TYPE_METAVARS = {"str": "TEXT", "int": "INTEGER", "int range": "INTEGER", "float": "NUMBER", "float range": "NUMBER"}
+
+
+def tidy_help(root: Command) -> None:
+    """Reflow every help text of `root` and the commands built under it into whole paragraphs, show it as plain
+    text, and give each option a metavar that says what it takes: none for a flag, the choices, DIR, DATE, or the
+    type in capitals. Commands not built yet (`LazyCommands`) are tidied when they are."""
+    markup = HAS_RICH and getattr(root, "rich_markup_mode", None) == "rich"
+    for command in _walk(root):
+        command.help = _plain(command.help, markup)
+        context = typer.Context(command)
+        help_option = command.get_help_option(context)
+        for param in [*command.params, *([help_option] if help_option is not None else [])]:
+            if getattr(param, "help", None):
+                param.help = _plain(param.help, markup)  # type: ignore[attr-defined]
+            if isinstance(param, TyperOption) and param.metavar is None:
+                param.metavar = _metavar(param, context)
+
+
+def _walk(command: Command) -> Iterator[Command]:
+    yield command
+    children = getattr(command, "commands", {})
+    for child in [] if isinstance(children, LazyCommands) else children.values():
+        yield from _walk(child)
+
+
+def _plain(text: str | None, markup: bool) -> str | None:
+    """Paragraphs joined into single lines (the terminal wraps them), escaped when help is read as markup."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    joined = "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+    return escape(joined) if markup else joined
+
+
+def _metavar(param: Parameter, context: Context) -> str | None:
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""
+    display = getattr(param, "display_type", None)
+    if display is None:  # another Typer: its own metavars
+        return None
+    label = str(display(context)).strip("<>")
+    if label.startswith("list[") and label.endswith("]"):
+        label = label[5:-1]
+    if "|" in label:
+        return f"[{label}]"
+    return _TYPE_METAVARS.get(label, label.upper())

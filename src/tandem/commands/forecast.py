@@ -11,11 +11,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from tandem.commands.common import AsOfOption, Format, FormatOption, WorkspaceOption, out, print_json
+from tandem.commands.common import (
+    AsOfOption,
+    Format,
+    FormatOption,
+    WorkspaceOption,
+    moment,
+    open_workspace,
+    out,
+    print_json,
+)
 from tandem.commands.warnings import warnings as warnings_command
 from tandem.exports import format_number
-from tandem.plan.goals import format_amount
-from tandem.workspace import open_workspace
+from tandem.money import format_amount
 
 __all__ = ["forecast_app"]
 
@@ -25,13 +33,22 @@ forecast_app = typer.Typer(
 )
 
 PeriodOption = Annotated[
-    str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: the current quarter).")
+    str | None,
+    typer.Option("--period", metavar="PERIOD", help="2027, 2027-Q1 or 2027-01 (default: the current quarter)."),
 ]
 SimulationsOption = Annotated[
-    int | None, typer.Option("--simulations", min=1, max=1_000_000, help="Simulated outcomes behind the range.")
+    int | None,
+    typer.Option("--simulations", min=1, max=1_000_000, metavar="N", help="Simulated outcomes behind the range."),
 ]
 SeedOption = Annotated[
-    int, typer.Option("--seed", min=0, max=2**32 - 1, help="Seed of the simulations (the same seed, the same answer).")
+    int,
+    typer.Option(
+        "--seed",
+        min=0,
+        max=2**32 - 1,
+        metavar="SEED",
+        help="Seed of the simulations (the same seed, the same answer).",
+    ),
 ]
 
 
@@ -70,16 +87,14 @@ def forecast(
     baselines, and what changed since the forecast a week earlier."""
     if ctx.invoked_subcommand is not None:
         return
-    from tandem.engine.spec import to_timestamp
     from tandem.forecast.service import period_forecast
     from tandem.forecast.simulate import DEFAULT_SIMULATIONS
     from tandem.plan.goals import parse_period
 
     chosen = parse_period(period) if period else None  # None: the quarter of --as-of
+    at = moment(as_of)
     with open_workspace(workspace) as ws:
-        result = period_forecast(
-            ws, chosen, as_of=to_timestamp(as_of), simulations=simulations or DEFAULT_SIMULATIONS, seed=seed
-        )
+        result = period_forecast(ws, chosen, as_of=at, simulations=simulations or DEFAULT_SIMULATIONS, seed=seed)
     document = result.as_dict()
     if format is Format.json:
         print_json(document)
@@ -157,14 +172,13 @@ def forecast_backtest(
 ) -> None:
     """How the forecast did: every past period forecast from its first day and every week in it with only what was
     known then, against what it won; MAPE, bias and P10-P90 coverage beside the weighted pipeline and run rate."""
-    from tandem.engine.spec import to_timestamp
     from tandem.forecast.backtest import BACKTEST_SIMULATIONS
     from tandem.forecast.service import workspace_backtest
 
     chosen: Literal["quarter", "month"] = "month" if kind is BacktestKind.month else "quarter"
-    moment = to_timestamp(as_of)
+    at = moment(as_of)
     with open_workspace(workspace) as ws:
-        result = workspace_backtest(ws, kind=chosen, as_of=moment, simulations=simulations or BACKTEST_SIMULATIONS)
+        result = workspace_backtest(ws, kind=chosen, as_of=at, simulations=simulations or BACKTEST_SIMULATIONS)
     document = result.as_dict()
     if format is Format.json:
         print_json(document)

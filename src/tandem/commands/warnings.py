@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from tandem.commands.common import AsOfOption, Format, FormatOption, WorkspaceOption, out, print_json
+from tandem.commands.common import (
+    AsOfOption,
+    Format,
+    FormatOption,
+    WorkspaceOption,
+    moment,
+    open_workspace,
+    out,
+    print_json,
+)
 from tandem.exports import format_number
-from tandem.forecast.warnings import EarlyWarnings
-from tandem.plan.goals import format_amount
-from tandem.workspace import open_workspace
+from tandem.money import format_amount
+
+if TYPE_CHECKING:
+    from tandem.forecast.warnings import EarlyWarnings
 
 __all__ = ["warnings"]
 
 PeriodArgument = Annotated[
-    str | None, typer.Option("--period", help="2027, 2027-Q1 or 2027-01 (default: the current quarter).")
+    str | None,
+    typer.Option("--period", metavar="PERIOD", help="2027, 2027-Q1 or 2027-01 (default: the current quarter)."),
 ]
 
 
@@ -29,14 +40,13 @@ def warnings(
 ) -> None:
     """Early warnings: each stage's pace week by week, today's shortfalls as next period's revenue gaps, the
     bottleneck stage and the last day extra top-of-funnel volume can still close in the period."""
-    from tandem.engine.spec import to_timestamp
     from tandem.forecast.warnings import early_warnings
     from tandem.plan.goals import current_quarter, parse_period
 
-    moment = to_timestamp(as_of)
-    chosen = parse_period(period) if period else current_quarter(moment.date() if moment else None)
+    at = moment(as_of)
+    chosen = parse_period(period) if period else current_quarter(at.date() if at else None)
     with open_workspace(workspace) as ws:
-        found = early_warnings(ws, chosen, as_of=moment)
+        found = early_warnings(ws, chosen, as_of=at)
     if format is Format.json:
         print_json(found.as_dict())
         return

@@ -35,6 +35,7 @@ from typing import Any
 
 from tandem.definitions.model import Definitions, StageDefinition
 from tandem.definitions.rules import RuleError, parse_rule
+from tandem.periods import quarter_of
 
 __all__ = ["GuardVerdict", "freeze_window", "loosened_stages", "quarter_bounds", "quarter_label"]
 
@@ -42,16 +43,14 @@ MARKETING = "marketing"
 
 
 def quarter_bounds(day: date) -> tuple[date, date]:
-    """First and last day of the calendar quarter containing `day`."""
-    first_month = 3 * ((day.month - 1) // 3) + 1
-    first = date(day.year, first_month, 1)
-    after = date(day.year + 1, 1, 1) if first_month == 10 else date(day.year, first_month + 3, 1)
-    return first, after - timedelta(days=1)
+    """First and last day of the calendar quarter containing `day` (`tandem.periods.quarter_of`), both included."""
+    quarter = quarter_of(day)
+    return quarter.start, quarter.end - timedelta(days=1)
 
 
 def quarter_label(day: date) -> str:
     """``2026-Q4``: the quarter as people name it in a plan or a board deck."""
-    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return quarter_of(day).label
 
 
 def freeze_window(day: date, weeks: int) -> tuple[date, date] | None:

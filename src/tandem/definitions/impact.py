@@ -30,16 +30,18 @@ import ibis.expr.types as ir
 
 from tandem.definitions.model import Definitions
 from tandem.engine.entries import first_entries
+from tandem.money import format_whole
+from tandem.periods import quarter_of
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
 
 __all__ = ["ImpactReport", "StageImpact", "measure_impact", "quarter_start"]
 
 
 def quarter_start(day: date) -> date:
-    """The first day of the calendar quarter holding `day`."""
-    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    """The first day of the calendar quarter holding `day` (`tandem.periods.quarter_of`)."""
+    return quarter_of(day).start
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class StageImpact:
             if self.promised_won is not None:
                 text += f" (not the {self.promised_won:.1f} their number suggests)"
             if self.expected_revenue is not None:
-                text += f", about {self.expected_revenue:,.0f} in revenue"
+                text += f", about {format_whole(self.expected_revenue)} in revenue"
         return text + "."
 
 
@@ -131,7 +133,7 @@ class ImpactReport:
 
 
 def measure_impact(
-    ws: Workspace,
+    ws: DefinitionsContext,
     current: Definitions,
     proposed: Definitions,
     *,
@@ -256,7 +258,7 @@ def measure_impact(
     )
 
 
-def _average_won_deal(ws: Workspace, as_of: datetime) -> float | None:
+def _average_won_deal(ws: DefinitionsContext, as_of: datetime) -> float | None:
     """The mean amount of the opportunities won by `as_of` (None: none won, or no amounts)."""
     opportunities = ws.warehouse.table("opportunities")
     won = opportunities.filter(

@@ -57,7 +57,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tandem.definitions.rules import RuleError, check_rule, parse_rule
+from tandem.durations import DURATION_HINT, Duration, parse_duration
 from tandem.errors import FileProblemsError, Issue
+from tandem.located_yaml import Entries, YamlReader, compose_yaml, is_null
 
 __all__ = [
     "DEFAULT_DEFINITIONS_PATH",
@@ -65,46 +68,24 @@ __all__ = [
     "Change",
     "Definitions",
     "DefinitionsError",
-    "Duration",
     "FitRule",
     "Scoring",
     "ScoringRule",
     "Side",
     "StageDefinition",
-    "compose_yaml",
     "default_definitions",
     "definitions_from_stages",
     "diff_definitions",
     "dump_definitions",
     "load_definitions",
-    "parse_duration",
 ]
 
 Side = Literal["marketing", "sales"]
 SIDES: tuple[Side, ...] = ("marketing", "sales")
-DurationUnit = Literal["seconds", "minutes", "hours", "days", "weeks", "business_hours"]
 
 DEFAULT_DEFINITIONS_PATH = Path(__file__).with_name("default.yaml")
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([a-z][a-z ]*?)\s*$", re.IGNORECASE)
-_UNITS: dict[str, DurationUnit] = {
-    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "seconds"),
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "minutes"),
-    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hours"),
-    **dict.fromkeys(("d", "day", "days"), "days"),
-    **dict.fromkeys(("w", "week", "weeks"), "weeks"),
-    **dict.fromkeys(("bh", "business hour", "business hours"), "business_hours"),
-}
-_UNIT_SECONDS: dict[DurationUnit, int] = {
-    "seconds": 1,
-    "minutes": 60,
-    "hours": 3600,
-    "days": 86400,
-    "weeks": 7 * 86400,
-    "business_hours": 3600,  # calendar hours until a working-hours calendar exists
-}
-_DURATION_HINT = "a whole number and a unit, e.g. 5m, 24h, 2d, 1w or 24 business hours"
 
 
 class DefinitionsError(FileProblemsError):
@@ -117,41 +98,6 @@ class DefinitionsError(FileProblemsError):
     subject = "the definitions"
     outcome = "nothing was changed"
     show_values = False
-
-
-class Duration(BaseModel):
-    """A length of time as written (`24h`, `24 business hours`), kept with its unit so nothing is lost."""
-
-    model_config = ConfigDict(frozen=True)
-
-    text: str
-    amount: int
-    unit: DurationUnit
-
-    @property
-    def seconds(self) -> int:
-        """Calendar seconds; business hours count as calendar hours until a working-hours calendar exists."""
-        return self.amount * _UNIT_SECONDS[self.unit]
-
-    @property
-    def business(self) -> bool:
-        """Whether the duration is in business time (nights and weekends should not count, once they can)."""
-        return self.unit == "business_hours"
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def parse_duration(text: str) -> Duration:
-    """`5m`, `24h`, `2d`, `1w`, `24 business hours` -> a `Duration`; anything else is a `ValueError`."""
-    match = _DURATION.match(text)
-    unit = _UNITS.get(" ".join(match.group(2).lower().split())) if match else None
-    if match is None or unit is None:
-        raise ValueError(f"{text!r} is not a duration; expected {_DURATION_HINT}")
-    amount = int(match.group(1))
-    if amount <= 0:
-        raise ValueError(f"{text!r} is not a positive duration; expected {_DURATION_HINT}")
-    return Duration(text=text.strip(), amount=amount, unit=unit)
 
 
 class StageDefinition(BaseModel):
@@ -236,8 +182,6 @@ _SCORING_KEYS = ("fit", "behaviour")
 _FIT_KEYS = ("when", "points")
 _BEHAVIOUR_KEYS = ("event", "points", "within", "half_life")
 
-_Entries = dict[str, tuple[Node, Node]]
-
 
 @dataclass
 class _RuleSite:
@@ -249,148 +193,18 @@ class _RuleSite:
     allow_score: bool
 
 
-class _Reader:
-    """Turns YAML nodes into plain values, noting each problem with its 1-based line and column."""
+class _Reader(YamlReader):
+    """The located-YAML reader, with the definitions file's durations (`tandem.durations.parse_duration`)."""
 
-    def __init__(self, source: str, text: str) -> None:
-        self.source = source
-        self.lines = text.splitlines()
-        self.issues: list[Issue] = []
-        self.misspelled: dict[int, set[str]] = {}  # id(mapping node) -> keys suggested for its unknown keys
-
-    def problem(self, node: Node, problem: str, hint: str, *, value: str | None = None) -> None:
-        mark = node.start_mark
-        self.add(mark.line + 1, mark.column + 1, problem, hint, value=value)
-
-    def add(self, line: int | None, column: int | None, problem: str, hint: str, *, value: str | None = None) -> None:
-        self.issues.append(
-            Issue(
-                file=self.source,
-                line=line,
-                column=None if column is None else str(column),
-                value=value,
-                problem=problem,
-                expected=hint,
-            )
-        )
-
-    def mapping(self, node: Node, allowed: Sequence[str], what: str) -> _Entries | None:
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping of keys to values", f"{what} takes: {', '.join(allowed)}")
-            return None
-        entries: _Entries = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                self.problem(key_node, f"a key in {what} must be a plain word", f"{what} takes: {', '.join(allowed)}")
-                continue
-            key = key_node.value
-            if key in entries:
-                first = entries[key][0].start_mark.line + 1
-                self.problem(key_node, f"key {key!r} appears twice in {what} (first on line {first})", "keep one")
-                continue
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                self.misspelled.setdefault(id(node), set()).update(close)
-                takes = f"{what[0].upper()}{what[1:]} takes: {', '.join(allowed)}"
-                self.problem(key_node, f"unknown key {key!r} in {what}", hint + takes)
-                continue
-            entries[key] = (key_node, value_node)
-        return entries
-
-    def text(self, entries: _Entries, key: str, what: str, *, owner: Node | None = None) -> str | None:
-        """The key's value as text; a problem (at `owner`) when missing, if `owner` is given, or when not text."""
-        if key not in entries:
-            if owner is not None and key not in self.misspelled.get(id(owner), ()):  # the misspelling says it
-                self.problem(owner, f"{what} has no {key!r}", f"add `{key}: ...` to {what}")
-            return None
-        value_node = entries[key][1]
-        if not isinstance(value_node, ScalarNode):
-            self.problem(value_node, f"{key!r} in {what} must be text, not a list or mapping", f"write `{key}: ...`")
-            return None
-        if _is_null(value_node) or not value_node.value.strip():
-            if owner is not None:
-                self.problem(value_node, f"{key!r} in {what} is empty", f"give {key!r} a value")
-            return None
-        return str(value_node.value)
-
-    def integer(self, entries: _Entries, key: str, what: str, owner: Node) -> int | None:
-        if key not in entries:
-            if key not in self.misspelled.get(id(owner), ()):
-                self.problem(owner, f"{what} has no {key!r}", f"add `{key}: <whole number>` to {what}")
-            return None
-        value_node = entries[key][1]
-        if not (isinstance(value_node, ScalarNode) and value_node.tag == "tag:yaml.org,2002:int"):
-            shown = value_node.value if isinstance(value_node, ScalarNode) else None
-            self.problem(value_node, f"{key!r} in {what} must be a whole number", "e.g. 10 or -5", value=shown)
-            return None
-        return int(yaml.safe_load(value_node.value))
-
-    def duration(self, entries: _Entries, key: str, what: str) -> Duration | None:
+    def duration(self, entries: Entries, key: str, what: str) -> Duration | None:
         text = self.text(entries, key, what)
         if text is None:
             return None
         try:
             return parse_duration(text)
         except ValueError:
-            self.problem(entries[key][1], f"{key!r} in {what} is not a duration", _DURATION_HINT, value=text)
+            self.problem(entries[key][1], f"{key!r} in {what} is not a duration", DURATION_HINT, value=text)
             return None
-
-    def rule_position(self, node: ScalarNode, line: int, column: int) -> tuple[int, int]:
-        """File line and column (1-based) of a rule problem at `line`, `column` (1-based) within the rule text.
-
-        A literal block (`|`) keeps the rule's lines as they are; a folded block (`>`) and a plain or quoted
-        scalar over several lines join the lines with one space, so the column is walked back across them.
-        Quoted text with escapes is the one case where the column can be off by the escapes before it.
-        """
-        first, start = node.start_mark.line, node.start_mark.column  # 0-based
-        if node.style == "|" or (node.style == ">" and line > 1):
-            content = [self._line(index) for index in range(first + 1, node.end_mark.line + 1)]
-            source = next((text for text in content if text.strip()), "")  # the block's indentation
-            return first + line + 1, len(source) - len(source.lstrip(" ")) + column
-        if node.style == ">":
-            segments = [(index, self._line(index)) for index in range(first + 1, node.end_mark.line + 1)]
-            segments = [(index, text) for index, text in segments if text.strip()]
-        else:
-            quote = 1 if node.style in ("'", '"') else 0
-            segments = [(first, " " * (start + quote) + self._line(first)[start + quote :])]
-            segments += [(index, self._line(index)) for index in range(first + 1, node.end_mark.line + 1)]
-            if line > 1 or node.end_mark.line == first:
-                return first + line, (start + quote + column if line == 1 else column)
-        remaining = column
-        for index, source in segments:
-            indent = len(source) - len(source.lstrip(" "))
-            length = len(source.strip())
-            if remaining <= length + 1 or index == segments[-1][0]:
-                return index + 1, indent + remaining
-            remaining -= length + 1
-        return first + 1, start + column  # pragma: no cover - an empty scalar has no rule to report on
-
-    def _line(self, index: int) -> str:
-        return self.lines[index] if 0 <= index < len(self.lines) else ""
-
-
-def compose_yaml(reader: _Reader, text: str, what: str, start: str) -> Node | None:
-    """The YAML node tree of `text` (lines and columns kept), or None with the reason added to `reader`'s issues:
-    malformed YAML at its place, or an empty file (`what` is empty: `start` says how to begin)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = f"malformed YAML: {exc.problem or exc.context or 'cannot be read'}"
-        hint = "check the indentation, colons and quotes around this place"
-        reader.add(None if mark is None else mark.line + 1, None if mark is None else mark.column + 1, problem, hint)
-        return None
-    except yaml.YAMLError as exc:
-        reader.add(None, None, f"malformed YAML: {exc}", "check the file is YAML text")
-        return None
-    if root is None:
-        reader.add(1, 1, f"{what} is empty", start)
-    return root
-
-
-def _is_null(node: ScalarNode) -> bool:
-    return node.tag == "tag:yaml.org,2002:null"
 
 
 def load_definitions(
@@ -417,9 +231,8 @@ def load_definitions(
         raise DefinitionsError(reader.issues)
     definitions, rules = _read_definitions(reader, root)
     _check_rules(reader, rules, columns)
-    reader.issues.sort(key=lambda issue: (issue.line or 0, int(issue.column or 0)))
     if reader.issues or definitions is None:
-        raise DefinitionsError(reader.issues)
+        raise DefinitionsError(reader.sorted_issues())
     return definitions
 
 
@@ -569,7 +382,7 @@ def _read_scoring(reader: _Reader, node: Node) -> tuple[Scoring | None, list[_Ru
             continue
         items = entries[key][1]
         if not isinstance(items, SequenceNode):
-            if not (isinstance(items, ScalarNode) and _is_null(items)):
+            if not (isinstance(items, ScalarNode) and is_null(items)):
                 reader.problem(
                     items,
                     f"scoring {key!r} must be a list",
@@ -609,10 +422,6 @@ def _read_scoring(reader: _Reader, node: Node) -> tuple[Scoring | None, list[_Ru
 
 def _check_rules(reader: _Reader, sites: list[_RuleSite], columns: Mapping[str, str] | None) -> None:
     """Syntax of every rule, and with `columns` the attributes and types it uses, at their place in the file."""
-    try:
-        from tandem.definitions.rules import RuleError, check_rule, parse_rule
-    except ImportError:  # pragma: no cover - only while the rule language is not installed
-        return
     for site in sites:
         try:
             rule = parse_rule(site.text)
@@ -626,7 +435,7 @@ def _check_rules(reader: _Reader, sites: list[_RuleSite], columns: Mapping[str, 
                 known["score"] = "float"
             problems = check_rule(rule, known)
         for problem in problems:
-            line, column = reader.rule_position(site.node, problem.line, problem.column)
+            line, column = reader.position_in(site.node, problem.line, problem.column)
             hint = problem.hint
             if "score" in problem.message and not site.allow_score and "score" not in (columns or {}):
                 hint = f"{hint}; `score` can be used in stage rules once the file defines `scoring:`"

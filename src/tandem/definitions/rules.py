@@ -22,7 +22,7 @@ Language:
   compared with a number), ``days_since_created()`` (days from created_at to the as-of time, a decimal). An
   event counts when it happened in (as_of - within, as_of]; without ``within``, at any time up to as_of. Durations
   are a whole number of seconds, minutes, hours, days or weeks, as in the definitions file: '90m', '12h',
-  '30d', '2w' (calendar time: business hours are for service levels).
+  '30d', '2w' (`tandem.durations.parse_window`: calendar time, as business hours are for service levels).
 
 Missing values: **a lead whose attribute is missing does not meet a condition on it**, so ``employees >= 20``,
 ``employees < 20`` and ``country not in ('US')`` are all unmet when the value is missing, and ``not`` of such a
@@ -50,6 +50,7 @@ import ibis.expr.types as ir
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from tandem.durations import parse_window
 from tandem.errors import TandemError
 from tandem.warehouse.backends import column_type_of
 
@@ -74,7 +75,6 @@ __all__ = [
     "compile_rule",
     "compile_rule_at",
     "event_counts",
-    "parse_duration",
     "parse_rule",
     "rule_problems",
 ]
@@ -575,21 +575,6 @@ _NUMERIC = {"integer", "float"}
 _TEMPORAL = {"date", "timestamp"}
 
 
-def parse_duration(text: str) -> timedelta | None:
-    """A window's length: '30d' -> 30 days, '12h', '2w', '90m'; None when the text is not such a duration.
-
-    The same durations as the definitions file (`tandem.definitions.model.parse_duration`: one parser, one
-    spelling of units), in calendar time only: a window in business hours would need a working-hours calendar.
-    """
-    from tandem.definitions.model import parse_duration as parse_file_duration  # the model imports the rules
-
-    try:
-        duration = parse_file_duration(text)
-    except ValueError:
-        return None
-    return None if duration.business else timedelta(seconds=duration.seconds)
-
-
 def _parse_date(text: str) -> date | None:
     try:
         return date.fromisoformat(text.strip())
@@ -696,7 +681,7 @@ class _Checker:
             value = keyword.value
             if not (isinstance(value, RuleLiteral) and isinstance(value.value, str)):
                 self.report(value, "'within' must be a quoted duration", "write e.g. within='30d' (m, h, d or w)")
-            elif (duration := parse_duration(value.value)) is None or duration <= timedelta(0):
+            elif (duration := parse_window(value.value)) is None or duration <= timedelta(0):
                 self.report(
                     value,
                     f"bad duration {value.value!r}",
@@ -886,7 +871,7 @@ def event_counts(rule: Rule) -> list[EventCount]:
         for keyword in node.keywords:
             assert isinstance(keyword.value, RuleLiteral)
             assert isinstance(keyword.value.value, str)
-            within = parse_duration(keyword.value.value)
+            within = parse_window(keyword.value.value)
         source = FUNCTIONS[node.name].source
         assert source is not None
         count = EventCount(source, kind.value, within)
@@ -1022,7 +1007,7 @@ class _Compiler:
         for keyword in node.keywords:
             assert isinstance(keyword.value, RuleLiteral)
             assert isinstance(keyword.value.value, str)
-            duration = parse_duration(keyword.value.value)
+            duration = parse_window(keyword.value.value)
             assert duration is not None
             keep.append(source.occurred_at > ibis.literal(self.as_of - duration, type="timestamp"))
         return source.filter(*keep)

@@ -53,8 +53,8 @@ from tandem.engine.spec import as_of_or_now, to_timestamp
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tandem.definitions.context import DefinitionsContext
     from tandem.definitions.model import Definitions
-    from tandem.workspace import Workspace
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS",
@@ -555,7 +555,7 @@ class WeeklyCounts:
 
 
 def weekly_counts(
-    ws: Workspace, as_of: datetime, params: SignalParams, stage: str | None = None, extra_weeks: int = 0
+    ws: DefinitionsContext, as_of: datetime, params: SignalParams, stage: str | None = None, extra_weeks: int = 0
 ) -> WeeklyCounts:
     """The complete weeks the signal reads, oldest first, counted by the funnel engine.
 
@@ -601,7 +601,7 @@ def weekly_counts(
 
 
 def loosening_signal(
-    ws: Workspace,
+    ws: DefinitionsContext,
     *,
     as_of: date | datetime | str | None = None,
     recent_weeks: int = 4,

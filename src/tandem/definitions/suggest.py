@@ -21,7 +21,7 @@ from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
 
 __all__ = [
     "OUTCOME_COLUMN",
@@ -292,7 +292,7 @@ def describe_curve(rows: Sequence[ThresholdRow], outcome: str = "won") -> str:
 
 
 def workspace_training_frame(
-    ws: Workspace,
+    ws: DefinitionsContext,
     outcome_stage: str | None = None,
     as_of: date | datetime | str | None = None,
     *,

@@ -31,7 +31,7 @@ from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
 
 __all__ = ["NOTE", "Suggestions", "suggest_definitions"]
 
@@ -96,7 +96,7 @@ class Suggestions:
 
 
 def suggest_definitions(
-    ws: Workspace,
+    ws: DefinitionsContext,
     *,
     stage: str | None = None,
     as_of: date | datetime | str | None = None,

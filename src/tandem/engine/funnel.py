@@ -1,13 +1,18 @@
 """The funnel: volumes, conversion (cohort and period view, with censoring), and velocity per stage.
 
 How this works: the entry table (one row per lead, an entry time per stage) is unfolded into one row per
-(lead, stage reached). One aggregation groups those rows by breakdown, period of entry and stage, and measures
-each stage's cohort: how many entered, how many went on to the next stage (within the window), how many are still
-open, and the quantiles of the step's duration. A Kaplan-Meier aggregation gives the censoring-aware conversion.
-Each stage's row then takes the previous stage's cohort figures ("from previous"), over a frame that lists every
-stage for every group and period that saw any entry, so an empty stage shows 0 rather than disappearing.
+(lead, stage reached), and each row's measures of its step to the next stage are computed once (`measured_rows`:
+whole seconds of both entries, then converted, still open, the step in days, the Kaplan-Meier day). One
+aggregation groups those rows by breakdown, period of entry and stage, and measures each stage's cohort: how many
+entered, how many went on to the next stage (within the window), how many are still open, and the quartiles and
+mean of the step's duration. A Kaplan-Meier aggregation of the same rows gives the censoring-aware conversion.
+Each stage's row then takes the previous stage's cohort figures ("from previous"): every cohort is unfolded onto
+every stage of its group and period and one GROUP BY gathers them (`_by_stage`), so an empty stage shows 0 rather
+than disappearing, with no join.
 
-Every step is an Ibis expression; nothing is computed in Python. See docs/funnel-semantics.md for the rules.
+Every step is an Ibis expression; nothing is computed in Python. See docs/funnel-semantics.md for the rules. The
+expression is built and compiled once per shape of question, then rebound to each question's moments
+(`tandem.engine.compiled`): the moments reach it only as literals, never as values derived in Python.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from tandem.engine.entries import check_columns, days_between, entry_table, long_entries
+from tandem.engine.entries import SECONDS_PER_DAY, check_columns, entry_table, long_entries, whole_seconds
 from tandem.engine.spec import PERIOD_UNITS, FunnelSpec
 from tandem.engine.survival import km_conversion
 
-__all__ = ["FUNNEL_COLUMNS", "funnel_table", "place", "stage_rows"]
+__all__ = ["FUNNEL_COLUMNS", "funnel_table", "measured_rows", "place", "stage_rows"]
+
+_DAY_SECONDS = 86400  # an integer: whole seconds compare exactly
 
 #: Columns of a funnel result after the breakdown (and period) columns.
 FUNNEL_COLUMNS = (
@@ -59,22 +66,56 @@ def place(
 def stage_rows(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str]]:
     """One row per (lead, stage reached) in range, with the group keys; returns the table and the key names."""
     check_columns(leads, spec.by, "breakdown")
-    entries = entry_table(leads, events, spec.stages, strict=spec.strict, as_of=spec.as_of)
+    # Only the columns the funnel reads: a smaller expression to build and compile, and narrower SQL.
+    used = leads.select("lead_id", "created_at", *(c for c in spec.by if c not in ("lead_id", "created_at")))
+    entries = entry_table(used, events, spec.stages, strict=spec.strict, as_of=spec.as_of)
     rows = long_entries(entries, len(spec.stages), keep=["lead_id", *spec.by])
     return place(rows, rows.entered, spec, spec.by)
 
 
-def _cohorts(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
-    """Per group, period and stage k: its cohort's size and how the cohort did on the step k -> k+1."""
-    as_of = ibis.literal(spec.as_of, type="timestamp")
-    step_days = days_between(rows.entered, rows.next_entered)
-    converted = rows.next_entered.notnull() & (rows.next_entered <= as_of)
+def measured_rows(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
+    """Each (lead, stage) row's measures of the step k -> k+1, computed once for the cohorts and Kaplan-Meier.
+
+    Columns: `keys`, ``stage_index``, ``_converted`` (reached k+1, within the window if any), ``_still_open`` (not
+    converted, younger than the horizon), ``_days`` (the step's duration in days, null without k+1) and ``_day``
+    (Kaplan-Meier's whole days: to k+1 when converted, else to `as_of`; any day past the horizon counted as H+1).
+
+    Both times are turned into whole seconds once (`whole_seconds`), and every measure is integer arithmetic on
+    them or a comparison with a constant. Entries are never after `as_of` (`first_entries` drops later events), so
+    a next entry that exists is a conversion by `as_of`; comparing the whole seconds is exact, so these are the
+    same as comparing `days_between` with the window and the horizon in days. Kaplan-Meier reads only days up to
+    the horizon and how many leads outlast each: the days past it are all alike (fewer groups for the same result).
+    """
+    # Whole seconds in a projection of their own: Ibis keeps it rather than inline it at each of its three uses.
+    timed = rows.select(
+        *keys, "stage_index", _entered_s=whole_seconds(rows.entered), _next_s=whole_seconds(rows.next_entered)
+    )
+    step_s = timed._next_s - timed._entered_s
+    age_s = whole_seconds(ibis.literal(spec.as_of, type="timestamp")) - timed._entered_s
+    converted = timed._next_s.notnull()
     if spec.window_days is not None:
-        converted = converted & (step_days <= ibis.literal(float(spec.window_days), type="float64"))
-    age_days = days_between(rows.entered, as_of)
-    still_open = ~converted & (age_days < ibis.literal(float(spec.horizon), type="float64"))
-    measured = rows.mutate(_converted=converted, _still_open=still_open, _days=step_days)
+        converted = converted & (step_s <= ibis.literal(spec.window_days * _DAY_SECONDS, type="int64"))
+    horizon_s = ibis.literal(spec.horizon * _DAY_SECONDS, type="int64")
+    day = (ibis.cases((converted, step_s), else_=age_s).cast("float64") / _per_day()).floor().cast("int64")
+    return timed.select(
+        *keys,
+        "stage_index",
+        _converted=converted,
+        _still_open=~converted & (age_s < horizon_s),
+        _days=step_s.cast("float64") / _per_day(),
+        _day=ibis.least(day, ibis.literal(spec.horizon + 1, type="int64")),
+    )
+
+
+def _per_day() -> ir.FloatingValue:
+    return ibis.literal(SECONDS_PER_DAY, type="float64")  # float64: a bare 86400.0 is a decimal on Spark
+
+
+def _cohorts(measured: ir.Table, keys: list[str]) -> ir.Table:
+    """Per group, period and stage k: its cohort's size and how the cohort did on the step k -> k+1."""
     days = measured._days
+    # Three quantile aggregates, not one over a list of quantiles: DuckDB would sort the durations once, but
+    # indexing the list is off by one on PostgreSQL with Ibis 12 and sqlglot 27 (the index offset is added twice).
     return measured.group_by([*keys, "stage_index"]).aggregate(
         reached=measured.count(),
         converted=measured.count(where=measured._converted),
@@ -86,45 +127,62 @@ def _cohorts(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
     )
 
 
-def _frame(cohorts: ir.Table, keys: list[str], stages: Sequence[str]) -> ir.Table:
-    """Every (group, period) that saw an entry, crossed with every stage (from the small cohort table)."""
-    groups = cohorts.select(*keys).distinct() if keys else cohorts.limit(1)
-    parts = [
-        groups.select(*keys, stage=ibis.literal(stage, type="string"), stage_index=ibis.literal(k, type="int64"))
-        for k, stage in enumerate(stages)
-    ]
-    return ibis.union(*parts, distinct=False)
+#: The previous stage's cohort figures each stage's row carries: column of `_cohorts` -> name while assembling.
+_CARRIED = {
+    "reached": "prev_reached",
+    "converted": "prev_converted",
+    "still_open": "prev_still_open",
+    "median_days": "prev_median",
+    "p25_days": "prev_p25",
+    "p75_days": "prev_p75",
+    "mean_days": "prev_mean",
+}
+
+
+def _by_stage(cohorts: ir.Table, survival: ir.Table, keys: list[str], n_stages: int) -> ir.Table:
+    """Per group, period and stage: the stage's own cohort size and the previous stage's cohort figures.
+
+    Each cohort row is unfolded onto every stage of its group (UNNEST over the stage indexes): its size lands on
+    its own stage's row, its step figures on the next stage's; the Kaplan-Meier estimate goes onto the next
+    stage's row too. One GROUP BY gathers them, so every stage of a group and period that saw any entry has a row
+    (an empty stage shows 0 rather than disappearing), a missing breakdown value is a group of its own (as GROUP BY
+    treats nulls), and no join is needed. Columns: `keys`, ``stage_index``, ``reached`` and `_CARRIED`'s
+    ``prev_*`` and ``prev_km``, null where the previous stage had no cohort.
+    """
+    index = ibis.literal(list(range(n_stages)), type="array<int64>").unnest()
+    unfolded = cohorts.select(*keys, *_CARRIED, _cohort_index=cohorts.stage_index, stage_index=index)
+    own = unfolded.stage_index == unfolded._cohort_index
+    following = unfolded.stage_index == unfolded._cohort_index + 1
+
+    def only(when: ir.BooleanValue, value: ir.Value) -> ir.Value:
+        return ibis.cases((when, value), else_=ibis.null(value.type()))
+
+    spread = unfolded.select(
+        *keys,
+        "stage_index",
+        reached=only(own, unfolded.reached),
+        **{name: only(following, unfolded[column]) for column, name in _CARRIED.items()},
+        prev_km=ibis.null("float64"),
+    )
+    estimates = survival.filter(survival._stage_index < n_stages - 1)
+    km = estimates.select(
+        *keys,
+        stage_index=estimates._stage_index + 1,
+        reached=ibis.null(spread.reached.type()),
+        **{name: ibis.null(spread[name].type()) for name in _CARRIED.values()},
+        prev_km=estimates.km.cast("float64"),
+    )
+    both = ibis.union(spread, km, distinct=False)
+    return both.group_by([*keys, "stage_index"]).aggregate(
+        **{name: both[name].max() for name in ["reached", *_CARRIED.values(), "prev_km"]}
+    )
 
 
 def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Table:
     """The funnel result as one Ibis expression: breakdown keys, period, then `FUNNEL_COLUMNS`."""
     rows, keys = stage_rows(leads, events, spec)
-    cohorts = _cohorts(rows, keys, spec)
-    survival = km_conversion(rows, keys, spec)
-    cohorts = cohorts.left_join(survival, _on(cohorts, survival, keys, "stage_index", "_stage_index")).select(
-        cohorts, km=survival.km
-    )
-
-    frame = _frame(cohorts, keys, spec.stages)
-    here = cohorts.select(*keys, _stage_index=cohorts.stage_index, _reached=cohorts.reached)
-    with_reached = frame.left_join(here, _on(frame, here, keys, "stage_index", "_stage_index")).select(
-        frame, reached=here._reached.fill_null(0)
-    )
-    # The previous stage's cohort, moved onto the row of the stage it converts into.
-    previous = cohorts.select(
-        **{f"_prev_{k}": cohorts[k] for k in keys},
-        _prev_stage_index=cohorts.stage_index + 1,
-        prev_reached=cohorts.reached,
-        prev_converted=cohorts.converted,
-        prev_still_open=cohorts.still_open,
-        prev_km=cohorts.km,
-        prev_median=cohorts.median_days,
-        prev_p25=cohorts.p25_days,
-        prev_p75=cohorts.p75_days,
-        prev_mean=cohorts.mean_days,
-    )
-    predicates = [_same(with_reached[k], previous[f"_prev_{k}"]) for k in keys]
-    m = with_reached.left_join(previous, [*predicates, with_reached.stage_index == previous._prev_stage_index])
+    measured = measured_rows(rows, keys, spec)
+    m = _by_stage(_cohorts(measured, keys), km_conversion(measured, keys, spec), keys, len(spec.stages))
     first = m.stage_index == 0
     nobody = m.prev_reached.isnull()
 
@@ -134,12 +192,14 @@ def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Tabl
         return ibis.cases((first, null), (nobody, null if when_nobody is None else when_nobody), else_=value)
 
     zero = ibis.literal(0, type="int64")
+    reached = m.reached.fill_null(0).cast("int64")
     previous_reached = ibis.cases((first, ibis.null("int64")), else_=m.prev_reached.fill_null(0).cast("int64"))
+    stage = ibis.cases(*((m.stage_index == k, ibis.literal(name)) for k, name in enumerate(spec.stages)))
     result = m.select(
         *[m[k] for k in keys],
-        stage=m.stage,
+        stage=stage.cast("string"),
         stage_index=m.stage_index,
-        reached=m.reached.cast("int64"),
+        reached=reached,
         previous_reached=previous_reached,
         converted_from_previous=from_previous(m.prev_converted.cast("int64"), zero),
         conversion_from_previous=from_previous(m.prev_converted.cast("float64") / m.prev_reached.cast("float64")),
@@ -147,7 +207,7 @@ def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Tabl
         km_conversion_from_previous=from_previous(m.prev_km.cast("float64")),
         period_conversion_from_previous=ibis.cases(
             (first | nobody, ibis.null("float64")),
-            else_=m.reached.cast("float64") / m.prev_reached.cast("float64"),
+            else_=reached.cast("float64") / m.prev_reached.cast("float64"),
         ),
         median_days_from_previous=from_previous(m.prev_median.cast("float64")),
         p25_days_from_previous=from_previous(m.prev_p25.cast("float64")),
@@ -155,15 +215,3 @@ def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Tabl
         mean_days_from_previous=from_previous(m.prev_mean.cast("float64")),
     )
     return result.order_by([*keys, "stage_index"])
-
-
-def _on(
-    left: ir.Table, right: ir.Table, keys: Sequence[str], left_stage: str, right_stage: str
-) -> list[ir.BooleanValue]:
-    """Join on the group keys (a null key matches a null key: a missing value is a group) and the stage."""
-    return [*(_same(left[k], right[k]) for k in keys), left[left_stage] == right[right_stage]]
-
-
-def _same(a: ir.Value, b: ir.Value) -> ir.BooleanValue:
-    """`a` equals `b`, or both are null, as two equalities: an OR in a join condition rules out a hash join."""
-    return (a.isnull() == b.isnull()) & (a.cast("string").fill_null("") == b.cast("string").fill_null(""))

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
+
+from tandem.engine.compiled import (
+    QUERIES,
+    CompiledQuery,
+    compiled_query,
+    fetch_arrow,
+    paused_gc,
+    question_key,
+)
+from tandem.engine.spec import FunnelSpec
 
 __all__ = ["Result"]
 
@@ -17,31 +28,84 @@ __all__ = ["Result"]
 class Result:
     """A computed table with its provenance.
 
-    The expression runs once, on the backend that holds the data, when the rows are first asked for; the
-    definition version and the backend that produced it travel with it, and ``sql`` shows the query.
+    The query runs once, on the backend that holds the data, when the rows are first asked for; the definition
+    version and the backend that produced it travel with it, and ``sql`` shows the query with its moments in place.
+
+    A result made from a compiled query (`tandem.engine.compiled`) runs that query's SQL and builds no Ibis
+    expression unless ``expr`` is asked for (then from `spec`, by the same function that built the query); one
+    made from an expression (``_expr``) compiles it.
     """
 
     kind: str
-    expr: ir.Table
     definition_version: int
     backend: str
     spec: Any
     _con: Any = field(repr=False, default=None)
+    _expr: ir.Table | None = field(repr=False, default=None)
+    _build: Callable[[Any], ir.Table] | None = field(repr=False, default=None)
+    _query: CompiledQuery | None = field(repr=False, default=None)
     _arrow: pa.Table | None = field(default=None, repr=False)
+    _sql: str | None = field(default=None, repr=False)
+
+    @property
+    def expr(self) -> ir.Table:
+        """The result as an Ibis expression (to refine it further: select, filter, count...)."""
+        if self._expr is None:
+            assert self._build is not None, "a Result needs an expression or a way to build one"
+            self._expr = self._build(self.spec)
+        return self._expr
 
     @property
     def sql(self) -> str:
-        """The SQL the backend runs for this result, in its dialect."""
-        if self._con is not None and hasattr(self._con, "compile"):
-            return str(self._con.compile(self.expr))
-        import ibis
+        """The SQL the backend runs for this result, in its dialect, with the result's moments in place."""
+        if self._sql is None:
+            if self._query is not None:
+                self._sql = self._query.bind(self._con, self.spec)
+            elif self._con is not None and hasattr(self._con, "compile"):  # as Ibis compiles what it runs
+                self._sql = str(self._con.compile(self.expr))
+            else:
+                import ibis
 
-        return str(ibis.to_sql(self.expr))
+                self._sql = str(ibis.to_sql(self.expr))
+        return self._sql
 
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
-            self._arrow = self.expr.to_pyarrow()
+            if self._query is not None:
+                self._arrow = fetch_arrow(self._con, self.sql, self._query.schema)
+            else:
+                self._arrow = self.expr.to_pyarrow()
         return self._arrow
+
+    @classmethod
+    def for_question(
+        cls,
+        kind: str,
+        con: Any,
+        spec: FunnelSpec,
+        build: Callable[[FunnelSpec], ir.Table],
+        *,
+        reads: Sequence[str],
+        shape: tuple[Hashable, ...] = (),
+        definition_version: int,
+        backend: str,
+    ) -> Result:
+        """The `kind` question `spec` on `con`, its SQL compiled once per shape (`tandem.engine.compiled`).
+
+        `build` makes the question's expression from a spec (any spec of the same shape: the moments are swapped);
+        `reads` names the tables it reads and `shape` whatever else its SQL depends on that `spec` does not say
+        (the definitions its stage events are counted under, a drill-down's filter...). Both go into the key.
+        """
+        key = question_key(kind, con, reads, spec, *shape)
+        found, query = QUERIES.get(key)
+        if not found:
+            query = compiled_query(con, build, spec)
+            QUERIES.put(key, query)
+        expr = None
+        if query is None:  # a shape that cannot be rebound: built (and compiled when run) for each question
+            with paused_gc():
+                expr = build(spec)
+        return cls(kind, definition_version, backend, spec, _con=con, _expr=expr, _build=build, _query=query)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.to_arrow().to_pandas()

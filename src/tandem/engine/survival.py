@@ -4,10 +4,12 @@ Why: a cohort that entered last week has had no time to convert; its raw convers
 Kaplan-Meier counts a lead that has not converted yet as at risk up to its current age (censored), not as lost.
 
 How this works, per group, period and stage k (docs/funnel-semantics.md): each lead of k's cohort has a duration in
-whole days: to its entry into k+1 if it converted (an event), else to `as_of` (censored). Durations are counted
-per day; the number at risk on day t is everyone with a duration >= t (a running sum from the longest duration
-down); S(H) = product over days t <= H with events of (1 - events / at risk), computed as exp(sum(ln(...))), and
-the estimate is 1 - S(H). A day on which everyone at risk converts makes S zero.
+whole days: to its entry into k+1 if it converted (an event), else to `as_of` (censored). It is computed once per
+row with the cohort's other measures (`tandem.engine.funnel.measured_rows`), any duration past the horizon H as
+H+1: only the days up to H, and how many leads outlast each, enter the estimate. Durations are counted per day; the
+number at risk on day t is everyone with a duration >= t (a running sum from the longest duration down);
+S(H) = product over days t <= H with events of (1 - events / at risk), computed as exp(sum(ln(...))), and the
+estimate is 1 - S(H). A day on which everyone at risk converts makes S zero.
 """
 
 from __future__ import annotations
@@ -15,23 +17,18 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from tandem.engine.entries import days_between
 from tandem.engine.spec import FunnelSpec
 
 __all__ = ["km_conversion"]
 
 
-def km_conversion(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
-    """Per `keys` and ``_stage_index``: ``km``, the estimated conversion into the next stage by day `spec.horizon`."""
-    as_of = ibis.literal(spec.as_of, type="timestamp")
-    converted = rows.next_entered.notnull() & (rows.next_entered <= as_of)
-    if spec.window_days is not None:  # a conversion after the window is no conversion: censored like the rest
-        window = ibis.literal(float(spec.window_days), type="float64")
-        converted = converted & (days_between(rows.entered, rows.next_entered) <= window)
-    end = ibis.cases((converted, rows.next_entered), else_=as_of)
-    timed = rows.mutate(_event=converted, _day=days_between(rows.entered, end).floor().cast("int64"))
-    per_day = timed.group_by([*keys, "stage_index", "_day"]).aggregate(
-        _events=timed.count(where=timed._event), _total=timed.count()
+def km_conversion(measured: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
+    """Per `keys` and ``_stage_index``: ``km``, the estimated conversion into the next stage by day `spec.horizon`.
+
+    `measured` is `tandem.engine.funnel.measured_rows`: each row's ``_day`` and whether it converted.
+    """
+    per_day = measured.group_by([*keys, "stage_index", "_day"]).aggregate(
+        _events=measured.count(where=measured._converted), _total=measured.count()
     )
     longest_first = ibis.window(
         group_by=[per_day[k] for k in [*keys, "stage_index"]], order_by=ibis.desc("_day"), rows=(None, 0)

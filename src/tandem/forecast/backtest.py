@@ -28,7 +28,7 @@ import numpy as np
 from tandem.forecast.baselines import won_between
 from tandem.forecast.history import History, day_of, known_at, to_date
 from tandem.forecast.simulate import forecast_period
-from tandem.plan.goals import Period
+from tandem.periods import periods_between
 
 __all__ = ["Backtest", "BacktestPoint", "MethodScore", "backtest", "periods_between"]
 
@@ -143,21 +143,6 @@ class Backtest:
 
 #: Parts of a period the scores are also given for: its first week, its middle, its last weeks.
 STRETCHES: dict[str, tuple[int, int]] = {"start": (0, 0), "weeks 1-6": (1, 6), "weeks 7+": (7, 60)}
-
-
-def periods_between(first: date, last: date, kind: Literal["quarter", "month"]) -> list[Period]:
-    """The periods of `kind` that begin on or after `first` and end by `last` (exclusive end <= last)."""
-    year, index = first.year, ((first.month - 1) // 3 + 1 if kind == "quarter" else first.month)
-    found: list[Period] = []
-    while True:
-        period = Period(kind, year, index)
-        if period.end > last:
-            return found
-        if period.start >= first:
-            found.append(period)
-        index += 1
-        if index > (4 if kind == "quarter" else 12):
-            year, index = year + 1, 1
 
 
 def backtest(

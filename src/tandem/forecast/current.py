@@ -17,22 +17,24 @@ from tandem.errors import TandemError
 from tandem.forecast.service import forecast_signals, period_forecast
 from tandem.forecast.signals import Signal
 from tandem.forecast.warnings import early_warnings
-from tandem.plan.goals import Period, current_quarter
+from tandem.periods import CalendarPeriod, current_quarter
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.plan.context import PlanContext
 
 __all__ = ["CurrentSignals", "current_signals", "read_signals"]
 
 
 @dataclass(frozen=True)
 class CurrentSignals:
-    period: Period
+    period: CalendarPeriod
     signals: list[Signal]
     notes: list[str] = field(default_factory=list)
 
 
-def read_signals(ws: Workspace, as_of: datetime | None = None, period: Period | None = None) -> CurrentSignals:
+def read_signals(
+    ws: PlanContext, as_of: datetime | None = None, period: CalendarPeriod | None = None
+) -> CurrentSignals:
     """The signals of `period` (default: the quarter of `as_of`, default now), and why any source was silent."""
     moment = as_of_or_now(as_of)
     period = period or current_quarter(moment.date())
@@ -49,6 +51,6 @@ def read_signals(ws: Workspace, as_of: datetime | None = None, period: Period | 
     return CurrentSignals(period, found, notes)
 
 
-def current_signals(ws: Workspace, as_of: datetime | None = None) -> list[Signal]:
+def current_signals(ws: PlanContext, as_of: datetime | None = None) -> list[Signal]:
     """The current quarter's signals (`read_signals`)."""
     return read_signals(ws, as_of).signals

@@ -37,7 +37,7 @@ from tandem.engine.entries import entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
 
 __all__ = ["History", "day_of", "known_at", "load_history", "opportunity_stage_index", "to_date"]
 
@@ -128,7 +128,7 @@ def known_at(history: History, day: float) -> History:
     )
 
 
-def load_history(ws: Workspace, as_of: datetime | None = None) -> History:
+def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> History:
     """Every deal and every lead's stage entries from the warehouse, as known at `as_of` (default now)."""
     moment = as_of_or_now(as_of)
     in_force = ws.definitions_in_force(moment)

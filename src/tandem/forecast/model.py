@@ -35,13 +35,13 @@ only the past (tandem.forecast.history):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
 from tandem.forecast.curves import EventCurve, event_curve
 from tandem.forecast.history import History, to_date
+from tandem.periods import quarter_of
 
 __all__ = ["DealSizes", "ForecastModel", "estimate_model"]
 
@@ -275,9 +275,7 @@ def _win_dispersion(exposure: _Exposure, t: float) -> float:
 def quarter_end_distance(day: float) -> int:
     """How many days from `day` to the first day of the next quarter (1 on a quarter's last day)."""
     d = to_date(day)
-    first_month = 3 * ((d.month - 1) // 3) + 4
-    next_quarter = date(d.year + 1, 1, 1) if first_month > 12 else date(d.year, first_month, 1)
-    return (next_quarter - d).days
+    return (quarter_of(d).end - d).days
 
 
 def _quarter_end_lift(exposure: _Exposure, t: float, since: float) -> dict[str, float]:

@@ -23,12 +23,14 @@ from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest
 from tandem.forecast.history import History, day_of, known_at, load_history, to_date
 from tandem.forecast.signals import Signal
 from tandem.forecast.simulate import DEFAULT_SIMULATIONS, Forecast, forecast_period
-from tandem.plan.goals import Period, current_quarter, format_amount, plan_targets
+from tandem.money import format_whole
+from tandem.periods import CalendarPeriod, current_quarter, days_in_month, month_of
+from tandem.plan.goals import plan_targets
 from tandem.plan.pacing import accepted_volumes
-from tandem.plan.waterfall import add_months, month_of
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
+    from tandem.plan.context import PlanContext
 
 __all__ = ["Change", "PeriodForecast", "forecast_signals", "period_forecast", "workspace_backtest"]
 
@@ -60,7 +62,7 @@ class Change:
 
 @dataclass(frozen=True)
 class PeriodForecast:
-    period: Period
+    period: CalendarPeriod
     as_of: datetime
     forecast: Forecast
     goal_source: str  # goal, derived, none
@@ -74,11 +76,11 @@ class PeriodForecast:
         """One sentence: the range, the median, and the chance of the goal."""
         f = self.forecast
         text = (
-            f"{self.period.label}: {_whole(f.p50)} expected (P10 {_whole(f.p10)}, "
-            f"P90 {_whole(f.p90)}), {_whole(f.won_to_date)} won so far"
+            f"{self.period.label}: {format_whole(f.p50)} expected (P10 {format_whole(f.p10)}, "
+            f"P90 {format_whole(f.p90)}), {format_whole(f.won_to_date)} won so far"
         )
         if f.goal is not None and f.chance_of_goal is not None:
-            text += f"; a {f.chance_of_goal:.0%} chance of reaching the goal of {_whole(f.goal)}"
+            text += f"; a {f.chance_of_goal:.0%} chance of reaching the goal of {format_whole(f.goal)}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,14 +106,9 @@ class PeriodForecast:
         }
 
 
-def _whole(amount: float) -> str:
-    """An amount for a sentence: whole units, thousands separated."""
-    return format_amount(round(amount))
-
-
 def period_forecast(
-    ws: Workspace,
-    period: Period | None = None,
+    ws: PlanContext,
+    period: CalendarPeriod | None = None,
     *,
     as_of: datetime | date | None = None,
     simulations: int = DEFAULT_SIMULATIONS,
@@ -152,7 +149,7 @@ def period_forecast(
 
 
 def _planned_arrivals(
-    accepted: tuple[dict[tuple[str, date], float], str] | None, period: Period, history: History
+    accepted: tuple[dict[tuple[str, date], float], str] | None, period: CalendarPeriod, history: History
 ) -> tuple[np.ndarray | None, str]:
     """Per day left, the accepted plan's first-stage volume (its month's volume / its days), or None."""
     run_rate = "new volume at the last 91 days' daily rate"
@@ -168,7 +165,7 @@ def _planned_arrivals(
     rates = np.zeros(days_left)
     for x in range(1, days_left + 1):
         month = month_of(today + timedelta(days=x))
-        rates[x - 1] = by_month.get(month, 0.0) / (add_months(month, 1) - month).days
+        rates[x - 1] = by_month.get(month, 0.0) / days_in_month(month)
     return rates, f"new leads at the volumes of {label}"
 
 
@@ -183,7 +180,7 @@ def _changes(before: Forecast, after: Forecast) -> tuple[Change, ...]:
 
 
 def workspace_backtest(
-    ws: Workspace,
+    ws: DefinitionsContext,
     *,
     kind: Literal["quarter", "month"] = "quarter",
     as_of: datetime | date | None = None,
@@ -208,9 +205,9 @@ def forecast_signals(result: PeriodForecast) -> list[Signal]:
             unit="share",
             sample=f.simulations,
             message=(
-                f"The chance of reaching the {result.period.label} goal of {_whole(f.goal)} is "
-                f"{f.chance_of_goal:.0%}: {_whole(f.p50)} expected (P10 {_whole(f.p10)}, "
-                f"P90 {_whole(f.p90)})"
+                f"The chance of reaching the {result.period.label} goal of {format_whole(f.goal)} is "
+                f"{f.chance_of_goal:.0%}: {format_whole(f.p50)} expected (P10 {format_whole(f.p10)}, "
+                f"P90 {format_whole(f.p90)})"
             ),
             details={"goal": f.goal, "p10": f.p10, "p50": f.p50, "p90": f.p90, "won_to_date": f.won_to_date},
         )

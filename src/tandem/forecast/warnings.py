@@ -26,13 +26,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tandem.engine.spec import as_of_or_now
 from tandem.forecast.signals import Signal
-from tandem.plan.goals import Period, current_quarter, format_amount
+from tandem.money import format_whole
+from tandem.periods import CalendarPeriod, add_months, current_quarter, days_in_month, month_of, next_period
 from tandem.plan.model import FunnelModel
 from tandem.plan.pacing import expected_to_date, planned_volumes
-from tandem.plan.waterfall import add_months, month_of, reverse_waterfall
+from tandem.plan.waterfall import reverse_waterfall
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
+    from tandem.plan.context import PlanContext
 
 __all__ = [
     "MIN_EXPECTED",
@@ -44,7 +46,6 @@ __all__ = [
     "StageWarning",
     "WeekPace",
     "early_warnings",
-    "next_period",
     "signals",
     "warnings_against",
 ]
@@ -53,16 +54,6 @@ __all__ = [
 MIN_EXPECTED = 10.0
 
 Scope = Literal["month", "period"]
-
-
-def next_period(period: Period) -> Period:
-    """The period of the same kind that follows: a quarter's next quarter, a month's next month."""
-    following = period.end
-    if period.kind == "year":
-        return Period("year", following.year)
-    if period.kind == "quarter":
-        return Period("quarter", following.year, (following.month - 1) // 3 + 1)
-    return Period("month", following.year, following.month)
 
 
 def stage_words(stage: str, *, last: bool = False) -> str:
@@ -76,14 +67,10 @@ def stage_words(stage: str, *, last: bool = False) -> str:
     return stage if stage.endswith("s") else f"{stage}s"
 
 
-def _month_days(month: date) -> int:
-    return (add_months(month, 1) - month).days
-
-
 def _planned_on(plan: Mapping[date, float], day: date) -> float:
     """A day's share of its month's planned volume (a month is even within itself, as in `expected_to_date`)."""
     month = month_of(day)
-    return plan.get(month, 0.0) / _month_days(month)
+    return plan.get(month, 0.0) / days_in_month(month)
 
 
 def _weeks(first: date, last: date) -> list[tuple[date, date]]:
@@ -274,8 +261,8 @@ class LastDate:
 class EarlyWarnings:
     """Every early warning for one period, as of a moment (module docs)."""
 
-    period: Period
-    next_period: Period
+    period: CalendarPeriod
+    next_period: CalendarPeriod
     as_of: datetime
     basis: str
     definition_version: int
@@ -371,8 +358,8 @@ class EarlyWarnings:
 
 
 def early_warnings(
-    ws: Workspace,
-    period: Period | None = None,
+    ws: PlanContext,
+    period: CalendarPeriod | None = None,
     *,
     as_of: datetime | None = None,
     model: FunnelModel | None = None,
@@ -390,8 +377,8 @@ def early_warnings(
 
 
 def signals(
-    ws: Workspace,
-    period: Period | None = None,
+    ws: PlanContext,
+    period: CalendarPeriod | None = None,
     *,
     as_of: datetime | None = None,
     model: FunnelModel | None = None,
@@ -401,9 +388,9 @@ def signals(
 
 
 def warnings_against(
-    ws: Workspace,
+    ws: PlanContext,
     planned: Mapping[tuple[str, date], float],
-    period: Period,
+    period: CalendarPeriod,
     *,
     model: FunnelModel,
     as_of: datetime | None = None,
@@ -453,7 +440,7 @@ def warnings_against(
 
 
 def _daily_entries(
-    ws: Workspace, first: date, last: date, moment: datetime
+    ws: DefinitionsContext, first: date, last: date, moment: datetime
 ) -> tuple[list[str], int, dict[str, dict[date, int]]]:
     """The funnel's stages, its definition version, and each stage's first entries per day of [first, last] up to
     `moment` (the funnel engine by day: weeks and months add these up, so every total is the Funnel page's)."""
@@ -536,8 +523,8 @@ def _revenue_gap(
     plan: Mapping[date, float],
     daily: Mapping[date, int],
     *,
-    period: Period,
-    following: Period,
+    period: CalendarPeriod,
+    following: CalendarPeriod,
     today: date,
 ) -> RevenueGap | None:
     """The stage's shortfall in `scope` carried to revenue, or None when it is not behind there.
@@ -554,7 +541,7 @@ def _revenue_gap(
         if stage.shortfall <= 0:
             return None
         expected, actual = stage.expected, stage.actual
-        months = [m for m in _months(period) if m <= today]
+        months = [m.start for m in period.months if m.start <= today]
     differences = {}
     for month in months:
         month_last = add_months(month, 1) - timedelta(days=1)
@@ -608,7 +595,9 @@ def _and(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _gap_words(this_period: float, next_period: float, later: float, period: Period, following: Period) -> str:
+def _gap_words(
+    this_period: float, next_period: float, later: float, period: CalendarPeriod, following: CalendarPeriod
+) -> str:
     """``an expected gap of 38,000 in revenue this quarter and 412,000 next quarter (2027-Q1)``: in time order, the
     parts that round to a gap; parts that round to a surplus (months ahead of plan, carried forward) said apart."""
     named = [
@@ -616,8 +605,8 @@ def _gap_words(this_period: float, next_period: float, later: float, period: Per
         (next_period, f"next {following.kind} ({following.label})"),
         (later, f"after {following.label}"),
     ]
-    gaps = [(format_amount(float(round(a))), when) for a, when in named if round(a) > 0]
-    ahead = [f"{format_amount(float(round(-a)))} {when}" for a, when in named if round(a) < 0]
+    gaps = [(format_whole(a), when) for a, when in named if round(a) > 0]
+    ahead = [f"{format_whole(-a)} {when}" for a, when in named if round(a) < 0]
     if gaps:
         phrases = [f"{amount} {when}" for amount, when in gaps]
         phrases[0] = f"{gaps[0][0]} in revenue {gaps[0][1]}"
@@ -627,13 +616,6 @@ def _gap_words(this_period: float, next_period: float, later: float, period: Per
     if ahead:
         words += f"; months ahead of plan add {_and(ahead)}"
     return words
-
-
-def _months(period: Period) -> list[date]:
-    months = [period.start]
-    while add_months(months[-1], 1) < period.end:
-        months.append(add_months(months[-1], 1))
-    return months
 
 
 def _bottleneck(stages: list[StageWarning]) -> Bottleneck | None:
@@ -674,7 +656,7 @@ def _bottleneck(stages: list[StageWarning]) -> Bottleneck | None:
     return best
 
 
-def _last_date(model: FunnelModel, period: Period, today: date) -> LastDate:
+def _last_date(model: FunnelModel, period: CalendarPeriod, today: date) -> LastDate:
     """The reverse waterfall's last day for the first stage (its median and 80 % lag to the last stage)."""
     last = period.end - timedelta(days=1)
     first = reverse_waterfall(model, {period.start: 1.0}, period_end=last, draws=0).totals[0]

@@ -16,23 +16,26 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tandem import periods
+from tandem.durations import parse_days
 from tandem.errors import ConfigError
-from tandem.plan.goals import Period, parse_period, plan_targets
-from tandem.plan.model import MONTH_DAYS, FunnelModel, Lag, Rate, Step
+from tandem.money import format_whole
+from tandem.periods import CalendarPeriod
+from tandem.plan.goals import plan_targets
+from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost, Waterfall, reverse_waterfall
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
+    from tandem.plan.context import PlanContext
 
 __all__ = [
     "Given",
     "PlanInputs",
     "goal_by_month",
-    "months_in",
-    "next_quarter",
     "parse_channel",
     "parse_lag",
     "parse_rate",
@@ -43,8 +46,15 @@ __all__ = [
 ]
 
 _STEP = re.compile(r"^\s*([a-z][a-z0-9_]*)\s*:\s*([a-z][a-z0-9_]*)\s*=\s*(.+?)\s*$")
-_LAG = re.compile(r"^(\d+(?:\.\d+)?)\s*(d|w|m)?$", re.IGNORECASE)
-_LAG_UNITS = {"d": 1.0, "w": 7.0, "m": MONTH_DAYS}
+
+# Moved to `tandem.periods`; still importable from here for the command line and the web app until they import
+# it from there (a period's months are `CalendarPeriod.months`).
+next_quarter = periods.next_quarter
+
+
+def months_in(period: CalendarPeriod) -> list[CalendarPeriod]:
+    """`CalendarPeriod.months`, for the web app's plan routes until they read it there."""
+    return period.months
 
 
 def _step(text: str, what: str, example: str) -> tuple[str, str, str]:
@@ -73,10 +83,10 @@ def parse_rate(text: str) -> tuple[tuple[str, str], Rate]:
 def parse_lag(text: str) -> tuple[tuple[str, str], Lag]:
     """``sql:won=45`` (days), ``45d``, ``2w`` or ``3m`` (months of 30.4375 days) -> ((sql, won), Lag)."""
     source, target, value = _step(text, "--lag", "sql:won=45 (days), sql:won=2w or sql:won=3m")
-    match = _LAG.match(value)
-    if match is None:
-        raise ConfigError(f"--lag {text!r}: {value!r} is not a number of days (45), weeks (2w) or months (3m)")
-    return (source, target), Lag.fixed(float(match.group(1)) * _LAG_UNITS[(match.group(2) or "d").lower()])
+    try:
+        return (source, target), Lag.fixed(parse_days(value))
+    except ConfigError as exc:
+        raise ConfigError(f"--lag {text!r}: {exc}") from None
 
 
 def parse_channel(text: str) -> ChannelCost:
@@ -105,7 +115,7 @@ class Given:
 
 def plan_model(
     given: Given,
-    ws: Workspace | None = None,
+    ws: DefinitionsContext | None = None,
     *,
     as_of: datetime | None = None,
     lookback_days: int | None = None,
@@ -153,7 +163,7 @@ def plan_model(
     by_hand = sorted({f"{a}:{b}" for a, b in [*given.rates, *given.lags]})
     basis = history.basis + (f"; by hand: {', '.join(by_hand)}" if by_hand else "")
     if given.deal_size is not None:
-        basis += f"; deal size {given.deal_size:,.0f} by hand"
+        basis += f"; deal size {format_whole(given.deal_size)} by hand"
     return FunnelModel(
         stages=history.stages,
         steps=mixed,
@@ -165,29 +175,16 @@ def plan_model(
     )
 
 
-def next_quarter(today: date) -> Period:
-    """The calendar quarter after the one `today` is in: what a plan is usually made for."""
-    current = parse_period(f"{today.year}-Q{(today.month - 1) // 3 + 1}")
-    return parse_period(f"{current.end.year}-Q{(current.end.month - 1) // 3 + 1}")
-
-
-def months_in(period: Period) -> list[Period]:
-    """A period's months, in order."""
-    if period.kind == "month":
-        return [period]
-    return [month for child in period.children for month in months_in(child)]
-
-
-def split_by_days(revenue: float, period: Period) -> dict[date, float]:
+def split_by_days(revenue: float, period: CalendarPeriod) -> dict[date, float]:
     """`revenue` for the period, split over its months by the number of days in each."""
-    return {month.start: revenue * month.days / period.days for month in months_in(period)}
+    return {month.start: revenue * month.days / period.days for month in period.months}
 
 
-def goal_by_month(ws: Workspace, period: Period) -> dict[date, float]:
+def goal_by_month(ws: PlanContext, period: CalendarPeriod) -> dict[date, float]:
     """The company goal's target for each month of the period (set, or derived by days from a longer period)."""
     target = plan_targets(ws.goals.all())
     by_month: dict[date, float] = {}
-    for month in months_in(period):
+    for month in period.months:
         found = target(month)
         if found.amount is None:
             raise ConfigError(
@@ -209,9 +206,9 @@ class PlanInputs:
 
 def plan_inputs(
     given: Given,
-    ws: Workspace | None,
+    ws: PlanContext | None,
     *,
-    period: Period,
+    period: CalendarPeriod,
     revenue: float | None = None,
     costs: Sequence[ChannelCost] = (),
     as_of: datetime | None = None,
@@ -232,14 +229,14 @@ def plan_inputs(
         from tandem.plan.history import DEFAULT_LOOKBACK_DAYS, channel_costs
 
         costs = channel_costs(ws, as_of=as_of, lookback_days=lookback_days or DEFAULT_LOOKBACK_DAYS)
-    return PlanInputs(model, by_month, list(costs), date.fromordinal(period.end.toordinal() - 1))
+    return PlanInputs(model, by_month, list(costs), period.end - timedelta(days=1))
 
 
 def plan_waterfall(
     given: Given,
-    ws: Workspace | None,
+    ws: PlanContext | None,
     *,
-    period: Period,
+    period: CalendarPeriod,
     revenue: float | None = None,
     costs: Sequence[ChannelCost] = (),
     as_of: datetime | None = None,

@@ -33,8 +33,10 @@ from typing import Any
 import numpy as np
 
 from tandem.errors import ConfigError
+from tandem.money import format_whole
+from tandem.periods import add_months, month_of
 from tandem.plan.model import FunnelModel
-from tandem.plan.waterfall import INTERVAL, ChannelCost, add_months, month_of, reverse_waterfall
+from tandem.plan.waterfall import INTERVAL, ChannelCost, reverse_waterfall
 
 __all__ = ["Program", "Sufficiency", "forward_entries", "sufficiency"]
 
@@ -143,10 +145,11 @@ class Sufficiency:
 
     def summary(self) -> str:
         verdict = "meets" if self.sufficient else "falls short of"
+        expected, low, high = (format_whole(x) for x in (self.expected_revenue, self.low, self.high))
         return (
-            f"The plan {verdict} the goal: {self.expected_revenue:,.0f} expected ({self.low:,.0f} to {self.high:,.0f}) "
-            f"against {self.goal:,.0f}, {self.in_period_revenue:,.0f} of it closing within the period; a "
-            f"{self.probability:.0%} chance of reaching the goal, for {self.budget:,.0f} spent."
+            f"The plan {verdict} the goal: {expected} expected ({low} to {high}) against {format_whole(self.goal)}, "
+            f"{format_whole(self.in_period_revenue)} of it closing within the period; a {self.probability:.0%} "
+            f"chance of reaching the goal, for {format_whole(self.budget)} spent."
         )
 
     def as_dict(self) -> dict[str, Any]:

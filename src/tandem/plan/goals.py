@@ -25,27 +25,32 @@ period's start that came from marketing-sourced leads, i.e. leads whose channel 
 **Attainment**: the won revenue in the period so far (`tandem.engine.revenue`, as of now) and its share of the
 target, beside the share of the period elapsed.
 
+Periods are `tandem.periods.CalendarPeriod` and amounts `tandem.money` amounts, as everywhere in tandem; here
+they are refused with a `GoalError` (`parse_period`, `parse_amount`), which is what the goals' callers catch.
 The pure parts (`parse_period`, `parse_amount`, `split_by_days`, `plan_targets`) take no database; `Goals` is the
 service over the application database, every change audited in its own transaction.
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tandem import money, periods
 from tandem.accounts import Permission, Principal
 from tandem.audit import record
 from tandem.errors import ConfigError, TandemError
+from tandem.money import CENT, from_cents, to_cents
+from tandem.money import format_amount as format_amount
+from tandem.periods import CalendarPeriod, add_months
+from tandem.periods import current_quarter as current_quarter
 from tandem.store.database import AppStore
 from tandem.store.models import AuditEntry, Goal
 
@@ -54,31 +59,27 @@ __all__ = [
     "GoalError",
     "GoalInfo",
     "Goals",
-    "Period",
     "Target",
     "WonRevenue",
-    "current_quarter",
-    "format_amount",
+    "check_amount",
     "parse_amount",
     "parse_period",
     "plan_targets",
     "split_by_days",
 ]
 
+# Moved to `tandem.periods` and `tandem.money` (with `format_amount` and `current_quarter`, re-exported above);
+# still importable from here for the command line and the web app until they import them from there.
+Period = CalendarPeriod
+MAX_AMOUNT = money.MAX_AMOUNT
+FIRST_YEAR, LAST_YEAR = periods.FIRST_YEAR, periods.LAST_YEAR
+
 #: The slices a goal may be set for (lead or opportunity attributes).
 DIMENSIONS = ("segment", "region", "product")
-#: The largest goal taken: a quadrillion (what a bigint of cents holds with room to spare).
-MAX_AMOUNT = Decimal(10) ** 15
 MAX_VALUE_CHARS = 200
 MAX_NOTE_CHARS = 2000
-FIRST_YEAR, LAST_YEAR = 1900, 2999
-CENT = Decimal("0.01")
 #: A measured marketing share is rounded to this many decimals before it multiplies the goal (as it is shown).
 SHARE_DIGITS = 4
-PERIOD_FORMS = "a year (2027), a quarter (2027-Q1) or a month (2027-01)"
-AMOUNT_FORMS = "a number like 10000000, 2.5M, 750k or $1,200,000"
-
-Kind = Literal["year", "quarter", "month"]
 
 #: (breakdown column or None, first day, first day after) -> won revenue per value of the column ({None: total}).
 WonRevenue = Callable[[str | None, date, date], Mapping[str | None, float]]
@@ -88,154 +89,31 @@ class GoalError(TandemError, ValueError):
     """A goal that cannot be set, read or deleted as asked (the message says why and what would do)."""
 
 
-# --- periods ------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Period:
-    """A calendar year, quarter or month (UTC days): ``[start, end)``."""
-
-    kind: Kind
-    year: int
-    index: int = 0  # the quarter (1-4) or month (1-12); 0 for a year
-
-    @property
-    def label(self) -> str:
-        if self.kind == "year":
-            return f"{self.year}"
-        if self.kind == "quarter":
-            return f"{self.year}-Q{self.index}"
-        return f"{self.year}-{self.index:02d}"
-
-    def __str__(self) -> str:
-        return self.label
-
-    @property
-    def start(self) -> date:
-        month = {"year": 1, "quarter": 3 * self.index - 2, "month": self.index}[self.kind]
-        return date(self.year, month, 1)
-
-    @property
-    def end(self) -> date:
-        """The first day after the period."""
-        if self.kind == "year":
-            return date(self.year + 1, 1, 1)
-        last_month = 3 * self.index if self.kind == "quarter" else self.index
-        return date(self.year + 1, 1, 1) if last_month == 12 else date(self.year, last_month + 1, 1)
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def parent(self) -> Period | None:
-        if self.kind == "month":
-            return Period("quarter", self.year, (self.index - 1) // 3 + 1)
-        if self.kind == "quarter":
-            return Period("year", self.year)
-        return None
-
-    @property
-    def children(self) -> list[Period]:
-        """One level down: a year's quarters, a quarter's months; a month has none."""
-        if self.kind == "year":
-            return [Period("quarter", self.year, q) for q in range(1, 5)]
-        if self.kind == "quarter":
-            return [Period("month", self.year, m) for m in range(3 * self.index - 2, 3 * self.index + 1)]
-        return []
-
-    @property
-    def lineage(self) -> list[Period]:
-        """The period and its ancestors, nearest first."""
-        chain: list[Period] = [self]
-        while (parent := chain[-1].parent) is not None:
-            chain.append(parent)
-        return chain
-
-    @property
-    def sort_key(self) -> tuple[date, int]:
-        return self.start, {"year": 0, "quarter": 1, "month": 2}[self.kind]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "kind": self.kind, "start": self.start, "end": self.end, "days": self.days}
-
-
-_PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(\d{2}))?$")
-
-
-def parse_period(text: str) -> Period:
-    """``2027``, ``2027-Q1`` or ``2027-01``, exactly; anything else is refused naming the value and the forms."""
-    match = _PERIOD.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise GoalError(f"{text!r} is not a period; use {PERIOD_FORMS}")
-    year = int(match.group(1))
-    if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise GoalError(f"{text!r}: the year must be between {FIRST_YEAR} and {LAST_YEAR}")
-    if match.group(2):
-        return Period("quarter", year, int(match.group(2)))
-    if match.group(3):
-        month = int(match.group(3))
-        if not 1 <= month <= 12:
-            raise GoalError(f"{text!r}: there is no month {month:02d}; months are 01 to 12 ({PERIOD_FORMS})")
-        return Period("month", year, month)
-    return Period("year", year)
-
-
-def current_quarter(today: date | None = None) -> Period:
-    """The quarter `today` (default: today, UTC) falls in."""
-    day = today or datetime.now(UTC).date()
-    return Period("quarter", day.year, (day.month - 1) // 3 + 1)
-
-
-# --- amounts ------------------------------------------------------------------------------------------------------
-_AMOUNT = re.compile(r"^\$?(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?P<suffix>[kKmM]?)$")
-_SUFFIX = {"": Decimal(1), "k": Decimal(1000), "m": Decimal(1_000_000)}
+def parse_period(text: str) -> CalendarPeriod:
+    """A goal's period (`tandem.periods.parse_period`): ``2027``, ``2027-Q1`` or ``2027-01``; else a `GoalError`."""
+    try:
+        return periods.parse_period(text)
+    except ConfigError as exc:
+        raise GoalError(str(exc)) from None
 
 
 def parse_amount(text: str) -> Decimal:
-    """An amount of money as people write it: ``10000000``, ``10M``, ``2.5M``, ``750k``, ``$1,200,000``.
-
-    k is a thousand, M a million (either case); commas only between groups of three digits; whole cents at most.
-    """
-    cleaned = text.strip().replace(" ", "")
-    match = _AMOUNT.match(cleaned)
-    if match is None:
-        raise GoalError(f"{text!r} is not an amount; use {AMOUNT_FORMS}")
-    amount = Decimal(match.group("number").replace(",", "")) * _SUFFIX[match.group("suffix").lower()]
-    return check_amount(amount, text)
+    """A goal's amount as people write it (`tandem.money.parse_amount`: ``10M``, ``750k``...); else a `GoalError`."""
+    try:
+        return money.parse_amount(text, what="a goal")
+    except ConfigError as exc:
+        raise GoalError(str(exc)) from None
 
 
 def check_amount(amount: Decimal | float | int, shown: object = None) -> Decimal:
-    """A goal's amount: more than zero, at most `MAX_AMOUNT`, in whole cents."""
+    """A goal's amount given as a number: more than zero, at most `MAX_AMOUNT`, in whole cents; else a `GoalError`."""
     try:
-        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
-    except InvalidOperation:
-        raise GoalError(f"{shown if shown is not None else amount!r} is not an amount; use {AMOUNT_FORMS}") from None
-    label = repr(shown) if shown is not None else f"{value:,}"
-    if not value.is_finite() or value <= 0:
-        raise GoalError(f"a goal must be more than zero (got {label})")
-    if value > MAX_AMOUNT:
-        raise GoalError(f"a goal must be at most {format_amount(MAX_AMOUNT)} (got {label})")
-    if value != value.quantize(CENT):
-        raise GoalError(f"a goal is in whole cents at most (got {label})")
-    return value.quantize(CENT)
+        return money.check_amount(amount, shown, what="a goal")
+    except ConfigError as exc:
+        raise GoalError(str(exc)) from None
 
 
-def format_amount(amount: Decimal | float | None) -> str:
-    """``10,000,000`` or ``2,465,753.42``: cents only when there are some."""
-    if amount is None:
-        return "-"
-    value = Decimal(str(amount)).quantize(CENT)
-    return f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
-
-
-def _cents(amount: Decimal) -> int:
-    return int((amount * 100).to_integral_value())
-
-
-def _money(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
-
-
-def split_by_days(cents: int, periods: Sequence[Period]) -> list[int]:
+def split_by_days(cents: int, periods: Sequence[CalendarPeriod]) -> list[int]:
     """`cents` split among `periods` by their number of days, in whole cents that add up to `cents` exactly.
 
     Each gets the floor of its exact share; the cents left over go one each to the largest remainders (the
@@ -258,7 +136,7 @@ def split_by_days(cents: int, periods: Sequence[Period]) -> list[int]:
 class GoalInfo:
     """One goal as stored."""
 
-    period: Period
+    period: CalendarPeriod
     dimension: str | None
     value: str | None
     amount: Decimal
@@ -304,7 +182,7 @@ def _info(row: Goal) -> GoalInfo:
         period=parse_period(row.period),
         dimension=row.dimension or None,
         value=row.value if row.dimension else None,
-        amount=_money(row.amount_cents),
+        amount=from_cents(row.amount_cents),
         marketing_share=row.marketing_share,
         note=row.note,
         created_by=row.created_by,
@@ -335,7 +213,7 @@ def _slice(dimension: str | None, value: str | None) -> tuple[str, str]:
 class Target:
     """A period's target for the whole company: its own goal, or derived from its parent's target by days."""
 
-    period: Period
+    period: CalendarPeriod
     amount: Decimal | None
     source: Literal["goal", "derived", "none"]
     #: How it was arrived at, in words (e.g. "goal 2027" or "derived: 2027's 10,000,000 by days, 90 of 365").
@@ -358,7 +236,7 @@ class Target:
         }
 
 
-def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[Period], Target]:
+def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[CalendarPeriod], Target]:
     """A function giving any period's target from the company-wide `goals` (slices are ignored).
 
     A period with a goal has it. Otherwise its parent's target (itself possibly derived), less the goals of its
@@ -366,9 +244,9 @@ def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[Period], Target]:
     zero (siblings' goals above the parent's) leaves them 0. A year without a goal has no target.
     """
     explicit = {g.period: g for g in goals if g.dimension is None}
-    memo: dict[Period, Target] = {}
+    memo: dict[CalendarPeriod, Target] = {}
 
-    def target(period: Period) -> Target:
+    def target(period: CalendarPeriod) -> Target:
         if period in memo:
             return memo[period]
         goal = explicit.get(period)
@@ -386,13 +264,13 @@ def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[Period], Target]:
                 taken = sum((explicit[s].amount for s in siblings if s in explicit), Decimal(0))
                 open_siblings = [s for s in siblings if s not in explicit]
                 left = max(above.amount - taken, Decimal(0))
-                share = dict(zip(open_siblings, split_by_days(_cents(left), open_siblings), strict=True))[period]
+                share = dict(zip(open_siblings, split_by_days(to_cents(left), open_siblings), strict=True))[period]
                 days = sum(s.days for s in open_siblings)
                 of = f"{parent.label}'s {format_amount(above.amount)}"
                 if taken:
                     of += f" less the {format_amount(taken)} set on other {period.kind}s"
                 explanation = f"derived from {of}, by days: {period.days} of {days}"
-                found = Target(period, _money(share), "derived", explanation, None, above.origin)
+                found = Target(period, from_cents(share), "derived", explanation, None, above.origin)
         memo[period] = found
         return found
 
@@ -402,12 +280,6 @@ def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[Period], Target]:
 # --- the service --------------------------------------------------------------------------------------------------
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _minus_months(day: date, months: int) -> date:
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 @dataclass(frozen=True)
@@ -468,22 +340,24 @@ class Goals:
             rows = [_info(row) for row in s.scalars(select(Goal))]
         return sorted(rows, key=lambda g: (g.period.sort_key, g.dimension or "", g.value or ""))
 
-    def get(self, period: str | Period, dimension: str | None = None, value: str | None = None) -> GoalInfo | None:
+    def get(
+        self, period: str | CalendarPeriod, dimension: str | None = None, value: str | None = None
+    ) -> GoalInfo | None:
         """The goal for the period (and slice), or None."""
-        when = period if isinstance(period, Period) else parse_period(period)
+        when = period if isinstance(period, CalendarPeriod) else parse_period(period)
         dim, val = _slice(dimension, value)
         with self.store.session() as s:
             row = self._row(s, when, dim, val)
             return None if row is None else _info(row)
 
     @staticmethod
-    def _row(s: Session, period: Period, dimension: str, value: str) -> Goal | None:
+    def _row(s: Session, period: CalendarPeriod, dimension: str, value: str) -> Goal | None:
         query = select(Goal).where(Goal.period == period.label, Goal.dimension == dimension, Goal.value == value)
         return s.scalars(query).first()
 
-    def history(self, period: str | Period | None = None) -> list[dict[str, Any]]:
+    def history(self, period: str | CalendarPeriod | None = None) -> list[dict[str, Any]]:
         """Every change to the goals (of `period` and the periods in it), oldest first, from the audit log."""
-        within = None if period is None else (period if isinstance(period, Period) else parse_period(period))
+        within = None if period is None else (period if isinstance(period, CalendarPeriod) else parse_period(period))
         query = select(AuditEntry).where(AuditEntry.action.in_(["goal.set", "goal.delete"])).order_by(AuditEntry.seq)
         with self.store.session() as s:
             entries = list(s.scalars(query))
@@ -509,7 +383,7 @@ class Goals:
     def set(
         self,
         principal: Principal,
-        period: str | Period,
+        period: str | CalendarPeriod,
         amount: Decimal | float | int | str,
         *,
         dimension: str | None = None,
@@ -522,8 +396,8 @@ class Goals:
         Only `Permission.GOALS` (exec, admin). The answer's ``replaced`` is the goal it replaced, if any.
         """
         principal.require(Permission.GOALS)
-        when = period if isinstance(period, Period) else parse_period(period)
-        money = parse_amount(amount) if isinstance(amount, str) else check_amount(amount)
+        when = period if isinstance(period, CalendarPeriod) else parse_period(period)
+        checked = parse_amount(amount) if isinstance(amount, str) else check_amount(amount)
         dim, val = _slice(dimension, value)
         share = _check_share(marketing_share)
         text = _check_note(note)
@@ -535,7 +409,7 @@ class Goals:
             if row is None:
                 row = Goal(period=when.label, dimension=dim, value=val, created_by=principal.username, created_at=now)
                 s.add(row)
-            row.amount_cents = _cents(money)
+            row.amount_cents = to_cents(checked)
             row.marketing_share = share
             row.note = text
             row.updated_by = principal.username
@@ -546,7 +420,7 @@ class Goals:
                 "period": when.label,
                 "dimension": dim or None,
                 "value": val or None,
-                "amount": str(money),
+                "amount": str(checked),
                 "marketing_share": share,
                 "note": text,
                 "replaced": None
@@ -570,11 +444,16 @@ class Goals:
             return self.store.write(change)
 
     def delete(
-        self, principal: Principal, period: str | Period, *, dimension: str | None = None, value: str | None = None
+        self,
+        principal: Principal,
+        period: str | CalendarPeriod,
+        *,
+        dimension: str | None = None,
+        value: str | None = None,
     ) -> GoalInfo:
         """Delete the goal of `period` (or of one slice); audited as ``goal.delete`` with what it was."""
         principal.require(Permission.GOALS)
-        when = period if isinstance(period, Period) else parse_period(period)
+        when = period if isinstance(period, CalendarPeriod) else parse_period(period)
         dim, val = _slice(dimension, value)
 
         def change(s: Session) -> GoalInfo:
@@ -598,7 +477,7 @@ class Goals:
         return self.store.write(change)
 
     # --- the show document ------------------------------------------------------------------------------------
-    def show(self, period: str | Period | None = None) -> dict[str, Any]:
+    def show(self, period: str | CalendarPeriod | None = None) -> dict[str, Any]:
         """Everything about a period's goal: what `tandem goal show` prints and ``GET /api/goals/{period}`` answers.
 
         ``periods``: the period and the periods in it (a year's quarters and months, a quarter's months), each
@@ -610,7 +489,7 @@ class Goals:
             current_quarter(self.today())
             if period is None
             else period
-            if isinstance(period, Period)
+            if isinstance(period, CalendarPeriod)
             else parse_period(period)
         )
         goals = self.all()
@@ -632,7 +511,7 @@ class Goals:
             "sales_sourced_channels": list(self.sales_sourced_channels),
         }
 
-    def _slices(self, period: Period, target: Target, goals: Sequence[GoalInfo]) -> list[dict[str, Any]]:
+    def _slices(self, period: CalendarPeriod, target: Target, goals: Sequence[GoalInfo]) -> list[dict[str, Any]]:
         mine = [g for g in goals if g.period == period and g.dimension is not None]
         found = []
         for dimension in DIMENSIONS:
@@ -659,7 +538,7 @@ class Goals:
             )
         return found
 
-    def _won(self, column: str | None, period: Period) -> Mapping[str | None, float] | None:
+    def _won(self, column: str | None, period: CalendarPeriod) -> Mapping[str | None, float] | None:
         """Won revenue in the period by `column` (None: in total); None when it cannot be measured."""
         if self.won_revenue is None:
             return None
@@ -670,11 +549,11 @@ class Goals:
                 raise
             return None
 
-    def measure_share(self, period: Period) -> ShareMeasure | None:
+    def measure_share(self, period: CalendarPeriod) -> ShareMeasure | None:
         """Marketing-sourced won revenue over the 12 months before `period` starts, against all won revenue."""
         if self.won_revenue is None:
             return None
-        start, end = _minus_months(period.start, 12), period.start
+        start, end = add_months(period.start, -12), period.start
         by_channel = self.won_revenue("channel", start, end)
         sales = set(self.sales_sourced_channels)
         marketing = sum((float(v) for k, v in by_channel.items() if k is not None and k not in sales), 0.0)
@@ -716,7 +595,7 @@ class Goals:
         }
         return [sales, marketing]
 
-    def _attainment(self, period: Period, target: Target) -> dict[str, Any]:
+    def _attainment(self, period: CalendarPeriod, target: Target) -> dict[str, Any]:
         today = self.today()
         elapsed = min(max((today - period.start).days, 0), period.days) / period.days
         won = self._won(None, period)
@@ -731,7 +610,7 @@ class Goals:
         }
 
 
-def _balance(target: Decimal | None, allocated: Decimal, what: str, period: Period) -> dict[str, Any]:
+def _balance(target: Decimal | None, allocated: Decimal, what: str, period: CalendarPeriod) -> dict[str, Any]:
     """`allocated` against a period's `target`: what is left unallocated or in excess, and a sentence saying so."""
     if target is None:
         return {
@@ -756,7 +635,9 @@ def _balance(target: Decimal | None, allocated: Decimal, what: str, period: Peri
     }
 
 
-def _allocation(target_of: Callable[[Period], Target], parent: Period, goals: Sequence[GoalInfo]) -> dict[str, Any]:
+def _allocation(
+    target_of: Callable[[CalendarPeriod], Target], parent: CalendarPeriod, goals: Sequence[GoalInfo]
+) -> dict[str, Any]:
     """How a period's children's goals add up against its target (children without a goal share the rest)."""
     children = parent.children
     explicit = {g.period for g in goals if g.dimension is None}

@@ -35,7 +35,7 @@ from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost
 
 if TYPE_CHECKING:
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
 
 __all__ = ["DEFAULT_HORIZON_DAYS", "DEFAULT_LOOKBACK_DAYS", "channel_costs", "model_from_history"]
 
@@ -44,7 +44,7 @@ DEFAULT_HORIZON_DAYS = 180
 
 
 def model_from_history(
-    ws: Workspace,
+    ws: DefinitionsContext,
     *,
     as_of: datetime | None = None,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
@@ -116,7 +116,7 @@ def model_from_history(
 
 
 def channel_costs(
-    ws: Workspace, *, as_of: datetime | None = None, lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    ws: DefinitionsContext, *, as_of: datetime | None = None, lookback_days: int = DEFAULT_LOOKBACK_DAYS
 ) -> list[ChannelCost]:
     """Each channel's share of the leads created in the lookback, and its spend per lead and per second-stage entry.
 
@@ -164,7 +164,7 @@ def channel_costs(
     return costs
 
 
-def _leads(ws: Workspace, where: Mapping[str, str] | None) -> ibis.Table:
+def _leads(ws: DefinitionsContext, where: Mapping[str, str] | None) -> ibis.Table:
     leads = ws.warehouse.table("leads")
     if not where:
         return leads
@@ -173,7 +173,7 @@ def _leads(ws: Workspace, where: Mapping[str, str] | None) -> ibis.Table:
 
 
 def _deal_size(
-    ws: Workspace, as_of: datetime, lookback_days: int, where: Mapping[str, str] | None
+    ws: DefinitionsContext, as_of: datetime, lookback_days: int, where: Mapping[str, str] | None
 ) -> tuple[float, float | None, float | None, int]:
     """The mean won amount over the lookback (by close date, else creation), its standard error, the standard
     deviation of single deals, and how many deals."""

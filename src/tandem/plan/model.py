@@ -13,9 +13,10 @@ A model is given by hand (the calculator: "10 % of MQLs become SALs, 45 days lat
   data.
 
 Months: a plan is monthly. A lag of L days moves a lead from its month to a later one by ``L / 30.4375`` months
-(the mean month). With the lead's day uniformly spread within its month, a lag of ``i + f`` months (whole i,
-fraction f) lands ``i`` months later with probability ``1 - f`` and ``i + 1`` months later with probability ``f``
-(`Lag.month_offsets`): exact for a uniform spread, and a lag of whole months moves exactly that many months.
+(the mean month, `tandem.durations.MONTH_DAYS`). With the lead's day uniformly spread within its month, a lag of
+``i + f`` months (whole i, fraction f) lands ``i`` months later with probability ``1 - f`` and ``i + 1`` months
+later with probability ``f`` (`Lag.month_offsets`): exact for a uniform spread, and a lag of whole months moves
+exactly that many months.
 """
 
 from __future__ import annotations
@@ -28,12 +29,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tandem.durations import MONTH_DAYS
 from tandem.errors import ConfigError
 
-__all__ = ["MONTH_DAYS", "FunnelModel", "Lag", "Rate", "Step"]
-
-#: The mean calendar month, in days (365.25 / 12).
-MONTH_DAYS = 30.4375
+__all__ = ["FunnelModel", "Lag", "Rate", "Step"]
 
 Floats = npt.NDArray[np.float64]
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tandem.errors import ConfigError
-from tandem.plan.waterfall import add_months, month_of
+from tandem.errors import TandemError
+from tandem.periods import CalendarPeriod, add_months, month_of
 
 if TYPE_CHECKING:
-    from tandem.plan.goals import Period
-    from tandem.workspace import Workspace
+    from tandem.definitions.context import DefinitionsContext
+    from tandem.plan.context import PlanContext
 
 __all__ = ["Pacing", "StagePacing", "accepted_volumes", "expected_to_date", "pacing", "planned_volumes"]
 
@@ -112,7 +112,7 @@ class Pacing:
 
 
 def pacing(
-    ws: Workspace,
+    ws: DefinitionsContext,
     planned: Mapping[tuple[str, date], float],
     *,
     start: date,
@@ -167,7 +167,7 @@ def pacing(
     )
 
 
-def accepted_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date], float], str] | None:
+def accepted_volumes(ws: PlanContext, period: CalendarPeriod) -> tuple[dict[tuple[str, date], float], str] | None:
     """The accepted plan's volumes per stage and month (its programs run forward, frozen when it was accepted)
     and its label, or None when the period has no accepted plan with a check."""
     baseline = ws.plans.baseline(period)
@@ -180,12 +180,12 @@ def accepted_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, dat
     return planned, f"the accepted plan ({baseline.label})"
 
 
-def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date], float], str]:
+def planned_volumes(ws: PlanContext, period: CalendarPeriod) -> tuple[dict[tuple[str, date], float], str]:
     """What the period is measured against, per stage and month, and what that is in words.
 
     The accepted plan's volumes (its programs run forward, frozen when it was accepted), else the volumes the
-    period's goal needs (the reverse waterfall on history). Raises `ConfigError` when there is neither a plan nor a
-    goal to measure against.
+    period's goal needs (the reverse waterfall on history). Raises a `TandemError` (the question is fine, the
+    workspace cannot answer it yet) when there is neither a plan nor a goal to measure against.
     """
     from tandem.plan.calculator import Given, plan_waterfall
 
@@ -195,7 +195,7 @@ def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date
     from tandem.plan.goals import plan_targets
 
     if plan_targets(ws.goals.all())(period).amount is None:
-        raise ConfigError(
+        raise TandemError(
             f"nothing to measure {period.label} against: accept a plan for it (`tandem plan propose`) or set its "
             f"goal (`tandem goal set {period.label} AMOUNT`)"
         )
@@ -204,7 +204,7 @@ def planned_volumes(ws: Workspace, period: Period) -> tuple[dict[tuple[str, date
     return needed, f"what the goal needs (no plan accepted for {period.label})"
 
 
-def period_pacing(ws: Workspace, period: Period, *, as_of: datetime | None = None) -> Pacing:
+def period_pacing(ws: PlanContext, period: CalendarPeriod, *, as_of: datetime | None = None) -> Pacing:
     """Plan against actual for a period (`planned_volumes`, `pacing`)."""
     planned, basis = planned_volumes(ws, period)
     last_day = period.end - timedelta(days=1)

@@ -62,10 +62,11 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from tandem.accounts import Principal, Role
 from tandem.audit import record
-from tandem.definitions.model import _Entries, _is_null, _Reader, compose_yaml
-from tandem.errors import FileProblemsError, TandemError
+from tandem.errors import ConfigError, FileProblemsError, TandemError
+from tandem.located_yaml import Entries, YamlReader, compose_yaml, is_null
+from tandem.money import AMOUNT_FORMS, parse_amount
+from tandem.periods import CalendarPeriod, parse_period
 from tandem.plan.forward import Program
-from tandem.plan.goals import AMOUNT_FORMS, GoalError, Period, parse_amount, parse_period
 from tandem.store.database import AppStore
 from tandem.store.models import Plan, PlanComment, PlanVersion
 
@@ -105,7 +106,7 @@ class PlanFileError(FileProblemsError):
 class PlanDocument:
     """A plan file, read: the period it is for, a note, and its programs."""
 
-    period: Period
+    period: CalendarPeriod
     note: str
     programs: tuple[Program, ...]
 
@@ -142,22 +143,21 @@ def load_plan(
             raise PlanError(f"cannot read {path}: {exc}") from None
         if source_name == "plan.yaml":
             source_name = str(path)
-    reader = _Reader(source_name, text)
+    reader = YamlReader(source_name, text)
     root = compose_yaml(reader, text, "the plan file", "start with `period: 2027-Q1` and `programs:`")
     if root is None:
         raise PlanFileError(reader.issues)
     document = _read_plan(reader, root, stages)
-    reader.issues.sort(key=lambda issue: (issue.line or 0, int(issue.column or 0)))
     if reader.issues or document is None:
-        raise PlanFileError(reader.issues)
+        raise PlanFileError(reader.sorted_issues())
     return document
 
 
-def _read_plan(reader: _Reader, root: Node, stages: Sequence[str] | None) -> PlanDocument | None:
+def _read_plan(reader: YamlReader, root: Node, stages: Sequence[str] | None) -> PlanDocument | None:
     top = reader.mapping(root, _TOP_KEYS, "the plan file")
     if top is None:
         return None
-    period: Period | None = None
+    period: CalendarPeriod | None = None
     if "period" not in top:
         reader.problem(root, "the plan file has no 'period'", "add `period: 2027-Q1` (a year, quarter or month)")
     else:
@@ -165,7 +165,7 @@ def _read_plan(reader: _Reader, root: Node, stages: Sequence[str] | None) -> Pla
         if shown is not None:
             try:
                 period = parse_period(shown)
-            except GoalError as exc:
+            except ConfigError as exc:
                 reader.problem(top["period"][1], "'period' is not a period", str(exc), value=shown)
     note = (reader.text(top, "note", "the plan file") or "").strip()
     programs: list[Program] = []
@@ -199,7 +199,7 @@ def _read_plan(reader: _Reader, root: Node, stages: Sequence[str] | None) -> Pla
 
 
 def _read_program(
-    reader: _Reader, node: Node, what: str, stages: Sequence[str] | None
+    reader: YamlReader, node: Node, what: str, stages: Sequence[str] | None
 ) -> tuple[str | None, Program | None]:
     """The program's name (when it has one) and the program (None when anything in it is wrong)."""
     entries = reader.mapping(node, _PROGRAM_KEYS, what)
@@ -248,7 +248,7 @@ def _read_program(
     )
 
 
-def _budget(reader: _Reader, entries: _Entries, what: str, owner: Node) -> float | None:
+def _budget(reader: YamlReader, entries: Entries, what: str, owner: Node) -> float | None:
     text = reader.text(entries, "budget", what, owner=owner)
     if text is None:
         return None
@@ -256,14 +256,14 @@ def _budget(reader: _Reader, entries: _Entries, what: str, owner: Node) -> float
         return 0.0
     try:
         return float(parse_amount(text))
-    except GoalError:
+    except ConfigError:
         reader.problem(
             entries["budget"][1], f"'budget' in {what} is not an amount", f"{AMOUNT_FORMS}, or 0", value=text
         )
         return None
 
 
-def _day(reader: _Reader, entries: _Entries, key: str, what: str, owner: Node) -> date | None:
+def _day(reader: YamlReader, entries: Entries, key: str, what: str, owner: Node) -> date | None:
     text = reader.text(entries, key, what, owner=owner)
     if text is None:
         return None
@@ -276,11 +276,11 @@ def _day(reader: _Reader, entries: _Entries, key: str, what: str, owner: Node) -
         return None
 
 
-def _volume(reader: _Reader, entries: _Entries, what: str) -> float | None:
+def _volume(reader: YamlReader, entries: Entries, what: str) -> float | None:
     if "volume" not in entries:
         return None
     value_node = entries["volume"][1]
-    if isinstance(value_node, ScalarNode) and _is_null(value_node):
+    if isinstance(value_node, ScalarNode) and is_null(value_node):
         return None
     text = value_node.value.replace(",", "").replace("_", "") if isinstance(value_node, ScalarNode) else ""
     if not (isinstance(value_node, ScalarNode) and _NUMBER.match(text.strip()) and float(text) > 0):
@@ -422,7 +422,7 @@ class Plans:
         self.stages = stages
 
     # --- reading ----------------------------------------------------------------------------------------------
-    def plan(self, ref: int | str | Period) -> PlanInfo:
+    def plan(self, ref: int | str | CalendarPeriod) -> PlanInfo:
         """A plan by its number (``3``, ``"#3"``) or its period (``"2027-Q1"``)."""
         with self.store.session() as s:
             return self._info(s, self._plan(s, ref))
@@ -432,25 +432,25 @@ class Plans:
             rows = s.scalars(select(Plan).order_by(Plan.period)).all()
             return [self._info(s, row) for row in rows]
 
-    def history(self, period: str | Period | None = None) -> list[PlanInfo]:
+    def history(self, period: str | CalendarPeriod | None = None) -> list[PlanInfo]:
         """Every version of the period's plan (or of every plan), oldest first, with comments and decisions."""
         return self.plans() if period is None else [self.plan(period)]
 
-    def baseline(self, period: str | Period) -> PlanVersionInfo | None:
+    def baseline(self, period: str | CalendarPeriod) -> PlanVersionInfo | None:
         """The accepted version of the period's plan (what plan against actual measures against), else None."""
         label = _period(period).label
         with self.store.session() as s:
             row = s.scalars(select(Plan).where(Plan.period == label)).first()
             return None if row is None else self._info(s, row).baseline
 
-    def version(self, ref: int | str | Period, version: int) -> PlanVersionInfo:
+    def version(self, ref: int | str | CalendarPeriod, version: int) -> PlanVersionInfo:
         plan = self.plan(ref)
         found = next((v for v in plan.versions if v.version == version), None)
         if found is None:
             raise PlanError(_no_version(plan.id, plan.period, version, len(plan.versions)))
         return found
 
-    def _plan(self, s: Session, ref: int | str | Period, *, lock: bool = False) -> Plan:
+    def _plan(self, s: Session, ref: int | str | CalendarPeriod, *, lock: bool = False) -> Plan:
         query = select(Plan)
         number = _plan_number(ref)
         query = query.where(Plan.id == number) if number is not None else query.where(Plan.period == _period(ref).label)
@@ -761,7 +761,7 @@ def _no_version(plan_id: int, period: str, version: int, count: int) -> str:
     return f"plan #{plan_id} ({period}) has no version {version}; its versions are 1 to {count}"
 
 
-def _plan_number(ref: int | str | Period) -> int | None:
+def _plan_number(ref: int | str | CalendarPeriod) -> int | None:
     """A plan's number: an int, ``#3``, or up to 3 digits (4 digits are a year: a period)."""
     if isinstance(ref, int):
         return ref
@@ -772,10 +772,10 @@ def _plan_number(ref: int | str | Period) -> int | None:
     return None
 
 
-def _period(ref: int | str | Period) -> Period:
-    if isinstance(ref, Period):
+def _period(ref: int | str | CalendarPeriod) -> CalendarPeriod:
+    if isinstance(ref, CalendarPeriod):
         return ref
     try:
         return parse_period(str(ref))
-    except GoalError as exc:
+    except ConfigError as exc:
         raise PlanError(f"{ref!r} is neither a plan number (#3) nor a period: {exc}") from None

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tandem.durations import format_days
 from tandem.errors import ConfigError
+from tandem.money import format_whole, parse_amount
 from tandem.plan.calculator import parse_channel, parse_lag, parse_rate
 from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost, Waterfall, reverse_waterfall
@@ -98,16 +100,16 @@ class Scenario:
         """What the scenario changes, in words (for tables and the audit log)."""
         parts = [f"{a}:{b}={r.value:.1%}" for (a, b), r in self.rates.items()]
         parts += [f"{a}:{b} {c:+.0%}" for (a, b), c in self.rate_changes.items()]
-        parts += [f"lag {a}:{b}={lag.mean:.0f}d" for (a, b), lag in self.lags.items()]
-        parts += [f"lag {a}:{b} {d:+.0f}d" for (a, b), d in self.lag_shifts.items()]
+        parts += [f"lag {a}:{b}={format_days(lag.mean)}" for (a, b), lag in self.lags.items()]
+        parts += [f"lag {a}:{b} {format_days(d, signed=True)}" for (a, b), d in self.lag_shifts.items()]
         if self.deal_size is not None:
-            parts.append(f"deal size {self.deal_size:,.0f}")
+            parts.append(f"deal size {format_whole(self.deal_size)}")
         if self.deal_size_change is not None:
             parts.append(f"deal size {self.deal_size_change:+.0%}")
         if self.channels:
             parts.append("mix " + ", ".join(f"{c.channel} {c.share:.0%}" for c in self.channels))
         if self.budget is not None:
-            parts.append(f"budget {self.budget:,.0f}")
+            parts.append(f"budget {format_whole(self.budget)}")
         return "; ".join(parts) or "no change"
 
     def as_dict(self) -> dict[str, Any]:
@@ -156,7 +158,7 @@ def apply_scenario(model: FunnelModel, scenario: Scenario) -> FunnelModel:
     if scenario.deal_size_change is not None:
         deal *= 1 + scenario.deal_size_change
     if not deal > 0:
-        raise ConfigError(f"scenario {scenario.name!r}: the deal size would be {deal:,.0f}")
+        raise ConfigError(f"scenario {scenario.name!r}: the deal size would be {format_whole(deal)}")
     return FunnelModel(
         stages=model.stages,
         steps=tuple(changed),
@@ -274,8 +276,6 @@ def load_scenarios(text: str, source: str = "scenarios.yaml") -> list[Scenario]:
     Each problem is refused naming the file, the scenario and the key, with what to write.
     """
     import yaml
-
-    from tandem.plan.goals import parse_amount
 
     try:
         document = yaml.safe_load(text)

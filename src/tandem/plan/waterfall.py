@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from tandem.errors import ConfigError
+from tandem.periods import add_months, month_of
 from tandem.plan.model import FunnelModel
 
 __all__ = [
@@ -48,23 +49,11 @@ __all__ = [
     "Requirement",
     "StageTotal",
     "Waterfall",
-    "add_months",
-    "month_of",
     "reverse_waterfall",
 ]
 
 #: The range: the 10th to the 90th percentile.
 INTERVAL = (0.10, 0.90)
-
-
-def month_of(day: date) -> date:
-    """The first day of `day`'s month: how months are keyed."""
-    return date(day.year, day.month, 1)
-
-
-def add_months(month: date, count: int) -> date:
-    index = month.year * 12 + month.month - 1 + count
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)

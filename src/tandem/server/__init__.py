@@ -5,13 +5,17 @@ Every route declares who may use it (`tandem.server.access`); a test walks them 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["create_app", "serve"]
+__all__ = ["SERVED_WORKSPACE", "create_app", "served_app"]
+
+#: The environment variable naming the workspace `served_app` serves (set by `tandem serve` before uvicorn starts).
+SERVED_WORKSPACE = "TANDEM_SERVED_WORKSPACE"
 
 
 def create_app(workspace: Path) -> FastAPI:
@@ -20,20 +24,7 @@ def create_app(workspace: Path) -> FastAPI:
     return build_app(workspace)
 
 
-def serve(workspace: Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the web app with uvicorn until interrupted. On a workspace without users, create the first admin."""
-    import uvicorn
-
-    from tandem.workspace import cli_actor, open_workspace
-
-    with open_workspace(workspace) as ws:
-        password = ws.accounts.ensure_first_admin(cli_actor())
-    if password:
-        print(
-            "No users yet: created user 'admin' with the one-time password\n\n"
-            f"    {password}\n\n"
-            "It is shown only now; you will be asked to choose your own at first sign-in.",
-            flush=True,
-        )
-    print(f"tandem is serving {workspace} on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(workspace), host=host, port=port, log_level="warning", proxy_headers=True)
+def served_app() -> FastAPI:
+    """The app of the workspace named in ``$TANDEM_SERVED_WORKSPACE``: uvicorn's factory (``tandem.server:served_app``),
+    so the command line starts the server by name and never imports it."""
+    return create_app(Path(os.environ[SERVED_WORKSPACE]))

@@ -9,15 +9,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem import __version__
 from tandem.accounts import AccessDenied
-from tandem.errors import TandemError
+from tandem.errors import ConfigError, TandemError
+from tandem.questions.base import describe
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
 from tandem.server.pages import render
+from tandem.server.refusals import refusal
 from tandem.server.routes import (
     admin,
     assets,
@@ -139,10 +143,21 @@ def build_app(workspace: Path) -> FastAPI:
             return JSONResponse({"detail": str(exc)}, status_code=404)
         return render(request, "error.html", 404, title="Not found", heading="Not found", detail=str(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        """A query or path parameter of the wrong type or out of bounds: the same one-field refusal as a question's
+        (a JSON body that does not fit its schema keeps FastAPI's list of problems)."""
+        first = exc.errors()[0] if exc.errors() else {}
+        if not first or first.get("loc", ("body",))[0] not in ("query", "path"):
+            return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        field, _, message = describe(first)
+        return await refused(request, ConfigError(message, field=field))
+
     @app.exception_handler(TandemError)
-    async def bad_request(request: Request, exc: TandemError) -> Response:
+    async def refused(request: Request, exc: TandemError) -> Response:
+        status, heading, body = refusal(exc)
         if _is_api(request):
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        return render(request, "error.html", 400, title="Cannot do that", heading="Cannot do that", detail=str(exc))
+            return JSONResponse(body, status_code=status)
+        return render(request, "error.html", status, title=heading, heading=heading, detail=str(body["detail"]))
 
     return app

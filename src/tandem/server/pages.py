@@ -44,6 +44,13 @@ NAV: tuple[NavItem, ...] = (
 
 
 def _when(value: Any) -> str:
+    """A moment as a page shows it; documents carry moments as ISO 8601 text, Python objects as datetimes."""
+    if isinstance(value, str) and len(value) > 10:
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d %H:%M}"
     if isinstance(value, date):

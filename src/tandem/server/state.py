@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import ibis
 
+from tandem.questions import Question, ask
 from tandem.warehouse.backends import IMPORT_LOG
 from tandem.warehouse.schema import TABLES
 from tandem.workspace import Workspace, open_workspace
@@ -180,6 +181,26 @@ class ServerState:
             with self._compute_locks_guard:
                 self._compute_locks.pop(key, None)
         return value  # type: ignore[no-any-return]
+
+    def answer(self, question: Question) -> dict[str, Any]:
+        """The question's document (`tandem.questions.ask`), through the cache: keyed by the versions of the tables
+        and the application state the question declares it reads."""
+        tables = [name for name in question.reads if name in TABLES]
+        key = [question.key(), *(self.state_key(name) for name in question.reads if name in ("goals", "plans"))]
+        return self.cached(question.kind, key, lambda: ask(self.workspace, question), tables=tables)
+
+    def state_key(self, name: str) -> Any:
+        """The application state `name` as stored (cheap reads): part of a key wherever a document reads it."""
+        ws = self.workspace
+        if name == "goals":
+            return [
+                [g.period.label, g.dimension, g.value, str(g.amount), g.marketing_share, g.note, g.updated_at]
+                for g in ws.goals.all()
+            ]
+        if name == "plans":
+            accepted = ((plan.id, plan.baseline) for plan in ws.plans.plans())
+            return [[plan_id, v.version, str(v.decided_at)] for plan_id, v in accepted if v is not None]
+        raise KeyError(name)
 
     def close(self) -> None:
         self.workspace.close()

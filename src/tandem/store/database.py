@@ -103,11 +103,9 @@ class AppStore:
             )
 
     # --- definitions -----------------------------------------------------------------------------------------
-    def create_first_definitions(self, stages: list[str], author: str) -> None:
-        """Version 1: the stage names given to `tandem init`, with the definitions file they make."""
-        from tandem.definitions.model import definitions_from_stages, dump_definitions
-
-        document = dump_definitions(definitions_from_stages(stages))
+    def create_first_definitions(self, stages: list[str], document: str, author: str) -> None:
+        """Version 1: the stage names given to `tandem init`, with the definitions file they make (the workspace
+        writes it: the store knows no definitions)."""
         with self.session() as s, s.begin():
             s.add(
                 DefinitionVersion(

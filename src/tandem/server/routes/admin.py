@@ -21,9 +21,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from tandem.accounts import AccountError, Accounts, Permission, Role, TokenInfo, UserInfo
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID
 from tandem.workspace import Workspace
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 #: Audit entries per page (and the default of ``GET /api/audit``).
 PAGE_SIZE = 100

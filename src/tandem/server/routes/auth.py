@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 from tandem.accounts import AccountError, Permission, Role, SignInRefused
 from tandem.server.access import SESSION_COOKIE, GuardedRoute, access, principal_of
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 LOGIN_COOKIE = "tandem_login"
 

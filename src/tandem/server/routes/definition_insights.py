@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from tandem.accounts import Permission
+from tandem.questions import parse_moment
 from tandem.server.access import GuardedRoute, access
-from tandem.server.documents import parse_moment
+from tandem.server.refusals import INVALID
 from tandem.server.routes.funnel import REFUSALS, AsOf
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 #: The tables each document reads.
 SIGNAL_TABLES = ("leads", "stage_events")

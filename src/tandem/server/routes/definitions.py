@@ -34,15 +34,15 @@ from tandem.definitions.governance import Governance, GovernanceError, ProposalI
 from tandem.definitions.guard import GuardVerdict, freeze_window
 from tandem.definitions.model import DefinitionsError
 from tandem.errors import TandemError
+from tandem.questions import parse_moment
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
-from tandem.server.documents import parse_moment
 from tandem.server.pages import render
-from tandem.server.refusals import MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
+from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
 from tandem.server.state import ServerState
 from tandem.store.models import DefinitionVersion
 from tandem.workspace import Workspace
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 #: The largest definitions file taken: a real one is a few kilobytes of YAML.
 MAX_DOCUMENT_CHARS = 256 * 1024

@@ -20,18 +20,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
 from tandem.accounts import Permission
-from tandem.errors import TandemError
+from tandem.errors import ConfigError, TandemError
 from tandem.forecast.backtest import BACKTEST_SIMULATIONS
 from tandem.forecast.simulate import DEFAULT_SIMULATIONS
 from tandem.plan.goals import Period, current_quarter, parse_period
+from tandem.questions import BacktestQuestion, ForecastQuestion, WarningsQuestion
+from tandem.questions.forecast import MAX_SEED, MAX_SIMULATIONS, MIN_BACKTEST_SIMULATIONS, MIN_SIMULATIONS
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.pages import render
-from tandem.server.refusals import SIGNED_IN, Refusal
-from tandem.server.routes.plan import TABLES, goals_key, plans_key
+from tandem.server.refusals import INVALID, SIGNED_IN, Refusal
 from tandem.server.state import ServerState
 
 __all__ = [
@@ -42,12 +43,8 @@ __all__ = [
     "warnings_document",
 ]
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
-#: Bounds of a question's simulations: enough for a stable P10-P90, few enough to answer in seconds.
-MIN_SIMULATIONS = 1_000
-MAX_SIMULATIONS = 50_000
-MAX_SEED = 2**32 - 1
 #: Alert history rows a request may ask for, and how many the page shows.
 MAX_ALERTS = 500
 PAGE_ALERTS = 20
@@ -59,6 +56,18 @@ PeriodParam = Annotated[
 Simulations = Annotated[
     int,
     Query(ge=MIN_SIMULATIONS, le=MAX_SIMULATIONS, description="Simulated outcomes behind the range."),
+]
+BacktestSimulations = Annotated[
+    int,
+    Query(
+        ge=MIN_BACKTEST_SIMULATIONS,
+        le=MAX_SIMULATIONS,
+        description="Simulated outcomes behind each of the backtest's forecasts.",
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    Query(max_length=64, description="Forecast as of this moment, with only what was known then (default now)."),
 ]
 Seed = Annotated[int, Query(ge=0, le=MAX_SEED, description="Seed of the simulations: the same seed, the same answer.")]
 Kind = Annotated[Literal["quarter", "month"], Query(description="The past periods to forecast again.")]
@@ -72,27 +81,19 @@ CANNOT_MEASURE: dict[int | str, dict[str, Any]] = {
 }
 
 
-class BadPeriod(Exception):
-    """A period parameter that is not a period: refused with 422 naming it."""
-
-
 def _state(request: Request) -> ServerState:
     state: ServerState = request.app.state.tandem
     return state
 
 
 def chosen_period(period: str | None) -> Period:
-    """The period asked for (default: the current quarter); a bad one raises `BadPeriod` with the reason."""
+    """The period asked for (default: the current quarter); a bad one is refused naming the ``period`` field."""
     if period is None or not period.strip():
         return current_quarter()
     try:
         return parse_period(period)
     except TandemError as exc:
-        raise BadPeriod(f"period: {exc}") from None
-
-
-def _refused(exc: BadPeriod) -> JSONResponse:
-    return JSONResponse({"detail": str(exc), "problems": []}, status_code=422)
+        raise ConfigError(str(exc), field="period", value=period) from None
 
 
 # --- the documents, through the cache -----------------------------------------------------------------------------
@@ -100,21 +101,7 @@ def forecast_document(
     state: ServerState, period: Period, simulations: int = DEFAULT_SIMULATIONS, seed: int = 0
 ) -> dict[str, Any]:
     """`tandem forecast --format json` for the period as of now."""
-    from tandem.forecast.service import period_forecast
-
-    key = {
-        "period": period.label,
-        "simulations": simulations,
-        "seed": seed,
-        "goals": goals_key(state),
-        "plan": plans_key(state, period),
-    }
-
-    def compute() -> dict[str, Any]:
-        return period_forecast(state.workspace, period, simulations=simulations, seed=seed).as_dict()
-
-    document: dict[str, Any] = state.cached("forecast", key, compute, tables=TABLES)
-    return document
+    return state.answer(ForecastQuestion.parse(period=period.label, simulations=simulations, seed=seed))
 
 
 def forecast_or_reason(state: ServerState, period: Period) -> dict[str, Any]:
@@ -129,29 +116,13 @@ def backtest_document(
     state: ServerState, kind: Literal["quarter", "month"] = "quarter", simulations: int = BACKTEST_SIMULATIONS
 ) -> dict[str, Any]:
     """`tandem forecast backtest --format json` as of now (the slowest document here: cached above all)."""
-    from tandem.forecast.service import workspace_backtest
-
-    def compute() -> dict[str, Any]:
-        return workspace_backtest(state.workspace, kind=kind, simulations=simulations).as_dict()
-
-    document: dict[str, Any] = state.cached(
-        "forecast.backtest", {"kind": kind, "simulations": simulations}, compute, tables=TABLES
-    )
-    return document
+    return state.answer(BacktestQuestion.parse(period_kind=kind, simulations=simulations))
 
 
 def warnings_document(state: ServerState, period: Period) -> dict[str, Any]:
     """`tandem forecast warnings --format json` for the period as of now; a `TandemError` when there is nothing
     to measure it against."""
-    from tandem.forecast.warnings import early_warnings
-
-    key = {"period": period.label, "goals": goals_key(state), "plan": plans_key(state, period)}
-
-    def compute() -> dict[str, Any]:
-        return early_warnings(state.workspace, period).as_dict()
-
-    document: dict[str, Any] = state.cached("forecast.warnings", key, compute, tables=TABLES)
-    return document
+    return state.answer(WarningsQuestion.parse(period=period.label))
 
 
 def _warnings_or_reason(state: ServerState, period: Period) -> dict[str, Any]:
@@ -182,31 +153,39 @@ def alerts_document(state: ServerState, limit: int = 50, period: str | None = No
     responses={**SIGNED_IN, **BAD_PERIOD},
 )
 def api_forecast(
-    request: Request, period: PeriodParam = None, simulations: Simulations = DEFAULT_SIMULATIONS, seed: Seed = 0
-) -> dict[str, Any] | JSONResponse:
+    request: Request,
+    period: PeriodParam = None,
+    as_of: AsOf = None,
+    simulations: Simulations = DEFAULT_SIMULATIONS,
+    seed: Seed = 0,
+) -> dict[str, Any]:
     """The period's revenue as a distribution, as `tandem forecast --format json`: ``won_to_date``, ``expected``,
     ``p10``/``p50``/``p90``, ``goal`` and ``chance_of_goal`` (null without a goal), ``sources`` (won, open deals,
     leads in flight, new volume: count, expected deals and revenue), ``baselines`` (weighted pipeline, run rate),
     ``histogram`` of the simulated outcomes, ``summary``, and ``previous`` and ``changes``: the forecast of a week
     earlier and what changed since, source by source."""
-    try:
-        chosen = chosen_period(period)
-    except BadPeriod as exc:
-        return _refused(exc)
-    return forecast_document(_state(request), chosen, simulations, seed)
+    question = ForecastQuestion.parse(period=period, as_of=as_of, simulations=simulations, seed=seed)
+    return _state(request).answer(question)
 
 
 @router.get(
     "/api/forecast/backtest",
     openapi_extra=access(Permission.READ),
     tags=["forecast"],
-    responses={**SIGNED_IN, 422: {"model": Refusal, "description": "A kind that is not quarter or month."}},
+    responses={**SIGNED_IN, **BAD_PERIOD},
 )
-def api_forecast_backtest(request: Request, kind: Kind = "quarter") -> dict[str, Any]:
+def api_forecast_backtest(
+    request: Request,
+    kind: Kind = "quarter",
+    as_of: AsOf = None,
+    simulations: BacktestSimulations = BACKTEST_SIMULATIONS,
+    seed: Seed = 0,
+) -> dict[str, Any]:
     """How the forecast did, as `tandem forecast backtest --format json`: every past period forecast from its first
     day and every week in it with only what was known then; ``scores`` per method (tandem, weighted_pipeline,
     run_rate: forecasts, mape, bias, coverage, width), ``scores_by_stretch``, and every forecast in ``points``."""
-    return backtest_document(_state(request), kind)
+    question = BacktestQuestion.parse(period_kind=kind, as_of=as_of, simulations=simulations, seed=seed)
+    return _state(request).answer(question)
 
 
 @router.get(
@@ -216,15 +195,11 @@ def api_forecast_backtest(request: Request, kind: Kind = "quarter") -> dict[str,
     response_model=None,
     responses={**SIGNED_IN, **BAD_PERIOD, **CANNOT_MEASURE},
 )
-def api_forecast_warnings(request: Request, period: PeriodParam = None) -> dict[str, Any] | JSONResponse:
+def api_forecast_warnings(request: Request, period: PeriodParam = None, as_of: AsOf = None) -> dict[str, Any]:
     """The early warnings, as `tandem forecast warnings --format json`: each stage's pace week by week against the
     accepted plan (or the goal's requirement), shortfalls carried into revenue gaps this period and next, the
     bottleneck stage and the last day extra top-of-funnel volume can still close in the period."""
-    try:
-        chosen = chosen_period(period)
-    except BadPeriod as exc:
-        return _refused(exc)
-    return warnings_document(_state(request), chosen)
+    return _state(request).answer(WarningsQuestion.parse(period=period, as_of=as_of))
 
 
 @router.get(
@@ -234,16 +209,11 @@ def api_forecast_warnings(request: Request, period: PeriodParam = None) -> dict[
     response_model=None,
     responses={**SIGNED_IN, **BAD_PERIOD},
 )
-def api_alerts(request: Request, limit: Limit = 50, period: PeriodParam = None) -> dict[str, Any] | JSONResponse:
+def api_alerts(request: Request, limit: Limit = 50, period: PeriodParam = None) -> dict[str, Any]:
     """What the alert rules sent (or tried to), newest first, as `tandem alerts history --format json`: each alert's
     rule, signal, period, destination (its name and channel, not its address), status, tries, last error, when it
     fired and was sent, its text and payload. Optional ``period`` keeps that period's only."""
-    label = None
-    if period is not None and period.strip():
-        try:
-            label = chosen_period(period).label
-        except BadPeriod as exc:
-            return _refused(exc)
+    label = chosen_period(period).label if period is not None and period.strip() else None
     return alerts_document(_state(request), limit, label)
 
 
@@ -311,10 +281,7 @@ def period_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
 )
 def forecast_page(request: Request, period: PeriodParam = None) -> HTMLResponse:
     state = _state(request)
-    try:
-        chosen = chosen_period(period)
-    except BadPeriod as exc:
-        return render(request, "error.html", 422, title="Cannot do that", heading="Not a period", detail=str(exc))
+    chosen = chosen_period(period)
     document = forecast_or_reason(state, chosen)
     backtest = backtest_document(state)
     try:

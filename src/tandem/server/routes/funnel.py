@@ -1,15 +1,14 @@
 """The Funnel page, its drill-down to the leads behind a number, and the REST endpoints of the funnel engine.
 
-Each endpoint answers with the document the matching CLI command prints with ``--format json``
-(`tandem.server.documents`), cached by (data version, definition version, question). A bad question (unknown
-column or stage, bad date, reversed range) is a `ConfigError`: 400 with a message naming the bad value; a value of
-the wrong type is FastAPI's 422.
+Each endpoint answers with the document the matching CLI command prints with ``--format json``: the same
+question (`tandem.questions`), cached by the versions of what it reads. A bad question (unknown column or stage,
+bad date, reversed range) is a 422 naming the parameter and the bad value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -21,23 +20,23 @@ from pydantic import BaseModel
 
 from tandem.accounts import Permission
 from tandem.errors import ConfigError, TandemError
+from tandem.questions import (
+    FunnelQuestion,
+    LeadsQuestion,
+    PipelineQuestion,
+    QualityQuestion,
+    Question,
+    RevenueQuestion,
+    VelocityQuestion,
+)
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, NotFound, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
-from tandem.server.documents import (
-    KINDS,
-    Question,
-    check,
-    document,
-    leads_count,
-    leads_csv,
-    parse_moment,
-    parse_where,
-)
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID, explain
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 T = TypeVar("T")
 
@@ -115,13 +114,13 @@ class Problem(BaseModel):
 
 #: The refusals every endpoint may answer with, documented so clients (and fuzzers) expect them.
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "A bad question: unknown column or stage, bad date, reversed range."},
+    422: {"model": Problem, "description": "A bad question: unknown column or stage, bad date, reversed range."},
     401: {"model": Problem, "description": "No valid credentials."},
     403: {"model": Problem, "description": "The role may not read."},
 }
 #: The chart export is a page route: its refusals are HTML pages.
 PAGE_REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"content": {"text/html": {}}, "description": "A bad question (the page says which value)."},
+    422: {"content": {"text/html": {}}, "description": "A bad question (the page says which value)."},
     404: {
         "content": {"text/html": {}},
         "description": "The question has no such chart (a cohort chart needs a period).",
@@ -130,16 +129,10 @@ PAGE_REFUSALS: dict[int | str, dict[str, Any]] = {
 
 
 # --- answering ----------------------------------------------------------------------------------------------------
-def _cached(state: ServerState, kind: str, q: Question, compute: Callable[[], T], base: str | None = None) -> T:
-    """`compute` through the server's cache, after refusing a bad question before anything runs."""
-    return state.cached(
-        kind, q.key(), compute, tables=KINDS[base or kind], check=lambda: check(state.workspace, base or kind, q)
-    )
-
-
-def answer(state: ServerState, kind: str, q: Question) -> dict[str, Any]:
-    """The document of `kind` for the question, from the cache when it was asked before."""
-    return _cached(state, kind, q, lambda: document(state.workspace, kind, q))
+def _cached(state: ServerState, name: str, q: Question, compute: Callable[[], T]) -> T:
+    """Another rendering of a question (CSV, a count) through the server's cache, checked before it runs."""
+    tables = [t for t in q.reads if t != "definitions"]
+    return state.cached(name, q.key(), compute, tables=tables, check=lambda: q.check(state.workspace))
 
 
 # --- REST API -----------------------------------------------------------------------------------------------------
@@ -161,18 +154,18 @@ def api_funnel(
     The document `tandem funnel --format json` prints: one row per group, period and stage; a missing group value
     is null, never dropped. Rules: docs/funnel-semantics.md.
     """
-    q = Question(
-        by=tuple(by or ()),
+    q = FunnelQuestion.parse(
+        by=by,
         period=period.value if period else None,
-        start=parse_moment(from_, "from"),
-        end=parse_moment(to, "to"),
+        start=from_,
+        end=to,
         strict=strict,
         window_days=window,
         horizon_days=horizon,
-        as_of=parse_moment(as_of, "as_of"),
+        as_of=as_of,
         version=definitions,
     )
-    return answer(request.app.state.tandem, "funnel", q)
+    return _state(request).answer(q)
 
 
 @router.get("/api/revenue", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
@@ -188,14 +181,8 @@ def api_revenue(
 
     Breakdowns use the opportunity's columns or its lead's.
     """
-    q = Question(
-        by=tuple(by or ()),
-        period=period.value if period else None,
-        start=parse_moment(from_, "from"),
-        end=parse_moment(to, "to"),
-        as_of=parse_moment(as_of, "as_of"),
-    )
-    return answer(request.app.state.tandem, "revenue", q)
+    q = RevenueQuestion.parse(by=by, period=period.value if period else None, start=from_, end=to, as_of=as_of)
+    return _state(request).answer(q)
 
 
 @router.get("/api/velocity", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
@@ -214,32 +201,35 @@ def api_velocity(
     definitions: DefinitionsVersion = None,
 ) -> dict[str, Any]:
     """Days from one stage to a later one: quantiles, mean and counts per bin of days (`tandem velocity`)."""
-    q = Question(
+    q = VelocityQuestion.parse(
         from_stage=from_stage,
-        to_stage=to_stage or None,
-        by=tuple(by or ()),
+        to_stage=to_stage,
+        by=by,
         period=period.value if period else None,
-        start=parse_moment(from_, "from"),
-        end=parse_moment(to, "to"),
+        start=from_,
+        end=to,
         strict=strict,
-        as_of=parse_moment(as_of, "as_of"),
+        as_of=as_of,
         version=definitions,
     )
-    return answer(request.app.state.tandem, "velocity", q)
+    return _state(request).answer(q)
 
 
 @router.get("/api/pipeline", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_pipeline(request: Request, by: By = None, as_of: AsOf = None) -> dict[str, Any]:
     """Open pipeline at `as_of`: deals and amount by CRM stage and age in days (`tandem pipeline`)."""
-    q = Question(by=tuple(by or ()), as_of=parse_moment(as_of, "as_of"))
-    return answer(request.app.state.tandem, "pipeline", q)
+    return _state(request).answer(PipelineQuestion.parse(by=by, as_of=as_of))
 
 
 @router.get("/api/quality", openapi_extra=access(Permission.READ), tags=["funnel"], responses=REFUSALS)
 def api_quality(request: Request, as_of: AsOf = None) -> dict[str, Any]:
     """The data-quality report: each check's count, meaning, effect on the numbers and examples (`tandem quality`)."""
-    q = Question(as_of=parse_moment(as_of, "as_of"))
-    return answer(request.app.state.tandem, "quality", q)
+    return _state(request).answer(QualityQuestion.parse(as_of=as_of))
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.tandem
+    return state
 
 
 def _leads_question(
@@ -251,16 +241,9 @@ def _leads_question(
     limit: int | None,
     as_of: str | None,
     version: int | None = None,
-) -> Question:
-    return Question(
-        stage=stage,
-        where=parse_where(where or ()),
-        start=parse_moment(from_, "from"),
-        end=parse_moment(to, "to"),
-        strict=strict,
-        limit=limit,
-        as_of=parse_moment(as_of, "as_of"),
-        version=version,
+) -> LeadsQuestion:
+    return LeadsQuestion.parse(
+        stage=stage, where=where, start=from_, end=to, strict=strict, limit=limit, as_of=as_of, version=version
     )
 
 
@@ -278,7 +261,7 @@ def api_leads(
 ) -> dict[str, Any]:
     """Drill down: the leads that entered `stage` in the range and match the filters, newest entry first."""
     q = _leads_question(stage, where, from_, to, strict, limit, as_of, definitions)
-    return answer(request.app.state.tandem, "leads", q)
+    return _state(request).answer(q)
 
 
 @router.get(
@@ -302,7 +285,7 @@ def api_leads_csv(
     """The drill-down as CSV for a spreadsheet: every column; text that could run as a formula is neutralised."""
     state: ServerState = request.app.state.tandem
     q = _leads_question(stage, where, from_, to, strict, limit, as_of, definitions)
-    text = _cached(state, "leads.csv", q, lambda: leads_csv(state.workspace, q), base="leads")
+    text = _cached(state, "leads.csv", q, lambda: q.csv(state.workspace))
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -350,25 +333,23 @@ class FunnelForm:
                     pairs.append((key, "1" if item is True else str(item)))
         return urlencode(pairs)
 
-    def question(self) -> Question:
-        """The funnel question (parsing dates and numbers: a bad one is a ConfigError naming it)."""
-        if self.period and self.period not in PeriodChoice.__members__:
-            raise ConfigError(f"unknown period {self.period!r}; use day, week, month or quarter")
-        return Question(
-            by=tuple(self.by),
+    def question(self) -> FunnelQuestion:
+        """The funnel question (parsing dates and numbers: a bad one is refused naming its field)."""
+        return FunnelQuestion.parse(
+            by=self.by,
             period=self.period or None,
-            start=parse_moment(self.from_, "from"),
-            end=parse_moment(self.to, "to"),
+            start=self.from_,
+            end=self.to,
             strict=self.strict,
-            window_days=_days(self.window, "window"),
-            horizon_days=_days(self.horizon, "horizon"),
-            as_of=parse_moment(self.as_of, "as_of"),
+            window_days=self.window.strip() or None,
+            horizon_days=self.horizon.strip() or None,
+            as_of=self.as_of,
         )
 
-    def velocity_question(self, stages: Sequence[str]) -> Question:
+    def velocity_question(self, stages: Sequence[str]) -> VelocityQuestion:
         """The velocity section's question: the chosen step, over the funnel's range, mode and as_of."""
         base = self.question()
-        return Question(
+        return VelocityQuestion.parse(
             from_stage=self.from_stage or stages[0],
             to_stage=self.to_stage or None,
             start=base.start,
@@ -376,18 +357,6 @@ class FunnelForm:
             strict=base.strict,
             as_of=base.as_of,
         )
-
-
-def _days(value: str, name: str) -> int | None:
-    if not value.strip():
-        return None
-    try:
-        days = int(value)
-    except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a whole number of days") from None
-    if not 1 <= days <= 36500:
-        raise ConfigError(f"{name}: {days} days is out of range; use 1 to 36500")
-    return days
 
 
 def breakdown_columns(state: ServerState) -> list[str]:
@@ -428,7 +397,7 @@ def filter_text(value: Any) -> str:
     return str(value)
 
 
-def drill_href(row: dict[str, Any], q: Question, back: str) -> str:
+def drill_href(row: dict[str, Any], q: FunnelQuestion, back: str) -> str:
     """The drill-down behind a row's `reached`: its stage, its group values, its period within the range."""
     start, end = q.start, q.end
     if q.period and row.get("period"):
@@ -515,7 +484,7 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
     return specs
 
 
-def _table_rows(doc: dict[str, Any], q: Question, back: str) -> list[dict[str, Any]]:
+def _table_rows(doc: dict[str, Any], q: FunnelQuestion, back: str) -> list[dict[str, Any]]:
     return [{**row, "drill": drill_href(row, q, back)} for row in doc["rows"][:TABLE_ROWS]]
 
 
@@ -548,15 +517,18 @@ def _funnel_form(
 PageText = Annotated[str | None, Query(max_length=100)]
 
 
-def chart_specs(state: ServerState, q: Question, velocity_q: Question | None) -> dict[str, dict[str, Any]]:
+def chart_specs(
+    state: ServerState, q: FunnelQuestion, velocity_q: VelocityQuestion | None
+) -> dict[str, dict[str, Any]]:
     """The charts of a question, built once per question: building a spec costs more than serving it."""
 
     def build() -> dict[str, dict[str, Any]]:
-        velocity = answer(state, "velocity", velocity_q) if velocity_q is not None else None
-        return funnel_charts(answer(state, "funnel", q), q.by, velocity)
+        velocity = state.answer(velocity_q) if velocity_q is not None else None
+        return funnel_charts(state.answer(q), q.by, velocity)
 
     question = {"funnel": q.key(), "velocity": velocity_q.key() if velocity_q is not None else None}
-    return state.cached("funnel.charts", question, build, tables=KINDS["funnel"])
+    tables = [t for t in q.reads if t != "definitions"]
+    return state.cached("funnel.charts", question, build, tables=tables)
 
 
 @router.get("/funnel", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)
@@ -590,16 +562,17 @@ def funnel_page(
     }
     try:
         q = form.question()
-        doc = answer(state, "funnel", q)
+        doc = state.answer(q)
     except TandemError as exc:
-        return render(request, "funnel.html", 400, error=str(exc), **context)
+        status, text = explain(exc)
+        return render(request, "funnel.html", status, error=text, **context)
     velocity: dict[str, Any] | None = None
-    velocity_q: Question | None = None
+    velocity_q: VelocityQuestion | None = None
     try:
         velocity_q = form.velocity_question(stages)
-        velocity = answer(state, "velocity", velocity_q)
+        velocity = state.answer(velocity_q)
     except TandemError as exc:
-        context["velocity_error"] = str(exc)
+        context["velocity_error"] = explain(exc)[1]
         velocity_q = None
     back = form.query_string()
     context.update(
@@ -664,7 +637,7 @@ def funnel_chart_image(
 
 
 # --- the drill-down page ------------------------------------------------------------------------------------------
-def _in_words(q: Question) -> str:
+def _in_words(q: LeadsQuestion) -> str:
     """The drill-down's question as a sentence."""
     text = f"Leads that entered {q.stage}"
     if q.start and q.end:
@@ -701,11 +674,11 @@ def leads_page(
     back: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> HTMLResponse:
     state: ServerState = request.app.state.tandem
-    q = _leads_question(stage, where, from_, to, strict, PAGE_LEADS, as_of)
     if not stage:
-        raise ConfigError(f"choose a stage: one of {', '.join(state.workspace.stages)}")
-    doc = answer(state, "leads", q)
-    count = _cached(state, "leads.count", replace(q, limit=None), lambda: leads_count(state.workspace, q), base="leads")
+        raise ConfigError(f"choose a stage: one of {', '.join(state.workspace.stages)}", field="stage", value=stage)
+    q = _leads_question(stage, where, from_, to, strict, PAGE_LEADS, as_of)
+    doc = state.answer(q)
+    count = _cached(state, "leads.count", q.model_copy(update={"limit": None}), lambda: q.count(state.workspace))
     download = {
         "stage": q.stage,
         "where": list(where or []),

@@ -20,9 +20,10 @@ from pydantic import BaseModel, Field
 from tandem.accounts import Permission
 from tandem.plan.goals import MAX_NOTE_CHARS, MAX_VALUE_CHARS, GoalError
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
+from tandem.server.refusals import INVALID
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 NO_NUL = r"^[^\x00]*$"
 Dimension = Literal["segment", "region", "product"]

@@ -27,6 +27,7 @@ from tandem.accounts import Permission, Principal
 from tandem.errors import ImportValidationError, TandemError
 from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID
 from tandem.server.state import ServerState
 from tandem.warehouse.importer import ImportResult
 from tandem.warehouse.mapping import list_presets
@@ -118,7 +119,7 @@ class CappedRoute(GuardedRoute):
         return capped
 
 
-router = APIRouter(route_class=CappedRoute)
+router = APIRouter(route_class=CappedRoute, responses=INVALID)
 
 
 def _refusal(request: Request, refused: UploadRefused) -> Response:

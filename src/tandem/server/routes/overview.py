@@ -16,15 +16,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
 from tandem.plan.goals import current_quarter
+from tandem.questions import StatusQuestion
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID
 from tandem.server.routes.forecast import forecast_or_reason, range_bar
 from tandem.server.routes.plan import pacing_or_reason
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 
 def quarter_start(moment: datetime) -> datetime:
@@ -137,7 +139,7 @@ def api_overview(request: Request) -> dict[str, Any]:
 def api_status(request: Request) -> dict[str, Any]:
     """Counts per table, definition version, backends and the last import (as `tandem status`)."""
     state: ServerState = request.app.state.tandem
-    return state.cached("status", {}, state.workspace.status)
+    return state.answer(StatusQuestion())
 
 
 @router.get("/", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False)

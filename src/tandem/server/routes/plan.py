@@ -40,15 +40,16 @@ from tandem.plan.goals import (
 )
 from tandem.plan.model import Lag, Rate
 from tandem.plan.waterfall import ChannelCost
+from tandem.questions import parse_moment
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, NotFound, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
-from tandem.server.documents import parse_moment
 from tandem.server.pages import render
+from tandem.server.refusals import INVALID
 from tandem.server.routes.funnel import PAGE_REFUSALS, REFUSALS
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 #: The tables the model and the budget read (history of leads and stages, won deals, spend per channel).
 TABLES: tuple[str, ...] = ("leads", "stage_events", "touches", "activities", "opportunities", "spend")

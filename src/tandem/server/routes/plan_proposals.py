@@ -43,11 +43,11 @@ from tandem.plan.proposals import MAX_COMMENT_CHARS, PlanError, PlanFileError, P
 from tandem.plan.scenarios import compare, load_scenarios
 from tandem.server.access import GuardedRoute, NotFound, access, principal_of
 from tandem.server.pages import environment, render
-from tandem.server.refusals import MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
+from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
 from tandem.server.routes.plan import TABLES, goals_key, missing_goal, plan_page
 from tandem.server.state import ServerState
 
-router = APIRouter(route_class=GuardedRoute)
+router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
 #: A plan file is a few kilobytes of YAML; a scenarios file a few hundred characters.
 MAX_DOCUMENT_CHARS = 256 * 1024

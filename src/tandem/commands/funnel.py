@@ -1,0 +1,332 @@
+"""The numbers: ``tandem funnel``, ``revenue``, ``pipeline``, ``velocity``, ``quality`` and ``leads``.
+
+Each prints one `tandem.engine.Result` as a readable table of its main columns, or every column as JSON or CSV.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from tandem.commands.common import (
+    AsOfOption,
+    ByOption,
+    Format,
+    FormatOption,
+    FromOption,
+    PeriodOption,
+    ResultFormatOption,
+    StrictOption,
+    TableFormat,
+    ToOption,
+    VersionOption,
+    WorkspaceOption,
+    err,
+    open_workspace,
+    out,
+    print_json,
+)
+from tandem.exports import format_number, json_value, write_csv
+
+if TYPE_CHECKING:
+    from tandem.engine import Result
+    from tandem.workspace import Workspace
+
+__all__ = ["funnel", "leads", "pipeline", "quality", "revenue", "velocity"]
+
+#: Column -> (header, style) of the readable tables; JSON and CSV carry every column under its own name.
+HEADERS: dict[str, tuple[str, str]] = {
+    "period": ("period", "text"),
+    "stage": ("stage", "text"),
+    "reached": ("reached", "int"),
+    "conversion_from_previous": ("conversion", "pct"),
+    "km_conversion_from_previous": ("conversion (KM)", "pct"),
+    "still_open_from_previous": ("still open", "int"),
+    "period_conversion_from_previous": ("period view", "pct"),
+    "median_days_from_previous": ("median days", "days"),
+    "won_revenue": ("won revenue", "money"),
+    "won_deals": ("won", "int"),
+    "lost_deals": ("lost", "int"),
+    "average_deal_size": ("avg deal", "money"),
+    "win_rate": ("win rate", "pct"),
+    "open_pipeline": ("open pipeline", "money"),
+    "median_sales_cycle_days": ("median cycle days", "days"),
+    "leads": ("leads", "int"),
+    "median_days": ("median days", "days"),
+    "p25_days": ("p25", "days"),
+    "p75_days": ("p75", "days"),
+    "mean_days": ("mean", "days"),
+    "age_bin": ("age (days)", "text"),
+    "deals": ("deals", "int"),
+    "amount": ("amount", "money"),
+}
+
+
+def emit(result: Result, format: TableFormat, columns: Sequence[str], extra: dict[str, Any], title: str = "") -> None:
+    """Print a result: a readable table of `columns`, or every column as JSON or CSV."""
+    rows = result.rows()
+    names = result.to_arrow().column_names
+    if format is TableFormat.json:
+        document = {
+            "definition_version": result.definition_version,
+            "backend": result.backend,
+            **extra,
+            "rows": [{k: json_value(v) for k, v in row.items()} for row in rows],
+        }
+        print_json(document)
+        return
+    if format is TableFormat.csv:
+        write_csv(sys.stdout, names, rows)
+        return
+    groups = set(result.spec.by)
+    shown = [c for c in columns if c in names]
+    heading = f"{title + ' · ' if title else ''}definition version {result.definition_version} · {result.backend}"
+    table = RichTable(*(HEADERS.get(c, (c, ""))[0] for c in shown), title=heading)
+    for row in rows:
+        styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
+        table.add_row(*(_cell(row.get(c), style) for c, style in zip(shown, styles, strict=True)))
+    out.print(table)
+
+
+def _cell(value: Any, style: str) -> str:
+    if value is None:
+        return "(missing)" if style == "group" else ""
+    if style in ("pct", "days", "int", "money"):
+        return format_number(value, style)
+    return str(json_value(value))
+
+
+def _stage_rules(ws: Workspace, version: int) -> list[str]:
+    """One line per stage of `version`: its rule, or that only its stage events count."""
+    stages = ws.definitions.version(version).definitions.stages
+    return [f"  {stage.name}: {stage.rule or '(stage events only)'}" for stage in stages]
+
+
+def _explain(result: Result, lines: list[str]) -> None:
+    err.print("\n".join(lines), highlight=False)
+    out.print(result.sql, highlight=False)
+
+
+def funnel(
+    by: ByOption = None,
+    period: PeriodOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    strict: StrictOption = False,
+    window: Annotated[
+        int | None, typer.Option("--window", metavar="DAYS", help="Count a conversion only within N days.")
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon", metavar="DAYS", help="Days for 'still open' and the Kaplan-Meier estimate (default 90)."
+        ),
+    ] = None,
+    as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the rules applied and the SQL, not the numbers.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Volumes, conversion and velocity per stage, by breakdown and period."""
+    with open_workspace(workspace) as ws:
+        result = ws.funnel(
+            by=by or [],
+            period=period.value if period else None,
+            start=from_,
+            end=to,
+            strict=strict,
+            window_days=window,
+            horizon_days=horizon,
+            as_of=as_of,
+            version=definitions_version,
+        )
+        spec = result.spec
+        if explain:
+            _explain(
+                result,
+                [
+                    f"definition version {result.definition_version}: {' -> '.join(spec.stages)}",
+                    "a lead reaches a stage by its stage event or at the first moment it meets the stage's rule:",
+                    *_stage_rules(ws, result.definition_version),
+                    "mode: "
+                    + (
+                        "strict (stages passed in order)"
+                        if strict
+                        else "cumulative (a later stage implies the earlier)"
+                    ),
+                    "cohort view: of the leads that first entered a stage, the share that reached the next"
+                    + (f" within {window} days" if window else ""),
+                    f"still open / Kaplan-Meier horizon: {spec.horizon} days; as of {spec.as_of:%Y-%m-%d %H:%M} UTC",
+                    "rules: docs/funnel-semantics.md; the query follows on stdout",
+                ],
+            )
+            return
+        columns = [
+            *spec.by,
+            "period",
+            "stage",
+            "reached",
+            "conversion_from_previous",
+            "km_conversion_from_previous",
+            "still_open_from_previous",
+            "period_conversion_from_previous",
+            "median_days_from_previous",
+        ]
+        emit(
+            result,
+            format,
+            columns,
+            {
+                "as_of": json_value(spec.as_of),
+                "mode": "strict" if strict else "cumulative",
+                "stages": list(spec.stages),
+                "period": spec.period,
+                "window_days": spec.window_days,
+                "horizon_days": spec.horizon,
+            },
+        )
+
+
+def revenue(
+    by: ByOption = None,
+    period: PeriodOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Won revenue, deal size, win rate, open pipeline and sales cycle, from opportunities."""
+    with open_workspace(workspace) as ws:
+        result = ws.revenue(by=by or [], period=period.value if period else None, start=from_, end=to, as_of=as_of)
+        columns = [
+            *result.spec.by,
+            "period",
+            "won_revenue",
+            "won_deals",
+            "lost_deals",
+            "average_deal_size",
+            "win_rate",
+            "open_pipeline",
+            "median_sales_cycle_days",
+        ]
+        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
+
+
+def pipeline(
+    by: ByOption = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Open pipeline as of now (or --as-of): deals and amount by CRM stage and age in days."""
+    with open_workspace(workspace) as ws:
+        result = ws.pipeline(by=by or [], as_of=as_of)
+        columns = [*result.spec.by, "stage", "age_bin", "deals", "amount"]
+        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
+
+
+def velocity(
+    from_stage: Annotated[str, typer.Argument(help="Stage the step starts at.")],
+    to_stage: Annotated[str | None, typer.Argument(help="Stage it ends at (default: the next one).")] = None,
+    by: ByOption = None,
+    period: PeriodOption = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    strict: StrictOption = False,
+    as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Days from one stage to a later one: quantiles and a distribution in bins (to the last stage: the sales cycle)."""
+    with open_workspace(workspace) as ws:
+        result = ws.velocity(
+            from_stage,
+            to_stage,
+            by=by or [],
+            period=period.value if period else None,
+            start=from_,
+            end=to,
+            strict=strict,
+            as_of=as_of,
+            version=definitions_version,
+        )
+        names = result.to_arrow().column_names
+        columns = [*result.spec.by, "period", "leads", "median_days", "p25_days", "p75_days", "mean_days"]
+        columns += [c for c in names if c.startswith("days_")]
+        stages = result.spec.stages
+        target = to_stage or stages[min(stages.index(from_stage) + 1, len(stages) - 1)]
+        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)}, title=f"{from_stage} -> {target}")
+
+
+def quality(
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Data-quality report: out-of-order events, re-entries, unknown leads, negative durations, skipped stages."""
+    with open_workspace(workspace) as ws:
+        report = ws.quality(as_of=as_of)
+    document = report.to_dict()
+    if format is Format.json:
+        print_json(json.loads(json.dumps(document, default=json_value)))
+        return
+    table = RichTable("check", "count", "what it means", "where it changes a number")
+    for check in document["checks"]:
+        table.add_row(check["check"], f"{check['count']:,}", check["meaning"], check["effect"])
+    out.print(table)
+    volumes = RichTable("stage", "cumulative", "strict", "dropped by strict", title="strict against cumulative")
+    for row in document["strict_vs_cumulative"]:
+        volumes.add_row(row["stage"], f"{row['cumulative']:,}", f"{row['strict']:,}", f"{row['dropped_by_strict']:,}")
+    out.print(volumes)
+    for check in document["checks"]:
+        if check["examples"]:
+            out.print(
+                f"[bold]{check['check']}[/], e.g.: "
+                + "; ".join(
+                    ", ".join(f"{k}={json_value(v)}" for k, v in example.items() if v is not None)
+                    for example in check["examples"][:3]
+                ),
+                highlight=False,
+            )
+
+
+def leads(
+    stage: Annotated[str, typer.Option("--stage", metavar="STAGE", help="The stage whose leads to list.")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", metavar="COL=VALUE", help="Filter COL=VALUE (repeatable; COL= for a missing value)."),
+    ] = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    strict: StrictOption = False,
+    limit: Annotated[
+        int, typer.Option("--limit", metavar="N", help="At most this many leads, newest entry first.")
+    ] = 100,
+    as_of: AsOfOption = None,
+    definitions_version: VersionOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Drill down: the leads behind a funnel number."""
+    where: dict[str, str | None] = {}
+    for item in by or []:
+        column, sep, value = item.partition("=")
+        if not sep or not column:
+            raise typer.BadParameter(f"{item!r} is not COL=VALUE", param_hint="--by")
+        where[column] = value or None
+    with open_workspace(workspace) as ws:
+        result = ws.leads(
+            stage, where, start=from_, end=to, strict=strict, limit=limit, as_of=as_of, version=definitions_version
+        )
+        columns = ["lead_id", "created_at", *where, "channel", "owner", "entered", "next_stage_entered"]
+        emit(result, format, columns, {"stage": stage, "filters": where})

@@ -1,0 +1,70 @@
+"""Questions and documents: the one layer the command line, the REST API, the pages and the Python API share.
+
+Each kind of answer is one frozen `Question` subclass (validated once, naming the field at fault), one document it
+computes (`Question.document`), and a declaration of what it reads (for the server's cache)::
+
+    from tandem.questions import ask, FunnelQuestion
+    document = ask(ws, FunnelQuestion.parse(by=["channel"], period="month", start="2026-01-01"))
+
+`--format json`, ``GET /api/<kind>`` and the pages serve that one document; the CLI's table and the page only
+render it. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
+from tandem.questions.forecast import BacktestQuestion, ForecastQuestion, WarningsQuestion
+from tandem.questions.funnel import (
+    FunnelQuestion,
+    LeadsQuestion,
+    PipelineQuestion,
+    QualityQuestion,
+    RevenueQuestion,
+    VelocityQuestion,
+)
+from tandem.questions.status import StatusQuestion
+
+if TYPE_CHECKING:
+    from tandem.workspace import Workspace
+
+__all__ = [
+    "KINDS",
+    "STATE",
+    "BacktestQuestion",
+    "ForecastQuestion",
+    "FunnelQuestion",
+    "LeadsQuestion",
+    "PipelineQuestion",
+    "QualityQuestion",
+    "Question",
+    "RevenueQuestion",
+    "StatusQuestion",
+    "VelocityQuestion",
+    "WarningsQuestion",
+    "ask",
+    "parse_moment",
+    "parse_where",
+    "plain",
+]
+
+
+def plain(document: Any) -> Any:
+    """A document as JSON values only (moments as ISO 8601 text): what every front end serves."""
+    return json.loads(json.dumps(document, default=_iso, allow_nan=False))
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def ask(ws: Workspace, question: Question) -> dict[str, Any]:
+    """The question's document: checked against the workspace, computed, and made plain JSON."""
+    question.check(ws)
+    document: dict[str, Any] = plain(question.answer(ws))
+    return document

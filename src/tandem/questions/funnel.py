@@ -1,0 +1,319 @@
+"""The funnel engine's questions: funnel, revenue, velocity, pipeline, quality and the leads behind a number.
+
+Each document is what ``tandem <kind> --format json`` prints and ``GET /api/<kind>`` answers: the result's
+provenance (definition version, backend), the question's resolved settings, then every row (a missing group value
+is null, never dropped). The rules behind the numbers are in docs/funnel-semantics.md.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from tandem.errors import ConfigError
+from tandem.exports import json_value, write_csv
+from tandem.questions.base import Breakdown, Grain, Moment, Question, parse_where
+
+if TYPE_CHECKING:
+    from tandem.engine import FunnelSpec, Result
+    from tandem.workspace import Workspace
+
+__all__ = [
+    "MAX_DAYS",
+    "MAX_LEADS",
+    "FunnelQuestion",
+    "LeadsQuestion",
+    "PipelineQuestion",
+    "QualityQuestion",
+    "RevenueQuestion",
+    "VelocityQuestion",
+    "result_document",
+]
+
+#: Longest window or horizon a question may ask for, in days (a century).
+MAX_DAYS = 36500
+#: Most leads a drill-down lists.
+MAX_LEADS = 5000
+FUNNEL_READS = ("leads", "stage_events", "touches", "activities", "definitions")
+
+Days = Annotated[int | None, Field(ge=1, le=MAX_DAYS)]
+Version = Annotated[int | None, Field(ge=1, le=2**31 - 1)]
+Where = Annotated[dict[str, str | None], BeforeValidator(parse_where)]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value as the CLI writes it; infinities (never expected) become null rather than invalid JSON."""
+    value = json_value(value)
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def result_document(result: Result, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A result as a document: provenance, the question's resolved settings, then every row."""
+    return {
+        "definition_version": result.definition_version,
+        "backend": result.backend,
+        **extra,
+        "rows": [{k: _plain(v) for k, v in row.items()} for row in result.rows()],
+    }
+
+
+def _known_columns(field: str, asked: Iterable[str], columns: Iterable[str]) -> None:
+    """Refuse unknown columns, quoted (a name may be empty or hold control characters), listing the known ones."""
+    known = [c for c in columns if not c.startswith("_")]
+    unknown = [c for c in asked if c not in known]
+    if unknown:
+        names = ", ".join(repr(c) for c in unknown)
+        raise ConfigError(f"unknown column(s) {names}; available: {', '.join(known)}", field=field, value=unknown)
+
+
+class _Ranged(Question):
+    """A question over a range of entry moments [start, end), observed as of a moment."""
+
+    start: Moment = None
+    end: Moment = None
+    as_of: Moment = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Ranged:
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise ConfigError(
+                f"{self.end:%Y-%m-%d %H:%M} is not after the start, {self.start:%Y-%m-%d %H:%M}; "
+                "the range is [start, end)",
+                field="end",
+                value=self.end.isoformat(),
+            )
+        return self
+
+    def spec(self, ws: Workspace, version: int | None = None, **fields: Any) -> FunnelSpec:
+        """The engine's spec for this question on the stages in force (checks the rest of the question)."""
+        values = {"start": self.start, "end": self.end, "as_of": self.as_of, **fields}
+        return ws.funnel_spec(version=version, **{k: v for k, v in values.items() if v is not None})
+
+
+class FunnelQuestion(_Ranged):
+    """Volumes, conversion (raw, Kaplan-Meier, period view) and velocity per stage, by breakdown and period."""
+
+    kind = "funnel"
+    reads = FUNNEL_READS
+
+    by: Breakdown = ()
+    period: Grain | None = None
+    strict: bool = False
+    window_days: Days = None
+    horizon_days: Days = None
+    version: Version = None
+
+    def check(self, ws: Workspace) -> None:
+        self.spec(ws, self.version)
+        _known_columns("by", self.by, ws.warehouse.columns("leads"))
+
+    def result(self, ws: Workspace) -> Result:
+        return ws.funnel(
+            by=self.by,
+            period=self.period,
+            start=self.start,
+            end=self.end,
+            strict=self.strict,
+            window_days=self.window_days,
+            horizon_days=self.horizon_days,
+            as_of=self.as_of,
+            version=self.version,
+        )
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        result = self.result(ws)
+        spec = result.spec
+        return result_document(
+            result,
+            {
+                "as_of": json_value(spec.as_of),
+                "mode": "strict" if spec.strict else "cumulative",
+                "stages": list(spec.stages),
+                "period": spec.period,
+                "window_days": spec.window_days,
+                "horizon_days": spec.horizon,
+            },
+        )
+
+
+class RevenueQuestion(_Ranged):
+    """Won revenue, deal size, win rate, open pipeline and sales cycle from opportunities, by breakdown and period.
+
+    Breakdowns use the opportunity's columns or its lead's.
+    """
+
+    kind = "revenue"
+    reads = ("opportunities", "leads")
+
+    by: Breakdown = ()
+    period: Grain | None = None
+
+    def check(self, ws: Workspace) -> None:
+        known = sorted({*ws.warehouse.columns("opportunities"), *ws.warehouse.columns("leads")})
+        _known_columns("by", self.by, known)
+
+    def result(self, ws: Workspace) -> Result:
+        return ws.revenue(by=self.by, period=self.period, start=self.start, end=self.end, as_of=self.as_of)
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        result = self.result(ws)
+        return result_document(result, {"as_of": json_value(result.spec.as_of)})
+
+
+class PipelineQuestion(Question):
+    """Open pipeline as of a moment: deals and amount by CRM stage and age in days."""
+
+    kind = "pipeline"
+    reads = ("opportunities", "leads")
+
+    by: Breakdown = ()
+    as_of: Moment = None
+
+    def check(self, ws: Workspace) -> None:
+        known = sorted({*ws.warehouse.columns("opportunities"), *ws.warehouse.columns("leads")})
+        _known_columns("by", self.by, known)
+
+    def result(self, ws: Workspace) -> Result:
+        return ws.pipeline(by=self.by, as_of=self.as_of)
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        result = self.result(ws)
+        return result_document(result, {"as_of": json_value(result.spec.as_of)})
+
+
+class VelocityQuestion(_Ranged):
+    """Days from one stage to a later one (default: the next): quantiles, mean and counts per bin of days."""
+
+    kind = "velocity"
+    reads = FUNNEL_READS
+
+    from_stage: Annotated[str, Field(min_length=1, max_length=100)]
+    to_stage: Annotated[str | None, Field(max_length=100)] = None
+    by: Breakdown = ()
+    period: Grain | None = None
+    strict: bool = False
+    version: Version = None
+
+    @field_validator("to_stage", mode="before")
+    @classmethod
+    def _none_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def check(self, ws: Workspace) -> None:
+        spec = self.spec(ws, self.version)
+        _known_columns("by", self.by, ws.warehouse.columns("leads"))
+        stages = spec.stages
+        if self.from_stage not in stages:
+            raise ConfigError(
+                f"unknown stage {self.from_stage!r}; the funnel's stages are: {', '.join(stages)}",
+                field="from_stage",
+                value=self.from_stage,
+            )
+        if self.to_stage is not None and self.to_stage not in stages:
+            raise ConfigError(
+                f"unknown stage {self.to_stage!r}; the funnel's stages are: {', '.join(stages)}",
+                field="to_stage",
+                value=self.to_stage,
+            )
+        start = stages.index(self.from_stage)
+        if self.to_stage is None and start == len(stages) - 1:
+            raise ConfigError(
+                f"{self.from_stage!r} is the last stage: velocity goes from a stage to a later one",
+                field="from_stage",
+                value=self.from_stage,
+            )
+        if self.to_stage is not None and stages.index(self.to_stage) <= start:
+            raise ConfigError(
+                f"velocity goes from a stage to a later one; {self.to_stage!r} is not after {self.from_stage!r}",
+                field="to_stage",
+                value=self.to_stage,
+            )
+
+    def target(self, stages: tuple[str, ...]) -> str:
+        """The stage the step ends at."""
+        return self.to_stage or stages[min(stages.index(self.from_stage) + 1, len(stages) - 1)]
+
+    def result(self, ws: Workspace) -> Result:
+        return ws.velocity(
+            self.from_stage,
+            self.to_stage,
+            by=self.by,
+            period=self.period,
+            start=self.start,
+            end=self.end,
+            strict=self.strict,
+            as_of=self.as_of,
+            version=self.version,
+        )
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        result = self.result(ws)
+        return result_document(result, {"as_of": json_value(result.spec.as_of)})
+
+
+class QualityQuestion(Question):
+    """The data-quality report: each check's count, meaning, effect on the numbers and examples."""
+
+    kind = "quality"
+    reads = FUNNEL_READS
+
+    as_of: Moment = None
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        report = ws.quality(as_of=self.as_of)
+        document: dict[str, Any] = json.loads(json.dumps(report.to_dict(), default=_plain))
+        return document
+
+
+class LeadsQuestion(_Ranged):
+    """Drill down: the leads that entered `stage` in the range and match the filters, newest entry first."""
+
+    kind = "leads"
+    reads = FUNNEL_READS
+
+    stage: Annotated[str, Field(min_length=1, max_length=100)]
+    where: Where = Field(default_factory=dict)
+    strict: bool = False
+    limit: Annotated[int | None, Field(ge=1, le=MAX_LEADS)] = 100
+    version: Version = None
+
+    def check(self, ws: Workspace) -> None:
+        spec = self.spec(ws, self.version)
+        if self.stage not in spec.stages:
+            raise ConfigError(
+                f"unknown stage {self.stage!r}; the funnel's stages are: {', '.join(spec.stages)}",
+                field="stage",
+                value=self.stage,
+            )
+        _known_columns("where", list(self.where), ws.warehouse.columns("leads"))
+
+    def result(self, ws: Workspace, limit: int | None = None, *, everything: bool = False) -> Result:
+        return ws.leads(
+            self.stage,
+            dict(self.where),
+            start=self.start,
+            end=self.end,
+            strict=self.strict,
+            limit=None if everything else (limit or self.limit),
+            as_of=self.as_of,
+            version=self.version,
+        )
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        return result_document(self.result(ws), {"stage": self.stage, "filters": dict(self.where)})
+
+    def csv(self, ws: Workspace) -> str:
+        """The leads as CSV: every column, text cells neutralised against spreadsheet formulas."""
+        result = self.result(ws)
+        stream = io.StringIO()
+        write_csv(stream, result.to_arrow().column_names, result.rows())
+        return stream.getvalue()
+
+    def count(self, ws: Workspace) -> int:
+        """How many leads the question has in all (a listing shows only the newest `limit`)."""
+        return int(self.result(ws, everything=True).expr.count().execute())
