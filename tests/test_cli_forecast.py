@@ -170,9 +170,9 @@ def test_the_demo_sets_a_goal_for_the_current_quarter_once(company: Path, tmp_pa
 
 
 def test_a_bad_period_is_refused_naming_it(company: Path) -> None:
-    message = failed(forecast(company, "--period", "2026-Q7"))
-    assert "'2026-Q7' is not a period" in message
-    assert "'soon' is not a date" in failed(forecast(company, "--as-of", "soon"))
+    message = failed(forecast(company, "--period", "2026-Q7"), code=2)
+    assert "--period: '2026-Q7' is not a period" in message
+    assert "--as-of: 'soon' is not a date" in failed(forecast(company, "--as-of", "soon"), code=2)
     assert "--seed" in failed(forecast(company, "--seed", "-1"), code=2)
 
 

@@ -75,10 +75,10 @@ def test_funnel_explain_prints_the_rules_and_the_sql(ws: Path) -> None:
     assert done.stdout.lstrip().upper().startswith(("WITH", "SELECT"))
 
 
-def test_funnel_rejects_an_unknown_breakdown_with_exit_1(ws: Path) -> None:
+def test_funnel_rejects_an_unknown_breakdown_as_a_usage_error_naming_the_flag(ws: Path) -> None:
     done = run("funnel", "--by", "chanel", "-w", ws)
-    assert done.returncode == 1
-    assert "unknown breakdown column(s) chanel" in done.stderr
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: --by: unknown column(s) 'chanel'; available: lead_id, created_at, ")
 
 
 def test_quality_reports_the_re_entry(ws: Path) -> None:
@@ -107,13 +107,17 @@ def test_pipeline_lists_open_deals_by_stage_and_age(ws: Path) -> None:
     assert (row["age_bin"], row["deals"], row["amount"]) == ("0-30", 1, 500.0)  # O1 was still open on Jan 10
 
 
-def test_bad_dates_and_unknown_stages_exit_1_naming_the_value(ws: Path) -> None:
+def test_bad_dates_and_unknown_stages_are_usage_errors_naming_the_flag_and_value(ws: Path) -> None:
     bad_date = run("funnel", "--from", "2026-13-01", "-w", ws)
-    assert bad_date.returncode == 1
-    assert "'2026-13-01' is not a date; use YYYY-MM-DD" in bad_date.stderr
+    assert bad_date.returncode == 2
+    assert bad_date.stderr == "error: --from: '2026-13-01' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM\n"
     backwards = run("funnel", "--from", "2026-02-01", "--to", "2026-01-01", "-w", ws)
-    assert backwards.returncode == 1
-    assert "--from 2026-02-01 must be before --to 2026-01-01" in backwards.stderr
+    assert backwards.returncode == 2
+    assert backwards.stderr == (
+        "error: --to: 2026-01-01 00:00 is not after the start, 2026-02-01 00:00; the range is [start, end)\n"
+    )
     unknown = run("leads", "--stage", "deal", "-w", ws)
-    assert unknown.returncode == 1
-    assert "unknown stage 'deal'; the funnel's stages are: lead, mql, sql, opportunity, won" in unknown.stderr
+    assert unknown.returncode == 2
+    assert unknown.stderr == (
+        "error: --stage: unknown stage 'deal'; the funnel's stages are: lead, mql, sql, opportunity, won\n"
+    )

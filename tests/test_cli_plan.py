@@ -71,19 +71,19 @@ def test_a_channel_mix_gives_the_budget(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--rate", "c:d=0.5"], "do not form one funnel"),
-        (["--revenue", "1M", "--rate", "a:b=0.5"], "give --deal-size"),
+        (["--revenue", "1M", "--rate", "a:b=0.5"], "--deal-size: give the deal size"),
         (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=half"], "is not a share (0.4)"),
         (
             ["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--lag", "a:b=soon"],
             "is not a number of days",
         ),
         (["--revenue", "lots", "--deal-size", "10k", "--rate", "a:b=0.5"], "lots"),
-        (["--deal-size", "10k", "--rate", "a:b=0.5"], "give --revenue"),
+        (["--deal-size", "10k", "--rate", "a:b=0.5"], "--revenue: give the period's revenue"),
         (["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--period", "2027-Q5"], "2027-Q5"),
     ],
 )
 def test_bad_numbers_are_refused_saying_what_to_write(tmp_path: Path, args: list[str], message: str) -> None:
-    assert message in failed(plan(*args, cwd=tmp_path))
+    assert message in failed(plan(*args, cwd=tmp_path), code=2)  # a usage error naming the option at fault
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +113,13 @@ def test_in_a_workspace_what_is_not_given_comes_from_history(company: Path) -> N
     assert mixed["model"]["steps"][0]["rate"]["value"] == 0.5
     assert "by hand: lead:mql" in mixed["model"]["basis"]
     assert by_stage(mixed)["lead"]["required"] < stages["lead"]["required"]
-    assert "not a step of this workspace's funnel" in failed(
-        plan("--revenue", "2M", "--rate", "lead:won=0.5", cwd=company)
+    assert "--rate: lead:won is not a step of this workspace's funnel" in failed(
+        plan("--revenue", "2M", "--rate", "lead:won=0.5", cwd=company), code=2
     )
 
 
 def test_the_revenue_defaults_to_the_goal(company: Path) -> None:
-    assert "no goal for 2027-Q1" in failed(plan("--period", "2027-Q1", cwd=company))
+    assert "--revenue: no goal for 2027-Q1" in failed(plan("--period", "2027-Q1", cwd=company), code=2)
     import tandem
 
     with tandem.open_workspace(company) as ws:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import tandem
 from tandem.cli import app as cli
 from tandem.demo_workspace import build_demo
+from tandem.errors import ConfigError
 
 TODAY = date(2026, 6, 1)
 
@@ -54,9 +55,11 @@ def test_suggest_on_the_demo_company_changes_no_definition(tmp_path: Path) -> No
     assert "mql as a score threshold" in table.stdout
     assert "does not change the definitions" in table.stderr
 
-    refused = suggest(folder, "--stage", "won")
+    refused = suggest(folder, "--stage", "won")  # in process: the refusal as raised (the command says `--stage: ...`)
     assert refused.exit_code == 1
-    assert "--stage must be between the first and the last stage" in str(refused.exception)
+    assert isinstance(refused.exception, ConfigError)
+    assert refused.exception.field == "stage"
+    assert "'won' is not between the first and the last stage" in str(refused.exception)
     with tandem.open_workspace(folder) as ws:
         after = ws.definitions.history()
     assert [v.as_dict() for v in after["versions"]] == [v.as_dict() for v in before["versions"]]

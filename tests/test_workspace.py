@@ -115,6 +115,16 @@ def test_an_outdated_application_database_asks_for_upgrade(tmp_path: Path) -> No
     tandem.open_workspace(tmp_path / "ws").close()
 
 
+def test_the_schema_every_open_expects_is_the_newest_migration(tmp_path: Path) -> None:
+    # Opening a workspace checks its schema against HEAD_REVISION without loading Alembic; a new migration
+    # must move HEAD_REVISION with it.
+    from tandem.store.database import HEAD_REVISION
+
+    with tandem.init_workspace(tmp_path / "ws") as ws:
+        assert ws.store.migrations_head() == HEAD_REVISION
+        assert ws.store.revision() == HEAD_REVISION
+
+
 def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     tandem.init_workspace(tmp_path / "ws").close()
     config = tmp_path / "ws" / "tandem.toml"

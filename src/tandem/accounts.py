@@ -16,10 +16,16 @@ that is not declared (see `tandem.server.access`).
 Credentials are never stored: passwords as argon2 hashes, browser sessions and API tokens as SHA-256 of a
 256-bit random secret (a fast hash is right for a random secret; argon2 is for what people choose).
 Repeated failed sign-ins lock the account for a while, and one address may only try so often.
+
+A refusal is an `AccountError` of its kind (`tandem.errors`): a request tandem cannot use (a bad name, role or
+password, a wrong current password) is `AccountInvalid`, a user or token that does not exist `UnknownAccount`, a
+state that forbids it (a name taken, the last active admin, a disabled user) `AccountConflict`. A role that may
+not do something is `AccessDenied`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -36,38 +42,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tandem.audit import record
-from tandem.errors import TandemError
+from tandem.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, TandemError
+from tandem.roles import Role
 from tandem.store.database import AppStore
 from tandem.store.models import ApiToken, LoginAttempt, User, WebSession
 
 __all__ = [
     "PERMISSION_ROLES",
     "AccessDenied",
+    "AccountConflict",
     "AccountError",
+    "AccountInvalid",
     "Accounts",
     "Permission",
     "Principal",
     "Role",
     "SignInRefused",
     "TokenInfo",
+    "UnknownAccount",
     "UserInfo",
+    "parse_username",
 ]
 
 _hasher = PasswordHasher()
-#: Verified against when the user does not exist, so an unknown name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("tandem: no such user")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN_PREFIX = "tdm_"  # noqa: S105 - a marker, not a secret
 RATE_WINDOW = timedelta(minutes=5)
 DISPLAY_NAME_MAX = 200
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MARKETING = "marketing"
-    SALES = "sales"
-    EXEC = "exec"
-    VIEWER = "viewer"
 
 
 class Permission(StrEnum):
@@ -104,10 +105,23 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
 
 
 class AccountError(TandemError, ValueError):
-    """A request about users or tokens that cannot be done as asked (the message says why)."""
+    """A request about users or tokens that cannot be done as asked (the message says why); raised as one of the
+    kinds below."""
 
 
-class AccessDenied(TandemError):
+class AccountInvalid(AccountError, InvalidError):
+    """Malformed: a user name, role, password, display name or token name tandem cannot use."""
+
+
+class UnknownAccount(AccountError, NotFoundError):
+    """No user or token by that name or number."""
+
+
+class AccountConflict(AccountError, ConflictError):
+    """The user or token exists, but its state forbids it: a name taken, the last active admin, a disabled user."""
+
+
+class AccessDenied(ForbiddenError):
     """The signed-in user's role does not allow this."""
 
 
@@ -194,6 +208,26 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so an unknown name takes as long as a wrong password.
+
+    Computed on first use, not at import: an argon2 hash takes a noticeable time, which every command would pay.
+    """
+    return _hasher.hash("tandem: no such user")
+
+
+def parse_username(text: str) -> str:
+    """A user name as stored (trimmed, lower case); `AccountInvalid` when it is not one tandem accepts."""
+    name = text.strip().lower()
+    if not USERNAME.match(name):
+        raise AccountInvalid(
+            f"user name {text!r} must be 2-64 characters of lower-case letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
 def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -233,13 +267,13 @@ class Accounts:
     def _user(self, s: Session, username: str) -> User:
         user = s.scalar(select(User).where(User.username == username.strip().lower()))
         if user is None:
-            raise AccountError(f"no user named {username!r}; `tandem users list` shows who exists")
+            raise UnknownAccount(f"no user named {username!r}; `tandem users list` shows who exists")
         return user
 
     def _check_password(self, password: str) -> None:
         minimum = int(self.settings["password_min_length"])
         if len(password) < minimum:
-            raise AccountError(f"a password needs at least {minimum} characters")
+            raise AccountInvalid(f"a password needs at least {minimum} characters")
 
     def create_user(
         self,
@@ -256,15 +290,10 @@ class Accounts:
 
         Returns the user and the password, which is shown once and never stored.
         """
-        name = username.strip().lower()
-        if not USERNAME.match(name):
-            raise AccountError(
-                f"user name {username!r} must be 2-64 characters of lower-case letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
+        name = parse_username(username)
         role = _role(role)
         if leader and role not in (Role.MARKETING, Role.SALES):
-            raise AccountError("only marketing and sales users can be leaders (the people who approve for a side)")
+            raise AccountInvalid("only marketing and sales users can be leaders (the people who approve for a side)")
         full_name = _display_name(display_name)
         generated = password is None
         secret = password if password is not None else generate_password()
@@ -273,7 +302,7 @@ class Accounts:
 
         def change(s: Session) -> UserInfo:
             if s.scalar(select(User.id).where(User.username == name)) is not None:
-                raise AccountError(f"a user named {name!r} exists already")
+                raise AccountConflict(f"a user named {name!r} exists already")
             user = User(
                 username=name,
                 display_name=full_name,
@@ -293,7 +322,7 @@ class Accounts:
         except IntegrityError as exc:  # created by another writer between the check and the insert
             if "users" not in str(exc.statement or ""):
                 raise
-            raise AccountError(f"a user named {name!r} exists already") from None
+            raise AccountConflict(f"a user named {name!r} exists already") from None
 
     def update_user(
         self,
@@ -319,7 +348,7 @@ class Accounts:
             new_leader = user.is_leader if leader is None else leader
             if new_role not in (Role.MARKETING, Role.SALES):
                 if leader:
-                    raise AccountError("only marketing and sales users can be leaders")
+                    raise AccountInvalid("only marketing and sales users can be leaders")
                 new_leader = False
             if str(new_role) != user.role:
                 changes["role"] = [user.role, str(new_role)]
@@ -338,7 +367,9 @@ class Accounts:
                 else:
                     user.failed_logins, user.locked_until = 0, None
             if was_active_admin and not self._active_admins(s):
-                raise AccountError("this would leave the workspace without an active admin; make another admin first")
+                raise AccountConflict(
+                    "this would leave the workspace without an active admin; make another admin first"
+                )
             if changes:
                 # A role change ends the user's sessions: they sign in again under the new role.
                 if "role" in changes:
@@ -388,11 +419,11 @@ class Accounts:
         """A signed-in user's own change: needs the current password."""
         self._check_password(new)
         if current == new:
-            raise AccountError("the new password must differ from the current one")
+            raise AccountInvalid("the new password must differ from the current one")
         with self.store.session() as s:
             user = self._user(s, principal.username)
             if not _verify(user.password_hash, current):
-                raise AccountError("the current password is not correct")
+                raise AccountInvalid("the current password is not correct")
 
         def change(s: Session) -> None:
             user = self._user(s, principal.username)
@@ -435,10 +466,10 @@ class Accounts:
             s.add(logged)
             user = s.scalar(select(User).where(User.username == name))
             if user is None:
-                _verify(_DUMMY_HASH, password)
+                _verify(_dummy_hash(), password)
                 return SignInRefused("wrong user name or password")
             if user.locked_until and user.locked_until > now:
-                _verify(_DUMMY_HASH, password)
+                _verify(_dummy_hash(), password)
                 minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
                 return SignInRefused(
                     f"this account is locked after repeated failed sign-ins; try again in {minutes} minute(s) "
@@ -506,16 +537,16 @@ class Accounts:
         """A bearer token for `username`, carrying their role or a lesser one (viewer). Shown once; stored hashed."""
         label = name.strip()
         if not label or len(label) > 100:
-            raise AccountError("a token needs a name of 1-100 characters (what it is for)")
+            raise AccountInvalid("a token needs a name of 1-100 characters (what it is for)")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
 
         def change(s: Session) -> TokenInfo:
             user = self._user(s, username)
             if user.disabled:
-                raise AccountError(f"user {user.username!r} is disabled")
+                raise AccountConflict(f"user {user.username!r} is disabled")
             scope = _role(role) if role is not None else Role(user.role)
             if scope not in (Role(user.role), Role.VIEWER):
-                raise AccountError(
+                raise AccountInvalid(
                     f"a token of {user.username} ({user.role}) may carry the {user.role} or viewer role, not {scope}"
                 )
             token = ApiToken(
@@ -548,7 +579,7 @@ class Accounts:
                 select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
             ).first()
             if row is None or (owner is not None and row[1] != owner):
-                raise AccountError(f"no token #{token_id}" + (" of yours" if owner else ""))
+                raise UnknownAccount(f"no token #{token_id}" + (" of yours" if owner else ""))
             token, username = row
             if token.revoked_at is None:
                 token.revoked_at = _now()
@@ -592,13 +623,13 @@ def _role(value: Role | str) -> Role:
     try:
         return Role(str(value).lower())
     except ValueError:
-        raise AccountError(f"unknown role {value!r}; roles are: {', '.join(Role)}") from None
+        raise AccountInvalid(f"unknown role {value!r}; roles are: {', '.join(Role)}") from None
 
 
 def _display_name(value: str) -> str:
     name = value.strip()
     if len(name) > DISPLAY_NAME_MAX:
-        raise AccountError(f"a display name may have at most {DISPLAY_NAME_MAX} characters")
+        raise AccountInvalid(f"a display name may have at most {DISPLAY_NAME_MAX} characters")
     return name
 
 

@@ -158,8 +158,9 @@ def test_a_dry_run_says_what_would_be_sent_and_sends_nothing(ws: Path, tmp_path:
 
 
 def test_list_refuses_an_unknown_status(ws: Path) -> None:
-    assert "unknown alert status 'lost'; one of: sending, sent, failed, gave_up" in failed(
-        alerts(ws, "list", "--status", "lost")
+    """A value the question refuses is a usage error (exit 2) naming the flag."""
+    assert "error: --status: unknown alert status 'lost'; one of: sending, sent, failed, gave_up" in failed(
+        alerts(ws, "list", "--status", "lost"), code=2
     )
 
 

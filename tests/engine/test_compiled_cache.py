@@ -25,7 +25,6 @@ from tandem.engine.compiled import (
     SENTINELS,
     CompiledQuery,
     QueryCache,
-    compile_sql,
     compiled_query,
     paused_gc,
 )
@@ -62,7 +61,7 @@ def fresh(result: Result) -> pa.Table:
 
 def same_as_fresh(result: Result) -> None:
     """The SQL that ran is the SQL a fresh compile of the question writes, and it gives the same rows."""
-    assert result.sql == compile_sql(result._con, result.expr)
+    assert result.sql == str(result._con.compile(result.expr))
     assert result.to_arrow().equals(fresh(result))
 
 

@@ -135,5 +135,5 @@ def test_what_leads_cost_by_channel(history: Workspace) -> None:
 
 
 def test_too_little_history_says_what_to_do(history: Workspace) -> None:
-    with pytest.raises(ConfigError, match=r"--rate lead:mql=R --lag lead:mql=DAYS"):
+    with pytest.raises(ConfigError, match=r"give the rate and lag by hand \(lead:mql=R and lead:mql=DAYS\)"):
         model_from_history(history, as_of=datetime(2025, 6, 1))

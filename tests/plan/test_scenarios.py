@@ -117,7 +117,7 @@ scenarios:
         ("scenarios:\n  - name: a\n    rate: [x]", "scenario 'a': unknown key(s) rate"),
         ("scenarios:\n  - name: a\n    rates: mql:sql=0.5", "scenario 'a': `rates` is a list"),
         ("scenarios:\n  - name: a\n    budget: lots", "scenario 'a': `budget`"),
-        ("scenarios:\n  - name: a\n    rates: [mql:sql=half]", "scenario 'a': --rate"),
+        ("scenarios:\n  - name: a\n    rates: [mql:sql=half]", "scenario 'a': `rates`: 'mql:sql=half'"),
         ("scenarios:\n  - name: a\n  - name: a", "the name is used twice"),
     ],
 )

@@ -79,10 +79,10 @@ def test_a_password_given_by_the_admin_is_not_shown_back(signed_in: SignedIn) ->
 def test_a_refused_addition_shows_why_on_the_page(signed_in: SignedIn) -> None:
     ada = signed_in("ada")
     taken = ada.form("/admin/users", {"username": "val", "role": "viewer"})
-    assert taken.status_code == 400
+    assert taken.status_code == 409  # the name is taken: a conflict
     assert "exists already" in taken.text
     viewer_leader = ada.form("/admin/users", {"username": "vic", "role": "viewer", "leader": "true"})
-    assert viewer_leader.status_code == 400
+    assert viewer_leader.status_code == 422  # a request tandem cannot use
     assert "only marketing and sales users can be leaders" in viewer_leader.text
 
 
@@ -127,11 +127,11 @@ def test_an_admin_changes_their_own_password_on_the_account_page_not_here(signed
 
 def test_the_last_admin_can_be_neither_disabled_nor_demoted(app: FastAPI, signed_in: SignedIn, api: Api) -> None:
     page = signed_in("ada").form("/admin/users/ada/disable")
-    assert page.status_code == 400
+    assert page.status_code == 409
     assert "without an active admin" in page.text
 
     demoted = api("ada").patch("/api/users/ada", json={"role": "viewer"})
-    assert demoted.status_code == 400
+    assert demoted.status_code == 409
     assert "without an active admin" in demoted.json()["detail"]
     assert _workspace(app).accounts.user("ada").role == "admin"
 
@@ -167,7 +167,7 @@ def test_an_api_token_works_once_copied_and_only_its_hash_is_stored(app: FastAPI
         assert program.get("/api/me").status_code == 401
 
     assert admin.delete(f"/api/tokens/{token['id']}").status_code == 200  # revoking twice changes nothing
-    assert any(t["id"] == token["id"] and t["revoked_at"] for t in admin.get("/api/tokens").json())
+    assert any(t["id"] == token["id"] and t["revoked_at"] for t in admin.get("/api/tokens").json()["tokens"])
 
 
 def test_a_token_carries_its_owners_role_or_viewer_only(api: Api) -> None:
@@ -175,7 +175,7 @@ def test_a_token_carries_its_owners_role_or_viewer_only(api: Api) -> None:
     read_only = admin.post("/api/tokens", json={"username": "mia", "name": "reports", "role": "viewer"})
     assert read_only.json()["token"]["role"] == "viewer"
     above = admin.post("/api/tokens", json={"username": "mia", "name": "reports", "role": "admin"})
-    assert above.status_code == 400
+    assert above.status_code == 422
     assert "may carry the marketing or viewer role" in above.json()["detail"]
 
 
@@ -192,6 +192,19 @@ def test_tokens_made_and_revoked_on_the_page(app: FastAPI, signed_in: SignedIn) 
     assert secret not in ada.get("/admin").text
 
 
+def test_the_tokens_of_one_user_and_of_no_such_user(app: FastAPI, api: Api) -> None:
+    admin = api("ada")
+    admin.post("/api/tokens", json={"username": "mia", "name": "campaign sync"})
+    mias = admin.get("/api/tokens", params={"user": "Mia"}).json()["tokens"]
+    assert [(t["username"], t["name"]) for t in mias] == [("mia", "campaign sync")]
+    assert all(t["created_at"].endswith("Z") for t in mias)  # stored in UTC, and said so
+    unknown = admin.get("/api/tokens", params={"user": "nobody"})
+    assert unknown.status_code == 404
+    assert "no user named 'nobody'" in unknown.json()["detail"]
+    malformed = admin.get("/api/tokens", params={"user": "no body"})
+    assert (malformed.status_code, malformed.json()["field"]) == (422, "user")
+
+
 def test_a_demotion_revokes_the_tokens_carrying_the_old_role(app: FastAPI, api: Api) -> None:
     admin = api("ada")
     admin.post("/api/users", json={"username": "bea", "role": "admin", "password": "another-admin-pw"})
@@ -199,7 +212,7 @@ def test_a_demotion_revokes_the_tokens_carrying_the_old_role(app: FastAPI, api: 
     admin.patch("/api/users/bea", json={"role": "viewer"})
     with _bearer(app, automation["secret"]) as program:
         assert program.get("/api/users").status_code == 401
-    revoked = next(t for t in admin.get("/api/tokens").json() if t["id"] == automation["token"]["id"])
+    revoked = next(t for t in admin.get("/api/tokens").json()["tokens"] if t["id"] == automation["token"]["id"])
     assert revoked["revoked_at"] is not None
 
 
@@ -272,8 +285,8 @@ def test_the_api_adds_a_user_with_a_one_time_password(app: FastAPI, api: Api) ->
 
     given = admin.post("/api/users", json={"username": "pia", "role": "viewer", "password": "her-own-password"})
     assert given.json()["one_time_password"] is None
-    assert admin.post("/api/users", json={"username": "pia", "role": "viewer"}).status_code == 400
-    assert {u["username"] for u in admin.get("/api/users").json()} >= {"otto", "pia", "ada"}
+    assert admin.post("/api/users", json={"username": "pia", "role": "viewer"}).status_code == 409
+    assert {u["username"] for u in admin.get("/api/users").json()["users"]} >= {"otto", "pia", "ada"}
 
 
 def test_the_api_changes_and_resets_users(app: FastAPI, api: Api) -> None:
@@ -288,7 +301,7 @@ def test_the_api_changes_and_resets_users(app: FastAPI, api: Api) -> None:
     with TestClient(app, follow_redirects=False) as browser:
         assert sign_in(browser, "val", reset.json()["one_time_password"]).status_code == 303  # type: ignore[attr-defined]
 
-    actions = {(e["action"], e["target"]) for e in admin.get("/api/audit", params={"limit": 5}).json()}
+    actions = {(e["action"], e["target"]) for e in admin.get("/api/audit", params={"limit": 5}).json()["entries"]}
     assert {("user.update", "mark"), ("user.password", "val")} <= actions
 
 
@@ -344,9 +357,9 @@ def test_the_audit_log_pages_newest_first(app: FastAPI, signed_in: SignedIn, api
     ws = _workspace(app)
     for number in range(150):
         ws.record("tests", "test.note", f"note {number}")
-    newest = program.get("/api/audit", params={"limit": 3}).json()
+    newest = program.get("/api/audit", params={"limit": 3}).json()["entries"]
     assert [e["target"] for e in newest] == ["note 149", "note 148", "note 147"]
-    older = program.get("/api/audit", params={"limit": 2, "before": newest[-1]["seq"]}).json()
+    older = program.get("/api/audit", params={"limit": 2, "before": newest[-1]["seq"]}).json()["entries"]
     assert [e["target"] for e in older] == ["note 146", "note 145"]
 
     first = eve.get("/admin").text

@@ -68,4 +68,5 @@ def test_suggestions_rank_attributes_draw_the_curve_and_change_no_definition(
 
     unknown = reader.get("/api/definitions/suggestions", params={"stage": "won"})
     assert unknown.status_code == 422
-    assert "--stage" in unknown.json()["detail"]
+    assert unknown.json()["field"] == "stage"  # the parameter's name, not the command line's flag
+    assert unknown.json()["detail"].startswith("stage: 'won' is not between the first and the last stage")

@@ -58,8 +58,20 @@ def test_the_api_gives_the_current_version_and_the_history(app: FastAPI, api: Ca
     body = api("val").get("/api/definitions").json()
     assert body["current"]["version"] == 1
     assert body["current"]["stages"] == app.state.tandem.workspace.stages == DEMO_STAGES
-    assert set(body["current"]) == {"version", "stages", "created_at", "created_by", "note", "document"}
-    assert body["history"] == [{k: v for k, v in body["current"].items() if k != "document"}]
+    assert set(body["current"]) == {
+        "version",
+        "stages",
+        "created_at",
+        "created_by",
+        "note",
+        "effective_from",
+        "proposal_id",
+        "document",
+        "definitions",
+    }
+    assert [stage["name"] for stage in body["current"]["definitions"]["stages"]] == DEMO_STAGES
+    assert body["in_force"] == 1
+    assert body["versions"] == [{k: v for k, v in body["current"].items() if k not in ("document", "definitions")}]
     assert body["proposals"] == []
 
 
@@ -68,7 +80,7 @@ def test_one_version_by_number_and_a_missing_one_is_404(api: Callable[[str], Tes
     assert reader.get("/api/definitions/1").json()["stages"] == DEMO_STAGES
     missing = reader.get("/api/definitions/99")
     assert missing.status_code == 404
-    assert missing.json()["detail"] == "no definition version 99; versions: 1"
+    assert missing.json()["detail"] == "no definitions version 99; the versions are 1 to 1"
 
 
 def test_a_new_version_becomes_current_and_the_old_one_stays_in_the_history(
@@ -83,7 +95,7 @@ def test_a_new_version_becomes_current_and_the_old_one_stays_in_the_history(
     )
     app.state.tandem.workspace.store.write(lambda session: session.add(second))
     body = api("val").get("/api/definitions").json()
-    assert [v["version"] for v in body["history"]] == [2, 1]
+    assert [v["version"] for v in body["versions"]] == [1, 2]
     assert body["current"]["stages"][2] == "sal"
     page = signed_in("val").get("/definitions").text
     assert "Version 2 (current)" in page

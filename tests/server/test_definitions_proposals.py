@@ -4,9 +4,11 @@ The people of the test workspace (tests/server/conftest.py): mark (marketing) an
 are the marketing and sales leaders who decide; eve (exec), val (viewer) and ada (admin) may do neither. The demo's
 definitions (version 1) have no stage rules; the proposals here give the mql stage one.
 
-What each refusal answers: 422 for a file with problems (every one by line and column) or a request refused as
-asked; 409 for a decision on a proposal that is closed; 404 for one that does not exist; 403 for a role without
-the permission. A refusal stores nothing.
+What each refusal answers (`tandem.server.refusals`, by the kind of `Governance`'s refusal): 422 for a file with
+problems (every one by line and column) or a request refused as asked; 403 for someone the workflow does not let
+do it (a role without the permission, self-approval, not a leader, not an exec); 409 for a proposal whose state
+forbids it (closed, its side already approved, waiting for an exec's override); 404 for one that does not exist.
+A refusal stores nothing.
 
 The quarter-end guard (a change loosening a marketing stage in a quarter's last weeks needs an exec's override) is
 off in these tests, so that the day they run on does not matter, except in the test that shows it.
@@ -275,7 +277,7 @@ def test_leaders_approve_on_the_proposal_page_and_the_page_says_what_happened(
 def test_the_author_cannot_approve_their_own_proposal(app: FastAPI, api: Callable[[str], TestClient]) -> None:
     proposal_id = propose(app, api, author="mia")  # a leader may propose, but then another leader approves
     refused = api("mia").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert refused.json()["detail"] == (
         f"mia wrote proposal #{proposal_id} and cannot approve it; another marketing leader must"
     )
@@ -287,7 +289,7 @@ def test_a_side_approves_once(app: FastAPI, api: Callable[[str], TestClient]) ->
     proposal_id = propose(app, api)
     assert api("mia").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 200
     refused = api("mona").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
-    assert refused.status_code == 422
+    assert refused.status_code == 409
     assert "already approved for the marketing side by mia" in refused.json()["detail"]
     assert api("val").get(f"/api/definitions/proposals/{proposal_id}").json()["waiting_for"] == ["sales"]
 
@@ -297,9 +299,9 @@ def test_someone_who_is_not_a_leader_neither_approves_nor_sees_the_forms(
 ) -> None:
     proposal_id = propose(app, api)
     refused = api("sid").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert "sid is not a sales leader" in refused.json()["detail"]
-    assert api("eve").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 422
+    assert api("eve").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 403
     assert api("val").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 403
     page = signed_in("sid").get(f"/definitions/proposals/{proposal_id}").text
     assert 'id="proposal-actions"' not in page
@@ -407,10 +409,10 @@ def test_loosening_marketing_in_a_quarters_last_weeks_waits_for_an_execs_overrid
 
     assert api("mia").post(f"/api/definitions/proposals/{proposal_id}/approve", json={}).status_code == 200
     held_back = api("sam").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
-    assert held_back.status_code == 422
+    assert held_back.status_code == 409
     assert "an exec must override it first" in held_back.json()["detail"]
     override = f"/api/definitions/proposals/{proposal_id}/override"
-    assert api("mia").post(override, json={"reason": "x"}).status_code == 422  # only an exec overrides
+    assert api("mia").post(override, json={"reason": "x"}).status_code == 403  # only an exec overrides
     assert api("val").post(override, json={"reason": "x"}).status_code == 403
 
     answer = eve.form(f"/definitions/proposals/{proposal_id}/override", {"reason": "the board agreed on 1 December"})

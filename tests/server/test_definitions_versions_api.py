@@ -63,5 +63,5 @@ def test_an_unknown_version_is_refused_naming_the_versions(
     two_versions: Workspace, api: Callable[[str], TestClient]
 ) -> None:
     refused = api("val").get("/api/funnel", params={"definitions": 9})
-    assert refused.status_code == 400
+    assert refused.status_code == 404  # a version that does not exist (tandem.errors.NotFoundError)
     assert "no definitions version 9; the versions are 1 to 2" in refused.json()["detail"]

@@ -77,7 +77,7 @@ def test_slices_are_set_and_deleted_by_dimension_and_value(api: API) -> None:
     assert deleted.json()["deleted"]["amount"] == 12_000_000.0
     assert [(g["period"], g["dimension"]) for g in eve.get("/api/goals").json()["goals"]] == [("2027", None)]
 
-    audit = [(e["actor"], e["action"], e["target"]) for e in eve.get("/api/audit").json()]
+    audit = [(e["actor"], e["action"], e["target"]) for e in eve.get("/api/audit").json()["entries"]]
     goal_entries = [e for e in reversed(audit) if e[1].startswith("goal.")]
     assert goal_entries == [
         ("eve", "goal.set", "goal 2027"),

@@ -4,9 +4,11 @@ The people of the test workspace (tests/server/conftest.py): mark and mia (marke
 leader who decides; sid (sales, not a leader) only comments; eve (exec) and val (viewer) do neither. The plans are
 for 2027-Q1, whose goal each test sets first (the sufficiency check runs the plan against it).
 
-What each refusal answers: 422 for a file with problems (every one by line and column) or a request refused as
-asked; 409 for a decision or comment on a version that is no longer the one waiting; 404 for a plan that does not
-exist; 403 for a role without the permission. A refusal stores nothing.
+What each refusal answers: 422 for a file with problems (every one by line and column) or something asked that
+cannot be used (an empty reason, no goal to check against); 409 for a decision or comment on a version that is no
+longer the one waiting, or a proposal identical to the one waiting; 404 for a plan or version that does not exist;
+403 for a role without the permission, or a step the person may not take (`allowed_actions`). A refusal stores
+nothing.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def test_a_marketing_user_proposes_through_the_api_with_the_sufficiency_check(
     assert one["versions"][0]["plan"]["budget"] == 100_000
     assert one["actions"] == []  # a viewer may read, not act
     assert api("sam").get(f"/api/plans/{plan_id}").json()["actions"] == ["review", "accept", "send_back", "reject"]
-    assert api("mark").get(f"/api/plans/{plan_id}").json()["actions"] == ["review"]
+    assert api("mark").get(f"/api/plans/{plan_id}").json()["actions"] == ["propose", "review"]
     assert val.get("/api/plans/99").status_code == 404
     assert [e["action"] for e in app.state.tandem.workspace.audit_log() if e["action"].startswith("plan.")] == [
         "plan.propose"
@@ -128,14 +130,14 @@ def test_refusals_as_asked_are_422_and_a_viewer_may_not_propose(api: Callable[[s
     assert api("val").post("/api/plans", json={"document": PLAN}).status_code == 403
     assert api("eve").post("/api/plans", json={"document": PLAN}).status_code == 403
     sales = api("sid").post("/api/plans", json={"document": PLAN})
-    assert sales.status_code == 422
+    assert sales.status_code == 403  # forbidden: the sales role may not propose the marketing plan
     assert "only marketing users propose the marketing plan" in sales.json()["detail"]
     no_goal = api("mark").post("/api/plans", json={"document": PLAN.replace("2027-Q1", "2027-Q3")})
     assert no_goal.status_code == 422
     assert "no goal for 2027-Q3 to check the plan against" in no_goal.json()["detail"]
     propose(api)
     twice = api("mia").post("/api/plans", json={"document": PLAN})
-    assert twice.status_code == 422
+    assert twice.status_code == 409  # a conflict with the version waiting
     assert "identical to version 1" in twice.json()["detail"]
 
 
@@ -165,9 +167,9 @@ def test_a_sales_leader_accepts_and_the_plan_is_the_baseline_pacing_measures_aga
         ("sid", "Paid search starts late.")
     ]
     refused = sid.post(f"/api/plans/{plan_id}/accept", json={"version": 1})
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert "sid is not a sales leader" in refused.json()["detail"]
-    assert api("eve").post(f"/api/plans/{plan_id}/accept", json={"version": 1}).status_code == 422
+    assert api("eve").post(f"/api/plans/{plan_id}/accept", json={"version": 1}).status_code == 403
     assert api("val").post(f"/api/plans/{plan_id}/accept", json={"version": 1}).status_code == 403
 
     pacing = api("val").get("/api/plan/pacing", params={"period": PERIOD, "as_of": "2027-01-15T00:00:00"})
@@ -189,7 +191,7 @@ def test_a_sales_leader_accepts_and_the_plan_is_the_baseline_pacing_measures_aga
 
 def test_the_author_never_decides_and_a_stale_version_is_refused(api: Callable[[str], TestClient]) -> None:
     plan_id = propose(api, author="mark")["plan_id"]
-    assert api("mark").post(f"/api/plans/{plan_id}/accept", json={"version": 1}).status_code == 422  # marketing
+    assert api("mark").post(f"/api/plans/{plan_id}/accept", json={"version": 1}).status_code == 403  # marketing
     second = propose(api, author="mia", document=PLAN.replace("budget: 40k", "budget: 50k"))
     assert second["version"] == 2
     sam = api("sam")
@@ -197,7 +199,7 @@ def test_the_author_never_decides_and_a_stale_version_is_refused(api: Callable[[
     assert stale.status_code == 409
     assert "was replaced by version 2; read it and accept again" in stale.json()["detail"]
     assert sam.post(f"/api/plans/{plan_id}/review", json={"comment": "ok", "version": 1}).status_code == 409
-    assert sam.post(f"/api/plans/{plan_id}/accept", json={"version": 7}).status_code == 422
+    assert sam.post(f"/api/plans/{plan_id}/accept", json={"version": 7}).status_code == 404  # no such version
     sent = sam.post(f"/api/plans/{plan_id}/send-back", json={"reason": "Too little in March."})
     assert sent.status_code == 200, sent.text
     assert (sent.json()["version"]["version"], sent.json()["version"]["status"]) == (2, "sent_back")
@@ -215,7 +217,7 @@ def test_a_sales_leader_may_not_accept_a_plan_they_wrote(app: FastAPI, api: Call
     plan_id = ws.plans.plan(PERIOD).id
     ws.accounts.update_user("ada", "mark", role="sales", leader=True)  # mark moves to sales, as a leader
     refused = api("mark").post(f"/api/plans/{plan_id}/accept", json={"version": 1})
-    assert refused.status_code == 422
+    assert refused.status_code == 403
     assert "mark wrote version 1 of the 2027-Q1 plan and cannot accept it" in refused.json()["detail"]
 
 
@@ -367,7 +369,7 @@ def test_sending_back_and_refusals_on_the_page_say_why(
     plan_id = propose(api)["plan_id"]
     base = f"/plan/proposals/{plan_id}"
     eve = signed_in("eve").form(f"{base}/accept", {"version": "1"})
-    assert eve.status_code == 422
+    assert eve.status_code == 403
     assert "eve has the exec role; only a sales leader accepts the marketing plan" in text_of(eve.text)
     sam = signed_in("sam")
     empty = sam.form(f"{base}/send-back", {"reason": "  ", "version": "1"})

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tandem.alerts.delivery import DeliveryError, PartlyDelivered, alert_payload, deliver
+from tandem.alerts.history import HISTORY_STATUSES, check_limit, check_status
 from tandem.alerts.rules import RULES_FILE, AlertRule, AlertRules, Destination, load_rules
 from tandem.audit import record
 from tandem.engine.spec import as_of_or_now
@@ -58,8 +59,6 @@ __all__ = [
     "Skipped",
 ]
 
-#: Status of a history row.
-HISTORY_STATUSES = ("sending", "sent", "failed", "gave_up")
 #: What one run did with one alert: sent, failed or gave_up in this run; already_sent, already_gave_up or
 #: in_progress (another run holds it) when nothing was tried; would_send in a dry run.
 OUTCOMES = ("sent", "failed", "gave_up", "already_sent", "already_gave_up", "in_progress", "would_send")
@@ -447,11 +446,10 @@ class Alerts:
         rule: str | None = None,
         period: str | None = None,
     ) -> list[AlertRecord]:
-        """What was sent (or tried), newest first; optionally only one status, rule or period."""
-        if status is not None and status not in HISTORY_STATUSES:
-            raise ConfigError(f"unknown alert status {status!r}; one of: {', '.join(HISTORY_STATUSES)}")
-        if limit < 1:
-            raise ConfigError(f"--limit must be 1 or more, got {limit}")
+        """What was sent (or tried), newest first: at most `limit` rows (`tandem.alerts.history.MAX_HISTORY`);
+        optionally only one status, rule or period. A bad status or limit is a `ConfigError` naming the field."""
+        check_status(status)
+        check_limit(limit)
         query = select(AlertDelivery).order_by(AlertDelivery.fired_at.desc(), AlertDelivery.id.desc()).limit(limit)
         if status is not None:
             query = query.where(AlertDelivery.status == status)

@@ -1,13 +1,14 @@
 """People and trust: ``tandem users``, ``tandem tokens`` (API tokens) and ``tandem audit`` (the hash-chained log).
 
-Changes made here are attributed in the audit log to `cli_actor()`: whoever can reach the workspace files.
+Changes made here are attributed in the audit log to `cli_actor()`: whoever can reach the workspace files. The
+lists are questions (`tandem.questions.admin`): ``--format json`` prints the document ``GET /api/users``,
+``/api/tokens``, ``/api/audit`` and ``/api/audit/verify`` answer, and the tables render it.
 """
 
 from __future__ import annotations
 
 import json
-from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -27,9 +28,10 @@ from tandem.commands.common import (
     show_secret,
     when,
 )
+from tandem.roles import Role
 
 if TYPE_CHECKING:
-    from tandem.accounts import TokenInfo, UserInfo
+    from tandem.accounts import UserInfo
 
 __all__ = ["audit_app", "tokens_app", "users_app"]
 
@@ -38,29 +40,20 @@ tokens_app = typer.Typer(help="API tokens: bearer secrets for the REST API, stor
 audit_app = typer.Typer(help="The audit log: every change, hash-chained.", no_args_is_help=True)
 
 
-class RoleName(StrEnum):
-    """The roles of `tandem.accounts.Role`, named here so that the command line starts without importing the
-    accounts module (argon2, SQLAlchemy); tests/test_cli_startup.py checks that the two lists agree."""
-
-    admin = "admin"
-    marketing = "marketing"
-    sales = "sales"
-    exec = "exec"
-    viewer = "viewer"
-
-
 UsernameArgument = Annotated[
     str, typer.Argument(metavar="USERNAME", help="User name (lower-case letters, digits, '.', '_', '-').")
 ]
 HANDOVER = "Hand it over in person or through a channel you trust."
 
 
-def _user_status(user: UserInfo) -> str:
-    if user.disabled:
+def _user_status(user: UserInfo | dict[str, Any]) -> str:
+    """active, locked, disabled or must change password: of a user, or of a row of the users document."""
+    row = user if isinstance(user, dict) else user.as_dict()
+    if row["disabled"]:
         return "disabled"
-    if user.locked:
+    if row["locked"]:
         return "locked"
-    return "must change password" if user.must_change_password else "active"
+    return "must change password" if row["must_change_password"] else "active"
 
 
 def _describe(user: UserInfo) -> str:
@@ -72,7 +65,7 @@ def _describe(user: UserInfo) -> str:
 @users_app.command("add")
 def users_add(
     username: UsernameArgument,
-    role: Annotated[RoleName, typer.Option("--role", metavar="ROLE", help="admin, marketing, sales, exec or viewer.")],
+    role: Annotated[Role, typer.Option("--role", metavar="ROLE", help="admin, marketing, sales, exec or viewer.")],
     leader: Annotated[bool, typer.Option("--leader", help="Approves for their side (marketing or sales).")] = False,
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="Full name shown in the app.")] = "",
     password_stdin: Annotated[
@@ -99,20 +92,22 @@ def users_add(
 @users_app.command("list")
 def users_list(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
     """List users: role, leader, status (active, locked, disabled, must change password)."""
+    from tandem.questions import UsersQuestion, ask
+
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        users = ws.accounts.users()
+        document = ask(ws, UsersQuestion())
     if format is Format.json:
-        print_json({"users": [u.as_dict() for u in users]})
+        print_json(document)
         return
     table = RichTable("user", "name", "role", "leader", "status", "created (UTC)")
-    for u in users:
+    for u in document["users"]:
         table.add_row(
-            u.username,
-            escape(u.display_name),
-            u.role,
-            "yes" if u.is_leader else "",
+            u["username"],
+            escape(u["display_name"]),
+            u["role"],
+            "yes" if u["is_leader"] else "",
             _user_status(u),
-            f"{u.created_at:%Y-%m-%d}",
+            u["created_at"][:10],
         )
     out.print(table)
 
@@ -137,7 +132,7 @@ def users_enable(username: UsernameArgument, workspace: WorkspaceOption = None) 
 def users_set(
     username: UsernameArgument,
     role: Annotated[
-        RoleName | None,
+        Role | None,
         typer.Option(
             "--role", metavar="ROLE", help="New role: admin, marketing, sales, exec or viewer (ends their sessions)."
         ),
@@ -180,16 +175,17 @@ def users_reset_password(
 TOKEN_COLUMNS = ("#", "user", "name", "role", "prefix", "created (UTC)", "last used (UTC)", "revoked (UTC)")
 
 
-def _token_row(token: TokenInfo) -> list[str]:
+def _token_row(token: dict[str, Any]) -> list[str]:
+    """A row of the tokens document as a table row."""
     return [
-        str(token.id),
-        token.username,
-        escape(token.name),
-        token.role,
-        token.prefix + "...",
-        when(token.created_at),
-        when(token.last_used_at),
-        when(token.revoked_at),
+        str(token["id"]),
+        token["username"],
+        escape(token["name"]),
+        token["role"],
+        token["prefix"] + "...",
+        when(token["created_at"]),
+        when(token["last_used_at"]),
+        when(token["revoked_at"]),
     ]
 
 
@@ -198,7 +194,7 @@ def tokens_create(
     user: Annotated[str, typer.Option("--user", metavar="USER", help="Whose token it is: it acts as this user.")],
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="What it is for, e.g. 'BI nightly export'.")],
     role: Annotated[
-        RoleName | None,
+        Role | None,
         typer.Option("--role", metavar="ROLE", help="The user's own role (default) or viewer, for read-only use."),
     ] = None,
     workspace: WorkspaceOption = None,
@@ -225,13 +221,16 @@ def tokens_list(
     format: FormatOption = Format.table,
 ) -> None:
     """List API tokens (never their secrets): owner, name, role, when created, last used, revoked."""
+    from tandem.questions import TokensQuestion, ask
+
+    question = TokensQuestion.parse(user=user)
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        tokens = ws.accounts.tokens(user)
+        document = ask(ws, question)
     if format is Format.json:
-        print_json({"tokens": [t.as_dict() for t in tokens]})
+        print_json(document)
         return
     table = RichTable(*TOKEN_COLUMNS)
-    for token in tokens:
+    for token in document["tokens"]:
         table.add_row(*_token_row(token))
     out.print(table)
 
@@ -249,21 +248,28 @@ def tokens_revoke(
 
 @audit_app.command("list")
 def audit_list(
-    limit: Annotated[int, typer.Option("--limit", min=1, metavar="N", help="How many entries, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="How many entries, newest first (1-1000).")] = 50,
+    before: Annotated[
+        int | None,
+        typer.Option("--before", metavar="SEQ", help="Only entries before this one: the last # of a listing, to page."),
+    ] = None,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
 ) -> None:
     """The newest audit entries: when, who, what, on what."""
+    from tandem.questions import AuditQuestion, ask
+
+    question = AuditQuestion.parse(limit=limit, before=before)
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        entries = ws.audit_log(limit)
+        document = ask(ws, question)
     if format is Format.json:
-        print_json({"entries": entries})
+        print_json(document)
         return
     table = RichTable("#", "when (UTC)", "who", "action", "target", "details")
-    for e in entries:
+    for e in document["entries"]:
         details = json.dumps(e["details"], default=str, ensure_ascii=False) if e["details"] else ""
         cells = (e["actor"], e["action"], e["target"], details)
-        table.add_row(str(e["seq"]), f"{e['at']:%Y-%m-%d %H:%M:%S}", *map(escape, cells))
+        table.add_row(str(e["seq"]), e["at"][:19].replace("T", " "), *map(escape, cells))
     out.print(table, highlight=False)
 
 
@@ -281,29 +287,28 @@ def audit_verify(
     format: FormatOption = Format.table,
 ) -> None:
     """Check the audit log's hash chain. Exit 0 when intact, 1 listing each problem when it is not."""
+    from tandem.questions import AuditVerifyQuestion, ask
+
+    question = AuditVerifyQuestion.parse(expect_head=expect_head)
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        result = ws.verify_audit(expect_head)
+        result = ask(ws, question)
     if format is Format.json:
-        print_json(
-            {
-                "ok": result.ok,
-                "entries": result.entries,
-                "head_hash": result.head_hash,
-                "problems": [{"seq": p.seq, "message": p.message} for p in result.problems],
-            }
+        print_json(result)
+    elif result["ok"]:
+        out.print(
+            f"The audit log is intact: {result['entries']:,} entries, head hash {result['head_hash']}",
+            highlight=False,
         )
-    elif result.ok:
-        out.print(f"The audit log is intact: {result.entries:,} entries, head hash {result.head_hash}", highlight=False)
         err.print(
             "Keep the head hash somewhere else (a ticket, a wiki page) and pass it to --expect-head next time: "
             "only that catches deleted newest entries.",
             highlight=False,
         )
     else:
-        table = RichTable("#", "problem", title=f"the audit log is broken ({result.entries:,} entries)")
-        for problem in result.problems:
-            table.add_row(str(problem.seq), escape(problem.message))
+        table = RichTable("#", "problem", title=f"the audit log is broken ({result['entries']:,} entries)")
+        for problem in result["problems"]:
+            table.add_row(str(problem["seq"]), escape(problem["message"]))
         out.print(table, highlight=False)
-    if not result.ok:
-        print_error(f"the audit log's chain is broken in {len(result.problems)} place(s)")
+    if not result["ok"]:
+        print_error(f"the audit log's chain is broken in {len(result['problems'])} place(s)")
         raise typer.Exit(1)

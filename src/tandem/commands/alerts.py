@@ -3,6 +3,9 @@
 ``tandem alerts run`` exits 1 when a delivery failed or was given up in this run, after printing its report, so
 cron (which mails a failing job's output) and monitoring notice; alerts that were already sent, readings with
 too little data and quiet readings are not failures. A broken rules file is an error too (exit 1, nothing sent).
+
+``tandem alerts list`` asks `tandem.questions.AlertsQuestion`: ``--format json`` prints the document
+``GET /api/alerts`` answers (no destination's address: a webhook's URL can be its secret), the table renders it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from tandem.alerts.history import HISTORY_STATUSES, MAX_HISTORY
 from tandem.commands.common import (
     AsOfOption,
     Format,
@@ -26,21 +30,18 @@ from tandem.commands.common import (
     open_workspace,
     out,
     print_json,
+    when,
 )
 from tandem.errors import ConfigError
 from tandem.forecast.signals import Signal
 
 if TYPE_CHECKING:
-    from tandem.alerts import AlertRecord, AlertRules, RunReport
+    from tandem.alerts import AlertRules, RunReport
 
 alerts_app = typer.Typer(
     help="Alerts on the forecast's early warnings: rules in alerts.yaml, sent by webhook and email once per period.",
     no_args_is_help=True,
 )
-
-#: `tandem.alerts.HISTORY_STATUSES`, named here for the help of `alerts list --status` without importing the
-#: alerts service at start-up; tests/test_cli_startup.py checks that the two agree.
-HISTORY_STATUSES = ("sending", "sent", "failed", "gave_up")
 
 SignalsOption = Annotated[
     Path | None,
@@ -164,42 +165,37 @@ def list_(
     ] = None,
     rule: Annotated[str | None, typer.Option(metavar="RULE", help="Only this rule's alerts.")] = None,
     period: Annotated[
-        str | None, typer.Option(metavar="PERIOD", help="Only alerts for this period (e.g. 2026Q4).")
+        str | None, typer.Option(metavar="PERIOD", help="Only alerts for this period: 2027, 2027-Q1 or 2027-01.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, metavar="N", help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", help=f"How many, newest first (1-{MAX_HISTORY}).")] = 50,
     format: FormatOption = Format.table,
 ) -> None:
-    """The history of alerts: what was sent, to where, after how many tries, and what failed."""
+    """The history of alerts: what was sent, to which destination, after how many tries, and what failed."""
+    from tandem.questions import AlertsQuestion, ask
+
+    question = AlertsQuestion.parse(limit=limit, status=status, rule=rule, period=period)
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        records = ws.alerts.history(limit=limit, status=status, rule=rule, period=period)
+        document = ask(ws, question)
     if format is Format.json:
-        print_json({"alerts": [_history_row(r) for r in records]})
+        print_json(document)
         return
-    if not records:
+    if not document["alerts"]:
         out.print("No alerts yet.")
         return
     table = RichTable("fired (UTC)", "rule", "signal", "destination", "status", "tries", "sent (UTC)", "text / error")
-    for r in records:
-        note = r.last_error if r.status != "sent" and r.last_error else r.text
+    for r in document["alerts"]:
+        note = r["last_error"] if r["status"] != "sent" and r["last_error"] else r["text"]
         table.add_row(
-            f"{r.fired_at:%Y-%m-%d %H:%M}",
-            r.rule,
-            r.signal_key,
-            f"{r.destination} ({r.channel})",
-            r.status,
-            str(r.attempts),
-            f"{r.sent_at:%Y-%m-%d %H:%M}" if r.sent_at else "",
+            when(r["fired_at"]),
+            r["rule"],
+            r["signal_key"],
+            f"{r['destination']} ({r['channel']})",
+            r["status"],
+            str(r["attempts"]),
+            when(r["sent_at"]),
             escape(note),
         )
     out.print(table)
-
-
-def _history_row(record: AlertRecord) -> dict[str, Any]:
-    row = record.as_dict()
-    for name in ("fired_at", "last_attempt_at", "sent_at"):
-        if row[name] is not None:
-            row[name] = row[name].isoformat(timespec="seconds") + "Z"
-    return row
 
 
 @alerts_app.command("check")

@@ -115,8 +115,11 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, default=json_default, indent=2) + "\n")
 
 
-def when(value: datetime | None) -> str:
-    """A stored moment in tables: minutes are enough, and a missing one is blank."""
+def when(value: datetime | str | None) -> str:
+    """A stored moment in tables (a datetime, or ISO 8601 text as documents carry it): minutes are enough, and a
+    missing one is blank."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if value else None
     return f"{value:%Y-%m-%d %H:%M}" if value else ""
 
 
@@ -221,6 +224,7 @@ FLAGS = {
     "window_days": "--window",
     "horizon_days": "--horizon",
     "as_of": "--as-of",
+    "period_kind": "--kind",
 }
 
 

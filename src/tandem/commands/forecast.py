@@ -5,7 +5,7 @@ since a week earlier; ``tandem forecast backtest``: how the forecast did on past
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,7 +16,6 @@ from tandem.commands.common import (
     Format,
     FormatOption,
     WorkspaceOption,
-    moment,
     open_workspace,
     out,
     print_json,
@@ -38,14 +37,16 @@ PeriodOption = Annotated[
 ]
 SimulationsOption = Annotated[
     int | None,
-    typer.Option("--simulations", min=1, max=1_000_000, metavar="N", help="Simulated outcomes behind the range."),
+    typer.Option(
+        "--simulations",
+        metavar="N",
+        help="Simulated outcomes behind the range (1,000 to 50,000; a backtest's forecasts: 100 to 50,000).",
+    ),
 ]
 SeedOption = Annotated[
     int,
     typer.Option(
         "--seed",
-        min=0,
-        max=2**32 - 1,
         metavar="SEED",
         help="Seed of the simulations (the same seed, the same answer).",
     ),
@@ -87,15 +88,13 @@ def forecast(
     baselines, and what changed since the forecast a week earlier."""
     if ctx.invoked_subcommand is not None:
         return
-    from tandem.forecast.service import period_forecast
-    from tandem.forecast.simulate import DEFAULT_SIMULATIONS
-    from tandem.plan.goals import parse_period
+    from tandem.questions import ForecastQuestion, ask
 
-    chosen = parse_period(period) if period else None  # None: the quarter of --as-of
-    at = moment(as_of)
+    question = ForecastQuestion.parse(
+        period=period, as_of=as_of, seed=seed, **({} if simulations is None else {"simulations": simulations})
+    )
     with open_workspace(workspace) as ws:
-        result = period_forecast(ws, chosen, as_of=at, simulations=simulations or DEFAULT_SIMULATIONS, seed=seed)
-    document = result.as_dict()
+        document = ask(ws, question)
     if format is Format.json:
         print_json(document)
         return
@@ -172,14 +171,13 @@ def forecast_backtest(
 ) -> None:
     """How the forecast did: every past period forecast from its first day and every week in it with only what was
     known then, against what it won; MAPE, bias and P10-P90 coverage beside the weighted pipeline and run rate."""
-    from tandem.forecast.backtest import BACKTEST_SIMULATIONS
-    from tandem.forecast.service import workspace_backtest
+    from tandem.questions import BacktestQuestion, ask
 
-    chosen: Literal["quarter", "month"] = "month" if kind is BacktestKind.month else "quarter"
-    at = moment(as_of)
+    question = BacktestQuestion.parse(
+        period_kind=kind.value, as_of=as_of, **({} if simulations is None else {"simulations": simulations})
+    )
     with open_workspace(workspace) as ws:
-        result = workspace_backtest(ws, kind=chosen, as_of=at, simulations=simulations or BACKTEST_SIMULATIONS)
-    document = result.as_dict()
+        document = ask(ws, question)
     if format is Format.json:
         print_json(document)
         return

@@ -5,7 +5,6 @@ Each prints one `tandem.engine.Result` as a readable table of its main columns, 
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -35,6 +34,15 @@ from tandem.exports import format_number, json_value, write_csv
 
 if TYPE_CHECKING:
     from tandem.engine import Result
+    from tandem.questions import (
+        FunnelQuestion,
+        LeadsQuestion,
+        PipelineQuestion,
+        RevenueQuestion,
+        VelocityQuestion,
+    )
+
+    EngineQuestion = FunnelQuestion | RevenueQuestion | PipelineQuestion | VelocityQuestion | LeadsQuestion
     from tandem.workspace import Workspace
 
 __all__ = ["funnel", "leads", "pipeline", "quality", "revenue", "velocity"]
@@ -67,27 +75,36 @@ HEADERS: dict[str, tuple[str, str]] = {
 }
 
 
-def emit(result: Result, format: TableFormat, columns: Sequence[str], extra: dict[str, Any], title: str = "") -> None:
-    """Print a result: a readable table of `columns`, or every column as JSON or CSV."""
-    rows = result.rows()
-    names = result.to_arrow().column_names
+def emit(
+    ws: Workspace,
+    question: EngineQuestion,
+    format: TableFormat,
+    columns: Sequence[str],
+    title: str = "",
+    prefix: str | None = None,
+) -> None:
+    """Print the question's answer: its document as JSON, every column as CSV, or a readable table of `columns`
+    (and of the columns whose names start with `prefix`, when given)."""
+    from tandem.questions import ask
+
+    if format is TableFormat.csv:
+        question.check(ws)
+        result = question.result(ws)
+        write_csv(sys.stdout, result.to_arrow().column_names, result.rows())
+        return
+    document = ask(ws, question)
     if format is TableFormat.json:
-        document = {
-            "definition_version": result.definition_version,
-            "backend": result.backend,
-            **extra,
-            "rows": [{k: json_value(v) for k, v in row.items()} for row in rows],
-        }
         print_json(document)
         return
-    if format is TableFormat.csv:
-        write_csv(sys.stdout, names, rows)
-        return
-    groups = set(result.spec.by)
+    groups = set(getattr(question, "by", ()))
+    names = list(document["rows"][0]) if document["rows"] else list(columns)
     shown = [c for c in columns if c in names]
-    heading = f"{title + ' · ' if title else ''}definition version {result.definition_version} · {result.backend}"
+    shown += [c for c in names if prefix is not None and c.startswith(prefix) and c not in shown]
+    heading = (
+        f"{title + ' · ' if title else ''}definition version {document['definition_version']} · {document['backend']}"
+    )
     table = RichTable(*(HEADERS.get(c, (c, ""))[0] for c in shown), title=heading)
-    for row in rows:
+    for row in document["rows"]:
         styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
         table.add_row(*(_cell(row.get(c), style) for c, style in zip(shown, styles, strict=True)))
     out.print(table)
@@ -136,20 +153,24 @@ def funnel(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Volumes, conversion and velocity per stage, by breakdown and period."""
+    from tandem.questions import FunnelQuestion
+
+    question = FunnelQuestion.parse(
+        by=by,
+        period=period.value if period else None,
+        start=from_,
+        end=to,
+        strict=strict,
+        window_days=window,
+        horizon_days=horizon,
+        as_of=as_of,
+        version=definitions_version,
+    )
     with open_workspace(workspace) as ws:
-        result = ws.funnel(
-            by=by or [],
-            period=period.value if period else None,
-            start=from_,
-            end=to,
-            strict=strict,
-            window_days=window,
-            horizon_days=horizon,
-            as_of=as_of,
-            version=definitions_version,
-        )
-        spec = result.spec
         if explain:
+            question.check(ws)
+            result = question.result(ws)
+            spec = result.spec
             _explain(
                 result,
                 [
@@ -170,7 +191,7 @@ def funnel(
             )
             return
         columns = [
-            *spec.by,
+            *question.by,
             "period",
             "stage",
             "reached",
@@ -180,19 +201,7 @@ def funnel(
             "period_conversion_from_previous",
             "median_days_from_previous",
         ]
-        emit(
-            result,
-            format,
-            columns,
-            {
-                "as_of": json_value(spec.as_of),
-                "mode": "strict" if strict else "cumulative",
-                "stages": list(spec.stages),
-                "period": spec.period,
-                "window_days": spec.window_days,
-                "horizon_days": spec.horizon,
-            },
-        )
+        emit(ws, question, format, columns)
 
 
 def revenue(
@@ -205,20 +214,22 @@ def revenue(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Won revenue, deal size, win rate, open pipeline and sales cycle, from opportunities."""
+    from tandem.questions import RevenueQuestion
+
+    question = RevenueQuestion.parse(by=by, period=period.value if period else None, start=from_, end=to, as_of=as_of)
+    columns = [
+        *question.by,
+        "period",
+        "won_revenue",
+        "won_deals",
+        "lost_deals",
+        "average_deal_size",
+        "win_rate",
+        "open_pipeline",
+        "median_sales_cycle_days",
+    ]
     with open_workspace(workspace) as ws:
-        result = ws.revenue(by=by or [], period=period.value if period else None, start=from_, end=to, as_of=as_of)
-        columns = [
-            *result.spec.by,
-            "period",
-            "won_revenue",
-            "won_deals",
-            "lost_deals",
-            "average_deal_size",
-            "win_rate",
-            "open_pipeline",
-            "median_sales_cycle_days",
-        ]
-        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
+        emit(ws, question, format, columns)
 
 
 def pipeline(
@@ -228,15 +239,18 @@ def pipeline(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Open pipeline as of now (or --as-of): deals and amount by CRM stage and age in days."""
+    from tandem.questions import PipelineQuestion
+
+    question = PipelineQuestion.parse(by=by, as_of=as_of)
     with open_workspace(workspace) as ws:
-        result = ws.pipeline(by=by or [], as_of=as_of)
-        columns = [*result.spec.by, "stage", "age_bin", "deals", "amount"]
-        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)})
+        emit(ws, question, format, [*question.by, "stage", "age_bin", "deals", "amount"])
 
 
 def velocity(
-    from_stage: Annotated[str, typer.Argument(help="Stage the step starts at.")],
-    to_stage: Annotated[str | None, typer.Argument(help="Stage it ends at (default: the next one).")] = None,
+    from_stage: Annotated[str, typer.Argument(metavar="FROM_STAGE", help="Stage the step starts at.")],
+    to_stage: Annotated[
+        str | None, typer.Argument(metavar="TO_STAGE", help="Stage it ends at (default: the next one).")
+    ] = None,
     by: ByOption = None,
     period: PeriodOption = None,
     from_: FromOption = None,
@@ -248,24 +262,24 @@ def velocity(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Days from one stage to a later one: quantiles and a distribution in bins (to the last stage: the sales cycle)."""
+    from tandem.questions import VelocityQuestion
+
+    question = VelocityQuestion.parse(
+        from_stage=from_stage,
+        to_stage=to_stage,
+        by=by,
+        period=period.value if period else None,
+        start=from_,
+        end=to,
+        strict=strict,
+        as_of=as_of,
+        version=definitions_version,
+    )
     with open_workspace(workspace) as ws:
-        result = ws.velocity(
-            from_stage,
-            to_stage,
-            by=by or [],
-            period=period.value if period else None,
-            start=from_,
-            end=to,
-            strict=strict,
-            as_of=as_of,
-            version=definitions_version,
-        )
-        names = result.to_arrow().column_names
-        columns = [*result.spec.by, "period", "leads", "median_days", "p25_days", "p75_days", "mean_days"]
-        columns += [c for c in names if c.startswith("days_")]
-        stages = result.spec.stages
-        target = to_stage or stages[min(stages.index(from_stage) + 1, len(stages) - 1)]
-        emit(result, format, columns, {"as_of": json_value(result.spec.as_of)}, title=f"{from_stage} -> {target}")
+        question.check(ws)
+        stages = tuple(ws.funnel_spec(version=definitions_version, as_of=question.as_of).stages)
+        columns = [*question.by, "period", "leads", "median_days", "p25_days", "p75_days", "mean_days"]
+        emit(ws, question, format, columns, title=f"{from_stage} -> {question.target(stages)}", prefix="days_")
 
 
 def quality(
@@ -274,11 +288,13 @@ def quality(
     format: FormatOption = Format.table,
 ) -> None:
     """Data-quality report: out-of-order events, re-entries, unknown leads, negative durations, skipped stages."""
+    from tandem.questions import QualityQuestion, ask
+
+    question = QualityQuestion.parse(as_of=as_of)
     with open_workspace(workspace) as ws:
-        report = ws.quality(as_of=as_of)
-    document = report.to_dict()
+        document = ask(ws, question)
     if format is Format.json:
-        print_json(json.loads(json.dumps(document, default=json_value)))
+        print_json(document)
         return
     table = RichTable("check", "count", "what it means", "where it changes a number")
     for check in document["checks"]:
@@ -302,7 +318,7 @@ def quality(
 
 def leads(
     stage: Annotated[str, typer.Option("--stage", metavar="STAGE", help="The stage whose leads to list.")],
-    by: Annotated[
+    where: Annotated[
         list[str] | None,
         typer.Option("--by", metavar="COL=VALUE", help="Filter COL=VALUE (repeatable; COL= for a missing value)."),
     ] = None,
@@ -318,15 +334,18 @@ def leads(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Drill down: the leads behind a funnel number."""
-    where: dict[str, str | None] = {}
-    for item in by or []:
-        column, sep, value = item.partition("=")
-        if not sep or not column:
-            raise typer.BadParameter(f"{item!r} is not COL=VALUE", param_hint="--by")
-        where[column] = value or None
+    from tandem.questions import LeadsQuestion
+
+    question = LeadsQuestion.parse(
+        stage=stage,
+        where=where,
+        start=from_,
+        end=to,
+        strict=strict,
+        limit=limit,
+        as_of=as_of,
+        version=definitions_version,
+    )
+    columns = ["lead_id", "created_at", *question.where, "channel", "owner", "entered", "next_stage_entered"]
     with open_workspace(workspace) as ws:
-        result = ws.leads(
-            stage, where, start=from_, end=to, strict=strict, limit=limit, as_of=as_of, version=definitions_version
-        )
-        columns = ["lead_id", "created_at", *where, "channel", "owner", "entered", "next_stage_entered"]
-        emit(result, format, columns, {"stage": stage, "filters": where})
+        emit(ws, question, format, columns)

@@ -1,10 +1,13 @@
 """``tandem goal``: the one revenue target both teams share, per year, quarter or month, and per slice.
 
-Setting and deleting sign in as the person acting (an exec or an admin), like the definitions commands.
+`goal list` and `goal show` ask the goals' questions (`tandem.questions.plan`: goals, goal): ``--format json``
+prints the document, the table renders it. Setting and deleting sign in as the person acting (an exec or an
+admin), like the definitions commands.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -129,24 +132,27 @@ def goal_delete(
 @goal_app.command("list")
 def goal_list(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
     """Every goal: per period (a year before its quarters and months), then per slice."""
+    from tandem.questions import ask
+    from tandem.questions.plan import GoalsQuestion
+
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        goals = ws.goals.all()
+        document = ask(ws, GoalsQuestion())
     if format is Format.json:
-        print_json({"goals": [g.as_dict() for g in goals]})
+        print_json(document)
         return
-    if not goals:
+    if not document["goals"]:
         err.print("No goals yet; set one with `tandem goal set PERIOD AMOUNT --as USER`.", highlight=False)
         return
     table = RichTable("period", "slice", "goal", "marketing share", "note", "set by", "updated (UTC)", title="goals")
-    for g in goals:
+    for g in document["goals"]:
         table.add_row(
-            g.period.label,
-            escape(g.slice_label),
-            format_amount(g.amount),
-            "measured" if g.marketing_share is None else f"{g.marketing_share:g}",
-            escape(g.note),
-            g.updated_by,
-            when(g.updated_at),
+            g["period"],
+            escape(f"{g['dimension']}={g['value']}" if g["dimension"] else ""),
+            format_amount(g["amount"]),
+            "measured" if g["marketing_share"] is None else f"{g['marketing_share']:g}",
+            escape(g["note"]),
+            g["updated_by"],
+            when(datetime.fromisoformat(g["updated_at"])),
         )
     out.print(table, highlight=False)
 
@@ -160,8 +166,12 @@ def goal_show(
     format: FormatOption = Format.table,
 ) -> None:
     """A period's goal, the targets of the periods in it, its slices, both teams' quotas and attainment so far."""
+    from tandem.questions import ask
+    from tandem.questions.plan import GoalQuestion
+
+    question = GoalQuestion.parse(period=period)
     with open_workspace(workspace) as ws:
-        shown = ws.goals.show(period)
+        shown = ask(ws, question)
     if format is Format.json:
         print_json(shown)
         return

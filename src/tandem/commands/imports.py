@@ -1,4 +1,5 @@
-"""Data in: ``tandem import`` (validated, atomic, idempotent), ``tandem imports`` (the log), ``tandem mappings``."""
+"""Data in: ``tandem import`` (validated, atomic, idempotent), ``tandem imports`` (the log, the document
+``GET /api/imports`` answers: `tandem.questions.ImportsQuestion`), ``tandem mappings``."""
 
 from __future__ import annotations
 
@@ -86,20 +87,23 @@ def import_(
 
 def imports(
     workspace: WorkspaceOption = None,
-    limit: Annotated[int, typer.Option(metavar="N", help="How many to list, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(metavar="N", help="How many to list, newest first (1-1000).")] = 50,
     format: FormatOption = Format.table,
 ) -> None:
     """List past imports: when, who, file, sha256, rows added/updated/rejected."""
+    from tandem.questions import ImportsQuestion, ask
+
+    question = ImportsQuestion.parse(limit=limit)
     with open_workspace(workspace) as ws:
-        rows = ws.imports(limit)
+        document = ask(ws, question)
     if format is Format.json:
-        print_json({"imports": rows})
+        print_json(document)
         return
     table = RichTable("#", "when (UTC)", "who", "table", "file", "sha256", "added", "updated", "unchanged", "rejected")
-    for r in rows:
+    for r in document["imports"]:
         table.add_row(
             str(r["import_id"]),
-            f"{r['finished_at']:%Y-%m-%d %H:%M:%S}",
+            (r["finished_at"] or "")[:19].replace("T", " "),
             r["actor"],
             r["table_name"],
             r["file_name"],

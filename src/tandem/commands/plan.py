@@ -1,15 +1,18 @@
 """``tandem plan``: the reverse waterfall (what each stage must deliver, and when, for the goal), scenarios and
 pacing; then the marketing plan as a proposal that sales leaders accept.
 
-Whoever proposes, reviews or decides a plan signs in as themselves, like the definitions commands.
+Each reading command asks one question of `tandem.questions.plan` (waterfall, scenarios, pacing, plan, plans):
+``--format json`` prints its document, the table renders it. Whoever proposes, reviews or decides a plan signs in
+as themselves, like the definitions commands; `plan show` and `plan history` sign in only when told who reads
+(``--as`` or $TANDEM_TOKEN), to say what that person may do on the plan (`tandem.plan.proposals.allowed_actions`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -23,21 +26,24 @@ from tandem.commands.common import (
     PasswordStdinOption,
     WorkspaceOption,
     err,
-    moment,
     open_workspace,
     out,
     print_json,
     sign_in,
     when,
 )
-from tandem.errors import ConfigError, TandemError
+from tandem.errors import ConfigError
 from tandem.exports import format_number
 from tandem.money import format_amount
 
 if TYPE_CHECKING:
-    from tandem.plan.proposals import PlanInfo, PlanVersionInfo
-    from tandem.plan.waterfall import Waterfall
+    from tandem.accounts import Principal
+    from tandem.plan.proposals import PlanVersionInfo
+    from tandem.questions import Question
+    from tandem.questions.plan import ScenariosQuestion, WaterfallQuestion
     from tandem.workspace import Workspace
+
+Q = TypeVar("Q", bound="Question")
 
 __all__ = ["plan_app"]
 
@@ -93,10 +99,10 @@ WhereOption = Annotated[
     typer.Option("--where", metavar="COL=VALUE", help="A model of these leads only (repeatable)."),
 ]
 LookbackOption = Annotated[
-    int | None, typer.Option("--lookback", min=30, metavar="DAYS", help="Days of history (365).")
+    int | None, typer.Option("--lookback", metavar="DAYS", help="Days of history, 30 to 3650 (365).")
 ]
 HorizonOption = Annotated[
-    int | None, typer.Option("--horizon", min=7, metavar="DAYS", help="Days a cohort has to convert (180).")
+    int | None, typer.Option("--horizon", metavar="DAYS", help="Days a cohort has to convert, 7 to 3650 (180).")
 ]
 HistoryOption = Annotated[
     bool, typer.Option("--history/--no-history", help="Fill in from the workspace's history and goal.")
@@ -104,62 +110,22 @@ HistoryOption = Annotated[
 SeedOption = Annotated[int, typer.Option("--seed", metavar="SEED", help="Seed of the draws behind the ranges.")]
 
 
-@dataclass
-class _PlanQuestion:
-    """The plan commands' shared options, parsed: what the base model and the goal rest on."""
-
-    given: Any
-    period: Any
-    revenue: float | None
-    channels: list[Any]
-    moment: datetime | None
-    where: dict[str, str]
-
-    def inputs(self, ws: Workspace | None, lookback: int | None, horizon: int | None) -> Any:
-        from tandem.plan.calculator import plan_inputs
-
-        return plan_inputs(
-            self.given,
-            ws,
-            period=self.period,
-            revenue=self.revenue,
-            costs=self.channels,
-            as_of=self.moment,
-            lookback_days=lookback,
-            horizon_days=horizon,
-            where=self.where,
-        )
+def _plan_question(kind: type[Q], **values: Any) -> Q:
+    """The question from the command's options (parsed before any workspace opens: a bad value is a usage error)."""
+    return kind.parse(**values)
 
 
-def _plan_question(
-    revenue: str | None,
-    deal_size: str | None,
-    rate: list[str] | None,
-    lag: list[str] | None,
-    channel: list[str] | None,
-    period: str | None,
-    where: list[str] | None,
-    as_of: str | None,
-) -> _PlanQuestion:
-    from tandem.plan.calculator import Given, next_quarter, parse_channel, parse_lag, parse_rate
-    from tandem.plan.goals import parse_amount, parse_period
+def _document(question: WaterfallQuestion | ScenariosQuestion, workspace: Path | None) -> dict[str, Any]:
+    """The question's document: on the workspace's history and goal when there is one (and --history), else from
+    the numbers given alone."""
+    from tandem.questions import ask, plain
 
-    at = moment(as_of)
-    filters = dict(item.split("=", 1) for item in where or [] if "=" in item)
-    if len(filters) != len(where or []):
-        raise typer.BadParameter("is not COL=VALUE", param_hint="--where")
-    return _PlanQuestion(
-        given=Given(
-            rates=dict(parse_rate(text) for text in rate or []),
-            lags=dict(parse_lag(text) for text in lag or []),
-            deal_size=float(parse_amount(deal_size)) if deal_size else None,
-        ),
-        period=parse_period(period) if period else next_quarter((at or datetime.now()).date()),
-        revenue=float(parse_amount(revenue)) if revenue else None,
-        channels=[parse_channel(text) for text in channel or []],
-        moment=at,
-        where=filters,
-    )
+    ws = _optional_workspace(workspace, question.history)
+    if ws is None:
+        document: dict[str, Any] = plain(question.answer(None))
+        return document
+    with ws:
+        return ask(ws, question)
 
 
 @plan_app.command("waterfall")
@@ -184,29 +150,33 @@ def plan_waterfall(
     Works from hand-given numbers before any data is imported; in a workspace, what is not given comes from its
     history (rates, lag distributions, deal size, channel mix and cost per lead) and the revenue from its goal.
     """
-    from tandem.plan.waterfall import reverse_waterfall
+    from tandem.questions.plan import WaterfallQuestion
 
-    question = _plan_question(revenue, deal_size, rate, lag, channel, period, where, as_of)
-    ws = _optional_workspace(workspace, history)
-    try:
-        inputs = question.inputs(ws, lookback, horizon)
-    finally:
-        if ws is not None:
-            ws.close()
-    plan = reverse_waterfall(
-        inputs.model, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+    question = _plan_question(
+        WaterfallQuestion,
+        period=period,
+        revenue=revenue,
+        deal_size=deal_size,
+        rate=rate,
+        lag=lag,
+        channel=channel,
+        where=where,
+        as_of=as_of,
+        lookback=lookback,
+        horizon=horizon,
+        seed=seed,
+        history=history,
     )
+    document = _document(question, workspace)
     if format is Format.json:
-        document = plan.as_dict()
-        document["period"]["label"] = question.period.label
         print_json(document)
         return
-    _show_waterfall(question.period.label, plan)
+    show_waterfall(document)
 
 
 @plan_app.command("scenarios")
 def plan_scenarios(
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="The scenarios (YAML): name and what each changes.")],
+    document: Annotated[Path, typer.Argument(metavar="FILE", help="The scenarios (YAML): name and what each changes.")],
     revenue: RevenueOption = None,
     deal_size: DealSizeOption = None,
     rate: RateOption = None,
@@ -224,36 +194,48 @@ def plan_scenarios(
 ) -> None:
     """Named what-ifs side by side with the base plan: what each stage needs, the budget that takes, and what a
     given budget brings. The base takes the same options as `tandem plan waterfall`."""
-    from tandem.plan.scenarios import compare, load_scenarios
+    from tandem.questions.plan import ScenariosQuestion
 
     try:
-        text = file.read_text(encoding="utf-8")
+        text = document.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {file}: {exc}") from None
-    scenarios = load_scenarios(text, str(file))
-    question = _plan_question(revenue, deal_size, rate, lag, channel, period, where, as_of)
-    ws = _optional_workspace(workspace, history)
-    try:
-        inputs = question.inputs(ws, lookback, horizon)
-    finally:
-        if ws is not None:
-            ws.close()
-    outcomes = compare(
-        inputs.model, scenarios, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+        raise ConfigError(f"cannot read {document}: {exc}") from None
+    question = _plan_question(
+        ScenariosQuestion,
+        document=text,
+        source=str(document),
+        period=period,
+        revenue=revenue,
+        deal_size=deal_size,
+        rate=rate,
+        lag=lag,
+        channel=channel,
+        where=where,
+        as_of=as_of,
+        lookback=lookback,
+        horizon=horizon,
+        seed=seed,
+        history=history,
     )
+    show_scenarios(_document(question, workspace), format)
+
+
+def show_scenarios(document: dict[str, Any], format: Format) -> None:
+    """The scenarios document as JSON, or side by side: a column per scenario, the base first."""
     if format is Format.json:
-        print_json({"period": question.period.label, "scenarios": [o.as_dict() for o in outcomes]})
+        print_json(document)
         return
-    table = RichTable("", *(o.name for o in outcomes), title=f"scenarios for {question.period.label}")
-    table.add_row("changes", *(escape(o.describe) for o in outcomes))
-    table.add_row("deal size", *(f"{o.waterfall.model.deal_size:,.0f}" for o in outcomes))
-    table.add_row("deals", *(f"{o.waterfall.deals:,.1f}" for o in outcomes))
-    for k, stage in enumerate(inputs.model.stages):
-        table.add_row(f"{stage} needed", *(f"{o.waterfall.totals[k].required:,.0f}" for o in outcomes))
-    table.add_row("budget needed", *(format_number(o.budget_needed, "money") for o in outcomes))
-    table.add_row("budget given", *(format_number(o.budget, "money") for o in outcomes))
-    table.add_row("revenue from it", *(format_number(o.revenue_from_budget, "money") for o in outcomes))
-    table.add_row("share of goal", *(format_number(o.goal_share, "pct") for o in outcomes))
+    outcomes = document["scenarios"]
+    table = RichTable("", *(escape(o["name"]) for o in outcomes), title=f"scenarios for {document['period']}")
+    table.add_row("changes", *(escape(o["describe"]) for o in outcomes))
+    table.add_row("deal size", *(f"{o['deal_size']:,.0f}" for o in outcomes))
+    table.add_row("deals", *(f"{o['deals']:,.1f}" for o in outcomes))
+    for k, total in enumerate(outcomes[0]["stages"]):
+        table.add_row(f"{total['stage']} needed", *(f"{o['stages'][k]['required']:,.0f}" for o in outcomes))
+    table.add_row("budget needed", *(format_number(o["budget_needed"], "money") for o in outcomes))
+    table.add_row("budget given", *(format_number(o["budget"], "money") for o in outcomes))
+    table.add_row("revenue from it", *(format_number(o["revenue_from_budget"], "money") for o in outcomes))
+    table.add_row("share of goal", *(format_number(o["goal_share"], "pct") for o in outcomes))
     out.print(table, highlight=False)
 
 
@@ -269,38 +251,42 @@ def plan_pacing(
 ) -> None:
     """Plan against actual: each stage's entries so far against where the accepted plan (or, without one, the
     goal's requirement) says it should be today, with its pace and where that pace ends the period."""
-    from tandem.plan.goals import current_quarter, parse_period
-    from tandem.plan.pacing import period_pacing
+    from tandem.questions import ask
+    from tandem.questions.plan import PacingQuestion
 
-    at = moment(as_of)
-    chosen = parse_period(period) if period else current_quarter(at.date() if at else None)
+    question = PacingQuestion.parse(period=period, as_of=as_of)
     with open_workspace(workspace) as ws:
-        paced = period_pacing(ws, chosen, as_of=at)
+        document = ask(ws, question)
     if format is Format.json:
-        print_json({"period": chosen.label, **paced.as_dict()})
+        print_json(document)
         return
+    as_of_moment = datetime.fromisoformat(document["as_of"])
     table = RichTable(
         "stage", "planned", "due by today", "actual", "gap", "pace", "projected",
-        title=f"{chosen.label} as of {paced.as_of:%Y-%m-%d %H:%M} UTC ({paced.elapsed:.0%} of the period) against "
-        f"{paced.basis} · definition version {paced.definition_version}",
+        title=f"{document['period']} as of {as_of_moment:%Y-%m-%d %H:%M} UTC ({document['elapsed']:.0%} of the period) "
+        f"against {escape(document['basis'])} · definition version {document['definition_version']}",
     )  # fmt: skip
-    for stage in paced.stages:
+    for stage in document["stages"]:
         table.add_row(
-            stage.stage,
-            f"{stage.planned:,.0f}",
-            f"{stage.expected:,.0f}",
-            f"{stage.actual:,}",
-            f"{stage.gap:+,.0f}",
-            format_number(stage.pace, "pct"),
-            format_number(stage.projected),
+            stage["stage"],
+            f"{stage['planned']:,.0f}",
+            f"{stage['expected_to_date']:,.0f}",
+            f"{stage['actual_to_date']:,}",
+            f"{stage['gap']:+,.0f}",
+            format_number(stage["pace"], "pct"),
+            format_number(stage["projected"]),
         )
     out.print(table, highlight=False)
 
 
-def _show_waterfall(label: str, plan: Waterfall) -> None:
+def show_waterfall(document: dict[str, Any]) -> None:
+    """The waterfall document for people: the deals it takes, each stage's total and last days, the month x stage
+    grid, the budget by channel; the model's basis and notes on stderr."""
+    model = document["model"]
+    stages: list[str] = model["stages"]
     out.print(
-        f"[bold]{label}[/]: {plan.revenue:,.0f} in revenue at {plan.model.deal_size:,.0f} a deal = "
-        f"{plan.deals:,.1f} deals",
+        f"[bold]{document['period']['label']}[/]: {document['revenue']:,.0f} in revenue at "
+        f"{document['deal_size']:,.0f} a deal = {document['deals']:,.1f} deals",
         highlight=False,
     )
     totals = RichTable(
@@ -313,45 +299,44 @@ def _show_waterfall(label: str, plan: Waterfall) -> None:
         "last day (80 %)",
         title="what each stage must deliver",
     )
-    for total in plan.totals:
+    for total in document["stages"]:
         totals.add_row(
-            total.stage,
-            f"{total.required:,.0f}",
-            f"{total.low:,.0f} - {total.high:,.0f}",
-            format_number(total.rate_to_end, "pct"),
-            f"{total.lead_time_days:,.0f}",
-            str(total.last_entry),
-            str(total.last_entry_p80),
+            total["stage"],
+            f"{total['required']:,.0f}",
+            f"{total['low']:,.0f} - {total['high']:,.0f}",
+            format_number(total["rate_to_end"], "pct"),
+            f"{total['lead_time_days']:,.0f}",
+            str(total["last_entry"]),
+            str(total["last_entry_p80"]),
         )
     out.print(totals, highlight=False)
-    months = sorted({row.month for row in plan.rows})
-    grid = RichTable("month", *plan.model.stages, title="needed per month (expected)")
-    needed = {(row.stage, row.month): row.required for row in plan.rows}
-    for month in months:
-        if all(needed.get((stage, month), 0) < 0.5 for stage in plan.model.stages):
+    needed = {(row["stage"], row["month"]): row["required"] for row in document["rows"]}
+    grid = RichTable("month", *stages, title="needed per month (expected)")
+    for month in sorted({row["month"] for row in document["rows"]}):
+        if all(needed.get((stage, month), 0) < 0.5 for stage in stages):
             continue  # the far tail of long lags: under half an entry at every stage (the JSON keeps every month)
         grid.add_row(
-            f"{month:%Y-%m}",
-            *(f"{needed[(stage, month)]:,.0f}" if (stage, month) in needed else "" for stage in plan.model.stages),
+            str(month)[:7],
+            *(f"{needed[(stage, month)]:,.0f}" if (stage, month) in needed else "" for stage in stages),
         )
     out.print(grid, highlight=False)
-    if plan.budget:
+    if document["budget"]:
         budget = RichTable("channel", "share", "leads", "cost per lead", "budget", "range", title="budget by channel")
-        for row in plan.budget:
+        for row in document["budget"]:
             budget.add_row(
-                row.channel,
-                format_number(row.share, "pct"),
-                f"{row.leads:,.0f}",
-                format_number(row.cost_per_lead, "money"),
-                format_number(row.budget, "money"),
-                f"{format_number(row.budget_low, 'money')} - {format_number(row.budget_high, 'money')}"
-                if row.budget is not None
+                escape(row["channel"]),
+                format_number(row["share"], "pct"),
+                f"{row['leads']:,.0f}",
+                format_number(row["cost_per_lead"], "money"),
+                format_number(row["budget"], "money"),
+                f"{format_number(row['budget_low'], 'money')} - {format_number(row['budget_high'], 'money')}"
+                if row["budget"] is not None
                 else "",
             )
         out.print(budget, highlight=False)
-    err.print(f"model: {plan.model.basis}", highlight=False)
-    for note in plan.model.notes:
-        err.print(f"note: {note}", highlight=False)
+    err.print(f"model: {escape(model['basis'])}", highlight=False)
+    for note in model["notes"]:
+        err.print(f"note: {escape(note)}", highlight=False)
 
 
 # --- the marketing plan as a proposal sales leaders accept ----------------------------------------------------------
@@ -391,7 +376,11 @@ def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
 
 
 def _plan_version_line(v: PlanVersionInfo) -> str:
-    return f"Plan #{v.plan_id} ({v.period}) version {v.version}, {v.status.replace('_', ' ')}"
+    return _version_line(v.plan_id, v.period, v.version, v.status)
+
+
+def _version_line(plan_id: int, period: str, version: int, status: str) -> str:
+    return f"Plan #{plan_id} ({period}) version {version}, {status.replace('_', ' ')}"
 
 
 @plan_app.command("propose")
@@ -509,115 +498,138 @@ PlanRefArgument = Annotated[
     str | None,
     typer.Argument(metavar="[PERIOD|ID]", help="2027-Q1, or the plan's number (default: the newest plan)."),
 ]
+AsReaderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="USER",
+        help="Who you are, to be told what you may do on the plans (optional; signs in like the changes do).",
+    ),
+]
+
+
+def _reader(ws: Workspace, username: str | None, password_stdin: bool) -> Principal | None:
+    """Who reads: signed in when they say who they are (`--as`, or an API token in $TANDEM_TOKEN), else nobody."""
+    if username is None and not os.environ.get("TANDEM_TOKEN", "").strip():
+        return None
+    return sign_in(ws, username, password_stdin)
 
 
 @plan_app.command("show")
 def plan_show(
-    ref: PlanRefArgument = None,
-    version: Annotated[
+    plan: PlanRefArgument = None,
+    plan_version: Annotated[
         int | None,
-        typer.Option("--version", min=1, metavar="N", help="This version (default: the waiting one, else the latest)."),
+        typer.Option("--version", metavar="N", help="This version (default: the waiting one, else the latest)."),
     ] = None,
+    as_: AsReaderOption = None,
+    password_stdin: PasswordStdinOption = False,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """A plan version: its programs, its sufficiency check, the comments on it, and the period's baseline."""
+    """A plan version: its programs, its sufficiency check, the comments on it, and the period's baseline; signed
+    in, what you may do on it."""
+    from tandem.questions import ask
+    from tandem.questions.plan import PlanQuestion
+
+    PlanQuestion.parse(plan=plan, plan_version=plan_version)  # a bad value is refused before anyone signs in
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        plan = _plan_of(ws, ref)
-        shown = plan.waiting or plan.latest if version is None else ws.plans.version(plan.id, version)
+        reader = _reader(ws, as_, password_stdin)
+        document = ask(ws, PlanQuestion.parse(plan=plan, plan_version=plan_version, asked_by=reader))
     if format is Format.json:
-        print_json(
-            {
-                "plan": {"id": plan.id, "period": plan.period},
-                "baseline": None if plan.baseline is None else plan.baseline.version,
-                "version": shown.as_dict(),
-            }
-        )
+        print_json(document)
         return
-    decided = f" by {shown.decided_by}" if shown.decided_by and shown.status != "superseded" else ""
-    out.print(f"[bold]{escape(_plan_version_line(shown))}[/]{decided}", highlight=False)
-    out.print(f"by {shown.author}, {when(shown.created_at)} UTC: {escape(shown.note)}", highlight=False)
-    if shown.reason:
-        out.print(f"reason: {escape(shown.reason)}", highlight=False)
-    baseline = plan.baseline
+    show_plan(document)
+
+
+def show_plan(document: dict[str, Any]) -> None:
+    """A plan document for people: the version shown, the baseline, the programs, the check and the comments."""
+    shown = document["version"]
+    decided = f" by {shown['decided_by']}" if shown["decided_by"] and shown["status"] != "superseded" else ""
+    line = _version_line(shown["plan_id"], shown["period"], shown["version"], shown["status"])
+    out.print(f"[bold]{escape(line)}[/]{decided}", highlight=False)
+    out.print(f"by {shown['author']}, {_when(shown['created_at'])} UTC: {escape(shown['note'])}", highlight=False)
+    if shown["reason"]:
+        out.print(f"reason: {escape(shown['reason'])}", highlight=False)
+    baseline = next((v for v in document["versions"] if v["version"] == document["baseline"]), None)
     out.print(
-        f"baseline of {plan.period}: "
+        f"baseline of {document['period']}: "
         + (
             "none accepted yet"
             if baseline is None
-            else f"version {baseline.version}, accepted by {baseline.decided_by}"
+            else f"version {baseline['version']}, accepted by {baseline['decided_by']}"
         ),
         highlight=False,
     )
     programs = RichTable("program", "channel", "campaign", "budget", "from", "to", "volume", "at", title="programs")
-    for p in shown.plan.programs:
+    for p in shown["plan"]["programs"]:
         programs.add_row(
-            escape(p.name),
-            escape(p.channel),
-            escape(p.campaign or ""),
-            format_amount(p.budget) if p.budget else "0",
-            str(p.start),
-            str(p.end),
-            "" if p.volume is None else f"{p.volume:,.0f}",
-            p.stage or "",
+            escape(p["name"]),
+            escape(p["channel"]),
+            escape(p["campaign"] or ""),
+            format_amount(p["budget"]) if p["budget"] else "0",
+            str(p["start"]),
+            str(p["end"]),
+            "" if p["volume"] is None else f"{p['volume']:,.0f}",
+            p["stage"] or "",
         )
     out.print(programs, highlight=False)
-    for line in _sufficiency_lines(shown.sufficiency):
+    for line in _sufficiency_lines(shown["sufficiency"]):
         out.print(escape(line), highlight=False)
-    for c in shown.comments:
-        out.print(f"{when(c.at)} {c.author}: {escape(c.comment)}", highlight=False)
+    for c in shown["comments"]:
+        out.print(f"{_when(c['at'])} {c['author']}: {escape(c['comment'])}", highlight=False)
+    if document["asked_by"] is not None:
+        allowed = ", ".join(a.replace("_", " ") for a in document["actions"]) or "nothing (you read it)"
+        out.print(f"{document['asked_by']} may: {allowed}", highlight=False)
 
 
-def _plan_of(ws: Workspace, ref: str | None) -> PlanInfo:
-    if ref is not None:
-        return ws.plans.plan(ref)
-    plans = ws.plans.plans()
-    if not plans:
-        raise TandemError("no plans yet; propose one with `tandem plan propose FILE --as USER`")
-    return max(plans, key=lambda p: max(v.created_at for v in p.versions))
+def _when(value: str | None) -> str:
+    """A document's moment (ISO 8601 text) as tables show it: to the minute."""
+    return when(datetime.fromisoformat(value)) if value else ""
 
 
 @plan_app.command("history")
 def plan_history(
     period: Annotated[str | None, typer.Argument(metavar="[PERIOD]", help="2027-Q1 (default: every plan).")] = None,
+    as_: AsReaderOption = None,
+    password_stdin: PasswordStdinOption = False,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Every version of a period's plan (or of every plan): status, who decided, the sufficiency check's verdict."""
+    """Every version of a period's plan (or of every plan): status, who decided, the sufficiency check's verdict;
+    signed in, what you may do on each plan."""
+    from tandem.questions import ask
+    from tandem.questions.plan import PlansQuestion
+
+    PlansQuestion.parse(period=period)  # a bad value is refused before anyone signs in
     with open_workspace(workspace, needs_warehouse=False) as ws:
-        plans = ws.plans.history(period)
+        reader = _reader(ws, as_, password_stdin)
+        document = ask(ws, PlansQuestion.parse(period=period, asked_by=reader))
     if format is Format.json:
-        print_json({"plans": [p.as_dict() for p in plans]})
+        print_json(document)
         return
-    if not plans:
+    if not document["plans"]:
         err.print("No plans yet; propose one with `tandem plan propose FILE --as USER`.", highlight=False)
         return
-    table = RichTable(
-        "plan",
-        "period",
-        "version",
-        "status",
-        "author",
-        "proposed (UTC)",
-        "decided by",
-        "expected",
-        "chance",
-        "note",
-        title="plans",
-    )
-    for p in plans:
-        for v in p.versions:
-            checked = v.sufficiency or {}
+    columns = ["plan", "period", "version", "status", "author", "proposed (UTC)", "decided by", "expected", "chance"]
+    table = RichTable(*columns, "note", title="plans")
+    for p in document["plans"]:
+        for v in p["versions"]:
+            checked = v["sufficiency"] or {}
             table.add_row(
-                f"#{p.id}",
-                p.period,
-                str(v.version),
-                v.status.replace("_", " "),
-                v.author,
-                when(v.created_at),
-                v.decided_by or "" if v.status != "superseded" else "",
+                f"#{p['id']}",
+                p["period"],
+                str(v["version"]),
+                v["status"].replace("_", " "),
+                v["author"],
+                _when(v["created_at"]),
+                v["decided_by"] or "" if v["status"] != "superseded" else "",
                 format_number(checked.get("expected_revenue"), "money"),
                 format_number(checked.get("probability"), "pct"),
-                escape(v.note),
+                escape(v["note"]),
             )
     out.print(table, highlight=False)
+    if document["asked_by"] is not None:
+        for p in document["plans"]:
+            allowed = ", ".join(a.replace("_", " ") for a in p["actions"]) or "nothing (you read it)"
+            out.print(f"#{p['id']} ({p['period']}): {document['asked_by']} may {allowed}", highlight=False)

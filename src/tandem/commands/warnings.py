@@ -13,7 +13,6 @@ from tandem.commands.common import (
     Format,
     FormatOption,
     WorkspaceOption,
-    moment,
     open_workspace,
     out,
     print_json,
@@ -40,15 +39,13 @@ def warnings(
 ) -> None:
     """Early warnings: each stage's pace week by week, today's shortfalls as next period's revenue gaps, the
     bottleneck stage and the last day extra top-of-funnel volume can still close in the period."""
-    from tandem.forecast.warnings import early_warnings
-    from tandem.plan.goals import current_quarter, parse_period
+    from tandem.questions import WarningsQuestion, plain
 
-    at = moment(as_of)
-    chosen = parse_period(period) if period else current_quarter(at.date() if at else None)
+    question = WarningsQuestion.parse(period=period, as_of=as_of)
     with open_workspace(workspace) as ws:
-        found = early_warnings(ws, chosen, as_of=at)
+        found = question.compute(ws)
     if format is Format.json:
-        print_json(found.as_dict())
+        print_json(plain(found.as_dict()))
         return
     show(found)
 

@@ -18,6 +18,7 @@ from tandem.commands.common import (
     open_workspace,
     out,
     print_json,
+    when,
 )
 from tandem.warehouse.schema import DEFAULT_STAGES
 
@@ -57,8 +58,10 @@ def upgrade(workspace: WorkspaceOption = None) -> None:
 
 def status(workspace: WorkspaceOption = None, format: FormatOption = Format.table) -> None:
     """Counts per table, definition version, backends and the last import."""
+    from tandem.questions import StatusQuestion, ask
+
     with open_workspace(workspace) as ws:
-        info = ws.status()
+        info = ask(ws, StatusQuestion())
     if format is Format.json:
         print_json(info)
         return
@@ -77,7 +80,7 @@ def status(workspace: WorkspaceOption = None, format: FormatOption = Format.tabl
     if last:
         out.print(
             f"last import: #{last['import_id']} {last['file_name']} -> {last['table_name']} "
-            f"at {last['finished_at']:%Y-%m-%d %H:%M} UTC by {last['actor']} "
+            f"at {when(last['finished_at'])} UTC by {last['actor']} "
             f"({last['added']:,} added, {last['updated']:,} updated, {last['rejected']:,} rejected)"
         )
     else:

@@ -7,31 +7,40 @@ The life of a change::
     approve (a sales leader)              -> version V+1, effective from the proposal's date (or the approval day)
     reject  (a leader of either side, or the author withdrawing it) -> rejected, closed
 
-Rules, each refused with a `GovernanceError` that says why, and nothing changed:
+Rules, each refused with a `GovernanceError` that says why, and nothing changed. Each refusal is of one kind
+(`tandem.errors`), so every front end answers it the same way: a proposal or version that does not exist is
+`GovernanceNotFound`; someone who may not do it (`allowed_actions` says who may do what) `GovernanceForbidden`; a
+proposal whose state forbids it (closed, stale, already decided for that side, waiting for an exec's override)
+`GovernanceConflict`; a request asked wrongly (no reason, a past effective date, a file identical to the current
+one) `GovernanceInvalid`, naming the field at fault when there is one:
 
 * The file is checked like `tandem.definitions.model.load_definitions` checks it (malformed YAML, rule syntax,
   unknown attributes, duplicate or cyclic stages), against the leads' columns when the caller gives them. A
   proposal identical to the current version is refused.
-* Only a leader (`Principal.is_leader`) with role marketing or sales approves, for their own side; never the
-  proposal's author; once per side. Two racing approvals from one side meet the database's UNIQUE(proposal, side)
-  or the proposal's row lock: one wins, the other is told who approved first.
+* Who may do what with a proposal is `allowed_actions` (and `refusal` says why not): marketing and sales users
+  propose; only a leader (`Principal.is_leader`) with role marketing or sales approves, for their own side; never
+  the proposal's author; once per side. Two racing approvals from one side meet the database's
+  UNIQUE(proposal, side) or the proposal's row lock: one wins, the other is told who approved first.
 * A proposal is approved on top of the version it was proposed on. If the definitions changed since, approving
   it marks it **stale** (that status is kept) and refuses: propose again on the new version.
-* Any leader of either side may reject (one side saying no is enough); the author may withdraw their own.
+* Any leader of either side may reject (one side saying no is enough); the author may withdraw their own (while
+  their role may still decide on proposals).
 * The quarter-end guard (`tandem.definitions.guard`): a change that loosens a marketing-owned stage and takes
   effect in the last `freeze_weeks` weeks of a calendar quarter needs an exec override (`Governance.override`:
   role exec, not the author, a reason, once, while the proposal is open), recorded as the decision of the "exec"
-  side. Without it the approval that would *complete* the version is refused with the guard's message; the first
-  side's approval is recorded as usual, because the leaders judge what the change says and the exec judges when
-  it may happen, in either order. The loosening is measured (`added_leads`, warehouse queries) before the write
-  transaction opens; the override is looked up inside it.
+  side; an override is taken only while the guard holds the proposal back. Without it the approval that would
+  *complete* the version is refused with the guard's message; the first side's approval is recorded as usual,
+  because the leaders judge what the change says and the exec judges when it may happen, in either order. The
+  loosening is measured (`added_leads`, warehouse queries) before the write transaction opens; the override is
+  looked up inside it.
 
 Every step is written to the audit log in the same transaction (`definitions.propose`, `definitions.approve`,
 `definitions.version`, `definitions.reject`, `definitions.stale`, `definitions.override`), and the new version is
 created in the transaction of the approval that completes it.
 
 Extension point: `Governance.guards` are called inside the approving transaction just before a version is
-created, with the session, the proposal and the approving principal; a guard raises `GovernanceError` to refuse.
+created, with the session, the proposal and the approving principal; a guard raises `GovernanceError` to refuse
+(`GovernanceConflict` to be answered as a conflict, 409 in the REST API).
 The quarter-end guard is built in rather than one of them: it needs its measurement made before the transaction.
 
 The effective date is recorded on the version (`effective_from`) and reported; `Workspace.stages` and funnel
@@ -41,17 +50,17 @@ results use the newest version, which names itself in every result.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tandem.accounts import Principal, Role
+from tandem.accounts import Permission, Principal, Role
 from tandem.audit import record
 from tandem.definitions.guard import GuardVerdict, freeze_window, loosened_stages
 from tandem.definitions.model import (
@@ -62,30 +71,64 @@ from tandem.definitions.model import (
     dump_definitions,
     load_definitions,
 )
-from tandem.errors import TandemError
+from tandem.errors import ConfigError, ConflictError, ForbiddenError, NotFoundError, TandemError
 from tandem.store.database import AppStore
 from tandem.store.models import DefinitionApproval, DefinitionProposal, DefinitionVersion
 
 __all__ = [
+    "ACTIONS",
     "AddedLeads",
     "Governance",
+    "GovernanceConflict",
     "GovernanceError",
+    "GovernanceForbidden",
+    "GovernanceInvalid",
+    "GovernanceNotFound",
     "Guard",
     "ProposalInfo",
     "VersionInfo",
+    "allowed_actions",
+    "deciders",
+    "refusal",
 ]
 
 T = TypeVar("T")
 STATUSES = ("open", "approved", "rejected", "stale", "superseded")
 #: The side an exec's override of the quarter-end guard is stored under (one per proposal, like each side's decision).
 EXEC_SIDE = "exec"
+#: What someone may do with an open proposal, in the order the front ends list them (`allowed_actions`): approve it
+#: for their side, reject it, withdraw it (its author's rejection), or let it past the quarter-end guard.
+ACTIONS = ("approve", "reject", "withdraw", "override")
+#: What someone may do with the definitions themselves: propose a change.
+PROPOSE = "propose"
 
 
 class GovernanceError(TandemError, ValueError):
-    """A proposal, approval or rejection that cannot be done as asked; nothing was changed (except marking stale)."""
+    """A proposal, approval or rejection that cannot be done as asked; nothing was changed (except marking stale).
+
+    Raised as one of its kinds below (a guard of `Governance.guards` may raise it plainly).
+    """
 
 
-#: Called before a version is created: (session, proposal, approving principal); raises `GovernanceError` to refuse.
+class GovernanceInvalid(GovernanceError, ConfigError):
+    """Asked wrongly: no reason, an effective date in the past, a file that cannot be read or changes nothing."""
+
+
+class GovernanceNotFound(GovernanceError, NotFoundError):
+    """No such proposal or definitions version."""
+
+
+class GovernanceConflict(GovernanceError, ConflictError):
+    """The proposal's state forbids it: closed (approved, rejected, stale), its side already decided, already
+    overridden, waiting for an exec's override, or needing none."""
+
+
+class GovernanceForbidden(GovernanceError, ForbiddenError):
+    """The person acting may not do this with the proposal (`allowed_actions`)."""
+
+
+#: Called before a version is created: (session, proposal, approving principal); raises `GovernanceError` to refuse
+#: (a `GovernanceConflict` to be answered as a conflict).
 Guard = Callable[[Session, DefinitionProposal, Principal], None]
 
 #: (current definitions, proposed definitions) -> leads the proposal would add to each stage, measured on the warehouse
@@ -187,6 +230,177 @@ class ProposalInfo:
         }
 
 
+# --- who may do what -------------------------------------------------------------------------------------------
+def allowed_actions(principal: Principal | None, proposal: ProposalInfo | None = None) -> frozenset[str]:
+    """What `principal` may do now: with the definitions (no `proposal`), ``propose``; with an open proposal, some of
+    `ACTIONS`. The one statement of the workflow's rules, which `Governance` enforces and the front ends show.
+
+    On an open proposal:
+
+    - **approve**: a marketing or sales leader (`Principal.is_leader`) for their own side, once per side, never
+      the proposal's author; not the approval that would make the version while the quarter-end guard holds the
+      proposal back (an exec must override first);
+    - **reject**: any marketing or sales leader but its author (one side saying no closes it);
+    - **withdraw**: its author, while their role may still decide on proposals (marketing, sales or exec);
+    - **override**: an exec who did not write it, once, while the quarter-end guard holds it back. The guard's
+      verdict must be known (`ProposalInfo.guard`, which `Governance.proposal(..., guard=True)` measures): without
+      it, override is not offered.
+
+    A closed proposal (approved, rejected, stale) allows nothing; nor does anyone who must change their one-time
+    password first. `refusal` says why an action is not allowed.
+    """
+    if principal is None:
+        return frozenset()
+    if proposal is None:
+        return frozenset({PROPOSE}) if refusal(principal, None, PROPOSE) is None else frozenset()
+    allowed = {action for action in ACTIONS if refusal(principal, proposal, action) is None}
+    if proposal.guard is None:
+        allowed.discard("override")
+    return frozenset(allowed)
+
+
+def refusal(principal: Principal, proposal: ProposalInfo | None, action: str) -> GovernanceError | None:
+    """Why `principal` may not take `action` (`PROPOSE` without a proposal, one of `ACTIONS` with one); None when
+    they may. The error is of its kind: forbidden for who they are, a conflict for the proposal's state.
+
+    With the guard's verdict unknown (`proposal.guard` None) the rules that need it are not applied: the approval
+    that completes the version checks it again in its transaction, and an override measures it first.
+    """
+    name, role = principal.username, principal.role
+    if principal.must_change_password:
+        return GovernanceForbidden(f"{name} must change their one-time password first")
+    if action == PROPOSE:
+        if role not in (Role.MARKETING, Role.SALES) or not principal.may(Permission.PROPOSE):
+            return GovernanceForbidden(
+                f"{name} has the {role} role; only marketing and sales users propose changes to the definitions"
+            )
+        return None
+    if proposal is None or action not in ACTIONS:
+        raise ValueError(f"{action!r} is not an action on a proposal; the actions are {', '.join(ACTIONS)}")
+    subject = f"proposal #{proposal.id}"
+    author = proposal.author == name
+    if action == "approve":
+        return (
+            _not_a_leader(principal, "approve")
+            or _forbidden(author, f"{name} wrote {subject} and cannot approve it; another {role} leader must")
+            or _side_decided(proposal, str(role))
+            or _closed(proposal)
+            or _held_back(proposal, str(role))
+        )
+    if action == "reject":
+        return (
+            _forbidden(author, f"{name} wrote {subject}: its author withdraws it rather than rejecting it")
+            or _not_a_leader(principal, "reject")
+            or _closed(proposal)
+        )
+    if action == "withdraw":
+        return (
+            _forbidden(not author, f"only the author of {subject} ({proposal.author}) may withdraw it")
+            or _forbidden(
+                not principal.may(Permission.DECIDE),
+                f"{name} has the {role} role; only marketing, sales and exec users decide on proposals",
+            )
+            or _closed(proposal)
+        )
+    return (
+        _forbidden(
+            role is not Role.EXEC,
+            f"{name} has the {role} role; only an exec (CEO or CRO) may override the quarter-end guard",
+        )
+        or _forbidden(author, f"{name} wrote {subject} and cannot override the guard on it; another exec must")
+        or _closed(proposal)
+        or _overridden(proposal)
+        or _needs_no_override(proposal)
+    )
+
+
+def _forbidden(condition: bool, message: str) -> GovernanceForbidden | None:
+    return GovernanceForbidden(message) if condition else None
+
+
+def _not_a_leader(principal: Principal, what: str) -> GovernanceForbidden | None:
+    if principal.role not in (Role.MARKETING, Role.SALES):
+        return GovernanceForbidden(
+            f"{principal.username} has the {principal.role} role; only a marketing or sales leader may {what} "
+            "a proposal"
+        )
+    if not principal.is_leader:
+        return GovernanceForbidden(
+            f"{principal.username} is not a {principal.role} leader; only leaders {what} for their side (an admin "
+            "makes someone a leader)"
+        )
+    return None
+
+
+def _closed(proposal: ProposalInfo) -> GovernanceConflict | None:
+    if proposal.status == "open":
+        return None
+    if proposal.status == "approved":
+        return GovernanceConflict(f"proposal #{proposal.id} is approved already; it is closed")
+    return GovernanceConflict(f"proposal #{proposal.id} is {proposal.status}; it is closed, propose again")
+
+
+def _side_decided(proposal: ProposalInfo, side: str) -> GovernanceConflict | None:
+    approver = proposal.approved_by(side)
+    if approver is None:
+        return None
+    return GovernanceConflict(
+        f"proposal #{proposal.id} is already approved for the {side} side by {approver}; "
+        "it needs one approval from each side"
+    )
+
+
+def _held_back(proposal: ProposalInfo, side: str) -> GovernanceConflict | None:
+    """The approval that would make the version, while the guard (known) waits for an exec's override."""
+    guard = proposal.guard
+    completes = all(proposal.approved_by(other) is not None for other in SIDES if other != side)
+    if guard is None or not completes or not guard.needs_override or proposal.override is not None:
+        return None
+    return GovernanceConflict(guard.message)
+
+
+def _overridden(proposal: ProposalInfo) -> GovernanceConflict | None:
+    given = proposal.override
+    if given is None:
+        return None
+    return GovernanceConflict(
+        f"proposal #{proposal.id} is already overridden by {given.username} ({given.at:%Y-%m-%d}): {given.comment}"
+    )
+
+
+def _needs_no_override(proposal: ProposalInfo) -> GovernanceConflict | None:
+    guard = proposal.guard
+    return GovernanceConflict(guard.message) if guard is not None and not guard.needs_override else None
+
+
+class Person(Protocol):
+    """A user as `deciders` reads one (`tandem.accounts.UserInfo` is one)."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def disabled(self) -> bool: ...
+
+
+def deciders(proposal: ProposalInfo, users: Iterable[Person]) -> dict[str, list[str]]:
+    """For each side the proposal waits for (`ProposalInfo.waiting_for`), who may decide for it: that side's enabled
+    leaders but the author, or for an exec's override, every enabled exec but the author."""
+    people = [u for u in users if not u.disabled and u.username != proposal.author]
+    return {
+        side: sorted(u.username for u in people if str(u.role) == side and (u.is_leader or side == EXEC_SIDE))
+        for side in proposal.waiting_for
+    }
+
+
+def _raise(refused: GovernanceError | None) -> None:
+    if refused is not None:
+        raise refused
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -245,29 +459,54 @@ class Governance:
             return _version_info(self._head(s))
 
     def version(self, number: int) -> VersionInfo:
+        """Version `number`; `GovernanceNotFound` naming the versions there are when there is none."""
         with self.store.session() as s:
             row = s.get(DefinitionVersion, number)
             if row is None:
                 newest = self._head(s).version
-                raise GovernanceError(f"no definitions version {number}; the versions are 1 to {newest}")
+                raise GovernanceNotFound(f"no definitions version {number}; the versions are 1 to {newest}")
             return _version_info(row)
 
     def versions(self) -> list[VersionInfo]:
         with self.store.session() as s:
             return [_version_info(r) for r in s.scalars(select(DefinitionVersion).order_by(DefinitionVersion.version))]
 
-    def proposal(self, proposal_id: int) -> ProposalInfo:
+    def proposal(self, proposal_id: int, *, guard: bool = False) -> ProposalInfo:
+        """Proposal `proposal_id` (`GovernanceNotFound` when there is none); with `guard`, the quarter-end guard's
+        verdict on it when it is open and takes effect inside a freeze window (measured on the warehouse), so that
+        `waiting_for` and `allowed_actions` know whether it waits for an exec's override."""
         with self.store.session() as s:
-            return self._proposal_info(s, self._proposal(s, proposal_id))
+            info = self._proposal_info(s, self._proposal(s, proposal_id))
+        return self._with_guard(info) if guard else info
 
-    def proposals(self) -> list[ProposalInfo]:
+    def proposals(self, *, guard: bool = False) -> list[ProposalInfo]:
+        """Every proposal, oldest first; with `guard`, each open one with its guard's verdict (see `proposal`)."""
         with self.store.session() as s:
             rows = s.scalars(select(DefinitionProposal).order_by(DefinitionProposal.id)).all()
-            return [self._proposal_info(s, row) for row in rows]
+            found = [self._proposal_info(s, row) for row in rows]
+        return [self._with_guard(info) for info in found] if guard else found
+
+    def _with_guard(self, info: ProposalInfo) -> ProposalInfo:
+        if info.status != "open":
+            return info
+        return replace(info, guard=self._verdict(info.id, only_in_window=True))
 
     def history(self) -> dict[str, Any]:
         """Every version and every proposal, oldest first (what `tandem definitions history` shows)."""
         return {"versions": self.versions(), "proposals": self.proposals()}
+
+    def fingerprint(self) -> list[list[str]]:
+        """What the versions, proposals and decisions are now, in a few cheap reads: it changes whenever a version
+        is made or a proposal is made or decided (a cache's key part for what reads them)."""
+        with self.store.session() as s:
+            versions = s.execute(select(DefinitionVersion.version, DefinitionVersion.created_at)).all()
+            proposals = s.execute(
+                select(DefinitionProposal.id, DefinitionProposal.status, DefinitionProposal.decided_at)
+            ).all()
+            decisions = s.execute(
+                select(DefinitionApproval.id, DefinitionApproval.proposal_id, DefinitionApproval.decision)
+            ).all()
+        return [[str(tuple(row)) for row in sorted(rows)] for rows in (versions, proposals, decisions)]
 
     def guard(self, proposal_id: int) -> GuardVerdict:
         """The quarter-end guard's verdict on a proposal: what it loosens, when it counts, whether an exec must
@@ -276,8 +515,9 @@ class Governance:
         assert verdict is not None
         return verdict
 
-    def _verdict(self, proposal_id: int, *, only_in_window: bool) -> GuardVerdict | None:
-        """The verdict; with `only_in_window`, None without measuring anything when the change counts outside it."""
+    def _verdict(self, proposal_id: int, *, only_in_window: bool, measure: bool = True) -> GuardVerdict | None:
+        """The verdict; with `only_in_window`, None without measuring anything when the change counts outside it;
+        without `measure`, judged by the text of the change whatever the data."""
         with self.store.session() as s:
             proposal = self._proposal(s, proposal_id)
             base = s.get(DefinitionVersion, proposal.base_version)
@@ -293,7 +533,7 @@ class Governance:
             return None
         current = load_definitions(current_text, source_name=f"version {proposal.base_version}")
         proposed = load_definitions(proposed_text, source_name=f"proposal #{proposal_id}")
-        measured = None if self.added_leads is None else self.added_leads(current, proposed)
+        measured = None if self.added_leads is None or not measure else self.added_leads(current, proposed)
         added = None if measured is None else dict(measured)
         return GuardVerdict(
             proposal_id=proposal_id,
@@ -322,7 +562,9 @@ class Governance:
             query = query.with_for_update()
         row = s.scalars(query).first()
         if row is None:
-            raise GovernanceError(f"no proposal #{proposal_id}; `tandem definitions history` lists them")
+            newest = s.scalar(select(func.max(DefinitionProposal.id)))
+            known = f"the proposals are #1 to #{newest}" if newest else "there are no proposals yet"
+            raise GovernanceNotFound(f"no proposal #{proposal_id}; {known}")
         return row
 
     def _proposal_info(self, s: Session, row: DefinitionProposal, guard: GuardVerdict | None = None) -> ProposalInfo:
@@ -366,11 +608,7 @@ class Governance:
         note defaults to the file's `version_note`. Without `effective_from` the version counts from the day it is
         approved; a date before today is refused.
         """
-        if principal.role not in (Role.MARKETING, Role.SALES):
-            raise GovernanceError(
-                f"{principal.username} has the {principal.role} role; only marketing and sales users propose changes "
-                "to the definitions"
-            )
+        _raise(refusal(principal, None, PROPOSE))
         if isinstance(text_or_path, str):
             text, source = text_or_path, "definitions.yaml"
         else:
@@ -378,14 +616,16 @@ class Governance:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise GovernanceError(f"cannot read {path}: {exc}") from None
+                raise GovernanceInvalid(f"cannot read {path}: {exc}", field="file", value=str(path)) from None
             source = str(path)
         columns = dict(self.columns()) if self.columns is not None else None
         proposed = load_definitions(text, columns=columns, source_name=source)
         today = _now().date()
         if effective_from is not None and effective_from < today:
-            raise GovernanceError(
-                f"the effective date {effective_from} is in the past; give today ({today}) or a later day"
+            raise GovernanceInvalid(
+                f"the effective date {effective_from} is in the past; give today ({today}) or a later day",
+                field="effective_from",
+                value=effective_from.isoformat(),
             )
         label = (note or proposed.version_note or "").strip()
 
@@ -394,7 +634,7 @@ class Governance:
             current = load_definitions(_document_of(head), source_name=f"version {head.version}")
             changes = diff_definitions(current, proposed)
             if not changes and proposed.version_note == current.version_note:
-                raise GovernanceError(
+                raise GovernanceInvalid(
                     f"the proposal is identical to the current definitions (version {head.version}); nothing to approve"
                 )
             row = DefinitionProposal(
@@ -429,10 +669,12 @@ class Governance:
     def approve(self, principal: Principal, proposal_id: int, comment: str = "") -> ProposalInfo:
         """Approve for the principal's side; the second side's approval makes the new version in the same step.
 
-        When the change counts inside the quarter-end freeze window its loosening is measured first, outside the
-        write transaction; the completing approval is then refused unless an exec has overridden the guard.
+        Refused as `allowed_actions` says (checked again in the transaction, against a racing decision). When the
+        change counts inside the quarter-end freeze window its loosening is measured first, outside the write
+        transaction; the completing approval is then refused unless an exec has overridden the guard.
         """
-        side = self._leader_side(principal, "approve")
+        _raise(refusal(principal, self.proposal(proposal_id), "approve"))
+        side = str(principal.role)
         verdict = self._verdict(proposal_id, only_in_window=True)
         outcome = self._decide(lambda s: self._approve(s, principal, side, proposal_id, comment, verdict))
         if isinstance(outcome, GovernanceError):  # marked stale: that is kept, the approval is refused
@@ -441,15 +683,19 @@ class Governance:
 
     def reject(self, principal: Principal, proposal_id: int, reason: str) -> ProposalInfo:
         """Close a proposal: any leader of either side may say no; its author may withdraw it."""
+        found = self.proposal(proposal_id)
+        action = "withdraw" if found.author == principal.username else "reject"
+        _raise(refusal(principal, found, action))
         if not reason.strip():
-            raise GovernanceError("give a reason for the rejection: the author and the other side will read it")
+            raise GovernanceInvalid(
+                "give a reason for the rejection: the author and the other side will read it",
+                field="reason",
+                value=reason,
+            )
 
         def change(s: Session) -> ProposalInfo:
             proposal = self._proposal(s, proposal_id, lock=True)
-            is_author = proposal.author == principal.username
-            if not is_author:
-                self._leader_side(principal, "reject")
-            self._require_open(proposal)
+            _raise(refusal(principal, self._proposal_info(s, proposal), action))  # decided meanwhile?
             now = _now()
             proposal.status, proposal.decided_at = "rejected", now
             side = str(principal.role)
@@ -475,7 +721,7 @@ class Governance:
                 principal.username,
                 "definitions.reject",
                 f"proposal #{proposal.id}",
-                {"reason": reason.strip(), "withdrawn": is_author, "via": principal.via},
+                {"reason": reason.strip(), "withdrawn": action == "withdraw", "via": principal.via},
             )
             return self._proposal_info(s, proposal)
 
@@ -484,31 +730,24 @@ class Governance:
     def override(self, principal: Principal, proposal_id: int, reason: str) -> ProposalInfo:
         """An exec lets a proposal past the quarter-end guard, with a reason both teams will read.
 
-        Only the exec role, never the proposal's author, only while it is open, once (a second override is told
-        who overrode). An exec may override before the leaders approve; the leaders' approvals are still needed.
+        Only the exec role, never the proposal's author, only while it is open and the guard holds it back (it
+        loosens a marketing stage and takes effect in a quarter's last weeks), once (a second override is told who
+        overrode). An exec may override before the leaders approve; the leaders' approvals are still needed.
         """
-        if principal.role is not Role.EXEC:
-            raise GovernanceError(
-                f"{principal.username} has the {principal.role} role; only an exec (CEO or CRO) may override the "
-                "quarter-end guard"
-            )
+        found = self.proposal(proposal_id)
+        _raise(refusal(principal, found, "override"))  # who, and the proposal's state, before measuring anything
         if not reason.strip():
-            raise GovernanceError("give a reason for the override: both teams will read it in the audit log")
+            raise GovernanceInvalid(
+                "give a reason for the override: both teams will read it in the audit log", field="reason", value=reason
+            )
+        verdict = self._verdict(proposal_id, only_in_window=True) or self._verdict(
+            proposal_id, only_in_window=False, measure=False
+        )
+        _raise(refusal(principal, replace(found, guard=verdict), "override"))
 
         def change(s: Session) -> ProposalInfo:
             proposal = self._proposal(s, proposal_id, lock=True)
-            if proposal.author == principal.username:
-                raise GovernanceError(
-                    f"{principal.username} wrote proposal #{proposal.id} and cannot override the guard on it; "
-                    "another exec must"
-                )
-            self._require_open(proposal)
-            existing = self._override(s, proposal.id)
-            if existing is not None:
-                raise GovernanceError(
-                    f"proposal #{proposal.id} is already overridden by {existing.username} "
-                    f"({existing.at:%Y-%m-%d}): {existing.comment}"
-                )
+            _raise(refusal(principal, self._proposal_info(s, proposal, verdict), "override"))  # decided meanwhile?
             s.add(
                 DefinitionApproval(
                     proposal_id=proposal.id,
@@ -538,28 +777,6 @@ class Governance:
         except IntegrityError:
             return self.store.write(change)
 
-    @staticmethod
-    def _leader_side(principal: Principal, what: str) -> str:
-        if principal.role not in (Role.MARKETING, Role.SALES):
-            raise GovernanceError(
-                f"{principal.username} has the {principal.role} role; only a marketing or sales leader may {what} "
-                "a proposal"
-            )
-        if not principal.is_leader:
-            raise GovernanceError(
-                f"{principal.username} is not a {principal.role} leader; only leaders {what} for their side "
-                "(an admin makes someone a leader with `tandem users set NAME --leader`)"
-            )
-        return str(principal.role)
-
-    @staticmethod
-    def _require_open(proposal: DefinitionProposal) -> None:
-        if proposal.status == "open":
-            return
-        if proposal.status == "approved":
-            raise GovernanceError(f"proposal #{proposal.id} is approved already; it is closed")
-        raise GovernanceError(f"proposal #{proposal.id} is {proposal.status}; it is closed, propose again")
-
     def _approve(
         self,
         s: Session,
@@ -570,18 +787,8 @@ class Governance:
         verdict: GuardVerdict | None,
     ) -> ProposalInfo | GovernanceError:
         proposal = self._proposal(s, proposal_id, lock=True)
-        if proposal.author == principal.username:
-            raise GovernanceError(
-                f"{principal.username} wrote proposal #{proposal.id} and cannot approve it; another {side} leader must"
-            )
-        decisions = s.scalars(select(DefinitionApproval).where(DefinitionApproval.proposal_id == proposal.id)).all()
-        same_side = next((d for d in decisions if d.side == side), None)
-        if same_side is not None and same_side.decision == "approve":
-            raise GovernanceError(
-                f"proposal #{proposal.id} is already approved for the {side} side by {same_side.username}; "
-                "it needs one approval from each side"
-            )
-        self._require_open(proposal)
+        # Again in the transaction: another leader of the side may have approved, or someone closed it, meanwhile.
+        _raise(refusal(principal, self._proposal_info(s, proposal), "approve"))
         head = self._head(s)
         if head.version != proposal.base_version:
             proposal.status, proposal.decided_at = "stale", _now()
@@ -592,7 +799,7 @@ class Governance:
                 f"proposal #{proposal.id}",
                 {"base_version": proposal.base_version, "current_version": head.version},
             )
-            return GovernanceError(
+            return GovernanceConflict(
                 f"proposal #{proposal.id} is stale: the definitions changed to version {head.version} after this "
                 f"proposal (made on version {proposal.base_version}); propose again on top of it"
             )
@@ -622,10 +829,11 @@ class Governance:
                 overridden_by=override.username if override is not None else None,
                 reason=override.comment if override is not None else None,
             )
-        approved = {d.side for d in decisions if d.decision == "approve"} | {side}
+        decisions = s.scalars(select(DefinitionApproval).where(DefinitionApproval.proposal_id == proposal.id)).all()
+        approved = {d.side for d in decisions if d.decision == "approve"}
         if approved >= set(SIDES):
             if verdict is not None and verdict.blocked:
-                raise GovernanceError(verdict.message)  # rolls back this approval and its audit entry too
+                raise GovernanceConflict(verdict.message)  # rolls back this approval and its audit entry too
             for guard in self.guards:
                 guard(s, proposal, principal)
             definitions = load_definitions(proposal.document, source_name=f"proposal #{proposal.id}")

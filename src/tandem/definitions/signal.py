@@ -623,7 +623,9 @@ def loosening_signal(
     change with a later as-of time.
     """
     if not 1 <= history_weeks <= 104:
-        raise ConfigError(f"history_weeks must be between 1 and 104, got {history_weeks}")
+        raise ConfigError(
+            f"history_weeks must be between 1 and 104, got {history_weeks}", field="history_weeks", value=history_weeks
+        )
     window = window_days if window_days is not None else int(ws.settings.get("signal_window_days", 14))
     params = SignalParams(
         recent_weeks=recent_weeks,
@@ -637,7 +639,9 @@ def loosening_signal(
     )
     moment = as_of_or_now(as_of)
     if not 1900 <= moment.year <= 9000:
-        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of weeks the signal can use")
+        raise ConfigError(
+            f"{moment:%Y-%m-%d} is out of the range of weeks the signal can use", field="as_of", value=as_of
+        )
     counts = weekly_counts(ws, moment, params, stage, extra_weeks=history_weeks - 1)
     mql, nxt, every_week = counts.mql, counts.accepted_at, counts.weeks
     status, sentence, reasons, volume, acceptance, spans = evaluate(every_week, params, mql, nxt)

@@ -32,8 +32,9 @@ from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
     from tandem.definitions.context import DefinitionsContext
+    from tandem.definitions.model import Definitions
 
-__all__ = ["NOTE", "Suggestions", "suggest_definitions"]
+__all__ = ["NOTE", "Suggestions", "curve_stage", "suggest_definitions"]
 
 NOTE = "A suggestion to inform the next definitions proposal; it does not change the definitions."
 #: Leads of each outcome (won, not won) the model needs: its 5-fold cross-validation and held-out split stay
@@ -95,6 +96,27 @@ class Suggestions:
         }
 
 
+def curve_stage(definitions: Definitions, stage: str | None = None) -> str:
+    """The stage a threshold curve is drawn for: `stage`, or by default the last marketing stage (the MQL stage).
+
+    It must be a stage of `definitions` between the first (everyone reaches it) and the last (the outcome itself);
+    a refusal names the ``stage`` field.
+    """
+    names = definitions.stage_names
+    if stage is None:
+        marketing = [i for i, s in enumerate(definitions.stages) if s.side == "marketing"]
+        stage = names[marketing[-1]] if marketing else names[1]
+    if stage not in names:
+        raise ConfigError(f"unknown stage {stage!r}; the stages are {', '.join(names)}", field="stage", value=stage)
+    if names.index(stage) in (0, len(names) - 1):
+        raise ConfigError(
+            f"{stage!r} is not between the first and the last stage; choose one of {', '.join(names[1:-1])}",
+            field="stage",
+            value=stage,
+        )
+    return stage
+
+
 def suggest_definitions(
     ws: DefinitionsContext,
     *,
@@ -113,19 +135,15 @@ def suggest_definitions(
 
     moment = as_of_or_now(as_of)
     if not 1900 <= moment.year <= 9000:
-        raise ConfigError(f"as_of {moment:%Y-%m-%d} is out of the range of dates suggestions can use")
+        raise ConfigError(
+            f"{moment:%Y-%m-%d} is out of the range of dates suggestions can use", field="as_of", value=as_of
+        )
     current = ws.definitions_in_force(moment)  # what the training frame counts under
     names = current.definitions.stage_names
-    if stage is None:
-        marketing = [i for i, s in enumerate(current.definitions.stages) if s.side == "marketing"]
-        stage = names[marketing[-1]] if marketing else names[1]
-    if stage not in names:
-        raise ConfigError(f"unknown stage {stage!r}; the stages are {', '.join(names)}")
+    stage = curve_stage(current.definitions, stage)
     index = names.index(stage)
-    if index in (0, len(names) - 1):
-        raise ConfigError(f"--stage must be between the first and the last stage ({', '.join(names[1:-1])})")
     if top < 1:
-        raise ConfigError("--top must be at least 1")
+        raise ConfigError(f"{top} is too small; list at least 1 attribute", field="top", value=top)
     outcome = names[-1]
     frame = workspace_training_frame(ws, outcome, moment, min_age_days=min_age_days)
     wins = int(frame[OUTCOME_COLUMN].sum())

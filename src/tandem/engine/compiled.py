@@ -10,13 +10,12 @@ period, strict, window, horizon, stages, drill-down filter...), the backend, the
 ``start``, ``end``) only through their literals. So:
 
 1. `compiled_query` builds the expression once with sentinel moments (`SENTINELS`: instants in the 2980s that
-   no data holds), compiles it with the backend's own Ibis compiler (`compile_sql`: without merging nested
-   projections, which the databases do themselves), and keeps the SQL, the places where each sentinel's literal
-   stands, and the result's schema (`CompiledQuery`). It checks that no other trace of a sentinel is left in the
-   SQL (a value derived from a moment in Python, ``as_of - 90 days``, would be one): such a query is not kept, and
-   the question is built and compiled on every call, as before.
+   no data holds), compiles it with the backend's own Ibis compiler, and keeps the SQL, the places where each
+   sentinel's literal stands, and the result's schema (`CompiledQuery`). It checks that no other trace of a
+   sentinel is left in the SQL (a value derived from a moment in Python, ``as_of - 90 days``, would be one): such
+   a query is not kept, and the question is built and compiled on every call, as before.
 2. `CompiledQuery.bind` swaps in the question's own moments, rendered by the same compiler (``MAKE_TIMESTAMP``
-   on DuckDB, a cast on PostgreSQL and Spark), so the SQL that runs is the one `compile_sql` writes for them.
+   on DuckDB, a cast on PostgreSQL and Spark), so the SQL that runs is the one Ibis compiles for them.
 3. `fetch_arrow` runs that SQL on the backend's connection and converts the rows to the result's schema, as
    Ibis's own ``to_pyarrow`` does on each backend (DuckDB, PostgreSQL, Spark).
 
@@ -60,7 +59,6 @@ __all__ = [
     "SENTINELS",
     "CompiledQuery",
     "QueryCache",
-    "compile_sql",
     "compiled_query",
     "fetch_arrow",
     "paused_gc",
@@ -213,26 +211,6 @@ def timestamp_literal(con: Any, value: datetime) -> str:
     return text
 
 
-_options_lock = threading.Lock()
-
-
-def compile_sql(con: Any, expr: ir.Table) -> str:
-    """`expr`'s SQL on `con`, compiled without Ibis merging nested projections into one (``fuse_selects``).
-
-    Merging checks the complexity of every candidate merge: a third of the time a funnel takes to compile (60 ms of
-    100 at 20,000 leads), for SQL that DuckDB, PostgreSQL and Spark plan the same (their optimisers merge the
-    projections themselves: the same run time at 1,000,000 leads). Ibis reads the option while it compiles; it is
-    set for that time only, under a lock, and put back as it was.
-    """
-    with _options_lock:
-        fused = ibis.options.sql.fuse_selects
-        ibis.options.sql.fuse_selects = False
-        try:
-            return str(con.compile(expr))
-        finally:
-            ibis.options.sql.fuse_selects = fused
-
-
 def compiled_query(con: Any, build: Callable[[FunnelSpec], ir.Table], spec: FunnelSpec) -> CompiledQuery | None:
     """`build`'s expression for `spec`'s shape compiled with sentinel moments, or None when it cannot be rebound.
 
@@ -247,7 +225,7 @@ def compiled_query(con: Any, build: Callable[[FunnelSpec], ir.Table], spec: Funn
         expr = build(shaped)
         if expr.op().find(ops.InMemoryTable):
             return None
-        sql = compile_sql(con, expr)
+        sql = str(con.compile(expr))
         schema = expr.schema()
     slots = tuple((m, timestamp_literal(con, SENTINELS[m])) for m in MOMENTS if getattr(spec, m) is not None)
     rest = sql

@@ -26,7 +26,10 @@ period's start that came from marketing-sourced leads, i.e. leads whose channel 
 target, beside the share of the period elapsed.
 
 Periods are `tandem.periods.CalendarPeriod` and amounts `tandem.money` amounts, as everywhere in tandem; here
-they are refused with a `GoalError` (`parse_period`, `parse_amount`), which is what the goals' callers catch.
+they are refused with a `GoalError` (`parse_period`, `parse_amount`), which is what the goals' callers catch. A
+`GoalError` is raised as one of the kinds of `tandem.errors`: `InvalidGoalError` (a period, amount, slice, share or
+note that cannot be used: an `InvalidError`) or `GoalNotFoundError` (no goal there to delete: a `NotFoundError`).
+Who may change goals is `Permission.GOALS`, refused by `Principal.require`.
 The pure parts (`parse_period`, `parse_amount`, `split_by_days`, `plan_targets`) take no database; `Goals` is the
 service over the application database, every change audited in its own transaction.
 """
@@ -46,7 +49,7 @@ from sqlalchemy.orm import Session
 from tandem import money, periods
 from tandem.accounts import Permission, Principal
 from tandem.audit import record
-from tandem.errors import ConfigError, TandemError
+from tandem.errors import ConfigError, InvalidError, NotFoundError, TandemError
 from tandem.money import CENT, from_cents, to_cents
 from tandem.money import format_amount as format_amount
 from tandem.periods import CalendarPeriod, add_months
@@ -58,7 +61,9 @@ __all__ = [
     "DIMENSIONS",
     "GoalError",
     "GoalInfo",
+    "GoalNotFoundError",
     "Goals",
+    "InvalidGoalError",
     "Target",
     "WonRevenue",
     "check_amount",
@@ -86,7 +91,16 @@ WonRevenue = Callable[[str | None, date, date], Mapping[str | None, float]]
 
 
 class GoalError(TandemError, ValueError):
-    """A goal that cannot be set, read or deleted as asked (the message says why and what would do)."""
+    """A goal that cannot be set, read or deleted as asked (the message says why and what would do); raised as one
+    of its kinds below."""
+
+
+class InvalidGoalError(GoalError, InvalidError):
+    """A period, amount, slice, marketing share or note that a goal cannot have."""
+
+
+class GoalNotFoundError(GoalError, NotFoundError):
+    """There is no goal for the period (and slice) named."""
 
 
 def parse_period(text: str) -> CalendarPeriod:
@@ -94,7 +108,7 @@ def parse_period(text: str) -> CalendarPeriod:
     try:
         return periods.parse_period(text)
     except ConfigError as exc:
-        raise GoalError(str(exc)) from None
+        raise InvalidGoalError(str(exc)) from None
 
 
 def parse_amount(text: str) -> Decimal:
@@ -102,7 +116,7 @@ def parse_amount(text: str) -> Decimal:
     try:
         return money.parse_amount(text, what="a goal")
     except ConfigError as exc:
-        raise GoalError(str(exc)) from None
+        raise InvalidGoalError(str(exc)) from None
 
 
 def check_amount(amount: Decimal | float | int, shown: object = None) -> Decimal:
@@ -110,7 +124,7 @@ def check_amount(amount: Decimal | float | int, shown: object = None) -> Decimal
     try:
         return money.check_amount(amount, shown, what="a goal")
     except ConfigError as exc:
-        raise GoalError(str(exc)) from None
+        raise InvalidGoalError(str(exc)) from None
 
 
 def split_by_days(cents: int, periods: Sequence[CalendarPeriod]) -> list[int]:
@@ -196,15 +210,15 @@ def _slice(dimension: str | None, value: str | None) -> tuple[str, str]:
     """The stored (dimension, value) of a slice, ("", "") for the whole company; refuses half a slice."""
     if dimension is None or dimension == "":
         if value:
-            raise GoalError(f"a slice value ({value!r}) needs its dimension: one of {', '.join(DIMENSIONS)}")
+            raise InvalidGoalError(f"a slice value ({value!r}) needs its dimension: one of {', '.join(DIMENSIONS)}")
         return "", ""
     if dimension not in DIMENSIONS:
-        raise GoalError(f"{dimension!r} is not a goal dimension; use one of {', '.join(DIMENSIONS)}")
+        raise InvalidGoalError(f"{dimension!r} is not a goal dimension; use one of {', '.join(DIMENSIONS)}")
     cleaned = (value or "").strip()
     if not cleaned:
-        raise GoalError(f"a {dimension} goal needs the {dimension}'s value, e.g. {dimension}=Enterprise")
+        raise InvalidGoalError(f"a {dimension} goal needs the {dimension}'s value, e.g. {dimension}=Enterprise")
     if len(cleaned) > MAX_VALUE_CHARS or "\x00" in cleaned:
-        raise GoalError(f"a {dimension} value is at most {MAX_VALUE_CHARS} characters, without NUL characters")
+        raise InvalidGoalError(f"a {dimension} value is at most {MAX_VALUE_CHARS} characters, without NUL characters")
     return dimension, cleaned
 
 
@@ -460,7 +474,7 @@ class Goals:
             row = self._row(s, when, dim, val)
             if row is None:
                 shown = f"{when.label} {dim}={val}".strip() if dim else when.label
-                raise GoalError(f"there is no goal for {shown}; `tandem goal list` shows the goals there are")
+                raise GoalNotFoundError(f"there is no goal for {shown}; `tandem goal list` shows the goals there are")
             info = _info(row)
             s.delete(row)
             details = {
@@ -575,9 +589,9 @@ class Goals:
         if origin is not None and origin.marketing_share is not None:
             share, share_source, how = origin.marketing_share, "given", f"given on goal {origin.period.label}"
         elif (measured := self.measure_share(target.period)) is None:
-            how = "no warehouse to measure marketing's share on; give one with --marketing-share"
+            how = "no warehouse to measure marketing's share on; give the goal a marketing share"
         elif measured.share is None:
-            how = f"no won revenue {measured.window} to measure marketing's share on; give one with --marketing-share"
+            how = f"no won revenue {measured.window} to measure marketing's share on; give the goal a marketing share"
         else:
             share, share_source = round(measured.share, SHARE_DIGITS), "measured"
             how = (
@@ -671,12 +685,12 @@ def _check_share(share: float | None) -> float | None:
     if share is None:
         return None
     if not isinstance(share, int | float) or not 0 <= float(share) <= 1:
-        raise GoalError(f"the marketing share is a fraction from 0 to 1, like 0.6 (got {share!r})")
+        raise InvalidGoalError(f"the marketing share is a fraction from 0 to 1, like 0.6 (got {share!r})")
     return float(share)
 
 
 def _check_note(note: str) -> str:
     text = (note or "").strip()
     if len(text) > MAX_NOTE_CHARS or "\x00" in text:
-        raise GoalError(f"a note is at most {MAX_NOTE_CHARS} characters, without NUL characters")
+        raise InvalidGoalError(f"a note is at most {MAX_NOTE_CHARS} characters, without NUL characters")
     return text

@@ -83,7 +83,7 @@ def model_from_history(
                 f"no {'leads' if cohort == 0 else 'conversions'} to estimate {step_name} from: "
                 f"{cohort} leads entered {stages[k]} between {start:%Y-%m-%d} and {cutoff:%Y-%m-%d} and {converted} "
                 f"of them reached {stages[k + 1]} within {horizon_days} days; give the rate and lag by hand "
-                f"(--rate {stages[k]}:{stages[k + 1]}=R --lag {stages[k]}:{stages[k + 1]}=DAYS) or a longer --lookback"
+                f"({stages[k]}:{stages[k + 1]}=R and {stages[k]}:{stages[k + 1]}=DAYS) or a longer lookback"
             )
         entered, following = entries[stage_column(k)], entries[stage_column(k + 1)]
         gap = days_between(entered, following)
@@ -191,7 +191,8 @@ def _deal_size(
     amounts = won.select(amount=won.amount.cast("float64")).to_pyarrow().column("amount").to_numpy()
     if len(amounts) == 0:
         raise ConfigError(
-            f"no deal won with an amount in the {lookback_days} days before {as_of:%Y-%m-%d}: give --deal-size"
+            f"no deal won with an amount in the {lookback_days} days before {as_of:%Y-%m-%d}: "
+            "give the deal size by hand"
         )
     mean = float(np.mean(amounts))
     sd = float(np.std(amounts, ddof=1)) if len(amounts) > 1 else None

@@ -196,7 +196,7 @@ class FunnelModel:
         stages = chain_of(list(rates))
         unknown = [f"{a}:{b}" for a, b in lags if (a, b) not in rates]
         if unknown:
-            raise ConfigError(f"a lag for a step without a rate: {', '.join(unknown)}; give --rate for it too")
+            raise ConfigError(f"a lag for a step without a rate: {', '.join(unknown)}; give its rate too")
         steps = tuple(Step(a, b, rates[(a, b)], lags.get((a, b), Lag.fixed(0))) for a, b in itertools.pairwise(stages))
         return cls(stages=tuple(stages), steps=steps, deal_size=deal_size, **kwargs)
 
@@ -232,7 +232,7 @@ class FunnelModel:
 def chain_of(pairs: Sequence[tuple[str, str]]) -> list[str]:
     """The stages of steps given as (from, to) pairs, in funnel order; `ConfigError` unless they form one chain."""
     if not pairs:
-        raise ConfigError("give at least one conversion rate, e.g. --rate mql:sql=0.4")
+        raise ConfigError("give at least one conversion rate, e.g. mql:sql=0.4")
     following: dict[str, str] = {}
     for a, b in pairs:
         if a == b:

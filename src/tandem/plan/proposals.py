@@ -22,7 +22,13 @@ The life of a period's plan (one `Plan` row, versions 1, 2, ...)::
     accept   (a sales leader)        -> version N accepted: the period's baseline; the one before is replaced
     reject   (a sales leader)        -> version N closed for good, with a reason
 
-Rules, each refused with a `PlanError` that says what to do, and nothing changed:
+Rules, each refused with a `PlanError` that says what to do, and nothing changed. A `PlanError` is raised as one of
+the kinds of `tandem.errors`: a plan or version that does not exist is a `PlanNotFoundError`; one whose state forbids
+the step (replaced, decided already, nothing waiting, identical to the version waiting) a `PlanConflictError`;
+someone whose role or part in the plan forbids it a `PlanForbiddenError`; anything else asked that cannot be used
+(an empty comment, a file that cannot be read or checked) an `InvalidPlanError`. Who may do what on a plan version,
+in each state, is `allowed_actions`: the pages show the forms it allows and the documents list it, and the steps
+below refuse exactly what it does not allow.
 
 * The file is checked in full first (`PlanFileError` lists every problem with file, line, column and value).
   Before anything is stored the **sufficiency check** runs it forward through the workspace's funnel model
@@ -52,6 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,7 +69,15 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from tandem.accounts import Principal, Role
 from tandem.audit import record
-from tandem.errors import ConfigError, FileProblemsError, TandemError
+from tandem.errors import (
+    ConfigError,
+    ConflictError,
+    FileProblemsError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    TandemError,
+)
 from tandem.located_yaml import Entries, YamlReader, compose_yaml, is_null
 from tandem.money import AMOUNT_FORMS, parse_amount
 from tandem.periods import CalendarPeriod, parse_period
@@ -71,19 +86,29 @@ from tandem.store.database import AppStore
 from tandem.store.models import Plan, PlanComment, PlanVersion
 
 __all__ = [
+    "ACTIONS",
+    "Action",
     "CommentInfo",
+    "InvalidPlanError",
+    "PlanConflictError",
     "PlanDocument",
     "PlanError",
     "PlanFileError",
+    "PlanForbiddenError",
     "PlanInfo",
+    "PlanNotFoundError",
     "PlanVersionInfo",
     "Plans",
     "SufficiencyCheck",
+    "allowed_actions",
     "load_plan",
+    "plan_ref",
 ]
 
 T = TypeVar("T")
 STATUSES = ("proposed", "sent_back", "rejected", "superseded", "accepted", "replaced")
+#: The status of the version waiting for a decision: the only one anyone may review or decide on.
+WAITING = "proposed"
 _TOP_KEYS = ("period", "note", "programs")
 _PROGRAM_KEYS = ("name", "channel", "campaign", "budget", "start", "end", "volume", "stage")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
@@ -91,7 +116,25 @@ MAX_COMMENT_CHARS = 5000
 
 
 class PlanError(TandemError, ValueError):
-    """A proposal, review or decision on a plan that cannot be done as asked; nothing was changed."""
+    """A proposal, review or decision on a plan that cannot be done as asked; nothing was changed. Raised as one of
+    the kinds below."""
+
+
+class InvalidPlanError(PlanError, InvalidError):
+    """What was asked cannot be used: an empty comment or reason, a file that cannot be read or checked."""
+
+
+class PlanNotFoundError(PlanError, NotFoundError):
+    """No such plan, or no such version of it."""
+
+
+class PlanConflictError(PlanError, ConflictError):
+    """The version's state forbids the step: replaced by a newer one, decided already, nothing waiting, or a
+    proposal identical to the version waiting (or to the baseline)."""
+
+
+class PlanForbiddenError(PlanError, ForbiddenError):
+    """The person's role, or their part in the version (its author), forbids the step."""
 
 
 class PlanFileError(FileProblemsError):
@@ -140,7 +183,7 @@ def load_plan(
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise PlanError(f"cannot read {path}: {exc}") from None
+            raise InvalidPlanError(f"cannot read {path}: {exc}") from None
         if source_name == "plan.yaml":
             source_name = str(path)
     reader = YamlReader(source_name, text)
@@ -365,7 +408,7 @@ class PlanInfo:
     @property
     def waiting(self) -> PlanVersionInfo | None:
         """The version waiting for a sales leader's decision, if any."""
-        return next((v for v in self.versions if v.status == "proposed"), None)
+        return next((v for v in self.versions if v.status == WAITING), None)
 
     @property
     def latest(self) -> PlanVersionInfo:
@@ -379,6 +422,94 @@ class PlanInfo:
             "waiting": None if self.waiting is None else self.waiting.version,
             "versions": [v.as_dict() for v in self.versions],
         }
+
+
+# --- who may do what ----------------------------------------------------------------------------------------------
+class Action(StrEnum):
+    """A step of a plan's life that someone may take (`allowed_actions`)."""
+
+    PROPOSE = "propose"
+    REVIEW = "review"
+    ACCEPT = "accept"
+    SEND_BACK = "send_back"
+    REJECT = "reject"
+
+
+#: Every action, in the order documents and pages list them.
+ACTIONS: tuple[Action, ...] = tuple(Action)
+#: A sales leader's decisions on the version waiting; never its author's.
+DECISIONS = frozenset({Action.ACCEPT, Action.SEND_BACK, Action.REJECT})
+#: The kinds a refusal is raised as (`tandem.errors`).
+_KINDS = (InvalidError, NotFoundError, ConflictError, ForbiddenError)
+_VERBS = {
+    Action.PROPOSE: "proposes",
+    Action.REVIEW: "reviews",
+    Action.ACCEPT: "accepts",
+    Action.SEND_BACK: "sends back",
+    Action.REJECT: "rejects",
+}
+
+
+def _role_refusal(principal: Principal, action: Action) -> str | None:
+    """Why `principal`'s role may not take `action` on any plan, or None when it may."""
+    who, role = principal.username, principal.role
+    if action is Action.PROPOSE:
+        if role is not Role.MARKETING:
+            return f"{who} has the {role} role; only marketing users propose the marketing plan"
+        return None
+    if action is Action.REVIEW:
+        if role not in (Role.MARKETING, Role.SALES):
+            return f"{who} has the {role} role; marketing and sales users review plans"
+        return None
+    verb = _VERBS[action]
+    if role is not Role.SALES:
+        return f"{who} has the {role} role; only a sales leader {verb} the marketing plan"
+    if not principal.is_leader:
+        return (
+            f"{who} is not a sales leader; only a sales leader {verb} the marketing plan "
+            "(an admin makes someone a leader with `tandem users set NAME --leader`); comment with "
+            "`tandem plan review`"
+        )
+    return None
+
+
+def _may(principal: Principal, action: Action) -> None:
+    """Refuse (`PlanForbiddenError`) what `principal`'s role may not do on any plan."""
+    why = _role_refusal(principal, action)
+    if why is not None:
+        raise PlanForbiddenError(why)
+
+
+def allowed_actions(
+    principal: Principal | None, plan: PlanInfo | None = None, version: int | None = None
+) -> frozenset[Action]:
+    """What `principal` may do now on version `version` of `plan` (default: the version waiting, else the latest);
+    without a plan, on a period that has none yet. The rules, each enforced by the step itself:
+
+    - **propose** (a new version of the period's plan, or its first): a marketing user, leader or not, whatever the
+      plan's state: a new version replaces the one waiting, and a change to the baseline needs acceptance again;
+    - **review** (comment): a marketing or sales user, on the version waiting for a decision only;
+    - **accept**, **send back**, **reject**: a sales leader who is not the version's author, on the version waiting
+      only (a replaced, accepted, sent back or rejected version is closed).
+
+    Nobody (None) may do anything; exec, admin and viewer users only read. `ACTIONS` gives the order to list them.
+    """
+    if principal is None:
+        return frozenset()
+    allowed = {Action.PROPOSE} if _role_refusal(principal, Action.PROPOSE) is None else set()
+    if plan is None:
+        return frozenset(allowed)
+    read = (
+        (plan.waiting or plan.latest)
+        if version is None
+        else next((v for v in plan.versions if v.version == version), None)
+    )
+    if read is None or read.status != WAITING:
+        return frozenset(allowed)
+    for action in (Action.REVIEW, Action.ACCEPT, Action.SEND_BACK, Action.REJECT):
+        if _role_refusal(principal, action) is None and not (action in DECISIONS and read.author == principal.username):
+            allowed.add(action)
+    return frozenset(allowed)
 
 
 #: Runs a plan forward through the funnel model against the goal: `Sufficiency.as_dict()` (warehouse queries; called
@@ -432,6 +563,13 @@ class Plans:
             rows = s.scalars(select(Plan).order_by(Plan.period)).all()
             return [self._info(s, row) for row in rows]
 
+    def newest(self) -> PlanInfo:
+        """The plan with the most recent version; `PlanNotFoundError` when there is none yet."""
+        plans = self.plans()
+        if not plans:
+            raise PlanNotFoundError("no plans yet; propose one with `tandem plan propose FILE --as USER`")
+        return max(plans, key=lambda p: max(v.created_at for v in p.versions))
+
     def history(self, period: str | CalendarPeriod | None = None) -> list[PlanInfo]:
         """Every version of the period's plan (or of every plan), oldest first, with comments and decisions."""
         return self.plans() if period is None else [self.plan(period)]
@@ -447,7 +585,7 @@ class Plans:
         plan = self.plan(ref)
         found = next((v for v in plan.versions if v.version == version), None)
         if found is None:
-            raise PlanError(_no_version(plan.id, plan.period, version, len(plan.versions)))
+            raise PlanNotFoundError(_no_version(plan.id, plan.period, version, len(plan.versions)))
         return found
 
     def _plan(self, s: Session, ref: int | str | CalendarPeriod, *, lock: bool = False) -> Plan:
@@ -459,7 +597,7 @@ class Plans:
         row = s.scalars(query).first()
         if row is None:
             what = f"#{number}" if number is not None else f"for {_period(ref).label}"
-            raise PlanError(f"no plan {what}; `tandem plan history` lists the plans")
+            raise PlanNotFoundError(f"no plan {what}; `tandem plan history` lists the plans")
         return row
 
     @staticmethod
@@ -487,10 +625,7 @@ class Plans:
     def propose(self, principal: Principal, text_or_path: str | os.PathLike[str], note: str = "") -> PlanVersionInfo:
         """Propose a plan (its text, or a path to it): the next version of its period's plan, waiting for a sales
         leader. The file is checked and run forward (the sufficiency check) before anything is stored."""
-        if principal.role is not Role.MARKETING:
-            raise PlanError(
-                f"{principal.username} has the {principal.role} role; only marketing users propose the marketing plan"
-            )
+        _may(principal, Action.PROPOSE)
         if isinstance(text_or_path, str):
             text, source = text_or_path, "plan.yaml"
         else:
@@ -498,18 +633,28 @@ class Plans:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise PlanError(f"cannot read {path}: {exc}") from None
+                raise InvalidPlanError(f"cannot read {path}: {exc}") from None
             source = str(path)
         stages = list(self.stages()) if self.stages is not None else None
-        document = load_plan(text, stages=stages, source_name=source)
+        try:
+            document = load_plan(text, stages=stages, source_name=source)
+        except (PlanFileError, PlanError):
+            raise
+        except (ValueError, ArithmeticError) as exc:  # a program the model cannot carry (its `Program` refuses it)
+            raise _out_of_range(exc) from None
         label = (note or document.note).strip()
         # Warehouse queries, before the application database's transaction opens.
         try:
             checked = _json(self.check(document)) if self.check is not None else None
-        except PlanError:
-            raise
+        except PlanError as exc:  # the check's own refusal (no goal to check against): as said, as a kind
+            if isinstance(exc, _KINDS):
+                raise
+            raise InvalidPlanError(str(exc)) from None
         except TandemError as exc:
-            raise PlanError(f"the sufficiency check cannot run on this plan: {exc}; nothing was stored") from None
+            why = f"the sufficiency check cannot run on this plan: {exc}; nothing was stored"
+            raise InvalidPlanError(why) from None
+        except (ValueError, ArithmeticError) as exc:
+            raise _out_of_range(exc) from None
 
         def change(s: Session) -> PlanVersionInfo:
             plan = s.scalars(select(Plan).where(Plan.period == document.period.label).with_for_update()).first()
@@ -518,15 +663,15 @@ class Plans:
                 s.add(plan)
                 s.flush()  # a racing first proposal for the period fails here, on UNIQUE(period), and runs again
             rows = self._versions(s, plan)
-            waiting = next((r for r in rows if r.status == "proposed"), None)
+            waiting = next((r for r in rows if r.status == WAITING), None)
             accepted = next((r for r in rows if r.status == "accepted"), None)
             if waiting is not None and waiting.document == text:
-                raise PlanError(
+                raise PlanConflictError(
                     f"the plan is identical to version {waiting.version} of the {plan.period} plan, which is waiting "
                     "for a sales leader; change it, or wait for their decision"
                 )
             if waiting is None and accepted is not None and accepted.document == text:
-                raise PlanError(
+                raise PlanConflictError(
                     f"the plan is identical to version {accepted.version}, the accepted baseline of {plan.period}; "
                     "nothing to accept"
                 )
@@ -542,7 +687,7 @@ class Plans:
                 note=label,
                 author=principal.username,
                 created_at=now,
-                status="proposed",
+                status=WAITING,
                 reason="",
                 sufficiency=checked,
             )
@@ -574,18 +719,15 @@ class Plans:
     # --- reviewing and deciding -------------------------------------------------------------------------------
     def review(self, principal: Principal, plan_id: int, comment: str, version: int) -> PlanVersionInfo:
         """Comment on the version waiting for a decision, naming the version read (an older one is refused)."""
-        if principal.role not in (Role.MARKETING, Role.SALES):
-            raise PlanError(
-                f"{principal.username} has the {principal.role} role; marketing and sales users review plans"
-            )
         text = comment.strip()
-        if not text:
-            raise PlanError("give a comment: what should the authors and the sales leaders read?")
-        if len(text) > MAX_COMMENT_CHARS:
-            raise PlanError(f"a comment has at most {MAX_COMMENT_CHARS:,} characters")
 
         def change(s: Session) -> PlanVersionInfo:
             plan = self._plan(s, plan_id, lock=True)
+            _may(principal, Action.REVIEW)
+            if not text:
+                raise InvalidPlanError("give a comment: what should the authors and the sales leaders read?")
+            if len(text) > MAX_COMMENT_CHARS:
+                raise InvalidPlanError(f"a comment has at most {MAX_COMMENT_CHARS:,} characters")
             row = self._open_version(s, plan, version, "review")
             s.add(PlanComment(version_id=row.id, author=principal.username, comment=text, at=_now()))
             s.flush()
@@ -602,10 +744,10 @@ class Plans:
 
     def accept(self, principal: Principal, plan_id: int, version: int) -> PlanVersionInfo:
         """Accept the version read as the period's baseline (a sales leader, not its author)."""
-        self._sales_leader(principal, "accepts")
 
         def change(s: Session) -> PlanVersionInfo:
             plan = self._plan(s, plan_id, lock=True)
+            _may(principal, Action.ACCEPT)
             row = self._open_version(s, plan, version, "accept", principal)
             now = _now()
             before = next((r for r in self._versions(s, plan) if r.status == "accepted"), None)
@@ -632,11 +774,11 @@ class Plans:
 
     def send_back(self, principal: Principal, plan_id: int, reason: str, version: int | None = None) -> PlanVersionInfo:
         """Send the waiting version back to marketing with a reason (a sales leader, not its author)."""
-        return self._close(principal, plan_id, reason, version, "sent_back", "send_back", "sends back")
+        return self._close(principal, plan_id, reason, version, "sent_back", Action.SEND_BACK)
 
     def reject(self, principal: Principal, plan_id: int, reason: str, version: int | None = None) -> PlanVersionInfo:
         """Close the waiting version for good, with a reason (a sales leader, not its author)."""
-        return self._close(principal, plan_id, reason, version, "rejected", "reject", "rejects")
+        return self._close(principal, plan_id, reason, version, "rejected", Action.REJECT)
 
     def _close(
         self,
@@ -645,30 +787,30 @@ class Plans:
         reason: str,
         version: int | None,
         status: str,
-        action: str,
-        verb: str,
+        action: Action,
     ) -> PlanVersionInfo:
-        self._sales_leader(principal, verb)
         why = reason.strip()
-        if not why:
-            raise PlanError(f"give a reason to {action.replace('_', ' ')} the plan: marketing will read it")
+        what = action.value.replace("_", " ")
 
         def change(s: Session) -> PlanVersionInfo:
             plan = self._plan(s, plan_id, lock=True)
+            _may(principal, action)
+            if not why:
+                raise InvalidPlanError(f"give a reason to {what} the plan: marketing will read it")
             if version is None:
-                waiting = next((r for r in self._versions(s, plan) if r.status == "proposed"), None)
+                waiting = next((r for r in self._versions(s, plan) if r.status == WAITING), None)
                 if waiting is None:
-                    raise PlanError(f"no version of the {plan.period} plan is waiting for a decision")
+                    raise PlanConflictError(f"no version of the {plan.period} plan is waiting for a decision")
                 number = waiting.version
             else:
                 number = version
-            row = self._open_version(s, plan, number, action.replace("_", " "), principal)
+            row = self._open_version(s, plan, number, what, principal)
             row.status, row.decided_by, row.decided_at, row.reason = status, principal.username, _now(), why
             s.flush()
             record(
                 s,
                 principal.username,
-                f"plan.{action}",
+                f"plan.{action.value}",
                 _target(plan, row.version),
                 {"plan_id": plan.id, "version": row.version, "reason": why, "via": principal.via},
             )
@@ -684,19 +826,6 @@ class Plans:
         except IntegrityError:
             return self.store.write(change)
 
-    @staticmethod
-    def _sales_leader(principal: Principal, verb: str) -> None:
-        if principal.role is not Role.SALES:
-            raise PlanError(
-                f"{principal.username} has the {principal.role} role; only a sales leader {verb} the marketing plan"
-            )
-        if not principal.is_leader:
-            raise PlanError(
-                f"{principal.username} is not a sales leader; only a sales leader {verb} the marketing plan "
-                "(an admin makes someone a leader with `tandem users set NAME --leader`); comment with "
-                "`tandem plan review`"
-            )
-
     def _open_version(
         self, s: Session, plan: Plan, version: int, what: str, decider: Principal | None = None
     ) -> PlanVersion:
@@ -704,35 +833,44 @@ class Plans:
         rows = self._versions(s, plan)
         row = next((r for r in rows if r.version == version), None)
         if row is None:
-            raise PlanError(_no_version(plan.id, plan.period, version, len(rows)))
+            raise PlanNotFoundError(_no_version(plan.id, plan.period, version, len(rows)))
         if decider is not None and row.author == decider.username:
-            raise PlanError(
+            raise PlanForbiddenError(
                 f"{decider.username} wrote version {row.version} of the {plan.period} plan and cannot {what} it; "
                 "another sales leader must"
             )
-        if row.status == "proposed":
+        if row.status == WAITING:
             return row
         latest = rows[-1]
         if latest.version != row.version:
-            newer = f"version {latest.version}" + (f" ({latest.status})" if latest.status != "proposed" else "")
-            raise PlanError(
+            newer = f"version {latest.version}" + (f" ({latest.status})" if latest.status != WAITING else "")
+            raise PlanConflictError(
                 f"version {row.version} of the {plan.period} plan was replaced by {newer}; read it and {what} again "
                 f"(`tandem plan show {plan.period}`)"
             )
         when = f" on {row.decided_at:%Y-%m-%d %H:%M} UTC" if row.decided_at is not None else ""
         if row.status == "accepted":
-            raise PlanError(
+            raise PlanConflictError(
                 f"version {row.version} of the {plan.period} plan was accepted by {row.decided_by}{when}: it is the "
                 "baseline and cannot change; propose a new version to change it"
             )
         verb = {"sent_back": "sent back", "rejected": "rejected"}.get(row.status, row.status)
-        raise PlanError(
+        raise PlanConflictError(
             f"version {row.version} of the {plan.period} plan was {verb} by {row.decided_by}{when}: {row.reason}; "
             "it is closed, propose a new version"
         )
 
     def _version_of(self, s: Session, plan: Plan, version: int) -> PlanVersionInfo:
         return next(v for v in self._info(s, plan).versions if v.version == version)
+
+
+def _out_of_range(exc: Exception) -> InvalidPlanError:
+    """Numbers or dates the model cannot carry (a volume of 1e29 leads, a program to 9999-12-31): the check cannot
+    run before anything is stored, so this is a refusal of the file, not a failure of tandem."""
+    return InvalidPlanError(
+        f"the sufficiency check cannot run on this plan: its volumes or dates are out of range ({exc}); "
+        "nothing was stored"
+    )
 
 
 def _version_info(plan: Plan, row: PlanVersion, comments: list[CommentInfo]) -> PlanVersionInfo:
@@ -761,6 +899,13 @@ def _no_version(plan_id: int, period: str, version: int, count: int) -> str:
     return f"plan #{plan_id} ({period}) has no version {version}; its versions are 1 to {count}"
 
 
+def plan_ref(ref: int | str | CalendarPeriod) -> int | CalendarPeriod:
+    """A plan as named: its number (``3``, ``"#3"``; up to 3 digits, since 4 digits are a year) or its period
+    (``"2027-Q1"``); anything else is an `InvalidPlanError`."""
+    number = _plan_number(ref)
+    return number if number is not None else _period(ref)
+
+
 def _plan_number(ref: int | str | CalendarPeriod) -> int | None:
     """A plan's number: an int, ``#3``, or up to 3 digits (4 digits are a year: a period)."""
     if isinstance(ref, int):
@@ -778,4 +923,4 @@ def _period(ref: int | str | CalendarPeriod) -> CalendarPeriod:
     try:
         return parse_period(str(ref))
     except ConfigError as exc:
-        raise PlanError(f"{ref!r} is neither a plan number (#3) nor a period: {exc}") from None
+        raise InvalidPlanError(f"{ref!r} is neither a plan number (#3) nor a period: {exc}") from None

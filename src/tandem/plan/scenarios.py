@@ -19,10 +19,10 @@ from data keep their counts when moved (their range moves with them); a rate set
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from tandem.durations import format_days
 from tandem.errors import ConfigError
@@ -32,6 +32,8 @@ from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost, Waterfall, reverse_waterfall
 
 __all__ = ["Outcome", "Scenario", "apply_scenario", "compare", "load_scenarios", "parse_change"]
+
+T = TypeVar("T")
 
 
 def parse_change(text: str, what: str) -> tuple[tuple[str, str], float]:
@@ -77,22 +79,22 @@ class Scenario:
         channels: Sequence[str] = (),
         budget: float | None = None,
     ) -> Scenario:
-        """A scenario from the command line's spellings (`tandem plan scenario`); `ConfigError` names a bad one."""
+        """A scenario from the spellings of a scenarios file (`load_scenarios`); `ConfigError` names a bad one."""
         if not name.strip():
             raise ConfigError("a scenario needs a name")
         change = None
         if deal_size_change is not None:
-            _, change = parse_change(f"x:y={deal_size_change}", "--deal-size-change")
+            _, change = parse_change(f"x:y={deal_size_change}", "deal_size_change")
         return cls(
             name=name.strip(),
             note=note,
-            rates=dict(parse_rate(text) for text in rates),
-            rate_changes=dict(parse_change(text, "--rate-change") for text in rate_changes),
-            lags=dict(parse_lag(text) for text in lags),
-            lag_shifts=dict(parse_change(text, "--lag-shift") for text in lag_shifts),
+            rates=dict(_each("rates", rates, parse_rate)),
+            rate_changes=dict(parse_change(text, "rate_changes") for text in rate_changes),
+            lags=dict(_each("lags", lags, parse_lag)),
+            lag_shifts=dict(parse_change(text, "lag_shifts") for text in lag_shifts),
             deal_size=deal_size,
             deal_size_change=change,
-            channels=tuple(parse_channel(text) for text in channels),
+            channels=tuple(_each("channels", channels, parse_channel)),
             budget=budget,
         )
 
@@ -128,6 +130,14 @@ class Scenario:
             "budget": self.budget,
             "describe": self.describe(),
         }
+
+
+def _each(key: str, texts: Sequence[str], parse: Callable[[str], T]) -> list[T]:
+    """Each of a scenario's `key` texts parsed; a bad one is refused naming the key."""
+    try:
+        return [parse(text) for text in texts]
+    except ConfigError as exc:
+        raise ConfigError(f"`{key}`: {exc}") from None
 
 
 def apply_scenario(model: FunnelModel, scenario: Scenario) -> FunnelModel:
@@ -242,7 +252,7 @@ def _answer(
     if budget is not None:
         per_lead = sum(c.share * c.cost_per_lead for c in costs if c.cost_per_lead is not None)
         if not costs or per_lead <= 0:
-            raise ConfigError(f"scenario {name!r}: a budget needs a channel mix with costs per lead (--channel)")
+            raise ConfigError(f"scenario {name!r}: a budget needs a channel mix with costs per lead (channels)")
         leads = budget / per_lead
         revenue = leads * model.rate_to_end(0) * model.deal_size
         share = revenue / waterfall.revenue

@@ -16,7 +16,23 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from tandem.questions import admin, definitions, plan  # noqa: F401 - each registers its kinds in KINDS
+from tandem.questions.admin import (
+    AlertsQuestion,
+    AuditQuestion,
+    AuditVerifyQuestion,
+    ImportsQuestion,
+    TokensQuestion,
+    UsersQuestion,
+)
 from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
+from tandem.questions.definitions import (
+    DefinitionsQuestion,
+    ImpactQuestion,
+    ProposalsQuestion,
+    SignalQuestion,
+    SuggestionsQuestion,
+)
 from tandem.questions.forecast import BacktestQuestion, ForecastQuestion, WarningsQuestion
 from tandem.questions.funnel import (
     FunnelQuestion,
@@ -26,6 +42,15 @@ from tandem.questions.funnel import (
     RevenueQuestion,
     VelocityQuestion,
 )
+from tandem.questions.plan import (
+    GoalQuestion,
+    GoalsQuestion,
+    PacingQuestion,
+    PlanQuestion,
+    PlansQuestion,
+    ScenariosQuestion,
+    WaterfallQuestion,
+)
 from tandem.questions.status import StatusQuestion
 
 if TYPE_CHECKING:
@@ -34,17 +59,35 @@ if TYPE_CHECKING:
 __all__ = [
     "KINDS",
     "STATE",
+    "AlertsQuestion",
+    "AuditQuestion",
+    "AuditVerifyQuestion",
     "BacktestQuestion",
+    "DefinitionsQuestion",
     "ForecastQuestion",
     "FunnelQuestion",
+    "GoalQuestion",
+    "GoalsQuestion",
+    "ImpactQuestion",
+    "ImportsQuestion",
     "LeadsQuestion",
+    "PacingQuestion",
     "PipelineQuestion",
+    "PlanQuestion",
+    "PlansQuestion",
+    "ProposalsQuestion",
     "QualityQuestion",
     "Question",
     "RevenueQuestion",
+    "ScenariosQuestion",
+    "SignalQuestion",
     "StatusQuestion",
+    "SuggestionsQuestion",
+    "TokensQuestion",
+    "UsersQuestion",
     "VelocityQuestion",
     "WarningsQuestion",
+    "WaterfallQuestion",
     "ask",
     "parse_moment",
     "parse_where",

@@ -38,8 +38,9 @@ __all__ = [
     "parse_where",
 ]
 
-#: Application state a document may read besides the warehouse tables (named in `Question.reads`).
-STATE = frozenset({"definitions", "goals", "plans", "accounts", "audit", "imports", "alerts"})
+#: Application state a document may read besides the warehouse tables (named in `Question.reads`). ``proposals``:
+#: the definitions' versions, proposals and decisions, and who may decide them (users' roles and leader flags).
+STATE = frozenset({"definitions", "proposals", "goals", "plans", "accounts", "audit", "imports", "alerts"})
 
 Grain = Literal["day", "week", "month", "quarter"]
 

@@ -15,6 +15,7 @@ from tandem.errors import ConfigError, TandemError
 from tandem.questions.base import Moment, Question
 
 if TYPE_CHECKING:
+    from tandem.forecast.warnings import EarlyWarnings
     from tandem.plan.goals import Period
     from tandem.workspace import Workspace
 
@@ -112,7 +113,11 @@ class WarningsQuestion(_PeriodQuestion):
     kind = "warnings"
     reads = (*HISTORY_READS, "goals", "plans")
 
-    def answer(self, ws: Workspace) -> dict[str, Any]:
+    def compute(self, ws: Workspace) -> EarlyWarnings:
+        """The warnings themselves (the command line's table reads their objects; the document is `as_dict`)."""
         from tandem.forecast.warnings import early_warnings
 
-        return early_warnings(ws, self.calendar_period(), as_of=self.as_of).as_dict()
+        return early_warnings(ws, self.calendar_period(), as_of=self.as_of)
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        return self.compute(ws).as_dict()

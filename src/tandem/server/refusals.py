@@ -56,6 +56,9 @@ PARAMETER_NAMES = {
     "window_days": "window",
     "horizon_days": "horizon",
     "period_kind": "kind",
+    "definition_version": "version",  # the path parameter of GET /api/definitions/{version}
+    "signal_window_days": "window_days",  # GET /api/definitions/signal
+    "plan_version": "version",  # GET /api/plans/{plan_id}?version=
 }
 #: The HTTP status and a page's heading for each kind of refusal; any other `TandemError` is a 400.
 STATUS_OF: tuple[tuple[type[TandemError], int, str], ...] = (

@@ -186,7 +186,10 @@ class ServerState:
         """The question's document (`tandem.questions.ask`), through the cache: keyed by the versions of the tables
         and the application state the question declares it reads."""
         tables = [name for name in question.reads if name in TABLES]
-        key = [question.key(), *(self.state_key(name) for name in question.reads if name in ("goals", "plans"))]
+        key = [
+            question.key(),
+            *(self.state_key(name) for name in question.reads if name in ("goals", "plans", "proposals")),
+        ]
         return self.cached(question.kind, key, lambda: ask(self.workspace, question), tables=tables)
 
     def state_key(self, name: str) -> Any:
@@ -200,6 +203,9 @@ class ServerState:
         if name == "plans":
             accepted = ((plan.id, plan.baseline) for plan in ws.plans.plans())
             return [[plan_id, v.version, str(v.decided_at)] for plan_id, v in accepted if v is not None]
+        if name == "proposals":  # a version approved to count from a later day leaves the version in force as it was
+            deciders = sorted((u.username, str(u.role), u.is_leader, u.disabled) for u in ws.accounts.users())
+            return [ws.definitions.fingerprint(), deciders]
         raise KeyError(name)
 
     def close(self) -> None:

@@ -8,22 +8,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tandem.errors import WorkspaceError
 from tandem.store.models import DefinitionVersion
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = ["AppStore", "normalise_database_url"]
 
 T = TypeVar("T")
+#: The newest migration in migrations/versions: every open checks the database against it without loading Alembic
+#: (about 0.3 s of every command); tests/test_workspace.py checks it against the migrations themselves.
+HEAD_REVISION = "0006"
 #: How often a write that lost a race for the next audit entry (or SQLite's write lock, or a deadlock) is tried.
 WRITE_ATTEMPTS = 10
 #: Seconds an SQLite connection waits for another's write lock before "database is locked".
@@ -77,6 +79,8 @@ class AppStore:
 
     # --- schema -----------------------------------------------------------------------------------------------
     def _alembic_config(self) -> Config:
+        from alembic.config import Config
+
         cfg = Config()
         cfg.set_main_option("script_location", str(resources.files("tandem.store") / "migrations"))
         cfg.attributes["engine"] = self.engine
@@ -84,13 +88,26 @@ class AppStore:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (creates it on an empty database)."""
+        from alembic import command
+
         command.upgrade(self._alembic_config(), "head")
 
     def revision(self) -> str | None:
+        """The migration the database is at (None: no tandem schema), read as Alembic records it."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return None if found is None else str(found)
 
-    def head(self) -> str | None:
+    def head(self) -> str:
+        """The migration this tandem expects (`HEAD_REVISION`)."""
+        return HEAD_REVISION
+
+    def migrations_head(self) -> str | None:
+        """The newest migration as Alembic reads it from migrations/versions (what `HEAD_REVISION` must say)."""
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def check_current(self) -> None:

@@ -6,6 +6,13 @@ its audit entry in the same transaction and refuses what would lock the workspac
 
 Passwords and token secrets are shown once, in the answer to the request that made them; nothing can show them
 again, because only their hashes are stored.
+
+The lists are questions (`tandem.questions.admin`): ``GET /api/users``, ``/api/tokens``, ``/api/audit`` and
+``/api/audit/verify`` answer the documents ``tandem users list``, ``tokens list``, ``audit list`` and
+``audit verify`` print with ``--format json``, and the page renders them. They change outside the warehouse all
+the time, so they are asked afresh on every request, never served from the cache. A refusal is answered by its
+kind (`tandem.server.refusals`): a name or role tandem cannot use 422, a user or token that does not exist 404,
+a state that forbids it (a name taken, the last active admin) 409.
 """
 
 from __future__ import annotations
@@ -19,22 +26,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from tandem.accounts import AccountError, Accounts, Permission, Role, TokenInfo, UserInfo
-from tandem.server.access import GuardedRoute, NotFound, access, principal_of
+from tandem.questions import AuditQuestion, AuditVerifyQuestion, TokensQuestion, UsersQuestion, ask
+from tandem.questions.admin import MAX_AUDIT, MAX_ID
+from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import render
-from tandem.server.refusals import INVALID
+from tandem.server.refusals import INVALID, SIGNED_IN, UNREADABLE, Refusal, explain
 from tandem.workspace import Workspace
 
 router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
-#: Audit entries per page (and the default of ``GET /api/audit``).
+#: Audit entries per page.
 PAGE_SIZE = 100
-#: The largest id the database's INTEGER columns hold: larger ones cannot exist and never reach the database.
-MAX_ID = 2**31 - 1
 #: What `Accounts` accepts as a user name (it stores it in lower case).
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$"
 #: One line of text: no control characters (which no name needs and some databases refuse).
 ONE_LINE = r"^[^\x00-\x1F\x7F]*$"
-HEAD_PATTERN = r"^[0-9a-fA-F]{64}$"
 
 Username = Annotated[
     str,
@@ -59,10 +65,6 @@ TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's number (
 
 
 # --- documents ------------------------------------------------------------------------------------------------
-class Detail(BaseModel):
-    detail: str = Field(description="What went wrong, and what to do about it.")
-
-
 class UserOut(BaseModel):
     username: str
     display_name: str
@@ -155,6 +157,24 @@ class AuditEntryOut(BaseModel):
     hash: str = Field(description="SHA-256 over this entry and the previous entry's hash.")
 
 
+class UsersDocument(BaseModel):
+    """What ``GET /api/users`` answers (and ``tandem users list --format json`` prints)."""
+
+    users: list[UserOut] = Field(description="Every user, by name.")
+
+
+class TokensDocument(BaseModel):
+    """What ``GET /api/tokens`` answers (and ``tandem tokens list --format json`` prints)."""
+
+    tokens: list[TokenOut] = Field(description="Oldest first, revoked ones included.")
+
+
+class AuditDocument(BaseModel):
+    """What ``GET /api/audit`` answers (and ``tandem audit list --format json`` prints)."""
+
+    entries: list[AuditEntryOut] = Field(description="Newest first.")
+
+
 class AuditProblemOut(BaseModel):
     seq: int
     message: str
@@ -169,17 +189,18 @@ class AuditCheck(BaseModel):
     problems: list[AuditProblemOut]
 
 
-DENIED: dict[int | str, dict[str, Any]] = {
-    401: {"model": Detail, "description": "No valid API token or session."},
-    403: {"model": Detail, "description": "The role lacks the permission (see x-access)."},
-}
-REFUSED: dict[int | str, dict[str, Any]] = {
-    **DENIED,
-    400: {"model": Detail, "description": "Cannot be done as asked; the detail says why."},
-}
 UNKNOWN: dict[int | str, dict[str, Any]] = {
-    **REFUSED,
-    404: {"model": Detail, "description": "No such user or token."},
+    **SIGNED_IN,
+    404: {"model": Refusal, "description": "No such user or token."},
+}
+#: A change with a JSON body, which the state of the users may forbid.
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    **SIGNED_IN,
+    **UNREADABLE,
+    409: {
+        "model": Refusal,
+        "description": "A name taken, the last active admin demoted or disabled, a token for a disabled user.",
+    },
 }
 
 
@@ -193,37 +214,28 @@ def _accounts(request: Request) -> Accounts:
     return _workspace(request).accounts
 
 
-def _existing_user(accounts: Accounts, username: str) -> UserInfo:
-    """The user, or 404: `Accounts` says "no user" with the same error as every other refusal."""
-    try:
-        return accounts.user(username)
-    except AccountError as exc:
-        raise NotFound(str(exc)) from None
-
-
 def _compact(details: Any) -> str:
     return json.dumps(details, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _page(request: Request, *, status: int = 200, before: int | None = None, **context: Any) -> HTMLResponse:
-    """The Admin page as it is now, with whatever the last action has to say (`message`, `error`, secrets)."""
+    """The Admin page as it is now, with whatever the last action has to say (`message`, `error`, secrets): the
+    users, the tokens, a page of the audit log and its check, as the REST API answers them."""
     workspace = _workspace(request)
-    accounts = workspace.accounts
-    entries = workspace.audit_log(PAGE_SIZE, before)
-    for entry in entries:
-        entry["details_json"] = _compact(entry["details"])
+    audit = ask(workspace, AuditQuestion.parse(limit=PAGE_SIZE, before=before))
+    entries = [{**entry, "details_json": _compact(entry["details"])} for entry in audit["entries"]]
     older = entries[-1]["seq"] if len(entries) == PAGE_SIZE and entries[-1]["seq"] > 1 else None
     return render(
         request,
         "admin.html",
         status_code=status,
         title="Admin",
-        users=accounts.users(),
-        tokens=accounts.tokens(),
+        users=ask(workspace, UsersQuestion())["users"],
+        tokens=ask(workspace, TokensQuestion())["tokens"],
         audit=entries,
         before=before,
         older=older,
-        verification=workspace.verify_audit(),
+        verification=ask(workspace, AuditVerifyQuestion()),
         roles=list(Role),
         leader_roles=[Role.MARKETING, Role.SALES],
         can_change=principal_of(request).may(Permission.ADMIN),
@@ -246,7 +258,9 @@ def _after_change(request: Request, **context: Any) -> Response:
 
 
 def _refused(request: Request, exc: AccountError) -> HTMLResponse:
-    return _page(request, status=400, error=str(exc))
+    """The page again, saying why, with the status of the refusal's kind (`tandem.server.refusals`)."""
+    status, _ = explain(exc)
+    return _page(request, status=status, error=str(exc))
 
 
 # --- the page -------------------------------------------------------------------------------------------------
@@ -355,13 +369,20 @@ def revoke_token(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID
 
 
 # --- REST -----------------------------------------------------------------------------------------------------
-@router.get("/api/users", openapi_extra=access(Permission.ADMIN), tags=["admin"], responses=DENIED)
-def api_users(request: Request) -> list[UserOut]:
-    """Every user, by name: role, leader flag, and whether disabled, locked or on a one-time password."""
-    return [UserOut.of(user) for user in _accounts(request).users()]
+@router.get(
+    "/api/users",
+    openapi_extra=access(Permission.ADMIN),
+    tags=["admin"],
+    response_model=None,
+    responses={**SIGNED_IN, 200: {"model": UsersDocument}},
+)
+def api_users(request: Request) -> dict[str, Any]:
+    """Every user, by name, as `tandem users list --format json`: role, leader flag, and whether disabled, locked
+    or on a one-time password."""
+    return ask(_workspace(request), UsersQuestion())
 
 
-@router.post("/api/users", openapi_extra=access(Permission.ADMIN), tags=["admin"], status_code=201, responses=REFUSED)
+@router.post("/api/users", openapi_extra=access(Permission.ADMIN), tags=["admin"], status_code=201, responses=CONFLICT)
 def api_add_user(request: Request, body: NewUser) -> CreatedUser:
     """Add a user. Without a password one is generated, returned this once, and must be changed at first sign-in."""
     user, secret = _accounts(request).create_user(
@@ -375,15 +396,18 @@ def api_add_user(request: Request, body: NewUser) -> CreatedUser:
     return CreatedUser(user=UserOut.of(user), one_time_password=secret if body.password is None else None)
 
 
-@router.patch("/api/users/{username}", openapi_extra=access(Permission.ADMIN), tags=["admin"], responses=UNKNOWN)
+@router.patch(
+    "/api/users/{username}",
+    openapi_extra=access(Permission.ADMIN),
+    tags=["admin"],
+    responses={**CONFLICT, **UNKNOWN},
+)
 def api_change_user(request: Request, username: UsernameInPath, body: UserChange) -> UserOut:
     """Change a user's role, leader flag, display name, or disable / re-enable them.
 
-    The last active admin can be neither demoted nor disabled (400).
+    The last active admin can be neither demoted nor disabled (409).
     """
-    accounts = _accounts(request)
-    _existing_user(accounts, username)
-    user = accounts.update_user(
+    user = _accounts(request).update_user(
         principal_of(request).username,
         username,
         role=body.role,
@@ -400,64 +424,83 @@ def api_change_user(request: Request, username: UsernameInPath, body: UserChange
 def api_reset_password(request: Request, username: UsernameInPath) -> PasswordReset:
     """Reset a user's password to a generated one-time password (returned this once); unlocks, signs them out."""
     accounts = _accounts(request)
-    user = _existing_user(accounts, username)
+    user = accounts.user(username)
     secret = accounts.set_password(principal_of(request).username, user.username)
     return PasswordReset(username=user.username, one_time_password=secret)
 
 
-@router.get("/api/tokens", openapi_extra=access(Permission.ADMIN), tags=["admin"], responses=DENIED)
-def api_tokens(request: Request) -> list[TokenOut]:
-    """Every user's API tokens, revoked ones included (never their secrets: only hashes are stored)."""
-    return [TokenOut.of(token) for token in _accounts(request).tokens()]
+@router.get(
+    "/api/tokens",
+    openapi_extra=access(Permission.ADMIN),
+    tags=["admin"],
+    response_model=None,
+    responses={**SIGNED_IN, 200: {"model": TokensDocument}, 404: {"model": Refusal, "description": "No such user."}},
+)
+def api_tokens(
+    request: Request,
+    user: Annotated[str | None, Query(max_length=200, description="Only this user's tokens.")] = None,
+) -> dict[str, Any]:
+    """API tokens, revoked ones included, as `tandem tokens list --format json`: every user's, or one user's
+    (never their secrets: only hashes are stored)."""
+    return ask(_workspace(request), TokensQuestion.parse(user=user))
 
 
-@router.post("/api/tokens", openapi_extra=access(Permission.ADMIN), tags=["admin"], status_code=201, responses=UNKNOWN)
+@router.post(
+    "/api/tokens",
+    openapi_extra=access(Permission.ADMIN),
+    tags=["admin"],
+    status_code=201,
+    responses={**CONFLICT, **UNKNOWN},
+)
 def api_add_token(request: Request, body: NewToken) -> CreatedToken:
     """Create an API token for a user, with their role or viewer; the secret is returned this once."""
-    accounts = _accounts(request)
-    user = _existing_user(accounts, body.username)
-    token, secret = accounts.create_token(principal_of(request).username, user.username, body.name, body.role)
+    token, secret = _accounts(request).create_token(principal_of(request).username, body.username, body.name, body.role)
     return CreatedToken(token=TokenOut.of(token), secret=secret)
 
 
 @router.delete("/api/tokens/{token_id}", openapi_extra=access(Permission.ADMIN), tags=["admin"], responses=UNKNOWN)
 def api_revoke_token(request: Request, token_id: TokenId) -> TokenOut:
     """Revoke a token: it stops working at once. Revoking a revoked token changes nothing."""
-    try:
-        token = _accounts(request).revoke_token(principal_of(request).username, token_id)
-    except AccountError as exc:  # the only refusal without an owner: no such token
-        raise NotFound(str(exc)) from None
+    token = _accounts(request).revoke_token(principal_of(request).username, token_id)
     return TokenOut.of(token)
 
 
-@router.get("/api/audit", openapi_extra=access(Permission.AUDIT), tags=["admin"], responses=DENIED)
+@router.get(
+    "/api/audit",
+    openapi_extra=access(Permission.AUDIT),
+    tags=["admin"],
+    response_model=None,
+    responses={**SIGNED_IN, 200: {"model": AuditDocument}},
+)
 def api_audit(
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=1000, description="How many entries.")] = PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_AUDIT, description="How many entries, newest first.")] = 50,
     before: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only entries before this seq: the last seq of a page.")
     ] = None,
-) -> list[AuditEntryOut]:
-    """The audit log, newest first: who changed what, when."""
-    return [AuditEntryOut.model_validate(entry) for entry in _workspace(request).audit_log(limit, before)]
+) -> dict[str, Any]:
+    """The audit log, newest first, as `tandem audit list --format json`: who changed what, when."""
+    return ask(_workspace(request), AuditQuestion.parse(limit=limit, before=before))
 
 
-@router.get("/api/audit/verify", openapi_extra=access(Permission.AUDIT), tags=["admin"], responses=DENIED)
+@router.get(
+    "/api/audit/verify",
+    openapi_extra=access(Permission.AUDIT),
+    tags=["admin"],
+    response_model=None,
+    responses={**SIGNED_IN, 200: {"model": AuditCheck}},
+)
 def api_verify_audit(
     request: Request,
     expect_head: Annotated[
         str | None,
         Query(
-            pattern=HEAD_PATTERN,
-            description="A head_hash kept from an earlier check: also detects deleted newest entries.",
+            max_length=200,
+            description="A head_hash kept from an earlier check (64 hexadecimal digits): also detects deleted "
+            "newest entries.",
         ),
     ] = None,
-) -> AuditCheck:
-    """Walk the whole hash chain: every edited entry, gap and broken link is a problem, named by its seq."""
-    verification = _workspace(request).verify_audit(expect_head.lower() if expect_head else None)
-    return AuditCheck(
-        ok=verification.ok,
-        entries=verification.entries,
-        head_hash=verification.head_hash,
-        problems=[AuditProblemOut(seq=p.seq, message=p.message) for p in verification.problems],
-    )
+) -> dict[str, Any]:
+    """Walk the whole hash chain, as `tandem audit verify --format json`: every edited entry, gap and broken link
+    is a problem, named by its seq."""
+    return ask(_workspace(request), AuditVerifyQuestion.parse(expect_head=expect_head))

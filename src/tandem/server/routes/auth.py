@@ -1,4 +1,9 @@
-"""Signing in and out, and the signed-in user's own account: password and API tokens."""
+"""Signing in and out, and the signed-in user's own account: password and API tokens.
+
+The Account page lists the signed-in user's own tokens: the tokens question (`tandem.questions.TokensQuestion`)
+asked for them, the document ``GET /api/tokens?user=`` answers an admin. A refused change is shown on the page
+with the status of its kind (`tandem.server.refusals`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from tandem.accounts import AccountError, Permission, Role, SignInRefused
+from tandem.questions import TokensQuestion, ask
 from tandem.server.access import SESSION_COOKIE, GuardedRoute, access, principal_of
 from tandem.server.pages import render
-from tandem.server.refusals import INVALID
+from tandem.server.refusals import INVALID, explain
 
 router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
@@ -102,17 +108,24 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _account_page(request: Request, **context: Any) -> Any:
+def _account_page(request: Request, status: int = 200, **context: Any) -> Any:
     principal = principal_of(request)
     workspace = request.app.state.tandem.workspace
     return render(
         request,
         "account.html",
+        status_code=status,
         title="Account",
-        tokens=workspace.accounts.tokens(principal.username),
+        tokens=ask(workspace, TokensQuestion(user=principal.username))["tokens"],
         min_length=workspace.settings["password_min_length"],
         **context,
     )
+
+
+def _refused(request: Request, exc: AccountError) -> Any:
+    """The page again, saying why, with the status of the refusal's kind."""
+    status, _ = explain(exc)
+    return _account_page(request, status, error=str(exc))
 
 
 @router.get("/account", openapi_extra=access(Permission.SIGNED_IN), include_in_schema=False)
@@ -130,7 +143,7 @@ def change_password(
     try:
         request.app.state.tandem.workspace.accounts.change_own_password(principal, current, new)
     except AccountError as exc:
-        return _account_page(request, error=str(exc))
+        return _refused(request, exc)
     # The principal of this request still carries the old flag; show the page as it now is.
     request.state.principal = request.app.state.tandem.workspace.accounts.session_principal(request.state.session_token)
     return _account_page(request, message="Password changed.")
@@ -148,7 +161,7 @@ def create_own_token(
             principal.username, principal.username, name, role or None
         )
     except AccountError as exc:
-        return _account_page(request, error=str(exc))
+        return _refused(request, exc)
     return _account_page(request, new_token=secret, message="Token created.")
 
 
@@ -160,7 +173,7 @@ def revoke_own_token(
     try:
         request.app.state.tandem.workspace.accounts.revoke_token(principal.username, token_id, owner=principal.username)
     except AccountError as exc:
-        return _account_page(request, error=str(exc))
+        return _refused(request, exc)
     return _account_page(request, message=f"Token #{token_id} revoked.")
 
 

@@ -1,36 +1,39 @@
 """What the data says about the definitions: the weekly loosening signal and suggestions from data (REST).
 
-Both are read-only and computed through the server's result cache, keyed by the data version of the tables they
-read and the definition version, like every other figure; the Definitions page shows them from these documents.
+Both are read-only questions (`tandem.questions.SignalQuestion`, `SuggestionsQuestion`) answered through the
+server's result cache, keyed by the data version of the tables they read and the definition version, like every
+other figure; they are the documents `tandem definitions signal` and `suggest` print with ``--format json``, and
+the Definitions page shows the signal from its document.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from tandem.accounts import Permission
-from tandem.questions import parse_moment
+from tandem.questions import SignalQuestion, SuggestionsQuestion
+from tandem.questions.definitions import MAX_TOP
 from tandem.server.access import GuardedRoute, access
-from tandem.server.refusals import INVALID
-from tandem.server.routes.funnel import REFUSALS, AsOf
+from tandem.server.refusals import INVALID, SIGNED_IN
 from tandem.server.state import ServerState
 
 router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
-#: The tables each document reads.
-SIGNAL_TABLES = ("leads", "stage_events")
-SUGGESTION_TABLES = ("leads", "stage_events")
-
+AsOf = Annotated[
+    str | None,
+    Query(max_length=64, description="Observe the data as of this moment (ISO 8601, UTC; default now)."),
+]
 Weeks = Annotated[int, Query(ge=1, le=52, description="Recent span, in complete weeks.")]
 BaselineWeeks = Annotated[int, Query(ge=1, le=104, description="Baseline span: the weeks before the recent ones.")]
+# Checked by the question (1 to 365), which names it: the funnel's `window` is another parameter.
 WindowDays = Annotated[
-    int | None,
-    Query(ge=1, le=365, description="Days an MQL has to reach the next stage (default: signal_window_days)."),
+    str | None,
+    Query(
+        max_length=16, description="Days an MQL has to reach the next stage, 1 to 365 (default: signal_window_days)."
+    ),
 ]
-MAX_TOP = 100
 HistoryWeeks = Annotated[
     int, Query(ge=1, le=104, description="Readings in `history`: the Mondays before as_of, then as_of itself.")
 ]
@@ -40,7 +43,7 @@ SuggestStage = Annotated[
 ]
 
 
-@router.get("/api/definitions/signal", openapi_extra=access(Permission.READ), tags=["definitions"], responses=REFUSALS)
+@router.get("/api/definitions/signal", openapi_extra=access(Permission.READ), tags=["definitions"], responses=SIGNED_IN)
 def api_definitions_signal(
     request: Request,
     as_of: AsOf = None,
@@ -55,71 +58,32 @@ def api_definitions_signal(
     test's counts, rates, effect and p-value; `weeks` the weekly series behind them, each week with the span it
     belongs to in each test; `history` what the signal said as of each Monday before (for a chart).
     """
-    return signal_document(
-        request.app.state.tandem,
-        as_of=parse_moment(as_of, "as_of"),
+    question = SignalQuestion.parse(
+        as_of=as_of,
         weeks=weeks,
         baseline_weeks=baseline_weeks,
-        window_days=window_days,
+        signal_window_days=window_days or None,
         history_weeks=history_weeks,
     )
+    state: ServerState = request.app.state.tandem
+    return state.answer(question)
 
 
-def signal_document(
-    state: ServerState,
-    *,
-    as_of: datetime | None = None,
-    weeks: int = 4,
-    baseline_weeks: int = 12,
-    window_days: int | None = None,
-    history_weeks: int = 12,
-) -> dict[str, Any]:
-    """The signal's document through the result cache: what the API returns and the Definitions page shows."""
-    from tandem.definitions.signal import loosening_signal
-
-    question = {
-        "as_of": as_of,
-        "weeks": weeks,
-        "baseline_weeks": baseline_weeks,
-        "window_days": window_days,
-        "history_weeks": history_weeks,
-    }
-
-    def compute() -> dict[str, Any]:
-        signal = loosening_signal(
-            state.workspace,
-            as_of=as_of,
-            recent_weeks=weeks,
-            baseline_weeks=baseline_weeks,
-            window_days=window_days,
-            history_weeks=history_weeks,
-        )
-        return signal.as_dict()
-
-    document: dict[str, Any] = state.cached("definitions.signal", question, compute, tables=SIGNAL_TABLES)
-    return document
+def signal_document(state: ServerState) -> dict[str, Any]:
+    """The signal as of now with the documented settings: what the Definitions page shows."""
+    return state.answer(SignalQuestion())
 
 
 @router.get(
     "/api/definitions/suggestions",
     openapi_extra=access(Permission.READ),
     tags=["definitions"],
-    responses=REFUSALS,
+    responses=SIGNED_IN,
 )
 def api_definitions_suggestions(
     request: Request, as_of: AsOf = None, top: Top = 10, stage: SuggestStage = None
 ) -> dict[str, Any]:
     """Suggestions from data (`tandem definitions suggest`): the attributes that predict won with their effect, the
     model's held-out AUC, and the threshold curve of its score for a stage. It never changes the definitions."""
-    from tandem.definitions.suggestions import suggest_definitions
-
-    state = request.app.state.tandem
-    moment = parse_moment(as_of, "as_of")
-    # One model per (as_of, stage), whatever `top`: every attribute is kept and the list cut per request.
-    question = {"as_of": moment, "stage": stage}
-
-    def compute() -> dict[str, Any]:
-        return suggest_definitions(state.workspace, stage=stage, as_of=moment, top=MAX_TOP).as_dict()
-
-    document: dict[str, Any] = state.cached("definitions.suggestions", question, compute, tables=SUGGESTION_TABLES)
-    return {**document, "attributes": document["attributes"][:top]}
+    state: ServerState = request.app.state.tandem
+    return state.answer(SuggestionsQuestion.parse(as_of=as_of, top=top, stage=stage))

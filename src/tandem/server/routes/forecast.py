@@ -4,7 +4,7 @@ on past periods, the early warnings and the alerts sent.
 - ``GET /api/forecast``: `tandem forecast --format json` for the same question (`tandem.forecast.service`);
 - ``GET /api/forecast/backtest``: `tandem forecast backtest --format json`;
 - ``GET /api/forecast/warnings``: `tandem forecast warnings --format json` (`tandem.forecast.warnings`);
-- ``GET /api/alerts``: what the alert rules sent or tried, newest first (`tandem alerts history`), without the
+- ``GET /api/alerts``: what the alert rules sent or tried, newest first (`tandem alerts list`), without the
   destinations' addresses (a webhook's address can be its secret);
 - ``GET /forecast``: all four for people, with a chart of the range and one of the backtest.
 
@@ -27,7 +27,7 @@ from tandem.errors import ConfigError, TandemError
 from tandem.forecast.backtest import BACKTEST_SIMULATIONS
 from tandem.forecast.simulate import DEFAULT_SIMULATIONS
 from tandem.plan.goals import Period, current_quarter, parse_period
-from tandem.questions import BacktestQuestion, ForecastQuestion, WarningsQuestion
+from tandem.questions import AlertsQuestion, BacktestQuestion, ForecastQuestion, WarningsQuestion, ask
 from tandem.questions.forecast import MAX_SEED, MAX_SIMULATIONS, MIN_BACKTEST_SIMULATIONS, MIN_SIMULATIONS
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
@@ -132,16 +132,16 @@ def _warnings_or_reason(state: ServerState, period: Period) -> dict[str, Any]:
         return {"period": period.label, "unavailable": str(exc)}
 
 
-def alerts_document(state: ServerState, limit: int = 50, period: str | None = None) -> dict[str, Any]:
-    """What the alert rules sent or tried, newest first; each destination by name and channel, not its address."""
-    records = state.workspace.alerts.history(limit=limit, period=period)
-    alerts = []
-    for record in records:
-        row = record.as_dict()
-        row.pop("target", None)
-        row["text"] = record.text
-        alerts.append(row)
-    return {"alerts": alerts, "limit": limit}
+def alerts_document(
+    state: ServerState,
+    limit: int = 50,
+    period: str | None = None,
+    status: str | None = None,
+    rule: str | None = None,
+) -> dict[str, Any]:
+    """What the alert rules sent or tried, newest first (`tandem.questions.AlertsQuestion`); each destination by name
+    and channel, not its address. Asked afresh each time: the history changes outside the warehouse."""
+    return ask(state.workspace, AlertsQuestion.parse(limit=limit, status=status, rule=rule, period=period))
 
 
 # --- the REST API -------------------------------------------------------------------------------------------------
@@ -209,12 +209,22 @@ def api_forecast_warnings(request: Request, period: PeriodParam = None, as_of: A
     response_model=None,
     responses={**SIGNED_IN, **BAD_PERIOD},
 )
-def api_alerts(request: Request, limit: Limit = 50, period: PeriodParam = None) -> dict[str, Any]:
-    """What the alert rules sent (or tried to), newest first, as `tandem alerts history --format json`: each alert's
+def api_alerts(
+    request: Request,
+    limit: Limit = 50,
+    period: Annotated[
+        str | None, Query(max_length=16, description="Only this period's: 2027, 2027-Q1 or 2027-01.")
+    ] = None,
+    status: Annotated[
+        str | None, Query(max_length=20, description="Only this status: sending, sent, failed or gave_up.")
+    ] = None,
+    rule: Annotated[str | None, Query(max_length=200, description="Only this rule's alerts.")] = None,
+) -> dict[str, Any]:
+    """What the alert rules sent (or tried to), newest first, as `tandem alerts list --format json`: each alert's
     rule, signal, period, destination (its name and channel, not its address), status, tries, last error, when it
-    fired and was sent, its text and payload. Optional ``period`` keeps that period's only."""
-    label = chosen_period(period).label if period is not None and period.strip() else None
-    return alerts_document(_state(request), limit, label)
+    fired, was last tried and was sent (UTC), its text and payload. Optional ``period``, ``status`` and ``rule``
+    keep only those."""
+    return alerts_document(_state(request), limit, period, status, rule)
 
 
 # --- the page -----------------------------------------------------------------------------------------------------

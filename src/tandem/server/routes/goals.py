@@ -5,8 +5,11 @@ is written to the audit log with it. The show document of a period (``GET /api/g
 page will show: the target and where it comes from, the periods in it with their derived targets, how children and
 slices add up, both teams' quotas with their derivation, and the won revenue so far.
 
-Refusals say why and change nothing: a period that is not ``2027``, ``2027-Q1`` or ``2027-01``, an amount that is
-not a positive number of whole cents, half a slice: 422; a goal that does not exist (to delete): 404.
+The two readings are the goals' questions (`tandem.questions.plan`: goals, goal), answered through the server's
+cache like every document; the changes go to `tandem.plan.goals.Goals`. Refusals say why and change nothing, with
+the status of their kind (`tandem.server.refusals`): a period that is not ``2027``, ``2027-Q1`` or ``2027-01``, an
+amount that is not a positive number of whole cents, half a slice: 422; a goal that does not exist (to delete):
+404; a role without the goals permission: 403.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tandem.accounts import Permission
-from tandem.plan.goals import MAX_NOTE_CHARS, MAX_VALUE_CHARS, GoalError
-from tandem.server.access import GuardedRoute, NotFound, access, principal_of
+from tandem.plan.goals import MAX_NOTE_CHARS, MAX_VALUE_CHARS
+from tandem.questions.plan import GoalQuestion, GoalsQuestion
+from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.refusals import INVALID
 from tandem.server.state import ServerState
 
@@ -74,58 +77,44 @@ def _state(request: Request) -> ServerState:
     return state
 
 
-def _refused(exc: GoalError, status_code: int = 422) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status_code)
-
-
 @router.get("/api/goals", openapi_extra=access(Permission.READ), tags=["goals"], responses=REFUSALS)
 def api_goals(request: Request) -> dict[str, Any]:
-    """Every goal, by period (a year before its quarters and months), then slice."""
-    return {"goals": [g.as_dict() for g in _state(request).workspace.goals.all()]}
+    """Every goal, by period (a year before its quarters and months), then slice, as `tandem goal list --format
+    json`."""
+    return _state(request).answer(GoalsQuestion())
 
 
 @router.get(
     "/api/goals/{period}",
     openapi_extra=access(Permission.READ),
     tags=["goals"],
-    response_model=None,
     responses={**REFUSALS, **BAD_PERIOD, 400: {"model": GoalRefusal, "description": "The data cannot be measured."}},
 )
-def api_goal(request: Request, period: PeriodPath) -> dict[str, Any] | JSONResponse:
+def api_goal(request: Request, period: PeriodPath) -> dict[str, Any]:
     """A period's goal as `tandem goal show PERIOD --format json`: the target and where it comes from (its goal, or
     its share of a longer period's by days), the periods in it, how their goals and the slices' add up (unallocated
     or in excess), sales' and marketing's quotas with their derivation, won revenue so far, and the changes made."""
-    state = _state(request)
-    try:
-        with state.warehouse_lock:  # the measured share and the attainment are computed on the warehouse
-            return state.workspace.goals.show(period)
-    except GoalError as exc:
-        return _refused(exc)
+    return _state(request).answer(GoalQuestion.parse(period=period))
 
 
 @router.put(
     "/api/goals/{period}",
     openapi_extra=access(Permission.GOALS),
     tags=["goals"],
-    response_model=None,
     responses={**REFUSALS, **UNREADABLE, **BAD_PERIOD},
 )
-def api_set_goal(request: Request, period: PeriodPath, body: GoalIn) -> dict[str, Any] | JSONResponse:
+def api_set_goal(request: Request, period: PeriodPath, body: GoalIn) -> dict[str, Any]:
     """Set the goal of a period, or of one slice of it (an exec or an admin); the answer's ``replaced`` is the goal
     it replaced. Written to the audit log as ``goal.set`` with the amount it replaced."""
-    state = _state(request)
-    try:
-        goal = state.workspace.goals.set(
-            principal_of(request),
-            period,
-            body.amount,
-            dimension=body.dimension,
-            value=body.value,
-            marketing_share=body.marketing_share,
-            note=body.note,
-        )
-    except GoalError as exc:
-        return _refused(exc)
+    goal = _state(request).workspace.goals.set(
+        principal_of(request),
+        period,
+        body.amount,
+        dimension=body.dimension,
+        value=body.value,
+        marketing_share=body.marketing_share,
+        note=body.note,
+    )
     return {"goal": goal.as_dict()}
 
 
@@ -133,7 +122,6 @@ def api_set_goal(request: Request, period: PeriodPath, body: GoalIn) -> dict[str
     "/api/goals/{period}",
     openapi_extra=access(Permission.GOALS),
     tags=["goals"],
-    response_model=None,
     responses={**REFUSALS, **BAD_PERIOD, 404: {"model": GoalRefusal, "description": "No such goal."}},
 )
 def api_delete_goal(
@@ -143,15 +131,7 @@ def api_delete_goal(
         Dimension | None, Query(description="The slice's dimension (none: the whole company).")
     ] = None,
     value: Annotated[str | None, Query(max_length=MAX_VALUE_CHARS, description="The slice's value.")] = None,
-) -> dict[str, Any] | JSONResponse:
+) -> dict[str, Any]:
     """Delete the goal of a period, or of one slice (an exec or an admin); audited as ``goal.delete``."""
-    state = _state(request)
-    goals = state.workspace.goals
-    try:
-        if goals.get(period, dimension, value) is None:
-            shown = f"{period} {dimension}={value}" if dimension else period
-            raise NotFound(f"there is no goal for {shown}; GET /api/goals lists the goals there are")
-        deleted = goals.delete(principal_of(request), period, dimension=dimension, value=value)
-    except GoalError as exc:
-        return _refused(exc)
+    deleted = _state(request).workspace.goals.delete(principal_of(request), period, dimension=dimension, value=value)
     return {"deleted": deleted.as_dict()}

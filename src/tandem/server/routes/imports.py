@@ -6,6 +6,9 @@ While the server runs, this is how data comes into a DuckDB workspace (see `tand
 
 Every route here caps its request body while it streams in (`CappedRoute`), before anything parses it: the CSRF
 check of a browser post reads the form, so a cap applied later would come after the bytes were spooled to disk.
+
+The import log is a question (`tandem.questions.ImportsQuestion`): ``GET /api/imports`` answers the document
+``tandem imports --format json`` prints, through the cache keyed by the newest import into each table.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from starlette.types import Message, Receive
 
 from tandem.accounts import Permission, Principal
 from tandem.errors import ImportValidationError, TandemError
+from tandem.questions import ImportsQuestion
+from tandem.questions.admin import MAX_IMPORTS
 from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import render
 from tandem.server.refusals import INVALID
@@ -291,8 +296,9 @@ def _problems(exc: ImportValidationError) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # The page
 # ---------------------------------------------------------------------------------------------------------------
-def _history(state: ServerState, limit: int) -> list[dict[str, Any]]:
-    return state.cached("imports", limit, lambda: state.workspace.imports(limit))
+def _history(state: ServerState, limit: int) -> dict[str, Any]:
+    """The import log's document, newest first (cached until the next import into any table)."""
+    return state.answer(ImportsQuestion.parse(limit=limit))
 
 
 def _imports_page(request: Request, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -303,7 +309,7 @@ def _imports_page(request: Request, status_code: int = 200, **context: Any) -> H
         "imports.html",
         status_code,
         title="Imports",
-        history=_history(state, HISTORY_SHOWN),
+        history=_history(state, HISTORY_SHOWN)["imports"],
         can_import=principal.may(Permission.IMPORT),
         tables=list(TABLES),
         presets=list_presets(),
@@ -353,9 +359,13 @@ def upload_from_page(
 # REST
 # ---------------------------------------------------------------------------------------------------------------
 @router.get("/api/imports", openapi_extra=access(Permission.READ), tags=["imports"])
-def api_imports(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = HISTORY_SHOWN) -> dict[str, Any]:
-    """Past imports, newest first: when, who, table, file, sha256, rows added/updated/unchanged/rejected."""
-    return {"imports": _history(request.app.state.tandem, limit)}
+def api_imports(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=MAX_IMPORTS, description="How many, newest first.")] = HISTORY_SHOWN,
+) -> dict[str, Any]:
+    """Past imports, newest first, as `tandem imports --format json`: when, who, table, file, sha256, rows
+    added/updated/unchanged/rejected."""
+    return _history(request.app.state.tandem, limit)
 
 
 PROBLEMS_EXAMPLE = {

@@ -2,21 +2,28 @@
 
 A plan goes through `tandem.plan.proposals.Plans`, as on the command line (`tandem plan propose|review|accept|
 send-back|reject|show|history`). The coarse gates are the definitions' permissions: proposing needs
-`Permission.PROPOSE` (and `Plans` itself takes only marketing users); commenting, accepting, sending back and
-rejecting need `Permission.DECIDE` (and `Plans` decides who exactly: marketing or sales users comment, a sales
-leader who is not the version's author decides). What it refuses is answered, never hidden:
+`Permission.PROPOSE`, commenting and deciding `Permission.DECIDE`; who exactly may take which step on which version
+is `tandem.plan.proposals.allowed_actions`, which the plans' documents list for the person asking (``actions``) and
+the pages ask to show their forms, and which the steps themselves enforce. What is refused is answered with the
+status of its kind (`tandem.server.refusals`), never hidden:
 
 - a plan file with problems: 422, every problem with its line and column (``problems``); nothing stored;
-- a refusal as asked (not marketing, not a sales leader, the author deciding, no goal to check the plan against,
-  a file identical to the version waiting or to the baseline, an empty comment or reason): 422 with the reason;
-- a decision or comment on a version that is no longer the one waiting (stale: a newer version replaced it; or
-  decided already): 409, since only a new version can go on;
-- an unknown plan: 404.
+- something asked that cannot be used (an empty comment or reason, no goal to check the plan against): 422;
+- a role, or the version's author, that may not take the step (not marketing, not a sales leader, deciding on
+  one's own version): 403;
+- a version that is no longer the one waiting (replaced by a newer one, or decided already), nothing waiting, or a
+  proposal identical to the version waiting: 409, since only a new version can go on;
+- an unknown plan or version: 404.
 
-Scenarios (`GET /api/plan/scenarios`, and the Plan page's form, `GET /plan/scenarios`) answer `tandem plan
-scenarios FILE --format json` for a period and revenue (default: next quarter and its goal); a scenarios file that
-cannot be used is a 422 naming the place. They are questions, not changes: asked with GET (the file in the query
-string), so that every role may ask them, viewers included (who may change nothing: test_access_matrix.py).
+The plans' documents are the plans and plan questions (`tandem.questions.plan`), asked for the signed-in user. They
+are read straight from the application database rather than through the result cache: every proposal, comment and
+decision changes them, and a key that said so would read as much as the documents themselves.
+
+Scenarios (`GET /api/plan/scenarios`, and the Plan page's form, `GET /plan/scenarios`) answer the scenarios question,
+`tandem plan scenarios FILE --format json`, for a period and revenue (default: next quarter and its goal) and the
+waterfall's other parameters; a scenarios file that cannot be used is a 422 naming the place. They are questions, not
+changes: asked with GET (the file in the query string), so that every role may ask them, viewers included (who may
+change nothing: test_access_matrix.py).
 
 The Plan page (`tandem.server.routes.plan`) includes ``plan_plans.html``, which asks `plans_section` (a template
 global) for the plans, the propose form's example and what the form posted here left to show (problems, the
@@ -26,32 +33,54 @@ scenarios compared): the forms here re-render the Plan page through its own rout
 from __future__ import annotations
 
 import json
-import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from tandem.accounts import Permission, Principal, Role
+from tandem.accounts import Permission, Principal
 from tandem.errors import ConfigError, TandemError
-from tandem.plan.calculator import Given, next_quarter, plan_inputs
-from tandem.plan.goals import Period, parse_amount, parse_period
-from tandem.plan.proposals import MAX_COMMENT_CHARS, PlanError, PlanFileError, PlanInfo, PlanVersionInfo
-from tandem.plan.scenarios import compare, load_scenarios
-from tandem.server.access import GuardedRoute, NotFound, access, principal_of
+from tandem.periods import CalendarPeriod, next_quarter, parse_period
+from tandem.plan.proposals import (
+    MAX_COMMENT_CHARS,
+    Action,
+    PlanFileError,
+    PlanVersionInfo,
+    allowed_actions,
+)
+from tandem.questions import ask
+from tandem.questions.plan import (
+    MAX_SCENARIOS_CHARS,
+    PLAN_TABLES,
+    PlanQuestion,
+    PlansQuestion,
+    ScenariosQuestion,
+)
+from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import environment, render
-from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, file_problems
-from tandem.server.routes.plan import TABLES, goals_key, missing_goal, plan_page
+from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, explain, file_problems
+from tandem.server.routes.plan import (
+    AsOf,
+    Channels,
+    DealSize,
+    History,
+    Horizon,
+    Lags,
+    Lookback,
+    Rates,
+    Seed,
+    Where,
+    plan_page,
+)
 from tandem.server.state import ServerState
 
 router = APIRouter(route_class=GuardedRoute, responses=INVALID)
 
-#: A plan file is a few kilobytes of YAML; a scenarios file a few hundred characters.
+#: A plan file is a few kilobytes of YAML.
 MAX_DOCUMENT_CHARS = 256 * 1024
-MAX_SCENARIOS_CHARS = 8 * 1024  # asked in the query string
 #: Notes and reasons: a few sentences (comments: what `Plans` takes).
 MAX_TEXT_CHARS = 2000
 #: The biggest shortfalls a proposal's page lists.
@@ -89,69 +118,64 @@ class ReasonIn(BaseModel):
 
 
 REFUSALS = SIGNED_IN
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "No such plan."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Refusal, "description": "No such plan (or version)."}}
+NOT_ALLOWED: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": Refusal,
+        "description": "The role lacks the permission (see x-access), or may not take this step on this version "
+        "(not marketing, not a sales leader, its author deciding: see the plan's `actions`). Nothing changed.",
+    },
+}
 DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
+    **NOT_ALLOWED,
     **UNREADABLE,
     **NOT_FOUND,
     409: {
         "model": Refusal,
         "description": "The version named is no longer the one waiting (replaced by a newer one, or decided "
-        "already); read the plan again.",
+        "already), or nothing is waiting; read the plan again.",
     },
-    422: {
-        "model": Refusal,
-        "description": "Refused as asked (not a sales leader, the author deciding, not marketing or sales, no "
-        "comment or reason, no such version); the detail says why. Nothing changed.",
-    },
+    422: {"model": Refusal, "description": "No comment or reason; the detail says why. Nothing changed."},
 }
 PROPOSAL_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
+    **NOT_ALLOWED,
     **UNREADABLE,
+    409: {"model": Refusal, "description": "Identical to the version waiting (or, none waiting, to the baseline)."},
     422: {
         "model": Refusal,
-        "description": "The file has problems (every one in `problems`, by line and column), or the proposal is "
-        "refused as asked (not marketing, no goal for the period, identical to the version waiting or the "
-        "baseline). Nothing was stored.",
+        "description": "The file has problems (every one in `problems`, by line and column), or cannot be checked "
+        "(no goal for the period, numbers out of range). Nothing was stored.",
     },
 }
 SCENARIO_REFUSALS: dict[int | str, dict[str, Any]] = {
     **REFUSALS,
-    400: {"model": Refusal, "description": "A bad period or revenue, or no goal to plan for; the detail says."},
-    422: {"model": Refusal, "description": "The scenarios file cannot be used; the detail names the place."},
+    400: {"model": Refusal, "description": "The workspace cannot answer it; the detail says why."},
+    422: {
+        "model": Refusal,
+        "description": "A bad parameter or no goal to plan for (`field` names it), or a scenarios file that cannot "
+        "be used (the detail names the place).",
+    },
 }
 
 
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.tandem
+    return state
+
+
 # --- reading ------------------------------------------------------------------------------------------------------
-def actions_of(principal: Principal, plan: PlanInfo) -> list[str]:
-    """What `principal` may do with the plan's waiting version: "review", "accept", "send_back", "reject".
-
-    Mirrors `Plans`' rules so that pages show only the forms that work; `Plans` still decides.
-    """
-    waiting = plan.waiting
-    if waiting is None or principal.role not in (Role.MARKETING, Role.SALES):
-        return []
-    actions = ["review"]
-    if principal.role is Role.SALES and principal.is_leader and principal.username != waiting.author:
-        actions += ["accept", "send_back", "reject"]
-    return actions
+def plans_document(state: ServerState, principal: Principal, period: str | None = None) -> dict[str, Any]:
+    """`tandem plan history [PERIOD] --format json` for `principal`: every plan, with what they may do on each."""
+    return ask(state.workspace, PlansQuestion.parse(period=period, asked_by=principal))
 
 
-def plan_document(principal: Principal, plan: PlanInfo) -> dict[str, Any]:
-    """A plan with every version, its status (the latest version's), and what the caller may do with it."""
-    return {
-        **plan.as_dict(),
-        "status": plan.latest.status,
-        "latest": plan.latest.version,
-        "actions": actions_of(principal, plan),
-    }
-
-
-def _plan(state: ServerState, plan_id: int) -> PlanInfo:
-    try:
-        return state.workspace.plans.plan(plan_id)
-    except PlanError as exc:
-        raise NotFound(str(exc)) from None
+def plan_document(
+    state: ServerState, principal: Principal, plan: int | str, version: int | str | None = None
+) -> dict[str, Any]:
+    """`tandem plan show PLAN [--version N] --format json` for `principal`."""
+    return ask(state.workspace, PlanQuestion.parse(plan=plan, plan_version=version, asked_by=principal))
 
 
 def _problems(exc: PlanFileError) -> list[dict[str, Any]]:
@@ -165,52 +189,36 @@ def _summary(exc: PlanFileError) -> str:
 # --- changing -----------------------------------------------------------------------------------------------------
 def _propose(state: ServerState, principal: Principal, text: str, note: str) -> PlanVersionInfo:
     with state.warehouse_lock:  # the sufficiency check runs the plan forward on the warehouse's history
-        try:
-            return state.workspace.plans.propose(principal, text, note=note)
-        except (PlanError, PlanFileError):  # ValueErrors too: the service's own refusals pass as they are
-            raise
-        except (ValueError, ArithmeticError) as exc:
-            # Numbers or dates the model cannot carry (a volume of 1e29 leads, a program to 9999-12-31): the check
-            # fails before anything is stored, so this is a refusal of the file, not a server error.
-            raise PlanError(
-                f"the sufficiency check cannot run on this plan: its volumes or dates are out of range ({exc}); "
-                "nothing was stored"
-            ) from None
+        return state.workspace.plans.propose(principal, text, note=note)
 
 
 def _decide(
-    state: ServerState, principal: Principal, plan_id: int, decision: str, text: str, version: int | None
+    state: ServerState, principal: Principal, plan_id: int, decision: Action, text: str, version: int | None
 ) -> PlanVersionInfo:
     plans = state.workspace.plans
-    _plan(state, plan_id)
-    if decision == "review":
+    if decision in (Action.REVIEW, Action.ACCEPT) and version is None:  # the API's bodies always name it
+        raise ConfigError("the form did not say which version was read; reload the page and try again")
+    if decision is Action.REVIEW:
         assert version is not None
         return plans.review(principal, plan_id, text, version)
-    if decision == "accept":
+    if decision is Action.ACCEPT:
         assert version is not None
         return plans.accept(principal, plan_id, version)
-    if decision == "send_back":
+    if decision is Action.SEND_BACK:
         return plans.send_back(principal, plan_id, text, version)
     return plans.reject(principal, plan_id, text, version)
 
 
-def _refusal_status(state: ServerState, plan_id: int, version: int | None) -> int:
-    """409 when the version named is no longer the one waiting (only a new version can go on); 422 otherwise."""
-    plan = state.workspace.plans.plan(plan_id)
-    if version is None:
-        return 409 if plan.waiting is None else 422
-    named = next((v for v in plan.versions if v.version == version), None)
-    return 409 if named is not None and named.status != "proposed" else 422
-
-
 # --- REST ---------------------------------------------------------------------------------------------------------
-@router.get("/api/plans", openapi_extra=access(Permission.READ), tags=["plan"], responses=REFUSALS)
-def api_plans(request: Request) -> dict[str, Any]:
-    """Every period's plan, oldest period first: each version (status, author, note, the file, its sufficiency
-    check as run when proposed, comments, decisions), the baseline (the accepted version) and the one waiting."""
-    state: ServerState = request.app.state.tandem
-    principal = principal_of(request)
-    return {"plans": [plan_document(principal, p) for p in state.workspace.plans.plans()]}
+@router.get("/api/plans", openapi_extra=access(Permission.READ), tags=["plan"], responses={**REFUSALS, **NOT_FOUND})
+def api_plans(
+    request: Request,
+    period: Annotated[str | None, Query(max_length=16, description="2027-Q1: that period's plan only.")] = None,
+) -> dict[str, Any]:
+    """Every period's plan, oldest period first, as `tandem plan history --format json`: each version (status,
+    author, note, the file, its sufficiency check as run when proposed, comments, decisions), the baseline (the
+    accepted version), the one waiting, and the ``actions`` the caller may take on it (``asked_by``)."""
+    return plans_document(_state(request), principal_of(request), period)
 
 
 @router.post(
@@ -226,13 +234,10 @@ def api_propose(request: Request, body: PlanIn) -> dict[str, Any] | JSONResponse
     waiting for a sales leader. The file is checked in full (every problem by line and column) and run forward
     through the funnel model against the period's goal (the sufficiency check, kept with the version) before
     anything is stored. Answers ``version`` as `tandem plan propose --format json` prints it."""
-    state: ServerState = request.app.state.tandem
     try:
-        proposed = _propose(state, principal_of(request), body.document, body.note)
+        proposed = _propose(_state(request), principal_of(request), body.document, body.note)
     except PlanFileError as exc:
         return JSONResponse({"detail": _summary(exc), "problems": _problems(exc)}, status_code=422)
-    except PlanError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
     return {"version": proposed.as_dict()}
 
 
@@ -242,21 +247,21 @@ def api_propose(request: Request, body: PlanIn) -> dict[str, Any] | JSONResponse
     tags=["plan"],
     responses={**REFUSALS, **NOT_FOUND},
 )
-def api_plan(request: Request, plan_id: PlanId) -> dict[str, Any]:
-    """One period's plan: every version with its file, programs, sufficiency check, comments and decision; the
-    baseline and the version waiting; and what the caller may do with it (``actions``)."""
-    state: ServerState = request.app.state.tandem
-    return plan_document(principal_of(request), _plan(state, plan_id))
+def api_plan(
+    request: Request,
+    plan_id: PlanId,
+    version: Annotated[
+        str | None, Query(description="The version shown in full (default: the one waiting, else the latest).")
+    ] = None,
+) -> dict[str, Any]:
+    """One period's plan, as `tandem plan show ID --format json`: every version with its file, programs,
+    sufficiency check, comments and decision; the baseline and the version waiting; ``version``, the one shown in
+    full; and what the caller may do on it (``actions``)."""
+    return plan_document(_state(request), principal_of(request), plan_id, version or None)
 
 
-def _api_decision(
-    request: Request, plan_id: int, decision: str, text: str, version: int | None
-) -> dict[str, Any] | JSONResponse:
-    state: ServerState = request.app.state.tandem
-    try:
-        decided = _decide(state, principal_of(request), plan_id, decision, text, version)
-    except PlanError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=_refusal_status(state, plan_id, version))
+def _api_decision(request: Request, plan_id: int, decision: Action, text: str, version: int | None) -> dict[str, Any]:
+    decided = _decide(_state(request), principal_of(request), plan_id, decision, text, version)
     return {"version": decided.as_dict()}
 
 
@@ -264,119 +269,48 @@ def _api_decision(
     "/api/plans/{plan_id}/review",
     openapi_extra=access(Permission.DECIDE),
     tags=["plan"],
-    response_model=None,
     responses=DECISION_REFUSALS,
 )
-def api_review(request: Request, plan_id: PlanId, body: ReviewIn) -> dict[str, Any] | JSONResponse:
+def api_review(request: Request, plan_id: PlanId, body: ReviewIn) -> dict[str, Any]:
     """Comment on the version waiting for a decision (a marketing or sales user), naming the version read."""
-    return _api_decision(request, plan_id, "review", body.comment, body.version)
+    return _api_decision(request, plan_id, Action.REVIEW, body.comment, body.version)
 
 
 @router.post(
     "/api/plans/{plan_id}/accept",
     openapi_extra=access(Permission.DECIDE),
     tags=["plan"],
-    response_model=None,
     responses=DECISION_REFUSALS,
 )
-def api_accept(request: Request, plan_id: PlanId, body: AcceptIn) -> dict[str, Any] | JSONResponse:
+def api_accept(request: Request, plan_id: PlanId, body: AcceptIn) -> dict[str, Any]:
     """Accept the version read as the period's baseline (a sales leader, not its author): plan against actual
     (``GET /api/plan/pacing``) measures the period against it from now on."""
-    return _api_decision(request, plan_id, "accept", "", body.version)
+    return _api_decision(request, plan_id, Action.ACCEPT, "", body.version)
 
 
 @router.post(
     "/api/plans/{plan_id}/send-back",
     openapi_extra=access(Permission.DECIDE),
     tags=["plan"],
-    response_model=None,
     responses=DECISION_REFUSALS,
 )
-def api_send_back(request: Request, plan_id: PlanId, body: ReasonIn) -> dict[str, Any] | JSONResponse:
+def api_send_back(request: Request, plan_id: PlanId, body: ReasonIn) -> dict[str, Any]:
     """Send the waiting version back to marketing with a reason (a sales leader, not its author)."""
-    return _api_decision(request, plan_id, "send_back", body.reason, body.version)
+    return _api_decision(request, plan_id, Action.SEND_BACK, body.reason, body.version)
 
 
 @router.post(
     "/api/plans/{plan_id}/reject",
     openapi_extra=access(Permission.DECIDE),
     tags=["plan"],
-    response_model=None,
     responses=DECISION_REFUSALS,
 )
-def api_reject(request: Request, plan_id: PlanId, body: ReasonIn) -> dict[str, Any] | JSONResponse:
+def api_reject(request: Request, plan_id: PlanId, body: ReasonIn) -> dict[str, Any]:
     """Close the waiting version for good, with a reason (a sales leader, not its author)."""
-    return _api_decision(request, plan_id, "reject", body.reason, body.version)
+    return _api_decision(request, plan_id, Action.REJECT, body.reason, body.version)
 
 
 # --- scenarios ----------------------------------------------------------------------------------------------------
-def _finite(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    return True
-
-
-def scenarios_question(period: str | None, revenue: str | None) -> tuple[Period, float | None]:
-    """The period (default: next quarter) and the revenue (None: the goal's); a bad one names the parameter."""
-    try:
-        chosen = (
-            parse_period(period)
-            if period and period.strip()
-            else next_quarter(datetime.now(UTC).replace(tzinfo=None).date())
-        )
-    except TandemError as exc:
-        raise ConfigError(f"period: {exc}") from None
-    try:
-        amount = float(parse_amount(revenue)) if revenue and revenue.strip() else None
-    except TandemError as exc:
-        raise ConfigError(f"revenue: {exc}") from None
-    return chosen, amount
-
-
-class ScenarioFileError(ConfigError):
-    """The scenarios file cannot be used (or a scenario in it cannot be applied): a 422 naming the place."""
-
-
-def scenarios_document(state: ServerState, text: str, period: Period, revenue: float | None) -> dict[str, Any]:
-    """`tandem plan scenarios FILE --format json` on the server's workspace, through the result cache."""
-    try:
-        scenarios = load_scenarios(text, "scenarios.yaml")
-    except ConfigError as exc:
-        raise ScenarioFileError(str(exc)) from None
-    key = {
-        "document": text,
-        "period": period.label,
-        "revenue": revenue,
-        "goals": goals_key(state) if revenue is None else None,
-    }
-
-    def check() -> None:
-        if revenue is None and (why := missing_goal(state, period)):
-            raise ConfigError(f"revenue: {why}")
-
-    def compute() -> dict[str, Any]:
-        inputs = plan_inputs(Given({}, {}), state.workspace, period=period, revenue=revenue)
-        try:
-            outcomes = compare(
-                inputs.model, scenarios, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs
-            )
-        except ConfigError as exc:
-            raise ScenarioFileError(f"scenarios.yaml: {exc}") from None
-        except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise ScenarioFileError(f"scenarios.yaml: the changes put the plan out of range ({exc})") from None
-        document = {"period": period.label, "scenarios": [o.as_dict() for o in outcomes]}
-        if not _finite(document):
-            raise ScenarioFileError("scenarios.yaml: the changes put the plan's numbers out of range")
-        return document
-
-    document: dict[str, Any] = state.cached("plan.scenarios", key, compute, tables=TABLES, check=check)
-    return document
-
-
 ScenariosText = Annotated[
     str,
     Query(
@@ -398,7 +332,6 @@ ScenariosRevenue = Annotated[
     "/api/plan/scenarios",
     openapi_extra=access(Permission.READ),
     tags=["plan"],
-    response_model=None,
     responses=SCENARIO_REFUSALS,
 )
 def api_scenarios(
@@ -406,18 +339,40 @@ def api_scenarios(
     document: ScenariosText,
     period: ScenariosPeriod = None,
     revenue: ScenariosRevenue = None,
-) -> dict[str, Any] | JSONResponse:
+    deal_size: DealSize = None,
+    rate: Rates = None,
+    lag: Lags = None,
+    channel: Channels = None,
+    as_of: AsOf = None,
+    lookback: Lookback = None,
+    horizon: Horizon = None,
+    where: Where = None,
+    seed: Seed = 0,
+    history: History = True,
+) -> dict[str, Any]:
     """Named what-ifs side by side with the base plan, as `tandem plan scenarios FILE --format json`: for each (the
     base first) what each stage needs, the deals, the budget that takes, and with a budget, the revenue it brings
-    and the share of the goal. The base is the workspace's history and the period's goal (or ``revenue``).
+    and the share of the goal. The base is the waterfall of the same parameters (`GET /api/plan/waterfall`): the
+    workspace's history and the period's goal, where not given.
 
     A question, not a change: asked with GET (the file in ``document``, a few hundred characters), so that every
     role may ask it, and answers are cached like every document."""
-    chosen, amount = scenarios_question(period, revenue)
-    try:
-        return scenarios_document(request.app.state.tandem, document.replace("\r\n", "\n"), chosen, amount)
-    except ScenarioFileError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    question = ScenariosQuestion.parse(
+        document=document,
+        period=period,
+        revenue=revenue,
+        deal_size=deal_size,
+        rate=rate,
+        lag=lag,
+        channel=channel,
+        as_of=as_of,
+        lookback=lookback,
+        horizon=horizon,
+        where=where,
+        seed=seed,
+        history=history,
+    )
+    return _state(request).answer(question)
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
@@ -431,7 +386,7 @@ def _yaml_text(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z][A-Za-z0-9_ .-]*", text) and text.strip() == text else json.dumps(text)
 
 
-def _example(state: ServerState, period: Period, doc: dict[str, Any] | None) -> str:
+def _example(state: ServerState, period: CalendarPeriod, doc: dict[str, Any] | None) -> str:
     """A plan for `period` to start from: a program for each priced channel, with the budget the reverse waterfall
     gives it (`doc`, the Plan page's), from the first month the leads are needed (not before this month) to the
     period's end."""
@@ -440,7 +395,7 @@ def _example(state: ServerState, period: Period, doc: dict[str, Any] | None) -> 
         from tandem.plan.history import channel_costs
 
         costs = state.cached(
-            "plan.channels", {}, lambda: [c.__dict__ for c in channel_costs(state.workspace)], tables=TABLES
+            "plan.channels", {}, lambda: [c.__dict__ for c in channel_costs(state.workspace)], tables=PLAN_TABLES
         )
     except TandemError:
         costs = []
@@ -448,7 +403,9 @@ def _example(state: ServerState, period: Period, doc: dict[str, Any] | None) -> 
     start = period.start
     if doc and doc.get("rows"):
         first_stage = doc["model"]["stages"][0]
-        needed = [r["month"] for r in doc["rows"] if r["stage"] == first_stage and r["required"] >= 0.5]
+        needed = [
+            date.fromisoformat(r["month"]) for r in doc["rows"] if r["stage"] == first_stage and r["required"] >= 0.5
+        ]
         this_month = datetime.now(UTC).date().replace(day=1)
         start = max(min(needed, default=period.start), this_month) if needed else period.start
         start = min(start, period.start)
@@ -485,25 +442,32 @@ scenarios:
 """
 
 
-def plans_section(request: Request, period: Period | None, doc: dict[str, Any] | None) -> dict[str, Any]:
-    """What the Plan page's "Plans" and "Scenarios" sections show (a template global: `plan_plans.html`)."""
-    state: ServerState = request.app.state.tandem
+def _version_of(plan: dict[str, Any], number: int | None) -> dict[str, Any] | None:
+    """Version `number` of a plan document, if any."""
+    return next((v for v in plan["versions"] if v["version"] == number), None)
+
+
+def plans_section(request: Request, period: CalendarPeriod | None, doc: dict[str, Any] | None) -> dict[str, Any]:
+    """What the Plan page's "Plans" section shows (a template global: `plan_plans.html`): the plans document for
+    the signed-in user, and the propose form when `allowed_actions` lets them propose."""
+    state = _state(request)
     principal = principal_of(request)
     posted: dict[str, Any] = getattr(request.state, "plan_proposals", {})
     chosen = period or next_quarter(datetime.now(UTC).replace(tzinfo=None).date())
-    plans = state.workspace.plans.plans()
+    plans = plans_document(state, principal)["plans"]
     rows = [
         {
-            "id": p.id,
-            "period": p.period,
-            "latest": p.latest,
-            "baseline": p.baseline,
-            "waiting": p.waiting,
-            "versions": len(p.versions),
+            "id": p["id"],
+            "period": p["period"],
+            "latest": p["versions"][-1],
+            "baseline": _version_of(p, p["baseline"]),
+            "waiting": _version_of(p, p["waiting"]),
+            "versions": len(p["versions"]),
+            "actions": p["actions"],
         }
-        for p in sorted(plans, key=lambda p: p.period, reverse=True)
+        for p in sorted(plans, key=lambda p: str(p["period"]), reverse=True)
     ]
-    can_propose = principal.role is Role.MARKETING
+    can_propose = Action.PROPOSE in allowed_actions(principal)
     return {
         "plans": rows,
         "can_propose": can_propose,
@@ -517,7 +481,7 @@ def plans_section(request: Request, period: Period | None, doc: dict[str, Any] |
 def scenarios_section(request: Request) -> dict[str, Any]:
     """What the Plan page's "Scenarios" section shows (a template global: `plan_scenarios.html`): the form's text
     (an example to start from), and what the form posted here compared, or why it could not."""
-    state: ServerState = request.app.state.tandem
+    state = _state(request)
     posted: dict[str, Any] = getattr(request.state, "plan_proposals", {})
     stages = state.workspace.stages
     step = f"{stages[1]}:{stages[2]}" if len(stages) > 2 else f"{stages[0]}:{stages[-1]}"
@@ -563,19 +527,19 @@ def propose_from_page(
     document: Annotated[str, Form(max_length=MAX_DOCUMENT_CHARS)] = "",
     note: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = "",
 ) -> Response:
-    state: ServerState = request.app.state.tandem
     text = document.replace("\r\n", "\n").replace("\x00", "")
     draft = {"document": text, "note": note}
     period = _period_named(text)  # the page comes back for the plan's period, when it names one
     try:
         if not text.strip():
-            raise PlanError("write the plan into the text box: its period and programs")
-        proposed = _propose(state, principal_of(request), text, note.replace("\x00", ""))
+            raise ConfigError("write the plan into the text box: its period and programs")
+        proposed = _propose(_state(request), principal_of(request), text, note.replace("\x00", ""))
     except PlanFileError as exc:
         problems = {"detail": _summary(exc), "issues": _problems(exc)}
         return _plan_page_again(request, 422, period, "", draft=draft, problems=problems)
-    except PlanError as exc:
-        return _plan_page_again(request, 422, period, "", draft=draft, error=str(exc))
+    except TandemError as exc:
+        status, why = explain(exc)
+        return _plan_page_again(request, status, period, "", draft=draft, error=why)
     return RedirectResponse(f"/plan/proposals/{proposed.plan_id}?done=proposed", status_code=303)
 
 
@@ -589,17 +553,15 @@ def scenarios_page(
     revenue: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The Plan page for the period and revenue, with the scenarios compared (or why they cannot be)."""
-    state: ServerState = request.app.state.tandem
     text = document.replace("\r\n", "\n").replace("\x00", "")
     try:
         if not text.strip():
-            raise ScenarioFileError("write the scenarios into the text box: `scenarios:` and a list of what-ifs")
-        chosen, amount = scenarios_question(period, revenue)
-        compared = scenarios_document(state, text, chosen, amount)
-    except ScenarioFileError as exc:
-        return _plan_page_again(request, 422, period, revenue, scenarios_text=text, scenarios_error=str(exc))
+            raise ConfigError("write the scenarios into the text box: `scenarios:` and a list of what-ifs")
+        question = ScenariosQuestion.parse(document=text, period=period or None, revenue=revenue or None)
+        compared = _state(request).answer(question)
     except TandemError as exc:
-        return _plan_page_again(request, 400, period, revenue, scenarios_text=text, scenarios_error=str(exc))
+        status, why = explain(exc)
+        return _plan_page_again(request, status, period, revenue, scenarios_text=text, scenarios_error=why)
     return _plan_page_again(request, 200, period, revenue, scenarios_text=text, scenarios=compared)
 
 
@@ -611,20 +573,20 @@ def _shortfalls(sufficiency: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _proposal_page(request: Request, plan_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:
-    state: ServerState = request.app.state.tandem
-    plan = _plan(state, plan_id)
-    shown = plan.waiting or plan.latest
+    plan = plan_document(_state(request), principal_of(request), plan_id)
+    shown = plan["version"]
     return render(
         request,
         "plan_proposal.html",
         status_code,
-        title=f"Plan #{plan.id} ({plan.period})",
+        title=f"Plan #{plan['id']} ({plan['period']})",
         plan=plan,
         shown=shown,
-        programs=shown.plan.programs,
-        check=shown.sufficiency,
-        shortfalls=_shortfalls(shown.sufficiency),
-        actions=actions_of(principal_of(request), plan),
+        baseline=_version_of(plan, plan["baseline"]),
+        programs=shown["plan"]["programs"],
+        check=shown["sufficiency"],
+        shortfalls=_shortfalls(shown["sufficiency"]),
+        actions=plan["actions"],
         kept=context.pop("kept", {}),
         **context,
     )
@@ -640,24 +602,21 @@ def proposal_page(request: Request, plan_id: PlanId, done: str = "") -> HTMLResp
     return _proposal_page(request, plan_id, done=done if done in DONE else "")
 
 
-def _page_decision(request: Request, plan_id: int, decision: str, text: str, version: str) -> Response:
-    state: ServerState = request.app.state.tandem
+def _page_decision(request: Request, plan_id: int, decision: Action, text: str, version: str) -> Response:
     try:
         number = int(version) if version.strip() else None
     except ValueError:
         number = None
     if number is not None and not 1 <= number <= MAX_ID:
         number = None
-    kept = {decision: text}
+    kept = {decision.value: text}
     try:
-        if number is None and decision in ("review", "accept"):
-            raise PlanError("the form did not say which version was read; reload the page and try again")
-        _decide(state, principal_of(request), plan_id, decision, text, number)
-    except PlanError as exc:
-        status = _refusal_status(state, plan_id, number) if number is not None else 422
-        return _proposal_page(request, plan_id, status, error=str(exc), kept=kept)
-    done = {"review": "reviewed", "accept": "accepted", "send_back": "sent_back", "reject": "rejected"}[decision]
-    return RedirectResponse(f"/plan/proposals/{plan_id}?done={done}", status_code=303)
+        _decide(_state(request), principal_of(request), plan_id, decision, text, number)
+    except TandemError as exc:
+        status, why = explain(exc)
+        return _proposal_page(request, plan_id, status, error=why, kept=kept)
+    done = {"review": "reviewed", "accept": "accepted", "send_back": "sent_back", "reject": "rejected"}
+    return RedirectResponse(f"/plan/proposals/{plan_id}?done={done[decision.value]}", status_code=303)
 
 
 FormText = Annotated[str, Form(max_length=MAX_COMMENT_CHARS)]
@@ -671,7 +630,7 @@ FormVersion = Annotated[str, Form(max_length=12)]
     include_in_schema=False,
 )
 def review_from_page(request: Request, plan_id: PlanId, comment: FormText = "", version: FormVersion = "") -> Response:
-    return _page_decision(request, plan_id, "review", comment.replace("\x00", ""), version)
+    return _page_decision(request, plan_id, Action.REVIEW, comment.replace("\x00", ""), version)
 
 
 @router.post(
@@ -681,7 +640,7 @@ def review_from_page(request: Request, plan_id: PlanId, comment: FormText = "", 
     include_in_schema=False,
 )
 def accept_from_page(request: Request, plan_id: PlanId, version: FormVersion = "") -> Response:
-    return _page_decision(request, plan_id, "accept", "", version)
+    return _page_decision(request, plan_id, Action.ACCEPT, "", version)
 
 
 @router.post(
@@ -693,7 +652,7 @@ def accept_from_page(request: Request, plan_id: PlanId, version: FormVersion = "
 def send_back_from_page(
     request: Request, plan_id: PlanId, reason: FormText = "", version: FormVersion = ""
 ) -> Response:
-    return _page_decision(request, plan_id, "send_back", reason.replace("\x00", ""), version)
+    return _page_decision(request, plan_id, Action.SEND_BACK, reason.replace("\x00", ""), version)
 
 
 @router.post(
@@ -703,4 +662,4 @@ def send_back_from_page(
     include_in_schema=False,
 )
 def reject_from_page(request: Request, plan_id: PlanId, reason: FormText = "", version: FormVersion = "") -> Response:
-    return _page_decision(request, plan_id, "reject", reason.replace("\x00", ""), version)
+    return _page_decision(request, plan_id, Action.REJECT, reason.replace("\x00", ""), version)
