@@ -17,11 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tandem import __version__
 from tandem.accounts import AccessDenied
-from tandem.errors import ConfigError, TandemError
+from tandem.errors import TandemError
 from tandem.questions.base import describe
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
 from tandem.server.pages import render
-from tandem.server.refusals import refusal
+from tandem.server.refusals import ParameterError, refusal
 from tandem.server.routes import (
     admin,
     assets,
@@ -151,7 +151,7 @@ def build_app(workspace: Path) -> FastAPI:
         if not first or first.get("loc", ("body",))[0] not in ("query", "path"):
             return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         field, _, message = describe(first)
-        return await refused(request, ConfigError(message, field=field))
+        return await refused(request, ParameterError(message, field=field))
 
     @app.exception_handler(TandemError)
     async def refused(request: Request, exc: TandemError) -> Response:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tandem.errors import ConflictError, ForbiddenError, InvalidError, Issue, NotFoundError, TandemError
+from tandem.errors import ConfigError, ConflictError, ForbiddenError, InvalidError, Issue, NotFoundError, TandemError
 
 __all__ = [
     "INVALID",
@@ -26,6 +26,7 @@ __all__ = [
     "SIGNED_IN",
     "UNREADABLE",
     "FileProblem",
+    "ParameterError",
     "Refusal",
     "explain",
     "file_problems",
@@ -69,12 +70,16 @@ STATUS_OF: tuple[tuple[type[TandemError], int, str], ...] = (
 )
 
 
+class ParameterError(ConfigError):
+    """A query or path parameter FastAPI itself refused: its `field` is the parameter's own name already."""
+
+
 def refusal(exc: TandemError) -> tuple[int, str, dict[str, Any]]:
     """The status, a page's heading and the JSON body of a refused request: one mapping for every route."""
     status, heading = next(((s, h) for kind, s, h in STATUS_OF if isinstance(exc, kind)), (400, "Cannot do that"))
     body: dict[str, Any] = {"detail": str(exc)}
     if isinstance(exc, InvalidError) and exc.field is not None:
-        name = PARAMETER_NAMES.get(exc.field, exc.field)
+        name = exc.field if isinstance(exc, ParameterError) else PARAMETER_NAMES.get(exc.field, exc.field)
         body = {"detail": f"{name}: {exc.message}", "field": name}
     return status, heading, body
 
