@@ -55,7 +55,8 @@ SAME_QUESTION = [
 SUGGESTIONS = "/api/definitions/suggestions"
 SIGNAL_PATH = "/api/definitions/signal"
 SAME_REFUSAL = [
-    Refused(["definitions", "show", "--version", "0"], "--version", "/api/definitions/0", {}, "version"),
+    # The API names its path parameter as its OpenAPI document does.
+    Refused(["definitions", "show", "--version", "0"], "--version", "/api/definitions/0", {}, "definition_version"),
     Refused(["definitions", "impact", "0"], "N", "/api/definitions/proposals/0/impact", {}, "proposal_id"),
     Refused(
         ["definitions", "impact", "1", "--as-of", "yesterday"],

@@ -115,6 +115,7 @@ class Problem(BaseModel):
 #: The refusals every endpoint may answer with, documented so clients (and fuzzers) expect them.
 REFUSALS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem, "description": "A bad question: unknown column or stage, bad date, reversed range."},
+    404: {"model": Problem, "description": "The definitions version asked for does not exist."},
     401: {"model": Problem, "description": "No valid credentials."},
     403: {"model": Problem, "description": "The role may not read."},
 }

@@ -176,7 +176,10 @@ class OverviewChart(StrEnum):
     openapi_extra=access(Permission.READ),
     tags=["dashboard"],
     response_class=Response,
-    responses={200: {"content": {t: {} for t in IMAGE_TYPES.values()}, "description": "The chart as an image."}},
+    responses={
+        200: {"content": {t: {} for t in IMAGE_TYPES.values()}, "description": "The chart as an image."},
+        422: {"content": {"text/html": {}}, "description": "No such chart or image format (a page says which)."},
+    },
 )
 def overview_chart_image(
     request: Request,
