@@ -574,6 +574,17 @@ class Plans:
         """Every version of the period's plan (or of every plan), oldest first, with comments and decisions."""
         return self.plans() if period is None else [self.plan(period)]
 
+    def accepted(self) -> list[tuple[int, int, datetime | None]]:
+        """(plan, version, decided at) of every accepted version, in one query: what a cache keys on wherever a
+        document reads the baselines (the forecast, pacing), without loading documents and comments."""
+        with self.store.session() as s:
+            rows = s.execute(
+                select(PlanVersion.plan_id, PlanVersion.version, PlanVersion.decided_at)
+                .where(PlanVersion.status == "accepted")
+                .order_by(PlanVersion.plan_id)
+            ).all()
+        return [(plan_id, version, decided_at) for plan_id, version, decided_at in rows]
+
     def baseline(self, period: str | CalendarPeriod) -> PlanVersionInfo | None:
         """The accepted version of the period's plan (what plan against actual measures against), else None."""
         label = _period(period).label

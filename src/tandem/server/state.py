@@ -201,8 +201,7 @@ class ServerState:
                 for g in ws.goals.all()
             ]
         if name == "plans":
-            accepted = ((plan.id, plan.baseline) for plan in ws.plans.plans())
-            return [[plan_id, v.version, str(v.decided_at)] for plan_id, v in accepted if v is not None]
+            return [[plan_id, version, str(decided_at)] for plan_id, version, decided_at in ws.plans.accepted()]
         if name == "proposals":  # a version approved to count from a later day leaves the version in force as it was
             deciders = sorted((u.username, str(u.role), u.is_leader, u.disabled) for u in ws.accounts.users())
             return [ws.definitions.fingerprint(), deciders]
