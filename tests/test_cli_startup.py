@@ -97,6 +97,27 @@ def test_a_funnel_question_loads_neither_the_web_app_nor_the_models(ws: Path) ->
     assert loaded_after(code) & NOT_FOR_A_FUNNEL == set()
 
 
+#: What answering from a stored compiled query has no use for: Ibis and its SQL compiler, and the columnar stack
+#: (DuckDB's own Python values are the rows).
+COMPILER_AND_ARROW = {"ibis", "sqlglot", "pandas", "pyarrow", "numpy"}
+
+
+def test_a_funnel_asked_again_in_a_new_process_loads_neither_the_compiler_nor_arrow(ws: Path) -> None:
+    question = ["funnel", "--by", "channel", "--period", "month", "--format", "json", "-w", ws]
+    first = run(*question)
+    assert first.returncode == 0, first.stderr
+    assert list((ws / ".tandem" / "queries").glob("*.json"))  # the first run stored its compiled query
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['tandem', *{[str(part) for part in question]!r}]\n"
+        "try:\n    runpy.run_module('tandem.cli', run_name='__main__')\n"
+        "except SystemExit as exit:\n    assert not exit.code, exit.code"
+    )
+    assert loaded_after(code) & COMPILER_AND_ARROW == set()
+    again = run(*question)
+    assert json.loads(again.stdout)["rows"] == json.loads(first.stdout)["rows"]
+
+
 def test_a_bad_date_is_one_line_naming_the_flag_and_a_usage_error(ws: Path) -> None:
     done = run("funnel", "--from", "2026-13-01", "-w", ws)
     assert done.returncode == 2

@@ -21,31 +21,30 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# What the funnel questions need is imported here; the other domains (accounts, audit, the application store and
-# its migrations, governance and impact, goals, plans, alerts, imports) inside the methods that use them, so that a
-# command loads only what it asks for (tests/test_cli_startup.py).
-import ibis
+# Only what every question needs is imported here. The engine's expressions (and Ibis with them) are imported by
+# the functions that build a question's SQL, which run only when it is not compiled yet (tandem.engine.compiled);
+# the other domains (accounts, audit, the application store and its migrations, governance and impact, goals, plans,
+# alerts, imports) inside the methods that use them, so that a command loads only what it asks for
+# (tests/test_cli_startup.py).
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tandem.definitions.membership import rule_entries, with_rule_entries
 from tandem.definitions.model import Definitions
-from tandem.engine import FunnelSpec, Result, funnel_table
-from tandem.engine.drilldown import leads_table
-from tandem.engine.quality import QualityReport, quality_report
-from tandem.engine.revenue import pipeline_table, revenue_table
-from tandem.engine.spec import as_of_or_now, to_timestamp
-from tandem.engine.velocity import velocity_table
+from tandem.engine.result import Result
+from tandem.engine.spec import FunnelSpec, as_of_or_now, to_timestamp
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.settings import resolve_settings
 from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
 from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
 
 if TYPE_CHECKING:
+    import ibis
+
     from tandem.accounts import Accounts
     from tandem.alerts import Alerts
     from tandem.audit import AuditVerification
     from tandem.definitions.governance import Governance, VersionInfo
     from tandem.definitions.impact import ImpactReport
+    from tandem.engine.quality import QualityReport
     from tandem.plan.goals import Goals
     from tandem.plan.proposals import PlanDocument, Plans
     from tandem.store.database import AppStore
@@ -482,6 +481,8 @@ class Workspace:
         What every funnel metric reads as "stage events" (`tandem.definitions.membership`): a lead reaches a
         stage with an event for it or by meeting its rule.
         """
+        from tandem.definitions.membership import rule_entries, with_rule_entries
+
         wh = self.warehouse
         entries = rule_entries(
             definitions,
@@ -525,7 +526,7 @@ class Workspace:
             reads = ("opportunities", "leads")
         return Result.for_question(
             kind,
-            wh.con,
+            wh,
             spec,
             build,
             reads=reads,
@@ -566,6 +567,8 @@ class Workspace:
         )
 
         def build(spec: FunnelSpec) -> ibis.Table:
+            from tandem.engine.funnel import funnel_table
+
             events = self.stage_events(in_force.definitions, spec.as_of)
             return funnel_table(self.warehouse.table("leads"), events, spec)
 
@@ -584,6 +587,8 @@ class Workspace:
         spec = self.funnel_spec(by=tuple(by), period=period, start=start, end=end, **_as_of(as_of))
 
         def build(spec: FunnelSpec) -> ibis.Table:
+            from tandem.engine.revenue import revenue_table
+
             return revenue_table(self.warehouse.table("opportunities"), self.warehouse.table("leads"), spec)
 
         return self._result("revenue", spec, build)
@@ -593,6 +598,8 @@ class Workspace:
         spec = self.funnel_spec(by=tuple(by), **_as_of(as_of))
 
         def build(spec: FunnelSpec) -> ibis.Table:
+            from tandem.engine.revenue import pipeline_table
+
             wh = self.warehouse
             return pipeline_table(wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of)
 
@@ -617,6 +624,8 @@ class Workspace:
         )
 
         def build(spec: FunnelSpec) -> ibis.Table:
+            from tandem.engine.velocity import velocity_table
+
             events = self.stage_events(in_force.definitions, spec.as_of)
             return velocity_table(self.warehouse.table("leads"), events, spec, from_stage, to_stage)
 
@@ -639,6 +648,8 @@ class Workspace:
         filters = dict(where or {})
 
         def build(spec: FunnelSpec) -> ibis.Table:
+            from tandem.engine.drilldown import leads_table
+
             events = self.stage_events(in_force.definitions, spec.as_of)
             return leads_table(self.warehouse.table("leads"), events, spec, stage, filters, limit)
 
@@ -646,6 +657,8 @@ class Workspace:
 
     def quality(self, *, as_of: date | datetime | str | None = None, examples: int = 5) -> QualityReport:
         """The data-quality report: out-of-order events, re-entries, unknown leads, negative durations."""
+        from tandem.engine.quality import quality_report
+
         spec = self.funnel_spec(**_as_of(as_of))
         wh = self.warehouse
         report = quality_report(wh.table("leads"), wh.table("stage_events"), spec.stages, spec.as_of, examples)

@@ -29,7 +29,8 @@ from tandem import Workspace
 from tandem.accounts import Principal
 from tandem.definitions.membership import rule_column, rule_entries
 from tandem.definitions.model import Definitions, dump_definitions, load_definitions
-from tandem.definitions.rules import RuleError, compile_rule, parse_rule
+from tandem.definitions.rule_expressions import compile_rule
+from tandem.definitions.rules import RuleError, parse_rule
 from tandem.definitions.scoring import with_score
 
 from ..backends import DUCKDB, Backend

@@ -23,12 +23,12 @@ import pyarrow as pa
 import pytest
 
 from tandem import Workspace
+from tandem.definitions.rule_expressions import compile_rule
 from tandem.definitions.rules import (
     Call,
     RuleError,
     RuleProblem,
     check_rule,
-    compile_rule,
     parse_rule,
     rule_problems,
 )

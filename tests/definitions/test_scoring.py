@@ -51,7 +51,8 @@ from tandem.definitions.model import (
     default_definitions,
     load_definitions,
 )
-from tandem.definitions.rules import RuleError, compile_rule, parse_rule
+from tandem.definitions.rule_expressions import compile_rule
+from tandem.definitions.rules import RuleError, parse_rule
 from tandem.definitions.scoring import ScoringError, score_table, with_score
 from tandem.durations import parse_duration
 from tandem.warehouse.schema import TABLES

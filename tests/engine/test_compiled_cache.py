@@ -61,7 +61,8 @@ def fresh(result: Result) -> pa.Table:
 
 def same_as_fresh(result: Result) -> None:
     """The SQL that ran is the SQL a fresh compile of the question writes, and it gives the same rows."""
-    assert result.sql == str(result._con.compile(result.expr))
+    assert result._target is not None
+    assert result.sql == str(result._target.con.compile(result.expr))
     assert result.to_arrow().equals(fresh(result))
 
 
@@ -195,18 +196,17 @@ def _person(ws: Workspace, username: str, role: str) -> Any:
 @pytest.mark.notrun(["postgres", "pyspark"], reason="the compiler's check does not depend on the backend")
 def test_a_moment_derived_outside_the_sql_is_never_rebound(build: Build, backend: Backend) -> None:
     ws = build(journeys())
-    con = ws.warehouse.con
     spec = FunnelSpec(stages=("lead", "mql"), as_of=datetime(2026, 3, 1))
 
     def yesterday(spec: FunnelSpec) -> ibis.Table:  # as_of - 1 day computed in Python: a sentinel's trace
         leads = ws.warehouse.table("leads")
         return leads.filter(leads.created_at <= ibis.literal(spec.as_of - timedelta(days=1), type="timestamp"))
 
-    assert compiled_query(con, yesterday, spec) is None
+    assert compiled_query(ws.warehouse, yesterday, spec) is None
 
     def ask() -> Result:
         return Result.for_question(
-            "test", con, spec, yesterday, reads=("leads",), definition_version=1, backend=backend.name
+            "test", ws.warehouse, spec, yesterday, reads=("leads",), definition_version=1, backend=backend.name
         )
 
     result = ask()
@@ -218,7 +218,7 @@ def test_a_moment_derived_outside_the_sql_is_never_rebound(build: Build, backend
 
 def test_the_cache_keeps_the_most_recently_used_queries() -> None:
     cache = QueryCache(capacity=2)
-    query = CompiledQuery(sql="SELECT 1", slots=(), schema=ibis.schema({"x": "int64"}))
+    query = CompiledQuery(sql="SELECT 1", slots=(), arrow_schema=b"")
     cache.put("a", query)
     cache.put("b", query)
     assert cache.get("a") == (True, query)  # a is now the most recent

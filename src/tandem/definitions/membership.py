@@ -42,7 +42,8 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.definitions.model import BehaviourRule, Definitions
-from tandem.definitions.rules import EventCount, Rule, RuleError, compile_rule_at, event_counts, parse_rule
+from tandem.definitions.rule_expressions import compile_rule_at
+from tandem.definitions.rules import EventCount, Rule, RuleError, event_counts, parse_rule
 from tandem.definitions.scoring import ScoringError, decayed_worth
 from tandem.definitions.scoring import float_literal as _float
 from tandem.engine.entries import days_between, seconds_between

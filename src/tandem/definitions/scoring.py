@@ -47,7 +47,8 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.definitions.model import BehaviourRule, Scoring
-from tandem.definitions.rules import RuleError, compile_rule, parse_rule
+from tandem.definitions.rule_expressions import compile_rule
+from tandem.definitions.rules import RuleError, parse_rule
 from tandem.engine.entries import SECONDS_PER_DAY, days_between
 from tandem.errors import TandemError
 

@@ -5,21 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis.expr.types as ir
-import pandas as pd
-import pyarrow as pa
-
-from tandem.engine.compiled import (
-    QUERIES,
-    CompiledQuery,
-    compiled_query,
-    fetch_arrow,
-    paused_gc,
-    question_key,
-)
+from tandem.engine.compiled import CompiledQuery, QueryTarget, cached_query, fetch_arrow, fetch_rows, paused_gc
 from tandem.engine.spec import FunnelSpec
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["Result"]
 
@@ -33,14 +27,14 @@ class Result:
 
     A result made from a compiled query (`tandem.engine.compiled`) runs that query's SQL and builds no Ibis
     expression unless ``expr`` is asked for (then from `spec`, by the same function that built the query); one
-    made from an expression (``_expr``) compiles it.
+    made from an expression (``_expr``) compiles it. `_target` is the warehouse it runs on.
     """
 
     kind: str
     definition_version: int
     backend: str
     spec: Any
-    _con: Any = field(repr=False, default=None)
+    _target: QueryTarget | None = field(repr=False, default=None)
     _expr: ir.Table | None = field(repr=False, default=None)
     _build: Callable[[Any], ir.Table] | None = field(repr=False, default=None)
     _query: CompiledQuery | None = field(repr=False, default=None)
@@ -60,9 +54,10 @@ class Result:
         """The SQL the backend runs for this result, in its dialect, with the result's moments in place."""
         if self._sql is None:
             if self._query is not None:
-                self._sql = self._query.bind(self._con, self.spec)
-            elif self._con is not None and hasattr(self._con, "compile"):  # as Ibis compiles what it runs
-                self._sql = str(self._con.compile(self.expr))
+                assert self._target is not None
+                self._sql = self._query.bind(self._target, self.spec)
+            elif self._target is not None:  # as Ibis compiles what it runs
+                self._sql = str(self._target.con.compile(self.expr))
             else:
                 import ibis
 
@@ -72,7 +67,8 @@ class Result:
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
             if self._query is not None:
-                self._arrow = fetch_arrow(self._con, self.sql, self._query.schema)
+                assert self._target is not None
+                self._arrow = fetch_arrow(self._target, self.sql, self._query)
             else:
                 self._arrow = self.expr.to_pyarrow()
         return self._arrow
@@ -81,7 +77,7 @@ class Result:
     def for_question(
         cls,
         kind: str,
-        con: Any,
+        target: QueryTarget,
         spec: FunnelSpec,
         build: Callable[[FunnelSpec], ir.Table],
         *,
@@ -90,29 +86,34 @@ class Result:
         definition_version: int,
         backend: str,
     ) -> Result:
-        """The `kind` question `spec` on `con`, its SQL compiled once per shape (`tandem.engine.compiled`).
+        """The `kind` question `spec` on `target`, its SQL compiled once per shape (`tandem.engine.compiled`).
 
         `build` makes the question's expression from a spec (any spec of the same shape: the moments are swapped);
         `reads` names the tables it reads and `shape` whatever else its SQL depends on that `spec` does not say
         (the definitions its stage events are counted under, a drill-down's filter...). Both go into the key.
         """
-        key = question_key(kind, con, reads, spec, *shape)
-        found, query = QUERIES.get(key)
-        if not found:
-            query = compiled_query(con, build, spec)
-            QUERIES.put(key, query)
+        query = cached_query(kind, target, spec, build, reads, shape)
         expr = None
         if query is None:  # a shape that cannot be rebound: built (and compiled when run) for each question
             with paused_gc():
                 expr = build(spec)
-        return cls(kind, definition_version, backend, spec, _con=con, _expr=expr, _build=build, _query=query)
+        return cls(kind, definition_version, backend, spec, _target=target, _expr=expr, _build=build, _query=query)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.to_arrow().to_pandas()
 
     def rows(self) -> list[dict[str, Any]]:
-        """Rows as plain Python values: NaN becomes None, timestamps stay datetimes."""
-        return [{k: _plain(v) for k, v in row.items()} for row in self.to_arrow().to_pylist()]
+        """Rows as plain Python values: NaN becomes None, timestamps stay datetimes.
+
+        On DuckDB, a compiled query whose columns DuckDB gives as the very values Arrow would (`plain_rows`) is
+        fetched straight as Python rows: the same values, without Arrow.
+        """
+        query, target = self._query, self._target
+        if self._arrow is None and query is not None and query.plain_rows and target is not None and target.duckdb:
+            found = fetch_rows(target, self.sql)
+        else:
+            found = self.to_arrow().to_pylist()
+        return [{k: _plain(v) for k, v in row.items()} for row in found]
 
     def __len__(self) -> int:
         return int(self.to_arrow().num_rows)

@@ -12,49 +12,113 @@ render it. See docs/architecture.md.
 
 from __future__ import annotations
 
+import importlib
 import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from tandem.questions import admin, definitions, plan  # noqa: F401 - each registers its kinds in KINDS
-from tandem.questions.admin import (
-    AlertsQuestion,
-    AuditQuestion,
-    AuditVerifyQuestion,
-    ImportsQuestion,
-    TokensQuestion,
-    UsersQuestion,
-)
-from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
-from tandem.questions.definitions import (
-    DefinitionsQuestion,
-    ImpactQuestion,
-    ProposalsQuestion,
-    SignalQuestion,
-    SuggestionsQuestion,
-)
-from tandem.questions.forecast import BacktestQuestion, ForecastQuestion, WarningsQuestion
-from tandem.questions.funnel import (
-    FunnelQuestion,
-    LeadsQuestion,
-    PipelineQuestion,
-    QualityQuestion,
-    RevenueQuestion,
-    VelocityQuestion,
-)
-from tandem.questions.plan import (
-    GoalQuestion,
-    GoalsQuestion,
-    PacingQuestion,
-    PlanQuestion,
-    PlansQuestion,
-    ScenariosQuestion,
-    WaterfallQuestion,
-)
-from tandem.questions.status import StatusQuestion
+from tandem.questions.base import Question
+
+# Every other name is loaded on first use (`__getattr__`): a command asks one kind, and importing every kind's
+# domain (accounts, plans, the forecast's models) would cost it a third of a second.
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "AlertsQuestion",
+            "AuditQuestion",
+            "AuditVerifyQuestion",
+            "ImportsQuestion",
+            "TokensQuestion",
+            "UsersQuestion",
+        ],
+        "admin",
+    ),
+    **dict.fromkeys(
+        ["DefinitionsQuestion", "ImpactQuestion", "ProposalsQuestion", "SignalQuestion", "SuggestionsQuestion"],
+        "definitions",
+    ),
+    **dict.fromkeys(["BacktestQuestion", "ForecastQuestion", "WarningsQuestion"], "forecast"),
+    **dict.fromkeys(
+        [
+            "FunnelQuestion",
+            "LeadsQuestion",
+            "PipelineQuestion",
+            "QualityQuestion",
+            "RevenueQuestion",
+            "VelocityQuestion",
+        ],
+        "funnel",
+    ),
+    **dict.fromkeys(
+        [
+            "GoalQuestion",
+            "GoalsQuestion",
+            "PacingQuestion",
+            "PlanQuestion",
+            "PlansQuestion",
+            "ScenariosQuestion",
+            "WaterfallQuestion",
+        ],
+        "plan",
+    ),
+    "StatusQuestion": "status",
+    "STATE": "base",
+    "parse_moment": "base",
+    "parse_where": "base",
+}
+#: The modules that define kinds: importing them all fills `KINDS`.
+_KIND_MODULES = ("admin", "definitions", "forecast", "funnel", "plan", "status")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "KINDS":  # every kind, by name: each module registers its own on import
+        for module in _KIND_MODULES:
+            importlib.import_module(f"tandem.questions.{module}")
+        return importlib.import_module("tandem.questions.base").KINDS
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tandem.questions' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tandem.questions.{home}"), name)
+
 
 if TYPE_CHECKING:
+    from tandem.questions.admin import (
+        AlertsQuestion,
+        AuditQuestion,
+        AuditVerifyQuestion,
+        ImportsQuestion,
+        TokensQuestion,
+        UsersQuestion,
+    )
+    from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
+    from tandem.questions.definitions import (
+        DefinitionsQuestion,
+        ImpactQuestion,
+        ProposalsQuestion,
+        SignalQuestion,
+        SuggestionsQuestion,
+    )
+    from tandem.questions.forecast import BacktestQuestion, ForecastQuestion, WarningsQuestion
+    from tandem.questions.funnel import (
+        FunnelQuestion,
+        LeadsQuestion,
+        PipelineQuestion,
+        QualityQuestion,
+        RevenueQuestion,
+        VelocityQuestion,
+    )
+    from tandem.questions.plan import (
+        GoalQuestion,
+        GoalsQuestion,
+        PacingQuestion,
+        PlanQuestion,
+        PlansQuestion,
+        ScenariosQuestion,
+        WaterfallQuestion,
+    )
+    from tandem.questions.status import StatusQuestion
     from tandem.workspace import Workspace
+
 
 __all__ = [
     "KINDS",

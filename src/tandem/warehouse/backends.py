@@ -19,14 +19,15 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import ibis
-import ibis.expr.datatypes as dt
 
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.warehouse.schema import TABLES, ColumnType
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.datatypes as dt
 
 __all__ = ["IMPORT_LOG", "SCHEMA_VERSION", "Warehouse", "WarehouseURL", "quote"]
 
@@ -43,13 +44,14 @@ SQL_TYPES: dict[ColumnType, str] = {
     "integer": "BIGINT",
     "boolean": "BOOLEAN",
 }
-IBIS_TYPES: dict[ColumnType, dt.DataType] = {
-    "string": dt.string,
-    "timestamp": dt.timestamp,
-    "date": dt.date,
-    "float": dt.float64,
-    "integer": dt.int64,
-    "boolean": dt.boolean,
+#: Ibis's name of each column type (``ibis.dtype(name)``).
+IBIS_TYPES: dict[ColumnType, str] = {
+    "string": "string",
+    "timestamp": "timestamp",
+    "date": "date",
+    "float": "float64",
+    "integer": "int64",
+    "boolean": "boolean",
 }
 
 IMPORT_LOG_COLUMNS: dict[str, ColumnType] = {
@@ -88,6 +90,26 @@ def column_type_of(dtype: dt.DataType) -> ColumnType:
     if dtype.is_floating() or dtype.is_decimal():
         return "float"
     if dtype.is_boolean():
+        return "boolean"
+    return "string"
+
+
+_DUCKDB_INTEGERS = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def column_type_of_duckdb(type_name: str) -> ColumnType:
+    """tandem's column type for a DuckDB type name, as `column_type_of` gives for the Ibis type DuckDB's maps to."""
+    if type_name.startswith("TIMESTAMP"):
+        return "timestamp"
+    if type_name == "DATE":
+        return "date"
+    if type_name in _DUCKDB_INTEGERS:
+        return "integer"
+    if type_name in {"FLOAT", "DOUBLE"} or type_name.startswith("DECIMAL"):
+        return "float"
+    if type_name == "BOOLEAN":
         return "boolean"
     return "string"
 
@@ -136,7 +158,11 @@ class WarehouseURL:
 
 
 class Warehouse:
-    """An open warehouse: Ibis for reading, a transactional writer for imports."""
+    """An open warehouse: Ibis for reading, a transactional writer for imports.
+
+    On DuckDB the connection is opened directly (`duckdb`) and Ibis is wrapped around it on first use of `con`: a
+    question whose compiled SQL is stored (`tandem.engine.compiled`) runs without importing Ibis at all.
+    """
 
     def __init__(self, url: str, base: Path, *, create: bool = False, duckdb_memory_gb: int = 0) -> None:
         self.url = url
@@ -149,8 +175,12 @@ class Warehouse:
             if not create and not self.location.path.exists():
                 raise WorkspaceError(f"the warehouse file {self.location.path} does not exist")
             self.temp_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                self.con: Any = ibis.duckdb.connect(str(self.location.path), temp_directory=str(self.temp_dir))
+            import duckdb
+
+            try:  # as ibis.duckdb.connect opens it; `con` wraps this connection
+                self._duckdb = duckdb.connect(
+                    str(self.location.path.absolute()), config={"temp_directory": str(self.temp_dir)}
+                )
             except Exception as exc:
                 if "lock" in str(exc).lower():
                     raise WorkspaceError(
@@ -158,9 +188,10 @@ class Warehouse:
                         "wait for it to finish (an import, or `tandem serve`) and try again"
                     ) from None
                 raise
-            self.con.raw_sql("SET TimeZone = 'UTC'")
+            self._duckdb.execute("SET TimeZone = 'UTC'")
+            self._duckdb.execute("SET python_enable_replacements = false")
             if duckdb_memory_gb:
-                self.con.raw_sql(f"SET memory_limit = '{int(duckdb_memory_gb)}GB'")
+                self._duckdb.execute(f"SET memory_limit = '{int(duckdb_memory_gb)}GB'")
         elif self.location.kind == "spark":
             assert self.location.path is not None
             if not create and not self.location.path.is_dir():
@@ -168,6 +199,8 @@ class Warehouse:
             # `self.con` is made on first use (see `__getattr__`): opening a workspace must not cost a Spark start.
         else:
             loc = self.location
+            import ibis
+
             try:
                 self.con = ibis.postgres.connect(
                     host=loc.host,
@@ -188,9 +221,15 @@ class Warehouse:
                     cur.execute(f"SET search_path TO {quote(loc.schema)}")
 
     def __getattr__(self, name: str) -> Any:
-        """Connect a Spark warehouse on first use of `con`: the shared session starts, the Parquet is registered."""
-        if name != "con" or self.__dict__.get("location") is None or self.location.kind != "spark":
+        """Make `con` on first use: Ibis around the DuckDB connection; for Spark, the shared session starts and the
+        Parquet is registered."""
+        if name != "con" or self.__dict__.get("location") is None or self.location.kind == "postgres":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if self.location.kind == "duckdb":
+            import ibis
+
+            self.con = ibis.duckdb.from_connection(self._duckdb)
+            return self.con
         try:
             from tandem.warehouse.spark import connect, register_tables, warehouse_session
         except ImportError:
@@ -206,6 +245,16 @@ class Warehouse:
     @property
     def backend_name(self) -> str:
         return {"duckdb": "duckdb", "postgres": "postgres", "spark": "pyspark"}[self.location.kind]
+
+    @property
+    def duckdb(self) -> Any | None:
+        """The DuckDB connection, on a DuckDB warehouse (what `con` wraps); None on the others."""
+        return self.__dict__.get("_duckdb")
+
+    @property
+    def query_dir(self) -> Path:
+        """Where this workspace's processes keep the questions' compiled SQL (`tandem.engine.compiled`)."""
+        return self.temp_dir.parent / "queries"
 
     @property
     def display_url(self) -> str:
@@ -234,8 +283,10 @@ class Warehouse:
                     f"the warehouse {self.display_url} already has a table {spec.name!r}; "
                     "point --warehouse at an empty database or schema"
                 )
+        import ibis
+
         for spec in TABLES.values():
-            schema = {c.name: IBIS_TYPES[c.type] for c in spec.columns} | {"_import_id": dt.int64}
+            schema = {c.name: IBIS_TYPES[c.type] for c in spec.columns} | {"_import_id": "int64"}
             self.con.create_table(spec.name, schema=ibis.schema(schema))
             if self.location.kind == "postgres":
                 with self.con.con.cursor() as cur:
@@ -247,11 +298,19 @@ class Warehouse:
     def schema_version(self) -> int:
         if self.location.kind == "spark":  # no meta table: the layout is the Parquet's, read as the current one
             return SCHEMA_VERSION
+        if self.duckdb is not None:  # the catalog and one row, without Ibis (and without parameters: DuckDB's
+            # binding of Python values imports pandas)
+            if not self.duckdb.execute(
+                f"SELECT count(*) FROM information_schema.tables WHERE table_name = '{META}' AND table_schema = 'main'"
+            ).fetchone()[0]:
+                raise WorkspaceError(f"the warehouse {self.display_url} has no tandem tables; run `tandem init` first")
+            found = self.duckdb.execute(f"SELECT value FROM {quote(META)} WHERE key = 'schema_version'").fetchone()
+            return int(found[0])
         if META not in self.con.list_tables():
             raise WorkspaceError(f"the warehouse {self.display_url} has no tandem tables; run `tandem init` first")
         meta = self.con.table(META)
-        value = meta.filter(meta.key == "schema_version").value.execute()
-        return int(value.iloc[0])
+        value = meta.filter(meta.key == "schema_version").value.to_pyarrow().to_pylist()
+        return int(value[0])
 
     def table(self, name: str) -> ibis.Table:
         """An Ibis table expression over one canonical table (or the import log)."""
@@ -259,9 +318,16 @@ class Warehouse:
 
     def columns(self, name: str) -> dict[str, ColumnType]:
         """The table's columns now, attributes included, with tandem's type names."""
+        if self.duckdb is not None:  # DuckDB's catalog, without Ibis
+            relation = self.duckdb.table(name)
+            return {
+                col: column_type_of_duckdb(str(typ)) for col, typ in zip(relation.columns, relation.dtypes, strict=True)
+            }
         return {col: column_type_of(typ) for col, typ in self.con.get_schema(name).items()}
 
     def counts(self) -> dict[str, int]:
+        import ibis
+
         if self.location.kind == "spark":  # one Spark job instead of eight (each costs about a second)
             parts = [self.table(n).aggregate(table=ibis.literal(n), rows=ibis._.count()) for n in TABLES]
             found = ibis.union(*parts, distinct=False).to_pyarrow().to_pylist()
@@ -273,6 +339,8 @@ class Warehouse:
     def last_import(self) -> dict[str, Any] | None:
         if self.location.kind == "spark":  # no import log: the Parquet was written elsewhere
             return None
+        import ibis
+
         log = self.table(IMPORT_LOG)
         rows = log.order_by(ibis.desc("import_id")).limit(1).to_pyarrow().to_pylist()
         return rows[0] if rows else None
@@ -280,6 +348,8 @@ class Warehouse:
     def imports(self, limit: int = 50) -> list[dict[str, Any]]:
         if self.location.kind == "spark":
             return []
+        import ibis
+
         log = self.table(IMPORT_LOG)
         rows: list[dict[str, Any]] = log.order_by(ibis.desc("import_id")).limit(limit).to_pyarrow().to_pylist()
         return rows
@@ -298,7 +368,7 @@ class Warehouse:
         """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
         self.check_writable()
         if self.location.kind == "duckdb":
-            cur = self.con.con
+            cur = self._duckdb
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -348,6 +418,10 @@ class Warehouse:
         return written
 
     def close(self) -> None:
+        if self.duckdb is not None:
+            with contextlib.suppress(Exception):
+                self.duckdb.close()
+            return
         if "con" not in self.__dict__:  # a Spark warehouse never queried
             return
         if self.location.kind == "spark":  # the session is shared by the process: leave it running

@@ -229,7 +229,7 @@ def import_files(
 
 
 def _warehouse_duckdb(warehouse: Warehouse) -> duckdb.DuckDBPyConnection | None:
-    return warehouse.con.con if warehouse.backend_name == "duckdb" else None
+    return warehouse.duckdb
 
 
 def _staging_connection(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
