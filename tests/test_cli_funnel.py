@@ -101,6 +101,15 @@ def test_revenue_and_velocity(ws: Path) -> None:
     assert (velocity["leads"], velocity["median_days"]) == (1, 2.0)
 
 
+def test_velocity_as_a_table_as_of_now_and_of_a_day(ws: Path) -> None:
+    now = run("velocity", "mql", "-w", ws)
+    assert now.returncode == 0, now.stderr
+    assert "mql -> sql" in now.stdout
+    of_a_day = run("velocity", "lead", *AS_OF, "-w", ws)
+    assert of_a_day.returncode == 0, of_a_day.stderr
+    assert "lead -> mql" in of_a_day.stdout
+
+
 def test_pipeline_lists_open_deals_by_stage_and_age(ws: Path) -> None:
     done = run("pipeline", "--format", "json", "--as-of", "2026-01-10", "-w", ws)
     (row,) = json.loads(done.stdout)["rows"]

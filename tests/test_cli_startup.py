@@ -171,13 +171,13 @@ def test_help_lists_every_command_and_command_group() -> None:
     assert set(GROUPS) <= set(COMMANDS)
 
 
-@pytest.mark.parametrize("command", [["funnel"], ["plan", "waterfall"], ["users", "add"]])
+@pytest.mark.parametrize("command", [["funnel"], ["velocity"], ["plan", "waterfall"], ["users", "add"]])
 def test_help_shows_what_each_option_takes_not_its_python_type(command: list[str]) -> None:
     done = run(*command, "--help", env={"COLUMNS": "100"})
     assert done.returncode == 0
-    options = [line for line in done.stdout.splitlines() if re.match(r"^[│|] +-", line)]
-    assert options
-    assert not [line for line in options if re.search(r"<\w+( range)?>|<list\[", line)]  # Typer's placeholders
+    params = [line for line in done.stdout.splitlines() if re.match(r"^[│|] +(-|\*? +[A-Z])", line)]
+    assert params
+    assert not [line for line in params if re.search(r"<\w+( range)?>|<list\[", line)]  # Typer's placeholders
 
 
 def test_help_shows_a_flag_bare_and_an_option_with_what_it_takes() -> None:

@@ -28,7 +28,7 @@ import typer
 import typer.main
 from rich.console import Console
 from rich.markup import escape
-from typer.core import DEFAULT_MARKUP_MODE, HAS_RICH, TyperCommand, TyperGroup, TyperOption
+from typer.core import DEFAULT_MARKUP_MODE, HAS_RICH, TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from tandem.errors import InvalidError, TandemError
 
@@ -404,6 +404,13 @@ def tidy_help(root: Command) -> None:
                 param.help = _plain(param.help, markup)  # type: ignore[attr-defined]
             if isinstance(param, TyperOption) and param.metavar is None:
                 param.metavar = _metavar(param, context)
+            if isinstance(param, TyperArgument) and param.metavar is not None:
+                param.display_type_rich = _no_type  # type: ignore[method-assign]  # its metavar says what it takes
+
+
+def _no_type(ctx: Context) -> None:
+    """No type column beside an argument whose metavar names it (``FROM_STAGE``, not ``FROM_STAGE <str>``)."""
+    return None
 
 
 def _walk(command: Command) -> Iterator[Command]:

@@ -96,7 +96,10 @@ def emit(
     if format is TableFormat.json:
         print_json(document)
         return
-    groups = set(getattr(question, "by", ()))
+    by = list(getattr(question, "by", ()))
+    breakdown = document.get("breakdown", by)  # as the rows name them: `by_stage` for an attribute named `stage`
+    groups = set(breakdown)
+    columns = [*breakdown, *columns[len(by) :]]  # every caller lists the breakdown first
     names = list(document["rows"][0]) if document["rows"] else list(columns)
     shown = [c for c in columns if c in names]
     shown += [c for c in names if prefix is not None and c.startswith(prefix) and c not in shown]
@@ -277,7 +280,7 @@ def velocity(
     )
     with open_workspace(workspace) as ws:
         question.check(ws)
-        stages = tuple(ws.funnel_spec(version=definitions_version, as_of=question.as_of).stages)
+        stages = question.spec(ws, definitions_version).stages
         columns = [*question.by, "period", "leads", "median_days", "p25_days", "p75_days", "mean_days"]
         emit(ws, question, format, columns, title=f"{from_stage} -> {question.target(stages)}", prefix="days_")
 

@@ -145,6 +145,8 @@ class CompiledQuery:
     slots: tuple[tuple[str, str], ...]
     #: The result's columns and types, as Ibis's ``to_pyarrow`` gives them: an Arrow IPC schema message.
     arrow_schema: bytes
+    #: The result's column names, in order.
+    columns: tuple[str, ...] = ()
     #: Whether DuckDB's own Python values of each column are the rows Arrow would give (`PLAIN_TYPES`).
     plain_rows: bool = False
     #: The result's Ibis schema, when compiled in this process (Spark's conversion needs it; a stored query has none).
@@ -173,6 +175,7 @@ class CompiledQuery:
                 "slots": [list(slot) for slot in self.slots],
                 "arrow": base64.b64encode(self.arrow_schema).decode("ascii"),
                 "plain_rows": self.plain_rows,
+                "columns": list(self.columns),
             }
         )
 
@@ -180,7 +183,9 @@ class CompiledQuery:
     def from_json(cls, text: str) -> CompiledQuery:
         """The query `to_json` wrote; ValueError (or KeyError, TypeError) for anything else."""
         data = json.loads(text)
-        sql, slots, plain_rows = data["sql"], data["slots"], data["plain_rows"]
+        sql, slots, plain_rows, columns = data["sql"], data["slots"], data["plain_rows"], data["columns"]
+        if not isinstance(columns, list) or not all(isinstance(column, str) for column in columns):
+            raise ValueError("not a compiled query")
         if (
             not isinstance(sql, str)
             or not isinstance(plain_rows, bool)
@@ -195,6 +200,7 @@ class CompiledQuery:
             sql=sql,
             slots=tuple((moment, text) for moment, text in slots),
             arrow_schema=arrow_schema,
+            columns=tuple(columns),
             plain_rows=plain_rows,
         )
 
@@ -456,6 +462,7 @@ def compiled_query(
         sql=sql,
         slots=tuple((m, text) for m, text in slots if text in sql),
         arrow_schema=arrow.serialize().to_pybytes(),
+        columns=tuple(arrow.names),
         plain_rows=target.duckdb is not None and _plain_on_duckdb(target.duckdb, sql, arrow),
         schema=schema,
     )

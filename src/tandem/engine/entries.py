@@ -24,10 +24,13 @@ from tandem.errors import ConfigError
 
 __all__ = [
     "SECONDS_PER_DAY",
+    "breakdown_aliases",
+    "breakdown_names",
     "days_between",
     "entry_table",
     "first_entries",
     "long_entries",
+    "named_breakdown",
     "seconds_between",
     "stage_column",
     "whole_seconds",
@@ -136,3 +139,37 @@ def check_columns(table: ir.Table, columns: Sequence[str], what: str) -> None:
     if missing:
         available = ", ".join(c for c in table.columns if not c.startswith("_"))
         raise ConfigError(f"unknown {what} column(s) {', '.join(missing)}; available: {available}")
+
+
+def breakdown_aliases(table: ir.Table, by: Sequence[str]) -> tuple[ir.Table, list[str]]:
+    """`table` with a copy of each breakdown column under its position's name (``_by0``, ``_by1``...), and those names.
+
+    The engine groups by these copies, never by the columns' own names: an attribute may be named like a column
+    the engine adds on the way (``converted``, which the X Education mapping makes, ``reached``, ``entered``,
+    ``period``), and would otherwise be overwritten or clash. Names starting with ``_`` are tandem's own: no
+    breakdown can take one (`check_columns` does not list them).
+    """
+    check_columns(table, by, "breakdown")
+    aliases = [f"_by{index}" for index in range(len(by))]
+    return table.mutate(**{alias: table[column] for alias, column in zip(aliases, by, strict=True)}), aliases
+
+
+def breakdown_names(by: Sequence[str], own: Sequence[str]) -> list[str]:
+    """What each breakdown column is called in a result whose own columns are `own`: its name, or ``by_<name>``
+    when the result has a column of that name (``stage``, ``period``, ``leads``...), so that both can be read."""
+    taken = set(own)
+    names: list[str] = []
+    for column in by:
+        name = column
+        while name in taken:
+            name = f"by_{name}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def named_breakdown(result: ir.Table, by: Sequence[str], aliases: Sequence[str]) -> ir.Table:
+    """`result` with its breakdown copies (`breakdown_aliases`) renamed as `breakdown_names` says."""
+    own = [column for column in result.columns if column not in aliases]
+    names = breakdown_names(by, own)
+    return result.rename(**{name: alias for name, alias in zip(names, aliases, strict=True)})

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-from tandem.engine.entries import SECONDS_PER_DAY, check_columns, entry_table, long_entries, whole_seconds
+from tandem.engine.entries import (
+    SECONDS_PER_DAY,
+    breakdown_aliases,
+    entry_table,
+    long_entries,
+    named_breakdown,
+    whole_seconds,
+)
 from tandem.engine.spec import PERIOD_UNITS, FunnelSpec
 from tandem.engine.survival import km_conversion
 
@@ -63,14 +70,16 @@ def place(
     return table, grouped
 
 
-def stage_rows(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str]]:
-    """One row per (lead, stage reached) in range, with the group keys; returns the table and the key names."""
-    check_columns(leads, spec.by, "breakdown")
+def stage_rows(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str], list[str]]:
+    """One row per (lead, stage reached) in range, with the group keys; returns the table, the key names (the
+    breakdown's copies, `breakdown_aliases`, then ``period`` when asked) and the breakdown's copies alone."""
+    aliased, by = breakdown_aliases(leads, spec.by)
     # Only the columns the funnel reads: a smaller expression to build and compile, and narrower SQL.
-    used = leads.select("lead_id", "created_at", *(c for c in spec.by if c not in ("lead_id", "created_at")))
+    used = aliased.select("lead_id", "created_at", *by)
     entries = entry_table(used, events, spec.stages, strict=spec.strict, as_of=spec.as_of)
-    rows = long_entries(entries, len(spec.stages), keep=["lead_id", *spec.by])
-    return place(rows, rows.entered, spec, spec.by)
+    rows = long_entries(entries, len(spec.stages), keep=["lead_id", *by])
+    table, keys = place(rows, rows.entered, spec, by)
+    return table, keys, by
 
 
 def measured_rows(rows: ir.Table, keys: list[str], spec: FunnelSpec) -> ir.Table:
@@ -180,7 +189,7 @@ def _by_stage(cohorts: ir.Table, survival: ir.Table, keys: list[str], n_stages: 
 
 def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Table:
     """The funnel result as one Ibis expression: breakdown keys, period, then `FUNNEL_COLUMNS`."""
-    rows, keys = stage_rows(leads, events, spec)
+    rows, keys, by = stage_rows(leads, events, spec)
     measured = measured_rows(rows, keys, spec)
     m = _by_stage(_cohorts(measured, keys), km_conversion(measured, keys, spec), keys, len(spec.stages))
     first = m.stage_index == 0
@@ -214,4 +223,4 @@ def funnel_table(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> ir.Tabl
         p75_days_from_previous=from_previous(m.prev_p75.cast("float64")),
         mean_days_from_previous=from_previous(m.prev_mean.cast("float64")),
     )
-    return result.order_by([*keys, "stage_index"])
+    return named_breakdown(result.order_by([*keys, "stage_index"]), spec.by, by)

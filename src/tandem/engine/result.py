@@ -64,6 +64,20 @@ class Result:
                 self._sql = str(ibis.to_sql(self.expr))
         return self._sql
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The result's column names, in order (from the compiled query: nothing is built or run to say)."""
+        if self._query is not None:
+            return self._query.columns
+        return tuple(self.expr.columns)
+
+    @property
+    def breakdown(self) -> tuple[str, ...]:
+        """The breakdown's columns as the result names them, in the order of ``spec.by``: each column's own name,
+        or ``by_<name>`` when the result has a column of that name (``stage``, ``period``...: see
+        `tandem.engine.entries.breakdown_names`). Every result puts them first."""
+        return self.columns[: len(getattr(self.spec, "by", ()))]
+
     def to_arrow(self) -> pa.Table:
         if self._arrow is None:
             if self._query is not None:

@@ -14,7 +14,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
-from tandem.engine.entries import days_between
+from tandem.engine.entries import breakdown_aliases, days_between, named_breakdown
 from tandem.engine.funnel import place
 from tandem.engine.spec import FunnelSpec
 from tandem.errors import ConfigError
@@ -57,8 +57,9 @@ def _as_seen(opportunities: ir.Table, as_of: datetime) -> ir.Table:
 
 def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) -> ir.Table:
     """Per breakdown and period: won revenue and deals, lost deals, deal size, win rate, open pipeline, cycle."""
-    table = _as_seen(_with_lead_columns(opportunities, leads, spec.by), spec.as_of)
-    table, keys = place(table, table._at, spec, spec.by)
+    table, by = breakdown_aliases(_with_lead_columns(opportunities, leads, spec.by), spec.by)
+    table = _as_seen(table, spec.as_of)
+    table, keys = place(table, table._at, spec, by)
     won = table._status == "won"
     lost = table._status == "lost"
     is_open = table._status == "open"
@@ -90,7 +91,7 @@ def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) ->
         median_sales_cycle_days=agg.median_sales_cycle_days.cast("float64"),
         mean_sales_cycle_days=agg.mean_sales_cycle_days.cast("float64"),
     )
-    return result.order_by(keys) if keys else result
+    return named_breakdown(result.order_by(keys) if keys else result, spec.by, by)
 
 
 def _age_bin(age: ir.FloatingValue) -> ir.StringValue:
@@ -104,10 +105,12 @@ def _age_bin(age: ir.FloatingValue) -> ir.StringValue:
 
 def pipeline_table(opportunities: ir.Table, leads: ir.Table, by: Sequence[str], as_of: datetime) -> ir.Table:
     """Open pipeline at `as_of` by breakdown, CRM stage and age bin: deals and amount."""
-    table = _as_seen(_with_lead_columns(opportunities, leads, by), as_of)
+    table, aliases = breakdown_aliases(_with_lead_columns(opportunities, leads, by), by)
+    table = _as_seen(table, as_of)
     when = ibis.literal(as_of, type="timestamp")
     table = table.filter(table._status == "open")
     table = table.mutate(age_bin=_age_bin(days_between(table.created_at, when)))
-    keys = [*by, "stage", "age_bin"]
+    keys = [*aliases, "stage", "age_bin"]
     agg = table.group_by(keys).aggregate(deals=table.count(), amount=table.amount.fill_null(0.0).sum())
-    return agg.select(*keys, deals=agg.deals.cast("int64"), amount=agg.amount.cast("float64")).order_by(keys)
+    result = agg.select(*keys, deals=agg.deals.cast("int64"), amount=agg.amount.cast("float64")).order_by(keys)
+    return named_breakdown(result, by, aliases)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from tandem.engine.entries import check_columns, days_between, entry_table, stage_column
+from tandem.engine.entries import breakdown_aliases, days_between, entry_table, named_breakdown, stage_column
 from tandem.engine.funnel import place
 from tandem.engine.spec import FunnelSpec
 from tandem.errors import ConfigError
@@ -42,12 +42,12 @@ def velocity_table(
     end = spec.stage_index(to_stage) if to_stage is not None else start + 1
     if end <= start or end >= len(spec.stages):
         raise ConfigError(f"velocity goes from a stage to a later one; got {from_stage!r} -> {to_stage!r}")
-    check_columns(leads, spec.by, "breakdown")
-    entries = entry_table(leads, events, spec.stages, strict=spec.strict, as_of=spec.as_of)
+    aliased, by = breakdown_aliases(leads, spec.by)
+    entries = entry_table(aliased, events, spec.stages, strict=spec.strict, as_of=spec.as_of)
     entered = entries[stage_column(start)].cast("timestamp")
     reached = entries[stage_column(end)].cast("timestamp")
     cohort = entries.mutate(entered=entered, _reached=reached).filter(entered.notnull(), reached.notnull())
-    joined, keys = place(cohort, cohort.entered, spec, spec.by)
+    joined, keys = place(cohort, cohort.entered, spec, by)
     days = days_between(joined.entered, joined._reached)
     bins = {
         f"days_{_label(lo, hi)}": joined.count(where=(days >= lo) if hi is None else (days >= lo) & (days < hi))
@@ -63,4 +63,4 @@ def velocity_table(
         **bins,
     )
     labelled = agg.mutate(from_stage=ibis.literal(spec.stages[start]), to_stage=ibis.literal(spec.stages[end]))
-    return labelled.order_by(keys) if keys else labelled
+    return named_breakdown(labelled.order_by(keys) if keys else labelled, spec.by, by)

@@ -53,11 +53,13 @@ def _plain(value: Any) -> Any:
 
 
 def result_document(result: Result, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """A result as a document: provenance, the question's resolved settings, then every row."""
+    """A result as a document: provenance, the question's resolved settings, the breakdown's columns as the rows
+    name them (an attribute named like one of the result's own columns is ``by_<name>``), then every row."""
     return {
         "definition_version": result.definition_version,
         "backend": result.backend,
         **extra,
+        "breakdown": list(result.breakdown),
         "rows": [{k: _plain(v) for k, v in row.items()} for row in result.rows()],
     }
 

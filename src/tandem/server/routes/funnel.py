@@ -398,8 +398,11 @@ def filter_text(value: Any) -> str:
     return str(value)
 
 
-def drill_href(row: dict[str, Any], q: FunnelQuestion, back: str) -> str:
-    """The drill-down behind a row's `reached`: its stage, its group values, its period within the range."""
+def drill_href(row: dict[str, Any], q: FunnelQuestion, back: str, breakdown: Sequence[str]) -> str:
+    """The drill-down behind a row's `reached`: its stage, its group values, its period within the range.
+
+    `breakdown` names the group columns as the row has them (the document's ``breakdown``): ``by_stage`` for an
+    attribute named ``stage``, filtered on as ``stage``."""
     start, end = q.start, q.end
     if q.period and row.get("period"):
         first = datetime.fromisoformat(str(row["period"]))
@@ -407,7 +410,7 @@ def drill_href(row: dict[str, Any], q: FunnelQuestion, back: str) -> str:
         start = max(start, first) if start else first
         end = min(end, after) if end and after else (after or end)
     pairs: list[tuple[str, str]] = [("stage", str(row["stage"]))]
-    pairs += [("where", f"{column}={filter_text(row.get(column))}") for column in q.by]
+    pairs += [("where", f"{column}={filter_text(row.get(name))}") for column, name in zip(q.by, breakdown, strict=True)]
     if start:
         pairs.append(("from", _moment_text(start)))
     if end:
@@ -431,16 +434,17 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
     specs: dict[str, dict[str, Any]] = {}
     # Stage volumes, one series per value of the first breakdown column (the largest ones; the rest as "(other)").
     series = by[0] if by else None
+    column = doc["breakdown"][0] if by else None  # as the rows name it (`by_stage` for an attribute `stage`)
     totals: dict[str, int] = {}
     for row in rows:
-        label = _label(row.get(series)) if series else "all leads"
+        label = _label(row.get(column)) if column else "all leads"
         first_stage = int(row["reached"] or 0) if row["stage"] == stages[0] else 0
         totals[label] = totals.get(label, 0) + first_stage
     ranked = sorted(totals, key=lambda k: -totals[k])
     shown = ranked if len(ranked) <= CHART_SERIES else ranked[: CHART_SERIES - 1]
     volumes: dict[tuple[str, str], int] = {}
     for row in rows:
-        label = _label(row.get(series)) if series else "all leads"
+        label = _label(row.get(column)) if column else "all leads"
         key = (label if label in shown else "(other)", row["stage"])
         volumes[key] = volumes.get(key, 0) + int(row["reached"] or 0)
     title = f"Leads reaching each stage{' by ' + series if series else ''}"
@@ -486,7 +490,7 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
 
 
 def _table_rows(doc: dict[str, Any], q: FunnelQuestion, back: str) -> list[dict[str, Any]]:
-    return [{**row, "drill": drill_href(row, q, back)} for row in doc["rows"][:TABLE_ROWS]]
+    return [{**row, "drill": drill_href(row, q, back, doc["breakdown"])} for row in doc["rows"][:TABLE_ROWS]]
 
 
 def _funnel_form(
