@@ -22,7 +22,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
 
 import typer
 import typer.main
@@ -165,6 +165,37 @@ def sign_in(ws: Workspace, username: str | None, password_stdin: bool) -> Princi
         raise typer.BadParameter("say who you are with --as USER (or set $TANDEM_TOKEN to your API token)")
     password = read_password() if password_stdin else getpass.getpass(f"password of {username}: ")
     return dataclasses.replace(ws.accounts.authenticate(username, password, "cli"), via="cli")
+
+
+class Decided(Protocol):
+    """What an approval workflow's decision returns: a record that reads as JSON."""
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+D = TypeVar("D", bound=Decided)
+
+
+def decide(
+    workspace: Path | None,
+    username: str | None,
+    password_stdin: bool,
+    format: Format,
+    key: str,
+    act: Callable[[Workspace, Principal], D],
+    line: Callable[[D, Principal, Workspace], str],
+) -> None:
+    """Sign in, take one decision of an approval workflow, and print it: ``{key: record}`` as JSON, or `line`.
+
+    The line is written while the workspace is open (it may read it), and only for the table format."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        principal = sign_in(ws, username, password_stdin)
+        decided = act(ws, principal)
+        text = line(decided, principal, ws) if format is not Format.json else ""
+    if format is Format.json:
+        print_json({key: decided.as_dict()})
+        return
+    out.print(text, highlight=False)
 
 
 def read_password() -> str:

@@ -30,6 +30,7 @@ from tandem.commands.common import (
     PasswordStdinOption,
     ProposalArgument,
     WorkspaceOption,
+    decide,
     err,
     open_workspace,
     out,
@@ -251,14 +252,15 @@ def definitions_approve(
     format: FormatOption = Format.table,
 ) -> None:
     """Approve a proposal for your side (you must be a marketing or sales leader, and not its author)."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        proposal = ws.definitions.approve(principal, proposal_id, comment)
-        line = _decision_line(proposal, principal.username, str(principal.role), ws)
-    if format is Format.json:
-        print_json({"proposal": proposal.as_dict()})
-        return
-    out.print(line, highlight=False)
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "proposal",
+        lambda ws, principal: ws.definitions.approve(principal, proposal_id, comment),
+        lambda proposal, principal, ws: _decision_line(proposal, principal.username, str(principal.role), ws),
+    )
 
 
 @definitions_app.command("reject")
@@ -273,13 +275,17 @@ def definitions_reject(
     format: FormatOption = Format.table,
 ) -> None:
     """Reject a proposal (a leader of either side), or withdraw your own; it is closed."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        proposal = ws.definitions.reject(principal, proposal_id, reason)
-    if format is Format.json:
-        print_json({"proposal": proposal.as_dict()})
-        return
-    out.print(f"Proposal #{proposal.id} rejected by {principal.username}: {escape(reason.strip())}", highlight=False)
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "proposal",
+        lambda ws, principal: ws.definitions.reject(principal, proposal_id, reason),
+        lambda proposal, principal, _: (
+            f"Proposal #{proposal.id} rejected by {principal.username}: {escape(reason.strip())}"
+        ),
+    )
 
 
 @definitions_app.command("override")
@@ -294,15 +300,16 @@ def definitions_override(
     format: FormatOption = Format.table,
 ) -> None:
     """Let a proposal past the quarter-end guard (an exec, not its author); both leaders must still approve it."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        proposal = ws.definitions.override(principal, proposal_id, reason)
-    if format is Format.json:
-        print_json({"proposal": proposal.as_dict()})
-        return
-    out.print(
-        f"Proposal #{proposal.id}: {principal.username} overrode the quarter-end guard: {escape(reason.strip())}",
-        highlight=False,
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "proposal",
+        lambda ws, principal: ws.definitions.override(principal, proposal_id, reason),
+        lambda proposal, principal, _: (
+            f"Proposal #{proposal.id}: {principal.username} overrode the quarter-end guard: {escape(reason.strip())}"
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from tandem.commands.common import (
     FormatOption,
     PasswordStdinOption,
     WorkspaceOption,
+    decide,
     err,
     open_workspace,
     out,
@@ -420,13 +421,15 @@ def plan_review(
     format: FormatOption = Format.table,
 ) -> None:
     """Comment on the version waiting for a decision (marketing or sales); a replaced version is refused."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        reviewed = ws.plans.review(principal, plan_id, comment, version)
-    if format is Format.json:
-        print_json({"version": reviewed.as_dict()})
-        return
-    out.print(f"{_plan_version_line(reviewed)}: comment by {principal.username} kept", highlight=False)
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "version",
+        lambda ws, principal: ws.plans.review(principal, plan_id, comment, version),
+        lambda reviewed, principal, _: f"{_plan_version_line(reviewed)}: comment by {principal.username} kept",
+    )
 
 
 @plan_app.command("accept")
@@ -439,14 +442,16 @@ def plan_accept(
     format: FormatOption = Format.table,
 ) -> None:
     """Accept the version you read as the period's baseline (a sales leader, not its author)."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        accepted = ws.plans.accept(principal, plan_id, version)
-    if format is Format.json:
-        print_json({"version": accepted.as_dict()})
-        return
-    out.print(
-        f"{_plan_version_line(accepted)} by {principal.username}: the baseline of {accepted.period}", highlight=False
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "version",
+        lambda ws, principal: ws.plans.accept(principal, plan_id, version),
+        lambda accepted, principal, _: (
+            f"{_plan_version_line(accepted)} by {principal.username}: the baseline of {accepted.period}"
+        ),
     )
 
 
@@ -463,13 +468,15 @@ def plan_send_back(
     format: FormatOption = Format.table,
 ) -> None:
     """Send the waiting version back to marketing with a reason (a sales leader, not its author)."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        sent = ws.plans.send_back(principal, plan_id, reason, version)
-    if format is Format.json:
-        print_json({"version": sent.as_dict()})
-        return
-    out.print(f"{_plan_version_line(sent)} by {principal.username}: {escape(sent.reason)}", highlight=False)
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "version",
+        lambda ws, principal: ws.plans.send_back(principal, plan_id, reason, version),
+        _closing_line,
+    )
 
 
 @plan_app.command("reject")
@@ -485,13 +492,20 @@ def plan_reject(
     format: FormatOption = Format.table,
 ) -> None:
     """Close the waiting version for good, with a reason (a sales leader, not its author)."""
-    with open_workspace(workspace, needs_warehouse=False) as ws:
-        principal = sign_in(ws, as_, password_stdin)
-        rejected = ws.plans.reject(principal, plan_id, reason, version)
-    if format is Format.json:
-        print_json({"version": rejected.as_dict()})
-        return
-    out.print(f"{_plan_version_line(rejected)} by {principal.username}: {escape(rejected.reason)}", highlight=False)
+    decide(
+        workspace,
+        as_,
+        password_stdin,
+        format,
+        "version",
+        lambda ws, principal: ws.plans.reject(principal, plan_id, reason, version),
+        _closing_line,
+    )
+
+
+def _closing_line(decided: PlanVersionInfo, principal: Principal, _: Workspace) -> str:
+    """A version sent back or rejected, by whom, and the reason marketing reads."""
+    return f"{_plan_version_line(decided)} by {principal.username}: {escape(decided.reason)}"
 
 
 PlanRefArgument = Annotated[
