@@ -79,8 +79,8 @@ LABELS = {
     "estimate_model": "tandem `estimate_model(history)`",
     "forecast_period": "tandem `forecast_period(..., simulations={simulations:,}, model=model)`",
     "weighted_pipeline": "tandem `weighted_pipeline(history, model, start, end)` (baseline)",
-    "pandas": "weighted pipeline by hand, pandas (win rate and cycle included)",
-    "duckdb": "weighted pipeline by hand, DuckDB SQL (win rate and cycle included)",
+    "pandas": "weighted pipeline by hand, pandas (same stage probabilities, cycle included)",
+    "duckdb": "weighted pipeline by hand, DuckDB SQL (same stage probabilities, cycle included)",
 }
 
 Floats = npt.NDArray[np.float64]
@@ -181,43 +181,31 @@ def describe(history: History) -> dict[str, Any]:
 
 
 # --- the weighted pipeline by hand --------------------------------------------------------------------------
-def pandas_weighted(deals: Any, as_of: float, start: float, end: float) -> float:
-    """Won in [start, end) plus the last year's win rate times the open amount expected to close before `end`.
-
-    An open deal without an expected close is expected at its creation plus the median cycle of the deals won in
-    the last year (tandem.forecast.baselines).
-    """
+def pandas_weighted(deals: Any, start: float, end: float, cycle: float | None, mean_amount: float) -> float:
+    """Won in [start, end) plus, for each open deal whose close day falls in [start, end), its amount times its
+    stage's probability (column ``p``). A deal without an expected close is expected at its creation plus the
+    median cycle; one without an amount counts at the mean won amount (tandem.forecast.baselines)."""
     closed = deals["closed"]
     is_open = closed.isna()
     won_so_far = float(deals.loc[deals["won"] & (closed >= start) & (closed < end), "amount"].sum())
-    recent = deals[~is_open & (closed >= as_of - 365)]
-    if recent.empty:
-        return won_so_far
-    won_recent = recent[recent["won"]]
-    win_rate = len(won_recent) / len(recent)
-    cycle = (won_recent["closed"] - won_recent["created"]).median()
-    cycle = 0.0 if math.isnan(cycle) else float(cycle)
-    open_deals = deals[is_open]
-    expected = open_deals["expected_close"].fillna(open_deals["created"] + cycle)
-    return won_so_far + win_rate * float(open_deals.loc[expected < end, "amount"].sum())
+    cycle_days = math.nan if cycle is None else cycle
+    close = deals["expected_close"].where(deals["expected_close"].notna(), deals["created"] + cycle_days)
+    close = close.apply(lambda day: math.floor(day) if not math.isnan(day) else math.nan)
+    due = is_open & (close >= start) & (close < end)
+    amount = deals["amount"].fillna(mean_amount)
+    return won_so_far + float((deals["p"] * amount)[due].sum())
 
 
 WEIGHTED_SQL = """
-WITH last_year AS (       -- deals closed in the year before as-of: win rate and median cycle of those won
-    SELECT count(*) FILTER (WHERE won)::DOUBLE / nullif(count(*), 0) AS win_rate,
-           median(closed - created) FILTER (WHERE won) AS cycle
-    FROM deals
-    WHERE closed IS NOT NULL AND closed >= $as_of - 365
-),
-won_so_far AS (
+WITH won_so_far AS (
     SELECT coalesce(sum(amount), 0) AS amount FROM deals WHERE won AND closed >= $start AND closed < $end
 ),
-due AS (                  -- open deals expected to close before the end (unknown: creation + median cycle)
-    SELECT coalesce(sum(d.amount), 0) AS amount
-    FROM deals d, last_year y
-    WHERE d.closed IS NULL AND coalesce(d.expected_close, d.created + coalesce(y.cycle, 0)) < $end
+due AS (                  -- open deals whose close day falls in the period (unknown: creation + median cycle)
+    SELECT coalesce(sum(p * coalesce(amount, $mean_amount)), 0) AS amount
+    FROM (SELECT *, floor(coalesce(expected_close, created + $cycle)) AS close_day FROM deals)
+    WHERE closed IS NULL AND close_day >= $start AND close_day < $end
 )
-SELECT w.amount + coalesce(y.win_rate * due.amount, 0) FROM won_so_far w, last_year y, due
+SELECT w.amount + due.amount FROM won_so_far w, due
 """
 
 
@@ -228,20 +216,27 @@ def jobs(history: History, start: float, end: float, simulations: int) -> tuple[
     import pandas as pd
     import pyarrow as pa
 
+    model = estimate_model(history)  # for the steps that take one; estimate_model is timed on its own
     columns = {
         "created": history.created,
         "closed": history.closed,
         "won": history.won,
         "amount": history.amount,
         "expected_close": history.expected_close,
+        "p": model.stage_probabilities.of(history.stages_known).astype(float),
     }
     frame = pd.DataFrame(columns)
     table = pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})  # NaN: null
     con = duckdb.connect()
     con.register("deals", table)
-    params = {"as_of": history.as_of, "start": start, "end": end}
+    cycle, mean_amount = model.median_cycle_days, float(model.deal_sizes.mean)
+    params = {
+        "start": start,
+        "end": end,
+        "cycle": cycle if cycle is not None else float("nan"),
+        "mean_amount": mean_amount,
+    }
     con.execute("SELECT count(*) FROM deals").fetchone()
-    model = estimate_model(history)  # for the steps that take one; estimate_model is timed on its own
 
     def duck() -> float:
         row = con.execute(WEIGHTED_SQL, params).fetchone()
@@ -252,7 +247,7 @@ def jobs(history: History, start: float, end: float, simulations: int) -> tuple[
         "estimate_model": lambda: estimate_model(history),
         "forecast_period": lambda: forecast_period(history, start, end, simulations=simulations, model=model),
         "weighted_pipeline": lambda: weighted_pipeline(history, model, start, end),
-        "pandas": lambda: pandas_weighted(frame, history.as_of, start, end),
+        "pandas": lambda: pandas_weighted(frame, start, end, cycle, mean_amount),
         "duckdb": duck,
     }
     return steps, con

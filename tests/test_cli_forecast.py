@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 
 import tandem
 from tandem.demo_workspace import DEMO_GOAL_GROWTH, build_demo, create_demo_users, set_demo_goal
+from tandem.forecast.service import period_forecast
 from tandem.periods import current_quarter
 
 from .test_cli import TANDEM
@@ -87,6 +88,10 @@ def test_the_forecast_document_has_its_shape_and_holds_together(company: Path, d
     assert sum(bar["count"] for bar in document["histogram"]) == 2000
     sources = {(row["source"], row["stage"]): row for row in document["sources"]}
     assert sources[("won", "won")]["expected_revenue"] == pytest.approx(document["won_to_date"])
+    assert sources[("won", "won")]["expected_deals"] == sources[("won", "won")]["count"]  # not 0.0 for won deals
+    assert document["weighted_pipeline"]["value"] == document["baselines"]["weighted_pipeline"]
+    # The demo was imported today, after the as-of day: no open deal's stage, amount or close date was known then.
+    assert document["unknown_deals"] == sources[("open deals", "opportunity")]["count"]
     # The sources are exact expectations; `expected` is the mean of the simulated outcomes.
     assert sum(row["expected_revenue"] for row in document["sources"]) == pytest.approx(document["expected"], rel=0.05)
     assert set(document["baselines"]) == {"weighted_pipeline", "run_rate"}
@@ -132,8 +137,13 @@ def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) ->
     found = as_json(forecast(copy, "--as-of", AS_OF, "--simulations", "2000", "--seed", "7", "--format", "json"))
     assert found["goal"] == 400_000
     assert found["goal_source"] == "goal"
-    assert 0 <= found["chance_of_goal"] <= 1
-    assert 0 <= found["previous"]["chance_of_goal"] <= 1
+    # The command shows the engine's chance, not one of its own: the same data, moment, seed and simulations give
+    # the same simulated totals, so the same share of them at or above the goal (now and a week before).
+    with tandem.open_workspace(copy) as ws:
+        expected = period_forecast(ws, PERIOD, as_of=datetime.fromisoformat(AS_OF), simulations=2000, seed=7)
+    assert expected.previous is not None
+    assert found["chance_of_goal"] == expected.forecast.chance_of_goal
+    assert found["previous"]["chance_of_goal"] == expected.previous.chance_of_goal
     assert "chance of reaching the goal of 400,000" in found["summary"]
     shown = ok(forecast(copy, "--as-of", AS_OF, "--simulations", "2000", "--seed", "7"))
     assert "Goal 400,000" in shown
@@ -143,6 +153,28 @@ def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) ->
     assert warned["period"] == PERIOD.label
     assert [s["stage"] for s in warned["stages"]] == ["lead", "mql", "sql", "opportunity", "won"]
     assert "nothing to measure" in failed(forecast(company, "warnings", "--as-of", AS_OF))  # no goal, no plan
+
+
+def test_a_period_already_over_has_one_outcome_and_its_goal_a_chance_of_1_or_0(company: Path, tmp_path: Path) -> None:
+    """Once the period is over nothing is left to simulate: every total is the revenue won in it (counted here
+    straight from the opportunities table), so a goal of exactly that is reached (1.0) and a goal one unit above
+    it is not (0.0)."""
+    copy = tmp_path / "over"
+    shutil.copytree(company, copy, ignore=shutil.ignore_patterns("demo-data"))
+    previous = current_quarter(PERIOD.start - timedelta(days=1))
+    last_moment = datetime.combine(previous.end - timedelta(days=1), time(23, 59, 59))
+    won = won_so_far(copy, previous.start, last_moment)
+    assert won > 0
+    with tandem.open_workspace(copy) as ws:
+        ws.accounts.create_user("test", "eve", "exec", password="eve's long password")
+        eve = ws.accounts.authenticate("eve", "eve's long password")
+    for goal, chance in ((won, 1.0), (won + 1, 0.0)):
+        with tandem.open_workspace(copy) as ws:
+            ws.goals.set(eve, previous, f"{goal:.2f}")
+        args = ["--period", previous.label, "--as-of", AS_OF, "--simulations", "2000", "--seed", "7"]
+        found = as_json(forecast(copy, *args, "--format", "json"))
+        assert (found["won_to_date"], found["p10"], found["p90"]) == (won, won, won)
+        assert (found["goal"], found["chance_of_goal"]) == (goal, chance)
 
 
 def test_the_demo_sets_a_goal_for_the_current_quarter_once(company: Path, tmp_path: Path) -> None:
@@ -184,13 +216,26 @@ def test_the_backtest_scores_three_methods(company: Path) -> None:
     assert set(backtest["scores_by_stretch"]) == {"start", "weeks 1-6", "weeks 7+"}
     assert backtest["periods"], "the demo has past quarters to test"
     tandem = backtest["scores"][0]
-    assert tandem["forecasts"] == len([p for p in backtest["points"] if p["actual"] > 0])
-    assert 0 <= tandem["coverage"] <= 1
+    scored = [p for p in backtest["points"] if p["actual"] > 0]
+    assert tandem["forecasts"] == len(scored)
+    assert tandem["coverage"] == pytest.approx(sum(p["p10"] <= p["actual"] <= p["p90"] for p in scored) / len(scored))
+    assert tandem["mape"] == pytest.approx(sum(abs(p["p50"] - p["actual"]) / p["actual"] for p in scored) / len(scored))
     for point in backtest["points"]:
         assert point["p10"] <= point["p50"] <= point["p90"]
         assert point["period"] in backtest["periods"]
+    # Each forecast is calibrated on the forecasts of the periods that had ended by its day, and on nothing later.
+    first = min(backtest["points"], key=lambda p: p["as_of"])
+    assert first["calibrated_on"] == 0
+    assert backtest["entry_rule"] == (
+        "a quarter is tested once it has ended, began at least 90 days after the first deal, and at least 30 deals "
+        "had closed by its first day"
+    )
+    met = backtest["targets"]["every forecast"]
+    assert met["met"] == (met["tandem"] <= met["best_baseline"])
 
     shown = ok(forecast(company, *args))
     for text in ("tandem (P50)", "weighted pipeline", "run rate", "MAPE %", "per period", backtest["periods"][0]):
         assert text in shown
+    assert f"Tested: {backtest['entry_rule']}" in shown
+    assert "180 days" not in shown
     assert failed(forecast(company, "backtest", "--kind", "year"), code=2)

@@ -86,6 +86,82 @@ def test_bad_numbers_are_refused_saying_what_to_write(tmp_path: Path, args: list
     assert message in failed(plan(*args, cwd=tmp_path), code=2)  # a usage error naming the option at fault
 
 
+BY_HAND = ["--revenue", "1M", "--deal-size", "10k", "--rate", "a:b=0.5", "--period", "2027-Q1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        # a step, a channel or a lead column given twice: refused, not the last one winning
+        (["--rate", "a:b=0.4"], "--rate: a:b is given twice ('a:b=0.5' and 'a:b=0.4'); give each step's rate once"),
+        (["--rate", "A:B=40%"], "--rate: a:b is given twice ('a:b=0.5' and 'A:B=40%'); give each step's rate once"),
+        (
+            ["--lag", "a:b=10", "--lag", "a:b=2w"],
+            "--lag: a:b is given twice ('a:b=10' and 'a:b=2w'); give each step's lag once",
+        ),
+        (
+            ["--channel", "email=1@2", "--channel", "email=1@3"],
+            "--channel: the channel 'email' is given twice ('email=1@2' and 'email=1@3'); give each channel once",
+        ),
+        (
+            ["--where", "segment=smb", "--where", "segment=enterprise"],
+            "--where: the column 'segment' is filtered twice ('segment=smb' and 'segment=enterprise'); give each",
+        ),
+        # a single-valued option given twice: Click would keep the last without a word
+        (["--period", "2027-Q2"], "--period: given twice ('2027-Q1' and '2027-Q2'); give it once"),
+        (["--revenue=2M"], "--revenue: given twice ('1M' and '2M'); give it once"),
+        (["--deal-size", "20k"], "--deal-size: given twice ('10k' and '20k'); give it once"),
+        (["--seed", "1", "--seed", "2"], "--seed: given twice ('1' and '2'); give it once"),
+        (["--as-of", "2027-01-01", "--as-of", "2027-02-01"], "--as-of: given twice ('2027-01-01' and '2027-02-01')"),
+        (["--no-history", "--history"], "--history: --no-history and --history are both given; give one of them"),
+        (["--format", "json", "--format", "table"], "--format: given twice ('json' and 'table'); give it once"),
+    ],
+)
+def test_an_option_given_twice_is_refused_naming_it_and_both_values(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    assert message in failed(plan(*BY_HAND, *args, cwd=tmp_path), code=2)
+
+
+def test_a_value_after_the_end_of_the_options_is_not_an_option_given_twice(tmp_path: Path) -> None:
+    """``--`` ends the options: what follows is an argument (here an unexpected one), not a second --period."""
+    done = plan(*BY_HAND, "--", "--period", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "given twice" not in done.stderr
+
+
+def test_a_plan_for_months_already_past_says_so(tmp_path: Path) -> None:
+    """June 2027's deals need their inquiries and MQLs in December 2026 (lags of 2, 1 and 3 months after the MQL):
+    planned on 15 February 2027, December is past. The JSON carries the warning, the table prints it."""
+    late = [*DESIGN_EXAMPLE, "--period", "2027-06", "--as-of", "2027-02-15"]
+    document = as_json(plan(*late, "--format", "json", cwd=tmp_path))
+    assert document["as_of"] == "2027-02-15"
+    assert {row["stage"]: row["past"] for row in document["stages"]} == pytest.approx(
+        {"inquiry": 31_250, "mql": 3_125, "sal": 0, "sqo": 0, "won": 0}
+    )
+    (warning,) = document["warnings"]
+    assert warning.startswith("2026-12 is already past on 2027-02-15 but holds 100% of the inquiry requirement")
+    assert warning.endswith("2027-Q3 is the first quarter whose inquiry volume is mostly still ahead")
+    shown = plan(*late, cwd=tmp_path)
+    assert f"warning: {warning}" in " ".join(shown.stderr.split())
+
+    in_time = as_json(plan(*DESIGN_EXAMPLE, "--period", "2027-06", "--as-of", "2026-11-30", "--format", "json",
+                           cwd=tmp_path))  # fmt: skip
+    assert in_time["warnings"] == []
+    assert "warning:" not in plan(*DESIGN_EXAMPLE, "--period", "2027-06", "--as-of", "2026-11-30", cwd=tmp_path).stderr
+
+
+def test_by_default_the_next_quarter_is_planned_and_its_past_months_named(tmp_path: Path) -> None:
+    """Without --period the plan is the quarter after the as-of day (the quarter whose goal sales and marketing
+    agree on next); when its inquiries were due in months already past, the warning names them and the first
+    quarter still open at the top of the funnel."""
+    document = as_json(plan(*DESIGN_EXAMPLE, "--as-of", "2027-02-15", "--format", "json", cwd=tmp_path))
+    assert document["period"]["label"] == "2027-Q2"
+    (warning,) = document["warnings"]
+    assert warning.startswith("2026-10 to 2027-01 are already past on 2027-02-15 but hold 100% of the inquiry")
+    assert warning.endswith("2027-Q3 is the first quarter whose inquiry volume is mostly still ahead")
+
+
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("plan") / "demo"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import tandem
 from tandem.demo_workspace import build_demo
+from tandem.plan.proposals import load_plan
 
 from .test_cli import TANDEM
 from .test_cli_accounts import as_json, failed, ok
@@ -75,9 +77,9 @@ def test_marketing_proposes_sales_reviews_and_a_leader_accepts(ws: Path, tmp_pat
     first.write_text(PLAN, encoding="utf-8")
     proposed = ok(plan(ws, "propose", first, as_user="mark"))
     assert "Plan #1 (2027-Q1) version 1, proposed by mark: waiting for a sales leader" in proposed
-    assert "Expected revenue " in proposed
-    assert "against a goal of 3,000,000: a " in proposed
-    assert "chance of meeting it, for a budget of 100,000." in proposed
+    assert "Expected revenue within the period " in proposed
+    assert "against a goal of 3,000,000, and " in proposed
+    assert "after it, for a budget of 100,000. The chance of reaching the goal is the forecast's" in proposed
 
     ok(plan(ws, "review", 1, "--version", 1, "--comment", "Paid search starts late", as_user="sid"))
     second = tmp_path / "q1-v2.yaml"
@@ -88,7 +90,13 @@ def test_marketing_proposes_sales_reviews_and_a_leader_accepts(ws: Path, tmp_pat
     assert (revised["version"]["version"], revised["version"]["note"]) == (2, "paid search from December")
     checked = revised["version"]["sufficiency"]
     assert checked["goal"] == pytest.approx(3_000_000)
-    assert 0 <= checked["probability"] <= 1
+    # The figures printed are the workspace's sufficiency check of that plan (seeded: the same to the last digit).
+    with tandem.open_workspace(ws) as workspace:
+        expected = workspace.plan_sufficiency(load_plan(second.read_text(encoding="utf-8")))
+    assert (checked["expected_revenue"], checked["low"]) == (expected["expected_revenue"], expected["low"])
+    assert f"Expected revenue within the period {expected['expected_revenue']:,.0f}" in ok(
+        plan(ws, "show", "1", "--version", "2")
+    )
 
     stale = failed(plan(ws, "accept", 1, "--version", 1, as_user="sam"))
     assert "version 1 of the 2027-Q1 plan was replaced by version 2; read it and accept again" in stale

@@ -43,7 +43,7 @@ def loosened_mql(ws: Workspace, rule: str = "score >= 40", note: str = "MQL at 4
 def workspace(workspace: Workspace) -> Workspace:
     """The quarter-end guard off: these tests approve loosened rules on any day of the year, its window included
     (tests/test_quarter_end_guard.py tests the guard)."""
-    workspace.definitions.freeze_weeks = 0
+    workspace.definitions.guarded = False
     return workspace
 
 

@@ -18,8 +18,18 @@ import pytest
 import tandem
 from tandem.accounts import Principal
 from tandem.definitions.governance import GovernanceError
-from tandem.definitions.guard import GuardVerdict, freeze_window, loosened_stages, quarter_bounds, quarter_label
-from tandem.definitions.model import Definitions, load_definitions
+from tandem.definitions.guard import (
+    GuardVerdict,
+    Measured,
+    Rules,
+    freeze_window,
+    loosened_stages,
+    quarter_bounds,
+    quarter_label,
+    relaxed_rules,
+    resolve_rules,
+)
+from tandem.definitions.model import Definitions, DefinitionsError, load_definitions
 from tandem.settings import resolve_settings
 from tandem.workspace import Workspace
 
@@ -333,11 +343,25 @@ def test_measured_loosening_names_the_leads_it_adds(workspace: Workspace, team: 
         governance.approve(team["maria"], proposal.id)
 
 
-def test_with_the_guard_off_nothing_waits(workspace: Workspace, team: dict[str, Principal]) -> None:
+def test_with_the_freeze_off_a_small_loosening_at_quarter_end_waits_for_nobody(
+    workspace: Workspace, team: dict[str, Principal]
+) -> None:
     governance = workspace.definitions
     governance.freeze_weeks = 0
     proposal = governance.propose(team["mark"], with_mql_rule(workspace, "score >= 40"), effective_from=FREEZE_DAY)
-    assert "guard is off" in governance.guard(proposal.id).message
+    assert governance.guard(proposal.id).message == (
+        f"proposal #1 loosens mql and takes effect on {FREEZE_DAY} (the quarter-end freeze is off); no override needed"
+    )
+    governance.approve(team["maria"], proposal.id)
+    assert governance.approve(team["sam"], proposal.id).version == 2
+
+
+def test_with_the_guard_off_nothing_waits(workspace: Workspace, team: dict[str, Principal]) -> None:
+    governance = workspace.definitions
+    governance.guarded = False
+    governance.added_leads = lambda current, proposed: Measured({"mql": 5000}, {"mql": (10, 5010)})
+    proposal = governance.propose(team["mark"], with_mql_rule(workspace, "score >= 40"), effective_from=FREEZE_DAY)
+    assert governance.guard(proposal.id).message == "proposal #1: the guard is off; no override needed"
     governance.approve(team["maria"], proposal.id)
     assert governance.approve(team["sam"], proposal.id).version == 2
 
@@ -360,5 +384,91 @@ def test_guard_and_override_on_the_command_line(tmp_path: Path) -> None:
     assert "an exec must override it first" in failed(as_user(ws, "sam", "approve", "1"))
     assert "mark has the marketing role; only an exec" in failed(as_user(ws, "mark", "override", "1", "--reason", "x"))
     overridden = ok(as_user(ws, "eve", "override", "1", "--reason", "agreed with both leaders"))
-    assert "Proposal #1: eve overrode the quarter-end guard: agreed with both leaders" in overridden
+    assert "Proposal #1: eve overrode the guard: agreed with both leaders" in overridden
     assert f"version 2 is in effect from {FREEZE_DAY}" in ok(as_user(ws, "sam", "approve", "1"))
+
+
+# --- the share rule and the guard's own rules -----------------------------------------------------------------------
+def test_a_loosening_that_adds_more_than_the_share_allowed_needs_an_exec_at_any_time() -> None:
+    # 460 mqls over the last 90 days under the proposal against 400 now: 15 % more, over the 10 % allowed.
+    large = GuardVerdict(
+        1,
+        ["mql"],
+        CALM_DAY,
+        2,
+        freeze_window(CALM_DAY, 2),
+        {"mql": 120},
+        max_added_percent=10,
+        recent={"mql": (400, 460)},
+    )
+    assert not large.in_window
+    assert large.added_share("mql") == pytest.approx(0.15)
+    assert large.too_large == ["mql"]
+    assert large.blocked
+    assert large.message == (
+        f"proposal #1 loosens mql (+120 leads) and takes effect on {CALM_DAY}, it would raise the volume of mql by "
+        "15 % (460 against 400) over the last 90 days, more than the 10 % the guard allows at any time: an exec "
+        "must override it first (`tandem definitions override 1 --as USER --reason TEXT`)"
+    )
+    # Exactly 10 % more is allowed.
+    small = GuardVerdict(
+        1,
+        ["mql"],
+        CALM_DAY,
+        2,
+        freeze_window(CALM_DAY, 2),
+        {"mql": 40},
+        max_added_percent=10,
+        recent={"mql": (400, 440)},
+    )
+    assert small.too_large == []
+    assert not small.needs_override
+    assert small.message.endswith("and within the 10 % of volume the guard allows; no override needed")
+    # A stage that had no volume and gains some is raised by an infinite share.
+    from_none = GuardVerdict(1, ["mql"], CALM_DAY, 2, None, {"mql": 3}, max_added_percent=10, recent={"mql": (0, 3)})
+    assert from_none.too_large == ["mql"]
+    assert "raise the volume of mql by from none (3 against 0)" in from_none.message
+
+
+def test_the_guard_rules_come_from_the_definitions_and_relaxing_them_needs_an_exec() -> None:
+    with_section = defs(BASE + "guard:\n  freeze_weeks: 3\n  max_added_percent: 25\n")
+    assert resolve_rules(with_section, 2) == Rules(freeze_weeks=3, max_added_percent=25, window_days=90)
+    assert resolve_rules(defs(), 2) == Rules(freeze_weeks=2, max_added_percent=10, window_days=90)
+    assert relaxed_rules(Rules(2, 10, 90), Rules(0, 10, 90)) == ["freeze_weeks 2 -> 0"]
+    assert relaxed_rules(Rules(2, 10, 90), Rules(2, 50, 30)) == ["max_added_percent 10 -> 50"]
+    assert relaxed_rules(Rules(2, 10, 90), Rules(4, 5, 30)) == []
+    relaxing = GuardVerdict(4, [], CALM_DAY, 2, None, {}, relaxed=["freeze_weeks 2 -> 0"], max_added_percent=10)
+    assert relaxing.blocked
+    assert relaxing.message == (
+        "proposal #4 relaxes the guard (freeze_weeks 2 -> 0): an exec must override it first "
+        "(`tandem definitions override 4 --as USER --reason TEXT`)"
+    )
+
+
+def test_out_of_range_guard_rules_are_refused_with_their_place() -> None:
+    with pytest.raises(DefinitionsError) as found:
+        defs(BASE + "guard:\n  freeze_weeks: 20\n  max_added_percnt: 5\n")
+    problems = [str(issue) for issue in found.value.issues]
+    assert any("'freeze_weeks' in the guard is 20" in p and "use 0 to 13" in p for p in problems), problems
+    assert any("unknown key 'max_added_percnt'" in p and "did you mean 'max_added_percent'" in p for p in problems)
+
+
+def test_an_approval_that_relaxes_the_guard_waits_for_an_exec(workspace: Workspace, team: dict[str, Principal]) -> None:
+    governance = workspace.definitions
+    relaxed = governance.current().document + "guard:\n  freeze_weeks: 0\n"
+    proposal = governance.propose(team["mark"], relaxed, effective_from=CALM_DAY)
+    governance.approve(team["maria"], proposal.id)
+    with pytest.raises(GovernanceError, match=r"relaxes the guard \(freeze_weeks 2 -> 0\)"):
+        governance.approve(team["sam"], proposal.id)
+    governance.override(team["eve"], proposal.id, "the board wants no freeze this year")
+    assert governance.approve(team["sam"], proposal.id).version == 2
+
+
+def test_a_large_loosening_on_a_calm_day_waits_for_an_exec(workspace: Workspace, team: dict[str, Principal]) -> None:
+    governance = workspace.definitions
+    governance.added_leads = lambda current, proposed: Measured({"mql": 632}, {"mql": (410, 1042)})
+    proposal = governance.propose(team["mark"], with_mql_rule(workspace, "score >= 40"), effective_from=CALM_DAY)
+    governance.approve(team["maria"], proposal.id)
+    with pytest.raises(GovernanceError, match=r"by 154 % \(1,042 against 410\) over the last 90 days"):
+        governance.approve(team["sam"], proposal.id)
+    assert governance.current().version == 1

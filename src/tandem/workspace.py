@@ -28,12 +28,13 @@ from typing import TYPE_CHECKING, Any
 # (tests/test_cli_startup.py).
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tandem.definitions.counting import Counting, counting_in_force, counting_under
 from tandem.definitions.model import Definitions
 from tandem.engine.result import Result
 from tandem.engine.spec import FunnelSpec, as_of_or_now, to_timestamp
 from tandem.errors import ConfigError, WorkspaceError
 from tandem.settings import resolve_settings
-from tandem.warehouse.backends import SCHEMA_VERSION, Warehouse
+from tandem.warehouse.backends import IMPORT_LOG, SCHEMA_VERSION, Warehouse
 from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from tandem.alerts import Alerts
     from tandem.audit import AuditVerification
     from tandem.definitions.governance import Governance, VersionInfo
+    from tandem.definitions.guard import Measured
     from tandem.definitions.impact import ImpactReport
     from tandem.engine.quality import QualityReport
     from tandem.plan.goals import Goals
@@ -318,13 +320,18 @@ class Workspace:
             added_leads=self._added_leads,
         )
 
-    def _added_leads(self, current: Definitions, proposed: Definitions) -> dict[str, int] | None:
-        """Leads `proposed` adds to each stage over all history; None without leads (the guard reads the text)."""
+    def _added_leads(self, current: Definitions, proposed: Definitions) -> Measured | None:
+        """`proposed` measured against `current` on the warehouse (`tandem.definitions.impact`): the leads it adds
+        to each stage over all history, and each stage's volume over the guard's window under both; None without
+        leads (the guard then reads the text)."""
+        from tandem.definitions.guard import Measured, resolve_rules
         from tandem.definitions.impact import measure_impact
 
         if int(self.warehouse.table("leads").count().execute()) == 0:
             return None
-        return measure_impact(self, current, proposed, base_version=0).added
+        days = resolve_rules(current, int(self.settings["definitions_freeze_weeks"])).window_days
+        report = measure_impact(self, current, proposed, base_version=0, recent_days=days)
+        return Measured(added=report.added, recent=report.recent)
 
     def proposal_impact(self, proposal_id: int, *, as_of: date | datetime | str | None = None) -> ImpactReport:
         """What proposal `proposal_id` would change, measured against the version it was proposed on."""
@@ -475,11 +482,18 @@ class Workspace:
         in_force = [v for v in versions if v.effective_from is None or v.effective_from <= moment.date()]
         return in_force[-1] if in_force else versions[0]
 
-    def stage_events(self, definitions: Definitions, as_of: datetime) -> ibis.Table:
+    def counting(self, as_of: date | datetime | str | None = None, version: int | None = None) -> Counting:
+        """Which version counts which stretch of time for a result as of `as_of` (default now): each version the
+        stretch it was in force (`tandem.definitions.counting`), or `version` throughout when given."""
+        if version is not None:
+            return counting_under(self.definitions.version(version))
+        return counting_in_force(self.definitions.versions(), as_of_or_now(as_of))
+
+    def stage_events(self, definitions: Definitions, as_of: datetime, *, since: datetime | None = None) -> ibis.Table:
         """The imported stage events plus the first moment each lead met each stage rule of `definitions`.
 
         What every funnel metric reads as "stage events" (`tandem.definitions.membership`): a lead reaches a
-        stage with an event for it or by meeting its rule.
+        stage with an event for it or by meeting its rule; with `since`, the first moment on or after it.
         """
         from tandem.definitions.membership import rule_entries, with_rule_entries
 
@@ -490,8 +504,26 @@ class Workspace:
             touches=wh.table("touches"),
             activities=wh.table("activities"),
             as_of=as_of,
+            since=since,
         )
         return with_rule_entries(wh.table("stage_events"), entries, definitions)
+
+    def counted_stage_events(self, counting: Counting, as_of: datetime) -> ibis.Table:
+        """The stage events as `counting` counts them: each version's events (and rule entries, from its effective
+        date on) within the stretch it counts, in one table (`tandem.definitions.counting`)."""
+        if not counting.split:
+            return self.stage_events(counting.current.definitions, as_of)
+        import ibis
+
+        parts = []
+        for stretch in counting.stretches:
+            events = self.stage_events(stretch.version.definitions, as_of, since=stretch.start)
+            if stretch.start is not None:
+                events = events.filter(events.occurred_at >= ibis.literal(stretch.start, type="timestamp"))
+            if stretch.end is not None:
+                events = events.filter(events.occurred_at < ibis.literal(stretch.end, type="timestamp"))
+            parts.append(events)
+        return ibis.union(*parts, distinct=False)
 
     # --- metrics ----------------------------------------------------------------------------------------------
     def funnel_spec(self, *, version: int | None = None, **question: Any) -> FunnelSpec:
@@ -499,41 +531,45 @@ class Workspace:
         in_force = self.definitions_in_force(question.get("as_of"), version)
         return FunnelSpec(stages=tuple(in_force.definitions.stage_names), **question)
 
-    def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, VersionInfo]:
-        """The spec and the definitions it is computed under (the stage events are read when the SQL is built)."""
+    def _question(self, version: int | None, **question: Any) -> tuple[FunnelSpec, Counting]:
+        """The spec and how it is counted (the stage events are read when the SQL is built): each stretch of time
+        under the version in force then, or under `version` throughout."""
         as_of = as_of_or_now(question.pop("as_of", None))
-        in_force = self.definitions_in_force(as_of, version)
-        return FunnelSpec(stages=tuple(in_force.definitions.stage_names), as_of=as_of, **question), in_force
+        counting = self.counting(as_of, version)
+        return FunnelSpec(stages=tuple(counting.current.definitions.stage_names), as_of=as_of, **question), counting
 
     def _result(
         self,
         kind: str,
         spec: FunnelSpec,
         build: Callable[[FunnelSpec], ibis.Table],
-        definitions: VersionInfo | None = None,
+        counting: Counting | None = None,
         shape: tuple[Any, ...] = (),
     ) -> Result:
         """`kind`'s result for `spec`, its SQL compiled once per shape and reused (`tandem.engine.compiled`).
 
-        A question over stage events (`definitions` given) reads the tables `stage_events` reads, and its SQL
-        depends on those definitions' stages and rules; the others read opportunities and leads.
+        A question over stage events (`counting` given) reads the tables `stage_events` reads, and its SQL
+        depends on the versions counting it, their stretches, stages and rules; the others read opportunities
+        and leads.
         """
         wh = self.warehouse
-        if definitions is not None:
+        if counting is not None:
             reads: tuple[str, ...] = ("leads", "stage_events", "touches", "activities")
-            shape = (definitions.version, definitions.definitions, *shape)
+            shape = (*counting.shape(), *shape)
         else:
             reads = ("opportunities", "leads")
-        return Result.for_question(
+        result = Result.for_question(
             kind,
             wh,
             spec,
             build,
             reads=reads,
             shape=shape,
-            definition_version=definitions.version if definitions is not None else self.definition_version,
+            definition_version=counting.current.version if counting is not None else self.definition_version,
             backend=wh.backend_name,
         )
+        result.counting = counting
+        return result
 
     def funnel(
         self,
@@ -554,7 +590,7 @@ class Workspace:
         version would have counted it. The SQL is compiled once per shape of question and reused with a new
         `as_of`, `start` and `end` (`tandem.engine.compiled`).
         """
-        spec, in_force = self._question(
+        spec, counting = self._question(
             version,
             by=tuple(by),
             period=period,
@@ -569,10 +605,10 @@ class Workspace:
         def build(spec: FunnelSpec) -> ibis.Table:
             from tandem.engine.funnel import funnel_table
 
-            events = self.stage_events(in_force.definitions, spec.as_of)
+            events = self.counted_stage_events(counting, spec.as_of)
             return funnel_table(self.warehouse.table("leads"), events, spec)
 
-        return self._result("funnel", spec, build, in_force)
+        return self._result("funnel", spec, build, counting)
 
     def revenue(
         self,
@@ -589,7 +625,8 @@ class Workspace:
         def build(spec: FunnelSpec) -> ibis.Table:
             from tandem.engine.revenue import revenue_table
 
-            return revenue_table(self.warehouse.table("opportunities"), self.warehouse.table("leads"), spec)
+            wh = self.warehouse
+            return revenue_table(wh.table("opportunities"), wh.table("leads"), spec, imports=self._import_log())
 
         return self._result("revenue", spec, build)
 
@@ -601,9 +638,15 @@ class Workspace:
             from tandem.engine.revenue import pipeline_table
 
             wh = self.warehouse
-            return pipeline_table(wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of)
+            return pipeline_table(
+                wh.table("opportunities"), wh.table("leads"), spec.by, spec.as_of, imports=self._import_log()
+            )
 
         return self._result("pipeline", spec, build)
+
+    def _import_log(self) -> ibis.Table | None:
+        """When each row was written, for as-of views (`tandem.engine.known`); None on Spark, which has no log."""
+        return None if self.warehouse.backend_name == "pyspark" else self.warehouse.table(IMPORT_LOG)
 
     def velocity(
         self,
@@ -619,17 +662,17 @@ class Workspace:
         version: int | None = None,
     ) -> Result:
         """Days from `from_stage` to `to_stage` (default: the next one; the last stage: the sales cycle), binned."""
-        spec, in_force = self._question(
+        spec, counting = self._question(
             version, by=tuple(by), period=period, start=start, end=end, strict=strict, **_as_of(as_of)
         )
 
         def build(spec: FunnelSpec) -> ibis.Table:
             from tandem.engine.velocity import velocity_table
 
-            events = self.stage_events(in_force.definitions, spec.as_of)
+            events = self.counted_stage_events(counting, spec.as_of)
             return velocity_table(self.warehouse.table("leads"), events, spec, from_stage, to_stage)
 
-        return self._result("velocity", spec, build, in_force, shape=(from_stage, to_stage))
+        return self._result("velocity", spec, build, counting, shape=(from_stage, to_stage))
 
     def leads(
         self,
@@ -644,16 +687,16 @@ class Workspace:
         version: int | None = None,
     ) -> Result:
         """The leads behind a number: those that entered `stage` in range and match `where`."""
-        spec, in_force = self._question(version, start=start, end=end, strict=strict, **_as_of(as_of))
+        spec, counting = self._question(version, start=start, end=end, strict=strict, **_as_of(as_of))
         filters = dict(where or {})
 
         def build(spec: FunnelSpec) -> ibis.Table:
             from tandem.engine.drilldown import leads_table
 
-            events = self.stage_events(in_force.definitions, spec.as_of)
+            events = self.counted_stage_events(counting, spec.as_of)
             return leads_table(self.warehouse.table("leads"), events, spec, stage, filters, limit)
 
-        return self._result("leads", spec, build, in_force, shape=(stage, tuple(filters.items()), limit))
+        return self._result("leads", spec, build, counting, shape=(stage, tuple(filters.items()), limit))
 
     def quality(self, *, as_of: date | datetime | str | None = None, examples: int = 5) -> QualityReport:
         """The data-quality report: out-of-order events, re-entries, unknown leads, negative durations."""

@@ -69,6 +69,15 @@ def test_the_forecast_page_shows_the_chance_the_range_and_the_backtest(
     )
     assert methods == METHODS
     assert page.locator("#backtest-periods tbody tr").count() >= 1
+    # The entry rule as the code applies it (90 days, 30 closed deals), and each target said met or not.
+    backtest = page.request.get("/api/forecast/backtest").json()
+    assert page.inner_text("#backtest-rule").startswith(f"This workspace's own backtest: {backtest['entry_rule']}.")
+    assert "180 days" not in page.inner_text("#backtest")
+    targets = page.eval_on_selector_all("#backtest-targets li", "items => items.map(i => i.dataset.met)")
+    assert targets == [str(t["met"]).lower() for t in backtest["targets"].values() if t["met"] is not None]
+    # Won deals are counted as their own expected deals, not 0.0.
+    won = next(s for s in document["sources"] if s["source"] == "won")
+    assert page.inner_text("#forecast-sources tr[data-source='won'] td:nth-child(4)") == f"{won['count']:,.1f}"
     assert page.locator("#warnings-stages tbody tr").count() == 5
     shot(page, "forecast")
 

@@ -49,7 +49,8 @@ def test_a_plan_proposed_in_the_form_is_commented_and_accepted_by_a_sales_leader
     assert page.get_attribute("#plan-status", "data-status") == "proposed"
     summary = page.inner_text("#sufficiency-summary")
     assert summary.startswith("The plan ")
-    assert "chance of reaching the goal" in summary
+    assert "expected within the period" in summary
+    assert page.inner_text("#plan-chance .label") == "chance of reaching the goal"  # the forecast's, as everywhere
     assert page.locator("#sufficiency-programs tbody tr").count() == plan.count("  - name: ")
     assert page.locator("#accept-form").count() == 0  # the author does not accept their own plan
     shot(page, "proposed")

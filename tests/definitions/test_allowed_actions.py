@@ -151,7 +151,7 @@ def test_who_may_not_decide_is_told_why() -> None:
         == "only the author of proposal #1 (mark) may withdraw it"
     )
     assert str(refusal(person("sam"), open_proposal, "override")) == (
-        "sam has the sales role; only an exec (CEO or CRO) may override the quarter-end guard"
+        "sam has the sales role; only an exec (CEO or CRO) may override the guard"
     )
 
 

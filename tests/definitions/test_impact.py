@@ -1,24 +1,30 @@
 """The impact of a proposed change, worked out by hand, on DuckDB, PostgreSQL and Spark.
 
-As of 2026-05-15 (the quarter began 2026-04-01). The current version has no rule on ``mql``; the proposal adds
-``employees >= 50``. The leads::
+As of 2026-05-15 (the quarter began 2026-04-01). The current version has no rule on ``mql``; the proposals add
+``employees >= 50``, ``source = 'demo'`` or ``source = 'webinar'``. The leads::
 
-    leads      created  employees  stage events                          under the proposal
-    a1..a4     01-10    100        none                                  added (by the rule); never converted
-    b1         01-10    100        sql 01-20, won 02-10                  meets the new rule only; already counted
-                                                                         as mql (cumulative, by its sql event)
-    k1         01-05    10         mql 01-06, sql 01-15, won 02-01       kept
-    k2         01-05    10         mql 01-06, sql 01-20                  kept
-    k3, k4     01-05    10         mql 01-06                             kept
-    k5         01-05    100        mql 01-06, sql 01-07, won 01-30       kept
-    q1..q3     04-10    200        none                                  added this quarter
-    x1         02-01    10         none                                  neither
+    leads      created  employees  source   stage events
+    a1..a4     01-10    100        webinar  none
+    b1         01-10    100        demo     sql 01-20, won 02-10
+    k1         01-05    10         web      mql 01-06, sql 01-15, won 02-01
+    k2         01-05    10         web      mql 01-06, sql 01-20
+    k3, k4     01-05    10         web      mql 01-06
+    k5         01-05    100        demo     mql 01-06, sql 01-07, won 01-30
+    q1..q3     04-10    200        webinar  none
+    x1         02-01    10         web      none
 
-Counted (cumulative) mql: 6 now (k1..k5, b1), 13 under the proposal: 7 added, 3 of them this quarter.
-Quality, on the leads' own entries before the quarter: the 5 that meet only the new rule (a1..a4, b1) reached
-sql and won 1 in 5 (20 %); the 5 kept (k1..k5) reached sql 3 in 5 and won 2 in 5 (40 %).
-Expected from this quarter's 3 added: 3 x 20 % = 0.6 sqls and 0.6 won deals, 0.6 x 2,000 (the mean of the two won
-deals, 1,000 and 3,000) = 1,200 in revenue; at the kept leads' rate they would promise 3 x 40 % = 1.2 won deals.
+Counted (cumulative) mql now: 6 (k1..k5 by their events, b1 by its sql event).
+
+``employees >= 50``: 13 mqls, 7 added (a1..a4, q1..q3), 3 of them this quarter. Judged at the moment of the
+handoff, the proposal hands over sooner, before the quarter: a1..a4 and b1 (at creation, 01-10, instead of never
+and 01-20) and k5 (01-05 instead of 01-06): 6 leads, of which b1 and k5 reached sql and won (2 in 6, 33.3 %).
+The current version's mqls before the quarter (k1..k5, b1): 4 of 6 reached sql (66.7 %), 3 won (50 %).
+Expected from the 3 leads handed over sooner this quarter (q1..q3): 3 x 1/3 = 1 sql and 1 won deal, 1 x 2,000
+(the mean of the two won deals, 1,000 and 3,000) = 2,000 in revenue; at the current rate 3 x 50 % = 1.5.
+
+``source = 'demo'`` (a good loosening: it spots buyers sooner): it adds no lead (b1 and k5 are mqls already) but
+hands b1 and k5 over sooner, and both went on to sql and won: 100 % against 66.7 % and 50 %.
+``source = 'webinar'`` (a bad one): it hands over a1..a4 (and q1..q3 this quarter), none of which went on: 0 %.
 """
 
 from __future__ import annotations
@@ -43,10 +49,10 @@ def d(month: int, day: int) -> datetime:
 
 
 def _tables() -> dict[str, pa.Table]:
-    leads = [(f"a{i}", d(1, 10), 100) for i in range(1, 5)]
-    leads += [("b1", d(1, 10), 100)]
-    leads += [(f"k{i}", d(1, 5), 10) for i in range(1, 5)] + [("k5", d(1, 5), 100)]
-    leads += [(f"q{i}", d(4, 10), 200) for i in range(1, 4)] + [("x1", d(2, 1), 10)]
+    leads = [(f"a{i}", d(1, 10), 100, "webinar") for i in range(1, 5)]
+    leads += [("b1", d(1, 10), 100, "demo")]
+    leads += [(f"k{i}", d(1, 5), 10, "web") for i in range(1, 5)] + [("k5", d(1, 5), 100, "demo")]
+    leads += [(f"q{i}", d(4, 10), 200, "webinar") for i in range(1, 4)] + [("x1", d(2, 1), 10, "web")]
     events = [("b1", "sql", d(1, 20)), ("b1", "won", d(2, 10))]
     events += [(f"k{i}", "mql", d(1, 6)) for i in range(1, 6)]
     events += [("k1", "sql", d(1, 15)), ("k1", "won", d(2, 1)), ("k2", "sql", d(1, 20))]
@@ -57,6 +63,7 @@ def _tables() -> dict[str, pa.Table]:
                 "lead_id": [lead[0] for lead in leads],
                 "created_at": pa.array([lead[1] for lead in leads], pa.timestamp("us")),
                 "employees": pa.array([lead[2] for lead in leads], pa.int64()),
+                "source": [lead[3] for lead in leads],
             }
         ),
         "stage_events": pa.table(
@@ -99,26 +106,44 @@ def test_the_quarter_starts_on_its_first_day() -> None:
     assert quarter_start(d(1, 1).date()) == d(1, 1).date()
 
 
-def test_a_loosened_mql_rule_adds_leads_that_converted_worse(warehouse: Workspace) -> None:
+def test_a_loosened_mql_rule_is_judged_by_the_leads_it_hands_over_sooner(warehouse: Workspace) -> None:
     report = measure_impact(warehouse, funnel(None), funnel("employees >= 50"), base_version=1, as_of=AS_OF)
     mql = report.stage("mql")
     assert (mql.current, mql.proposed, mql.added, mql.removed) == (6, 13, 7, 0)
-    assert (mql.quarter_added, mql.quarter_removed) == (3, 0)
-    assert (mql.history_added, mql.history_kept) == (5, 5)
-    assert [mql.added_next_rate, mql.kept_next_rate] == pytest.approx([0.2, 0.6])
-    assert [mql.added_won_rate, mql.kept_won_rate] == pytest.approx([0.2, 0.4])
-    assert mql.expected_next == pytest.approx(0.6)
-    assert mql.expected_won == pytest.approx(0.6)
-    assert mql.promised_won == pytest.approx(1.2)
+    assert (mql.quarter_added, mql.quarter_removed, mql.quarter_earlier) == (3, 0, 3)
+    assert (mql.history_added, mql.history_kept) == (6, 6)
+    assert [mql.added_next_rate, mql.kept_next_rate] == pytest.approx([2 / 6, 4 / 6])
+    assert [mql.added_won_rate, mql.kept_won_rate] == pytest.approx([2 / 6, 3 / 6])
+    assert mql.expected_next == pytest.approx(1.0)
+    assert mql.expected_won == pytest.approx(1.0)
+    assert mql.promised_won == pytest.approx(1.5)
     assert report.average_deal == pytest.approx(2000.0)
-    assert mql.expected_revenue == pytest.approx(1200.0)
+    assert mql.expected_revenue == pytest.approx(2000.0)
     assert report.added == {"lead": 0, "mql": 7, "sql": 0, "won": 0}
     assert [s.stage for s in report.stages if s.changed] == ["mql"]
     assert report.summary() == [
-        "mql: 7 leads added, 0 removed over history; 3 added this quarter. The added leads converted to won at "
-        "20.0 %, the others at 40.0 % (5 and 5 leads before this quarter); expect 0.6 extra won deals from this "
-        "quarter's added leads (not the 1.2 their number suggests), about 1,200 in revenue."
+        "mql: 7 leads added, 0 removed over history; 3 added this quarter. Of the leads it hands over sooner or "
+        "additionally, 33.3 % went on to sql and 33.3 % to won; of the current version's, 66.7 % and 50.0 % "
+        "(6 and 6 leads before this quarter); expect 1.0 won deals from the 3 leads it would hand over sooner this "
+        "quarter (not the 1.5 their number suggests), about 2,000 in revenue."
     ]
+
+
+def test_a_rule_that_spots_buyers_sooner_shows_their_conversion(warehouse: Workspace) -> None:
+    report = measure_impact(warehouse, funnel(None), funnel("source = 'demo'"), base_version=1, as_of=AS_OF)
+    mql = report.stage("mql")
+    assert (mql.added, mql.quarter_earlier, mql.history_added) == (0, 0, 2)
+    assert [mql.added_next_rate, mql.added_won_rate] == pytest.approx([1.0, 1.0])
+    assert [mql.kept_next_rate, mql.kept_won_rate] == pytest.approx([4 / 6, 3 / 6])
+
+
+def test_a_rule_that_lets_in_leads_who_never_buy_shows_none_converting(warehouse: Workspace) -> None:
+    report = measure_impact(warehouse, funnel(None), funnel("source = 'webinar'"), base_version=1, as_of=AS_OF)
+    mql = report.stage("mql")
+    assert (mql.added, mql.quarter_earlier, mql.history_added) == (7, 3, 4)
+    assert [mql.added_next_rate, mql.added_won_rate] == [0.0, 0.0]
+    assert mql.expected_won == 0.0
+    assert mql.promised_won == pytest.approx(1.5)
 
 
 def test_a_tightened_rule_removes_leads(warehouse: Workspace) -> None:
@@ -136,7 +161,7 @@ def test_nothing_changes_when_the_proposal_counts_the_same_leads(warehouse: Work
     report = measure_impact(warehouse, funnel(None), funnel("employees >= 5000"), base_version=1, as_of=AS_OF)
     assert not any(s.changed for s in report.stages)
     assert report.summary() == ["No lead changes stage under the proposal."]
-    assert report.stage("mql").added_won_rate is None  # no lead meets only the new rule: no rate, not zero
+    assert report.stage("mql").added_won_rate is None  # no lead handed over sooner: no rate, not zero
 
 
 def test_the_report_is_plain_json(warehouse: Workspace) -> None:

@@ -255,7 +255,7 @@ def ruled(warehouse: Workspace) -> Workspace:
     """Version 2 of the definitions: the mql stage entered by ``has_event('webinar') and employees >= 50``, in force
     from 2026-12-01 (version 1, from `tandem init`, has no rules)."""
     ws = warehouse
-    ws.definitions.freeze_weeks = 0
+    ws.definitions.guarded = False
     proposal = ws.definitions.propose(
         person(ws, "mila", "marketing"),
         dump_definitions(definitions("has_event('webinar') and employees >= 50")),

@@ -28,7 +28,9 @@ Choices where the document is open (also listed in the report that came with thi
        and null rates/days; period conversion is null when the previous stage has no entry in the period.
     7. Revenue is observed at ``as_of`` too: opportunities created after ``as_of`` are ignored; a won or lost one
        whose close (``close_date`` 00:00, or ``created_at`` without a close date) is after ``as_of`` was still
-       open at ``as_of`` and counts as open (with its recorded CRM stage).
+       open at ``as_of`` and counts as open. Its amount then is known only when ``as_of`` is at or after
+       ``imported_at`` (when the rows were imported; None: no imports log, always known): otherwise it counts in
+       ``open_unknown_amount_deals``, not in ``open_pipeline``.
     8. ``open_pipeline``/``open_deals`` in ``revenue`` are the deals open at ``as_of``, placed in time by
        ``created_at`` as the document says (so a period shows the still-open deals created in it); the snapshot
        by CRM stage and age is ``open_pipeline_by_stage_and_age``.
@@ -106,7 +108,7 @@ FUNNEL_FLOATS = (
     "p75_days_from_previous",
     "mean_days_from_previous",
 )
-REVENUE_COUNTS = ("won_deals", "lost_deals", "open_deals")
+REVENUE_COUNTS = ("won_deals", "lost_deals", "open_deals", "open_unknown_amount_deals")
 REVENUE_FLOATS = (
     "won_revenue",
     "average_deal_size",
@@ -123,6 +125,7 @@ REVENUE_VALUES = (
     "win_rate",
     "open_pipeline",
     "open_deals",
+    "open_unknown_amount_deals",
     "median_sales_cycle_days",
     "mean_sales_cycle_days",
 )
@@ -665,16 +668,20 @@ def revenue(
     start: TimeLike,
     end: TimeLike,
     as_of: TimeLike,
+    imported_at: TimeLike = None,
 ) -> pd.DataFrame:
     """Revenue per (group, period) where at least one opportunity is placed in range.
 
     Columns, exactly: ``*by, [period], won_revenue, won_deals, lost_deals, average_deal_size, win_rate,
-    open_pipeline, open_deals, median_sales_cycle_days, mean_sales_cycle_days``. Won and lost deals are placed by
+    open_pipeline, open_deals, open_unknown_amount_deals, median_sales_cycle_days, mean_sales_cycle_days``.
+    Every deal was imported at `imported_at` (rule 7). Won and lost deals are placed by
     close_date (00:00 UTC; created_at without one), open ones by created_at; [start, end) filters that moment.
     """
     moment = to_utc(as_of)
     if moment is None:
         raise ValueError("as_of is required")
+    imported = to_utc(imported_at)
+    unknown = imported is not None and moment < imported
     deals = _deals(opportunities, leads, by, moment)
     deals = deals[_in_range(deals["_placed"], to_utc(start), to_utc(end))].copy()
     gid, groups = _group_ids(deals, by)
@@ -697,8 +704,9 @@ def revenue(
                 "lost_deals": len(lost),
                 "average_deal_size": won_revenue / len(won) if len(won) else None,
                 "win_rate": len(won) / closed if closed else None,
-                "open_pipeline": float(still_open["_amount"].sum()),
+                "open_pipeline": 0.0 if unknown else float(still_open["_amount"].sum()),
                 "open_deals": len(still_open),
+                "open_unknown_amount_deals": len(still_open) if unknown else 0,
                 "median_sales_cycle_days": float(np.median(cycle)) if cycle.size else None,
                 "mean_sales_cycle_days": float(cycle.mean()) if cycle.size else None,
             }

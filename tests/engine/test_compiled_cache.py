@@ -158,7 +158,7 @@ def test_a_new_definitions_version_recompiles_and_the_old_one_still_answers(buil
     before = ws.funnel(as_of="2026-03-01")
     assert reached(before) == [3, 2, 1, 0, 0]
 
-    ws.definitions.freeze_weeks = 0
+    ws.definitions.guarded = False
     stages = "\n".join(
         f"  - name: {name}\n    side: {side}\n    description: {name}.{rule}"
         for name, side, rule in [

@@ -664,6 +664,7 @@ REVENUE = [
     "win_rate",
     "open_pipeline",
     "open_deals",
+    "open_unknown_amount_deals",
     "median_sales_cycle_days",
     "mean_sales_cycle_days",
 ]
@@ -681,8 +682,8 @@ def test_revenue_by_quarter() -> None:
         frame,
         ["period", *REVENUE],
         [
-            (T("2025-01-01"), 1000.0, 1, 1, 1000.0, 0.5, 2000.0, 1, 35.5, 35.5),
-            (T("2025-04-01"), 6100.0, 4, 0, 1525.0, 1.0, 1100.0, 2, 10.0, 68.375 / 3),
+            (T("2025-01-01"), 1000.0, 1, 1, 1000.0, 0.5, 2000.0, 1, 0, 35.5, 35.5),
+            (T("2025-04-01"), 6100.0, 4, 0, 1525.0, 1.0, 1100.0, 2, 0, 10.0, 68.375 / 3),
         ],
     )
 
@@ -698,9 +699,9 @@ def test_revenue_by_lead_channel_with_nulls() -> None:
         frame,
         ["channel", *REVENUE],
         [
-            ("email", 7100.0, 5, 0, 1420.0, 1.0, 800.0, 1, 22.75, 103.875 / 4),
-            ("webinar", 0.0, 0, 0, NA, NA, 2000.0, 1, NA, NA),
-            (NA, 0.0, 0, 1, NA, 0.0, 300.0, 1, NA, NA),
+            ("email", 7100.0, 5, 0, 1420.0, 1.0, 800.0, 1, 0, 22.75, 103.875 / 4),
+            ("webinar", 0.0, 0, 0, NA, NA, 2000.0, 1, 0, NA, NA),
+            (NA, 0.0, 0, 1, NA, 0.0, 300.0, 1, 0, NA, NA),
         ],
     )
 
@@ -716,7 +717,7 @@ def test_revenue_prefers_the_opportunity_column_and_filters_the_placement() -> N
     april = ref.revenue(
         opportunities(), leads, by=[], period=None, start=T("2025-04-01"), end=T("2025-05-01"), as_of=REVENUE_AS_OF
     )
-    check(april, REVENUE, [(2100.0, 3, 0, 700.0, 1.0, 0.0, 0, 10.0, 68.375 / 3)])
+    check(april, REVENUE, [(2100.0, 3, 0, 700.0, 1.0, 0.0, 0, 0, 10.0, 68.375 / 3)])
 
 
 def test_open_pipeline_by_stage_and_age() -> None:

@@ -9,7 +9,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tandem.forecast.baselines import run_rate, weighted_pipeline, won_between
+from tandem.forecast.baselines import (
+    MIN_CLOSED_DEALS,
+    StageProbabilities,
+    run_rate,
+    stage_probabilities,
+    weighted_pipeline,
+    weighted_pipeline_detail,
+    won_between,
+)
+from tandem.forecast.calibration import (
+    PRIOR_FACTOR,
+    PRIOR_PERIODS,
+    REL_SPREAD,
+    WEIGHT_PRIOR,
+    WEIGHT_PRIOR_PERIODS,
+    Calibration,
+    PastPoint,
+    calibrate,
+)
 from tandem.forecast.curves import EventCurve, event_curve
 from tandem.forecast.history import History, known_at
 from tandem.forecast.model import DealSizes, ForecastModel, estimate_model
@@ -27,6 +45,8 @@ def history(
     amount: list[float] | None = None,
     entries: np.ndarray | None = None,
     as_of: float = T,
+    expected_close: list[float] | None = None,
+    crm_stage: list[str | None] | None = None,
 ) -> History:
     n = len(created)
     return History(
@@ -36,8 +56,9 @@ def history(
         closed=np.asarray(closed if closed is not None else [np.nan] * n, dtype=float),
         won=np.asarray(won if won is not None else [False] * n, dtype=bool),
         amount=np.asarray(amount if amount is not None else [1000.0] * n, dtype=float),
-        expected_close=np.full(n, np.nan),
+        expected_close=np.asarray(expected_close, dtype=float) if expected_close is not None else np.full(n, np.nan),
         entries=entries if entries is not None else np.empty((0, len(STAGES))),
+        crm_stage=np.asarray(crm_stage, dtype=object) if crm_stage is not None else None,
     )
 
 
@@ -68,6 +89,7 @@ def hand_model(deals: EventCurve, steps: tuple[EventCurve, ...] = (), sizes: Dea
         win_dispersion=0.0,
         arrival_rate=0.0,
         lookback_days=730,
+        stage_probabilities=StageProbabilities({}, 0.5, 100, "overall win rate"),
     )
 
 
@@ -224,26 +246,173 @@ def test_new_leads_arrive_at_the_given_daily_rate_and_have_less_time_the_later_t
 # --- baselines ----------------------------------------------------------------------------------------------------
 
 
-def test_weighted_pipeline_and_run_rate_by_hand() -> None:
+def test_the_weighted_pipeline_counts_deals_due_in_the_period_at_their_stages_probability() -> None:
+    # Four open deals as of day 1000, period [990, 1021), stage probabilities Demo 0.2, Proposal 0.5:
+    #   A Demo,     10,000, close day 1005 -> counted: 0.2 x 10,000 = 2,000
+    #   B Proposal, 20,000, close day 995 (past, but inside the period) -> counted, as HubSpot and Salesforce do:
+    #                                      0.5 x 20,000 = 10,000
+    #   C Proposal, 40,000, close day 980 (overdue: an earlier period) -> not counted, reported as overdue
+    #   D Demo,     80,000, close day 1030 (next period) -> not counted
+    # Won in the period so far: 5,000 (day 992); one deal won before the period (day 950) does not count.
     seen = history(
-        created=[900, 960, 995, 700, 850],
-        closed=[np.nan, np.nan, np.nan, 992, 950],
-        won=[False, False, False, True, True],
-        amount=[10_000, 20_000, 40_000, 5_000, 7_000],
+        created=[900, 960, 800, 995, 700, 850],
+        closed=[np.nan, np.nan, np.nan, np.nan, 992, 950],
+        won=[False, False, False, False, True, True],
+        amount=[10_000, 20_000, 40_000, 80_000, 5_000, 7_000],
+        expected_close=[1005, 995, 980, 1030, np.nan, np.nan],
+        crm_stage=["Demo", "Proposal", "Proposal", "Demo", "Closed Won", "Closed Won"],
     )
-    model = hand_model(constant_curve(0.02))  # win rate 0.5, median cycle 30 days
-    # Expected closes (creation + 30): 930, 990, 1025: the first two are due before the end (1021).
-    assert weighted_pipeline(seen, model, START, END) == 5_000 + 0.5 * (10_000 + 20_000)
+    probabilities = StageProbabilities({"Demo": 0.2, "Proposal": 0.5}, 0.3, 100, "CRM stage")
+    found = weighted_pipeline_detail(seen, START, END, probabilities, mean_amount=9_999.0, median_cycle=30.0)
+    assert found.value == 5_000 + 2_000 + 10_000
+    assert (found.won, found.counted, found.weighted) == (5_000, 2, 12_000)
+    assert (found.overdue, found.overdue_amount) == (1, 40_000)
+    assert (found.estimated_close, found.unknown_amount) == (0, 0)
+    assert found.caution is None
     # Run rate: won in the last 91 days (days 910..1000): 5,000 + 7,000, per day, times the 20 days left.
     assert run_rate(seen, START, END) == pytest.approx(5_000 + 12_000 / 91 * 20)
 
 
-def test_the_weighted_pipeline_uses_todays_expected_close_date_when_known() -> None:
-    base = history(created=[995], amount=[40_000])
-    dated = History(**{**base.__dict__, "expected_close": np.asarray([1010.0])})
+def test_a_deal_whose_close_date_and_amount_were_unknown_then_is_estimated_and_counted() -> None:
+    # Close date unknown: creation + the median cycle (30 days). Created 980 -> 1010, due; created 900 -> 930,
+    # overdue. Amount unknown: the mean amount won (6,000); stage unknown: the overall win rate (0.25).
+    seen = history(created=[980, 900], amount=[np.nan, 50_000])
+    probabilities = StageProbabilities({"Demo": 0.9}, 0.25, 100, "CRM stage")
+    found = weighted_pipeline_detail(seen, START, END, probabilities, mean_amount=6_000.0, median_cycle=30.0)
+    assert found.value == 0.25 * 6_000
+    assert (found.counted, found.estimated_close, found.unknown_amount, found.overdue) == (1, 1, 1, 1)
+    # Through the model: its probabilities, mean amount and cycle (hand_model: 0.5, 1,000, 30 days).
+    assert weighted_pipeline(seen, hand_model(constant_curve(0.02)), START, END) == 0.5 * 1_000
+
+
+def test_stage_probabilities_are_the_share_of_deals_at_or_after_a_stage_that_won() -> None:
+    # Open deals say the order: Discovery (age 10) before Proposal (age 50). Closed in the last year: 6 won;
+    # 10 lost at Discovery, 10 lost at Proposal (the CRM kept the stage they were lost at), 4 lost with no stage.
+    # Discovery: 6 / (6 + 24) = 0.2 (every lost deal was at least there); Proposal: 6 / (6 + 10) = 0.375.
+    won, lost_discovery, lost_proposal, lost_unknown = 6, 10, 10, 4
+    closed_count = won + lost_discovery + lost_proposal + lost_unknown
+    seen = history(
+        created=[990, 950] + [900] * closed_count,
+        closed=[np.nan, np.nan] + [980] * closed_count,
+        won=[False, False] + [True] * won + [False] * (closed_count - won),
+        crm_stage=["Discovery", "Proposal"]
+        + ["Closed Won"] * won
+        + ["Discovery"] * lost_discovery
+        + ["Proposal"] * lost_proposal
+        + ["Closed Lost"] * lost_unknown,
+    )
+    found = stage_probabilities(seen)
+    assert found.by_stage == {"Discovery": 0.2, "Proposal": 0.375}
+    assert found.overall == 6 / 30
+    assert found.closed == 30
+    assert found.basis.startswith("CRM stage")
+
+
+def test_without_a_usable_stage_every_deal_gets_the_overall_win_rate_and_thin_data_is_cautioned() -> None:
+    # Sixteen deals: 3 won, 0 lost, 13 open (the issue's thin workspace). Lost deals keep no open stage (there
+    # are none): no stage can be measured, so the overall win rate, 3 / 3, with a caution.
+    seen = history(
+        created=[900] * 16,
+        closed=[950, 960, 970] + [np.nan] * 13,
+        won=[True] * 3 + [False] * 13,
+        crm_stage=["Closed Won"] * 3 + ["Demo"] * 13,
+    )
+    found = stage_probabilities(seen)
+    assert (found.by_stage, found.overall, found.closed) == ({}, 1.0, 3)
+    assert found.basis.startswith("overall win rate")
+    assert found.caution is not None
+    assert f"rests on 3 deals closed in the last year (fewer than {MIN_CLOSED_DEALS})" in found.caution
+    forecast = forecast_period(seen, START, END, simulations=1000)
+    assert forecast.pipeline is not None
+    assert forecast.pipeline.caution == found.caution
+    assert any("thin data: 3 deals closed" in c for c in forecast.cautions)
+
+
+def test_the_won_source_counts_its_deals_as_expected_deals() -> None:
+    seen = history(created=[950, 960, 990], closed=[995, 996, np.nan], won=[True, True, False])
+    result = forecast_period(seen, START, END, simulations=500, model=hand_model(constant_curve(0.02)))
+    won = next(s for s in result.sources if s.source == "won")
+    assert (won.count, won.expected_deals, won.expected_revenue) == (2, 2.0, 2_000.0)
+
+
+# --- calibration on the backtest's own errors ----------------------------------------------------------------------
+
+
+def _past(period: str, week: int, actual: float, p50: float = 100.0) -> PastPoint:
+    """A past forecast with nothing won yet, P10/P90 at P50 -/+ 10, run rate and pipeline at 80 and 60."""
+    return PastPoint(period, week, 0.0, p50 - 10, p50, p50 + 10, 80.0, 60.0, actual)
+
+
+def test_too_few_past_forecasts_keep_the_models_median_and_the_prior_factor() -> None:
+    found = calibrate([_past("Q1", w, 100.0) for w in range(9)], week=3)
+    assert (found.weight, found.run_rate_weight) == (1.0, 0.0)
+    assert found.lower == found.upper == PRIOR_FACTOR
+    # Half-width: the simulation's 10 and the model-error term 0.1 x 100 = 10 together: sqrt(10^2 + 10^2).
+    half = np.hypot(10.0, REL_SPREAD * 100)
+    totals = found.transform(np.asarray([90.0, 95.0, 100.0, 110.0]), 0.0, (90.0, 100.0, 110.0), 80.0, 60.0)
+    assert totals.tolist() == pytest.approx(
+        [100 - PRIOR_FACTOR * half, 100 - PRIOR_FACTOR * half / 2, 100.0, 100 + PRIOR_FACTOR * half]
+    )
+
+
+def _shrunk(chosen: tuple[float, float], periods: int) -> tuple[float, float]:
+    """The chosen (model, run rate) weights shrunk towards the prior (half and half) as if 3 more periods chose it."""
+    k = WEIGHT_PRIOR_PERIODS
+    return (
+        (periods * chosen[0] + k * WEIGHT_PRIOR[0]) / (periods + k),
+        (periods * chosen[1] + k * WEIGHT_PRIOR[1]) / (periods + k),
+    )
+
+
+def test_the_blend_weights_are_those_with_the_lowest_past_error_shrunk_towards_the_prior() -> None:
+    # Twenty past forecasts from two periods whose actual was always 60, the weighted pipeline's figure (the model
+    # said 100, the run rate 80): only weights (0, 0) reach 60. Shrunk towards (0.5, 0.5) as if 3 more periods had
+    # chosen it: (2 x 0 + 3 x 0.5) / 5 = 0.3 each, and the pipeline keeps 0.4.
+    assert (WEIGHT_PRIOR, WEIGHT_PRIOR_PERIODS) == ((0.5, 0.5), 3)
+    points = [_past(f"Q{1 + w // 10}", w % 10, 60.0) for w in range(20)]
+    found = calibrate(points, week=8)
+    assert (found.weight, found.run_rate_weight) == pytest.approx((0.3, 0.3))
+    assert found.center(0.0, 100.0, 80.0, 60.0) == pytest.approx(0.3 * 100 + 0.3 * 80 + 0.4 * 60)
+    # Always 80, the run rate's: (0, 1) reaches it, and so do blends with the pipeline; ties go to the model:
+    # 0.5 x 100 + 0.5 x 60 = 80, so (0.5, 0) is chosen, then shrunk.
+    points = [_past(f"Q{1 + w // 10}", w % 10, 80.0) for w in range(20)]
+    found = calibrate(points, week=8)
+    assert (found.weight, found.run_rate_weight) == pytest.approx(_shrunk((0.5, 0.0), 2))
+
+
+def test_the_range_is_the_split_conformal_quantile_of_past_scores_with_a_margin_for_few_periods() -> None:
+    # Ten past forecasts of two periods: model 100 (P10 90, P90 110), run rate and pipeline 100 too, actuals 100 + k
+    # for k = -5..4. The centre is 100 whatever the weights. Half-width h = sqrt(10^2 + (0.1 x 100)^2). Lower
+    # scores (100 - actual) / h = 5/h, ..., -4/h; with n = 10 the rank is min(ceil(11 x 0.9), 10) = 10: the largest,
+    # 5/h. Upper: 4/h. Two periods seen, so each is shrunk towards the prior: (2 f + 4 x 1.6) / (2 + 4).
+    points = [
+        PastPoint(f"Q{1 + i // 5}", i % 5, 0.0, 90.0, 100.0, 110.0, 100.0, 100.0, 100.0 + k)
+        for i, k in enumerate(range(-5, 5))
+    ]
+    found = calibrate(points, week=2)
+    assert (found.weight, found.run_rate_weight) == pytest.approx(_shrunk((1.0, 0.0), 2))
+    h = float(np.hypot(10.0, REL_SPREAD * 100))
+
+    def shrunk(f: float) -> float:
+        return (2 * f + PRIOR_PERIODS * PRIOR_FACTOR) / (2 + PRIOR_PERIODS)
+
+    assert found.lower == pytest.approx(shrunk(5 / h))
+    assert found.upper == pytest.approx(shrunk(4 / h))
+    mapped = found.transform(np.asarray([90.0, 100.0, 110.0]), 0.0, (90.0, 100.0, 110.0), 100.0, 100.0)
+    assert mapped.tolist() == pytest.approx([100 - shrunk(5 / h) * h, 100.0, 100 + shrunk(4 / h) * h])
+
+
+def test_a_calibrated_forecast_maps_its_outcomes_and_explains_the_difference() -> None:
+    seen = history(created=[900, 900, 900, 950, 980], amount=[1000.0, 5000.0, 20000.0, 2500.0, 800.0])
     model = hand_model(constant_curve(0.02))
-    assert weighted_pipeline(base, model, START, END) == 0  # creation + 30 days is after the period
-    assert weighted_pipeline(dated, model, START, END) == 20_000
+    raw = forecast_period(seen, START, END, simulations=4000, seed=1, model=model)
+    calibration = Calibration(0.5, 0.5, 2.0, 2.0, 20, "by hand")  # half model, half run rate
+    shown = forecast_period(seen, START, END, simulations=4000, seed=1, model=model, calibration=calibration)
+    assert shown.simulated == raw.simulated
+    center = 0.5 * raw.p50 + 0.5 * raw.run_rate  # nothing won yet
+    assert shown.p50 == pytest.approx(center)
+    assert sum(s.expected_revenue for s in shown.sources) == pytest.approx(shown.expected)
+    assert shown.sources[-1].source == "backtest calibration"
 
 
 # --- seeds --------------------------------------------------------------------------------------------------------

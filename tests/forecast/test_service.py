@@ -96,6 +96,14 @@ def test_won_so_far_the_goal_and_what_changed_since_a_week_earlier(company: Work
     assert forecast.goal == 150_000
     assert forecast.chance_of_goal is not None
     assert 0 <= forecast.chance_of_goal < 1
+    # Three closed deals: thin data, said on the forecast and on the weighted pipeline (2 won of 3: 2/3).
+    assert any(c.startswith("thin data: 3 deals closed in the last year") for c in forecast.cautions)
+    assert forecast.pipeline is not None
+    assert forecast.pipeline.probabilities.overall == pytest.approx(2 / 3)
+    assert forecast.pipeline.caution is not None
+    # No past quarter to calibrate on: the model's own median, said so.
+    assert forecast.calibration is not None
+    assert forecast.calibration.basis.startswith("not calibrated: 0 past backtest forecasts")
     assert result.goal_source == "goal"
     # A week earlier (3 January) only D1 was won: the change in won revenue is D2.
     assert result.previous is not None

@@ -36,12 +36,16 @@ def test_a_thousand_leads_at_ten_percent_bring_a_hundred_deals() -> None:
     assert check.deals == pytest.approx(100)
     assert check.expected_revenue == pytest.approx(100_000)
     assert check.in_period_revenue == pytest.approx(100_000)
+    assert check.after_period_revenue == 0
     assert check.sufficient
-    # Hand-given rate and deal size: the only chance is in the count of deals, Poisson(100).
-    assert check.probability == pytest.approx(stats.poisson(100).sf(99), abs=0.03)
+    # Hand-given rate and deal size: the only uncertainty is in the count of deals, Poisson(100).
     assert check.low == pytest.approx(stats.poisson(100).ppf(0.1) * 1000, rel=0.03)
     assert check.high == pytest.approx(stats.poisson(100).ppf(0.9) * 1000, rel=0.03)
-    assert check.summary().startswith("The plan meets the goal: 100,000 expected")
+    assert check.summary() == (
+        "The plan meets the goal on its own: 100,000 expected within the period (P10 87,000 to P90 113,000) against "
+        "100,000, and 0 more after it, for 10,000 spent."
+    )
+    assert "probability" not in check.as_dict()  # the one chance of the goal is the forecast's
 
 
 def test_a_program_spreads_its_volume_over_its_days() -> None:
@@ -64,17 +68,20 @@ def test_the_shortfall_is_what_each_stage_lacks_each_month() -> None:
     assert gaps[("lead", JUNE)] == pytest.approx((800, 1000, 200))
     assert gaps[("won", JUNE)] == pytest.approx((80, 100, 20))
     assert not check.sufficient
-    assert check.probability < 0.05  # Poisson(80) reaching 100 deals
-    assert check.summary().startswith("The plan falls short of the goal")
+    assert check.high == pytest.approx(stats.poisson(80).ppf(0.9) * 1000, rel=0.03)  # short even at its P90
+    assert check.summary().startswith("The plan falls short of the goal on its own: 80,000 expected")
 
 
 def test_leads_that_arrive_too_late_close_after_the_period() -> None:
-    # A month's lag: June's leads become July's deals. They still count for the goal (a continuous business),
-    # but none lands in June, and the shortfall says the leads were needed in May.
+    # A month's lag: June's leads become July's deals. None lands in June: they count for the next period, not for
+    # June's goal, and the shortfall says the leads were needed in May.
     model = one_step(lag=Lag.fixed(MONTH_DAYS))
     check = sufficiency(model, [june_program()], {JUNE: 100_000}, period_end=JUNE_END)
-    assert check.expected_revenue == pytest.approx(100_000)
+    assert check.expected_revenue == 0
     assert check.in_period_revenue == 0
+    assert check.after_period_revenue == pytest.approx(100_000)
+    assert not check.sufficient
+    assert (check.low, check.high) == (0, 0)
     gaps = {(g.stage, g.month): g.gap for g in check.shortfall}
     assert gaps[("lead", date(2027, 5, 1))] == pytest.approx(1000)  # needed in May, none planned
     assert gaps[("lead", JUNE)] == pytest.approx(-1000)  # planned in June, not needed then
@@ -93,13 +100,15 @@ def test_the_waterfall_run_forward_gives_back_the_goal() -> None:
         for month, volume in required.items()
     ]
     check = sufficiency(model, programs, goal, period_end=date(2028, 6, 30), seed=2)
-    assert check.expected_revenue == pytest.approx(1_800_000)
-    assert check.deals == pytest.approx(360)
+    # Every deal the requirement brings, in total; the lags spread the first and last months' deals past the
+    # goal's months, and what lands after them counts for the next period.
+    assert check.expected_revenue + check.after_period_revenue == pytest.approx(1_800_000)
+    assert check.after_period_revenue == pytest.approx(129_863.64, abs=0.01)
     won = forward_entries(model, "lead", required)[-1]
     lead_in = sum(max(step.lag.month_offsets()) for step in model.steps)  # the longest way through: 2 + 3 months
     for month in list(goal)[lead_in:-lead_in]:
         assert won[month] * 5_000 == pytest.approx(100_000), month
-    assert 0.4 < check.probability < 0.6  # on target: about even odds
+    assert check.low < check.expected_revenue < check.high
 
 
 def test_uncertain_rates_widen_the_range() -> None:
@@ -130,5 +139,13 @@ def test_absurd_programs_are_refused_not_overflowed() -> None:
     with pytest.raises(ConfigError, match="volume 1e\\+29 is not between 0 and 1e\\+15"):
         Program("flood", "email", 0, JUNE, JUNE_END, volume=1e29)
     huge = sufficiency(one_step(), [june_program(volume=1e15)], {JUNE: 1e5}, period_end=JUNE_END)
-    assert huge.probability == 1.0
-    assert huge.low > 0
+    assert huge.low == pytest.approx(1e17, rel=1e-6)
+
+
+def test_only_months_that_can_still_be_acted_on_are_listed_as_shortfalls() -> None:
+    # Leads were needed in May for June's deals (a month's lag); on 10 June, May cannot be made up.
+    model = one_step(lag=Lag.fixed(MONTH_DAYS))
+    check = sufficiency(model, [june_program(volume=500)], {JUNE: 100_000}, period_end=JUNE_END)
+    may = date(2027, 5, 1)
+    assert [(g.stage, g.month) for g in check.biggest_gaps()] == [("lead", may), ("won", JUNE)]
+    assert [(g.stage, g.month) for g in check.biggest_gaps(today=date(2027, 6, 10))] == [("won", JUNE)]

@@ -43,6 +43,19 @@ def _tables() -> dict[str, pa.Table]:
         "stage_events": pa.table(
             {"lead_id": ids, "stage": ["mql"] * len(ids), "occurred_at": pa.array(mql_days, pa.timestamp("us"))}
         ),
+        # Won on 20 January (1,000) and 10 February (2,000); won on 20 February, after the as-of day (5,000); lost.
+        "opportunities": pa.table(
+            {
+                "opportunity_id": ["o1", "o2", "o3", "o4"],
+                "lead_id": ["L0", "L1", "L2", "L3"],
+                "created_at": pa.array([datetime(2026, 1, 12)] * 4, pa.timestamp("us")),
+                "status": ["won", "won", "won", "lost"],
+                "amount": [1000.0, 2000.0, 5000.0, 700.0],
+                "close_date": pa.array(
+                    [date(2026, 1, 20), date(2026, 2, 10), date(2026, 2, 20), date(2026, 2, 1)], pa.date32()
+                ),
+            }
+        ),
     }
 
 
@@ -70,6 +83,24 @@ def test_a_stage_behind_its_plan(small: Workspace) -> None:
     assert lead.pace == pytest.approx(1)
     assert paced.stage("won").pace is None  # nothing planned, nothing expected
     assert paced.elapsed == pytest.approx(45 / 90)
+
+
+def test_won_revenue_is_paced_against_the_goal_by_month(small: Workspace) -> None:
+    goal = {JAN: 3000.0, FEB: 2800.0, MAR: 3100.0}
+    paced = pacing(small, {}, start=JAN, end=Q1_END, as_of=datetime(2026, 2, 14, 23, 59, 59), revenue_planned=goal)
+    revenue = paced.revenue
+    assert revenue is not None
+    assert revenue.planned == 8900
+    assert revenue.expected == pytest.approx(3000 + 2800 * 14 / 28)  # 4,400 due by 14 February
+    assert revenue.actual == 3000  # the deal won on 20 February was still open then
+    assert revenue.pace == pytest.approx(3000 / 4400)
+    assert revenue.projected == pytest.approx(8900 * 3000 / 4400)
+    assert [(row["month"], row["planned"], row["actual"]) for row in revenue.by_month] == [
+        (JAN, 3000, 1000),
+        (FEB, 2800, 2000),
+        (MAR, 3100, None),
+    ]
+    assert paced.as_dict()["revenue"]["actual_to_date"] == 3000
 
 
 @pytest.fixture(scope="module")

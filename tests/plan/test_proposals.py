@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def stand_in(plan: PlanDocument) -> Mapping[str, Any]:
         "expected_revenue": plan.budget * 10,
         "low": plan.budget * 8,
         "high": plan.budget * 12,
-        "probability": 0.4,
+        "after_period_revenue": plan.budget * 2,
         "by_month": [{"month": plan.period.start, "expected_revenue": plan.budget * 10}],
         "shortfall": [],
         "programs": [{"name": p.name, "budget": p.budget} for p in plan.programs],
@@ -187,7 +188,7 @@ def test_a_marketing_user_proposes_version_one_with_its_sufficiency(
     assert plan_actions(workspace) == [("mark", "plan.propose", "plan #1 (2027-Q1) version 1")]
     details = workspace.audit_log(1)[0]["details"]
     assert details["budget"] == 100_000
-    assert details["sufficiency"]["probability"] == 0.4
+    assert details["sufficiency"]["after_period_revenue"] == 200_000
 
 
 def test_only_marketing_proposes(plans: Plans, team: dict[str, Principal]) -> None:
@@ -362,7 +363,7 @@ def test_the_database_refuses_a_direct_edit_of_an_accepted_version(
     plans.accept(team["sam"], 1, version=1)
     edits = [
         update(PlanVersion).where(PlanVersion.version == 1).values(document=changed()),
-        update(PlanVersion).where(PlanVersion.version == 1).values(sufficiency={"probability": 1.0}),
+        update(PlanVersion).where(PlanVersion.version == 1).values(sufficiency={"expected_revenue": 1.0}),
         update(PlanVersion).where(PlanVersion.version == 1).values(status="proposed"),
         update(PlanVersion).where(PlanVersion.version == 1).values(decided_by="sara"),
         delete(PlanVersion).where(PlanVersion.version == 1),
@@ -488,6 +489,9 @@ def test_two_racing_first_proposals_make_one_plan_with_two_versions(plans: Plans
 # --- the real sufficiency check, on the demo company (SQLite + DuckDB) ------------------------------------------
 def test_the_sufficiency_check_runs_forward_on_history_and_is_kept_with_the_version(tmp_path: Path) -> None:
     from tandem.demo_workspace import build_demo
+    from tandem.periods import parse_period
+    from tandem.plan.calculator import Given, goal_by_month, plan_model
+    from tandem.plan.forward import sufficiency
     from tandem.plan.history import channel_costs
 
     with build_demo(tmp_path / "demo", leads=2000, seed=7, echo=lambda _: None) as ws:
@@ -508,7 +512,20 @@ def test_the_sufficiency_check_runs_forward_on_history_and_is_kept_with_the_vers
         assert checked is not None
         assert checked["goal"] == pytest.approx(3_000_000)
         assert checked["low"] <= checked["expected_revenue"] <= checked["high"]
-        assert 0 <= checked["probability"] <= 1
+        # The stored check is the sufficiency check's on the workspace's own model, goal and costs (seeded draws:
+        # the same inputs give the same range, to the last digit).
+        fresh = sufficiency(
+            plan_model(Given({}, {}), ws),
+            load_plan(PLAN).programs,
+            goal_by_month(ws, parse_period("2027-Q1")),
+            period_end=date(2027, 3, 31),
+            costs=channel_costs(ws),
+        )
+        assert (checked["expected_revenue"], checked["after_period_revenue"]) == (
+            fresh.expected_revenue,
+            fresh.after_period_revenue,
+        )
+        assert (checked["low"], checked["high"]) == (fresh.low, fresh.high)
         assert checked["budget"] == 100_000
         programs = {p["name"]: p for p in checked["programs"]}
         assert programs["Webinar series"]["volume"] == 900
@@ -522,4 +539,5 @@ def test_the_sufficiency_check_runs_forward_on_history_and_is_kept_with_the_vers
         baseline = ws.plans.baseline("2027-Q1")
         assert baseline is not None
         assert baseline.sufficiency == checked
-        assert ws.audit_log(2)[1]["details"]["sufficiency"]["probability"] == checked["probability"]
+        audited = ws.audit_log(2)[1]["details"]["sufficiency"]
+        assert audited["after_period_revenue"] == checked["after_period_revenue"]

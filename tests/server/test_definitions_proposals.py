@@ -32,7 +32,7 @@ from .conftest import PASSWORD, Browser
 
 @pytest.fixture(autouse=True)
 def no_quarter_end_freeze(app: FastAPI) -> None:
-    app.state.tandem.workspace.definitions.freeze_weeks = 0
+    app.state.tandem.workspace.definitions.guarded = False
 
 
 def current_document(app: FastAPI) -> str:
@@ -383,7 +383,7 @@ def test_what_people_write_is_shown_as_text_never_as_markup(
 def test_loosening_marketing_in_a_quarters_last_weeks_waits_for_an_execs_override(
     app: FastAPI, api: Callable[[str], TestClient], signed_in: Callable[[str], Browser]
 ) -> None:
-    app.state.tandem.workspace.definitions.freeze_weeks = 2
+    app.state.tandem.workspace.definitions.guarded = True
     today = datetime.now(UTC).date()
     window = freeze_window(today, 2)
     assert window is not None
@@ -418,7 +418,7 @@ def test_loosening_marketing_in_a_quarters_last_weeks_waits_for_an_execs_overrid
     answer = eve.form(f"/definitions/proposals/{proposal_id}/override", {"reason": "the board agreed on 1 December"})
     assert answer.headers["location"] == f"/definitions/proposals/{proposal_id}?done=overridden"
     page = eve.get(answer.headers["location"]).text
-    assert "Overridden: the quarter-end guard no longer holds it back; it waits for sales." in page
+    assert "Overridden: the guard no longer holds it back; it waits for sales." in page
     assert "the board agreed on 1 December" in page
     approved = api("sam").post(f"/api/definitions/proposals/{proposal_id}/approve", json={})
     assert (approved.json()["status"], approved.json()["version"]) == ("approved", 2)

@@ -22,7 +22,7 @@ from .conftest import PASSWORD
 @pytest.fixture
 def two_versions(app: FastAPI) -> Workspace:
     ws: Workspace = app.state.tandem.workspace
-    ws.definitions.freeze_weeks = 0
+    ws.definitions.guarded = False
     document = ws.definitions.current().document
     ruled = document.replace("- name: mql\n", "- name: mql\n  rule: has_event('webinar_attended')\n", 1)
     author = ws.accounts.authenticate("mark", PASSWORD, "test")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,8 @@ from .test_plan_pages import set_goal
 FORECAST_KEYS = {
     "period", "as_of", "definition_version", "start", "end", "days_left", "won_to_date", "expected", "p10", "p50",
     "p90", "goal", "chance_of_goal", "sources", "baselines", "simulations", "seed", "histogram", "goal_source",
-    "goal_explanation", "arrivals_basis", "summary", "previous", "changes",
+    "goal_explanation", "arrivals_basis", "summary", "previous", "changes", "weighted_pipeline", "simulated",
+    "calibration", "cautions", "unknown_deals",
 }  # fmt: skip
 
 
@@ -61,7 +63,15 @@ def test_a_goal_gives_the_chance_of_reaching_it_and_a_new_answer(
     after = client.get("/api/forecast", params={"period": quarter.label}).json()
     assert after["goal"] == 1_000_000
     assert after["goal_source"] == "goal"
-    assert 0 <= after["chance_of_goal"] <= 1
+    # The endpoint answers the engine's chance: at a fixed moment and seed, the share of the very same simulated
+    # totals at or above the goal, to the last digit.
+    moment = f"{quarter.start.isoformat()}T00:00:00"
+    fixed = client.get("/api/forecast", params={"period": quarter.label, "as_of": moment, "seed": 3}).json()
+    expected = period_forecast(
+        app.state.tandem.workspace, quarter, as_of=datetime.fromisoformat(moment), simulations=fixed["simulations"],
+        seed=3,
+    )  # fmt: skip
+    assert fixed["chance_of_goal"] == expected.forecast.chance_of_goal
     assert "chance of reaching the goal of 1,000,000" in after["summary"]
     # A month of the quarter has its share of the quarter's goal, by days.
     last = quarter.children[-1]
@@ -94,7 +104,10 @@ def test_the_backtest_scores_three_methods_as_the_python_api_does(
 ) -> None:
     client = api("eve")
     document = client.get("/api/forecast/backtest").json()
-    assert set(document) == {"kind", "periods", "simulations", "skipped_empty", "scores", "scores_by_stretch", "points"}
+    assert set(document) == {
+        "kind", "periods", "simulations", "skipped_empty", "scores", "scores_by_stretch", "points", "entry_rule",
+        "targets",
+    }  # fmt: skip
     assert [s["method"] for s in document["scores"]] == ["tandem", "weighted_pipeline", "run_rate"]
     assert set(document["scores_by_stretch"]) == {"start", "weeks 1-6", "weeks 7+"}
     expected = workspace_backtest(app.state.tandem.workspace).as_dict()

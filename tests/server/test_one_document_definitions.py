@@ -194,7 +194,7 @@ def test_a_decision_made_elsewhere_shows_at_once(app: FastAPI, api: Callable[[st
     """A decision made beside the server (the command line, another process) changes no definition version in
     force: the documents that read the proposals are keyed by them all the same."""
     ws = app.state.tandem.workspace
-    ws.definitions.freeze_weeks = 0
+    ws.definitions.guarded = False
     mark = ws.accounts.authenticate("mark", PASSWORD, "test")
     later = datetime.now(UTC).date() + timedelta(days=30)
     proposal = ws.definitions.propose(

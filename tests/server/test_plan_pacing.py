@@ -49,7 +49,8 @@ def test_the_overview_shows_the_quarter_against_its_goal(app: FastAPI, signed_in
     page = signed_in("val").get("/").text
     section = page.split('id="pacing"')[1].split("</section>")[0]
     assert "measured against what the goal needs" in section
-    assert re.findall(r'<tr data-stage="([^"]+)"', section) == app.state.tandem.workspace.stages
+    # Every stage, then the won revenue against the goal by month.
+    assert re.findall(r'<tr data-stage="([^"]+)"', section) == [*app.state.tandem.workspace.stages, "revenue"]
 
 
 def test_the_plan_page_shows_the_current_quarter_s_pacing(app: FastAPI, signed_in: Callable[[str], Browser]) -> None:

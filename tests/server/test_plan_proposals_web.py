@@ -181,7 +181,9 @@ def test_a_sales_leader_accepts_and_the_plan_is_the_baseline_pacing_measures_aga
     assert (plan["baseline"], plan["waiting"], plan["status"]) == (1, None, "accepted")
     assert app.state.tandem.workspace.plans.baseline(PERIOD).version == 1
     pacing = api("val").get("/api/plan/pacing", params={"period": PERIOD, "as_of": "2027-01-15T00:00:00"})
-    assert pacing.json()["basis"] == f"the accepted plan (plan #{plan_id} ({PERIOD}) version 1)"
+    assert pacing.json()["basis"] == (
+        f"the accepted plan (plan #{plan_id} ({PERIOD}) version 1); sales stages against what the goal needs"
+    )
 
     again = sam.post(f"/api/plans/{plan_id}/accept", json={"version": 1})
     assert again.status_code == 409

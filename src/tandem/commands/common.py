@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import DEFAULT_MARKUP_MODE, HAS_RICH, TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from tandem.errors import InvalidError, TandemError
+from tandem.errors import ConfigError, InvalidError, TandemError
 
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter, Parameter
@@ -89,7 +89,7 @@ VersionOption = Annotated[
         "--definitions",
         min=1,
         metavar="VERSION",
-        help="Count under this definitions version (default: the version in force at --as-of).",
+        help="Recount everything under this version (default: each period under the version in force then).",
     ),
 ]
 AsOption = Annotated[
@@ -428,6 +428,8 @@ def tidy_help(root: Command) -> None:
     markup = HAS_RICH and getattr(root, "rich_markup_mode", None) == "rich"
     for command in _walk(root):
         command.help = _plain(command.help, markup)
+        if not isinstance(command, TyperGroup):
+            refuse_repeats(command)
         context = typer.Context(command)
         help_option = command.get_help_option(context)
         for param in [*command.params, *([help_option] if help_option is not None else [])]:
@@ -437,6 +439,52 @@ def tidy_help(root: Command) -> None:
                 param.metavar = _metavar(param, context)
             if isinstance(param, TyperArgument) and param.metavar is not None:
                 param.display_type_rich = _no_type  # type: ignore[method-assign]  # its metavar says what it takes
+
+
+def refuse_repeats(command: Command) -> None:
+    """Make `command` refuse a single-valued option given twice, before it parses anything.
+
+    Why: Click keeps the last of ``--period month --period week`` without a word, so someone who pasted two values
+    gets an answer for one of them and does not know which. Repeatable options (``--by``, ``--rate``) are left to
+    the question, which refuses a column or a step given twice by name.
+    """
+    parse = command.parse_args
+
+    def checked(ctx: Context, args: list[str]) -> list[str]:
+        repeated = given_twice(command, args)
+        if repeated is not None:
+            name, message = repeated
+            raise ConfigError(message, field=name)  # a usage error naming the flag (exit 2)
+        return parse(ctx, args)
+
+    command.parse_args = checked  # type: ignore[method-assign]
+
+
+def given_twice(command: Command, args: Sequence[str]) -> tuple[str, str] | None:
+    """The first of the command's single-valued options that `args` give more than once: its name, and the two
+    values and how to fix it in words; None when none is. Reads the arguments as Click does: an option that takes
+    a value takes the next argument (or what follows ``=``), and ``--`` ends the options."""
+    options = [p for p in command.params if isinstance(p, TyperOption) and not p.multiple and not p.is_eager]
+    by_flag = {flag: option for option in options for flag in (*option.opts, *option.secondary_opts)}
+    seen: dict[str, str] = {}
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            break
+        flag, equals, attached = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        option = by_flag.get(flag)
+        if option is None and len(arg) > 2 and arg[:2] in by_flag and not arg.startswith("--"):
+            flag, attached, equals, option = arg[:2], arg[2:], "=", by_flag[arg[:2]]  # -wPATH
+        if option is None or option.name is None:
+            continue
+        value = flag if option.is_flag else attached if equals else next(rest, "")
+        if option.name in seen:
+            first = seen[option.name]
+            if option.is_flag:
+                return option.name, f"{first} and {value} are both given; give one of them, once"
+            return option.name, f"given twice ({first!r} and {value!r}); give it once, with the value you mean"
+        seen[option.name] = value
+    return None
 
 
 def _no_type(ctx: Context) -> None:

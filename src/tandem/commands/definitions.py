@@ -308,7 +308,7 @@ def definitions_override(
         "proposal",
         lambda ws, principal: ws.definitions.override(principal, proposal_id, reason),
         lambda proposal, principal, _: (
-            f"Proposal #{proposal.id}: {principal.username} overrode the quarter-end guard: {escape(reason.strip())}"
+            f"Proposal #{proposal.id}: {principal.username} overrode the guard: {escape(reason.strip())}"
         ),
     )
 
@@ -368,10 +368,11 @@ def definitions_impact(
         "added",
         "removed",
         "added this quarter",
-        "added: to next",
-        "others: to next",
-        "added: to won",
-        "others: to won",
+        "sooner this quarter",
+        "sooner: to next",
+        "current: to next",
+        "sooner: to won",
+        "current: to won",
         "expected won",
         "expected revenue",
         title=f"impact of proposal #{proposal_id} on version {report['base_version']} · as of "
@@ -386,6 +387,7 @@ def definitions_impact(
             format_number(stage["added"]),
             format_number(stage["removed"]),
             format_number(stage["quarter_added"]),
+            format_number(stage["quarter_earlier"]),
             format_number(stage["added_next_rate"], "pct"),
             format_number(stage["kept_next_rate"], "pct"),
             format_number(stage["added_won_rate"], "pct"),

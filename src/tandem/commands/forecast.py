@@ -102,8 +102,18 @@ def forecast(
 
 
 def show_forecast(document: dict[str, Any]) -> None:
-    """The forecast for people: the sentence, the sources, the baselines and what changed."""
+    """The forecast for people: the sentence, the cautions, the sources, the baselines and what changed."""
     out.print(escape(document["summary"]), highlight=False)
+    for caution in document["cautions"]:
+        out.print(f"Caution: {escape(caution)}", highlight=False)
+    if document["unknown_deals"]:
+        out.print(
+            f"{document['unknown_deals']:,} deals open then had their row rewritten since: their stage, amount and "
+            "close date then are unknown, and are estimated, not read from today",
+            highlight=False,
+        )
+    if document["calibration"] is not None:
+        out.print(f"Median and range {escape(document['calibration']['basis'])}", highlight=False)
     label = document["period"]["label"]
     goal = document["goal"]
     if goal is None:
@@ -123,12 +133,13 @@ def show_forecast(document: dict[str, Any]) -> None:
         "source", "stage", "count", "expected deals", "expected revenue", title=f"where {label}'s revenue comes from"
     )
     for row in document["sources"]:
+        adjustment = row["source"] == "backtest calibration"  # no deals of its own: the calibrated mean's difference
         sources.add_row(
             escape(row["source"]),
             escape(row["stage"]),
-            f"{row['count']:,}",
-            f"{row['expected_deals']:,.1f}",
-            _money(row["expected_revenue"]),
+            "" if adjustment else f"{row['count']:,}",
+            "" if adjustment else f"{row['expected_deals']:,.1f}",
+            _signed(row["expected_revenue"]) if adjustment else _money(row["expected_revenue"]),
         )
     sources.add_row("total", "", "", "", _money(document["expected"]), style="bold")
     out.print(sources, highlight=False)
@@ -139,6 +150,21 @@ def show_forecast(document: dict[str, Any]) -> None:
     methods.add_row("weighted pipeline", _money(document["baselines"]["weighted_pipeline"]), "", "")
     methods.add_row("run rate", _money(document["baselines"]["run_rate"]), "", "")
     out.print(methods, highlight=False)
+    pipeline = document["weighted_pipeline"]
+    line = (
+        f"weighted pipeline: {pipeline['counted']:,} open deals due in {label}; probabilities: "
+        f"{escape(pipeline['probabilities']['basis'])}"
+    )
+    if pipeline["overdue"]:
+        line += (
+            f"; {pipeline['overdue']:,} overdue deals ({_money(pipeline['overdue_amount'])}) with a close date in an "
+            "earlier period not counted"
+        )
+    if pipeline["estimated_close"]:
+        line += f"; {pipeline['estimated_close']:,} close dates not known then, estimated"
+    out.print(line, highlight=False)
+    if pipeline["caution"]:
+        out.print(f"Caution (weighted pipeline): {escape(pipeline['caution'])}", highlight=False)
 
     previous = document["previous"]
     if previous is None:
@@ -192,11 +218,7 @@ def show_backtest(document: dict[str, Any]) -> None:
     """The backtest for people: the scores overall and by stretch, then one row per period."""
     periods = document["periods"]
     if not periods:
-        out.print(
-            f"No past {document['kind']} to test yet: a period is tested once it has ended and began at least "
-            "180 days after the first deal.",
-            highlight=False,
-        )
+        out.print(f"No past {document['kind']} to test yet: {escape(document['entry_rule'])}.", highlight=False)
         return
     skipped = f", {document['skipped_empty']} that won nothing left out" if document["skipped_empty"] else ""
     out.print(
@@ -221,6 +243,17 @@ def show_backtest(document: dict[str, Any]) -> None:
             )
         out.print(table, highlight=False)
     out.print("width: the mean P10-P90 range as a share of the actual", highlight=False)
+    out.print(f"Tested: {escape(document['entry_rule'])}", highlight=False)
+    for name, target in document["targets"].items():
+        if target["met"] is None:
+            continue
+        if name == "coverage":
+            text = f"P10-P90 coverage {_pct(target['value'])} (target {_pct(target['low'])}-{_pct(target['high'])})"
+        else:
+            text = (
+                f"{name}: tandem's MAPE {_pct(target['tandem'])}, the better baseline's {_pct(target['best_baseline'])}"
+            )
+        out.print(f"{text}: {'target met' if target['met'] else 'target NOT met'}", highlight=False)
     rows = RichTable(
         "period",
         "actual",

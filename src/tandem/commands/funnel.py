@@ -6,7 +6,7 @@ Each prints one `tandem.engine.Result` as a readable table of its main columns, 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -57,6 +57,8 @@ HEADERS: dict[str, tuple[str, str]] = {
     "still_open_from_previous": ("still open", "int"),
     "period_conversion_from_previous": ("period view", "pct"),
     "median_days_from_previous": ("median days", "days"),
+    "versions": ("counted under", "text"),
+    "reached_restated": ("restated", "int"),
     "won_revenue": ("won revenue", "money"),
     "won_deals": ("won", "int"),
     "lost_deals": ("lost", "int"),
@@ -72,6 +74,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "age_bin": ("age (days)", "text"),
     "deals": ("deals", "int"),
     "amount": ("amount", "money"),
+    "unknown_deals": ("stage & amount unknown", "int"),
 }
 
 
@@ -103,14 +106,41 @@ def emit(
     names = list(document["rows"][0]) if document["rows"] else list(columns)
     shown = [c for c in columns if c in names]
     shown += [c for c in names if prefix is not None and c.startswith(prefix) and c not in shown]
-    heading = (
-        f"{title + ' · ' if title else ''}definition version {document['definition_version']} · {document['backend']}"
-    )
+    heading = f"{title + ' · ' if title else ''}{counted_under(document)} · {document['backend']}"
     table = RichTable(*(HEADERS.get(c, (c, ""))[0] for c in shown), title=heading)
     for row in document["rows"]:
         styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
         table.add_row(*(_cell(row.get(c), style) for c, style in zip(shown, styles, strict=True)))
     out.print(table)
+    if note := unknown_note(document):
+        out.print(note, highlight=False)
+
+
+def unknown_note(document: dict[str, Any]) -> str | None:
+    """The footnote of an as-of view that left open deals unvalued (``unknown_open_deals``), else None."""
+    unknown = int(document.get("unknown_open_deals") or 0)
+    if not unknown:
+        return None
+    day = str(document.get("as_of") or "")[:10]
+    deals = "deal" if unknown == 1 else "deals"
+    return (
+        f"{unknown:,} open {deals} as of {day}: stage and amount not known then (written by a later import), "
+        "so not counted in open pipeline; see docs/funnel-semantics.md, 'As of a past day'"
+    )
+
+
+def counted_under(document: Mapping[str, Any]) -> str:
+    """Which definitions counted the document, in words: one version, or each version and the days it counted."""
+    stretches = document.get("counted_under") or []
+    if len(stretches) < 2:
+        return f"definition version {document['definition_version']}"
+    parts = [
+        f"version {s['version']}"
+        + (f" from {str(s['from'])[:10]}" if s["from"] else "")
+        + (f" until {str(s['until'])[:10]}" if s["until"] else "")
+        for s in stretches
+    ]
+    return "counted under " + ", ".join(parts) + " (each period under the definitions in force then)"
 
 
 def _cell(value: Any, style: str) -> str:
@@ -118,6 +148,8 @@ def _cell(value: Any, style: str) -> str:
         return "(missing)" if style == "group" else ""
     if style in ("pct", "days", "int", "money"):
         return format_number(value, style)
+    if isinstance(value, list):
+        return ", ".join(f"v{v}" for v in value)
     return str(json_value(value))
 
 
@@ -149,6 +181,13 @@ def funnel(
     ] = None,
     as_of: AsOfOption = None,
     definitions_version: VersionOption = None,
+    restated: Annotated[
+        bool,
+        typer.Option(
+            "--restated",
+            help="Beside each volume, the same volume recounted under the version in force at --as-of throughout.",
+        ),
+    ] = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the rules applied and the SQL, not the numbers.")
     ] = False,
@@ -168,6 +207,7 @@ def funnel(
         horizon_days=horizon,
         as_of=as_of,
         version=definitions_version,
+        restated=restated,
     )
     with open_workspace(workspace) as ws:
         if explain:
@@ -197,7 +237,9 @@ def funnel(
             *question.by,
             "period",
             "stage",
+            "versions",
             "reached",
+            "reached_restated",
             "conversion_from_previous",
             "km_conversion_from_previous",
             "still_open_from_previous",
@@ -246,7 +288,7 @@ def pipeline(
 
     question = PipelineQuestion.parse(by=by, as_of=as_of)
     with open_workspace(workspace) as ws:
-        emit(ws, question, format, [*question.by, "stage", "age_bin", "deals", "amount"])
+        emit(ws, question, format, [*question.by, "stage", "age_bin", "deals", "amount", "unknown_deals"])
 
 
 def velocity(

@@ -282,7 +282,7 @@ def plan_pacing(
 
 def show_waterfall(document: dict[str, Any]) -> None:
     """The waterfall document for people: the deals it takes, each stage's total and last days, the month x stage
-    grid, the budget by channel; the model's basis and notes on stderr."""
+    grid, the budget by channel; the model's basis and notes, and the warnings (months already past), on stderr."""
     model = document["model"]
     stages: list[str] = model["stages"]
     out.print(
@@ -338,6 +338,8 @@ def show_waterfall(document: dict[str, Any]) -> None:
     err.print(f"model: {escape(model['basis'])}", highlight=False)
     for note in model["notes"]:
         err.print(f"note: {escape(note)}", highlight=False)
+    for warning in document.get("warnings", []):
+        err.print(f"warning: {escape(warning)}", highlight=False)
 
 
 # --- the marketing plan as a proposal sales leaders accept ----------------------------------------------------------
@@ -352,10 +354,13 @@ def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
     """The sufficiency check in words: expected revenue and range against the goal, the chance, the gaps."""
     if checked is None:
         return ["No sufficiency check was run on this version."]
+    after = checked.get("after_period_revenue")
     lines = [
-        f"Expected revenue {checked['expected_revenue']:,.0f} (P10-P90 {checked['low']:,.0f} - {checked['high']:,.0f}) "
-        f"against a goal of {checked['goal']:,.0f}: a {checked['probability']:.0%} chance of meeting it"
+        f"Expected revenue within the period {checked['expected_revenue']:,.0f} (P10-P90 {checked['low']:,.0f} - "
+        f"{checked['high']:,.0f}) against a goal of {checked['goal']:,.0f}"
+        + (f", and {after:,.0f} after it" if after is not None else "")
         + (f", for a budget of {checked['budget']:,.0f}." if checked.get("budget") is not None else ".")
+        + " The chance of reaching the goal is the forecast's (`tandem forecast`): it adds what is open and in flight."
     ]
     by_stage: dict[str, list[dict[str, Any]]] = {}
     for gap in checked.get("shortfall", []):
@@ -625,7 +630,7 @@ def plan_history(
     if not document["plans"]:
         err.print("No plans yet; propose one with `tandem plan propose FILE --as USER`.", highlight=False)
         return
-    columns = ["plan", "period", "version", "status", "author", "proposed (UTC)", "decided by", "expected", "chance"]
+    columns = ["plan", "period", "version", "status", "author", "proposed (UTC)", "decided by", "in period", "after"]
     table = RichTable(*columns, "note", title="plans")
     for p in document["plans"]:
         for v in p["versions"]:
@@ -639,7 +644,7 @@ def plan_history(
                 _when(v["created_at"]),
                 v["decided_by"] or "" if v["status"] != "superseded" else "",
                 format_number(checked.get("expected_revenue"), "money"),
-                format_number(checked.get("probability"), "pct"),
+                format_number(checked.get("after_period_revenue"), "money"),
                 escape(v["note"]),
             )
     out.print(table, highlight=False)

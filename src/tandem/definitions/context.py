@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import ibis
 
+    from tandem.definitions.counting import Counting
     from tandem.definitions.governance import Governance, VersionInfo
     from tandem.definitions.model import Definitions
     from tandem.engine.result import Result
@@ -53,8 +54,16 @@ class DefinitionsContext(Protocol):
         """The version a result as of `as_of` (default now) is counted under, or version `version`."""
         ...
 
+    def counting(self, as_of: date | datetime | str | None = None, version: int | None = None) -> Counting:
+        """Which version counts which stretch of time for a result as of `as_of` (`tandem.definitions.counting`)."""
+        ...
+
     def stage_events(self, definitions: Definitions, as_of: datetime) -> ibis.Table:
         """The stage events `definitions` count as of `as_of`: imported events, or the first moment a rule is met."""
+        ...
+
+    def counted_stage_events(self, counting: Counting, as_of: datetime) -> ibis.Table:
+        """The stage events as `counting` counts them: each version's within the stretch it counts."""
         ...
 
     def funnel(
@@ -66,6 +75,8 @@ class DefinitionsContext(Protocol):
         *,
         window_days: int | None = None,
         as_of: date | datetime | str | None = None,
+        version: int | None = None,
     ) -> Result:
-        """Volumes and conversion per stage, grouped by `period` (a grain), under the definitions in force."""
+        """Volumes and conversion per stage, grouped by `period` (a grain): each stretch of time under the
+        definitions in force then, or all of it under `version`."""
         ...

@@ -62,7 +62,15 @@ from sqlalchemy.orm import Session
 
 from tandem.accounts import Permission, Principal, Role
 from tandem.audit import record
-from tandem.definitions.guard import GuardVerdict, freeze_window, loosened_stages
+from tandem.definitions.guard import (
+    GuardVerdict,
+    Measured,
+    Rules,
+    freeze_window,
+    loosened_stages,
+    relaxed_rules,
+    resolve_rules,
+)
 from tandem.definitions.model import (
     SIDES,
     Definitions,
@@ -131,9 +139,10 @@ class GovernanceForbidden(GovernanceError, ForbiddenError):
 #: (a `GovernanceConflict` to be answered as a conflict).
 Guard = Callable[[Session, DefinitionProposal, Principal], None]
 
-#: (current definitions, proposed definitions) -> leads the proposal would add to each stage, measured on the warehouse
-#: (None when there is no data to measure on: the guard then judges by the text).
-AddedLeads = Callable[[Definitions, Definitions], Mapping[str, int] | None]
+#: (current definitions, proposed definitions) -> the proposal measured on the warehouse: leads it would add to each
+#: stage, and each stage's volume over the guard's window under both (`Measured`; a plain mapping gives the added
+#: leads alone); None when there is no data to measure on: the guard then judges by the text.
+AddedLeads = Callable[[Definitions, Definitions], Mapping[str, int] | Measured | None]
 
 
 @dataclass(frozen=True)
@@ -305,7 +314,7 @@ def refusal(principal: Principal, proposal: ProposalInfo | None, action: str) ->
     return (
         _forbidden(
             role is not Role.EXEC,
-            f"{name} has the {role} role; only an exec (CEO or CRO) may override the quarter-end guard",
+            f"{name} has the {role} role; only an exec (CEO or CRO) may override the guard",
         )
         or _forbidden(author, f"{name} wrote {subject} and cannot override the guard on it; another exec must")
         or _closed(proposal)
@@ -442,8 +451,11 @@ class Governance:
     ) -> None:
         self.store = store
         self.columns = columns
+        #: The freeze weeks of definitions whose `guard:` section does not set them (the workspace setting).
         self.freeze_weeks = freeze_weeks
         self.added_leads = added_leads
+        #: False turns the guard off altogether (a test's switch; the definitions' rules cannot turn it off).
+        self.guarded = True
         self.guards: list[Guard] = []
 
     # --- reading ----------------------------------------------------------------------------------------------
@@ -516,34 +528,54 @@ class Governance:
         return verdict
 
     def _verdict(self, proposal_id: int, *, only_in_window: bool, measure: bool = True) -> GuardVerdict | None:
-        """The verdict; with `only_in_window`, None without measuring anything when the change counts outside it;
-        without `measure`, judged by the text of the change whatever the data."""
+        """The verdict under the guard rules of the version the proposal was made on (`tandem.definitions.guard`).
+
+        With `only_in_window`, None without measuring anything when nothing could hold the proposal back: it takes
+        effect outside the freeze window, relaxes no guard rule and changes no rule or scoring (so it cannot add a
+        lead anywhere). Without `measure`, judged by the text of the change whatever the data.
+        """
         with self.store.session() as s:
             proposal = self._proposal(s, proposal_id)
             base = s.get(DefinitionVersion, proposal.base_version)
             if base is None:  # pragma: no cover - versions are never deleted
                 raise GovernanceError(f"proposal #{proposal_id} was made on version {proposal.base_version}, now gone")
             current_text, proposed_text = _document_of(base), proposal.document
-            effective = proposal.effective_from or _now().date()
+            effective = max(proposal.effective_from or _now().date(), _now().date())
             override = self._override(s, proposal.id)
             overridden_by, reason = (override.username, override.comment) if override is not None else (None, None)
         # The session is closed: measuring runs warehouse queries, never while holding the application database.
-        window = freeze_window(effective, self.freeze_weeks)
-        if only_in_window and (window is None or not window[0] <= effective <= window[1]):
-            return None
         current = load_definitions(current_text, source_name=f"version {proposal.base_version}")
         proposed = load_definitions(proposed_text, source_name=f"proposal #{proposal_id}")
-        measured = None if self.added_leads is None or not measure else self.added_leads(current, proposed)
-        added = None if measured is None else dict(measured)
+        rules = resolve_rules(current, self.freeze_weeks) if self.guarded else Rules(0, 0, 0)
+        relaxed = relaxed_rules(rules, resolve_rules(proposed, self.freeze_weeks)) if self.guarded else []
+        window = freeze_window(effective, rules.freeze_weeks)
+        in_window = window is not None and window[0] <= effective <= window[1]
+        could_add = _membership(current) != _membership(proposed)
+        if only_in_window and not in_window and not relaxed and not (could_add and self.guarded):
+            return None
+        measured = None
+        if self.added_leads is not None and measure and could_add and self.guarded:
+            measured = self.added_leads(current, proposed)
+        if isinstance(measured, Measured):
+            added: dict[str, int] | None = dict(measured.added)
+            recent: dict[str, tuple[int, int]] | None = dict(measured.recent) or None
+        else:
+            added, recent = (None if measured is None else dict(measured)), None
+        if added is None and not could_add:
+            added = {}  # nothing that admits leads changed: no stage is loosened, whatever the text says
         return GuardVerdict(
             proposal_id=proposal_id,
             loosened=loosened_stages(current, proposed, added),
             effective=effective,
-            weeks=self.freeze_weeks,
+            weeks=rules.freeze_weeks,
             window=window,
             added=added,
             overridden_by=overridden_by,
             reason=reason,
+            max_added_percent=rules.max_added_percent if self.guarded else None,
+            window_days=rules.window_days,
+            recent=recent,
+            relaxed=relaxed,
         )
 
     @staticmethod
@@ -837,7 +869,9 @@ class Governance:
             for guard in self.guards:
                 guard(s, proposal, principal)
             definitions = load_definitions(proposal.document, source_name=f"proposal #{proposal.id}")
-            effective = proposal.effective_from or now.date()
+            # Never before the version exists: a proposal approved after its date takes effect on the approval day,
+            # so no past day is counted under it (`tandem.definitions.counting`).
+            effective = max(proposal.effective_from or now.date(), now.date())
             s.add(
                 DefinitionVersion(
                     version=head.version + 1,
@@ -860,3 +894,9 @@ class Governance:
                 {"proposal_id": proposal.id, "effective_from": effective, "note": proposal.note},
             )
         return self._proposal_info(s, proposal, verdict)
+
+
+def _membership(definitions: Definitions) -> tuple[Any, ...]:
+    """What decides which leads reach which stage: the stages' names and rules in order, and the scoring (a change
+    of descriptions, sides, SLAs or guard rules alone admits no lead)."""
+    return (tuple((stage.name, stage.rule) for stage in definitions.stages), definitions.scoring)

@@ -5,24 +5,30 @@ N (`Workspace.stage_events`: stage events or rules, cumulative) and compares the
 
 - **added** leads reach the stage under the proposal and not under the current version; **removed** the reverse;
   both over all history up to the as-of time, and the part of them that entered in the current quarter;
-- **how the added leads converted**, historically: of the added leads that entered the stage before this quarter,
-  the share that reached the next stage and the last (won) stage, beside the same shares for the **kept** leads
-  (those that reach it under both versions) — "the 800 extra MQLs converted to won at 0.4 %, the others at 3.1 %".
-  Downstream stages are read under the proposal, as if it were in force. Only history before the quarter is used
-  for rates: this quarter's leads have not had time to convert;
-- **the expected effect**: this quarter's added leads times the added leads' historical rates gives the extra
-  next-stage entries and won deals to expect, and won deals times the average won deal (from opportunities) the
-  extra revenue. The same volume at the kept leads' rates is shown beside it: what the change promises if the new
+- **how the leads it hands over sooner went on**: a change is judged at the moment it would hand a lead to the
+  next team. The leads the proposal admits *earlier or additionally* (admitted under it before the current version
+  admits them, or never admitted by the current version) are followed from that moment: the share that reached
+  the next stage and the last (won) stage, beside the same shares for the leads the **current** version admitted
+  over the same history — "the leads it hands over sooner went on to won at 0.4 %, the current MQLs at 3.1 %".
+  Why not the added leads alone: with cumulative counting, a lead that reached a later stage already counts at
+  this one under both versions, so the leads only the proposal counts are, by construction, leads that never went
+  on, and every loosening, good or bad, would read as 0 %. A looser rule that spots future buyers sooner hands over
+  leads the current rule admits later: those convert, and the report shows it. Downstream stages are read under
+  each leads' own version. Only history before the quarter is used for rates: this quarter's leads have not had
+  time to convert;
+- **the expected effect**: this quarter's leads handed over sooner times their historical rates gives the next-
+  stage entries and won deals to expect from them, and won deals times the average won deal (from opportunities)
+  the revenue. The same volume at the current leads' rates is shown beside it: what the change promises if the new
   leads were as good as the old ones, and the gap between the two is what loosening costs in quality.
 
-A rate needs a denominator: with no added leads before the quarter, the rate (and the expectation built on it) is
+A rate needs a denominator: with no such leads before the quarter, the rate (and the expectation built on it) is
 unknown (None) rather than zero.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -56,9 +62,16 @@ class StageImpact:
     removed: int
     quarter_added: int
     quarter_removed: int
+    #: Leads the proposal would hand over this quarter before the current version does (or that it never would).
+    quarter_earlier: int
+    #: Entries into the stage in the `recent_days` before as-of, under the current version and under the proposal:
+    #: how much the change would add to a period's volume (the guard's share rule).
+    recent_current: int
+    recent_proposed: int
     next_stage: str | None
     won_stage: str
-    #: Added / kept leads that entered the stage before this quarter: the denominators of the rates.
+    #: Before this quarter: leads the proposal admits earlier or additionally ("added"), and leads the current
+    #: version admits ("kept"): the denominators of the rates.
     history_added: int
     history_kept: int
     added_next_rate: float | None
@@ -83,14 +96,20 @@ class StageImpact:
         text = "; ".join(parts)
         if self.added_won_rate is not None and self.kept_won_rate is not None:
             text += (
-                f". The added leads converted to {self.won_stage} at {_pct(self.added_won_rate)}, "
-                f"the others at {_pct(self.kept_won_rate)} ({self.history_added:,} and {self.history_kept:,} leads "
-                "before this quarter)"
+                f". Of the leads it hands over sooner or additionally, {_pct(self.added_next_rate)} went on to "
+                f"{self.next_stage} and {_pct(self.added_won_rate)} to {self.won_stage}; of the current version's, "
+                f"{_pct(self.kept_next_rate)} and {_pct(self.kept_won_rate)} ({self.history_added:,} and "
+                f"{self.history_kept:,} leads before this quarter)"
             )
         elif self.added:
-            text += ". No added lead entered before this quarter: history cannot tell how they convert"
-        if self.expected_won is not None and self.quarter_added:
-            text += f"; expect {self.expected_won:.1f} extra won deals from this quarter's added leads"
+            text += (
+                ". No lead would have been handed over sooner before this quarter: history cannot tell how they convert"
+            )
+        if self.expected_won is not None and self.quarter_earlier:
+            text += (
+                f"; expect {self.expected_won:.1f} won deals from the {self.quarter_earlier:,} leads it would hand "
+                "over sooner this quarter"
+            )
             if self.promised_won is not None:
                 text += f" (not the {self.promised_won:.1f} their number suggests)"
             if self.expected_revenue is not None:
@@ -108,6 +127,7 @@ class ImpactReport:
     average_deal: float | None
     stages: list[StageImpact] = field(default_factory=list)
     proposal_id: int | None = None
+    recent_days: int = 90
 
     def stage(self, name: str) -> StageImpact:
         return next(s for s in self.stages if s.stage == name)
@@ -116,6 +136,11 @@ class ImpactReport:
     def added(self) -> dict[str, int]:
         """Leads the proposal adds to each stage (what the quarter-end guard calls loosening)."""
         return {s.stage: s.added for s in self.stages}
+
+    @property
+    def recent(self) -> dict[str, tuple[int, int]]:
+        """Each stage's entries in the last `recent_days`: (under the current version, under the proposal)."""
+        return {s.stage: (s.recent_current, s.recent_proposed) for s in self.stages}
 
     def summary(self) -> list[str]:
         return [s.sentence() for s in self.stages if s.changed] or ["No lead changes stage under the proposal."]
@@ -127,6 +152,7 @@ class ImpactReport:
             "as_of": self.as_of,
             "quarter_start": self.quarter_start,
             "average_deal": self.average_deal,
+            "recent_days": self.recent_days,
             "stages": [asdict(s) for s in self.stages],
             "summary": self.summary(),
         }
@@ -140,6 +166,7 @@ def measure_impact(
     base_version: int,
     as_of: datetime | None = None,
     proposal_id: int | None = None,
+    recent_days: int = 90,
 ) -> ImpactReport:
     """Compare stage membership under `current` and `proposed` on the workspace's data (module docs)."""
     moment = as_of or datetime.now(UTC).replace(tzinfo=None)
@@ -149,22 +176,21 @@ def measure_impact(
     leads = ws.warehouse.table("leads").select("lead_id", "created_at")
 
     def entries(definitions: Definitions, prefix: str) -> ir.Table:
-        """Per lead and stage k: ``<prefix>k``, the cumulative entry (what the funnel counts), and ``<prefix>rk``,
-        the lead's own entry into k (its event or its rule; not implied by a later stage)."""
+        """Per lead and stage k: ``<prefix>k``, the cumulative entry (what the funnel counts)."""
         events = ws.stage_events(definitions, moment)
         raw = first_entries(leads, events, definitions.stage_names, moment)
         n = len(definitions.stages)
-        own = {f"{prefix}r{k}": raw[f"t{k}"] for k in range(n)}
         cumulative = {
             f"{prefix}{k}": ibis.least(*(raw[f"t{j}"] for j in range(k, n))) if k < n - 1 else raw[f"t{k}"]
             for k in range(n)
         }
-        return raw.select("lead_id", **own, **cumulative)
+        return raw.select("lead_id", **cumulative)
 
     now = entries(current, "c")
     then = entries(proposed, "p").rename(_lead_id="lead_id")
     both = now.join(then, now.lead_id == then._lead_id)
     start = ibis.literal(datetime.combine(quarter, datetime.min.time()), type="timestamp")
+    recent = ibis.literal(moment - timedelta(days=recent_days), type="timestamp")
 
     proposed_names = proposed.stage_names
     current_names = current.stage_names
@@ -177,7 +203,6 @@ def measure_impact(
 
     for i, name in enumerate(names):
         c, p = column("c", current_names, name), column("p", proposed_names, name)
-        own_c, own_p = column("cr", current_names, name), column("pr", proposed_names, name)
         in_c, in_p = c.notnull(), p.notnull()
         added = in_p & ~in_c
         aggregates |= {
@@ -187,22 +212,36 @@ def measure_impact(
             f"removed_{i}": both.lead_id.count(where=in_c & ~in_p),
             f"quarter_added_{i}": both.lead_id.count(where=added & (p >= start)),
             f"quarter_removed_{i}": both.lead_id.count(where=in_c & ~in_p & (c >= start)),
+            f"recent_current_{i}": both.lead_id.count(where=in_c & (c >= recent)),
+            f"recent_proposed_{i}": both.lead_id.count(where=in_p & (p >= recent)),
         }
-        if name not in proposed_names:
+        if name not in proposed_names or name not in current_names:
             continue
         k = proposed_names.index(name)
-        # Quality is judged on the leads' own entries: with cumulative counting, a lead that went on to a later
-        # stage already counts here under both versions, so the *counted* additions never converted by definition.
-        meets_new_only = own_p.notnull() & own_c.isnull() & (own_p < start)
-        meets_both = own_p.notnull() & own_c.notnull() & (own_p < start)
+        # Judged at the moment the proposal would hand a lead over: leads it admits before the current version does
+        # (earlier, or at all), against the leads the current version admitted over the same history. With
+        # cumulative counting, a lead that went on to a later stage is already counted under both versions, so
+        # comparing *who* is counted would only ever find leads that never converted; *when* tells them apart.
+        earlier = in_p & (c.isnull() | (p < c)) & (p < start)
+        old = in_c & (c < start)
         later = both[f"p{k + 1}"].notnull() if k < won else ibis.literal(False)
         won_too = both[f"p{won}"].notnull()
-        for group, members in (("added", meets_new_only), ("kept", meets_both)):
+        later_old = (
+            both[f"c{current_names.index(proposed_names[k + 1])}"].notnull()
+            if (k < won and proposed_names[k + 1] in current_names)
+            else ibis.literal(False)
+        )
+        won_old = both[f"c{len(current_names) - 1}"].notnull()
+        for group, members, nxt, last in (
+            ("added", earlier, later, won_too),
+            ("kept", old, later_old, won_old),
+        ):
             aggregates |= {
                 f"history_{group}_{i}": both.lead_id.count(where=members),
-                f"{group}_next_{i}": both.lead_id.count(where=members & later),
-                f"{group}_won_{i}": both.lead_id.count(where=members & won_too),
+                f"{group}_next_{i}": both.lead_id.count(where=members & nxt),
+                f"{group}_won_{i}": both.lead_id.count(where=members & last),
             }
+        aggregates[f"quarter_earlier_{i}"] = both.lead_id.count(where=in_p & (c.isnull() | (p < c)) & (p >= start))
     counts = both.aggregate(**aggregates).to_pyarrow().to_pylist()[0]
     average_deal = _average_won_deal(ws, moment)
 
@@ -221,9 +260,10 @@ def measure_impact(
             for to in ("next", "won")
         }
         quarter_added = n("quarter_added")
-        expected_next = _times(quarter_added, rates["added_next_rate"])
-        expected_won = _times(quarter_added, rates["added_won_rate"])
-        promised_won = _times(quarter_added, rates["kept_won_rate"])
+        quarter_earlier = n("quarter_earlier")
+        expected_next = _times(quarter_earlier, rates["added_next_rate"])
+        expected_won = _times(quarter_earlier, rates["added_won_rate"])
+        promised_won = _times(quarter_earlier, rates["kept_won_rate"])
         stages.append(
             StageImpact(
                 stage=name,
@@ -234,6 +274,9 @@ def measure_impact(
                 removed=n("removed"),
                 quarter_added=quarter_added,
                 quarter_removed=n("quarter_removed"),
+                quarter_earlier=quarter_earlier,
+                recent_current=n("recent_current"),
+                recent_proposed=n("recent_proposed"),
                 next_stage=proposed_names[at + 1] if at is not None and at < won else None,
                 won_stage=proposed_names[won],
                 history_added=n("history_added"),
@@ -255,6 +298,7 @@ def measure_impact(
         average_deal=average_deal,
         stages=stages,
         proposal_id=proposal_id,
+        recent_days=recent_days,
     )
 
 
@@ -282,5 +326,5 @@ def _times_float(value: float | None, factor: float | None) -> float | None:
     return None if value is None or factor is None else value * factor
 
 
-def _pct(rate: float) -> str:
-    return f"{rate * 100:.1f} %"
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f} %"

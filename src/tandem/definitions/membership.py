@@ -71,11 +71,15 @@ def rule_entries(
     touches: ibis.Table | None,
     activities: ibis.Table | None,
     as_of: datetime,
+    since: datetime | None = None,
 ) -> ir.Table | None:
     """One row per lead that met some stage rule by `as_of`: ``lead_id`` and ``r<k>`` per ruled stage k.
 
     ``r<k>`` is the first moment the lead met stage k's rule (null: it never did by `as_of`). None when no stage
-    has a rule. Raises `RuleError` naming the stage when a rule does not fit the tables (an attribute the leads do
+    has a rule. With `since`, only moments from `since` on count: the first moment on or after it that the rule
+    holds (a version applied from its effective date, `tandem.definitions.counting`).
+
+    Raises `RuleError` naming the stage when a rule does not fit the tables (an attribute the leads do
     not have, an event function without the table it reads), `ScoringError` when scoring needs missing touches.
     """
     if as_of.tzinfo is not None:
@@ -140,12 +144,13 @@ def rule_entries(
             points = points + probe[f"_b{index}"].coalesce(_float(0))
         probe = probe.mutate(**{_SCORE: points})
 
-    firsts = {
-        rule_column(k): probe[_AT].min(
-            where=_compile(rules[k], probe, count_columns, f"stage {definitions.stages[k].name!r}")
-        )
-        for k in ruled
-    }
+    from_since = probe[_AT] >= ibis.literal(since, type="timestamp") if since is not None else None
+
+    def meets(k: int) -> ir.BooleanValue:
+        met = _compile(rules[k], probe, count_columns, f"stage {definitions.stages[k].name!r}")
+        return met if from_since is None else met & from_since
+
+    firsts = {rule_column(k): probe[_AT].min(where=meets(k)) for k in ruled}
     entries = probe.group_by("lead_id").aggregate(**firsts)
     met = [entries[rule_column(k)].notnull() for k in ruled]
     return entries.filter(ibis.or_(*met))

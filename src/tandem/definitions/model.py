@@ -69,6 +69,7 @@ __all__ = [
     "Definitions",
     "DefinitionsError",
     "FitRule",
+    "GuardRules",
     "Scoring",
     "ScoringRule",
     "Side",
@@ -151,14 +152,29 @@ class Scoring(BaseModel):
     behaviour: tuple[BehaviourRule, ...] = ()
 
 
+class GuardRules(BaseModel):
+    """The guard against quiet loosening (`tandem.definitions.guard`), as both leaders approved it; a rule left
+    out takes its default (`freeze_weeks`: the workspace's ``definitions_freeze_weeks`` setting)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The last weeks of a quarter in which any loosening of a marketing stage needs an exec's override.
+    freeze_weeks: int | None = None
+    #: Anywhere in a quarter: a change that would add more than this share (percent) to a marketing stage's volume
+    #: over the last `window_days` needs an exec's override.
+    max_added_percent: int | None = None
+    window_days: int | None = None
+
+
 class Definitions(BaseModel):
-    """The whole definitions file: stages in funnel order and optional lead scoring."""
+    """The whole definitions file: stages in funnel order, optional lead scoring, and the guard's rules."""
 
     model_config = ConfigDict(frozen=True)
 
     stages: tuple[StageDefinition, ...]
     scoring: Scoring | None = None
     version_note: str | None = None
+    guard: GuardRules | None = None
 
     @property
     def stage_names(self) -> list[str]:
@@ -176,7 +192,10 @@ class Definitions(BaseModel):
 # ---------------------------------------------------------------------------------------------------------------
 # Loading: walk PyYAML's node tree (which keeps line and column) and collect every problem before building models.
 
-_TOP_KEYS = ("version_note", "stages", "scoring")
+_TOP_KEYS = ("version_note", "stages", "scoring", "guard")
+_GUARD_KEYS = ("freeze_weeks", "max_added_percent", "window_days")
+#: The guard's rules' bounds: (lowest, highest) whole number each may take.
+GUARD_BOUNDS = {"freeze_weeks": (0, 13), "max_added_percent": (0, 1000), "window_days": (7, 366)}
 _STAGE_KEYS = ("name", "side", "description", "rule", "sla", "after")
 _SCORING_KEYS = ("fit", "behaviour")
 _FIT_KEYS = ("when", "points")
@@ -242,13 +261,37 @@ def _read_definitions(reader: _Reader, root: Node) -> tuple[Definitions | None, 
         return None, []
     version_note = reader.text(top, "version_note", "the definitions file")
     scoring, rules = _read_scoring(reader, top["scoring"][1]) if "scoring" in top else (None, [])
+    guard = _read_guard(reader, top["guard"][1]) if "guard" in top else None
     if "stages" not in top:
         reader.problem(root, "the definitions file has no 'stages'", "add `stages:` with the funnel's stages in order")
         return None, rules
     stages, stage_rules = _read_stages(reader, top["stages"][1], allow_score=scoring is not None)
     if stages is None:
         return None, rules + stage_rules
-    return Definitions(stages=tuple(stages), scoring=scoring, version_note=version_note), stage_rules + rules
+    definitions = Definitions(stages=tuple(stages), scoring=scoring, version_note=version_note, guard=guard)
+    return definitions, stage_rules + rules
+
+
+def _read_guard(reader: _Reader, node: Node) -> GuardRules | None:
+    """The `guard:` section: whole numbers within `GUARD_BOUNDS`, each optional."""
+    entries = reader.mapping(node, _GUARD_KEYS, "the guard")
+    if entries is None:
+        return None
+    values: dict[str, int] = {}
+    for key in _GUARD_KEYS:
+        if key not in entries:
+            continue
+        value = reader.integer(entries, key, "the guard", node)
+        if value is None:
+            continue
+        low, high = GUARD_BOUNDS[key]
+        if not low <= value <= high:
+            reader.problem(
+                entries[key][1], f"{key!r} in the guard is {value}", f"use {low} to {high}", value=str(value)
+            )
+            continue
+        values[key] = value
+    return GuardRules(**values)
 
 
 def _read_stages(
@@ -473,6 +516,8 @@ def dump_definitions(definitions: Definitions) -> str:
             "fit": [{"when": rule.when, "points": rule.points} for rule in definitions.scoring.fit],
             "behaviour": behaviour,
         }
+    if definitions.guard is not None:
+        data["guard"] = definitions.guard.model_dump(exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
@@ -566,6 +611,11 @@ def diff_definitions(old: Definitions, new: Definitions) -> list[Change]:
     old_rules, new_rules = _scoring_lines(old.scoring), _scoring_lines(new.scoring)
     changes += [Change(None, "scoring", line, None) for line in old_rules if line not in new_rules]
     changes += [Change(None, "scoring", None, line) for line in new_rules if line not in old_rules]
+    old_guard = (old.guard or GuardRules()).model_dump()
+    new_guard = (new.guard or GuardRules()).model_dump()
+    for key, was in old_guard.items():
+        if was != new_guard[key]:
+            changes.append(Change(None, f"guard {key}", _text(was), _text(new_guard[key])))
     return changes
 
 

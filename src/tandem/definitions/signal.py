@@ -34,6 +34,13 @@ definitions, cumulative semantics and as-of rule apply as everywhere else):
   the normal statistic over ``sqrt(phi)``, against Student's t with the baseline weeks less one as degrees of
   freedom (``phi`` is estimated from a dozen weeks, and a plain normal reference would trust it too much). With
   Poisson-like weeks ``phi`` is 1 and the tests are the plain exact ones.
+- **Weeks as counted then.** Every week is counted under the definitions in force during it
+  (`tandem.definitions.counting`), so approving a looser rule cannot recount the baseline and hide itself.
+- **A definition change, judged at once** (`VersionChange`): when a version that changes who reaches the MQL stage
+  took effect within the signal's span, the mature weeks before it are counted both ways, as they were counted
+  then and under the new version. If the new version counts at least 10 % more MQLs and sales accepted a
+  significantly smaller share of them (the same Fisher test, conservative here since the two counts share most of
+  their leads), the signal flags the change the week it is approved, without waiting for weeks of new data.
 - **No multiple-testing correction between the two tests**: the flag needs both (an intersection-union test), and
   its false-alarm rate is at most the larger of the two tests' levels, so each test at ``alpha`` keeps the flag at
   ``alpha`` or below (Berger, 1982). Holm or Bonferroni would apply if *either* test could flag; here they would
@@ -64,6 +71,7 @@ __all__ = [
     "SignalReading",
     "SignalWeek",
     "Status",
+    "VersionChange",
     "VolumeTest",
     "WeeklyCounts",
     "acceptance_p_value",
@@ -71,6 +79,7 @@ __all__ = [
     "evaluate",
     "handoff_stages",
     "loosening_signal",
+    "version_change",
     "volume_p_value",
     "weekly_counts",
 ]
@@ -176,6 +185,62 @@ class SignalReading:
 
 
 @dataclass(frozen=True)
+class VersionChange:
+    """A definitions version that took effect within the signal's span, judged on the mature weeks before it:
+    those weeks as counted then (`before`: the version in force then) and recounted under the new version."""
+
+    version: int
+    before: int
+    effective: date
+    first_week: date | None
+    last_week: date | None
+    mqls_then: int
+    accepted_then: int
+    mqls_under_new: int
+    accepted_under_new: int
+    volume_change: float | None
+    acceptance_change: float | None
+    p_value: float | None
+    enough: bool
+    flagged: bool
+
+    @property
+    def rate_then(self) -> float | None:
+        return self.accepted_then / self.mqls_then if self.mqls_then else None
+
+    @property
+    def rate_under_new(self) -> float | None:
+        return self.accepted_under_new / self.mqls_under_new if self.mqls_under_new else None
+
+    def sentence(self, mql: str, nxt: str) -> str:
+        m, n = _label(mql), _label(nxt)
+        counted = (
+            f"Version {self.version} of the definitions (in force from {self.effective}) counts "
+            f"{abs(self.volume_change or 0) * 100:.0f} % {'more' if (self.volume_change or 0) >= 0 else 'fewer'} "
+            f"{m}s than version {self.before} over the {_weeks(self.first_week, self.last_week)} before it "
+            f"({self.mqls_under_new:,} against {self.mqls_then:,}), and sales accepted "
+            f"{_pct(self.rate_under_new)} of them against {_pct(self.rate_then)} ({_p(self.p_value)})"
+        )
+        if self.flagged:
+            return (
+                f"{counted}: the {m} definition was loosened, and the {m}→{n} handoff took leads sales does not want."
+            )
+        if not self.enough:
+            return f"{counted}; too few {m}s to judge the change yet."
+        return f"{counted}: no sign that the change loosened the {m} definition."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "rate_then": self.rate_then, "rate_under_new": self.rate_under_new}
+
+
+def _weeks(first: date | None, last: date | None) -> str:
+    if first is None or last is None:
+        return "weeks"
+    count = (last - first).days // 7 + 1
+    return f"{count} week{'s' if count != 1 else ''}"
+
+
+@dataclass(frozen=True)
 class LooseningSignal:
     """The signal as of a moment: status, the sentence to show, both tests and the weekly series behind them."""
 
@@ -193,6 +258,8 @@ class LooseningSignal:
     backend: str | None = None
     spans: dict[str, dict[date, str]] = field(default_factory=dict, repr=False)
     history: list[SignalReading] = field(default_factory=list)
+    #: The newest definitions change within the signal's span, judged on the weeks before it (None: no change).
+    version_change: VersionChange | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly document (dates as ISO strings), the same for the CLI and the REST API."""
@@ -224,6 +291,7 @@ class LooseningSignal:
                     for w in self.weeks
                 ],
                 "history": [asdict(reading) for reading in self.history],
+                "version_change": self.version_change.as_dict() if self.version_change is not None else None,
             }
         )
         return document
@@ -555,7 +623,14 @@ class WeeklyCounts:
 
 
 def weekly_counts(
-    ws: DefinitionsContext, as_of: datetime, params: SignalParams, stage: str | None = None, extra_weeks: int = 0
+    ws: DefinitionsContext,
+    as_of: datetime,
+    params: SignalParams,
+    stage: str | None = None,
+    extra_weeks: int = 0,
+    *,
+    until: datetime | None = None,
+    version: int | None = None,
 ) -> WeeklyCounts:
     """The complete weeks the signal reads, oldest first, counted by the funnel engine.
 
@@ -564,6 +639,8 @@ def weekly_counts(
     MQL stage and the next one come from the definitions the funnel result was computed under.
     """
     last = _monday(as_of) - WEEK  # the newest week that ended by as_of
+    if until is not None:  # only weeks that ended by `until` (the weeks before a definitions change)
+        last = min(last, _monday(until) - WEEK)
     newest_mature = _monday(as_of - WEEK - timedelta(days=params.window_days))
     span = params.recent_weeks + params.baseline_weeks
     first = min(last, newest_mature) - WEEK * (span - 1 + extra_weeks)
@@ -574,7 +651,9 @@ def weekly_counts(
     if started is None or first > last:
         current = ws.definitions.current()
         return WeeklyCounts([], current.version, *handoff_stages(current.definitions, stage))
-    result = ws.funnel(period="week", start=first, end=last + WEEK, window_days=params.window_days, as_of=as_of)
+    result = ws.funnel(
+        period="week", start=first, end=last + WEEK, window_days=params.window_days, as_of=as_of, version=version
+    )
     mql, accepted_at = handoff_stages(ws.definitions.version(result.definition_version).definitions, stage)
     mqls: dict[datetime, int] = {}
     accepted: dict[datetime, int] = {}
@@ -649,6 +728,11 @@ def loosening_signal(
     monday = _monday(moment) if moment > _monday(moment) else _monday(moment) - WEEK
     history = [_reading(every_week, monday - WEEK * back, params) for back in range(history_weeks - 2, -1, -1)]
     history.append(SignalReading(moment, status, volume.change, volume.p_value, acceptance.change, acceptance.p_value))
+    change = version_change(ws, moment, params, stage)
+    if change is not None and change.flagged:
+        status = "flag"
+        sentence = change.sentence(mql, nxt)
+        reasons = []
     in_spans = set(spans["volume"]) | set(spans["acceptance"])
     oldest = min(in_spans) if in_spans else None
     weeks = [w for w in every_week if oldest is None or w.week >= oldest]
@@ -667,7 +751,78 @@ def loosening_signal(
         backend=ws.warehouse.backend_name,
         spans=spans,
         history=history,
+        version_change=change,
     )
+
+
+def version_change(
+    ws: DefinitionsContext, as_of: datetime, params: SignalParams, stage: str | None = None
+) -> VersionChange | None:
+    """The newest definitions version that took effect within the signal's span (the recent and baseline weeks
+    before `as_of`), judged on up to `baseline_weeks` mature weeks before it (module docs); None without one, or
+    when it changed nothing about who reaches the MQL stage."""
+    counting = ws.counting(as_of)
+    span_start = as_of - WEEK * (params.recent_weeks + params.baseline_weeks)
+    changed = [
+        (before, after)
+        for before, after in zip(counting.stretches, counting.stretches[1:], strict=False)
+        if after.start is not None and after.start >= span_start
+    ]
+    if not changed:
+        return None
+    before, after = changed[-1]
+    assert after.start is not None
+    mql, _ = handoff_stages(after.version.definitions, stage)
+    if _admits(before.version.definitions, mql) == _admits(after.version.definitions, mql):
+        return None
+    weeks_params = SignalParams(
+        recent_weeks=1, baseline_weeks=max(params.baseline_weeks - 1, 1), window_days=params.window_days
+    )
+    then = weekly_counts(ws, as_of, weeks_params, stage, until=after.start)
+    under = weekly_counts(ws, as_of, weeks_params, stage, until=after.start, version=after.version.version)
+    mature_then = [w for w in then.weeks if w.mature]
+    mature_under = [w for w in under.weeks if w.mature]
+    n_then, a_then = sum(w.mqls for w in mature_then), sum(w.accepted for w in mature_then)
+    n_new, a_new = sum(w.mqls for w in mature_under), sum(w.accepted for w in mature_under)
+    volume = n_new / n_then - 1 if n_then else None
+    rate_then = a_then / n_then if n_then else None
+    rate_new = a_new / n_new if n_new else None
+    acceptance = rate_new / rate_then - 1 if rate_new is not None and rate_then else None
+    p_value = acceptance_p_value(a_new, n_new, a_then, n_then) if n_new and n_then else None
+    enough = min(n_then, n_new) >= params.min_mqls and (rate_then or 0) * n_new >= params.min_expected
+    flagged = (
+        enough
+        and volume is not None
+        and volume >= params.min_volume_rise
+        and acceptance is not None
+        and acceptance <= -params.min_rate_drop
+        and p_value is not None
+        and p_value < params.alpha
+    )
+    return VersionChange(
+        version=after.version.version,
+        before=before.version.version,
+        effective=after.start.date(),
+        first_week=mature_then[0].week if mature_then else None,
+        last_week=mature_then[-1].week if mature_then else None,
+        mqls_then=n_then,
+        accepted_then=a_then,
+        mqls_under_new=n_new,
+        accepted_under_new=a_new,
+        volume_change=volume,
+        acceptance_change=acceptance,
+        p_value=p_value,
+        enough=enough,
+        flagged=bool(flagged),
+    )
+
+
+def _admits(definitions: Definitions, stage: str) -> tuple[Any, ...]:
+    """What decides who reaches `stage` under cumulative counting: the rules of it and of every later stage, and
+    the scoring."""
+    names = definitions.stage_names
+    at = names.index(stage) if stage in names else 0
+    return (tuple((s.name, s.rule) for s in definitions.stages[at:]), definitions.scoring)
 
 
 def _reading(weeks: Sequence[SignalWeek], as_of: datetime, params: SignalParams) -> SignalReading:

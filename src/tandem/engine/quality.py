@@ -22,7 +22,8 @@ __all__ = ["CHECKS", "QualityReport", "quality_report"]
 
 #: Check name -> what it means, in the words the report uses.
 CHECKS: dict[str, str] = {
-    "out_of_order": "leads with a later stage recorded before an earlier one",
+    "out_of_order": "leads that reached a later stage before an earlier one (being created counts as reaching the "
+    "first stage)",
     "re_entries": "extra events for a stage a lead had already entered (only the first entry counts)",
     "unknown_leads": "stage events whose lead_id is not in leads (left out of every metric)",
     "negative_durations": "leads with a stage event before their created_at",
@@ -75,14 +76,11 @@ def quality_report(
     n = len(stages)
     known_stage = events.filter(events.stage.isin(list(stages)))
     raw = first_entries(leads.select("lead_id", "created_at"), events, stages, as_of)
-    # t0 there folds in created_at; the event-only first entry of the first stage is needed for ordering checks.
-    first_stage = (
-        known_stage.filter(known_stage.stage == stages[0])
-        .group_by("lead_id")
-        .aggregate(_t0_event=known_stage.occurred_at.min())
-    )
-    raw = raw.left_join(first_stage, raw.lead_id == first_stage.lead_id).select(raw, _t0_event=first_stage._t0_event)
-    times = [raw._t0_event, *(raw[f"t{k}"] for k in range(1, n))]
+    # The raw first entries t(k) of docs/funnel-semantics.md: t0 folds in created_at (a lead reached the first
+    # stage when it was created), so a lead with a later stage before its creation is out of order too. These are
+    # exactly the leads whose times the cumulative rule moves earlier, and that the strict mode stops early for
+    # their order: the count the analyst needs to reconcile the two modes.
+    times = [raw[f"t{k}"] for k in range(n)]
 
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     out_of_order = ibis.or_(*[times[j] < times[i] for i, j in pairs]) if pairs else ibis.literal(False)
@@ -102,7 +100,7 @@ def quality_report(
     flagged = raw.mutate(_out_of_order=out_of_order.fill_null(False), _skipped=skipped.fill_null(False))
     ooo = flagged.filter(flagged._out_of_order)
     skip = flagged.filter(flagged._skipped)
-    time_columns = {stages[0]: "_t0_event", **{stages[k]: f"t{k}" for k in range(1, n)}}
+    time_columns = {stages[k]: f"t{k}" for k in range(n)}
 
     counts = {
         "out_of_order": _count(ooo.count()),
@@ -153,8 +151,9 @@ def quality_report(
     extra_entries = _count(repeated._events.sum() - repeated.count()) if counts["re_entries"] else 0
     dropped = sum(int(v["dropped_by_strict"]) for v in volumes)
     effects = {
-        "out_of_order": f"cumulative mode moves these leads' earlier stages to the later stage's time; "
-        f"strict mode drops {dropped:,} stage entries in all (see strict_vs_cumulative)",
+        "out_of_order": f"cumulative mode moves these leads' earlier stages to the later stage's time (these are "
+        f"the only leads it moves); strict mode drops {dropped:,} stage entries in all, these leads' and the "
+        "skipped stages' (see strict_vs_cumulative)",
         "re_entries": f"counting every entry instead of the first would add {extra_entries:,} entries",
         "unknown_leads": "these events are in no metric until their leads are imported",
         "negative_durations": f"{counts['negative_durations']:,} leads are placed at their first event, "

@@ -40,6 +40,9 @@ class Result:
     _query: CompiledQuery | None = field(repr=False, default=None)
     _arrow: pa.Table | None = field(default=None, repr=False)
     _sql: str | None = field(default=None, repr=False)
+    #: Which definitions version counts which stretch of time (a `tandem.definitions.counting.Counting`, typed
+    #: loosely: the engine does not depend on the definitions package); None for results read from deals.
+    counting: Any = field(default=None, repr=False)
 
     @property
     def expr(self) -> ir.Table:

@@ -2,8 +2,10 @@
 
 Deals are seen as they stood at `as_of`: won and lost deals are placed in time by their close date (created_at
 when it is missing); open deals, and deals that closed after `as_of`, count as open and are placed by created_at
-(docs/funnel-semantics.md, "Revenue"). A breakdown column comes from the opportunity itself, else from
-its lead (through lead_id), so revenue splits by channel like the funnel does.
+(docs/funnel-semantics.md, "Revenue"). An open deal's CRM stage and amount are those known at `as_of`: unknown
+(null, and left out of the open pipeline's value) when its row was written by a later import, never today's
+(`tandem.engine.known`, docs/funnel-semantics.md, "As of a past day"). A breakdown column comes from the
+opportunity itself, else from its lead (through lead_id), so revenue splits by channel like the funnel does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ibis.expr.types as ir
 
 from tandem.engine.entries import breakdown_aliases, days_between, named_breakdown
 from tandem.engine.funnel import place
+from tandem.engine.known import as_seen
 from tandem.engine.spec import FunnelSpec
 from tandem.errors import ConfigError
 
@@ -30,7 +33,7 @@ def _with_lead_columns(opportunities: ir.Table, leads: ir.Table, by: Sequence[st
     from_leads = [c for c in by if c not in opportunities.columns]
     unknown = [c for c in from_leads if c not in leads.columns]
     if unknown:
-        available = sorted({*opportunities.columns, *leads.columns} - {"_import_id"})
+        available = sorted(c for c in {*opportunities.columns, *leads.columns} if not c.startswith("_"))
         raise ConfigError(f"unknown breakdown column(s) {', '.join(unknown)}; available: {', '.join(available)}")
     if not from_leads:
         return opportunities
@@ -39,26 +42,18 @@ def _with_lead_columns(opportunities: ir.Table, leads: ir.Table, by: Sequence[st
     return joined.drop("_lead_key")
 
 
-def _as_seen(opportunities: ir.Table, as_of: datetime) -> ir.Table:
-    """Opportunities as they stood at `as_of`: created by then; a deal closed later was still open.
+def revenue_table(
+    opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec, *, imports: ir.Table | None = None
+) -> ir.Table:
+    """Per breakdown and period: won revenue and deals, lost deals, deal size, win rate, open pipeline, cycle.
 
-    Adds ``_status`` (status at `as_of`) and ``_at`` (where it is placed in time: the close for a deal closed by
-    then, else its creation).
+    `imports` is the imports log, which says when each row's values were known (`tandem.engine.known`); an open
+    deal whose amount then is unknown is counted in ``open_deals`` and ``open_unknown_amount_deals``, not in
+    ``open_pipeline``.
     """
-    when = ibis.literal(as_of, type="timestamp")
-    table = opportunities.filter(opportunities.created_at <= when)
-    closed_at = table.close_date.cast("timestamp").fill_null(table.created_at)
-    closed = table.status.isin(["won", "lost"]) & (closed_at <= when)
-    return table.mutate(
-        _status=ibis.cases((closed, table.status), else_=ibis.literal("open")),
-        _at=ibis.cases((closed, closed_at), else_=table.created_at).cast("timestamp"),
-    )
-
-
-def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) -> ir.Table:
-    """Per breakdown and period: won revenue and deals, lost deals, deal size, win rate, open pipeline, cycle."""
-    table, by = breakdown_aliases(_with_lead_columns(opportunities, leads, spec.by), spec.by)
-    table = _as_seen(table, spec.as_of)
+    # Seen as of then before the breakdown is copied: a breakdown by `stage` groups by the stage known then.
+    seen = as_seen(opportunities, imports, spec.as_of)
+    table, by = breakdown_aliases(_with_lead_columns(seen, leads, spec.by), spec.by)
     table, keys = place(table, table._at, spec, by)
     won = table._status == "won"
     lost = table._status == "lost"
@@ -70,8 +65,9 @@ def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) ->
         won_revenue=amount.sum(where=won),
         won_deals=table.count(where=won),
         lost_deals=table.count(where=lost),
-        open_pipeline=amount.sum(where=is_open),
+        open_pipeline=amount.sum(where=is_open & table._known),
         open_deals=table.count(where=is_open),
+        open_unknown_amount_deals=table.count(where=is_open & ~table._known),
         median_sales_cycle_days=cycle.quantile(0.5, where=won & table.close_date.notnull()),
         mean_sales_cycle_days=cycle.mean(where=won & table.close_date.notnull()),
     )
@@ -88,6 +84,7 @@ def revenue_table(opportunities: ir.Table, leads: ir.Table, spec: FunnelSpec) ->
         win_rate=ibis.cases((closed > 0, agg.won_deals.cast("float64") / closed), else_=ibis.null("float64")),
         open_pipeline=agg.open_pipeline.fill_null(0.0).cast("float64"),
         open_deals=agg.open_deals.cast("int64"),
+        open_unknown_amount_deals=agg.open_unknown_amount_deals.cast("int64"),
         median_sales_cycle_days=agg.median_sales_cycle_days.cast("float64"),
         mean_sales_cycle_days=agg.mean_sales_cycle_days.cast("float64"),
     )
@@ -103,14 +100,35 @@ def _age_bin(age: ir.FloatingValue) -> ir.StringValue:
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
-def pipeline_table(opportunities: ir.Table, leads: ir.Table, by: Sequence[str], as_of: datetime) -> ir.Table:
-    """Open pipeline at `as_of` by breakdown, CRM stage and age bin: deals and amount."""
-    table, aliases = breakdown_aliases(_with_lead_columns(opportunities, leads, by), by)
-    table = _as_seen(table, as_of)
+def pipeline_table(
+    opportunities: ir.Table,
+    leads: ir.Table,
+    by: Sequence[str],
+    as_of: datetime,
+    *,
+    imports: ir.Table | None = None,
+) -> ir.Table:
+    """Open pipeline at `as_of` by breakdown, CRM stage and age bin: deals, amount, and deals whose stage and
+    amount then are unknown (`tandem.engine.known`).
+
+    Those deals have stage null (a bucket of their own, shared only with known deals that have no stage) and
+    count in ``deals`` and ``unknown_deals``, not in ``amount``; a row with no known deal has amount null.
+    """
+    seen = as_seen(opportunities, imports, as_of)
+    table, aliases = breakdown_aliases(_with_lead_columns(seen, leads, by), by)
     when = ibis.literal(as_of, type="timestamp")
     table = table.filter(table._status == "open")
     table = table.mutate(age_bin=_age_bin(days_between(table.created_at, when)))
     keys = [*aliases, "stage", "age_bin"]
-    agg = table.group_by(keys).aggregate(deals=table.count(), amount=table.amount.fill_null(0.0).sum())
-    result = agg.select(*keys, deals=agg.deals.cast("int64"), amount=agg.amount.cast("float64")).order_by(keys)
+    agg = table.group_by(keys).aggregate(
+        deals=table.count(),
+        amount=table.amount.fill_null(0.0).sum(where=table._known),
+        unknown_deals=table.count(where=~table._known),
+    )
+    result = agg.select(
+        *keys,
+        deals=agg.deals.cast("int64"),
+        amount=agg.amount.cast("float64"),
+        unknown_deals=agg.unknown_deals.cast("int64"),
+    ).order_by(keys)
     return named_breakdown(result, by, aliases)

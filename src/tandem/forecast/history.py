@@ -11,14 +11,19 @@ d's midnight, as in the revenue figures (docs/funnel-semantics.md, "Revenue").
 
 What was known at day t:
 
-- **deals**: those created by t. A deal won or lost after t was still open then: its status, close day and
-  expected close date are dropped (the CRM keeps only the latest expected close date, so a past one is unknown).
-  Its amount is kept: the CRM keeps one amount per deal, the latest, which is a small, documented look-ahead
-  for deals whose amount changed before they closed. Where the CRM records amounts only at close (no open deal
-  has one today: `amounts_at_close`), a deal open on that day had no amount yet, and is valued like a new deal;
+- **deals**: those created by t. A deal won or lost after t was still open then: its status and close day are
+  dropped. A deal's CRM stage, amount and expected close date are known at t only if its row was last written by
+  an import made at or before t (`written`, from the row's `_import_id` and the import log's finish time): the
+  warehouse keeps only a row's latest values, so a row rewritten after t holds values t never saw. Otherwise,
+  for a deal still open at t, all three are unknown (NaN, stage None) and `unknown` counts them; nothing is filled
+  in from today. This is the one `known_at` rule of every as-of view (DESIGN, "As of a moment"). Where the CRM
+  records amounts only at close (no open deal has one today: `amounts_at_close`), an open deal has no amount
+  even when its row is known;
 - **leads**: those created by t, with the stage entries they had made by t (later entries dropped). Entries are
-  computed under the definitions in force today, so every period of the backtest is counted alike; rule entries
-  are themselves checked with the data of their own moment (tandem.definitions.membership).
+  counted as every page counts them: each stretch of time under the definitions version in force during it
+  (`tandem.definitions.counting`), so a looser rule approved today does not rewrite the history the forecast
+  learns from; rule entries are themselves checked with the data of their own moment
+  (tandem.definitions.membership).
 """
 
 from __future__ import annotations
@@ -35,11 +40,14 @@ import pyarrow.compute as pc
 
 from tandem.engine.entries import entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
+from tandem.warehouse.backends import IMPORT_LOG
 
 if TYPE_CHECKING:
     from tandem.definitions.context import DefinitionsContext
 
 __all__ = ["History", "day_of", "known_at", "load_history", "opportunity_stage_index", "to_date"]
+
+Strings = npt.NDArray[np.object_]
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -73,8 +81,13 @@ class History:
     Deals: `created` (day), `closed` (the close day of a deal won or lost by `as_of`, NaN while open), `won`,
     `amount` (NaN when unknown), `expected_close` (an open deal's expected close day, NaN when unknown).
     Leads: `entries[i, k]`, the day lead i first reached stage k (cumulative counting), NaN if not yet.
+    `crm_stage` (the deal's CRM stage, None when unknown) and `written` (the day its row was last written by an
+    import; -inf when the import log has no record of it: taken as known): a still-open deal's stage,
+    amount and expected close are those of day t only when `written <= t` (module docs).
     `amounts_at_close`: the CRM records a deal's amount only when it closes (no open deal has one, as in the
     Maven data, where a lost deal's amount is 0): then a deal open on a past day had no amount that day.
+    `unknown`: how many deals open at `as_of` had their row rewritten later, so their stage, amount and expected
+    close date are unknown then.
     """
 
     as_of: float
@@ -87,6 +100,23 @@ class History:
     entries: Floats
     definition_version: int | None = None
     amounts_at_close: bool = False
+    crm_stage: Strings | None = None
+    written: Floats | None = None
+    unknown: int = 0
+
+    def __post_init__(self) -> None:
+        # Hand-built histories (tests, benchmarks) may leave the CRM columns out: no stage, rows known from the start.
+        n = self.created.size
+        if self.crm_stage is None:
+            object.__setattr__(self, "crm_stage", np.full(n, None, dtype=object))
+        if self.written is None:
+            object.__setattr__(self, "written", np.full(n, -np.inf))
+
+    @property
+    def stages_known(self) -> Strings:
+        """`crm_stage`, never None (set in __post_init__)."""
+        assert self.crm_stage is not None
+        return self.crm_stage
 
     @property
     def opportunity_stage(self) -> int:
@@ -112,18 +142,26 @@ def known_at(history: History, day: float) -> History:
     entries = history.entries[history.entries[:, 0] <= day] if history.has_leads else history.entries
     if entries.size:
         entries = np.where(entries <= day, entries, np.nan)
-    # Only today's expected close dates are known: the CRM overwrote the ones of any earlier day.
-    expected = history.expected_close[created] if day >= history.as_of else np.full(int(created.sum()), np.nan)
+    assert history.written is not None
+    written = history.written[created]
+    # A row rewritten after `day` holds values `day` never saw: for a deal open then, they are unknown.
+    unseen = still_open & ~(written <= day)
+    stage = history.stages_known[created].copy()
+    stage[unseen] = None
+    amount = history.amount[created]
+    if history.amounts_at_close:
+        amount = np.where(still_open, np.nan, amount)
     return replace(
         history,
         as_of=day,
         created=history.created[created],
         closed=np.where(still_open, np.nan, closed),
         won=history.won[created] & ~still_open,
-        amount=np.where(still_open, np.nan, history.amount[created])
-        if history.amounts_at_close
-        else history.amount[created],
-        expected_close=expected,
+        amount=np.where(unseen, np.nan, amount),
+        expected_close=np.where(still_open & ~unseen, history.expected_close[created], np.nan),
+        crm_stage=stage,
+        written=written,
+        unknown=int(unseen.sum()),
         entries=entries,
     )
 
@@ -131,18 +169,24 @@ def known_at(history: History, day: float) -> History:
 def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> History:
     """Every deal and every lead's stage entries from the warehouse, as known at `as_of` (default now)."""
     moment = as_of_or_now(as_of)
-    in_force = ws.definitions_in_force(moment)
+    counting = ws.counting(moment)  # each stretch of time under the definitions in force then
+    in_force = counting.current
     stages = tuple(in_force.definitions.stage_names)
     wh = ws.warehouse
     opportunities = wh.table("opportunities")
     when = ibis.literal(moment, type="timestamp")
     opportunities = opportunities.filter(opportunities.created_at <= when)
     close = opportunities.close_date.cast("timestamp")
+    columns = opportunities.columns
+    stage = opportunities.stage.cast("string") if "stage" in columns else ibis.null("string")
+    import_id = opportunities["_import_id"].cast("int64") if "_import_id" in columns else ibis.null("int64")
     deals = opportunities.select(
         created=opportunities.created_at,
         close=close,
         status=opportunities.status,
         amount=opportunities.amount.cast("float64"),
+        stage=stage,
+        import_id=import_id,
     ).to_pyarrow()
     created = _days(deals.column("created"))
     close_day = np.floor(_days(deals.column("close")))
@@ -152,9 +196,11 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
     closed = np.where(finished, np.where(np.isnan(close_day), np.floor(created), close_day), np.nan)
     expected = np.where(finished, np.nan, close_day)
     amount = deals.column("amount").to_numpy(zero_copy_only=False).astype(np.float64)
+    crm_stage = np.asarray(deals.column("stage").to_pylist(), dtype=object)
+    written = _written_days(ws, deals.column("import_id").to_pylist())
 
     leads = wh.table("leads")
-    events = ws.stage_events(in_force.definitions, moment)
+    events = ws.counted_stage_events(counting, moment)
     table = entry_table(leads, events, stages, strict=False, as_of=moment)
     columns = [stage_column(k) for k in range(len(stages))]
     arrow = table.select(*columns).to_pyarrow()
@@ -171,8 +217,26 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
         entries=entries,
         definition_version=in_force.version,
         amounts_at_close=bool((~finished).any()) and bool(np.isnan(amount[~finished]).all()),
+        crm_stage=crm_stage,
+        written=written,
     )
     return known_at(history, history.as_of)
+
+
+def _written_days(ws: DefinitionsContext, import_ids: list[int | None]) -> Floats:
+    """The day each row was last written: its import's finish time (import log). A row with no entry in the log
+    (a warehouse read from Parquet written elsewhere, as on Spark, or rows written without an import) has no
+    record of when it was written and is taken as known (-inf), as tandem.engine.known does for every as-of view."""
+    finished: dict[int, float] = {}
+    warehouse = ws.warehouse
+    if warehouse.location.kind != "spark" and any(i is not None for i in import_ids):
+        log = warehouse.table(IMPORT_LOG)
+        rows = log.select(log.import_id, log.finished_at).to_pyarrow()
+        days = _days(rows.column("finished_at"))
+        for import_id, day in zip(rows.column("import_id").to_pylist(), days, strict=True):
+            if import_id is not None and not np.isnan(day):
+                finished[int(import_id)] = max(float(day), finished.get(int(import_id), -np.inf))
+    return np.asarray([finished.get(int(i), -np.inf) if i is not None else -np.inf for i in import_ids], dtype=float)
 
 
 def _days(column: object) -> Floats:

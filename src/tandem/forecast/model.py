@@ -17,7 +17,8 @@ only the past (tandem.forecast.history):
 - **deal sizes**: the mean and spread of the amounts won in the last year, as a gamma distribution (positive,
   skewed like deal sizes), for deals not yet created. Such a deal must be won within the days left, so its size
   is read from the deals won that quickly after their creation (`sizes_within`): quick deals are small ones.
-  The `win_rate` of the deals closed in the last year (won / (won + lost)) serves the weighted-pipeline baseline;
+  The `win_rate` of the deals closed in the last year (won / (won + lost)) and the measured `stage_probabilities`
+  serve the weighted-pipeline baseline (tandem.forecast.baselines);
 - **how much the win rate wanders**: the deals' won curve is an average over the lookback, but the rate at which
   deals are won moves from month to month (quarter-end pushes, seasons, a team change). For each of the last 12
   thirty-day windows, the deals won (O) are set against the wins the curve expects from the deals open then (E);
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tandem.forecast.baselines import StageProbabilities, stage_probabilities
 from tandem.forecast.curves import EventCurve, event_curve
 from tandem.forecast.history import History, to_date
 from tandem.periods import quarter_of
@@ -104,6 +106,7 @@ class ForecastModel:
     win_dispersion: float  # standard deviation of log(observed / expected wins) per 30-day window (module docs)
     arrival_rate: float  # new entries per day into the first stage the data has (leads, else deals)
     lookback_days: int
+    stage_probabilities: StageProbabilities  # the weighted pipeline's (tandem.forecast.baselines)
 
     def band_of(self, amounts: Floats) -> npt.NDArray[np.int64]:
         """Each amount's band (a missing amount falls in the middle band)."""
@@ -127,6 +130,21 @@ class ForecastModel:
             return self.deal_sizes
         amounts = self.won_amounts[quick]
         return DealSizes(float(amounts.mean()), float(amounts.std(ddof=1)), int(amounts.size))
+
+    def worth_at_age(self, ages: Floats) -> Floats:
+        """What an open deal of unknown amount is worth if won, by its age: the mean amount of the deals won in the
+        last year after at least that many days. A deal still open at age a is one of the slower deals, and slow
+        deals are the big ones, so the mean of all wins would undervalue an old pipeline (by half on the demo's
+        biggest companies). Fewer than `MIN_QUICK_DEALS` such wins: the mean amount won."""
+        known = ~np.isnan(self.won_amounts)
+        cycles, amounts = self.won_cycles[known], self.won_amounts[known]
+        order = np.argsort(-cycles)
+        descending, totals = cycles[order], np.cumsum(amounts[order])
+        ages = np.asarray(ages, dtype=np.float64)
+        count = np.searchsorted(-descending, -ages, side="right")  # wins with a cycle of at least `age`
+        mean = np.where(count > 0, totals[np.maximum(count - 1, 0)] / np.maximum(count, 1), 0.0) if totals.size else 0.0
+        result: Floats = np.where(count >= MIN_QUICK_DEALS, mean, self.deal_sizes.mean)
+        return result
 
     @property
     def arrival_chain(self) -> Floats:
@@ -191,7 +209,7 @@ def estimate_model(
         steps=tuple(steps),
         chains=tuple(chains),
         deal_sizes=sizes,
-        won_amounts=history.amount[won_recently],
+        won_amounts=history.amount[won_recently],  # with `won_cycles`: `sizes_within`, `worth_at_age`
         won_cycles=cycles,
         win_rate=win_rate,
         median_cycle_days=median_cycle,
@@ -202,6 +220,7 @@ def estimate_model(
         ),
         arrival_rate=arrivals,
         lookback_days=lookback_days,
+        stage_probabilities=stage_probabilities(history),
     )
 
 

@@ -5,6 +5,11 @@
 the earlier forecast from the data known then, rather than storing each forecast shown, gives the same answer
 whenever the data was not rewritten since, needs no schedule, and cannot be lost.
 
+The forecast shown is calibrated on the workspace's own backtest (tandem.forecast.calibration): the backtest of
+the period's kind (quarter or month) is run on the same history, and the forecast made on day t is calibrated on
+the backtest forecasts of the periods that had ended by t. A year has too few past years to calibrate on: its
+range is the simulation's own, widened, and `calibration.basis` says so.
+
 New volume not yet created comes from the period's accepted plan when there is one (its first stage's monthly
 volumes, evenly by day), else from the recent daily rate. The goal is the period's target (its own goal, or one
 derived by days from a longer period's goal: tandem.plan.goals.plan_targets).
@@ -12,6 +17,7 @@ derived by days from a longer period's goal: tandem.plan.goals.plan_targets).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tandem.engine.spec import as_of_or_now
-from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest
+from tandem.forecast.backtest import BACKTEST_SIMULATIONS, Backtest, backtest, calibration_for
+from tandem.forecast.calibration import Calibration, uncalibrated
 from tandem.forecast.history import History, day_of, known_at, load_history, to_date
 from tandem.forecast.signals import Signal
 from tandem.forecast.simulate import DEFAULT_SIMULATIONS, Forecast, forecast_period
@@ -125,14 +132,31 @@ def period_forecast(
     start, end = day_of(period.start), day_of(period.end)
     accepted = accepted_volumes(ws, period)
     arrivals, basis = _planned_arrivals(accepted, period, history)
-    current = forecast_period(history, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=arrivals)
+    calibrate = _calibrator(history, period, seed)
+    current = forecast_period(
+        history,
+        start,
+        end,
+        simulations=simulations,
+        seed=seed,
+        goal=goal,
+        arrivals=arrivals,
+        calibration=calibrate(history.as_of, start),
+    )
     previous = None
     changes: tuple[Change, ...] = ()
     if compare_days > 0:
         earlier = known_at(history, history.as_of - compare_days)
         before_arrivals, _ = _planned_arrivals(accepted, period, earlier)
         previous = forecast_period(
-            earlier, start, end, simulations=simulations, seed=seed, goal=goal, arrivals=before_arrivals
+            earlier,
+            start,
+            end,
+            simulations=simulations,
+            seed=seed,
+            goal=goal,
+            arrivals=before_arrivals,
+            calibration=calibrate(earlier.as_of, start),
         )
         changes = _changes(previous, current)
     return PeriodForecast(
@@ -146,6 +170,25 @@ def period_forecast(
         previous=previous,
         changes=changes,
     )
+
+
+def _calibrator(history: History, period: CalendarPeriod, seed: int) -> Callable[[float, float], Calibration]:
+    """Calibration for a forecast of `period` made on a day (module docs): from the workspace's own backtest of
+    periods of the same kind, of those that had ended by that day."""
+    if period.kind not in ("quarter", "month"):
+        reason = (
+            f"not calibrated: a {period.kind} has too few past {period.kind}s to calibrate on; the model's own "
+            "median, its range drawn wider"
+        )
+        return lambda _day, _start: uncalibrated(reason=reason)
+    kind: Literal["quarter", "month"] = "quarter" if period.kind == "quarter" else "month"
+    points = list(backtest(history, kind=kind, seed=seed).points)
+
+    def calibration(day: float, start: float) -> Calibration:
+        week = max(int((np.floor(day) - start) // 7), 0)
+        return calibration_for(points, day, week)
+
+    return calibration
 
 
 def _planned_arrivals(

@@ -22,6 +22,12 @@ and the rest of the deals, and the leads, as one total per simulation with their
 thousands of independent deals is normal to well within the range's own uncertainty, and drawing each would
 take seconds for nothing (benchmarks/RESULTS.md, "Forecast").
 
+What is shown is then calibrated on the forecast's own backtest (tandem.forecast.calibration): the median blended
+with the run rate, the range set to hold about 80 % of the past actuals, the outcomes mapped accordingly; the
+simulation's own P10/P50/P90 are kept as `simulated`. With thin data (fewer than `MIN_CLOSED_DEALS` deals closed
+in the last year, or fewer than `MIN_LEADS` leads created in it, when the workspace has leads) the forecast
+carries a caution and its range is drawn `THIN_WIDEN` times wider.
+
 The uncertainty of the estimates themselves is drawn once per simulation: every deal probability is scaled by a
 draw of the ratio of a Beta posterior of the deals' recent win rate to its mean, and by a draw of how far the win
 rate has wandered from month to month (`win_dispersion`, tandem.forecast.model); every lead chain also by draws of
@@ -36,11 +42,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tandem.forecast.baselines import run_rate, weighted_pipeline, won_between
+from tandem.forecast.baselines import (
+    MIN_CLOSED_DEALS,
+    WeightedPipeline,
+    model_weighted_pipeline,
+    run_rate,
+    won_between,
+)
+from tandem.forecast.calibration import Calibration
 from tandem.forecast.history import History, to_date
 from tandem.forecast.model import ForecastModel, estimate_model
 
-__all__ = ["DEFAULT_SIMULATIONS", "Forecast", "Source", "forecast_period"]
+__all__ = ["DEFAULT_SIMULATIONS", "MIN_LEADS", "THIN_WIDEN", "Forecast", "Source", "forecast_period", "thin_data"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -53,6 +66,10 @@ EXACT_DRAWS = 20_000_000
 SMALL_GROUP = 16
 #: Beyond, leads won are one normal total per simulation when this many are expected, else Poisson.
 LARGE_MEAN = 50.0
+#: Thin data: fewer leads than this created in the last year (with lead data) gives a caution and a wider range.
+MIN_LEADS = 200
+#: How much wider the range of a thin-data forecast is drawn.
+THIN_WIDEN = 1.5
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,15 @@ class Forecast:
     chance_of_goal: float | None = None
     days_left: int = 0
     histogram: tuple[tuple[float, float, int], ...] = field(default=(), repr=False)
+    simulated: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the simulation's own P10, P50, P90
+    calibration: Calibration | None = None
+    pipeline: WeightedPipeline | None = field(default=None, repr=False)
+    cautions: tuple[str, ...] = ()
+    unknown_deals: int = 0  # deals open then whose stage, amount and close date were not known then
+
+    @property
+    def thin(self) -> bool:
+        return bool(self.cautions)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +138,11 @@ class Forecast:
             "chance_of_goal": self.chance_of_goal,
             "sources": [s.as_dict() for s in self.sources],
             "baselines": {"weighted_pipeline": self.weighted_pipeline, "run_rate": self.run_rate},
+            "weighted_pipeline": None if self.pipeline is None else self.pipeline.as_dict(),
+            "simulated": {"p10": self.simulated[0], "p50": self.simulated[1], "p90": self.simulated[2]},
+            "calibration": None if self.calibration is None else self.calibration.as_dict(),
+            "cautions": list(self.cautions),
+            "unknown_deals": self.unknown_deals,
             "simulations": self.simulations,
             "seed": self.seed,
             "histogram": [{"low": low, "high": high, "count": n} for low, high, n in self.histogram],
@@ -129,11 +160,13 @@ def forecast_period(
     arrivals: Floats | None = None,
     model: ForecastModel | None = None,
     parameter_uncertainty: bool = True,
+    calibration: Calibration | None = None,
 ) -> Forecast:
     """The forecast of revenue won on days [start, end) as known at `history.as_of` (module docs).
 
     `arrivals` overrides the expected new arrivals for each of the days left (the plan's volumes); by default the
-    model's recent daily rate.
+    model's recent daily rate. `calibration` (tandem.forecast.calibration) maps the simulated outcomes to the
+    forecast shown; without it the simulation's own outcomes are the forecast (as the backtest first needs them).
     """
     if simulations < 1:
         raise ValueError("simulations must be at least 1")
@@ -147,23 +180,26 @@ def forecast_period(
     deal_factor, lead_factor = _parameter_draws(model, rng, simulations, parameter_uncertainty)
 
     totals = np.full(simulations, won)
-    sources: list[Source] = [Source("won", history.stages[-1], _won_count(history, start, end), 0.0, won)]
+    won_count = _won_count(history, start, min(end, t + 1))
+    sources: list[Source] = [Source("won", history.stages[-1], won_count, float(won_count), won)]
 
-    # Open deals.
+    # Open deals. One of unknown amount (not recorded yet, or not known on this day) is worth what deals won after
+    # its age were worth, and follows the curve of all deals, not a band's.
     is_open = history.is_open
     ages = (t - np.floor(history.created[is_open])).astype(np.int64)
-    amounts = history.amount[is_open]
-    amounts = np.where(np.isnan(amounts), model.deal_sizes.mean, amounts)
-    bands = model.band_of(history.amount[is_open])
+    worth = model.worth_at_age((t - np.floor(history.created)).astype(np.float64))
+    unknown = np.isnan(history.amount[is_open])
+    amounts = np.where(unknown, worth[is_open], history.amount[is_open])
+    bands = np.where(unknown, -1, model.band_of(history.amount[is_open]))
     p_open = np.zeros(ages.size)
     if days_left:
         lift = model.calendar_lift(t + 1, days_left)
-        for band, curve in enumerate(model.band_curves):
+        for band, curve in [(-1, model.deals), *enumerate(model.band_curves)]:
             mine = bands == band
             if mine.any():
                 unique, inverse = np.unique(ages[mine], return_inverse=True)
                 p_open[mine] = curve.within_calendar(unique, lift)[inverse]
-    totals += _grouped_deals(rng, bands * 100_000 + ages, p_open, amounts, deal_factor)
+    totals += _grouped_deals(rng, (bands + 1) * 100_000 + ages, p_open, amounts, deal_factor)
     opportunity = history.stages[history.opportunity_stage]
     sources.append(
         Source("open deals", opportunity, int(ages.size), float(p_open.sum()), float((p_open * amounts).sum()))
@@ -191,6 +227,16 @@ def forecast_period(
     )
     totals += sizes.totals(rng, wins)
 
+    simulated = tuple(float(v) for v in np.quantile(totals, QUANTILES))
+    rr = run_rate(history, start, end)
+    pipeline = model_weighted_pipeline(history, model, start, end)
+    cautions = thin_data(history, model)
+    if calibration is not None and days_left > 0:  # nothing left to come: the outcome is known
+        if cautions:
+            calibration = calibration.widened(THIN_WIDEN, "thin data")
+        totals = calibration.transform(totals, won, (simulated[0], simulated[1], simulated[2]), rr, pipeline.value)
+        adjustment = float(totals.mean()) - sum(s.expected_revenue for s in sources)
+        sources.append(Source("backtest calibration", "", 0, 0.0, adjustment))
     p10, p50, p90 = (float(v) for v in np.quantile(totals, QUANTILES))
     chance = float((totals >= goal).mean()) if goal is not None else None
     return Forecast(
@@ -203,15 +249,39 @@ def forecast_period(
         p50=p50,
         p90=p90,
         sources=tuple(sources),
-        weighted_pipeline=weighted_pipeline(history, model, start, end),
-        run_rate=run_rate(history, start, end),
+        weighted_pipeline=pipeline.value,
+        run_rate=rr,
         simulations=simulations,
         seed=seed,
         goal=goal,
         chance_of_goal=chance,
         days_left=days_left,
         histogram=_histogram(totals),
+        simulated=(simulated[0], simulated[1], simulated[2]),
+        calibration=calibration if days_left > 0 else None,
+        pipeline=pipeline,
+        cautions=cautions,
+        unknown_deals=history.unknown,
     )
+
+
+def thin_data(history: History, model: ForecastModel) -> tuple[str, ...]:
+    """Why the data is too thin to trust the forecast much, if it is (module docs): one caution per reason."""
+    found = []
+    closed = model.stage_probabilities.closed
+    if closed < MIN_CLOSED_DEALS:
+        found.append(
+            f"thin data: {closed} deals closed in the last year (fewer than {MIN_CLOSED_DEALS}); the win rate "
+            "and the curves rest on too little, so the range is drawn wider"
+        )
+    if history.has_leads:
+        leads = int((history.entries[:, 0] > history.as_of - 365).sum())
+        if leads < MIN_LEADS:
+            found.append(
+                f"thin data: {leads} leads created in the last year (fewer than {MIN_LEADS}); the funnel's "
+                "curves rest on too little, so the range is drawn wider"
+            )
+    return tuple(found)
 
 
 def _won_count(history: History, start: float, end: float) -> int:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tandem import periods
@@ -236,12 +236,14 @@ def goal_by_month(ws: PlanContext, period: CalendarPeriod) -> dict[date, float]:
 
 @dataclass(frozen=True)
 class PlanInputs:
-    """What a plan question rests on: the model, the revenue per month, the channel mix, the period's last day."""
+    """What a plan question rests on: the model, the revenue per month, the channel mix, the period's last day, and
+    the day the plan is made (the as-of day, else today in UTC), before whose month the requirement is past."""
 
     model: FunnelModel
     goal_by_month: dict[date, float]
     costs: list[ChannelCost]
     period_end: date
+    as_of: date = field(default_factory=lambda: datetime.now(UTC).date())
 
 
 def plan_inputs(
@@ -269,7 +271,8 @@ def plan_inputs(
         from tandem.plan.history import DEFAULT_LOOKBACK_DAYS, channel_costs
 
         costs = channel_costs(ws, as_of=as_of, lookback_days=lookback_days or DEFAULT_LOOKBACK_DAYS)
-    return PlanInputs(model, by_month, list(costs), period.end - timedelta(days=1))
+    made = (as_of or datetime.now(UTC)).date()
+    return PlanInputs(model, by_month, list(costs), period.end - timedelta(days=1), made)
 
 
 def plan_waterfall(
@@ -285,7 +288,8 @@ def plan_waterfall(
     where: Mapping[str, str] | None = None,
     seed: int = 0,
 ) -> Waterfall:
-    """The reverse waterfall for a period, on `plan_inputs`."""
+    """The reverse waterfall for a period, on `plan_inputs`, with the warnings about months already past on the
+    as-of day (today by default)."""
     inputs = plan_inputs(
         given,
         ws,
@@ -298,5 +302,10 @@ def plan_waterfall(
         where=where,
     )
     return reverse_waterfall(
-        inputs.model, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=seed
+        inputs.model,
+        inputs.goal_by_month,
+        period_end=inputs.period_end,
+        costs=inputs.costs,
+        seed=seed,
+        as_of=inputs.as_of,
     )

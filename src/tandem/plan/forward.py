@@ -5,20 +5,21 @@ the channel's cost per lead). Each program's volume is spread over its days, so 
 stage it is counted at (the first stage unless said otherwise). From there the model carries it forward, step by
 step, with each step's rate and lag distribution (`Lag.month_offsets`), to the deals each month.
 
-**Which deals count for the goal.** The reverse waterfall traces each deal the goal needs back to the months its
-earlier stages happen in; a lead of the plan, likewise, counts for the goal whatever month its deal closes in. A
-business runs continuously: the deals this plan's leads bring after the period count for the next one, as the
-previous plan's leads bring deals into this one, and in a steady business the two balance. So the plan's
-**expected revenue** is the revenue of all the deals its volumes bring; the revenue that **lands in the period**
-is shown beside it, and the **shortfall by stage and month** (the plan's entries against what the waterfall says
-each month needs) shows where timing is off. A plan equal to the waterfall's requirement gives back the goal
-exactly (tests/plan/test_forward.py).
+**Which deals count for the goal.** The goal is a period's revenue, so the plan is judged by the revenue its
+volumes bring **inside the period** (`expected_revenue`, with its range); what its leads bring **after** the period
+is shown separately (`after_period_revenue`): it counts for the next period, not this one. The **shortfall by stage
+and month** (the plan's entries against what the reverse waterfall says each month needs) shows where timing is
+off; a page lists only the months that can still be acted on.
 
-**Range and probability**, from seeded draws: the rates from their posteriors (`Rate.draws`), the mean deal size
-from its standard error; given those, the number of deals is Poisson (a program's leads arrive as a Poisson count
-and each converts independently, which thins a Poisson into a Poisson), and their revenue is the deals times the
-mean deal plus the spread of single deals (normal, by the central limit theorem, when that spread is known). The
-probability of meeting the goal is the share of draws whose revenue reaches it.
+**Range**, from seeded draws: the rates from their posteriors (`Rate.draws`), the mean deal size from its
+standard error; given those, the number of deals landing in the period is Poisson (a program's leads arrive as a
+Poisson count and each converts independently, which thins a Poisson into a Poisson), and their revenue is the
+deals times the mean deal plus the spread of single deals (normal, by the central limit theorem, when that spread
+is known).
+
+**No chance of the goal here.** The plan's own leads are only part of what the period will win: deals already
+open and leads already in flight bring the rest. The one chance of reaching the goal is the forecast's
+(`tandem.forecast.service`), which runs the plan's volumes as its new arrivals, and every page shows that one.
 
 What it leaves out: leads and deals already in the funnel when the plan starts, which the forecast adds.
 """
@@ -92,8 +93,10 @@ class ProgramOutcome:
     stage: str
     volume: float
     cost_per_lead: float | None
+    #: Deals and revenue landing inside the period, and the revenue the program brings after it.
     expected_deals: float
     expected_revenue: float
+    after_period_revenue: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,14 +121,17 @@ class Gap:
 
 @dataclass(frozen=True)
 class Sufficiency:
-    """Will the plan do? Expected revenue and range against the goal, the chance of meeting it, and the gaps."""
+    """Will the plan do? The revenue its volumes bring inside the period and its range against the goal, what they
+    bring after it, and the gaps by stage and month (module docs)."""
 
     goal: float
+    #: Revenue landing inside the period, and its P10-P90 range.
     expected_revenue: float
-    in_period_revenue: float
     low: float
     high: float
-    probability: float
+    #: Revenue the plan's volumes bring after the period (it counts for the next one).
+    after_period_revenue: float
+    #: Deals landing inside the period.
     deals: float
     budget: float
     by_month: list[dict[str, Any]]
@@ -136,20 +142,29 @@ class Sufficiency:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def in_period_revenue(self) -> float:
+        """The revenue landing inside the period (the same as `expected_revenue`; the name older documents use)."""
+        return self.expected_revenue
+
+    @property
     def sufficient(self) -> bool:
-        """The expected revenue reaches the goal (the probability says how surely)."""
+        """The revenue expected inside the period reaches the goal by itself."""
         return self.expected_revenue >= self.goal
 
-    def biggest_gaps(self, count: int = 5) -> list[Gap]:
-        return sorted((g for g in self.shortfall if g.gap > 0.5), key=lambda g: -g.gap / max(g.required, 1))[:count]
+    def biggest_gaps(self, count: int = 5, today: date | None = None) -> list[Gap]:
+        """The largest shortfalls by share of what is needed; with `today`, only months that can still be acted on
+        (today's month and later)."""
+        first = month_of(today) if today is not None else date.min
+        gaps = (g for g in self.shortfall if g.gap > 0.5 and g.month >= first)
+        return sorted(gaps, key=lambda g: -g.gap / max(g.required, 1))[:count]
 
     def summary(self) -> str:
         verdict = "meets" if self.sufficient else "falls short of"
         expected, low, high = (format_whole(x) for x in (self.expected_revenue, self.low, self.high))
         return (
-            f"The plan {verdict} the goal: {expected} expected ({low} to {high}) against {format_whole(self.goal)}, "
-            f"{format_whole(self.in_period_revenue)} of it closing within the period; a {self.probability:.0%} "
-            f"chance of reaching the goal, for {format_whole(self.budget)} spent."
+            f"The plan {verdict} the goal on its own: {expected} expected within the period (P10 {low} to P90 "
+            f"{high}) against {format_whole(self.goal)}, and {format_whole(self.after_period_revenue)} more after "
+            f"it, for {format_whole(self.budget)} spent."
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -157,9 +172,9 @@ class Sufficiency:
             "goal": self.goal,
             "expected_revenue": self.expected_revenue,
             "in_period_revenue": self.in_period_revenue,
+            "after_period_revenue": self.after_period_revenue,
             "low": self.low,
             "high": self.high,
-            "probability": self.probability,
             "deals": self.deals,
             "budget": self.budget,
             "sufficient": self.sufficient,
@@ -214,6 +229,7 @@ def sufficiency(
     program_units: list[float] = []  # per program: its volume, converted at the rates from its stage to the end
     program_starts: list[int] = []
     in_period: list[float] = []
+    all_deals: list[float] = []  # per program: every deal its volume brings, whenever it lands
     for program in programs:
         stage = program.stage or model.stages[0]
         k = model.index(stage)
@@ -231,7 +247,9 @@ def sufficiency(
             for month, value in entries[j].items():
                 planned[j][month] = planned[j].get(month, 0.0) + value
         deals = sum(entries[last].values())
-        in_period.append(sum(v for m, v in entries[last].items() if m in period))
+        landing = sum(v for m, v in entries[last].items() if m in period)
+        in_period.append(landing)
+        all_deals.append(deals)
         program_units.append(volume)
         program_starts.append(k)
         outcomes.append(
@@ -242,14 +260,16 @@ def sufficiency(
                 stage=stage,
                 volume=volume,
                 cost_per_lead=cost if program.volume is None else (program.budget / volume if volume else None),
-                expected_deals=deals,
-                expected_revenue=deals * model.deal_size,
+                expected_deals=landing,
+                expected_revenue=landing * model.deal_size,
+                after_period_revenue=max(deals - landing, 0.0) * model.deal_size,
             )
         )
 
-    expected_deals = sum(o.expected_deals for o in outcomes)
-    expected = expected_deals * model.deal_size
-    low, high, probability = _simulate(model, program_units, program_starts, sum(goal.values()), draws, seed)
+    landing = sum(in_period)
+    # Each program's share of its deals that land inside the period (its lags decide it, not the rates).
+    shares = [inside / deals if deals else 0.0 for inside, deals in zip(in_period, all_deals, strict=True)]
+    low, high = _simulate(model, program_units, program_starts, shares, draws, seed)
 
     required = reverse_waterfall(model, goal, period_end=period_end, draws=0)
     needs = {(r.stage, r.month): r.required for r in required.rows}
@@ -271,12 +291,11 @@ def sufficiency(
     notes = [] if model.deal_size_sd else ["the spread of single deals is unknown: the range counts deals, not amounts"]
     return Sufficiency(
         goal=sum(goal.values()),
-        expected_revenue=expected,
-        in_period_revenue=sum(in_period) * model.deal_size,
+        expected_revenue=landing * model.deal_size,
         low=low,
         high=high,
-        probability=probability,
-        deals=expected_deals,
+        after_period_revenue=max(sum(all_deals) - landing, 0.0) * model.deal_size,
+        deals=landing,
         budget=sum(p.budget for p in programs),
         by_month=by_month,
         shortfall=shortfall,
@@ -288,16 +307,22 @@ def sufficiency(
 
 
 def _simulate(
-    model: FunnelModel, units: Sequence[float], starts: Sequence[int], goal: float, draws: int, seed: int
-) -> tuple[float, float, float]:
-    """P10 and P90 of the period's revenue, and the probability it reaches the goal, over seeded draws."""
+    model: FunnelModel,
+    units: Sequence[float],
+    starts: Sequence[int],
+    shares: Sequence[float],
+    draws: int,
+    seed: int,
+) -> tuple[float, float]:
+    """P10 and P90 of the revenue landing inside the period, over seeded draws (`shares`: each program's share of
+    its deals that land inside it)."""
     rng = np.random.default_rng(seed)
     count = max(draws, 1)
     rates = np.stack([step.rate.draws(rng, count) for step in model.steps])  # (steps, draws)
     mean_deals = np.zeros(count)
-    for unit, k in zip(units, starts, strict=True):
+    for unit, k, share in zip(units, starts, shares, strict=True):
         to_end = np.prod(rates[k:], axis=0) if k < len(model.steps) else np.ones(count)
-        mean_deals += unit * to_end
+        mean_deals += unit * to_end * share
     # Poisson draws; above 10 million deals its normal approximation (numpy's Poisson refuses huge means).
     huge = mean_deals > 1e7
     deals = np.where(huge, 0.0, rng.poisson(np.where(huge, 0.0, mean_deals))).astype(float)
@@ -309,4 +334,4 @@ def _simulate(
     if model.deal_size_sd:
         revenue = np.maximum(revenue + np.sqrt(deals) * model.deal_size_sd * rng.standard_normal(count), 0.0)
     low, high = np.quantile(revenue, INTERVAL)
-    return float(low), float(high), float(np.mean(revenue >= goal - 1e-9))
+    return float(low), float(high)

@@ -1,15 +1,23 @@
-"""Plan against actual, with pacing: where each stage should be today, and how far ahead or behind it is.
+"""Plan against actual, with pacing: where each stage and the revenue should be today, and how far off they are.
 
-**The plan**, per stage and month: the accepted marketing plan's volumes (its programs run forward through the
-model), or without one the volumes the goal needs (the reverse waterfall). **The actual**, per stage and month:
-the leads that first entered the stage that month, from the funnel engine (the definitions in force, cumulative
-counting, as of the as-of time), so the numbers are the Funnel page's.
+**The yardstick**, per stage and month. Marketing's stages are measured against the accepted marketing plan's
+volumes (its programs run forward through the model): they are what marketing committed to. Sales' stages, and
+the revenue, are measured against what the goal needs (the reverse waterfall, and the goal by month): a won deal
+counts for the goal wherever it came from, so comparing all won deals with the few the plan's own leads bring
+this period would read 281 % of plan while the goal is out of reach. Without an accepted plan every stage is
+measured against what the goal needs. **The actual**, per stage and month: the leads that first entered the stage
+that month, from the funnel engine (each day under the definitions in force then, cumulative counting, as of the
+as-of time), so the numbers are the Funnel page's; and the revenue won, by close month.
 
-**Pacing** follows the plan's shape: by the as-of day, a stage should have the planned volume of every month of the
-period already over, plus the part of the current month's planned volume its elapsed days are of the month (a
+**Pacing** follows the yardstick's shape: by the as-of day, a row should have the planned volume of every month of
+the period already over, plus the part of the current month's planned volume its elapsed days are of the month (a
 month is assumed even within itself). ``pace`` = actual to date / expected to date: 0.82 is 18 % behind. The
-**projection** carries today's pace to the period's end: planned total x pace. A stage with nothing expected yet
+**projection** carries today's pace to the period's end: planned total x pace. A row with nothing expected yet
 has no pace (None), rather than an infinite one.
+
+**Colours follow the forecast's verdict** (`verdict_of`): whether the goal will be reached is the forecast's
+question (it adds what is open and in flight), so a page colours the plan against actual by the forecast's chance
+of reaching the goal, not by a raw ratio that a single row can make look good.
 """
 
 from __future__ import annotations
@@ -23,10 +31,27 @@ from tandem.errors import TandemError
 from tandem.periods import CalendarPeriod, add_months, month_of
 
 if TYPE_CHECKING:
-    from tandem.definitions.context import DefinitionsContext
     from tandem.plan.context import PlanContext
 
-__all__ = ["Pacing", "StagePacing", "accepted_volumes", "expected_to_date", "pacing", "planned_volumes"]
+__all__ = [
+    "Pacing",
+    "StagePacing",
+    "accepted_volumes",
+    "expected_to_date",
+    "pacing",
+    "planned_volumes",
+    "verdict_of",
+]
+
+#: The forecast's chance of reaching the goal at or above which a period is on track, and below which it is off.
+ON_TRACK, OFF_TRACK = 0.6, 0.3
+
+
+def verdict_of(chance: float | None) -> str | None:
+    """The forecast's verdict on the goal from its chance of reaching it: on track, at risk or off track."""
+    if chance is None:
+        return None
+    return "on track" if chance >= ON_TRACK else "at risk" if chance >= OFF_TRACK else "off track"
 
 
 def expected_to_date(planned: Mapping[date, float], start: date, end: date, today: date) -> float:
@@ -49,7 +74,7 @@ class StagePacing:
     stage: str
     planned: float
     expected: float
-    actual: int
+    actual: float  # entries (whole), or revenue won
     by_month: list[dict[str, Any]]
 
     @property
@@ -88,6 +113,10 @@ class Pacing:
     basis: str
     definition_version: int
     stages: list[StagePacing] = field(default_factory=list)
+    #: Won revenue against the goal by month (None without a goal to measure it against).
+    revenue: StagePacing | None = None
+    #: Each version and the days it counted within the period (the funnel result's ``counted_under``).
+    counted_under: list[dict[str, Any]] = field(default_factory=list)
 
     def stage(self, name: str) -> StagePacing:
         return next(s for s in self.stages if s.stage == name)
@@ -107,20 +136,26 @@ class Pacing:
             "elapsed": self.elapsed,
             "basis": self.basis,
             "definition_version": self.definition_version,
+            "counted_under": self.counted_under,
             "stages": [s.as_dict() for s in self.stages],
+            "revenue": self.revenue.as_dict() if self.revenue is not None else None,
         }
 
 
 def pacing(
-    ws: DefinitionsContext,
+    ws: PlanContext,
     planned: Mapping[tuple[str, date], float],
     *,
     start: date,
     end: date,
     as_of: datetime | None = None,
     basis: str = "",
+    revenue_planned: Mapping[date, float] | None = None,
 ) -> Pacing:
-    """Plan against actual for the period [start, end] (inclusive), as of `as_of` (default now); module docs."""
+    """Plan against actual for the period [start, end] (inclusive), as of `as_of` (default now); module docs.
+
+    `revenue_planned` is the goal by month: with it, won revenue is paced against it too.
+    """
     moment = as_of or datetime.now(UTC).replace(tzinfo=None)
     today = moment.date()
     result = ws.funnel(
@@ -157,6 +192,30 @@ def pacing(
                 by_month=rows,
             )
         )
+    revenue = None
+    if revenue_planned is not None:
+        won = ws.revenue(
+            period="month", start=start, end=min(end + timedelta(days=1), today + timedelta(days=1)), as_of=moment
+        )
+        won_by_month = {
+            month_of(row["period"].date() if isinstance(row["period"], datetime) else row["period"]): float(
+                row["won_revenue"] or 0.0
+            )
+            for row in won.rows()
+        }
+        plan = {month_of(m): float(v) for m, v in revenue_planned.items()}
+        revenue = StagePacing(
+            stage="revenue",
+            planned=sum(v for m, v in plan.items() if month_of(start) <= m <= end),
+            expected=expected_to_date(plan, month_of(start), end, today),
+            actual=sum(won_by_month.get(m, 0.0) for m in months),
+            by_month=[
+                {"month": m, "planned": plan.get(m, 0.0), "actual": won_by_month.get(m, 0.0) if m <= today else None}
+                for m in months
+            ],
+        )
+    counting = result.counting
+    window_end = datetime.combine(end + timedelta(days=1), datetime.min.time())
     return Pacing(
         start=start,
         end=end,
@@ -164,6 +223,10 @@ def pacing(
         basis=basis,
         definition_version=result.definition_version,
         stages=paced,
+        revenue=revenue,
+        counted_under=counting.as_list(datetime.combine(start, datetime.min.time()), window_end)
+        if counting is not None
+        else [],
     )
 
 
@@ -205,7 +268,24 @@ def planned_volumes(ws: PlanContext, period: CalendarPeriod) -> tuple[dict[tuple
 
 
 def period_pacing(ws: PlanContext, period: CalendarPeriod, *, as_of: datetime | None = None) -> Pacing:
-    """Plan against actual for a period (`planned_volumes`, `pacing`)."""
+    """Plan against actual for a period (`planned_volumes`, `pacing`): marketing's stages against the accepted
+    plan, sales' stages and the revenue against what the goal needs (module docs)."""
+    from tandem.plan.calculator import goal_by_month
+    from tandem.plan.goals import plan_targets
+
     planned, basis = planned_volumes(ws, period)
+    has_goal = plan_targets(ws.goals.all())(period).amount is not None
+    revenue_planned = goal_by_month(ws, period) if has_goal else None
+    if accepted_volumes(ws, period) is not None and has_goal:
+        from tandem.plan.calculator import Given, plan_waterfall
+
+        stages = ws.definitions_in_force(as_of).definitions.stages
+        sales = {stage.name for stage in stages if stage.side == "sales"}
+        required = plan_waterfall(Given({}, {}), ws, period=period)
+        needed = {(row.stage, row.month): row.required for row in required.rows if row.stage in sales}
+        planned = {key: value for key, value in planned.items() if key[0] not in sales} | needed
+        basis += "; sales stages against what the goal needs"
     last_day = period.end - timedelta(days=1)
-    return pacing(ws, planned, start=period.start, end=last_day, as_of=as_of, basis=basis)
+    return pacing(
+        ws, planned, start=period.start, end=last_day, as_of=as_of, basis=basis, revenue_planned=revenue_planned
+    )

@@ -105,6 +105,9 @@ __all__ = [
     "plan_ref",
 ]
 
+#: What the audit log keeps of a version's sufficiency check.
+SUFFICIENCY_AUDITED = ("goal", "expected_revenue", "low", "high", "after_period_revenue")
+
 T = TypeVar("T")
 STATUSES = ("proposed", "sent_back", "rejected", "superseded", "accepted", "replaced")
 #: The status of the version waiting for a decision: the only one anyone may review or decide on.
@@ -719,7 +722,9 @@ class Plans:
                     "baseline": None if accepted is None else accepted.version,
                     "sufficiency": None
                     if checked is None
-                    else {k: checked.get(k) for k in ("goal", "expected_revenue", "low", "high", "probability")},
+                    else {
+                        k: checked.get(k) for k in ("goal", "expected_revenue", "low", "high", "after_period_revenue")
+                    },
                     "via": principal.via,
                 },
             )

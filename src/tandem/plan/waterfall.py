@@ -25,6 +25,12 @@ and deal size are exact, and their range is the requirement itself. Lag uncertai
 from the first stage to the last (half of the converting leads that arrive that day close in time), and minus the
 80th percentile (four in five do). The same is given for every stage.
 
+**Months already past.** Given the as-of day, the requirement that falls in months before the as-of month can no
+longer be met: those entries were due already. Each stage's total says how much of it that is (`StageTotal.past`),
+and the plan carries a warning in plain words naming those months and the share of each stage's requirement they
+hold, with the first quarter whose top-of-funnel volume falls mostly in months still ahead
+(`first_open_quarter`): with lags of months, the next quarter's leads are mostly due before it starts.
+
 **Budget.** With each channel's share of the first stage's volume and its cost per lead (from spend data, or given),
 the first stage's requirement split by the shares, times the cost per lead, is each channel's budget (with the
 same range).
@@ -40,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from tandem.errors import ConfigError
-from tandem.periods import add_months, month_of
+from tandem.periods import CalendarPeriod, add_months, month_of, next_quarter
 from tandem.plan.model import FunnelModel
 
 __all__ = [
@@ -49,11 +55,17 @@ __all__ = [
     "Requirement",
     "StageTotal",
     "Waterfall",
+    "first_open_quarter",
+    "past_months_warning",
     "reverse_waterfall",
 ]
 
 #: The range: the 10th to the 90th percentile.
 INTERVAL = (0.10, 0.90)
+#: A quarter is open to plan when at most this share of its first stage's requirement falls in months already past.
+MOSTLY_PAST = 0.5
+#: How many quarters ahead `first_open_quarter` looks before giving up (two years).
+QUARTERS_AHEAD = 8
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,8 @@ class Requirement:
 
 @dataclass(frozen=True)
 class StageTotal:
-    """A stage's requirement over all months, how long before the last stage it must happen, and by when."""
+    """A stage's requirement over all months, how long before the last stage it must happen, and by when; `past`
+    is the part of `required` due in months before the as-of month (0 without an as-of day)."""
 
     stage: str
     required: float
@@ -82,6 +95,7 @@ class StageTotal:
     lead_time_days: float
     last_entry: date
     last_entry_p80: date
+    past: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -116,7 +130,8 @@ class ChannelBudget:
 
 @dataclass(frozen=True)
 class Waterfall:
-    """The answer to "what do we need?": per stage and month, per stage in total, and the budget by channel."""
+    """The answer to "what do we need?": per stage and month, per stage in total, and the budget by channel; with
+    an as-of day, the warnings about months already past."""
 
     period_start: date
     period_end: date
@@ -128,6 +143,8 @@ class Waterfall:
     budget: list[ChannelBudget] = field(default_factory=list)
     draws: int = 0
     seed: int = 0
+    as_of: date | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def total(self, stage: str) -> StageTotal:
         return next(t for t in self.totals if t.stage == stage)
@@ -148,6 +165,8 @@ class Waterfall:
             "stages": [t.as_dict() for t in self.totals],
             "budget": [b.as_dict() for b in self.budget],
             "model": self.model.as_dict(),
+            "as_of": self.as_of,
+            "warnings": list(self.warnings),
         }
 
 
@@ -159,30 +178,22 @@ def reverse_waterfall(
     costs: Sequence[ChannelCost] = (),
     draws: int = 4000,
     seed: int = 0,
+    as_of: date | None = None,
 ) -> Waterfall:
     """The volume each stage needs per month for the goal's revenue per month (module docs).
 
     `revenue_by_month` is keyed by each month's first day; `period_end` is the period's last day (default: the
-    last goal month's last day). `costs` give the budget by channel; their shares must add up to 1.
+    last goal month's last day). `costs` give the budget by channel; their shares must add up to 1. With `as_of`
+    (the day the plan is made), what falls in months before its month is counted as past and warned about.
     """
     goal = {month_of(m): float(v) for m, v in revenue_by_month.items()}
     if not goal or any(v < 0 for v in goal.values()) or sum(goal.values()) <= 0:
         raise ConfigError("a goal needs a positive revenue in at least one month (and none negative)")
     first, last = min(goal), max(goal)
     end = period_end or add_months(last, 1) - timedelta(days=1)
-
-    # Spread the deals back, stage by stage; `spread[k]` is in last-stage units (rates not yet applied).
+    spread = _spread(model, {m: v / model.deal_size for m, v in goal.items()})
     n = len(model.stages)
-    spread: list[dict[date, float]] = [{} for _ in range(n)]
-    spread[n - 1] = {m: v / model.deal_size for m, v in goal.items()}
-    for k in range(n - 2, -1, -1):
-        offsets = model.steps[k].lag.month_offsets()
-        earlier: dict[date, float] = {}
-        for month, volume in spread[k + 1].items():
-            for offset, weight in offsets.items():
-                when = add_months(month, -offset)
-                earlier[when] = earlier.get(when, 0.0) + volume * weight
-        spread[k] = earlier
+    this_month = None if as_of is None else month_of(as_of)
 
     low_factor, high_factor = _factors(model, draws, seed)
     rows: list[Requirement] = []
@@ -193,6 +204,7 @@ def reverse_waterfall(
             base = spread[k][month]
             rows.append(Requirement(stage, month, base / rate, base * low_factor[k], base * high_factor[k]))
         base_total = sum(spread[k].values())
+        base_past = 0.0 if this_month is None else sum(v for m, v in spread[k].items() if m < this_month)
         lag = model.lag_to_end(k)
         totals.append(
             StageTotal(
@@ -204,8 +216,10 @@ def reverse_waterfall(
                 lead_time_days=lag.mean,
                 last_entry=end - timedelta(days=int(np.ceil(lag.quantile(0.5)))),
                 last_entry_p80=end - timedelta(days=int(np.ceil(lag.quantile(0.8)))),
+                past=base_past / rate,
             )
         )
+    warning = None if as_of is None else past_months_warning(model, rows, totals, as_of)
     return Waterfall(
         period_start=first,
         period_end=end,
@@ -217,7 +231,83 @@ def reverse_waterfall(
         budget=_budget(totals[0], costs),
         draws=draws,
         seed=seed,
+        as_of=as_of,
+        warnings=[] if warning is None else [warning],
     )
+
+
+def _spread(model: FunnelModel, deals_by_month: Mapping[date, float]) -> list[dict[date, float]]:
+    """The deals each month needs, spread back stage by stage over the lags' month offsets; per stage, in
+    last-stage units (the rates to the end not yet applied), keyed by month."""
+    n = len(model.stages)
+    spread: list[dict[date, float]] = [{} for _ in range(n)]
+    spread[n - 1] = dict(deals_by_month)
+    for k in range(n - 2, -1, -1):
+        offsets = model.steps[k].lag.month_offsets()
+        earlier: dict[date, float] = {}
+        for month, volume in spread[k + 1].items():
+            for offset, weight in offsets.items():
+                when = add_months(month, -offset)
+                earlier[when] = earlier.get(when, 0.0) + volume * weight
+        spread[k] = earlier
+    return spread
+
+
+def _past_share(model: FunnelModel, period: CalendarPeriod, as_of: date) -> float:
+    """The share of the first stage's requirement for `period` (revenue spread by days) due before as-of's month."""
+    first = _spread(model, {m.start: float(m.days) for m in period.months})[0]
+    this_month = month_of(as_of)
+    return sum(v for m, v in first.items() if m < this_month) / sum(first.values())
+
+
+def first_open_quarter(model: FunnelModel, as_of: date) -> CalendarPeriod | None:
+    """The first quarter after as-of's whose first stage is mostly still ahead: at most `MOSTLY_PAST` of its
+    requirement (the quarter's revenue spread by days) due in months already past; None within `QUARTERS_AHEAD`.
+
+    This is the first quarter a plan can still mostly be acted on at the top of the funnel."""
+    quarter = next_quarter(as_of)
+    for _ in range(QUARTERS_AHEAD):
+        if _past_share(model, quarter, as_of) <= MOSTLY_PAST:
+            return quarter
+        quarter = next_quarter(quarter.start)
+    return None
+
+
+def _months_text(months: Sequence[date]) -> str:
+    """Months as a reader scans them: ``2026-10``, ``2026-10 and 2026-11``, or ``2026-07 to 2026-11``."""
+    labels = [f"{m:%Y-%m}" for m in sorted(months)]
+    if len(labels) <= 2:
+        return " and ".join(labels)
+    return f"{labels[0]} to {labels[-1]}"
+
+
+def past_months_warning(
+    model: FunnelModel, rows: Sequence[Requirement], totals: Sequence[StageTotal], as_of: date
+) -> str | None:
+    """The warning for a plan whose requirement falls partly in months before as-of's month, None when none does.
+
+    It names those months, the share of each stage's requirement they hold (stages with under half an entry there
+    are left out), and, when the plan starts before it, the first quarter whose top of the funnel is mostly still
+    ahead (`first_open_quarter`)."""
+    this_month = month_of(as_of)
+    past_months = sorted({r.month for r in rows if r.month < this_month and r.required >= 0.5})
+    shares = [(t.stage, t.past / t.required) for t in totals if t.past >= 0.5 and t.required > 0]
+    if not past_months or not shares:
+        return None
+    held = ", ".join(f"{share:.0%} of the {stage} requirement" for stage, share in shares)
+    first = totals[0]
+    text = (
+        f"{_months_text(past_months)} {'is' if len(past_months) == 1 else 'are'} already past on "
+        f"{as_of.isoformat()} but {'holds' if len(past_months) == 1 else 'hold'} {held} "
+        f"({first.past:,.0f} of {first.required:,.0f} {first.stage} entries): "
+        "those entries were due before the plan was made, and only the months from "
+        f"{this_month:%Y-%m} on can still be acted on"
+    )
+    suggestion = first_open_quarter(model, as_of)
+    goal_start = min((r.month for r in rows if r.stage == totals[-1].stage), default=this_month)
+    if suggestion is not None and suggestion.start > goal_start:
+        text += f"; {suggestion.label} is the first quarter whose {first.stage} volume is mostly still ahead"
+    return text
 
 
 def _factors(model: FunnelModel, draws: int, seed: int) -> tuple[list[float], list[float]]:

@@ -11,12 +11,15 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 from tandem.exports import json_value, write_csv
+from tandem.periods import add_months
 from tandem.questions.base import Breakdown, Grain, Moment, Question, parse_where
 
 if TYPE_CHECKING:
@@ -54,14 +57,43 @@ def _plain(value: Any) -> Any:
 
 def result_document(result: Result, extra: Mapping[str, Any]) -> dict[str, Any]:
     """A result as a document: provenance, the question's resolved settings, the breakdown's columns as the rows
-    name them (an attribute named like one of the result's own columns is ``by_<name>``), then every row."""
+    name them (an attribute named like one of the result's own columns is ``by_<name>``), then every row.
+
+    A result counted from stage events says which definitions counted which stretch of its range
+    (``counted_under``, `tandem.definitions.counting`); when more than one version counts a range with periods,
+    each row names the versions that counted its period (``versions``).
+    """
+    rows = [{k: _plain(v) for k, v in row.items()} for row in result.rows()]
+    counting = result.counting
+    provenance: dict[str, Any] = {}
+    if counting is not None:
+        spec = result.spec
+        provenance = {
+            "counting": f"version {counting.current.version} throughout" if counting.explicit else "in force",
+            "counted_under": json_value(counting.as_list(spec.start, spec.end)),
+        }
+        if len(counting.within(spec.start, spec.end)) > 1 and getattr(spec, "period", None):
+            for row in rows:
+                start = to_timestamp(row["period"])
+                parts = counting.within(start, period_end(start, spec.period))
+                row["versions"] = [part.version.version for part in parts]
     return {
         "definition_version": result.definition_version,
         "backend": result.backend,
+        **provenance,
         **extra,
         "breakdown": list(result.breakdown),
-        "rows": [{k: _plain(v) for k, v in row.items()} for row in result.rows()],
+        "rows": rows,
     }
+
+
+def period_end(start: datetime | None, grain: str) -> datetime | None:
+    """The first moment after the period of `grain` that begins at `start`."""
+    if start is None:
+        return None
+    if grain in ("day", "week"):
+        return start + timedelta(days=1 if grain == "day" else 7)
+    return datetime.combine(add_months(start.date(), 1 if grain == "month" else 3), start.time())
 
 
 def _known_columns(field: str, asked: Iterable[str], columns: Iterable[str]) -> None:
@@ -109,6 +141,8 @@ class FunnelQuestion(_Ranged):
     window_days: Days = None
     horizon_days: Days = None
     version: Version = None
+    #: Also give each row's volume as the version in force at as-of would count it throughout (``reached_restated``).
+    restated: bool = False
 
     def check(self, ws: Workspace) -> None:
         self.spec(ws, self.version)
@@ -130,7 +164,7 @@ class FunnelQuestion(_Ranged):
     def answer(self, ws: Workspace) -> dict[str, Any]:
         result = self.result(ws)
         spec = result.spec
-        return result_document(
+        document = result_document(
             result,
             {
                 "as_of": json_value(spec.as_of),
@@ -141,6 +175,31 @@ class FunnelQuestion(_Ranged):
                 "horizon_days": spec.horizon,
             },
         )
+        if self.restated:
+            restated_rows(ws, self, result, document)
+        return document
+
+
+def restated_rows(ws: Workspace, question: FunnelQuestion, result: Result, document: dict[str, Any]) -> None:
+    """Add ``reached_restated`` to each row: its volume recounted under the version in force at as-of throughout
+    (what finance calls the restated figure), and ``restated_version``. Rows counted by that version alone keep
+    their own volume."""
+    current = result.counting.current.version if result.counting is not None else result.definition_version
+    document["restated_version"] = current
+    counting, spec = result.counting, result.spec
+    if (
+        counting is None
+        or counting.explicit
+        or {s.version.version for s in counting.within(spec.start, spec.end)} == {current}
+    ):
+        for row in document["rows"]:
+            row["reached_restated"] = row["reached"]
+        return
+    recount = question.model_copy(update={"version": current, "restated": False}).result(ws)
+    keys = [*result.breakdown, *(["period"] if result.spec.period else []), "stage"]
+    restated = {tuple(_plain(row[k]) for k in keys): row["reached"] for row in recount.rows()}
+    for row in document["rows"]:
+        row["reached_restated"] = restated.pop(tuple(row[k] for k in keys), 0)
 
 
 class RevenueQuestion(_Ranged):
@@ -164,11 +223,16 @@ class RevenueQuestion(_Ranged):
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
         result = self.result(ws)
-        return result_document(result, {"as_of": json_value(result.spec.as_of)})
+        document = result_document(result, {"as_of": json_value(result.spec.as_of)})
+        return _with_unknown_open_deals(document, "open_unknown_amount_deals")
 
 
 class PipelineQuestion(Question):
-    """Open pipeline as of a moment: deals and amount by CRM stage and age in days."""
+    """Open pipeline as of a moment: deals and amount by CRM stage and age in days.
+
+    A deal whose stage and amount that day are unknown (its row was written by a later import) is in the stage-null
+    bucket and counted in ``unknown_deals``, never valued with today's amount (docs/funnel-semantics.md).
+    """
 
     kind = "pipeline"
     reads = ("opportunities", "leads")
@@ -185,7 +249,18 @@ class PipelineQuestion(Question):
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
         result = self.result(ws)
-        return result_document(result, {"as_of": json_value(result.spec.as_of)})
+        document = result_document(result, {"as_of": json_value(result.spec.as_of)})
+        return _with_unknown_open_deals(document, "unknown_deals")
+
+
+def _with_unknown_open_deals(document: dict[str, Any], column: str) -> dict[str, Any]:
+    """`document` with ``unknown_open_deals``: how many of its open deals had a stage and amount not known as of
+    its moment (their rows were written by a later import, `tandem.engine.known`), summed from the rows' `column`.
+
+    Said once at the top so that a reader of the open pipeline learns what it leaves out without adding rows up.
+    """
+    document["unknown_open_deals"] = sum(int(row.get(column) or 0) for row in document["rows"])
+    return document
 
 
 class VelocityQuestion(_Ranged):

@@ -131,6 +131,7 @@ def _where(value: Any) -> dict[str, str]:
     """``COL=VALUE`` filters on lead columns (text or a mapping), each column once and with a value."""
     items = [f"{k}={v}" for k, v in value.items()] if isinstance(value, Mapping) else _lines(value)
     where: dict[str, str] = {}
+    given: dict[str, str] = {}
     for item in items:
         column, sep, wanted = item.partition("=")
         if not sep or not column.strip() or not wanted.strip() or "\x00" in item:
@@ -138,8 +139,13 @@ def _where(value: Any) -> dict[str, str]:
                 f"{item!r} is not COL=VALUE (a lead column and its value), e.g. segment=Enterprise", value=item
             )
         if column.strip() in where:
-            raise ConfigError(f"the column {column.strip()!r} is filtered twice; give each column once", value=item)
+            raise ConfigError(
+                f"the column {column.strip()!r} is filtered twice ({given[column.strip()]!r} and {item!r}); "
+                "give each column once",
+                value=item,
+            )
         where[column.strip()] = wanted.strip()
+        given[column.strip()] = item
     return where
 
 
@@ -341,7 +347,12 @@ class WaterfallQuestion(_PlanQuestion):
         try:
             inputs = self.inputs(ws)
             plan = reverse_waterfall(
-                inputs.model, inputs.goal_by_month, period_end=inputs.period_end, costs=inputs.costs, seed=self.seed
+                inputs.model,
+                inputs.goal_by_month,
+                period_end=inputs.period_end,
+                costs=inputs.costs,
+                seed=self.seed,
+                as_of=inputs.as_of,
             )
         except (OverflowError, ZeroDivisionError) as exc:  # rates and lags that take the plan off the calendar
             raise ConfigError(f"the rates and lags given put the plan out of range ({exc})") from None

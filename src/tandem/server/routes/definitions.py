@@ -104,7 +104,7 @@ DECISION_REFUSALS: dict[int | str, dict[str, Any]] = {
         "model": Refusal,
         "description": "The proposal's state forbids it: closed (approved, rejected, or stale: the definitions "
         "changed since it was made; propose again), its side already approved, already overridden, or waiting for "
-        "an exec's override of the quarter-end guard.",
+        "an exec's override of the guard against quiet loosening.",
     },
     422: {"model": Refusal, "description": "Refused as asked (no reason given); the detail says why."},
 }

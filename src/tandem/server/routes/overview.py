@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
 from tandem.plan.goals import current_quarter
+from tandem.plan.pacing import verdict_of
 from tandem.questions import StatusQuestion
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
@@ -39,7 +40,13 @@ def previous_quarter_start(start: datetime) -> datetime:
 
 
 def overview_document(state: ServerState) -> dict[str, Any]:
-    """The quarter to date against the same number of days of the previous quarter, and the last 12 months."""
+    """The quarter to date against the same number of days of the previous quarter, and the last 12 months.
+
+    Stage volumes are counted as every page counts them: each stretch of time under the definitions in force then
+    (`tandem.definitions.counting`). When a version took effect inside the quarter, the document says so
+    (``definition_changes``) and gives each stage's volume recounted under the version in force now
+    (``reached_restated``), so a looser definition never rewrites the quarter silently.
+    """
 
     def compute() -> dict[str, Any]:
         ws = state.workspace
@@ -48,8 +55,15 @@ def overview_document(state: ServerState) -> dict[str, Any]:
         last_start = previous_quarter_start(this_start)
         last_same_day = min(last_start + (now - this_start), this_start)
         stages = ws.stages
-        this_funnel = {r["stage"]: r for r in ws.funnel(start=this_start, end=now, as_of=now).rows()}
+        this_result = ws.funnel(start=this_start, end=now, as_of=now)
+        this_funnel = {r["stage"]: r for r in this_result.rows()}
         last_funnel = {r["stage"]: r for r in ws.funnel(start=last_start, end=last_same_day, as_of=now).rows()}
+        counting = this_result.counting
+        stretches = counting.within(this_start, now)
+        restated: dict[str, Any] = {}
+        if len(stretches) > 1:  # the quarter is split: what the version in force now would make of all of it
+            recount = ws.funnel(start=this_start, end=now, as_of=now, version=counting.current.version)
+            restated = {r["stage"]: r["reached"] for r in recount.rows()}
         this_rev = ws.revenue(start=this_start, end=now, as_of=now).rows()
         last_rev = ws.revenue(start=last_start, end=last_same_day, as_of=now).rows()
         year_ago = datetime(now.year - 1, now.month, 1)
@@ -61,6 +75,7 @@ def overview_document(state: ServerState) -> dict[str, Any]:
                 "reached": this_funnel.get(stage, {}).get("reached", 0),
                 "reached_same_days_last_quarter": last_funnel.get(stage, {}).get("reached", 0),
                 "conversion_from_previous": this_funnel.get(stage, {}).get("conversion_from_previous"),
+                **({"reached_restated": restated.get(stage, 0)} if restated else {}),
             }
             for stage in stages
         ]
@@ -69,6 +84,17 @@ def overview_document(state: ServerState) -> dict[str, Any]:
         return {
             "computed_at": now,
             "definition_version": ws.definition_version,
+            "counted_under": [s.as_dict() for s in stretches],
+            "definition_changes": [
+                {
+                    "version": s.version.version,
+                    "from": s.start.date(),
+                    "proposal_id": s.version.proposal_id,
+                    "note": s.version.note,
+                }
+                for s in stretches
+                if s.start is not None and s.start > this_start
+            ],
             "backend": ws.warehouse.backend_name,
             "stages": stages,
             "quarter": {"start": this_start, "previous_start": last_start, "previous_compared_until": last_same_day},
@@ -154,6 +180,7 @@ def overview(request: Request) -> HTMLResponse:
         charts=overview_specs(request.app.state.tandem),
         pacing=pacing_or_reason(request.app.state.tandem, current_quarter()),
         forecast=forecast,
+        verdict=verdict_of(forecast.get("chance_of_goal")),
         forecast_chart=None if "unavailable" in forecast else range_bar(forecast),
         top_sources=top_sources(forecast),
         elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),

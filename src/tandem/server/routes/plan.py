@@ -29,12 +29,14 @@ from tandem.accounts import Permission
 from tandem.errors import TandemError
 from tandem.periods import CalendarPeriod, current_quarter
 from tandem.plan.calculator import missing_goal
+from tandem.plan.pacing import verdict_of
 from tandem.questions.plan import GoalQuestion, PacingQuestion, WaterfallQuestion
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, NotFound, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
 from tandem.server.pages import render
 from tandem.server.refusals import INVALID, SIGNED_IN, Refusal, explain
+from tandem.server.routes.forecast import forecast_or_reason
 from tandem.server.routes.funnel import PAGE_REFUSALS
 from tandem.server.state import ServerState
 
@@ -295,7 +297,9 @@ def page_view(document: dict[str, Any]) -> dict[str, Any]:
     """What the page's tables show of the waterfall document, formatted as the CLI prints it."""
     stages: list[str] = document["model"]["stages"]
     needed = {(row["stage"], row["month"]): row for row in document["rows"]}
-    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
+    # Past against the day the plan is made (the question's as-of day), as the document's warnings say it.
+    made = str(document.get("as_of") or datetime.now(UTC).date().isoformat())[:10]
+    this_month = made[:8] + "01"
     grid = [
         {
             "month": month[:7],
@@ -376,6 +380,8 @@ def plan_page(
         "query_string": form.query_string(),
         "may_set_goals": request.state.principal.may(Permission.GOALS),
         "pacing": None,
+        "forecast": None,
+        "verdict": None,
     }
     try:
         question = form.question()
@@ -386,7 +392,10 @@ def plan_page(
             return render(request, "plan.html", **context)
         doc = waterfall_document(state, question)
         context.update(doc=doc, view=page_view(doc), chart=chart_spec(doc))
-        context["pacing"] = pacing_or_reason(state, current_quarter())
+        quarter = current_quarter()
+        context["pacing"] = pacing_or_reason(state, quarter)
+        context["forecast"] = forecast_or_reason(state, quarter)
+        context["verdict"] = verdict_of(context["forecast"].get("chance_of_goal"))
     except TandemError as exc:
         status, text = explain(exc)
         return render(request, "plan.html", status, error=text, **context)

@@ -62,6 +62,7 @@ from tandem.questions.plan import (
 from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import environment, render
 from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, explain, file_problems
+from tandem.server.routes.forecast import forecast_or_reason
 from tandem.server.routes.plan import (
     AsOf,
     Channels,
@@ -565,9 +566,15 @@ def scenarios_page(
     return _plan_page_again(request, 200, period, revenue, scenarios_text=text, scenarios=compared)
 
 
-def _shortfalls(sufficiency: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The biggest shortfalls by stage and month (as `Sufficiency.biggest_gaps`: by share of what is needed)."""
-    rows = [g for g in (sufficiency or {}).get("shortfall", []) if g.get("gap", 0) > 0.5]
+def _shortfalls(sufficiency: dict[str, Any] | None, today: date | None = None) -> list[dict[str, Any]]:
+    """The biggest shortfalls by stage and month that can still be acted on (this month and later), as
+    `Sufficiency.biggest_gaps` ranks them: by share of what is needed. A month gone by is history, not a to-do."""
+    this_month = (today or datetime.now(UTC).date()).replace(day=1).isoformat()
+    rows = [
+        g
+        for g in (sufficiency or {}).get("shortfall", [])
+        if g.get("gap", 0) > 0.5 and str(g["month"])[:10] >= this_month
+    ]
     rows.sort(key=lambda g: -g["gap"] / max(g["required"], 1))
     return [{**g, "month": str(g["month"])[:7]} for g in rows[:SHORTFALLS_SHOWN]]
 
@@ -586,6 +593,7 @@ def _proposal_page(request: Request, plan_id: int, status_code: int = 200, **con
         programs=shown["plan"]["programs"],
         check=shown["sufficiency"],
         shortfalls=_shortfalls(shown["sufficiency"]),
+        forecast=forecast_or_reason(_state(request), parse_period(plan["period"])),
         actions=plan["actions"],
         kept=context.pop("kept", {}),
         **context,
