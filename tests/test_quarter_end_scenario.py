@@ -3,7 +3,10 @@
 In the last week of a quarter, a marketer proposes to make every lead that downloaded content an MQL. Everyone
 sees what that does before deciding (`tandem definitions impact`): hundreds of extra MQLs that historically
 converted worse than the others. The marketing leader approves; the sales leader's approval is refused until an
-exec overrides the quarter-end guard, with a reason that goes to the audit log.
+exec overrides the guard, with a reason that goes to the audit log.
+
+The same change on day 67 of a quarter, far from its last two weeks, is held back too: it would add far more than
+10 % to the MQLs of the last 90 days.
 """
 
 from __future__ import annotations
@@ -37,9 +40,18 @@ def last_week_of_a_quarter(today: date) -> date:
     return day
 
 
+def day_67_of_next_quarter(today: date) -> date:
+    """The 67th day of the next quarter: outside its last two weeks."""
+    return quarter_bounds(quarter_bounds(today)[1] + timedelta(days=1))[0] + timedelta(days=66)
+
+
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("quarter-end") / "demo"
+    return demo_company(tmp_path_factory, "quarter-end")
+
+
+def demo_company(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    folder = tmp_path_factory.mktemp(name) / "demo"
     with build_demo(folder, leads=1000, seed=5, echo=lambda _line: None) as ws:
         for username, (role, leader) in TEAM.items():
             ws.accounts.create_user("test", username, role, password=password(username), leader=leader)
@@ -123,3 +135,23 @@ def test_a_loosened_mql_rule_at_quarter_end_is_refused_without_an_exec_override(
     assert "sql: (stage events only)" in explained.stderr
     status = ok(run("status", "-w", str(company)))
     assert f"version 2 is approved and takes effect on {effective}" in status
+
+
+def test_the_same_change_on_day_67_of_a_quarter_is_held_back_for_its_size(
+    tmp_path_factory: pytest.TempPathFactory, proposal: Path
+) -> None:
+    company = demo_company(tmp_path_factory, "day-67")
+    effective = day_67_of_next_quarter(date.today())
+    ok(as_user(company, "mark", "propose", proposal, "--note", "Content downloads", "--effective", str(effective)))
+    guard = as_json(definitions(company, "guard", "1", "--format", "json"))
+    assert (guard["loosened"], guard["in_window"], guard["too_large"]) == (["mql"], False, ["mql"])
+    current, proposed = guard["recent"]["mql"]
+    assert proposed > current * 1.1
+    assert guard["needs_override"] is True
+
+    ok(as_user(company, "maria", "approve", "1"))
+    refused = failed(as_user(company, "sam", "approve", "1"))
+    assert f"by {round((proposed - current) / current * 100)} % ({proposed:,} against {current:,})" in refused
+    assert "more than the 10 % the guard allows at any time" in refused
+    with tandem.open_workspace(company) as ws:
+        assert ws.definitions.current().version == 1
