@@ -88,8 +88,12 @@ def warehouse(company: tuple[Workspace, Path]) -> Iterator[Warehouse]:
 def test_export_writes_every_table_with_its_attributes(tmp_path: Path, company: tuple[Workspace, Path]) -> None:
     ws, _folder = company
     written = ws.warehouse.export_parquet(tmp_path / "out")
-    assert written == {name: tmp_path / "out" / f"{name}.parquet" for name in TABLES}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{n}.parquet" for n in TABLES)
+    names = [*TABLES, "import_log"]
+    assert written == {name: tmp_path / "out" / f"{name}.parquet" for name in names}
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{n}.parquet" for n in names)
+    log = pq.read_table(written["import_log"])
+    assert log.column_names == ["import_id", "finished_at"]
+    assert log.column("import_id").to_pylist() == [1, 2, 3]  # leads, stage events, opportunities
     leads = pq.read_table(written["leads"])
     assert leads.num_rows == 4
     assert leads.schema.field("lead_source").type == pa.string()
@@ -188,6 +192,15 @@ def test_a_workspace_can_use_a_spark_warehouse(tmp_path: Path, company: tuple[Wo
         assert status["tables"] == ws_duck.warehouse.counts()
         assert status["last_import"] is None
         assert ws.imports() == []
+        # As of 15 January, O1 (won on 1 February) was open, and its row was written by an import made today: its
+        # stage and amount were not known then (the exported import log says when each import finished).
+        (open_then,) = ws.pipeline(as_of="2026-01-15").rows()
+        assert (open_then["stage"], open_then["deals"], open_then["unknown_deals"], open_then["amount"]) == (
+            None,
+            1,
+            1,
+            None,
+        )
         with pytest.raises(ConfigError, match="read-only"):
             ws.import_files("leads", [write(tmp_path / "more.csv", LEADS)])
 

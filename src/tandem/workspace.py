@@ -644,9 +644,10 @@ class Workspace:
 
         return self._result("pipeline", spec, build)
 
-    def _import_log(self) -> ibis.Table | None:
-        """When each row was written, for as-of views (`tandem.engine.known`); None on Spark, which has no log."""
-        return None if self.warehouse.backend_name == "pyspark" else self.warehouse.table(IMPORT_LOG)
+    def _import_log(self) -> ibis.Table:
+        """When each row was written, for as-of views (`tandem.engine.known`). On Spark, the folder's
+        ``import_log.parquet`` (`Warehouse.export_parquet` writes it), or an empty log when it has none."""
+        return self.warehouse.table(IMPORT_LOG)
 
     def velocity(
         self,

@@ -16,8 +16,9 @@ before t (`known_at`). As of t (`as_seen`):
 - a deal still open at t (created by t, not closed by t) whose row was written later has an unknown CRM stage,
   amount and close date: they are null, never filled from today's values, and ``_known`` is false.
 
-A row with no entry in the imports log (a warehouse read from Parquet written elsewhere, as on Spark, or rows
-written by hand without an import) has no record of when it was written: it is taken as known, which is what every
+On Spark the log is the folder's ``import_log.parquet``, which `Warehouse.export_parquet` writes. A row with no
+entry in the log (Parquet written elsewhere without one, or rows written by hand without an import) has no record
+of when it was written: it is taken as known, which is what every
 as-of view did before this rule. A moment after the last import sees today's values unchanged.
 
 The rule is one Ibis expression, so it runs in the warehouse on every backend; the moment reaches the SQL only as a

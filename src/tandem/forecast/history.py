@@ -224,12 +224,13 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
 
 
 def _written_days(ws: DefinitionsContext, import_ids: list[int | None]) -> Floats:
-    """The day each row was last written: its import's finish time (import log). A row with no entry in the log
-    (a warehouse read from Parquet written elsewhere, as on Spark, or rows written without an import) has no
-    record of when it was written and is taken as known (-inf), as tandem.engine.known does for every as-of view."""
+    """The day each row was last written: its import's finish time (import log; on Spark the exported
+    ``import_log.parquet``). A row with no entry in the log (Parquet written without one, rows written without an
+    import) has no record of when it was written and is taken as known (-inf), as tandem.engine.known does for
+    every as-of view."""
     finished: dict[int, float] = {}
     warehouse = ws.warehouse
-    if warehouse.location.kind != "spark" and any(i is not None for i in import_ids):
+    if any(i is not None for i in import_ids):
         log = warehouse.table(IMPORT_LOG)
         rows = log.select(log.import_id, log.finished_at).to_pyarrow()
         days = _days(rows.column("finished_at"))

@@ -393,7 +393,8 @@ class Warehouse:
 
     # --- moving to Spark --------------------------------------------------------------------------------------
     def export_parquet(self, folder: Path) -> dict[str, Path]:
-        """Write every canonical table, attributes included, to ``folder/<table>.parquet``; returns the paths.
+        """Write every canonical table, attributes included, to ``folder/<table>.parquet``, and when each import
+        finished to ``folder/import_log.parquet``; returns the paths.
 
         This is how a company moves to a Spark warehouse (``spark:///folder``). Rows stream from the database to
         the file (DuckDB copies directly, PostgreSQL through Arrow batches), and each file is written under a
@@ -415,6 +416,16 @@ class Warehouse:
             finally:
                 partial.unlink(missing_ok=True)
             written[name] = target
+        # When each row was last written (its `_import_id`'s import finished), so that a Spark warehouse read from
+        # this export sees as of a past day only what was known then (`tandem.engine.known`).
+        log = self.table(IMPORT_LOG).select("import_id", "finished_at")
+        target, partial = folder / f"{IMPORT_LOG}.parquet", folder / f".{IMPORT_LOG}.parquet.partial"
+        try:
+            log.to_parquet(partial)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+        written[IMPORT_LOG] = target
         return written
 
     def close(self) -> None:

@@ -37,6 +37,7 @@ import ibis
 from ibis.backends.pyspark import Backend as _IbisPySpark
 
 from tandem.errors import ConfigError, WorkspaceError
+from tandem.warehouse.backends import IMPORT_LOG
 from tandem.warehouse.schema import SYSTEM_COLUMNS, TABLES, ColumnType
 
 if TYPE_CHECKING:
@@ -286,4 +287,21 @@ def register_tables(session: SparkSession, folder: Path) -> dict[str, Path | Non
     sources = {name: parquet_source(folder, name) for name in TABLES}
     for name, source in sources.items():
         canonical_frame(session, name, source).createOrReplaceTempView(name)
+    import_log_frame(session, parquet_source(folder, IMPORT_LOG)).createOrReplaceTempView(IMPORT_LOG)
     return sources
+
+
+def import_log_frame(session: SparkSession, source: Path | None) -> DataFrame:
+    """When each import finished (``import_id``, ``finished_at``), from ``import_log.parquet`` when the folder has
+    one (`Warehouse.export_parquet` writes it), else empty: every row then counts as known on any day, having no
+    record of when it was written (`tandem.engine.known`)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schema = T.StructType(
+        [T.StructField("import_id", T.LongType(), nullable=True), T.StructField("finished_at", T.TimestampType())]
+    )
+    if source is None:
+        return session.createDataFrame([], schema)
+    frame = session.read.parquet(str(source))
+    return frame.select(F.col("import_id").cast(T.LongType()), F.col("finished_at").cast(T.TimestampType()))
