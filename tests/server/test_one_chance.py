@@ -31,7 +31,8 @@ def plan_for(period: str, start: str, end: str) -> str:
 
 @pytest.fixture
 def with_plan(served: Path) -> str:
-    """The served demo with a goal for this quarter and a marketing plan for it, accepted by sales."""
+    """The served demo with a goal for this quarter and a marketing plan for it, accepted by sales, and a second
+    version of it (three times the webinar volume) proposed since."""
     quarter = current_quarter()
     with tandem.open_workspace(served) as ws:
         sign = ws.accounts.authenticate
@@ -40,6 +41,7 @@ def with_plan(served: Path) -> str:
         plan = plan_for(quarter.label, quarter.start.isoformat(), last.isoformat())
         proposed = ws.plans.propose(sign("mark", PASSWORD, "test"), plan)
         ws.plans.accept(sign("sam", PASSWORD, "test"), proposed.plan_id, version=1)
+        ws.plans.propose(sign("mark", PASSWORD, "test"), plan.replace("volume: 900", "volume: 2700"))
         return f"/plan/proposals/{proposed.plan_id}"
 
 
@@ -59,8 +61,29 @@ def test_plan_overview_forecast_and_api_give_the_same_chance(
     browser = signed_in("val")
     assert shown(browser.get("/").text, "overview-chance") == percent
     assert shown(browser.get("/forecast").text, "chance") == percent
-    plan_page = browser.get(with_plan).text
+    plan_page = browser.get(f"{with_plan}?version=1").text  # the accepted version: the period's forecast
     assert shown(plan_page, "plan-chance") == percent
+    assert "chance of reaching the goal</div>" in plan_page
     # The plan's own check counts what lands inside the quarter, and says what comes after; it has no chance.
     assert "expected within" in plan_page
     assert "sufficiency-probability" not in plan_page
+
+
+def test_a_version_under_review_shows_the_forecast_as_if_it_were_accepted(
+    with_plan: str, signed_in: Callable[[str], TestClient], api: Callable[[str], TestClient]
+) -> None:
+    plan_id = int(with_plan.rsplit("/", 1)[1])
+    as_if = api("val").get("/api/forecast", params={"plan": plan_id, "plan_version": 2}).json()
+    accepted = api("val").get("/api/forecast").json()
+    assert (
+        as_if["arrivals_basis"]
+        == f"new leads at the volumes of plan #{plan_id} ({as_if['period']['label']}) version 2, as if accepted"
+    )
+    assert accepted["arrivals_basis"].endswith("version 1)")
+    # Three times the webinar volume for the rest of the quarter: more new leads, a larger expected total.
+    new_leads = {s["source"]: s for s in as_if["sources"]}["new leads"]["count"]
+    assert new_leads > {s["source"]: s for s in accepted["sources"]}["new leads"]["count"]
+    page = signed_in("val").get(f"{with_plan}?version=2").text
+    assert shown(page, "plan-chance") == format_number(as_if["chance_of_goal"], "pct")
+    assert "chance of reaching the goal, if accepted" in page
+    assert api("val").get("/api/forecast", params={"plan": plan_id, "plan_version": 9}).status_code == 422

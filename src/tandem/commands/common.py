@@ -520,3 +520,17 @@ def _metavar(param: Parameter, context: Context) -> str | None:
     if "|" in label:
         return f"[{label}]"
     return _TYPE_METAVARS.get(label, label.upper())
+
+
+def counted_under(document: Mapping[str, Any]) -> str:
+    """Which definitions counted the document, in words: one version, or each version and the days it counted."""
+    stretches = document.get("counted_under") or []
+    if len(stretches) < 2:
+        return f"definition version {document['definition_version']}"
+    parts = [
+        f"version {s['version']}"
+        + (f" from {str(s['from'])[:10]}" if s["from"] else "")
+        + (f" until {str(s['until'])[:10]}" if s["until"] else "")
+        for s in stretches
+    ]
+    return "counted under " + ", ".join(parts) + " (each period under the definitions in force then)"

@@ -80,18 +80,32 @@ def forecast(
     as_of: AsOfOption = None,
     simulations: SimulationsOption = None,
     seed: SeedOption = 0,
+    plan: Annotated[
+        int | None,
+        typer.Option("--plan", min=1, metavar="N", help="The forecast as if plan N's version were its baseline."),
+    ] = None,
+    plan_version: Annotated[
+        int | None,
+        typer.Option("--plan-version", min=1, metavar="V", help="That plan's version (default: its latest)."),
+    ] = None,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
 ) -> None:
     """The forecast of a period (default: this quarter): its revenue as a P10-P50-P90 range, the chance of the
     goal, where it comes from (won, open deals, leads in flight, new volume), the weighted-pipeline and run-rate
-    baselines, and what changed since the forecast a week earlier."""
+    baselines, and what changed since the forecast a week earlier. With --plan: the plan's period, as if that
+    version were accepted (what a sales leader reads before accepting it)."""
     if ctx.invoked_subcommand is not None:
         return
     from tandem.questions import ForecastQuestion, ask
 
     question = ForecastQuestion.parse(
-        period=period, as_of=as_of, seed=seed, **({} if simulations is None else {"simulations": simulations})
+        period=period,
+        as_of=as_of,
+        seed=seed,
+        plan=plan,
+        plan_version=plan_version,
+        **({} if simulations is None else {"simulations": simulations}),
     )
     with open_workspace(workspace) as ws:
         document = ask(ws, question)

@@ -6,7 +6,7 @@ Each prints one `tandem.engine.Result` as a readable table of its main columns, 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -25,6 +25,7 @@ from tandem.commands.common import (
     ToOption,
     VersionOption,
     WorkspaceOption,
+    counted_under,
     err,
     open_workspace,
     out,
@@ -127,20 +128,6 @@ def unknown_note(document: dict[str, Any]) -> str | None:
         f"{unknown:,} open {deals} as of {day}: stage and amount not known then (written by a later import), "
         "so not counted in open pipeline; see docs/funnel-semantics.md, 'As of a past day'"
     )
-
-
-def counted_under(document: Mapping[str, Any]) -> str:
-    """Which definitions counted the document, in words: one version, or each version and the days it counted."""
-    stretches = document.get("counted_under") or []
-    if len(stretches) < 2:
-        return f"definition version {document['definition_version']}"
-    parts = [
-        f"version {s['version']}"
-        + (f" from {str(s['from'])[:10]}" if s["from"] else "")
-        + (f" until {str(s['until'])[:10]}" if s["until"] else "")
-        for s in stretches
-    ]
-    return "counted under " + ", ".join(parts) + " (each period under the definitions in force then)"
 
 
 def _cell(value: Any, style: str) -> str:

@@ -25,6 +25,7 @@ from tandem.commands.common import (
     FormatOption,
     PasswordStdinOption,
     WorkspaceOption,
+    counted_under,
     decide,
     err,
     open_workspace,
@@ -265,17 +266,28 @@ def plan_pacing(
     table = RichTable(
         "stage", "planned", "due by today", "actual", "gap", "pace", "projected",
         title=f"{document['period']} as of {as_of_moment:%Y-%m-%d %H:%M} UTC ({document['elapsed']:.0%} of the period) "
-        f"against {escape(document['basis'])} · definition version {document['definition_version']}",
+        f"against {escape(document['basis'])} · {counted_under(document)}",
     )  # fmt: skip
     for stage in document["stages"]:
         table.add_row(
             stage["stage"],
             f"{stage['planned']:,.0f}",
             f"{stage['expected_to_date']:,.0f}",
-            f"{stage['actual_to_date']:,}",
+            f"{stage['actual_to_date']:,.0f}",
             f"{stage['gap']:+,.0f}",
             format_number(stage["pace"], "pct"),
             format_number(stage["projected"]),
+        )
+    revenue = document.get("revenue")
+    if revenue is not None:  # won revenue against the goal by month
+        table.add_row(
+            "won revenue",
+            format_number(revenue["planned"], "money"),
+            format_number(revenue["expected_to_date"], "money"),
+            format_number(revenue["actual_to_date"], "money"),
+            f"{revenue['gap']:+,.0f}",
+            format_number(revenue["pace"], "pct"),
+            format_number(revenue["projected"], "money"),
         )
     out.print(table, highlight=False)
 

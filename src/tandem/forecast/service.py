@@ -122,15 +122,20 @@ def period_forecast(
     seed: int = 0,
     compare_days: int = COMPARE_DAYS,
     history: History | None = None,
+    planned: tuple[dict[tuple[str, date], float], str] | None = None,
 ) -> PeriodForecast:
-    """The forecast of `period` (default: the quarter of `as_of`) as of `as_of` (default now); module docs."""
+    """The forecast of `period` (default: the quarter of `as_of`) as of `as_of` (default now); module docs.
+
+    New leads arrive at the accepted plan's volumes, or at `planned`'s ((stage, month) -> volume, and its label):
+    the forecast if that plan were the period's baseline (what a sales leader reads before accepting it).
+    """
     moment = as_of_or_now(as_of)
     period = period or current_quarter(moment.date())
     history = history or load_history(ws, moment)
     target = plan_targets(ws.goals.all())(period)
     goal = float(target.amount) if target.amount is not None else None
     start, end = day_of(period.start), day_of(period.end)
-    accepted = accepted_volumes(ws, period)
+    accepted = accepted_volumes(ws, period) if planned is None else planned
     arrivals, basis = _planned_arrivals(accepted, period, history)
     calibrate = _calibrator(history, period, seed)
     current = forecast_period(

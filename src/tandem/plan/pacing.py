@@ -32,6 +32,7 @@ from tandem.periods import CalendarPeriod, add_months, month_of
 
 if TYPE_CHECKING:
     from tandem.plan.context import PlanContext
+    from tandem.plan.proposals import PlanVersionInfo
 
 __all__ = [
     "Pacing",
@@ -41,6 +42,7 @@ __all__ = [
     "pacing",
     "planned_volumes",
     "verdict_of",
+    "version_volumes",
 ]
 
 #: The forecast's chance of reaching the goal at or above which a period is on track, and below which it is off.
@@ -230,16 +232,24 @@ def pacing(
     )
 
 
-def accepted_volumes(ws: PlanContext, period: CalendarPeriod) -> tuple[dict[tuple[str, date], float], str] | None:
-    """The accepted plan's volumes per stage and month (its programs run forward, frozen when it was accepted)
-    and its label, or None when the period has no accepted plan with a check."""
-    baseline = ws.plans.baseline(period)
-    if baseline is None or not baseline.sufficiency:
+def version_volumes(version: PlanVersionInfo) -> dict[tuple[str, date], float] | None:
+    """A plan version's volumes per stage and month (its programs run forward through the model, frozen when it
+    was proposed), or None when it has no sufficiency check."""
+    if not version.sufficiency:
         return None
-    planned = {
+    return {
         (str(row["stage"]), date.fromisoformat(str(row["month"])[:10])): float(row["planned"])
-        for row in baseline.sufficiency.get("shortfall", [])
+        for row in version.sufficiency.get("shortfall", [])
     }
+
+
+def accepted_volumes(ws: PlanContext, period: CalendarPeriod) -> tuple[dict[tuple[str, date], float], str] | None:
+    """The accepted plan's volumes per stage and month (`version_volumes`) and its label, or None when the period
+    has no accepted plan with a check."""
+    baseline = ws.plans.baseline(period)
+    planned = None if baseline is None else version_volumes(baseline)
+    if baseline is None or planned is None:
+        return None
     return planned, f"the accepted plan ({baseline.label})"
 
 

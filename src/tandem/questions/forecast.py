@@ -75,12 +75,35 @@ class ForecastQuestion(_PeriodQuestion):
 
     simulations: Annotated[int, Field(ge=MIN_SIMULATIONS, le=MAX_SIMULATIONS)] = 10_000
     seed: Seed = 0
+    #: The forecast if this plan's version `plan_version` (default: its latest) were the period's baseline: new
+    #: leads at its volumes rather than the accepted plan's. The period is the plan's.
+    plan: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
+    plan_version: Annotated[int | None, Field(ge=1, le=2**31 - 1)] = None
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
         from tandem.forecast.service import period_forecast
 
+        period, planned = self.calendar_period(), None
+        if self.plan is not None:
+            from tandem.periods import parse_period
+            from tandem.plan.pacing import version_volumes
+
+            info = ws.plans.plan(self.plan)
+            version = next((v for v in info.versions if v.version == self.plan_version), None)
+            if self.plan_version is None:
+                version = info.latest
+            if version is None:
+                raise ConfigError(
+                    f"plan #{info.id} has versions 1 to {info.latest.version}",
+                    field="plan_version",
+                    value=self.plan_version,
+                )
+            volumes = version_volumes(version)
+            if volumes is None:
+                raise ConfigError(f"{version.label} has no sufficiency check to take volumes from", field="plan")
+            period, planned = parse_period(info.period), (volumes, f"{version.label}, as if accepted")
         found = period_forecast(
-            ws, self.calendar_period(), as_of=self.as_of, simulations=self.simulations, seed=self.seed
+            ws, period, as_of=self.as_of, simulations=self.simulations, seed=self.seed, planned=planned
         )
         return found.as_dict()
 

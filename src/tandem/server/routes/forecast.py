@@ -32,7 +32,7 @@ from tandem.questions.forecast import MAX_SEED, MAX_SIMULATIONS, MIN_BACKTEST_SI
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.pages import render
-from tandem.server.refusals import INVALID, SIGNED_IN, Refusal
+from tandem.server.refusals import INVALID, MAX_ID, SIGNED_IN, Refusal
 from tandem.server.state import ServerState
 
 __all__ = [
@@ -150,7 +150,7 @@ def alerts_document(
     openapi_extra=access(Permission.READ),
     tags=["forecast"],
     response_model=None,
-    responses={**SIGNED_IN, **BAD_PERIOD},
+    responses={**SIGNED_IN, **BAD_PERIOD, 404: {"model": Refusal, "description": "No such plan (with `plan`)."}},
 )
 def api_forecast(
     request: Request,
@@ -158,14 +158,41 @@ def api_forecast(
     as_of: AsOf = None,
     simulations: Simulations = DEFAULT_SIMULATIONS,
     seed: Seed = 0,
+    plan: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="The forecast as if this plan's version were the baseline.")
+    ] = None,
+    plan_version: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="The plan's version (default: its latest).")
+    ] = None,
 ) -> dict[str, Any]:
     """The period's revenue as a distribution, as `tandem forecast --format json`: ``won_to_date``, ``expected``,
     ``p10``/``p50``/``p90``, ``goal`` and ``chance_of_goal`` (null without a goal), ``sources`` (won, open deals,
     leads in flight, new volume: count, expected deals and revenue), ``baselines`` (weighted pipeline, run rate),
     ``histogram`` of the simulated outcomes, ``summary``, and ``previous`` and ``changes``: the forecast of a week
-    earlier and what changed since, source by source."""
-    question = ForecastQuestion.parse(period=period, as_of=as_of, simulations=simulations, seed=seed)
+    earlier and what changed since, source by source. With ``plan`` (and ``plan_version``): the forecast of that
+    plan's period as if that version were its baseline, new leads at its volumes."""
+    question = ForecastQuestion.parse(
+        period=period,
+        as_of=as_of,
+        simulations=simulations,
+        seed=seed,
+        plan=plan,
+        plan_version=plan_version,
+    )
     return _state(request).answer(question)
+
+
+def plan_forecast_or_reason(
+    state: ServerState, period: Period, plan_id: int, version: int, *, baseline: bool
+) -> dict[str, Any]:
+    """The chance a plan page shows: for the period's baseline, the period's forecast (the one every page shows);
+    for any other version, the forecast as if it were accepted; or why there is none."""
+    try:
+        if baseline:
+            return forecast_document(state, period)
+        return state.answer(ForecastQuestion.parse(plan=plan_id, plan_version=version))
+    except TandemError as exc:
+        return {"period": period.as_dict(), "unavailable": str(exc)}
 
 
 @router.get(

@@ -62,7 +62,7 @@ from tandem.questions.plan import (
 from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import environment, render
 from tandem.server.refusals import INVALID, MAX_ID, NO_NUL, SIGNED_IN, UNREADABLE, Refusal, explain, file_problems
-from tandem.server.routes.forecast import forecast_or_reason
+from tandem.server.routes.forecast import plan_forecast_or_reason
 from tandem.server.routes.plan import (
     AsOf,
     Channels,
@@ -579,8 +579,10 @@ def _shortfalls(sufficiency: dict[str, Any] | None, today: date | None = None) -
     return [{**g, "month": str(g["month"])[:7]} for g in rows[:SHORTFALLS_SHOWN]]
 
 
-def _proposal_page(request: Request, plan_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:
-    plan = plan_document(_state(request), principal_of(request), plan_id)
+def _proposal_page(
+    request: Request, plan_id: int, status_code: int = 200, version: int | None = None, **context: Any
+) -> HTMLResponse:
+    plan = plan_document(_state(request), principal_of(request), plan_id, version)
     shown = plan["version"]
     return render(
         request,
@@ -593,7 +595,14 @@ def _proposal_page(request: Request, plan_id: int, status_code: int = 200, **con
         programs=shown["plan"]["programs"],
         check=shown["sufficiency"],
         shortfalls=_shortfalls(shown["sufficiency"]),
-        forecast=forecast_or_reason(_state(request), parse_period(plan["period"])),
+        forecast=plan_forecast_or_reason(
+            _state(request),
+            parse_period(plan["period"]),
+            plan["id"],
+            shown["version"],
+            baseline=plan["baseline"] == shown["version"],
+        ),
+        as_if_accepted=plan["baseline"] != shown["version"],
         actions=plan["actions"],
         kept=context.pop("kept", {}),
         **context,
@@ -606,8 +615,15 @@ def _proposal_page(request: Request, plan_id: int, status_code: int = 200, **con
     openapi_extra=access(Permission.READ),
     include_in_schema=False,
 )
-def proposal_page(request: Request, plan_id: PlanId, done: str = "") -> HTMLResponse:
-    return _proposal_page(request, plan_id, done=done if done in DONE else "")
+def proposal_page(
+    request: Request,
+    plan_id: PlanId,
+    done: str = "",
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="The version shown (default: waiting, else latest).")
+    ] = None,
+) -> HTMLResponse:
+    return _proposal_page(request, plan_id, version=version, done=done if done in DONE else "")
 
 
 def _page_decision(request: Request, plan_id: int, decision: Action, text: str, version: str) -> Response:
