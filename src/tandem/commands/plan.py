@@ -10,7 +10,7 @@ as themselves, like the definitions commands; `plan show` and `plan history` sig
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -377,17 +377,24 @@ def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
     by_stage: dict[str, list[dict[str, Any]]] = {}
     for gap in checked.get("shortfall", []):
         by_stage.setdefault(gap["stage"], []).append(gap)
+    this_month = datetime.now(UTC).date().replace(day=1).isoformat()
     short = []
     for stage, gaps in by_stage.items():
         planned, required = sum(g["planned"] for g in gaps), sum(g["required"] for g in gaps)
-        worst = max(gaps, key=lambda g: g["gap"])
+        # The month furthest behind among those that can still be acted on (a month gone by is history).
+        ahead = [g for g in gaps if str(g["month"])[:10] >= this_month and g["gap"] > 0.5]
+        worst = max(ahead, key=lambda g: g["gap"]) if ahead else None
         if required - planned > 0.5:
             short.append((stage, planned, required, worst))
     if short:
-        lines.append("Shortfall by stage (all months), and the month furthest behind:")
+        lines.append("Shortfall by stage (all months), and the month furthest behind from this one on:")
         lines += [
             f"  {stage}: {planned:,.0f} planned of {required:,.0f} required ({required - planned:,.0f} short); "
-            f"worst {str(worst['month'])[:7]}: {worst['planned']:,.0f} of {worst['required']:,.0f}"
+            + (
+                f"worst {str(worst['month'])[:7]}: {worst['planned']:,.0f} of {worst['required']:,.0f}"
+                if worst is not None
+                else "none short from this month on"
+            )
             for stage, planned, required, worst in short
         ]
     return lines
