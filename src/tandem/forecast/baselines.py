@@ -95,7 +95,7 @@ def stage_probabilities(history: History, lookback_days: int = PROBABILITY_DAYS)
     count = int(closed.sum())
     overall = float(won.sum()) / count if count else None
     stages = history.stages_known
-    open_known = history.is_open & np.asarray([s is not None for s in stages])
+    open_known = history.is_open & np.asarray([s is not None for s in stages], dtype=bool)
     ages = np.floor(t) - np.floor(history.created)
     names = sorted({str(s) for s in stages[open_known]})
     order = sorted(names, key=lambda s: (float(np.median(ages[open_known & (stages == s)])), s))
