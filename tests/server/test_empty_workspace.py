@@ -1,7 +1,8 @@
-"""A new, empty workspace: every page answers, and the forecast says there is nothing to go on yet.
+"""A new, empty workspace: every page answers, its charts have a size, and the forecast says there is nothing yet.
 
-A workspace with no deals and no leads used to answer 500 on the Overview and the Forecast page: the weighted
-pipeline's stage probabilities could not be measured on an empty array. A first look must never break.
+A workspace with no deals and no leads used to answer 500 on the Overview and the Forecast page (the weighted
+pipeline's stage probabilities could not be measured on an empty array), and its Funnel page drew the stage volumes
+with no data at all, which Vega laid out 1.8e308 px tall and the browser hung on. A first look must never break.
 """
 
 from __future__ import annotations
@@ -41,3 +42,12 @@ def test_the_forecast_of_an_empty_workspace_is_nothing_with_a_caution(empty: Tes
         "so the range is drawn wider"
     ]
     assert re.search(r"chance of reaching the goal", empty.get("/").text)
+
+
+def test_the_empty_funnel_chart_has_a_bar_per_stage_and_a_size(empty: TestClient) -> None:
+    svg = empty.get("/charts/funnel/stage-volumes.svg")
+    assert svg.status_code == 200
+    height = float(re.search(r'<svg[^>]* height="([0-9.e+]+)"', svg.text).group(1))  # type: ignore[union-attr]
+    assert height < 1000
+    page = empty.get("/funnel").text
+    assert '"values": [{"stage": "lead", "series": "all leads", "reached": 0}' in page.replace("\n", "")

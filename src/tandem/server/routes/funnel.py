@@ -447,6 +447,8 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
         label = _label(row.get(column)) if column else "all leads"
         key = (label if label in shown else "(other)", row["stage"])
         volumes[key] = volumes.get(key, 0) + int(row["reached"] or 0)
+    if not volumes:  # no lead yet: a zero bar per stage, not a chart with nothing to lay out (Vega sizes it at 1e308)
+        volumes = {("all leads", stage): 0 for stage in stages}
     title = f"Leads reaching each stage{' by ' + series if series else ''}"
     specs["stage-volumes"] = charts.stage_volumes(
         [{"stage": stage, "series": label, "reached": n} for (label, stage), n in volumes.items()],
