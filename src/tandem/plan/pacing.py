@@ -283,10 +283,11 @@ def period_pacing(ws: PlanContext, period: CalendarPeriod, *, as_of: datetime | 
     from tandem.plan.calculator import goal_by_month
     from tandem.plan.goals import plan_targets
 
-    planned, basis = planned_volumes(ws, period)
+    accepted = accepted_volumes(ws, period)
+    planned, basis = accepted if accepted is not None else planned_volumes(ws, period)
     has_goal = plan_targets(ws.goals.all())(period).amount is not None
     revenue_planned = goal_by_month(ws, period) if has_goal else None
-    if accepted_volumes(ws, period) is not None and has_goal:
+    if accepted is not None and has_goal:
         from tandem.plan.calculator import Given, plan_waterfall
 
         stages = ws.definitions_in_force(as_of).definitions.stages

@@ -89,9 +89,8 @@ class ForecastQuestion(_PeriodQuestion):
             from tandem.plan.pacing import version_volumes
 
             info = ws.plans.plan(self.plan)
-            version = next((v for v in info.versions if v.version == self.plan_version), None)
-            if self.plan_version is None:
-                version = info.latest
+            wanted = self.plan_version
+            version = info.latest if wanted is None else next((v for v in info.versions if v.version == wanted), None)
             if version is None:
                 raise ConfigError(
                     f"plan #{info.id} has versions 1 to {info.latest.version}",
