@@ -325,9 +325,113 @@ def test_the_same_commands_on_a_postgresql_workspace(postgres_database: str, tmp
 def test_users_and_tokens_are_managed_while_the_server_holds_the_duckdb_warehouse(ws: Path) -> None:
     with tandem.open_workspace(ws) as serving:
         serving.warehouse.counts()  # the warehouse is open in this process, as under `tandem serve`
-        refused = failed(tandem_cli(ws, "status"))
-        assert "in use by another tandem process" in refused
+        ok(tandem_cli(ws, "status"))  # side by side with the server (issue 15): no "in use" refusal any more
         ok(tandem_cli(ws, "users", "add", "nora", "--role", "viewer"))
         assert TOKEN_SHAPE.search(ok(tandem_cli(ws, "tokens", "create", "--user", "nora", "--name", "report")))
         assert "nora" in ok(tandem_cli(ws, "users", "list"))
         ok(tandem_cli(ws, "audit", "verify"))
+
+
+# --- signing in, and a user's own password -------------------------------------------------------------------------
+NO_USERS = (
+    "error: this workspace has no users yet: add the first with `tandem users add NAME --role exec` (or --role admin, "
+    "marketing, sales; it prints a one-time password, which `tandem account password --as NAME` changes), then say "
+    "who you are with --as NAME"
+)
+
+
+def one_time_user(ws: Path, username: str, role: str) -> str:
+    """A user made as `tandem users add` makes one without --password-stdin; returns their one-time password."""
+    with tandem.open_workspace(ws) as workspace:
+        return workspace.accounts.create_user("cli:ops", username, role)[1]
+
+
+def test_account_password_from_stdin_replaces_the_one_time_password_and_is_audited(ws: Path) -> None:
+    one_time = one_time_user(ws, "eve", "exec")
+    done = tandem_cli(ws, "account", "password", "--as", "eve", "--password-stdin", stdin=f"{one_time}\neve's own pw\n")
+    assert ok(done) == "Changed the password of eve.\n"
+    principal = sign_in(ws, "eve", "eve's own pw")
+    assert principal.must_change_password is False
+    entries = as_json(tandem_cli(ws, "audit", "list", "--format", "json"))["entries"]
+    assert [(e["seq"], e["actor"], e["action"], e["target"], e["details"]) for e in entries] == [
+        (2, "eve", "user.password", "eve", {"own": True}),
+        (1, "cli:ops", "user.create", "eve", {"leader": False, "role": "exec"}),
+    ]
+    # Signed in with the new password, eve acts at the command line.
+    goal = tandem_cli(ws, "goal", "set", "2027-Q1", "1M", "--as", "eve", "--password-stdin", stdin="eve's own pw\n")
+    assert ok(goal).startswith("Goal 2027-Q1: ")
+    assert ok(goal).endswith(", set by eve\n")
+
+
+def test_account_password_refuses_a_wrong_current_password_and_changes_nothing(ws: Path) -> None:
+    one_time = one_time_user(ws, "eve", "exec")
+    done = tandem_cli(ws, "account", "password", "--as", "eve", "--password-stdin", stdin="not it\neve's own pw\n")
+    assert failed(done) == "error: wrong user name or password"
+    assert "Traceback" not in done.stderr
+    assert sign_in(ws, "eve", one_time).must_change_password is True
+
+
+def test_account_password_needs_two_lines_on_stdin(ws: Path) -> None:
+    one_time_user(ws, "eve", "exec")
+    done = tandem_cli(ws, "account", "password", "--as", "eve", "--password-stdin", stdin="only one line\n")
+    assert failed(done) == (
+        "error: --password-stdin: two lines expected on stdin; add --password-stdin and pipe in the current "
+        'password, then the new one, one per line (printf \'%s\\n%s\\n\' "$OLD" "$NEW" | tandem account password '
+        "--as eve --password-stdin)"
+    )
+
+
+def test_account_password_without_a_terminal_says_to_pipe_both_passwords(ws: Path) -> None:
+    one_time_user(ws, "eve", "exec")
+    assert failed(tandem_cli(ws, "account", "password", "--as", "eve")) == (
+        "error: no terminal to ask the password at: add --password-stdin and pipe in the current password, then "
+        'the new one, one per line (printf \'%s\\n%s\\n\' "$OLD" "$NEW" | tandem account password --as eve '
+        "--password-stdin)"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("goal", "set", "2027-Q1", "1M"),
+        ("goal", "set", "2027-Q1", "1M", "--as", "eve"),
+        ("account", "password", "--as", "eve"),
+    ],
+    ids=["without --as", "with --as", "account password"],
+)
+def test_signing_in_on_a_workspace_without_users_says_how_to_add_the_first(ws: Path, args: tuple[str, ...]) -> None:
+    assert failed(tandem_cli(ws, *args)) == NO_USERS
+
+
+def test_a_password_asked_without_a_terminal_is_one_line_naming_password_stdin(with_admin: Path) -> None:
+    add_user(with_admin, "eve", "exec")
+    done = tandem_cli(with_admin, "goal", "set", "2027-Q1", "1M", "--as", "eve")
+    assert failed(done) == (
+        'error: no terminal to ask the password at: add --password-stdin and pipe it in (echo "$PASSWORD" | '
+        "tandem ... --password-stdin), or set $TANDEM_TOKEN to an API token"
+    )
+    assert "Aborted" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("username", "stdin", "message"),
+    [
+        ("nobody", "whatever\n", "error: wrong user name or password"),
+        ("eve", "not eve's password\n", "error: wrong user name or password"),
+        (
+            "sam",
+            None,
+            "error: sam still has a one-time password: choose your own first with `tandem account password --as sam`",
+        ),
+    ],
+    ids=["unknown user", "wrong password", "one-time password"],
+)
+def test_a_refused_sign_in_is_one_line_saying_what_to_do(
+    with_admin: Path, username: str, stdin: str | None, message: str
+) -> None:
+    add_user(with_admin, "eve", "exec")
+    one_time = one_time_user(with_admin, "sam", "exec")
+    piped = f"{one_time}\n" if stdin is None else stdin
+    done = tandem_cli(with_admin, "goal", "set", "2027-Q1", "1M", "--as", username, "--password-stdin", stdin=piped)
+    assert failed(done) == message
+    assert "Traceback" not in done.stderr

@@ -125,7 +125,7 @@ def test_the_table_says_the_range_the_sources_the_baselines_and_what_changed(
     for heading in ("where", "weighted pipeline", "run rate", "what changed since the forecast of"):
         assert heading in shown
     assert f"{document['won_to_date']:,.0f}" in shown
-    assert f"P50 {document['previous']['p50']:,.0f} -> {document['p50']:,.0f}" in shown
+    assert f"P50 ${document['previous']['p50']:,.0f} -> ${document['p50']:,.0f}" in shown
 
 
 def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) -> None:
@@ -144,9 +144,9 @@ def test_with_a_goal_the_chance_of_reaching_it(company: Path, tmp_path: Path) ->
     assert expected.previous is not None
     assert found["chance_of_goal"] == expected.forecast.chance_of_goal
     assert found["previous"]["chance_of_goal"] == expected.previous.chance_of_goal
-    assert "chance of reaching the goal of 400,000" in found["summary"]
+    assert "chance of reaching the goal of $400,000" in found["summary"]
     shown = ok(forecast(copy, "--as-of", AS_OF, "--simulations", "2000", "--seed", "7"))
-    assert "Goal 400,000" in shown
+    assert "Goal $400,000" in shown
     assert f"chance of reaching it: {found['chance_of_goal']:.1%}" in shown
 
     warned = as_json(forecast(copy, "warnings", "--as-of", AS_OF, "--format", "json"))

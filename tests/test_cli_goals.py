@@ -52,12 +52,12 @@ def ws(tmp_path: Path) -> Path:
 
 def test_an_exec_sets_the_years_goal_and_everyone_sees_the_quarters_share(ws: Path) -> None:
     done = ok(as_user(ws, "eve", "set", "2027", "10M", "--marketing-share", "0.6", "--note", "board plan"))
-    assert done.strip() == "Goal 2027: 10,000,000, marketing share 0.6 (board plan), set by eve"
+    assert done.strip() == "Goal 2027: $10,000,000, marketing share 0.6 (board plan), set by eve"
 
     shown = as_json(goal(ws, "show", "2027-Q1", "--format", "json"))
     assert shown["period"]["label"] == "2027-Q1"
     assert shown["target"]["amount"] == 2_465_753.42
-    assert shown["target"]["from"] == "derived from 2027's 10,000,000, by days: 90 of 365"
+    assert shown["target"]["from"] == "derived from 2027's $10,000,000, by days: 90 of 365"
     quotas = {q["team"]: q for q in shown["quotas"]}
     assert quotas["sales"]["amount"] == 2_465_753.42
     assert quotas["marketing"]["amount"] == 1_479_452.05
@@ -65,8 +65,8 @@ def test_an_exec_sets_the_years_goal_and_everyone_sees_the_quarters_share(ws: Pa
     assert shown["attainment"]["won_revenue"] == 0.0
 
     table = ok(goal(ws, "show", "2027"))
-    assert "2027: 10,000,000 (goal 2027)" in table
-    assert "2,465,753.42" in table
+    assert "2027: $10,000,000 (goal 2027)" in table
+    assert "$2,465,753" in table  # 2,465,753.42 stored; whole dollars shown
     assert "marketing-sourced revenue" in table
 
 
@@ -76,7 +76,7 @@ def test_setting_it_again_replaces_it_and_says_what_it_was(ws: Path) -> None:
     assert replaced["goal"]["amount"] == 12_000_000.0
     assert replaced["goal"]["updated_by"] == "ada"
     assert replaced["goal"]["replaced"]["amount"] == 10_000_000.0
-    assert "(was 12,000,000)" in ok(as_user(ws, "eve", "set", "2027", "11M"))
+    assert "(was $12,000,000)" in ok(as_user(ws, "eve", "set", "2027", "11M"))
     history = as_json(goal(ws, "show", "2027", "--format", "json"))["history"]
     assert [(h["actor"], h["amount"]) for h in history] == [("eve", 10e6), ("ada", 12e6), ("eve", 11e6)]
 
@@ -93,10 +93,10 @@ def test_slices_are_listed_and_deleted_by_their_option(ws: Path) -> None:
     ]
     assert "segment=SMB" in ok(goal(ws, "list"))
     segments = as_json(goal(ws, "show", "2027", "--format", "json"))["slices"][0]
-    assert segments["message"] == "the segment goals add up to 750,000: 9,250,000 of 2027's 10,000,000 unallocated"
+    assert segments["message"] == ("the segment goals add up to $750,000: $9,250,000 of 2027's $10,000,000 unallocated")
 
     deleted = ok(as_user(ws, "ada", "delete", "2027", "--segment", "SMB"))
-    assert deleted.strip() == "Deleted goal 2027 segment=SMB: 750,000, by ada"
+    assert deleted.strip() == "Deleted goal 2027 segment=SMB: $750,000, by ada"
     assert len(as_json(goal(ws, "list", "--format", "json"))["goals"]) == 2
     assert "there is no goal for 2027 segment=SMB" in failed(as_user(ws, "ada", "delete", "2027", "--segment", "SMB"))
 
@@ -109,7 +109,7 @@ def test_only_execs_and_admins_may_set_goals(ws: Path) -> None:
     with tandem.open_workspace(ws) as workspace:
         _, secret = workspace.accounts.create_token("cli:ops", "eve", "laptop")
     done = goal(ws, "set", "2027-03", "1M", env={"TANDEM_TOKEN": secret})
-    assert ok(done).strip() == "Goal 2027-03: 1,000,000, set by eve"
+    assert ok(done).strip() == "Goal 2027-03: $1,000,000, set by eve"
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ def test_the_calculator_answers_before_any_data_is_imported(tmp_path: Path) -> N
     assert document["budget"] == []
 
     table = ok(plan(*DESIGN_EXAMPLE, "--period", "2027-06", cwd=tmp_path))
-    assert "2027-06: 10,000,000 in revenue at 100,000 a deal = 100.0 deals" in table
+    assert "2027-06: $10,000,000 in revenue at $100,000 a deal: ≈ 100 deals" in table
     assert "31,250" in table
 
 

@@ -78,8 +78,8 @@ def test_marketing_proposes_sales_reviews_and_a_leader_accepts(ws: Path, tmp_pat
     proposed = ok(plan(ws, "propose", first, as_user="mark"))
     assert "Plan #1 (2027-Q1) version 1, proposed by mark: waiting for a sales leader" in proposed
     assert "Expected revenue within the period " in proposed
-    assert "against a goal of 3,000,000, and " in proposed
-    assert "after it, for a budget of 100,000. The chance of reaching the goal is the forecast's" in proposed
+    assert "against a goal of $3,000,000, and " in proposed
+    assert "after it, for a budget of $100,000. The chance of reaching the goal is the forecast's" in proposed
 
     ok(plan(ws, "review", 1, "--version", 1, "--comment", "Paid search starts late", as_user="sid"))
     second = tmp_path / "q1-v2.yaml"
@@ -94,7 +94,7 @@ def test_marketing_proposes_sales_reviews_and_a_leader_accepts(ws: Path, tmp_pat
     with tandem.open_workspace(ws) as workspace:
         expected = workspace.plan_sufficiency(load_plan(second.read_text(encoding="utf-8")))
     assert (checked["expected_revenue"], checked["low"]) == (expected["expected_revenue"], expected["low"])
-    assert f"Expected revenue within the period {expected['expected_revenue']:,.0f}" in ok(
+    assert f"Expected revenue within the period ${expected['expected_revenue']:,.0f}" in ok(
         plan(ws, "show", "1", "--version", "2")
     )
 

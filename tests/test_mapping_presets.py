@@ -16,7 +16,7 @@ import pytest
 
 from tandem.errors import MappingError
 from tandem.warehouse.mapping import ColumnSource, Mapping, list_presets, load_mapping
-from tandem.warehouse.schema import TABLES
+from tandem.warehouse.schema import TABLES, attribute_name
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "data" / "presets"
@@ -348,3 +348,55 @@ def test_unknown_preset_lists_the_presets():
     with pytest.raises(MappingError) as caught:
         load_mapping("hubspot-contact")
     assert "hubspot-contacts" in str(caught.value)
+
+
+# --- derived tables: the stage events a preset writes from the same file ------------------------------------------
+#: The exports whose headers a preset's derived mappings read: its own, and HubSpot contacts exported with the
+#: "Became a ... Date" properties (the hubspot-lifecycle fixtures are such exports).
+DERIVED_HEADERS = {
+    "hubspot-contacts": ["hubspot-contacts", "hubspot-lifecycle"],
+    "hubspot-deals": ["hubspot-deals"],
+    "salesforce-leads": ["salesforce-leads"],
+    "salesforce-opportunities": ["salesforce-opportunities"],
+}
+
+
+def _names(wanted: str | list[str]) -> list[str]:
+    return [wanted] if isinstance(wanted, str) else list(wanted)
+
+
+@pytest.mark.parametrize(("name", "exports"), DERIVED_HEADERS.items())
+def test_every_column_a_derived_mapping_names_is_in_a_real_export_header(name: str, exports: list[str]):
+    mapping = load_mapping(name)
+    assert [d.table for d in mapping.derived] == ["stage_events"] * len(mapping.derived)
+    seen = {column for export in exports for path in fixtures(export) for column in header(path)}
+    for derived in mapping.derived:
+        names = {n for source in derived.columns.values() for n in source.column or []}
+        names |= {n for column in derived.stage_columns.values() for n in _names(column)}
+        names |= {n for rule in [*derived.stage_when.values(), derived.filter] if rule for n in _names(rule.column)}
+        # Each alternative is a different export's label: at least one of each is in a real header.
+        groups = [source.column for source in derived.columns.values() if source.column]
+        groups += [_names(c) for c in derived.stage_columns.values()]
+        assert [g for g in groups if not set(g) & seen] == [], derived.name
+        assert names & seen, derived.name
+
+
+def test_a_salesforce_opportunity_finds_its_lead_through_the_leads_attribute():
+    """The lookup names the attribute salesforce-leads keeps ConvertedOpportunityId under, in both header styles."""
+    lookup = load_mapping("salesforce-opportunities").columns["lead_id"].lookup
+    assert lookup is not None
+    assert lookup.table == "leads"
+    kept = {attribute_name(c) for path in fixtures("salesforce-leads") for c in header(path)}
+    assert "convertedopportunityid" in kept
+    assert lookup.columns == ["convertedopportunityid", "converted_opportunity_id"]
+    assert attribute_name("Converted Opportunity ID") == "converted_opportunity_id"
+
+
+def test_a_hubspot_deal_takes_its_first_contact_as_its_lead():
+    mapping = load_mapping("hubspot-deals")
+    lead = mapping.columns["lead_id"]
+    assert (lead.column, lead.split, lead.keep) == (["Associated Contact IDs"], ";", "first")
+    # ... and every contact gets the deal's stage events.
+    each = mapping.derived[0].columns["lead_id"]
+    assert (each.column, each.split, each.keep) == (["Associated Contact IDs"], ";", "each")
+    assert "51234567;51234890" in {r["Associated Contact IDs"] for r in read(fixtures("hubspot-deals")[0])}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -10,11 +11,15 @@ from tandem.errors import ConfigError
 from tandem.money import (
     MAX_AMOUNT,
     check_amount,
+    check_currency,
+    currency_in_use,
     format_amount,
+    format_money,
     format_whole,
     from_cents,
     parse_amount,
     to_cents,
+    use_currency,
 )
 
 
@@ -71,18 +76,73 @@ def test_numbers_are_checked_like_text() -> None:
         check_amount(float("nan"))
 
 
-def test_a_stored_amount_shows_cents_only_when_it_has_some() -> None:
-    assert format_amount(Decimal("10000000")) == "10,000,000"
-    assert format_amount(Decimal("2465753.42")) == "2,465,753.42"
-    assert format_amount(2465753.4) == "2,465,753.40"
-    assert format_amount(None) == "-"
+@pytest.fixture
+def dollars() -> Iterator[None]:
+    """Amounts shown in USD for the test, whatever the process used before."""
+    before = use_currency("USD")
+    yield
+    use_currency(before)
 
 
-def test_a_computed_amount_is_shown_to_the_unit() -> None:
-    assert format_whole(412_000.4) == "412,000"
-    assert format_whole(Decimal("1234.5")) == "1,234"  # half to even, as Python rounds
-    assert format_whole(-38_000.6) == "-38,001"
-    assert format_whole(-0.4) == "0"
+@pytest.mark.usefixtures("dollars")
+def test_an_amount_is_shown_in_whole_units_with_the_currency_sign() -> None:
+    assert format_money(Decimal("10000000")) == "$10,000,000"
+    assert format_money(Decimal("172222.22")) == "$172,222"  # a derived target: cents mean nothing in a plan
+    assert format_money(2465753.5) == "$2,465,754"  # half away from zero
+    assert format_money(Decimal("1234.5")) == "$1,235"
+    assert format_money(-38_000.6) == "-$38,001"
+    assert format_money(-0.004) == "$0"  # never -$0
+    assert format_money(None) == "-"
+    assert format_amount(Decimal("2465753.42")) == "$2,465,753"
+    assert format_whole(412_000.4) == "$412,000"
+
+
+@pytest.mark.usefixtures("dollars")
+def test_a_small_amount_keeps_its_cents() -> None:
+    assert format_money(9.5) == "$9.50"  # a cost per lead
+    assert format_money(Decimal("99.99")) == "$99.99"
+    assert format_money(99.995) == "$100"  # 100.00 once rounded to the cent: no longer small
+    assert format_money(12) == "$12"
+    assert format_money(-0.3) == "-$0.30"
+    assert format_money(9.5, "JPY") == "¥10"  # a currency without cents never shows them
+
+
+@pytest.mark.parametrize(
+    ("currency", "shown"),
+    [
+        ("USD", "$1,200"),
+        ("EUR", "€1,200"),
+        ("GBP", "£1,200"),
+        ("JPY", "¥1,200"),
+        ("CAD", "CA$1,200"),
+        ("AUD", "A$1,200"),
+        ("chf", "CHF 1,200"),  # no sign in the table: the ISO code, then a space
+        ("SEK", "SEK 1,200"),
+    ],
+)
+def test_the_currency_is_a_sign_or_else_its_iso_code(currency: str, shown: str) -> None:
+    assert format_money(1200, currency) == shown
+    assert format_money(-1200, currency) == "-" + shown
+
+
+def test_the_currency_in_use_is_the_workspaces() -> None:
+    before = use_currency("eur")
+    try:
+        assert currency_in_use() == "EUR"
+        assert format_money(40_000) == "€40,000"
+        assert format_amount(Decimal("1500.25")) == "€1,500"
+    finally:
+        use_currency(before)
+    assert currency_in_use() == before
+
+
+@pytest.mark.parametrize("code", ["US", "dollars", "U$D", "", 840])
+def test_a_currency_that_is_not_an_iso_code_is_refused(code: object) -> None:
+    with pytest.raises(ConfigError) as refused:
+        check_currency(code, where="setting currency")
+    assert str(refused.value) == (
+        f"setting currency must be an ISO 4217 currency code of three letters, like USD, EUR or GBP (got {code!r})"
+    )
 
 
 def test_amounts_are_stored_in_whole_cents() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -17,6 +17,7 @@ from tandem.periods import (
     next_period,
     next_quarter,
     parse_period,
+    period_label,
     period_of,
     periods_between,
     quarter_of,
@@ -145,3 +146,36 @@ def test_adding_months_keeps_a_month_key_a_month_key_and_clamps_to_the_month_end
     assert add_months(date(2027, 3, 31), -1) == date(2027, 2, 28)
     assert add_months(date(2028, 3, 31), -1) == date(2028, 2, 29)
     assert add_months(date(2027, 5, 15), -12) == date(2026, 5, 15)
+
+
+# --- labels -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("grain", "label"),
+    [
+        ("day", "7 Dec 2026"),
+        ("week", "week of 7 Dec 2026"),
+        ("month", "Dec 2026"),
+        ("quarter", "2026-Q4"),
+        ("year", "2026"),
+    ],
+)
+def test_a_period_is_labelled_as_people_say_it(grain: str, label: str) -> None:
+    assert period_label(date(2026, 12, 7), grain) == label
+    assert period_label(datetime(2026, 12, 7), grain) == label  # as an engine row carries it
+    assert period_label("2026-12-07", grain) == label  # as a JSON document carries it
+    assert period_label("2026-12-07T00:00:00", grain) == label
+
+
+def test_a_quarter_is_labelled_by_its_number_not_its_first_day() -> None:
+    assert period_label("2026-01-01", "quarter") == "2026-Q1"
+    assert period_label(date(2026, 4, 1), "quarter") == "2026-Q2"
+    assert period_label(date(2026, 1, 1), "month") == "Jan 2026"
+    assert period_label("2026-12", "month") == "Dec 2026"  # a month as a plan writes it
+    assert period_label(None, "month") == ""
+
+
+def test_a_calendar_month_is_spoken_as_a_name_and_written_as_it_is_parsed() -> None:
+    march = parse_period("2027-03")
+    assert (march.label, march.spoken) == ("2027-03", "Mar 2027")
+    assert parse_period("2027-Q1").spoken == "2027-Q1"
+    assert parse_period("2027").spoken == "2027"

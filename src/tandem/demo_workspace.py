@@ -16,6 +16,7 @@ from tandem.accounts import AccountError, Role, generate_password
 from tandem.errors import WorkspaceError
 from tandem.money import format_whole
 from tandem.periods import add_months, current_quarter
+from tandem.settings import resolve_settings
 from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ def build_demo(
         raise WorkspaceError(f"{folder} exists and is not a tandem workspace; choose another --workspace")
     else:
         workspace = init_workspace(folder, name="demo company")
+    _demo_settings(workspace)
     n_leads = leads if leads is not None else int(workspace.settings["demo_leads"])
     n_seed = seed if seed is not None else int(workspace.settings["demo_seed"])
     if n_leads < 100:
@@ -92,6 +94,21 @@ def build_demo(
         echo(f"  {result.summary()} ({time.perf_counter() - step:.1f} s)")
     echo(f"demo ready in {time.perf_counter() - started:.1f} s")
     return workspace
+
+
+#: Settings a demo workspace writes in its tandem.toml: the demo company's currency, and its one channel that
+#: sales sources itself (a workspace of one's own has no default: `tandem settings` suggests one from its data).
+DEMO_SETTINGS: dict[str, object] = {"currency": "USD", "sales_sourced_channels": ["outbound"]}
+
+
+def _demo_settings(workspace: Workspace) -> None:
+    """Write `DEMO_SETTINGS` the workspace does not set yet into its tandem.toml, and use them at once."""
+    missing = {k: v for k, v in DEMO_SETTINGS.items() if k not in workspace.config.settings}
+    if not missing:
+        return
+    workspace.config.settings.update(missing)
+    (workspace.path / CONFIG_FILE).write_text(workspace.config.to_toml(), encoding="utf-8")
+    workspace.settings = resolve_settings(workspace.config.settings)
 
 
 def create_demo_users(workspace: Workspace, actor: str | None = None) -> list[tuple[str, str, str]]:

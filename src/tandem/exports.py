@@ -7,9 +7,10 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import IO, Any
 
-from tandem.money import format_whole
+from tandem.money import format_money
 
 __all__ = ["format_number", "json_value", "neutralise", "write_csv"]
 
@@ -17,7 +18,13 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_number(value: Any, style: str = "int") -> str:
-    """A number as tables show it, on the terminal and on pages: styles int, pct, days, money; blank for none."""
+    """A number as tables show it, on the terminal and on pages; blank for none.
+
+    Styles: ``int`` a count, whole (``1,102``: a count has no fraction; an expected value uses ``expected``),
+    ``expected`` an expected count (``≈ 1,102``; under 10 to a tenth, ``≈ 5.8``, as a fraction of a deal counts),
+    ``pct`` (``12.5%``), ``days`` (``3.5``), ``money`` in the workspace's currency (`tandem.money.format_money`:
+    ``$172,222``).
+    """
     if value is None:
         return ""
     if style == "pct":
@@ -25,10 +32,18 @@ def format_number(value: Any, style: str = "int") -> str:
     if style == "days":
         return f"{value:.1f}"
     if style == "money":
-        return format_whole(value)
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
+        return format_money(value)
+    if style == "expected":  # under 10 a tenth still says something (0.3 deals is not none)
+        return f"≈ {value:.1f}" if abs(value) < 10 and round(value, 1) != round(value) else f"≈ {_whole(value)}"
+    return _whole(value)
+
+
+def _whole(value: Any) -> str:
+    """``1,102`` (half away from zero; never ``-0``)."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    whole = int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return f"{whole:,}"
 
 
 def neutralise(value: str | None) -> str | None:

@@ -10,6 +10,11 @@ Two different things are both called "period" in conversation, and tandem keeps 
 Days are UTC calendar days; a period is ``[start, end)``; quarters are calendar quarters (Jan-Mar, Apr-Jun, ...).
 A month is keyed by its first day (`month_of`), so month arithmetic (`add_months`) is on dates, not on pairs.
 
+**Labels.** What people read is `period_label`: ``2026-Q1``, ``Dec 2026``, ``week of 7 Dec 2026``, ``7 Dec 2026``
+(a grain's period, as a table, a page or a chart shows it) and `CalendarPeriod.spoken` (``Mar 2027`` for a month).
+`CalendarPeriod.label` stays the form `parse_period` reads back (``2027-03``), for URLs, files and commands;
+JSON documents keep ISO dates beside a ``label``.
+
 The module is called ``periods`` rather than ``calendar`` so that it never shadows the standard library's.
 """
 
@@ -38,6 +43,7 @@ __all__ = [
     "next_period",
     "next_quarter",
     "parse_period",
+    "period_label",
     "period_of",
     "periods_between",
     "quarter_of",
@@ -55,6 +61,8 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 _MONTHS: dict[PeriodKind, int] = {"year": 12, "quarter": 3, "month": 1}
 _ORDER: dict[PeriodKind, int] = {"year": 0, "quarter": 1, "month": 2}
+#: Month names in English whatever the machine's locale (`calendar.month_abbr` follows it).
+_MONTH_NAMES = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4])|-(\d{2}))?$")
 
 
@@ -78,6 +86,13 @@ class CalendarPeriod:
         if self.kind == "quarter":
             return f"{self.year}-Q{self.index}"
         return f"{self.year}-{self.index:02d}"
+
+    @property
+    def spoken(self) -> str:
+        """``2027``, ``2027-Q1`` or ``Mar 2027``: how people say it, for headings and tables."""
+        if self.kind == "month":
+            return f"{_MONTH_NAMES[self.index]} {self.year}"
+        return self.label
 
     def __str__(self) -> str:
         return self.label
@@ -154,6 +169,29 @@ def parse_period(text: str) -> CalendarPeriod:
             raise ConfigError(f"{text!r}: there is no month {month:02d}; months are 01 to 12 ({PERIOD_FORMS})")
         return CalendarPeriod("month", year, month)
     return CalendarPeriod("year", year)
+
+
+def period_label(start: date | datetime | str | None, grain: str) -> str:
+    """The period of `grain` that begins on `start`, as people say it: ``2026-Q1``, ``Dec 2026``,
+    ``week of 7 Dec 2026``, ``7 Dec 2026`` (or ``2026`` for a year); blank for none.
+
+    `start` is a date, a datetime, ISO 8601 text as documents carry it, or a month as plans write it (``2026-12``);
+    a grain other than day, week, month, quarter or year gives the day.
+    """
+    if start is None or start == "":
+        return ""
+    if isinstance(start, str) and len(start) == 7:  # a month as a goal or a plan writes it: 2026-12
+        start += "-01"
+    day = datetime.fromisoformat(start) if isinstance(start, str) else start
+    day = day.date() if isinstance(day, datetime) else day
+    if grain == "quarter":
+        return quarter_of(day).label
+    if grain == "year":
+        return f"{day.year}"
+    if grain == "month":
+        return period_of(day, "month").spoken
+    text = f"{day.day} {_MONTH_NAMES[day.month]} {day.year}"
+    return f"week of {text}" if grain == "week" else text
 
 
 def period_of(day: date, kind: PeriodKind) -> CalendarPeriod:

@@ -5,6 +5,7 @@ A workspace overrides a setting in the ``[settings]`` table of its ``tandem.toml
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,12 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "currency",
+        "USD",
+        "ISO 4217 code of the currency the CRM's amounts are in (USD, EUR, GBP...): every page, table and report "
+        "shows amounts with its sign; tandem never converts.",
+    ),
     Setting("import_errors_shown", 50, "How many problems an import prints before the count of the rest."),
     Setting(
         "import_max_line_bytes",
@@ -30,6 +37,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("import_progress_min_bytes", 20 * 1024 * 1024, "Files at least this large show a progress bar."),
     Setting(
         "duckdb_memory_gb", 0, "DuckDB memory limit in GB, spilling to disk beyond (0: DuckDB's default, 80% of RAM)."
+    ),
+    Setting(
+        "warehouse_wait_seconds",
+        900,
+        "Longest a command, page or import waits for another process's import to finish before it gives up "
+        '(docs/architecture.md, "Side by side").',
     ),
     Setting("session_hours", 12, "A web sign-in lasts this many hours."),
     Setting("password_min_length", 10, "Shortest password accepted for a user."),
@@ -52,9 +65,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "sales_sourced_channels",
-        ["outbound"],
+        [],
         "Lead channels sales sources itself; won revenue from leads of any other channel is marketing-sourced "
-        "(the measured share behind marketing's revenue quota, docs/plan.md).",
+        "(the measured share behind marketing's revenue quota, docs/plan.md). Unset, marketing's quota is not "
+        "measured; `tandem settings` suggests values from the imported channels.",
+    ),
+    Setting(
+        "pipeline_stages",
+        [],
+        "The CRM's opportunity stages in the order deals move through them, for `tandem pipeline` and the Funnel "
+        "page's pipeline (unset: ordered by the median age of the open deals in each stage, docs/funnel-semantics.md).",
     ),
     Setting("alert_smtp_host", "127.0.0.1", "SMTP server alert emails are sent through (docs/alerts.md)."),
     Setting("alert_smtp_port", 25, "Port of the SMTP server for alert emails."),
@@ -72,6 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -87,4 +108,11 @@ def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list) and not all(isinstance(item, str) for item in value):
             raise ConfigError(f"setting {setting.name} must be a list of strings, got {value!r}")
         values[setting.name] = value
+    currency = values["currency"].strip().upper()
+    if not _CURRENCY.match(currency):  # the rule of `tandem.money.check_currency`, which this layer cannot import
+        raise ConfigError(
+            f"setting currency must be an ISO 4217 currency code of three letters, like USD, EUR or GBP "
+            f"(got {values['currency']!r})"
+        )
+    values["currency"] = currency
     return values

@@ -186,8 +186,8 @@ def open_workspace(
 ) -> Workspace:
     """Open an existing workspace (see `resolve_path` for where it is looked for).
 
-    With ``needs_warehouse=False`` only the application database is checked: users, tokens and the audit log can
-    be managed while `tandem serve` holds a DuckDB warehouse (DuckDB allows one process per file).
+    With ``needs_warehouse=False`` only the application database is checked: users, tokens and the audit log are
+    managed without touching the warehouse (not even for the brief read lease that checks its layout).
     """
     folder = resolve_path(path)
     config_path = folder / CONFIG_FILE
@@ -236,7 +236,13 @@ class Workspace:
 
     def _open_warehouse(self, *, create: bool = False) -> Warehouse:
         memory_gb = int(self.settings["duckdb_memory_gb"])
-        warehouse = Warehouse(self.config.warehouse_url, self.path, create=create, duckdb_memory_gb=memory_gb)
+        warehouse = Warehouse(
+            self.config.warehouse_url,
+            self.path,
+            create=create,
+            duckdb_memory_gb=memory_gb,
+            wait_seconds=float(self.settings["warehouse_wait_seconds"]),
+        )
         self.__dict__["warehouse"] = warehouse
         return warehouse
 
@@ -436,19 +442,22 @@ class Workspace:
 
         resolved = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         who = actor or cli_actor()
-        results = import_files(
-            self.warehouse,
-            kind,
-            [Path(f) for f in files],
-            resolved,
-            stages=self.stages,
-            skip_invalid=skip_invalid,
-            create_missing=create_missing,
-            actor=who,
-            max_line_bytes=self.settings["import_max_line_bytes"],
-            errors_shown=self.settings["import_errors_shown"],
-            progress=progress,
-        )
+        try:
+            results = import_files(
+                self.warehouse,
+                kind,
+                [Path(f) for f in files],
+                resolved,
+                stages=self.stages,
+                skip_invalid=skip_invalid,
+                create_missing=create_missing,
+                actor=who,
+                max_line_bytes=self.settings["import_max_line_bytes"],
+                errors_shown=self.settings["import_errors_shown"],
+                progress=progress,
+            )
+        finally:  # the write lease ends with the import: readers waiting behind it go on at once
+            self.warehouse.release()
         for result in results:
             self.record(
                 who,

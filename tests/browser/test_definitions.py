@@ -28,6 +28,7 @@ def test_a_proposal_made_in_the_form_and_approved_by_both_leaders_is_the_new_ver
     page, recorded = as_user("mark")
     page.goto("/definitions")
     version = int(page.get_attribute("#current-definitions", "data-version") or 0)
+    page.click("#definitions-yaml summary")  # the YAML editor is the advanced view, beside the rule builder
     current = page.input_value("#proposed-document")
     assert "- name: mql\n" in current
     before = re.search(r"- name: mql\n(?:  .*\n)*?  description: (.*)\n", current)
@@ -95,6 +96,7 @@ def test_a_file_with_a_broken_rule_comes_back_with_its_problem_by_line_and_colum
 ) -> None:
     page, recorded = as_user("sid")
     page.goto("/definitions")
+    page.click("#definitions-yaml summary")
     broken = page.input_value("#proposed-document").replace("- name: mql\n", "- name: mql\n  rule: employees >=\n", 1)
     page.fill("#proposed-document", broken)
     with page.expect_response(lambda response: response.request.method == "POST") as answer:

@@ -58,7 +58,7 @@ def test_the_forecast_page_shows_the_chance_the_range_and_the_backtest(
     assert re.fullmatch(r"\d+\.\d%", chance), chance
     document = page.request.get("/api/forecast").json()
     assert chance == f"{document['chance_of_goal']:.1%}"
-    assert "goal 600,000" in page.inner_text("#chance")
+    assert "goal $600,000" in page.inner_text("#chance")
     assert document["summary"] in page.inner_text("#forecast-summary")
 
     assert charts_drawn(page) == ["true", "true"]
@@ -75,9 +75,9 @@ def test_the_forecast_page_shows_the_chance_the_range_and_the_backtest(
     assert "180 days" not in page.inner_text("#backtest")
     targets = page.eval_on_selector_all("#backtest-targets li", "items => items.map(i => i.dataset.met)")
     assert targets == [str(t["met"]).lower() for t in backtest["targets"].values() if t["met"] is not None]
-    # Won deals are counted as their own expected deals, not 0.0.
+    # Won deals are counted as their own deals, not 0.0, and whole: nothing about them is expected any more.
     won = next(s for s in document["sources"] if s["source"] == "won")
-    assert page.inner_text("#forecast-sources tr[data-source='won'] td:nth-child(4)") == f"{won['count']:,.1f}"
+    assert page.inner_text("#forecast-sources tr[data-source='won'] td:nth-child(4)") == f"{won['count']:,}"
     assert page.locator("#warnings-stages tbody tr").count() == 5
     shot(page, "forecast")
 
@@ -95,7 +95,7 @@ def test_the_overview_shows_the_forecast_card_and_leads_to_the_page(
     card = page.locator("#forecast-card")
     assert f"Forecast · {current_quarter().label}" in card.inner_text()
     assert re.fullmatch(r"\d+\.\d%", page.inner_text("#overview-chance .value"))
-    assert "goal 600,000" in page.inner_text("#overview-chance")
+    assert "goal $600,000" in page.inner_text("#overview-chance")
     assert "won so far" in page.inner_text("#overview-sources")
     states = charts_drawn(page)
     assert states == ["true"] * len(states)

@@ -146,3 +146,40 @@ def test_markup_in_imported_data_is_shown_as_text_and_never_runs(
     assert page.evaluate("() => window.tandemXss") is None
     assert [url for url in recorded.requests if url.startswith(f"{server}/x")] == []
     assert recorded.errors == []
+
+
+def test_an_import_is_undone_from_the_history_after_a_confirmation(
+    as_user: Callable[[str], tuple[Page, RecordedPage]], shot: Callable[[Page, str], Path]
+) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    page, recorded = as_user("mark")
+    page.goto("/imports")
+    page.select_option("#upload-form select[name=kind]", "leads")
+    content = f"lead_id,created_at,channel\nUNDO-1,{now},webinar\nUNDO-2,{now},email\n".encode()
+    upload: FilePayload = {"name": "undo-me.csv", "mimeType": "text/csv", "buffer": content}
+    page.set_input_files("#upload-form input[name=file]", files=[upload])
+    with page.expect_navigation():
+        page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#import-summary")
+    number = column(page, "#import-summary", 0)[0]
+    row = page.locator(f"#import-history tr[data-import='{number}']")
+    with page.expect_navigation():
+        row.locator("a", has_text="Undo").click()
+
+    page.wait_for_selector("#undo-counts")
+    assert column(page, "#undo-counts", 1) == ["2"]
+    assert page.inner_text("h1") == f"Undo import {number}"
+    shot(page, "confirm")
+    with page.expect_navigation():
+        page.click("#undo-form button[type=submit]")
+    page.wait_for_selector(f"#import-history tr[data-import='{number}'] td.undo:has-text('undone by')")
+    assert f"import {number} (undo-me.csv -> leads) undone" in page.inner_text("p.flash.ok")
+    undo_row = page.locator("#import-history tbody tr").first
+    assert undo_row.locator("td.undo").inner_text() == f"undo of #{number}: 2 removed"
+    shot(page, "undone")
+    assert recorded.errors == []
+
+    viewer, _ = as_user("val")
+    viewer.goto("/imports")
+    viewer.wait_for_selector("#import-history")
+    assert viewer.locator("#import-history a", has_text="Undo").count() == 0

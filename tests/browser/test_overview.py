@@ -7,6 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page
 
+from tandem.server.pages import NAV
 from tests.server.conftest import PASSWORD
 
 from .conftest import TIMEOUT_MS, RecordedPage
@@ -105,4 +106,37 @@ def test_the_api_docs_show_every_operation_of_the_document(
     page.wait_for_selector(".opblock, .version-pragma")  # operations, or Swagger UI's refusal of the document
     shot(page, "api-docs")
     assert page.locator(".opblock").count() == operations
+    assert recorded.errors == []
+
+
+#: A phone's width in CSS pixels (an iPhone 12 to 15).
+PHONE_WIDTH = 390
+
+
+def test_the_header_fits_a_phone(
+    as_user: Callable[[str], tuple[Page, RecordedPage]], shot: Callable[[Page, str], Path]
+) -> None:
+    """At 390 px every item of the header (brand, each menu link, the user, sign out) lies inside the viewport and
+    inside the header's bar: the bar wraps onto lines of its own rather than spilling off."""
+    page, recorded = as_user("ada")
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+    page.goto("/")
+    bar = page.locator("header.top").bounding_box()
+    assert bar is not None
+    assert (bar["x"], bar["width"]) == (0, PHONE_WIDTH)
+    items = page.locator(
+        "header.top .brand, header.top nav a, header.top .who a, header.top .who .role, header.top .who button"
+    )
+    assert items.count() == len(NAV) + 4  # brand, every menu link (an admin sees them all), user, role, sign out
+    outside = []
+    for i in range(items.count()):
+        box = items.nth(i).bounding_box()
+        assert box is not None
+        inside_x = box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH
+        inside_bar = box["y"] >= bar["y"] and box["y"] + box["height"] <= bar["y"] + bar["height"]
+        if not (inside_x and inside_bar):
+            outside.append((items.nth(i).inner_text(), box))
+    assert outside == []
+    assert page.evaluate("document.querySelector('header.top').scrollWidth") <= PHONE_WIDTH
+    shot(page, "overview-phone")
     assert recorded.errors == []

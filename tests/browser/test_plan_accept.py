@@ -36,6 +36,7 @@ def test_a_plan_proposed_in_the_form_is_commented_and_accepted_by_a_sales_leader
     # mark, in marketing, proposes the example the form starts from (a program per priced channel).
     page, recorded = as_user("mark")
     page.goto(f"/plan?period={PERIOD}")
+    page.click("#plan-yaml summary")  # the YAML editor is the advanced view, beside the table of programs
     plan = page.input_value("#plan-document-input")
     assert plan.startswith(f"period: {PERIOD}\n")
     assert "channel: " in plan

@@ -125,7 +125,7 @@ def test_a_loosened_mql_rule_is_judged_by_the_leads_it_hands_over_sooner(warehou
         "mql: 7 leads added, 0 removed over history; 3 added this quarter. Of the leads it hands over sooner or "
         "additionally, 33.3 % went on to sql and 33.3 % to won; of the current version's, 66.7 % and 50.0 % "
         "(6 and 6 leads before this quarter); expect 1.0 won deals from the 3 leads it would hand over sooner this "
-        "quarter (not the 1.5 their number suggests), about 2,000 in revenue."
+        "quarter (not the 1.5 their number suggests), about $2,000 in revenue."
     ]
 
 

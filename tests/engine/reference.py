@@ -130,7 +130,14 @@ REVENUE_VALUES = (
     "mean_sales_cycle_days",
 )
 
-QUALITY_CHECKS = ("out_of_order", "re_entries", "unknown_leads", "negative_durations", "skipped_stages")
+QUALITY_CHECKS = (
+    "out_of_order",
+    "re_entries",
+    "unknown_leads",
+    "negative_durations",
+    "skipped_stages",
+    "undated_events",
+)
 
 #: Stands for "no period" inside the computations; never shown.
 _NO_PERIOD = pd.Timestamp("1970-01-01")
@@ -824,6 +831,12 @@ def quality(
         "unknown_leads": int((~every["lead_id"].isin(people["lead_id"])).sum()),
         "negative_durations": int(negative),
         "skipped_stages": int(skipped.sum()),
+        # stage events the import dated at the lead's creation: a `source` ending in "(undated)"
+        "undated_events": int(
+            events["source"].fillna("").astype(str).str.strip().str.lower().str.endswith("(undated)").sum()
+        )
+        if "source" in events.columns
+        else 0,
         "unknown_stages": int((~every["stage"].isin(names)).sum()),
         "re_entry_extra_entries": int((per_pair - 1).sum()),
         "cumulative_changed": int(changed.sum()),

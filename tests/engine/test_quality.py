@@ -43,6 +43,7 @@ def test_out_of_order_counts_creation_as_reaching_the_first_stage(build: Build) 
         "unknown_leads": 0,
         "negative_durations": 2,  # before_created, early_first_stage
         "skipped_stages": 2,  # far_apart, later_event
+        "undated_events": 0,
     }
     examples = {row["lead_id"]: row for row in report.examples["out_of_order"]}
     assert sorted(examples) == ["before_created", "far_apart", "swapped"]

@@ -749,6 +749,7 @@ def test_quality() -> None:
         "unknown_leads": 1,  # Z
         "negative_durations": 1,  # G (A's lead event equals its created_at: not before)
         "skipped_stages": 1,  # B: an opportunity event, no sql event (C has mql and sql; G only mql)
+        "undated_events": 0,  # no source ends in "(undated)"
         "unknown_stages": 1,  # A's "churned"
         "re_entry_extra_entries": 1,
         # C's mql moved from 01-05 to 01-03; G's lead from 01-20 to 01-18 (B's sql was null: a skip, not a move)

@@ -56,6 +56,7 @@ def test_quality_report_counts_each_flaw_and_its_effect(build: Build) -> None:
         "unknown_leads": 0,
         "negative_durations": 1,
         "skipped_stages": 1,
+        "undated_events": 0,
     }
     assert [e["lead_id"] for e in report.examples["out_of_order"]] == ["early", "swapped"]
     assert report.examples["re_entries"] == [{"lead_id": "again", "stage": "mql", "events": 2}]

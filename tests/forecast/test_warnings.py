@@ -214,14 +214,15 @@ def test_shortfalls_carried_into_revenue_gaps(small: Workspace) -> None:
         pytest.approx(0),
     )
     assert mql.message == (
-        "MQLs are 26 % behind plan for 2026-Q4 so far (34 of 46 due): an expected gap of 3,000 in revenue this "
-        "quarter and 9,000 next quarter (2027-Q1)"
+        "MQLs are 26 % behind plan for 2026-Q4 so far (34 of 46 due): an expected gap of $3,000 in revenue this "
+        "quarter and $9,000 next quarter (2027-Q1)"
     )
     this_month = warned.gap("mql", "month")
     assert this_month is not None
     assert this_month.by_month == {JAN: pytest.approx(3000), FEB: pytest.approx(3000)}
     assert this_month.message == (
-        "MQLs are 40 % behind plan this month (9 of 15 due): an expected gap of 6,000 in revenue next quarter (2027-Q1)"
+        "MQLs are 40 % behind plan this month (9 of 15 due): an expected gap of $6,000 in revenue next quarter "
+        "(2027-Q1)"
     )
     # Leads: October on plan (62 of 62), November 15 of 45 due: 30 short x 5 % = 1.5 deals, a quarter 2 months on
     # (January 3,750), half 3 (February 7,500), a quarter 4 (March 3,750): 15,000 next quarter.
@@ -258,8 +259,8 @@ def test_a_month_ahead_offsets_a_month_behind(small: Workspace) -> None:
     assert gap.by_month == {DEC: pytest.approx(-2500), JAN: pytest.approx(500), FEB: pytest.approx(3000)}
     assert (gap.this_period, gap.next_period) == (pytest.approx(-2500), pytest.approx(3500))
     assert gap.message == (
-        "MQLs are 3 % behind plan for 2026-Q4 so far (34 of 35 due): an expected gap of 3,500 in revenue next "
-        "quarter (2027-Q1); months ahead of plan add 2,500 this quarter"
+        "MQLs are 3 % behind plan for 2026-Q4 so far (34 of 35 due): an expected gap of $3,500 in revenue next "
+        "quarter (2027-Q1); months ahead of plan add $2,500 this quarter"
     )
 
 
@@ -386,7 +387,7 @@ def test_a_month_is_measured_against_the_next_month(small: Workspace) -> None:
     gap = warned.gap("mql", "period")
     assert gap is not None
     assert (gap.this_period, gap.next_period, gap.later) == (0, 0, pytest.approx(6000))
-    assert gap.message.endswith("an expected gap of 6,000 in revenue after 2026-12")
+    assert gap.message.endswith("an expected gap of $6,000 in revenue after 2026-12")
     assert warned.stage("mql").weeks[0].start == NOV  # clipped to the period (Sunday 1 November)
 
 

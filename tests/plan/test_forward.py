@@ -42,8 +42,8 @@ def test_a_thousand_leads_at_ten_percent_bring_a_hundred_deals() -> None:
     assert check.low == pytest.approx(stats.poisson(100).ppf(0.1) * 1000, rel=0.03)
     assert check.high == pytest.approx(stats.poisson(100).ppf(0.9) * 1000, rel=0.03)
     assert check.summary() == (
-        "The plan meets the goal on its own: 100,000 expected within the period (P10 87,000 to P90 113,000) against "
-        "100,000, and 0 more after it, for 10,000 spent."
+        "The plan meets the goal on its own: $100,000 expected within the period (P10 $87,000 to P90 $113,000) "
+        "against $100,000, and $0 more after it, for $10,000 spent."
     )
     assert "probability" not in check.as_dict()  # the one chance of the goal is the forecast's
 
@@ -69,7 +69,7 @@ def test_the_shortfall_is_what_each_stage_lacks_each_month() -> None:
     assert gaps[("won", JUNE)] == pytest.approx((80, 100, 20))
     assert not check.sufficient
     assert check.high == pytest.approx(stats.poisson(80).ppf(0.9) * 1000, rel=0.03)  # short even at its P90
-    assert check.summary().startswith("The plan falls short of the goal on its own: 80,000 expected")
+    assert check.summary().startswith("The plan falls short of the goal on its own: $80,000 expected")
 
 
 def test_leads_that_arrive_too_late_close_after_the_period() -> None:

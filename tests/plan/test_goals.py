@@ -125,8 +125,8 @@ def test_other_amounts_are_refused_saying_why(text: str, why: str) -> None:
 
 
 def test_amounts_show_cents_only_when_there_are_some() -> None:
-    assert format_amount(Decimal("10000000")) == "10,000,000"
-    assert format_amount(Decimal("2465753.42")) == "2,465,753.42"
+    assert format_amount(Decimal("10000000")) == "$10,000,000"
+    assert format_amount(Decimal("2465753.42")) == "$2,465,753"  # stored to the cent, shown in whole dollars
 
 
 # --- derivation by days, worked by hand ---------------------------------------------------------------------------
@@ -143,11 +143,11 @@ def test_a_quarter_without_a_goal_takes_its_share_of_the_year() -> None:
     target = plan_targets([goal("2027", "10000000")])
     q1 = target(parse_period("2027-Q1"))
     assert (q1.amount, q1.source) == (Decimal("2465753.42"), "derived")
-    assert q1.explanation == "derived from 2027's 10,000,000, by days: 90 of 365"
+    assert q1.explanation == "derived from 2027's $10,000,000, by days: 90 of 365"
     # A month without a goal takes its share of its quarter: January is 31 of Q1's 90 days.
     january = target(parse_period("2027-01"))
     assert january.amount == Decimal("849315.07")  # 2,465,753.42 x 31 / 90 = 849,315.066...
-    assert january.explanation == "derived from 2027-Q1's 2,465,753.42, by days: 31 of 90"
+    assert january.explanation == "derived from 2027-Q1's $2,465,753, by days: 31 of 90"
     assert january.origin is not None
     assert january.origin.period.label == "2027"
 
@@ -172,7 +172,9 @@ def test_quarters_with_goals_leave_the_rest_of_the_year_to_the_others() -> None:
     }
     assert sum(amounts.values()) == Decimal("10000000")
     assert target(parse_period("2027-Q2")).source == "goal"
-    assert "less the 3,000,000 set on other quarters, by days: 90 of 274" in target(parse_period("2027-Q1")).explanation
+    assert (
+        "less the $3,000,000 set on other quarters, by days: 90 of 274" in target(parse_period("2027-Q1")).explanation
+    )
 
 
 def test_without_a_goal_above_there_is_no_target() -> None:
@@ -308,7 +310,8 @@ def test_show_lists_the_year_its_quarters_and_months_with_derived_targets(
     year = next(a for a in shown["allocations"] if a["period"] == "2027")
     assert (year["set"], year["unallocated"], year["excess"]) == (3_000_000.0, 0.0, 0.0)
     assert year["message"] == (
-        "1 of 4 quarters have goals (3,000,000); the others share the remaining 7,000,000 of 2027's 10,000,000 by days"
+        "1 of 4 quarters have goals ($3,000,000); the others share the remaining $7,000,000 of 2027's $10,000,000 "
+        "by days"
     )
     # A quarter is shown with its months and the year it is in.
     q1 = goals.show("2027-Q1")
@@ -317,7 +320,7 @@ def test_show_lists_the_year_its_quarters_and_months_with_derived_targets(
     assert q1["goal"] is None
     assert (
         q1["target"]["from"]
-        == "derived from 2027's 10,000,000 less the 3,000,000 set on other quarters, by days: 90 of 274"
+        == "derived from 2027's $10,000,000 less the $3,000,000 set on other quarters, by days: 90 of 274"
     )
 
 
@@ -334,16 +337,18 @@ def test_children_and_slices_that_do_not_add_up_are_shown_not_refused(
     shown = goals.show("2027")
     year = next(a for a in shown["allocations"] if a["period"] == "2027")
     assert (year["set"], year["unallocated"], year["excess"]) == (9_000_000.0, 1_000_000.0, 0.0)
-    assert year["message"] == "the quarters with goals add up to 9,000,000: 1,000,000 of 2027's 10,000,000 unallocated"
+    assert (
+        year["message"] == "the quarters with goals add up to $9,000,000: $1,000,000 of 2027's $10,000,000 unallocated"
+    )
     slices = {s["dimension"]: s for s in shown["slices"]}
     assert (slices["segment"]["sum"], slices["segment"]["excess"]) == (11_000_000.0, 1_000_000.0)
-    assert slices["segment"]["message"] == "the segment goals add up to 11,000,000: 1,000,000 over 2027's 10,000,000"
+    assert slices["segment"]["message"] == "the segment goals add up to $11,000,000: $1,000,000 over 2027's $10,000,000"
     assert (slices["region"]["unallocated"], slices["region"]["excess"]) == (8_000_000.0, 0.0)
 
     goals.set(people["eve"], "2027-Q4", "5M")
     year = next(a for a in goals.show("2027")["allocations"] if a["period"] == "2027")
     assert (year["unallocated"], year["excess"]) == (0.0, 1_000_000.0)
-    assert year["message"] == "the quarters with goals add up to 11,000,000: 1,000,000 over 2027's 10,000,000"
+    assert year["message"] == "the quarters with goals add up to $11,000,000: $1,000,000 over 2027's $10,000,000"
 
 
 def test_quotas_with_a_given_marketing_share_say_where_they_come_from(
@@ -359,7 +364,7 @@ def test_quotas_with_a_given_marketing_share_say_where_they_come_from(
     # A derived target takes the share given on the goal it comes from: Q1 2,465,753.42 x 0.6 = 1,479,452.052.
     sales_q1, marketing_q1 = goals.show("2027-Q1")["quotas"]
     assert sales_q1["amount"] == 2_465_753.42
-    assert sales_q1["from"] == "target 2027-Q1 (derived from 2027's 10,000,000, by days: 90 of 365)"
+    assert sales_q1["from"] == "target 2027-Q1 (derived from 2027's $10,000,000, by days: 90 of 365)"
     assert marketing_q1["amount"] == 1_479_452.05
     assert marketing_q1["from"].endswith("x 0.6 (given on goal 2027)")
 
@@ -415,6 +420,7 @@ def _leads_and_deals() -> dict[str, pa.Table]:
 @pytest.fixture
 def measured(backend: Backend, tmp_path: Path) -> Iterator[tuple[Workspace, Principal]]:
     with backend.workspace_holding(tmp_path, _leads_and_deals()) as ws:
+        ws.goals.sales_sourced_channels = ("outbound",)  # the setting has no default: as tandem.toml would set it
         yield ws, person(ws, "eve", "exec")
 
 
@@ -429,9 +435,29 @@ def test_marketings_share_is_measured_on_the_year_before_the_period(measured: tu
     assert marketing["amount"] == 6_400_000.0
     assert marketing["from"] == (
         "goal 2025 x 0.64 (measured: won revenue 2024-01-01..2024-12-31 from marketing-sourced leads, "
-        "800,000 of 1,250,000)"
+        "$800,000 of $1,250,000)"
     )
     assert marketing["measurement"]["sales_sourced_channels"] == ["outbound"]
+
+
+def test_unset_sales_sourced_channels_leave_marketings_quota_unmeasured_and_suggest_values(
+    measured: tuple[Workspace, Principal],
+) -> None:
+    """Without the setting every won deal would be marketing's (100 % of the goal): the quota says it is not set,
+    how to set it, and the channels of the measured window that look sales-sourced (here outbound, of webinar,
+    outbound, paid_search and no channel)."""
+    ws, eve = measured
+    ws.goals.set(eve, "2025", "10M")
+    ws.goals.sales_sourced_channels = ()
+    marketing = ws.goals.show("2025")["quotas"][1]
+    assert (marketing["amount"], marketing["share"], marketing["share_source"]) == (None, None, None)
+    assert marketing["sales_sourced_channels_set"] is False
+    assert marketing["suggested_sales_sourced_channels"] == ["outbound"]
+    assert marketing["from"] == (
+        "goal 2025: not measured: the sales-sourced channels are not set; set sales_sourced_channels under "
+        '[settings] in tandem.toml (see `tandem settings`), e.g. sales_sourced_channels = ["outbound"] (the '
+        "imported channels that look sales-sourced), or give the goal a marketing share"
+    )
 
 
 def test_the_sales_sourced_channels_decide_what_counts_as_marketings(measured: tuple[Workspace, Principal]) -> None:

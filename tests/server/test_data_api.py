@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from tandem.cli import app as cli
 from tandem.exports import json_value
+from tandem.periods import period_label
 from tandem.server import create_app
 
 #: Every demo event lies before today 00:00 UTC: observing as of today sees all of it, on both sides.
@@ -36,9 +37,14 @@ def month_start(months_back: int) -> str:
 FROM, TO = month_start(6), month_start(0)
 
 
-def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Python API rows as JSON holds them (what every endpoint's rows are)."""
-    return [{k: json_value(v) for k, v in row.items()} for row in rows]
+def plain(rows: list[dict[str, Any]], grain: str | None = None) -> list[dict[str, Any]]:
+    """Python API rows as JSON holds them (what every endpoint's rows are); by a period `grain`, each row also says
+    its period as people do (`tandem.periods.period_label`), as documents do."""
+    found = [{k: json_value(v) for k, v in row.items()} for row in rows]
+    if grain:
+        for row in found:
+            row["period_label"] = period_label(row["period"], grain)
+    return found
 
 
 def same_rows(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
@@ -96,7 +102,8 @@ def test_the_funnel_endpoint_equals_the_python_api(app: FastAPI, api: Callable[[
         .json()
     )
     expected = ws.funnel(by=["channel", "segment"], period="quarter", strict=True, as_of=AS_OF)
-    assert same_rows(document["rows"], plain(expected.rows()))
+    assert same_rows(document["rows"], plain(expected.rows(), "quarter"))
+    assert document["rows"][0]["period_label"] == "2024-Q4"
     assert document["definition_version"] == ws.definition_version
     assert document["backend"] == "duckdb"
     assert document["mode"] == "strict"
@@ -121,9 +128,9 @@ def test_revenue_velocity_pipeline_and_quality_equal_the_python_api(
 ) -> None:
     ws, client = app.state.tandem.workspace, api("val")
     revenue = client.get("/api/revenue", params={"period": "month", "from": FROM, "as_of": AS_OF}).json()
-    assert same_rows(revenue["rows"], plain(ws.revenue(period="month", start=FROM, as_of=AS_OF).rows()))
+    assert same_rows(revenue["rows"], plain(ws.revenue(period="month", start=FROM, as_of=AS_OF).rows(), "month"))
     velocity = client.get("/api/velocity", params={"from_stage": "lead", "period": "month", "as_of": AS_OF}).json()
-    assert same_rows(velocity["rows"], plain(ws.velocity("lead", period="month", as_of=AS_OF).rows()))
+    assert same_rows(velocity["rows"], plain(ws.velocity("lead", period="month", as_of=AS_OF).rows(), "month"))
     pipeline = client.get("/api/pipeline", params={"as_of": AS_OF}).json()
     assert same_rows(pipeline["rows"], plain(ws.pipeline(as_of=AS_OF).rows()))
     quality = client.get("/api/quality", params={"as_of": AS_OF}).json()

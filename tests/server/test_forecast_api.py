@@ -72,7 +72,7 @@ def test_a_goal_gives_the_chance_of_reaching_it_and_a_new_answer(
         seed=3,
     )  # fmt: skip
     assert fixed["chance_of_goal"] == expected.forecast.chance_of_goal
-    assert "chance of reaching the goal of 1,000,000" in after["summary"]
+    assert "chance of reaching the goal of $1,000,000" in after["summary"]
     # A month of the quarter has its share of the quarter's goal, by days.
     last = quarter.children[-1]
     month = client.get("/api/forecast", params={"period": last.label}).json()
@@ -183,7 +183,7 @@ def test_the_page_shows_the_forecast_the_backtest_and_the_warnings(
     document = browser.get("/api/forecast", params={"period": quarter.label}).json()
     chance = section(page, "chance")
     assert f"{document['chance_of_goal']:.1%}" in chance
-    assert "goal 1,000,000" in chance
+    assert "goal $1,000,000" in chance
     assert 'id="warnings-stages"' in section(page, "warnings")
 
     refused = browser.get("/forecast", params={"period": "2026-Q5"})
@@ -206,4 +206,4 @@ def test_the_overview_shows_the_forecast_card_with_or_without_a_goal(
     assert "no goal set" not in card
     assert re.search(r'id="overview-chance">\s*<div class="label">chance of reaching the goal</div>\s*'
                      r'<div class="value">\d+\.\d%</div>', card)  # fmt: skip
-    assert "goal 1,000,000" in card
+    assert "goal $1,000,000" in card

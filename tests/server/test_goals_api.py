@@ -64,7 +64,7 @@ def test_slices_are_set_and_deleted_by_dimension_and_value(api: API) -> None:
     enterprise = {"amount": 12_000_000, "dimension": "segment", "value": "Enterprise"}
     assert eve.put("/api/goals/2027", json=enterprise).status_code == 200
     slices = eve.get("/api/goals/2027").json()["slices"]
-    assert slices[0]["message"] == "the segment goals add up to 12,000,000: 2,000,000 over 2027's 10,000,000"
+    assert slices[0]["message"] == "the segment goals add up to $12,000,000: $2,000,000 over 2027's $10,000,000"
 
     missing = eve.delete("/api/goals/2027", params={"dimension": "segment", "value": "SMB"})
     assert missing.status_code == 404

@@ -314,6 +314,12 @@ def test_the_api_upload_answers_201_with_what_the_import_did(api: Callable[[str]
         "filtered",
         "created_leads",
         "new_attributes",
+        "derived",
+        "left_out",
+        "unknown_leads",
+        "note",
+        "missing_columns",
+        "notes",
     }
     assert (result["table"], result["file"], result["rows_read"], result["added"]) == ("leads", "webinar.csv", 3, 3)
     assert len(result["sha256"]) == 64

@@ -200,7 +200,7 @@ def test_the_goal_is_shown_and_a_change_recomputes_the_cached_plan(
     assert client.get("/api/plan/waterfall", params=from_goal).json() == first  # the cache answers the same
     page = signed_in("val").get("/plan", params=from_goal).text
     assert f'data-amount="{target}"' in page
-    assert f"derived from {year}&#39;s 12,000,000" in page  # how the quarter's target was derived, escaped
+    assert f"derived from {year}&#39;s $12,000,000" in page  # how the quarter's target was derived, escaped
     assert "sales bookings" in page
     assert "marketing-sourced revenue" in page
 

@@ -80,13 +80,19 @@ def test_a_one_time_password_must_be_changed_before_anything_else(app: FastAPI, 
     _, password = app.state.tandem.workspace.accounts.create_user("test", "newbie", "viewer")
     response = sign_in(client, "newbie", password)
     assert response.headers["location"] == "/account"  # type: ignore[attr-defined]
-    assert client.get("/").status_code == 403
-    page = client.get("/account")
+    # A page opened meanwhile leads to the Account page, which leads back to it; the API refuses.
+    opened = client.get("/funnel?by=channel")
+    assert (opened.status_code, opened.headers["location"]) == (303, "/account?next=/funnel%3Fby%3Dchannel")
+    assert client.get("/").headers["location"] == "/account"
+    assert client.get("/api/status").status_code == 403
+    page = client.get("/account?next=/funnel%3Fby%3Dchannel")
+    assert '<input type="hidden" name="next" value="/funnel?by=channel">' in page.text
     csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
-    changed = client.post(
-        "/account/password", data={"csrf_token": csrf, "current": password, "new": "my-own-password-1"}
-    )
-    assert "Password changed." in changed.text
+    form = {"csrf_token": csrf, "current": password, "new": "my-own-password-1", "next": "/funnel?by=channel"}
+    differ = client.post("/account/password", data={**form, "again": "my-own-password-2"})
+    assert (differ.status_code, "the two new passwords differ" in differ.text) == (422, True)
+    changed = client.post("/account/password", data={**form, "again": "my-own-password-1"})
+    assert (changed.status_code, changed.headers["location"]) == (303, "/funnel?by=channel")
     assert client.get("/").status_code == 200
 
 

@@ -1,4 +1,5 @@
-"""People and trust: ``tandem users``, ``tandem tokens`` (API tokens) and ``tandem audit`` (the hash-chained log).
+"""People and trust: ``tandem users``, ``tandem tokens`` (API tokens), ``tandem audit`` (the hash-chained log) and
+``tandem account`` (a user's own password).
 
 Changes made here are attributed in the audit log to `cli_actor()`: whoever can reach the workspace files. The
 lists are questions (`tandem.questions.admin`): ``--format json`` prints the document ``GET /api/users``,
@@ -8,6 +9,7 @@ lists are questions (`tandem.questions.admin`): ``--format json`` prints the doc
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -15,9 +17,11 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from tandem.commands.common import (
+    NO_USERS,
     Format,
     FormatOption,
     WorkspaceOption,
+    ask_password,
     cli_actor,
     err,
     open_workspace,
@@ -28,16 +32,18 @@ from tandem.commands.common import (
     show_secret,
     when,
 )
+from tandem.errors import InvalidError, TandemError
 from tandem.roles import Role
 
 if TYPE_CHECKING:
     from tandem.accounts import UserInfo
 
-__all__ = ["audit_app", "tokens_app", "users_app"]
+__all__ = ["account_app", "audit_app", "tokens_app", "users_app"]
 
 users_app = typer.Typer(help="People who sign in to the web app: roles, leaders, passwords.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: bearer secrets for the REST API, stored hashed.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: every change, hash-chained.", no_args_is_help=True)
+account_app = typer.Typer(help="Your own account: change your password.", no_args_is_help=True)
 
 
 UsernameArgument = Annotated[
@@ -312,3 +318,56 @@ def audit_verify(
     if not result["ok"]:
         print_error(f"the audit log's chain is broken in {len(result['problems'])} place(s)")
         raise typer.Exit(1)
+
+
+@account_app.command("password")
+def account_password(
+    as_: Annotated[str, typer.Option("--as", metavar="USER", help="Whose password: yours (your user name).")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the current password, then the new one, from stdin (one per line) instead of asking.",
+        ),
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Change your own password: the current one, then the new one (twice at a terminal).
+
+    This is how a one-time password from `tandem users add` or `users reset-password` is replaced without the web
+    app. The change is audited as the Account page's is, and your web sessions stay signed in.
+    """
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        if not ws.accounts.count():
+            raise TandemError(NO_USERS)
+        current, new = _passwords_from_stdin(as_) if password_stdin else _passwords_typed(as_)
+        # Signing in first counts a wrong current password as a failed sign-in (and locks the account after too
+        # many), as the sign-in form does.
+        principal = ws.accounts.authenticate(as_, current, "cli")
+        ws.accounts.change_own_password(principal, current, new)
+    out.print(f"Changed the password of {principal.username}.", highlight=False)
+
+
+def _pipe(username: str) -> str:
+    """How a script gives the two passwords."""
+    return (
+        "add --password-stdin and pipe in the current password, then the new one, one per line "
+        f'(printf \'%s\\n%s\\n\' "$OLD" "$NEW" | tandem account password --as {username} --password-stdin)'
+    )
+
+
+def _passwords_from_stdin(username: str) -> tuple[str, str]:
+    """The current and the new password, one per line on stdin."""
+    lines = [sys.stdin.readline().rstrip("\r\n") for _ in range(2)]
+    if not lines[0] or not lines[1]:
+        raise InvalidError("--password-stdin: two lines expected on stdin; " + _pipe(username))
+    return lines[0], lines[1]
+
+
+def _passwords_typed(username: str) -> tuple[str, str]:
+    """The current password and the new one twice, typed at the terminal without echo."""
+    current = ask_password(f"current password of {username}: ", _pipe(username))
+    new = ask_password("new password: ", _pipe(username))
+    if ask_password("new password again: ", _pipe(username)) != new:
+        raise InvalidError("the two new passwords differ; nothing changed")
+    return current, new

@@ -138,10 +138,16 @@ def print_error(message: str) -> None:
 def open_workspace(
     path: str | os.PathLike[str] | None = None, *, check_schema: bool = True, needs_warehouse: bool = True
 ) -> Workspace:
-    """`tandem.workspace.open_workspace`, imported when a command runs rather than when the CLI starts."""
+    """`tandem.workspace.open_workspace`, imported when a command runs rather than when the CLI starts; amounts
+    are shown in the workspace's currency from then on (`tandem.money.use_currency`)."""
+    from tandem.money import use_currency
+    from tandem.warehouse.lease import announce_waiting
     from tandem.workspace import open_workspace as open_
 
-    return open_(path, check_schema=check_schema, needs_warehouse=needs_warehouse)
+    announce_waiting(lambda text: err.print(text, style="dim", highlight=False))
+    ws = open_(path, check_schema=check_schema, needs_warehouse=needs_warehouse)
+    use_currency(ws.settings["currency"])  # every table and sentence the command prints shows amounts in it
+    return ws
 
 
 def cli_actor() -> str:
@@ -161,10 +167,47 @@ def sign_in(ws: Workspace, username: str | None, password_stdin: bool) -> Princi
         if username is not None and username.strip().lower() != principal.username:
             raise TandemError(f"--as {username} does not match the owner of $TANDEM_TOKEN ({principal.username})")
         return dataclasses.replace(principal, via="cli-token")
+    if not ws.accounts.count():
+        raise TandemError(NO_USERS)
     if not username:
         raise typer.BadParameter("say who you are with --as USER (or set $TANDEM_TOKEN to your API token)")
-    password = read_password() if password_stdin else getpass.getpass(f"password of {username}: ")
-    return dataclasses.replace(ws.accounts.authenticate(username, password, "cli"), via="cli")
+    password = read_password() if password_stdin else ask_password(f"password of {username}: ")
+    principal = ws.accounts.authenticate(username, password, "cli")
+    if principal.must_change_password:
+        raise TandemError(
+            f"{principal.username} still has a one-time password: choose your own first with "
+            f"`tandem account password --as {principal.username}`"
+        )
+    return dataclasses.replace(principal, via="cli")
+
+
+#: Why `--as` cannot work on a workspace without users, and what to do (`sign_in`, `tandem account password`).
+NO_USERS = (
+    "this workspace has no users yet: add the first with `tandem users add NAME --role exec` "
+    "(or --role admin, marketing, sales; it prints a one-time password, which "
+    "`tandem account password --as NAME` changes), then say who you are with --as NAME"
+)
+
+
+#: How a script gives `sign_in` the password, said when there is no terminal to ask it at.
+NO_TERMINAL_ADVICE = (
+    'add --password-stdin and pipe it in (echo "$PASSWORD" | tandem ... --password-stdin), '
+    "or set $TANDEM_TOKEN to an API token"
+)
+
+
+def ask_password(prompt: str, pipe: str = NO_TERMINAL_ADVICE) -> str:
+    """A password typed at the terminal, without echo; without a terminal, a one-line error saying `pipe`.
+
+    Why: getpass without a terminal falls back to reading stdin with a warning, and ends in a bare "Aborted." when
+    stdin is empty (a cron job, a script); a script should say so with ``--password-stdin``.
+    """
+    if not sys.stdin.isatty():
+        raise TandemError(f"no terminal to ask the password at: {pipe}")
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl+D at the prompt
+        raise TandemError("no password given") from None
 
 
 class Decided(Protocol):

@@ -392,7 +392,7 @@ def definitions_impact(
             format_number(stage["kept_next_rate"], "pct"),
             format_number(stage["added_won_rate"], "pct"),
             format_number(stage["kept_won_rate"], "pct"),
-            format_number(stage["expected_won"]),
+            format_number(stage["expected_won"], "expected"),
             format_number(stage["expected_revenue"], "money"),
         )
     out.print(table, highlight=False)

@@ -70,7 +70,9 @@ def _money(value: float | None) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{value:+,.0f}"
+    """A change of an amount: ``+$1,200``, ``-$138,057`` (the workspace's currency)."""
+    shown = format_number(value, "money")
+    return shown if shown.startswith("-") else "+" + shown
 
 
 @forecast_app.callback()
@@ -152,7 +154,7 @@ def show_forecast(document: dict[str, Any]) -> None:
             escape(row["source"]),
             escape(row["stage"]),
             "" if adjustment else f"{row['count']:,}",
-            "" if adjustment else f"{row['expected_deals']:,.1f}",
+            "" if adjustment else format_number(row["expected_deals"], "int" if row["source"] == "won" else "expected"),
             _signed(row["expected_revenue"]) if adjustment else _money(row["expected_revenue"]),
         )
     sources.add_row("total", "", "", "", _money(document["expected"]), style="bold")

@@ -50,7 +50,7 @@ __all__ = ["funnel", "leads", "pipeline", "quality", "revenue", "velocity"]
 
 #: Column -> (header, style) of the readable tables; JSON and CSV carry every column under its own name.
 HEADERS: dict[str, tuple[str, str]] = {
-    "period": ("period", "text"),
+    "period": ("period", "period"),
     "stage": ("stage", "text"),
     "reached": ("reached", "int"),
     "conversion_from_previous": ("conversion", "pct"),
@@ -111,8 +111,15 @@ def emit(
     table = RichTable(*(HEADERS.get(c, (c, ""))[0] for c in shown), title=heading)
     for row in document["rows"]:
         styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
-        table.add_row(*(_cell(row.get(c), style) for c, style in zip(shown, styles, strict=True)))
+        table.add_row(*(_cell(row.get(c), style, row) for c, style in zip(shown, styles, strict=True)))
+    if isinstance(document.get("total"), dict) and shown:  # a document with totals (the pipeline): its total row
+        total = document["total"]
+        cells = [_cell(total.get(c), HEADERS.get(c, (c, "text"))[1]) if c in total else "" for c in shown]
+        table.add_section()
+        table.add_row("total", *cells[1:])
     out.print(table)
+    if document.get("stage_order_from"):
+        out.print(f"stages in pipeline order, from {document['stage_order_from']}", highlight=False)
     if note := unknown_note(document):
         out.print(note, highlight=False)
 
@@ -130,9 +137,11 @@ def unknown_note(document: dict[str, Any]) -> str | None:
     )
 
 
-def _cell(value: Any, style: str) -> str:
+def _cell(value: Any, style: str, row: dict[str, Any] | None = None) -> str:
     if value is None:
         return "(missing)" if style == "group" else ""
+    if style == "period":  # as people say it (``2026-Q1``), the document's label of the row's ISO day
+        return str((row or {}).get("period_label") or json_value(value))
     if style in ("pct", "days", "int", "money"):
         return format_number(value, style)
     if isinstance(value, list):
@@ -270,7 +279,12 @@ def pipeline(
     workspace: WorkspaceOption = None,
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
-    """Open pipeline as of now (or --as-of): deals and amount by CRM stage and age in days."""
+    """Open pipeline as of now (or --as-of): deals and amount by CRM stage (in pipeline order) and age in days,
+    with a total row.
+
+    Stages come in the order of the pipeline_stages setting, else in the order of their open deals' age
+    (docs/funnel-semantics.md, "Pipeline").
+    """
     from tandem.questions import PipelineQuestion
 
     question = PipelineQuestion.parse(by=by, as_of=as_of)

@@ -36,7 +36,8 @@ from tandem.commands.common import (
 )
 from tandem.errors import ConfigError
 from tandem.exports import format_number
-from tandem.money import format_amount
+from tandem.money import format_amount, format_money
+from tandem.periods import period_label
 
 if TYPE_CHECKING:
     from tandem.accounts import Principal
@@ -230,8 +231,8 @@ def show_scenarios(document: dict[str, Any], format: Format) -> None:
     outcomes = document["scenarios"]
     table = RichTable("", *(escape(o["name"]) for o in outcomes), title=f"scenarios for {document['period']}")
     table.add_row("changes", *(escape(o["describe"]) for o in outcomes))
-    table.add_row("deal size", *(f"{o['deal_size']:,.0f}" for o in outcomes))
-    table.add_row("deals", *(f"{o['deals']:,.1f}" for o in outcomes))
+    table.add_row("deal size", *(format_number(o["deal_size"], "money") for o in outcomes))
+    table.add_row("deals", *(format_number(o["deals"], "expected") for o in outcomes))
     for k, total in enumerate(outcomes[0]["stages"]):
         table.add_row(f"{total['stage']} needed", *(f"{o['stages'][k]['required']:,.0f}" for o in outcomes))
     table.add_row("budget needed", *(format_number(o["budget_needed"], "money") for o in outcomes))
@@ -272,11 +273,11 @@ def plan_pacing(
         table.add_row(
             stage["stage"],
             f"{stage['planned']:,.0f}",
-            f"{stage['expected_to_date']:,.0f}",
+            format_number(stage["expected_to_date"], "expected"),
             f"{stage['actual_to_date']:,.0f}",
             f"{stage['gap']:+,.0f}",
             format_number(stage["pace"], "pct"),
-            format_number(stage["projected"]),
+            format_number(stage["projected"], "expected"),
         )
     revenue = document.get("revenue")
     if revenue is not None:  # won revenue against the goal by month
@@ -285,7 +286,7 @@ def plan_pacing(
             format_number(revenue["planned"], "money"),
             format_number(revenue["expected_to_date"], "money"),
             format_number(revenue["actual_to_date"], "money"),
-            f"{revenue['gap']:+,.0f}",
+            ("+" if (revenue["gap"] or 0) >= 0 else "") + format_number(revenue["gap"], "money"),
             format_number(revenue["pace"], "pct"),
             format_number(revenue["projected"], "money"),
         )
@@ -298,8 +299,8 @@ def show_waterfall(document: dict[str, Any]) -> None:
     model = document["model"]
     stages: list[str] = model["stages"]
     out.print(
-        f"[bold]{document['period']['label']}[/]: {document['revenue']:,.0f} in revenue at "
-        f"{document['deal_size']:,.0f} a deal = {document['deals']:,.1f} deals",
+        f"[bold]{document['period']['label']}[/]: {format_number(document['revenue'], 'money')} in revenue at "
+        f"{format_number(document['deal_size'], 'money')} a deal: {format_number(document['deals'], 'expected')} deals",
         highlight=False,
     )
     totals = RichTable(
@@ -329,7 +330,7 @@ def show_waterfall(document: dict[str, Any]) -> None:
         if all(needed.get((stage, month), 0) < 0.5 for stage in stages):
             continue  # the far tail of long lags: under half an entry at every stage (the JSON keeps every month)
         grid.add_row(
-            str(month)[:7],
+            period_label(month, "month"),
             *(f"{needed[(stage, month)]:,.0f}" if (stage, month) in needed else "" for stage in stages),
         )
     out.print(grid, highlight=False)
@@ -368,10 +369,11 @@ def _sufficiency_lines(checked: dict[str, Any] | None) -> list[str]:
         return ["No sufficiency check was run on this version."]
     after = checked.get("after_period_revenue")
     lines = [
-        f"Expected revenue within the period {checked['expected_revenue']:,.0f} (P10-P90 {checked['low']:,.0f} - "
-        f"{checked['high']:,.0f}) against a goal of {checked['goal']:,.0f}"
-        + (f", and {after:,.0f} after it" if after is not None else "")
-        + (f", for a budget of {checked['budget']:,.0f}." if checked.get("budget") is not None else ".")
+        f"Expected revenue within the period {format_money(checked['expected_revenue'])} "
+        f"(P10-P90 {format_money(checked['low'])} - {format_money(checked['high'])}) "
+        f"against a goal of {format_money(checked['goal'])}"
+        + (f", and {format_money(after)} after it" if after is not None else "")
+        + (f", for a budget of {format_money(checked['budget'])}." if checked.get("budget") is not None else ".")
         + " The chance of reaching the goal is the forecast's (`tandem forecast`): it adds what is open and in flight."
     ]
     by_stage: dict[str, list[dict[str, Any]]] = {}

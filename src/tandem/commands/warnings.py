@@ -69,7 +69,7 @@ def show(found: EarlyWarnings) -> None:
             row = s.weeks[i]
             actual = "-" if row.actual is None else f"{row.actual:,}"
             pace = "" if row.pace is None else f" · {format_number(row.pace, 'pct')}"
-            cells.append(f"{actual} / {row.planned:,.1f}{pace}")
+            cells.append(f"{actual} / {format_number(row.planned, 'expected')}{pace}")
         weekly.add_row(week.week, f"{week.start:%m-%d}..{week.end:%m-%d}", *cells)
     out.print(weekly, highlight=False)
 
@@ -79,9 +79,9 @@ def show(found: EarlyWarnings) -> None:
     for s in found.stages:
         summary.add_row(
             s.stage,
-            f"{s.expected:,.1f}",
+            format_number(s.expected, "expected"),
             f"{s.actual:,}",
-            f"{s.shortfall:,.1f}",
+            format_number(s.shortfall, "expected"),
             format_number(s.pace, "pct"),
             format_number(s.relative_pace, "pct"),
         )
@@ -102,7 +102,7 @@ def show(found: EarlyWarnings) -> None:
             gaps.add_row(
                 gap.stage,
                 "this month" if gap.scope == "month" else "the period so far",
-                f"{gap.shortfall:,.1f}",
+                format_number(gap.shortfall, "expected"),
                 f"{gap.lost_deals:,.2f}",
                 format_amount(float(round(gap.this_period))),
                 format_amount(float(round(gap.next_period))),

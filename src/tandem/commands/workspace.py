@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -85,18 +85,52 @@ def status(workspace: WorkspaceOption = None, format: FormatOption = Format.tabl
         )
     else:
         out.print("no import yet")
+    if info.get("findings"):
+        out.print("[bold]what the funnel cannot show yet[/]")
+        for finding in info["findings"]:
+            out.print(f"  - {escape(finding['text'])}", highlight=False)
+    show_sales_sourced(info.get("sales_sourced_channels"))
+    show_next_steps(info["next_steps"])
+
+
+def show_sales_sourced(found: dict[str, Any] | None) -> None:
+    """When ``sales_sourced_channels`` is unset: that marketing's quota is not measured, and what to set it to."""
+    if found and found["advice"]:
+        out.print(
+            escape(
+                f"marketing's revenue quota is not measured: the sales-sourced channels are not set; {found['advice']}"
+            ),
+            highlight=False,
+        )
+
+
+def show_next_steps(document: dict[str, Any]) -> None:
+    """The next set-up step (`tandem.questions.status.next_steps`): what is missing, what to do and the command,
+    then the titles of the steps after it."""
+    waiting = [step for step in document["steps"] if not step["done"]]
+    if not waiting:
+        out.print("set-up done: users, leads, stage events, deals, a goal and an accepted plan", highlight=False)
+        return
+    first = waiting[0]
+    out.print(f"next: {escape(first['missing'])} {escape(first['action'])}", highlight=False)
+    out.print(f"    {escape(first['command'])}", highlight=False)
+    if len(waiting) > 1:
+        out.print("then: " + ", ".join(step["title"].lower() for step in waiting[1:]), highlight=False)
 
 
 def settings(workspace: WorkspaceOption = None) -> None:
     """List workspace settings, their values and what they do (set them under [settings] in tandem.toml)."""
+    from tandem.questions.sales_sourced import sales_sourced_status
     from tandem.settings import SETTINGS
 
     with open_workspace(workspace, check_schema=False) as ws:
         values = ws.settings
+        sales_sourced = sales_sourced_status(ws)
     table = RichTable("setting", "value", "default", "help")
     for s in SETTINGS:
         table.add_row(s.name, repr(values[s.name]), repr(s.default), s.help)
     out.print(table)
+    show_sales_sourced(sales_sourced)
 
 
 def demo(
@@ -183,5 +217,10 @@ def run_server(workspace: Path, *, host: str, port: int) -> None:
             flush=True,
         )
     print(f"tandem is serving {workspace} on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    print(
+        f"Meanwhile, from another shell: `tandem funnel -w {workspace}`, `tandem import ... -w {workspace}` "
+        "and cron's `tandem alerts run` work on this workspace too.",
+        flush=True,
+    )
     os.environ["TANDEM_SERVED_WORKSPACE"] = str(workspace.resolve())
     uvicorn.run(SERVER_FACTORY, factory=True, host=host, port=port, log_level="warning", proxy_headers=True)

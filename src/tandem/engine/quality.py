@@ -4,6 +4,11 @@ How this works: each check is one Ibis aggregation over the raw first entries pe
 strict rule is applied), plus a few examples. Where a check changes a number, the report says by how much:
 strict against cumulative volumes per stage, the entries re-entries would add, the leads counted in a period
 before their creation.
+
+Undated stage events: a CRM export may only say which stage a lead is at now (HubSpot's current lifecycle stage,
+Salesforce's lead status), not when it got there. The import dates such an event at the lead's creation and marks
+it with a `source` ending in ``(undated)`` (`UNDATED`); the report counts them, by source, because the stage counts
+are right but every date drawn from them (velocity, the period a stage is counted in) is not.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import ibis.expr.types as ir
 
 from tandem.engine.entries import entry_table, first_entries, stage_column
 
-__all__ = ["CHECKS", "QualityReport", "quality_report"]
+__all__ = ["CHECKS", "UNDATED", "QualityReport", "is_undated", "quality_report"]
+
+#: The end of a stage event's `source` that says the source gave no date (the import dated it at the lead's creation).
+UNDATED = "(undated)"
 
 #: Check name -> what it means, in the words the report uses.
 CHECKS: dict[str, str] = {
@@ -28,7 +36,17 @@ CHECKS: dict[str, str] = {
     "unknown_leads": "stage events whose lead_id is not in leads (left out of every metric)",
     "negative_durations": "leads with a stage event before their created_at",
     "skipped_stages": "leads that reached a stage with no event for an earlier one (counted as passed)",
+    "undated_events": "stage events with no date of their own (a CRM's current stage, such as HubSpot's current "
+    "lifecycle stage or Salesforce's lead status): dated at the lead's creation; export HubSpot's 'Became a ... "
+    "Date' properties or Salesforce's lead history for real dates",
 }
+
+
+def is_undated(events: ir.Table) -> ir.BooleanColumn:
+    """True for the stage events the import dated itself (their `source` ends in ``(undated)``)."""
+    if "source" not in events.columns:
+        return ibis.literal(False)
+    return events.source.cast("string").strip().lower().endswith(UNDATED).fill_null(False)
 
 
 @dataclass
@@ -97,6 +115,17 @@ def quality_report(
     repeated = per_stage.filter(per_stage._events > 1)
     unknown = events.anti_join(leads, events.lead_id == leads.lead_id)
 
+    undated = events.filter(is_undated(events))
+    undated_by_source = (
+        undated.group_by("source")
+        .aggregate(events=undated.count(), leads=undated.lead_id.nunique())
+        .order_by("source")
+        .to_pyarrow()
+        .to_pylist()
+        if "source" in events.columns
+        else []
+    )
+
     flagged = raw.mutate(_out_of_order=out_of_order.fill_null(False), _skipped=skipped.fill_null(False))
     ooo = flagged.filter(flagged._out_of_order)
     skip = flagged.filter(flagged._skipped)
@@ -108,6 +137,7 @@ def quality_report(
         "unknown_leads": _count(unknown.count()),
         "negative_durations": _count(negative.count()),
         "skipped_stages": _count(skip.count()),
+        "undated_events": sum(int(row["events"]) for row in undated_by_source),
     }
     example_rows = {
         "out_of_order": _rows(
@@ -127,6 +157,11 @@ def quality_report(
             skip.select("lead_id", **{name: skip[col] for name, col in time_columns.items()}).order_by("lead_id"),
             examples,
         ),
+        "undated_events": _rows(
+            undated.select("lead_id", "stage", "occurred_at", "source").order_by(["lead_id", "stage"]), examples
+        )
+        if counts["undated_events"]
+        else [],
     }
 
     cumulative = entry_table(leads, events, stages, strict=False, as_of=as_of)
@@ -160,5 +195,14 @@ def quality_report(
         "before their created_at, so they may count in an earlier period",
         "skipped_stages": "cumulative mode counts the skipped stages as passed; strict mode stops these leads "
         "at the stage before the gap",
+        "undated_events": "; ".join(
+            f"{row['events']:,} from {row['source']!r}, for {row['leads']:,} leads" for row in undated_by_source
+        )
+        + (
+            ": each is dated at its lead's creation, so the stage counts are right but the days between stages "
+            "and the period a stage is counted in are not"
+            if undated_by_source
+            else ""
+        ),
     }
     return QualityReport(counts=counts, examples=example_rows, strict_vs_cumulative=volumes, effects=effects)

@@ -21,6 +21,9 @@ marketing-sourced revenue quota is the target times marketing's share, given on 
 a derived target uses its ancestor's) or else measured: the share of the won revenue of the 12 months before the
 period's start that came from marketing-sourced leads, i.e. leads whose channel is not one of the
 ``sales_sourced_channels`` setting. A deal without a lead, or whose lead has no channel, counts as sales-sourced.
+The setting has no default (a default channel name would make every won deal marketing's on a CRM that does not
+use it): unset, marketing's quota says so and suggests the imported channels that look sales-sourced
+(`suggest_sales_sourced`).
 
 **Attainment**: the won revenue in the period so far (`tandem.engine.revenue`, as of now) and its share of the
 target, beside the share of the period elapsed.
@@ -36,10 +39,13 @@ service over the application database, every change audited in its own transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -59,6 +65,7 @@ from tandem.store.models import AuditEntry, Goal
 
 __all__ = [
     "DIMENSIONS",
+    "SALES_SOURCED_WORDS",
     "GoalError",
     "GoalInfo",
     "GoalNotFoundError",
@@ -70,7 +77,9 @@ __all__ = [
     "parse_amount",
     "parse_period",
     "plan_targets",
+    "sales_sourced_advice",
     "split_by_days",
+    "suggest_sales_sourced",
 ]
 
 # Moved to `tandem.periods` and `tandem.money` (with `format_amount` and `current_quarter`, re-exported above);
@@ -291,6 +300,43 @@ def plan_targets(goals: Sequence[GoalInfo]) -> Callable[[CalendarPeriod], Target
     return target
 
 
+# --- sales-sourced channels ---------------------------------------------------------------------------------------
+#: Words that make a channel value read as sales-sourced (`suggest_sales_sourced`): found as whole words,
+#: whatever the case and separators (``Outbound``, ``outbound_sdr``, ``Sales Prospecting``).
+SALES_SOURCED_WORDS = frozenset({"outbound", "sales", "prospecting", "sdr", "bdr", "offline"})
+#: Phrases that do, as consecutive words (``Cold call``, ``cold-calling``), and whole values that do (``Direct``:
+#: HubSpot's ``Direct Traffic`` is web visits, inbound, so ``direct`` alone is matched only as the whole value).
+SALES_SOURCED_PHRASES = (("cold", "call"), ("cold", "calling"), ("cold", "email"), ("cold", "outreach"))
+SALES_SOURCED_VALUES = frozenset({"direct", "direct sales"})
+#: How the setting is set, for the messages that say it is not.
+SET_SALES_SOURCED = "set sales_sourced_channels under [settings] in tandem.toml (see `tandem settings`)"
+
+
+def suggest_sales_sourced(values: Iterable[str | None]) -> list[str]:
+    """The channel values that look sales-sourced (`SALES_SOURCED_WORDS`, `SALES_SOURCED_PHRASES`,
+    `SALES_SOURCED_VALUES`), sorted: what `tandem settings` and the quota suggest for ``sales_sourced_channels``.
+
+    A suggestion, never applied by itself: only the company knows which of its channels sales sources.
+    """
+    found = set()
+    for value in values:
+        if not value:
+            continue
+        words = re.findall(r"[a-z]+", value.lower())
+        by_word = SALES_SOURCED_WORDS.intersection(words) or set(pairwise(words)).intersection(SALES_SOURCED_PHRASES)
+        if by_word or " ".join(words) in SALES_SOURCED_VALUES:
+            found.add(value)
+    return sorted(found)
+
+
+def sales_sourced_advice(suggested: Sequence[str]) -> str:
+    """How to set ``sales_sourced_channels``, with the suggested values written as the setting's line."""
+    if not suggested:
+        return f"{SET_SALES_SOURCED}: the lead channels sales sources itself"
+    line = "sales_sourced_channels = [" + ", ".join(json.dumps(v) for v in suggested) + "]"
+    return f"{SET_SALES_SOURCED}, e.g. {line} (the imported channels that look sales-sourced)"
+
+
 # --- the service --------------------------------------------------------------------------------------------------
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -305,6 +351,8 @@ class ShareMeasure:
     marketing: float
     total: float
     sales_channels: tuple[str, ...]
+    #: Every channel with won revenue in the window (None for leads without one).
+    channels: tuple[str | None, ...] = ()
 
     @property
     def share(self) -> float | None:
@@ -339,7 +387,7 @@ class Goals:
         store: AppStore,
         won_revenue: WonRevenue | None = None,
         *,
-        sales_sourced_channels: Sequence[str] = ("outbound",),
+        sales_sourced_channels: Sequence[str] = (),
         today: Callable[[], date] | None = None,
     ) -> None:
         self.store = store
@@ -572,7 +620,7 @@ class Goals:
         sales = set(self.sales_sourced_channels)
         marketing = sum((float(v) for k, v in by_channel.items() if k is not None and k not in sales), 0.0)
         total = sum((float(v) for v in by_channel.values()), 0.0)
-        return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels)
+        return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels, tuple(by_channel))
 
     def _quotas(self, target: Target) -> list[dict[str, Any]]:
         """Sales' bookings quota (the target) and marketing's sourced-revenue quota (target x share), each traced."""
@@ -586,8 +634,17 @@ class Goals:
         measured: ShareMeasure | None = None
         share: float | None = None
         share_source: str | None = None
+        suggested: list[str] | None = None
         if origin is not None and origin.marketing_share is not None:
             share, share_source, how = origin.marketing_share, "given", f"given on goal {origin.period.label}"
+        elif not self.sales_sourced_channels:  # every channel would be marketing's: 100 % of the goal, wrongly
+            measured = self.measure_share(target.period)
+            suggested = suggest_sales_sourced(measured.channels if measured is not None else ())
+            how = (
+                "not measured: the sales-sourced channels are not set; "
+                f"{sales_sourced_advice(suggested)}, or give the goal a marketing share"
+            )
+            measured = None
         elif (measured := self.measure_share(target.period)) is None:
             how = "no warehouse to measure marketing's share on; give the goal a marketing share"
         elif measured.share is None:
@@ -605,6 +662,8 @@ class Goals:
             "share": share,
             "share_source": share_source,
             "measurement": None if measured is None else measured.as_dict(),
+            "sales_sourced_channels_set": bool(self.sales_sourced_channels),
+            "suggested_sales_sourced_channels": suggested,
             "from": f"{source} x {share:g} ({how})" if share is not None else f"{source}: {how}",
         }
         return [sales, marketing]

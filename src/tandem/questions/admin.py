@@ -85,7 +85,7 @@ OptionalText = Annotated[Annotated[str, Field(max_length=200, pattern=r"^[^\x00]
 
 class ImportsQuestion(Question):
     """The import log, newest first: when, who, which table and file (its sha256), rows added, updated, unchanged
-    and rejected."""
+    and rejected, and undone by (or the undo of) which import."""
 
     kind = "imports"
     #: Keyed by the newest import into each table: any import changes the log.
@@ -94,7 +94,10 @@ class ImportsQuestion(Question):
     limit: Annotated[int, Field(ge=1, le=MAX_IMPORTS)] = 50
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
-        return {"imports": ws.imports(self.limit)}
+        from tandem.warehouse.undo import with_undo_marks
+
+        # Each row also says whether it was undone (`undone_by`) or is an undo (`undo_of`, `removed`).
+        return {"imports": with_undo_marks(ws.warehouse, ws.imports(self.limit))}
 
 
 def user_document(user: UserInfo) -> dict[str, Any]:

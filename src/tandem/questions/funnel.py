@@ -19,7 +19,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from tandem.engine.spec import to_timestamp
 from tandem.errors import ConfigError
 from tandem.exports import json_value, write_csv
-from tandem.periods import add_months
+from tandem.periods import add_months, period_label
 from tandem.questions.base import Breakdown, Grain, Moment, Question, parse_where
 
 if TYPE_CHECKING:
@@ -61,9 +61,14 @@ def result_document(result: Result, extra: Mapping[str, Any]) -> dict[str, Any]:
 
     A result counted from stage events says which definitions counted which stretch of its range
     (``counted_under``, `tandem.definitions.counting`); when more than one version counts a range with periods,
-    each row names the versions that counted its period (``versions``).
+    each row names the versions that counted its period (``versions``). A row of a period also carries its
+    ``period_label`` (``2026-Q1``, ``Dec 2026``, ``week of 7 Dec 2026``) beside the ISO ``period``.
     """
     rows = [{k: _plain(v) for k, v in row.items()} for row in result.rows()]
+    grain = getattr(result.spec, "period", None)
+    if grain:  # the ISO day the period starts, and how people say it (`tandem.periods.period_label`)
+        for row in rows:
+            row["period_label"] = period_label(row.get("period"), grain)
     counting = result.counting
     provenance: dict[str, Any] = {}
     if counting is not None:
@@ -231,7 +236,8 @@ class PipelineQuestion(Question):
     """Open pipeline as of a moment: deals and amount by CRM stage and age in days.
 
     A deal whose stage and amount that day are unknown (its row was written by a later import) is in the stage-null
-    bucket and counted in ``unknown_deals``, never valued with today's amount (docs/funnel-semantics.md).
+    bucket and counted in ``unknown_deals``, never valued with today's amount (docs/funnel-semantics.md). The rows
+    come in pipeline order with totals (`tandem.questions.pipeline`).
     """
 
     kind = "pipeline"
@@ -248,9 +254,12 @@ class PipelineQuestion(Question):
         return ws.pipeline(by=self.by, as_of=self.as_of)
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.questions.pipeline import ordered_pipeline
+
         result = self.result(ws)
         document = result_document(result, {"as_of": json_value(result.spec.as_of)})
-        return _with_unknown_open_deals(document, "unknown_deals")
+        configured = list(ws.settings.get("pipeline_stages") or [])
+        return ordered_pipeline(_with_unknown_open_deals(document, "unknown_deals"), configured)
 
 
 def _with_unknown_open_deals(document: dict[str, Any], column: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ Who is asking:
   requests carrying one need no CSRF token.
 
 A request without valid credentials for a non-public route gets 401 (API) or a redirect to the sign-in page
-(pages); a role without the permission gets 403.
+(pages); a role without the permission gets 403. A user signed in with a one-time password may use only what
+needs no more than being signed in (the Account page, signing out): any other page they open redirects to the
+Account page, which sends them on to it once the password is changed; the API answers 403.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.routing import APIRoute
 
 from tandem.accounts import PERMISSION_ROLES, Permission, Principal, csrf_token
@@ -35,6 +38,7 @@ __all__ = [
     "NotFound",
     "NotSignedIn",
     "access",
+    "change_password_path",
     "principal_of",
 ]
 
@@ -119,6 +123,8 @@ def _guard(permission: Permission) -> Callable[[Request], Coroutine[Any, Any, No
             raise NotSignedIn()
         if not principal.may(permission):
             if principal.must_change_password:
+                if request.method == "GET" and principal.via == "session" and not request.url.path.startswith("/api/"):
+                    raise _change_password_first(request)
                 raise Forbidden("change your one-time password first")
             raise Forbidden(f"the {principal.role} role may not do this (it needs the {permission} permission)")
         if request.method in UNSAFE_METHODS and principal.via == "session":
@@ -126,6 +132,20 @@ def _guard(permission: Permission) -> Callable[[Request], Coroutine[Any, Any, No
 
     guard.__name__ = f"require_{permission.value.replace('-', '_')}"
     return guard
+
+
+def _change_password_first(request: Request) -> HTTPException:
+    """A page opened during the forced password change: a redirect to the Account page, which leads back here once
+    the one-time password is changed (`tandem.server.routes.auth`)."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return HTTPException(
+        status.HTTP_303_SEE_OTHER, "change your one-time password first", {"Location": change_password_path(target)}
+    )
+
+
+def change_password_path(target: str) -> str:
+    """The Account page, where a one-time password is changed, then `target` (a path on this server)."""
+    return "/account" if target in ("/", "/account") else f"/account?next={quote(target)}"
 
 
 def _optional(request: Request) -> Principal | None:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tandem import __version__
 from tandem.accounts import AccessDenied
 from tandem.errors import TandemError
+from tandem.money import use_currency
 from tandem.questions.base import describe
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
 from tandem.server.pages import render
@@ -70,6 +71,7 @@ def _is_api(request: Request) -> bool:
 
 def build_app(workspace: Path) -> FastAPI:
     state = ServerState(workspace)
+    use_currency(state.workspace.settings["currency"])  # every page, chart and report shows amounts in it
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +98,7 @@ def build_app(workspace: Path) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
+        state.release_if_idle()
         policy = DOCS_POLICY if request.url.path == "/api/docs" else CONTENT_SECURITY_POLICY
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

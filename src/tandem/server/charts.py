@@ -12,6 +12,8 @@ from typing import Any
 
 import altair as alt
 
+from tandem.money import currency_in_use
+
 __all__ = [
     "CHART_WIDTH",
     "IMAGE_TYPES",
@@ -19,6 +21,7 @@ __all__ = [
     "cohort_heatmap",
     "forecast_bar",
     "forecast_range",
+    "money_title",
     "plan_requirements",
     "revenue_trend",
     "stage_trend",
@@ -53,17 +56,39 @@ def _spec(chart: alt.TopLevelMixin, title: str) -> dict[str, Any]:
     return spec
 
 
-def stage_volumes(rows: Sequence[dict[str, Any]], stages: Sequence[str], series: str, title: str) -> dict[str, Any]:
-    """Grouped bars: leads reaching each stage, one bar per `series` value (e.g. this quarter, last quarter)."""
+def _colours(count: int) -> alt.Scale:
+    """`PALETTE` for up to its eight series; Vega's 20 category colours beyond (a series is never merged away)."""
+    return alt.Scale(range=PALETTE) if count <= len(PALETTE) else alt.Scale(scheme="tableau20")
+
+
+def money_title(text: str) -> str:
+    """An axis title of amounts, naming the workspace's currency (``won revenue (USD)``)."""
+    return f"{text} ({currency_in_use()})"
+
+
+def stage_volumes(
+    rows: Sequence[dict[str, Any]],
+    stages: Sequence[str],
+    series: str,
+    title: str,
+    order: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Grouped bars: leads reaching each stage, one bar per `series` value (e.g. this quarter, last quarter), each
+    value its own colour and legend entry in `order` (default: as the rows first name them), none merged."""
+    named = list(order) if order is not None else list(dict.fromkeys(str(r[series]) for r in rows))
     chart = (
         _base(rows)
         .mark_bar()
         .encode(
             x=alt.X("stage:N", sort=list(stages), title=None),
-            xOffset=alt.XOffset(f"{series}:N"),
+            xOffset=alt.XOffset(f"{series}:N", sort=named),
             y=alt.Y("reached:Q", title="leads reaching the stage"),
             color=alt.Color(
-                f"{series}:N", title=None, scale=alt.Scale(range=PALETTE), legend=alt.Legend(orient="bottom", columns=4)
+                f"{series}:N",
+                title=None,
+                sort=named,
+                scale=_colours(len(named)),
+                legend=alt.Legend(orient="bottom", columns=4),
             ),
             tooltip=["stage:N", f"{series}:N", alt.Tooltip("reached:Q", format=",")],
         )
@@ -75,7 +100,7 @@ def revenue_trend(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
     """Won revenue per period as bars, win rate as a line on its own axis."""
     base = _base(rows).encode(x=alt.X("yearmonth(period):O", title=None))
     bars = base.mark_bar(color=PALETTE[0]).encode(
-        y=alt.Y("won_revenue:Q", title="won revenue"),
+        y=alt.Y("won_revenue:Q", title=money_title("won revenue")),
         tooltip=[alt.Tooltip("period:T", format="%Y-%m"), alt.Tooltip("won_revenue:Q", format=",.0f")],
     )
     line = base.mark_line(color=PALETTE[2], point=True).encode(
@@ -97,12 +122,13 @@ def to_image(spec: dict[str, Any], fmt: str) -> bytes:
 
 
 def stage_trend(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: str) -> dict[str, Any]:
-    """Lines: leads reaching each stage per period (rows: period as an ISO date, stage, reached)."""
+    """Lines: leads reaching each stage per period (rows: period, stage, reached; the period as people say it,
+    ``2026-Q1``, with the rows in time order: the axis keeps their order)."""
     chart = (
         _base(rows)
         .mark_line(point=True)
         .encode(
-            x=alt.X("period:O", title=None, axis=alt.Axis(labelOverlap=True)),
+            x=alt.X("period:O", title=None, sort=_periods(rows), axis=alt.Axis(labelOverlap=True)),
             y=alt.Y("reached:Q", title="leads reaching the stage"),
             color=alt.Color("stage:N", sort=list(stages), title=None, scale=alt.Scale(range=PALETTE)),
             tooltip=["period:O", "stage:N", alt.Tooltip("reached:Q", format=",")],
@@ -111,16 +137,22 @@ def stage_trend(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: st
     return _spec(chart, title)
 
 
+def _periods(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The rows' periods in the order they come (time order): ``Apr 2026`` must not sort before ``Jan 2026``."""
+    return list(dict.fromkeys(str(r["period"]) for r in rows))
+
+
 def cohort_heatmap(rows: Sequence[dict[str, Any]], stages: Sequence[str], title: str) -> dict[str, Any]:
     """A heatmap: of each period's cohort of the previous stage, the share that reached the stage.
 
-    Rows: period (ISO date), stage, conversion (0-1 or null), cohort (the previous stage's cohort size).
+    Rows: period (as people say it, in time order), stage, conversion (0-1 or null), cohort (the previous stage's
+    cohort size).
     """
     chart = (
         _base(rows)
         .mark_rect()
         .encode(
-            x=alt.X("period:O", title=None, axis=alt.Axis(labelOverlap=True)),
+            x=alt.X("period:O", title=None, sort=_periods(rows), axis=alt.Axis(labelOverlap=True)),
             y=alt.Y("stage:N", sort=list(stages), title="reached, from the previous stage"),
             color=alt.Color(
                 "conversion:Q",
@@ -212,7 +244,7 @@ def forecast_range(histogram: Sequence[dict[str, Any]], marks: Sequence[dict[str
         _base(histogram)
         .mark_bar(color=PALETTE[1], opacity=0.7)
         .encode(
-            x=alt.X("low:Q", title="revenue in the period", axis=alt.Axis(format="~s")),
+            x=alt.X("low:Q", title=money_title("revenue in the period"), axis=alt.Axis(format="~s")),
             x2="high:Q",
             y=alt.Y("count:Q", title="simulated outcomes"),
             y2=alt.datum(0),
@@ -263,7 +295,7 @@ def backtest_band(band: Sequence[dict[str, Any]], lines: Sequence[dict[str, Any]
         .mark_area(color=PALETTE[1], opacity=0.45)
         .encode(
             x=x,
-            y=alt.Y("p10:Q", title="revenue of the period", axis=alt.Axis(format="~s")),
+            y=alt.Y("p10:Q", title=money_title("revenue of the period"), axis=alt.Axis(format="~s")),
             y2="p90:Q",
             detail="period:N",
             tooltip=[

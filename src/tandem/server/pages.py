@@ -2,6 +2,11 @@
 
 Pages are plain HTML forms and links (no front-end build); charts are Vega-Lite specs drawn by the Vega bundle
 tandem serves itself (`tandem.server.charts`). Jinja2 autoescapes everything a page shows.
+
+Numbers are formatted by the filters, never in a template: ``money`` (the workspace's currency, whole units:
+`tandem.money.format_money`), ``count`` / ``number`` (whole; ``number("pct")``, ``number("days")``),
+``money_change`` (``+$1,200``), ``expected`` (``≈ 1,102``, or ``≈ 1,102 expected leads`` given what) and
+``period`` (``2026-Q1``, ``Dec 2026``: `tandem.periods.period_label`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from markupsafe import Markup, escape
 from tandem import __version__
 from tandem.accounts import Permission, Principal
 from tandem.exports import format_number
+from tandem.money import format_money
+from tandem.periods import period_label
 
 __all__ = ["NAV", "NavItem", "render"]
 
@@ -58,6 +65,22 @@ def _when(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _expected(value: Any, what: str = "") -> str:
+    """An expected count as people read it: ``≈ 1,102 expected leads`` (or ``≈ 1,102`` in a labelled column)."""
+    if value is None:
+        return ""
+    shown = format_number(value, "expected")
+    return f"{shown} expected {what}" if what else shown
+
+
+def _money_change(value: Any) -> str:
+    """A change of an amount, signed: ``+$1,200``, ``-$45,170``."""
+    if value is None:
+        return ""
+    shown = format_money(value)
+    return shown if shown.startswith("-") else "+" + shown
+
+
 def _vega(spec: dict[str, Any], name: str) -> Markup:
     """A chart placeholder: the spec as inert JSON, drawn by /static/tandem.js."""
     # <, > and & written as JSON escapes: the payload cannot close the script element or open markup.
@@ -86,6 +109,11 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters["number"] = format_number
+environment.filters["money"] = format_money
+environment.filters["money_change"] = _money_change
+environment.filters["count"] = format_number  # a count: whole
+environment.filters["expected"] = _expected
+environment.filters["period"] = period_label
 environment.filters["when"] = _when
 environment.globals["vega"] = _vega
 environment.globals["query"] = _query

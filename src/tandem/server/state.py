@@ -1,8 +1,9 @@
-"""What the web app keeps between requests: the open workspace, a lock for the warehouse, and the result cache.
+"""What the web app keeps between requests: the open workspace, the warehouse's lease, and the result cache.
 
-The server holds one connection to the warehouse for its lifetime. DuckDB lets one process write a database file,
-so while `tandem serve` runs on a DuckDB workspace, data comes in through the web app (the Imports page or
-``POST /api/imports``); on PostgreSQL, `tandem import` from the command line works alongside.
+The server shares the warehouse with the command line, imports and cron (`tandem.warehouse.lease`): it takes a read
+lease only while it computes a document, one computation at a time (`using_warehouse`), and gives it back at once,
+so an import from the command line waits at most for the computation in progress. An import through the web app
+takes the write lease the same way.
 
 Results are cached by (data version, definition version, question). The data version of a question is the newest
 import into each table it reads (an import that created missing leads counts as an import into ``leads``), so an
@@ -11,18 +12,20 @@ A definition change invalidates everything through the definition version. A que
 answered as of the moment it is computed and kept for the rest of that clock hour at most (ages and still-open
 counts move with time, the data does not), so the page says when its figures were computed.
 
-The versions themselves are re-read at most once a second, by one thread while the others use the previous answer:
-an import made by another process (the command line, on PostgreSQL) shows within a second or two; one made
-through this server shows at once (`data_changed`).
+The versions themselves are re-read at most once a second, by one thread while the others use the previous answer,
+and on DuckDB only when the database file changed: an import made by another process (the command line, cron)
+shows within a second or two; one made through this server shows at once (`data_changed`). Pages already computed
+are served from the cache while an import runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,18 +91,55 @@ def newest_imports(workspace: Workspace) -> dict[str, int]:
 
 
 class ServerState:
-    """The workspace a server process serves, opened once, with the lock every warehouse use takes."""
+    """The workspace a server process serves, opened once, and the lock every use of its warehouse takes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.workspace: Workspace = open_workspace(path)
+        #: Held by the one thread using the warehouse; its outermost holder gives the lease back on leaving.
         self.warehouse_lock = threading.RLock()
+        self._warehouse_depth = 0
+        self.workspace.warehouse.release()  # opening checked the layout under a read lease: give it back
+        self.workspace.warehouse.on_acquire = self._check_holder
         self.cache = ResultCache(int(self.workspace.settings["cache_entries"]))
         self._data_versions: tuple[float, dict[str, int]] = (0.0, {})
+        self._data_fingerprint: object = None
         self._compute_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._compute_locks_guard = threading.Lock()
         self._refreshing = threading.Lock()
         self._definition_version: tuple[float, int] = (0.0, 0)
+
+    @contextlib.contextmanager
+    def using_warehouse(self) -> Iterator[Workspace]:
+        """Use the warehouse: one thread at a time, and the lease (taken on first use) given back on leaving, so
+        other processes (an import, the command line) are never kept waiting between two requests."""
+        with self.warehouse_lock:
+            self._warehouse_depth += 1
+            try:
+                yield self.workspace
+            finally:
+                self._warehouse_depth -= 1
+                if self._warehouse_depth == 0:
+                    self.workspace.warehouse.release()
+
+    def _check_holder(self, _mode: str) -> None:
+        """Refuse a lease taken outside `using_warehouse` while another thread computes: giving it back would close
+        the connection under that thread's feet. (Outside any computation, as a notebook or a test does with
+        `state.workspace`, it is allowed; the next request gives it back.)"""
+        if getattr(self.warehouse_lock, "_is_owned")():  # noqa: B009 - RLock's own check, not exported
+            return
+        if not self.warehouse_lock.acquire(blocking=False):
+            raise RuntimeError("the warehouse was used outside ServerState.using_warehouse() during a computation")
+        self.warehouse_lock.release()
+
+    def release_if_idle(self) -> None:
+        """Give the lease back if a request used the warehouse outside `using_warehouse` (nothing else holds it)."""
+        if self.warehouse_lock.acquire(blocking=False):
+            try:
+                if self._warehouse_depth == 0:
+                    self.workspace.warehouse.release()
+            finally:
+                self.warehouse_lock.release()
 
     def data_versions(self) -> dict[str, int]:
         """Per canonical table, the newest import that changed it (0: none), re-read at most once a second."""
@@ -114,10 +154,15 @@ class ServerState:
             read_at, versions = self._data_versions
             if time.monotonic() - read_at < DATA_VERSION_SECONDS:
                 return versions
+            fingerprint = self.workspace.warehouse.fingerprint()
+            if read_at and fingerprint is not None and fingerprint == self._data_fingerprint:
+                self._data_versions = (time.monotonic(), versions)  # the file is as it was: nothing was imported
+                return versions
             versions = dict.fromkeys(TABLES, 0)
-            with self.warehouse_lock:
+            with self.using_warehouse():
                 for table, newest in newest_imports(self.workspace).items():
                     versions[table] = newest
+            self._data_fingerprint = fingerprint
             self._data_versions = (time.monotonic(), versions)
             return versions
         finally:
@@ -172,7 +217,7 @@ class ServerState:
             with gate:
                 found, value = self.cache.get(key)
                 if not found:
-                    with self.warehouse_lock:
+                    with self.using_warehouse():
                         if check is not None:  # only on a miss: a cached question was checked when computed
                             check()
                         value = compute()

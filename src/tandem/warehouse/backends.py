@@ -16,13 +16,14 @@ one database transaction per import, so a failed or killed import leaves every t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tandem.errors import ConfigError, WorkspaceError
+from tandem.warehouse.lease import FileLease, LeaseMode, advisory_key, busy_message, waiting
 from tandem.warehouse.schema import TABLES, ColumnType
 
 if TYPE_CHECKING:
@@ -164,45 +165,43 @@ class Warehouse:
     question whose compiled SQL is stored (`tandem.engine.compiled`) runs without importing Ibis at all.
     """
 
-    def __init__(self, url: str, base: Path, *, create: bool = False, duckdb_memory_gb: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        base: Path,
+        *,
+        create: bool = False,
+        duckdb_memory_gb: int = 0,
+        wait_seconds: float = 900.0,
+    ) -> None:
         self.url = url
         #: Memory limit of every DuckDB connection tandem opens for this warehouse (0: DuckDB's default).
         self.duckdb_memory_gb = duckdb_memory_gb
+        #: Longest wait for another process's lease (`tandem.warehouse.lease`) before giving up.
+        self.wait_seconds = wait_seconds
         self.location = WarehouseURL.parse(url, base)
         self.temp_dir = base / ".tandem" / "tmp"
+        self._lease_mode: LeaseMode | None = None
+        #: Called before a lease is taken: the web server checks that the thread holds its warehouse lock.
+        self.on_acquire: Callable[[LeaseMode], None] | None = None
         if self.location.kind == "duckdb":
             assert self.location.path is not None
             if not create and not self.location.path.exists():
                 raise WorkspaceError(f"the warehouse file {self.location.path} does not exist")
             self.temp_dir.mkdir(parents=True, exist_ok=True)
-            import duckdb
-
-            try:  # as ibis.duckdb.connect opens it; `con` wraps this connection
-                self._duckdb = duckdb.connect(
-                    str(self.location.path.absolute()), config={"temp_directory": str(self.temp_dir)}
-                )
-            except Exception as exc:
-                if "lock" in str(exc).lower():
-                    raise WorkspaceError(
-                        f"the warehouse {self.location.path} is in use by another tandem process; "
-                        "wait for it to finish (an import, or `tandem serve`) and try again"
-                    ) from None
-                raise
-            self._duckdb.execute("SET TimeZone = 'UTC'")
-            self._duckdb.execute("SET python_enable_replacements = false")
-            if duckdb_memory_gb:
-                self._duckdb.execute(f"SET memory_limit = '{int(duckdb_memory_gb)}GB'")
+            # The connection is opened with a lease, on first use (`acquire`), and closed when it is released.
+            self._file_lease = FileLease(self.location.path.absolute())
         elif self.location.kind == "spark":
             assert self.location.path is not None
             if not create and not self.location.path.is_dir():
                 raise WorkspaceError(f"the Spark warehouse folder {self.location.path} does not exist")
-            # `self.con` is made on first use (see `__getattr__`): opening a workspace must not cost a Spark start.
+            # `self.con` is made on first use: opening a workspace must not cost a Spark start.
         else:
             loc = self.location
             import ibis
 
             try:
-                self.con = ibis.postgres.connect(
+                backend = self.__dict__["_con"] = ibis.postgres.connect(
                     host=loc.host,
                     port=loc.port,
                     user=loc.user,
@@ -213,23 +212,143 @@ class Warehouse:
             except Exception as exc:
                 raise WorkspaceError(f"cannot connect to the PostgreSQL warehouse {self.display_url}: {exc}") from None
             if loc.schema and create:
-                with self.con.con.cursor() as cur:
+                with backend.con.cursor() as cur:
                     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(loc.schema)}")
-            with self.con.con.cursor() as cur:
+            with backend.con.cursor() as cur:
                 cur.execute("SET TIME ZONE 'UTC'")
                 if loc.schema:
                     cur.execute(f"SET search_path TO {quote(loc.schema)}")
 
-    def __getattr__(self, name: str) -> Any:
-        """Make `con` on first use: Ibis around the DuckDB connection; for Spark, the shared session starts and the
-        Parquet is registered."""
-        if name != "con" or self.__dict__.get("location") is None or self.location.kind == "postgres":
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+    # --- leases: who may use the warehouse now (tandem.warehouse.lease) -----------------------------------------
+    @property
+    def lease_mode(self) -> LeaseMode | None:
+        """The lease this object holds: "read", "write" or None (a Spark warehouse never needs one)."""
+        return self._lease_mode
+
+    def acquire(self, mode: LeaseMode = "read") -> None:
+        """Hold at least a `mode` lease, waiting for other processes as `tandem.warehouse.lease` says.
+
+        Reads take one on first use; an import asks for "write". A read lease is given up before a write lease
+        is waited for (holding it would make two upgrading processes wait for each other).
+        """
+        kind = self.location.kind
+        held = self._lease_mode
+        if kind == "spark" or held == "write" or held == mode:
+            return
+        if self.on_acquire is not None:
+            self.on_acquire(mode)
+        if held == "read":
+            self.release()
+        if kind == "duckdb":
+            self._file_lease.acquire(mode, self.wait_seconds)
+            try:
+                self._connect_duckdb(read_only=mode == "read")
+            except BaseException:
+                self._file_lease.release()
+                raise
+        else:
+            self._advisory_lock(mode)
+        self._lease_mode = mode
+
+    def release(self) -> None:
+        """Give the lease back: on DuckDB the connection closes (the next use opens a new one)."""
+        if self._lease_mode is None:
+            return
         if self.location.kind == "duckdb":
+            self.__dict__.pop("_con", None)
+            connection = self.__dict__.pop("_duckdb", None)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.close()
+            self._file_lease.release()
+        else:
+            function = "pg_advisory_unlock" if self._lease_mode == "write" else "pg_advisory_unlock_shared"
+            with contextlib.suppress(Exception), self.__dict__["_con"].con.cursor() as cur:
+                cur.execute(f"SELECT {function}(%s)", (self._advisory_key,))
+        self._lease_mode = None
+
+    def fingerprint(self) -> tuple[int, ...] | None:
+        """Size and modification time of a DuckDB file and its write-ahead log: equal fingerprints mean nothing was
+        written in between (None on the other backends: ask the import log)."""
+        if self.location.kind != "duckdb":
+            return None
+        assert self.location.path is not None
+        found: list[int] = []
+        for path in (self.location.path, self.location.path.with_name(self.location.path.name + ".wal")):
+            try:
+                stat = path.stat()
+                found += [stat.st_size, stat.st_mtime_ns]
+            except FileNotFoundError:
+                found += [-1, -1]
+        return tuple(found)
+
+    def _connect_duckdb(self, *, read_only: bool) -> None:
+        import duckdb
+
+        assert self.location.path is not None
+        try:
+            connection = duckdb.connect(
+                str(self.location.path.absolute()),
+                read_only=read_only,
+                config={"temp_directory": str(self.temp_dir)},
+            )
+        except Exception as exc:
+            if "lock" in str(exc).lower():  # a process outside tandem's leases (the duckdb CLI, a notebook)
+                raise WorkspaceError(
+                    f"the warehouse {self.location.path} is open in another program that does not take tandem's "
+                    "lease (the duckdb shell, a notebook); close it there and try again"
+                ) from None
+            raise
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("SET python_enable_replacements = false")
+        if self.duckdb_memory_gb:
+            connection.execute(f"SET memory_limit = '{int(self.duckdb_memory_gb)}GB'")
+        self.__dict__["_duckdb"] = connection
+
+    @property
+    def _advisory_key(self) -> int:
+        return advisory_key(self.location.host, str(self.location.port), self.location.database, self.location.schema)
+
+    def _advisory_lock(self, mode: LeaseMode) -> None:
+        import psycopg
+
+        function = "pg_advisory_lock" if mode == "write" else "pg_advisory_lock_shared"
+        conn = self.__dict__["_con"].con
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT pg_try_{function.removeprefix('pg_')}(%s)", (self._advisory_key,))
+            row = cur.fetchone()
+            if row is not None and row[0]:
+                return
+            waiting(None)
+            cur.execute(f"SET lock_timeout = '{int(self.wait_seconds * 1000)}ms'")
+            try:
+                cur.execute(f"SELECT {function}(%s)", (self._advisory_key,))
+            except psycopg.errors.LockNotAvailable:
+                if not conn.autocommit:
+                    conn.rollback()
+                raise WorkspaceError(busy_message(self.display_url, self.wait_seconds)) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    cur.execute("SET lock_timeout = 0")
+
+    @property
+    def con(self) -> Any:
+        """The Ibis backend, under a read lease taken on first use (`acquire`): Ibis around the DuckDB connection,
+        the PostgreSQL connection, or for Spark the shared session with the Parquet registered (made on first use:
+        opening a workspace must not cost a Spark start)."""
+        found = self.__dict__.get("_con")
+        if self.location.kind == "spark":
+            return found if found is not None else self._connect_spark()
+        if self._lease_mode is None:
+            self.acquire("read")
+            found = self.__dict__.get("_con")
+        if found is None:  # DuckDB: wrap the connection the lease opened
             import ibis
 
-            self.con = ibis.duckdb.from_connection(self._duckdb)
-            return self.con
+            found = self.__dict__["_con"] = ibis.duckdb.from_connection(self.__dict__["_duckdb"])
+        return found
+
+    def _connect_spark(self) -> Any:
         try:
             from tandem.warehouse.spark import connect, register_tables, warehouse_session
         except ImportError:
@@ -238,8 +357,8 @@ class Warehouse:
         assert self.location.path is not None
         session = warehouse_session()
         register_tables(session, self.location.path)
-        self.con = connect(session)
-        return self.con
+        found = self.__dict__["_con"] = connect(session)
+        return found
 
     # --- identity ---------------------------------------------------------------------------------------------
     @property
@@ -248,8 +367,13 @@ class Warehouse:
 
     @property
     def duckdb(self) -> Any | None:
-        """The DuckDB connection, on a DuckDB warehouse (what `con` wraps); None on the others."""
-        return self.__dict__.get("_duckdb")
+        """The DuckDB connection, on a DuckDB warehouse (what `con` wraps; opened with a read lease if none is
+        held); None on the others."""
+        if self.location.kind != "duckdb":
+            return None
+        if self._lease_mode is None:
+            self.acquire("read")
+        return self.__dict__["_duckdb"]
 
     @property
     def query_dir(self) -> Path:
@@ -276,6 +400,7 @@ class Warehouse:
             assert self.location.path is not None
             self.location.path.mkdir(parents=True, exist_ok=True)
             return
+        self.acquire("write")
         existing = set(self.con.list_tables())
         for spec in TABLES.values():
             if spec.name in existing:
@@ -367,8 +492,9 @@ class Warehouse:
     def transaction(self) -> Iterator[Any]:
         """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
         self.check_writable()
+        self.acquire("write")
         if self.location.kind == "duckdb":
-            cur = self._duckdb
+            cur = self.__dict__["_duckdb"]
             cur.execute("BEGIN TRANSACTION")
             try:
                 yield cur
@@ -429,14 +555,9 @@ class Warehouse:
         return written
 
     def close(self) -> None:
-        if self.duckdb is not None:
-            with contextlib.suppress(Exception):
-                self.duckdb.close()
-            return
-        if "con" not in self.__dict__:  # a Spark warehouse never queried
-            return
-        if self.location.kind == "spark":  # the session is shared by the process: leave it running
-            self.__dict__.pop("con")
+        self.release()
+        backend = self.__dict__.pop("_con", None)
+        if backend is None or self.location.kind != "postgres":  # Spark's session is the process's: leave it
             return
         with contextlib.suppress(Exception):
-            self.con.disconnect()
+            backend.disconnect()

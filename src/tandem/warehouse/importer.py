@@ -15,6 +15,13 @@ How an import works
    The import log row is written in the same transaction. Commit, or roll back on any error, so a failed or
    killed import leaves the warehouse as it was, and importing the same file twice changes nothing.
 
+**Derived tables** (`Mapping.derived`: HubSpot contacts give leads and stage events) go through the same steps
+from the same file, as plans of their own staged after the file's, written in the same transaction under the
+same import id, with a log row each. They differ in three ways, because the file is not about them: a derived
+mapping whose columns the file lacks does not apply (`_NotApplicable`); rows with no lead or no stage, or a stage
+the funnel does not have, are left out and counted (`_Rule.leave_out`) instead of rejected; and their leads may
+not be imported yet (counted, kept: they count once those leads are).
+
 All SQL here is written by tandem: identifiers are canonical names or attribute names checked against
 ``[a-z_][a-z0-9_]*`` (and quoted), and every value that comes from a user (a path, a format, a time zone, a
 value map) is passed as a query parameter.
@@ -38,9 +45,11 @@ import duckdb
 
 from tandem.errors import ImportValidationError, Issue, MappingError, TandemError
 from tandem.exports import neutralise
-from tandem.warehouse.backends import IMPORT_LOG, SQL_TYPES, Warehouse, quote
-from tandem.warehouse.mapping import ColumnSource, Mapping
+from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, SQL_TYPES, Warehouse, quote
+from tandem.warehouse.mapping import ColumnSource, Lookup, Mapping, RowFilter
+from tandem.warehouse.mapping_checks import check_file
 from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
+from tandem.warehouse.undo import EarlierImport, earlier_imports, keep_replaced
 
 __all__ = ["ImportResult", "import_files"]
 
@@ -72,6 +81,18 @@ class ImportResult:
     encoding: str | None = None
     rejects_path: str | None = None
     issues: list[Issue] = field(default_factory=list)
+    #: Earlier imports of the same file (same sha256) still in effect, oldest first (`warnings` says them).
+    earlier: list[EarlierImport] = field(default_factory=list)
+    #: Source columns the mapping expects that the file lacks (accepted: at most half were missing, or --lenient).
+    missing_columns: list[str] = field(default_factory=list)
+    #: The derived mapping (`Mapping.derived`) that gave these rows from the file of the import, if any.
+    derived: str | None = None
+    #: Rows a derived mapping left out, by reason ("no Associated Contact IDs", "stage 'lead' not in the funnel").
+    left_out: dict[str, int] = field(default_factory=dict)
+    #: Derived rows naming leads not imported yet: kept, they count once those leads are imported.
+    unknown_leads: int = 0
+    #: What the derived rows mean (the derived mapping's `note`).
+    note: str = ""
 
     def summary(self) -> str:
         parts = [f"{self.added:,} added", f"{self.updated:,} updated", f"{self.unchanged:,} unchanged"]
@@ -81,7 +102,34 @@ class ImportResult:
             parts.append(f"{self.filtered:,} filtered out")
         if self.created_leads:
             parts.append(f"{self.created_leads:,} missing leads created")
-        return f"{self.file} -> {self.table}: " + ", ".join(parts)
+        parts += [f"{count:,} left out ({reason})" for reason, count in self.left_out.items()]
+        if self.unknown_leads:
+            parts.append(f"{self.unknown_leads:,} for leads not imported yet")
+        derived = f" ({self.derived})" if self.derived else ""
+        return f"{self.file} -> {self.table}{derived}: " + ", ".join(parts)
+
+    def notes(self) -> list[str]:
+        """What the user should know beyond the counts: the same file imported before (into another table: a
+        warning), and the columns the mapping expects that the file lacks."""
+        found: list[str] = []
+        name = Path(self.file).name
+        if self.missing_columns:
+            found.append(
+                f"{name} lacks columns the mapping expects, imported without them: " + ", ".join(self.missing_columns)
+            )
+        if self.derived:  # the file's own result speaks for it
+            return found
+        for earlier in self.earlier:
+            if self.table in earlier.tables:
+                if not (self.added or self.updated):
+                    found.append(f"already imported as import {earlier.import_id} on {earlier.when}: nothing changed")
+                continue
+            found.append(
+                f"warning: the same file (sha256 {self.sha256[:12]}) was imported into "
+                f"{', '.join(earlier.tables)} as import {earlier.import_id} on {earlier.when}; if that was a "
+                f"mistake, undo it with `tandem imports undo {earlier.import_id}`"
+            )
+        return found
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -94,6 +142,8 @@ class _Rule:
     raw: str | None  # SQL expression of the value shown
     problem: str
     expected: str
+    #: In a derived table, rows breaking this rule are left out (with this reason) instead of rejected.
+    leave_out: str | None = None
 
 
 @dataclass
@@ -119,6 +169,15 @@ class _Plan:
 
     #: Temp table of the reader's skipped records (CSV), when there are any; see `line_of`.
     skipped: str | None = None
+    #: Filled by a derived mapping (`Mapping.derived`) of the file at `file_index` of the import.
+    derived: bool = False
+    file_index: int = 0
+    #: Stage -> the file's column holding its dates (the `stage_columns` present in the file).
+    stage_sources: dict[str, str] = field(default_factory=dict)
+    #: Synthetic column -> (source column, separator): one row per value of a split cell.
+    splits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Canonical column -> where its values are looked up in the warehouse (`ColumnSource.lookup`).
+    lookups: dict[str, Lookup] = field(default_factory=dict)
 
     def line_of(self, raw: str) -> str:
         """SQL for the line number of a record of `raw`, from its ``rowid``.
@@ -160,6 +219,9 @@ def import_files(
     spec = table_spec(kind)
     warehouse.check_writable()
     mapping.check_table(kind)
+    # DuckDB stages in the warehouse's own connection: it must be the writer's from the start (a read lease
+    # upgraded later would close the connection and its staged tables).
+    warehouse.acquire("write")
     if not paths:
         raise MappingError("no file given to import")
     notify = progress or (lambda _phase, _done, _total: None)
@@ -172,19 +234,25 @@ def import_files(
         for index, path in enumerate(paths):
             notify(f"reading {path.name}", index, len(paths))
             plan, result, typed, issues, counts = _stage_file(
-                staging, warehouse, spec, path, mapping, index, stages, max_line_bytes, errors_shown
+                staging, warehouse, spec, path, mapping, str(index), stages, max_line_bytes, errors_shown
             )
+            plan.file_index = index
             staged.append((plan, result, typed))
             all_issues.extend(issues)
             by_problem.update(counts)
+            derived = _stage_derived(staging, warehouse, path, mapping, index, stages, max_line_bytes, errors_shown)
+            for plan, result, typed, issues, counts in derived:
+                staged.append((plan, result, typed))
+                all_issues.extend(issues)
+                by_problem.update(counts)
         # Unless skipping, a file with problems is not written; its references are still checked (inside a
         # transaction that is rolled back) so the user sees every problem in one run.
         collect_only = bool(by_problem) and not skip_invalid
         notify("checking references" if collect_only else "writing", len(paths), len(paths))
         with warehouse.transaction() as cur:
             next_id = _next_import_id(cur)
-            for offset, (plan, result, typed) in enumerate(staged):
-                result.import_id = next_id + offset
+            for plan, result, typed in staged:
+                result.import_id = next_id + plan.file_index  # a file's derived tables share its import id
                 unknown, shown = _write(
                     cur,
                     warehouse,
@@ -204,6 +272,7 @@ def import_files(
                     collect_only = True
                 if not collect_only:
                     _log(cur, result, plan, actor, started)
+                    result.earlier = earlier_imports(cur, result.sha256, result.import_id)
             if collect_only:
                 all_issues.sort(key=lambda i: (i.file, i.line or 0))
                 raise ImportValidationError(
@@ -226,6 +295,53 @@ def import_files(
         if staging is not _warehouse_duckdb(warehouse):
             staging.close()
     return [result for _plan, result, _typed in staged]
+
+
+def _stage_derived(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    path: Path,
+    mapping: Mapping,
+    index: int,
+    stages: Sequence[str],
+    max_line_bytes: int,
+    errors_shown: int,
+) -> Iterator[tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]]:
+    """Stage the derived tables of one file (`Mapping.derived`): each that applies, i.e. whose columns the file
+    has, unless it is the fallback of one that applied."""
+    from tandem.warehouse.schema import table as table_spec
+
+    applied: set[str] = set()
+    for number, derived in enumerate(mapping.derived_for_file()):
+        if derived.fallback_for is not None and derived.fallback_for in applied:
+            continue
+        assert derived.table is not None  # checked when the mapping was read
+        try:
+            plan, result, typed, issues, counts = _stage_file(
+                con,
+                warehouse,
+                table_spec(derived.table),
+                path,
+                derived,
+                f"{index}_{number}",
+                stages,
+                max_line_bytes,
+                errors_shown,
+                derived=True,
+            )
+        except _NotApplicable:
+            for suffix in ("_raw", "_raw_skipped"):
+                con.execute(f"DROP TABLE IF EXISTS __tandem_stage_{index}_{number}{suffix}")
+            continue
+        applied.add(derived.name)
+        plan.file_index = index
+        result.derived = derived.name
+        result.note = derived.note
+        yield plan, result, typed, issues, counts
+
+
+class _NotApplicable(Exception):
+    """A derived mapping needs a column the file lacks: it does not apply to this file."""
 
 
 def _warehouse_duckdb(warehouse: Warehouse) -> duckdb.DuckDBPyConnection | None:
@@ -384,6 +500,16 @@ def _find_source(sources: dict[str, str], wanted: str) -> str | None:
     return snake.get(attribute_name(wanted))
 
 
+def _find_any(sources: dict[str, str], wanted: str | list[str]) -> str | None:
+    """The file's column for the first of `wanted` (a name or alternatives) it has."""
+    names = [wanted] if isinstance(wanted, str) else wanted
+    return next((f for f in (_find_source(sources, w) for w in names) if f is not None), None)
+
+
+def _names(wanted: str | list[str]) -> str:
+    return " or ".join(map(repr, [wanted] if isinstance(wanted, str) else wanted))
+
+
 def _text(source: str, source_type: str) -> str:
     """SQL for a source column as trimmed text (empty becomes NULL)."""
     col = quote(source)
@@ -399,12 +525,15 @@ def _mapped_text(plan: _Plan, spec: ColumnSource, source: str | None) -> str:
     else:
         assert source is not None
         base = _text(source, plan.source_types[source])
+        if spec.split is not None and spec.keep == "first":
+            base = f"nullif(trim(split_part({base}, {plan.param(spec.split)}, 1)), '')"
     if not spec.values and spec.otherwise is None:
         return base
     cases = " ".join(f"WHEN {plan.param(k)} THEN {plan.param(v)}" for k, v in spec.values.items())
     fallback = plan.param(spec.otherwise) if spec.otherwise is not None else base
     mapped = f"CASE {base} {cases} ELSE {fallback} END" if cases else fallback
-    return f"(CASE WHEN {base} IS NULL THEN NULL ELSE {mapped} END)"
+    # A value mapped to "" is no value (a derived table leaves its row out).
+    return f"(CASE WHEN {base} IS NULL THEN NULL ELSE nullif({mapped}, '') END)"
 
 
 def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: str | None) -> str:
@@ -461,7 +590,10 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
     shown = plan.source_of.get(name, name)
     raw = text
     if column.required:
-        plan.rules.append(_Rule(f"{text} IS NULL", shown, None, "missing value", f"a value for {name}"))
+        leave_out = None
+        if plan.derived:
+            leave_out = f"{shown} maps to no {name}" if spec is not None and spec.values else f"no {shown}"
+        plan.rules.append(_Rule(f"{text} IS NULL", shown, None, "missing value", f"a value for {name}", leave_out))
     if column.type != "string":
         expected = {
             "timestamp": "a date-time such as 2026-01-31 14:05 or 2026-01-31T14:05:00Z"
@@ -492,7 +624,11 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
         )
     if choices:
         allowed = ", ".join(plan.param(c) for c in choices)
-        plan.rules.append(_Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what))
+        # A derived table leaves out the stages this funnel does not have (a custom stage list), and says so.
+        leave_out = "stage" if plan.derived and choices is stages else None
+        plan.rules.append(
+            _Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what, leave_out)
+        )
 
 
 def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source: str, source_type: str) -> ColumnType:
@@ -569,13 +705,31 @@ def _plan_columns(
     used: set[str] = set()
     header = ", ".join(sources)
 
-    for src in [*mapping.stage_columns.values(), *([mapping.filter.column] if mapping.filter else [])]:
-        found = _find_source(sources, src)
+    def require(src: str | list[str]) -> str:
+        found = _find_any(sources, src)
         if found is None:
             raise MappingError(
-                f"mapping {mapping.name!r} names column {src!r}, which {path.name} lacks; its columns are: {header}"
+                f"mapping {mapping.name!r} names column {_names(src)}, which {path.name} lacks; its columns are: "
+                f"{header}"
             )
         used.add(found)
+        return found
+
+    for stage, src in mapping.stage_columns.items():
+        # A lenient mapping takes the stage columns the file has (exports carry the properties one picked).
+        if mapping.lenient and _find_any(sources, src) is None:
+            continue
+        plan.stage_sources[stage] = require(src)
+        if stage in mapping.stage_when:
+            require(mapping.stage_when[stage].column)
+    if mapping.stage_columns and not plan.stage_sources:
+        raise MappingError(
+            f"mapping {mapping.name!r} names the stage columns "
+            f"{', '.join(_names(c) for c in mapping.stage_columns.values())}, none of which {path.name} has; "
+            f"its columns are: {header}"
+        )
+    if mapping.filter is not None:
+        require(mapping.filter.column)
 
     texts: dict[str, tuple[str, str | None]] = {}
     for column in spec.columns:
@@ -616,6 +770,15 @@ def _plan_columns(
         used.add(found)
         plan.source_of[column.name] = found
         source_spec = explicit or ColumnSource(column=[found])
+        if source_spec.lookup is not None:
+            plan.lookups[column.name] = source_spec.lookup
+        if source_spec.split is not None and source_spec.keep == "each":
+            # One row per value of the cell (see `_source_rows`), read from a column of its own.
+            split = f"__split_{column.name}"
+            plan.splits[split] = (found, source_spec.split)
+            plan.source_types[split] = "VARCHAR"
+            texts[column.name] = (_mapped_text(plan, source_spec.model_copy(update={"split": None}), split), None)
+            continue
         # A typed source (Parquet) is converted directly, unless a value map rewrites it as text first.
         typed_source = None if source_spec.values or source_spec.otherwise is not None else found
         texts[column.name] = (_mapped_text(plan, source_spec, found), typed_source)
@@ -653,13 +816,19 @@ def _stage_file(
     spec: Table,
     path: Path,
     mapping: Mapping,
-    index: int,
+    index: str,
     stages: Sequence[str],
     max_line_bytes: int,
     errors_shown: int,
+    *,
+    derived: bool = False,
 ) -> tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]:
-    """Read, map, type and validate one file into a staging table; return its first issues and counts by kind."""
-    plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path))
+    """Read, map, type and validate one file into a staging table; return its first issues and counts by kind.
+
+    For a `derived` table, a column the file lacks raises `_NotApplicable`, and rows a rule marks as left out
+    (`_Rule.leave_out`) are removed and counted instead of rejected.
+    """
+    plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path), derived=derived)
     result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=_sha256(path))
     typed = f"__tandem_stage_{index}"
     raw = f"{typed}_raw"
@@ -668,12 +837,21 @@ def _stage_file(
     structural = plan.malformed = _read_raw(con, plan, raw, max_line_bytes)
     result.encoding = plan.encoding
     plan.source_types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()}
+    if not derived:  # a file that does not look like its mapping's export is refused here, with the reason
+        result.missing_columns = check_file(mapping, plan.source_types, path)
     count_row = con.execute(f"SELECT count(*) FROM {raw}").fetchone()
     rows = int(count_row[0]) if count_row else 0
     if rows == 0 and not structural:
         raise _file_issue(path, "the file has a header but no rows", "at least one record after the header")
-    file_issues = _plan_columns(con, warehouse, plan, raw, stages)
+    try:
+        file_issues = _plan_columns(con, warehouse, plan, raw, stages)
+    except MappingError:
+        if derived:
+            raise _NotApplicable() from None
+        raise
     if file_issues:
+        if derived:
+            raise _NotApplicable()
         raise ImportValidationError(file_issues)
 
     source = _source_rows(plan, raw)
@@ -687,8 +865,15 @@ def _stage_file(
         f"CAST(NULL AS BIGINT) AS __dup_of FROM ({source}) AS src"
     )
     con.execute(create, _bind(create, plan.params))
+    if derived:
+        result.left_out = _leave_out(con, plan, typed)
     broken = " OR ".join(f"__bad_{i}" for i in range(len(flags))) or "false"
     _mark_duplicates(con, spec, typed, broken)
+    if derived:  # the same derived row twice (two deals of one contact opened at the same minute) is one row
+        repeated = _count(con, f"SELECT count(*) FROM {typed} WHERE __dup_of IS NOT NULL")
+        if repeated:
+            result.left_out["the same row as another"] = repeated
+            con.execute(f"DELETE FROM {typed} WHERE __dup_of IS NOT NULL")
     plan.bad = f"(({broken}) OR __dup_of IS NOT NULL)"
     result.rows_read = rows
     issues, by_problem = _collect_issues(con, plan, typed, errors_shown)
@@ -697,6 +882,27 @@ def _stage_file(
         by_problem[f"{path.name}: malformed CSV row"] = structural_count
     result.rejected = _count(con, f"SELECT count(*) FROM {typed} WHERE {plan.bad}") + structural_count
     return plan, result, typed, structural[:errors_shown] + issues, by_problem
+
+
+def _leave_out(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> dict[str, int]:
+    """Remove the derived rows a rule leaves out (`_Rule.leave_out`); how many, by reason (the first that applies).
+
+    A stage the funnel does not have is reported by name, so a custom stage list shows what it left out.
+    """
+    left_out: dict[str, int] = {}
+    for i, rule in enumerate(plan.rules):
+        if rule.leave_out is None:
+            continue
+        if rule.leave_out == "stage":
+            found = con.execute(f"SELECT stage, count(*) FROM {typed} WHERE __bad_{i} GROUP BY stage ORDER BY stage")
+            for stage, count in found.fetchall():
+                left_out[f"stage {stage!r} is not one of the funnel's stages"] = int(count)
+        else:
+            count = _count(con, f"SELECT count(*) FROM {typed} WHERE __bad_{i}")
+            if count:
+                left_out[rule.leave_out] = count
+        con.execute(f"DELETE FROM {typed} WHERE __bad_{i}")
+    return left_out
 
 
 def _mark_duplicates(con: duckdb.DuckDBPyConnection, spec: Table, typed: str, broken: str) -> None:
@@ -725,23 +931,35 @@ def _source_rows(plan: _Plan, raw: str) -> str:
     mapping = plan.mapping
     where = "true"
     if mapping.filter is not None:
-        col = _find_source(plan.source_types, mapping.filter.column)
-        assert col is not None
-        values = ", ".join(plan.param(v) for v in mapping.filter.values)
-        where = f"trim({quote(col)}) IN ({values})"
+        where = _kept(plan, mapping.filter)
+    # A split cell gives one row per value (an empty cell one row, with no value).
+    splits = ""
+    for name, (source, separator) in plan.splits.items():
+        cell = _text(source, plan.source_types[source])
+        values = f"list_filter(string_split({cell}, {plan.param(separator)}), lambda v: trim(v) <> '')"
+        splits += f", unnest(CASE WHEN coalesce(len({values}), 0) = 0 THEN [NULL::VARCHAR] ELSE {values} END) AS {name}"
     if not mapping.stage_columns:
-        return f"SELECT *, {plan.line_of(raw)} AS __line FROM {raw} WHERE {where}"
+        return f"SELECT *, {plan.line_of(raw)} AS __line{splits} FROM {raw} WHERE {where}"
     parts = []
-    for stage, column in mapping.stage_columns.items():
-        col = _find_source(plan.source_types, column)
-        assert col is not None
+    for stage, col in plan.stage_sources.items():
         text = _text(col, plan.source_types[col])
+        when = _kept(plan, mapping.stage_when[stage]) if stage in mapping.stage_when else "true"
         parts.append(
             f"SELECT *, {plan.line_of(raw)} AS __line, {plan.param(stage)} AS __unpivot_stage, "
-            f"{text} AS __unpivot_occurred_at "
-            f"FROM {raw} WHERE {where} AND {text} IS NOT NULL"
+            f"{text} AS __unpivot_occurred_at{splits} "
+            f"FROM {raw} WHERE {where} AND {when} AND {text} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
+
+
+def _kept(plan: _Plan, keep: RowFilter) -> str:
+    """SQL true for the rows a `RowFilter` keeps."""
+    col = _find_any(plan.source_types, keep.column)
+    assert col is not None  # checked in `_plan_columns`
+    text = _text(col, plan.source_types[col])
+    if keep.present:
+        return f"({text} IS NOT NULL)"
+    return f"coalesce({text} IN ({', '.join(plan.param(v) for v in keep.values)}), false)"
 
 
 def _bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -841,6 +1059,10 @@ def _write(
         cur.execute(f"ALTER TABLE {target} ADD COLUMN {quote(name)} {SQL_TYPES[plan.output[name]]}")
     columns = list(plan.output)
     in_warehouse = _transfer(cur, warehouse, staging, plan, typed, columns)
+    for column, lookup in plan.lookups.items():
+        _look_up(
+            cur, warehouse, plan, result, typed if warehouse.backend_name == "duckdb" else in_warehouse, column, lookup
+        )
     unknown_by_kind: dict[str, int] = {}
     issues: list[Issue] = []
 
@@ -852,6 +1074,9 @@ def _write(
             f"SELECT s.__line, s.{quote(column)} FROM {in_warehouse} s WHERE NOT EXISTS "
             f"(SELECT 1 FROM {quote(referenced)} r WHERE r.{ref_key} = s.{quote(column)})"
         )
+        if plan.derived:  # kept: derived events count once their leads are imported (deals before contacts)
+            result.unknown_leads = _count_cursor(cur, f"SELECT count(*) FROM ({missing}) m")
+            continue
         if create_missing and referenced == "leads" and not check_only:
             time_col = next((c for c in ("occurred_at", "created_at") if c in plan.output), None)
             assert time_col is not None
@@ -910,6 +1135,32 @@ def _write(
     result.attributes = [c for c in columns if c not in spec.column_names]
     cur.execute(f"DROP {'VIEW' if warehouse.backend_name == 'duckdb' else 'TABLE'} {in_warehouse}")
     return {}, []
+
+
+def _look_up(
+    cur: Any, warehouse: Warehouse, plan: _Plan, result: ImportResult, rows: str, column: str, lookup: Lookup
+) -> None:
+    """Replace `column`'s values in the staged `rows` by the key of the `lookup.table` row holding them (none:
+    empty). A derived table leaves its rows with no match out, and counts them."""
+    have = warehouse.columns(lookup.table)
+    match = next((c for c in lookup.columns if c in have), None)
+    key = quote(TABLES[lookup.table].key[0])
+    target = quote(column)
+    if match is None:
+        cur.execute(f"UPDATE {rows} SET {target} = NULL")
+    else:
+        cur.execute(
+            f"UPDATE {rows} SET {target} = (SELECT min(r.{key}) FROM {quote(lookup.table)} r "
+            f"WHERE CAST(r.{quote(match)} AS VARCHAR) = {rows}.{target})"
+        )
+    canonical = plan.table.column(column)
+    if not plan.derived or canonical is None or not canonical.required:
+        return
+    missing = _count_cursor(cur, f"SELECT count(*) FROM {rows} WHERE {target} IS NULL")
+    if missing:
+        shown = plan.source_of.get(column, column)
+        result.left_out[f"no {lookup.table} row has its {shown} in {' or '.join(lookup.columns)}"] = missing
+        cur.execute(f"DELETE FROM {rows} WHERE {target} IS NULL")
 
 
 def _count_cursor(cur: Any, sql: str) -> int:
@@ -973,6 +1224,8 @@ def _upsert(
     updated = 0
     if values:
         assignments = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in values)
+        # The rows about to be replaced are kept, so that `tandem imports undo` can put them back.
+        keep_replaced(cur, spec, incoming, _key_match(spec, "t", "s"), changed, import_id)
         cur.execute(
             f"UPDATE {target} AS t SET {assignments}, _import_id = {int(import_id)} "
             f"FROM {incoming} AS s WHERE {_key_match(spec, 't', 's')} AND ({changed})"
@@ -1014,8 +1267,10 @@ def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datet
         result.filtered,
         result.created_leads,
     ]
+    # Columns named: the first undo adds two to the log (`tandem.warehouse.undo.UNDO_LOG_COLUMNS`).
+    names = ", ".join(quote(c) for c in IMPORT_LOG_COLUMNS)
     cur.execute(
-        f"INSERT INTO {IMPORT_LOG} VALUES ({', '.join([placeholder] * len(values))})",
+        f"INSERT INTO {IMPORT_LOG} ({names}) VALUES ({', '.join([placeholder] * len(values))})",
         values,
     )
 
@@ -1025,7 +1280,8 @@ def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datet
 # ---------------------------------------------------------------------------------------------------------------
 def _write_rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, typed: str) -> Path:
     """Write ``NAME.rejected.csv.partial`` beside the input: line, reasons, then the row as it was in the file."""
-    out = plan.path.with_name(plan.path.name + ".rejected.csv.partial")
+    derived = f".{plan.table.name}" if plan.derived else ""  # a derived table's rejects beside the file's own
+    out = plan.path.with_name(f"{plan.path.name}{derived}.rejected.csv.partial")
     if not os.access(out.parent, os.W_OK):
         raise TandemError(
             f"cannot write the rejected rows beside {plan.path} (no write permission in {out.parent}); "

@@ -5,7 +5,9 @@ canonical column it names a source column (or a list of alternatives, first pres
 optional date format and a value map. Canonical columns a mapping does not mention are taken from a source column
 of the same name, if any. Source columns nobody maps are kept as attributes unless `keep_unmapped = false`.
 A mapped source column the file lacks is an error, except for optional columns in a `lenient` mapping (the
-presets are lenient: exports differ from one CRM account to the next).
+presets are lenient: exports differ from one CRM account to the next). A file missing more than half of the
+columns a mapping expects (`expect`, else the columns it maps) is refused as the wrong file, unless
+`accept_missing` (``tandem import --lenient``); see `tandem.warehouse.mapping_checks`.
 
 Top-level options: `table`, `timezone` (IANA name; where the file's local times are; stored as UTC),
 `delimiter`, `encoding` (utf-8, latin-1, utf-16; detected when absent), `date_format` (strftime, for every date
@@ -32,6 +34,24 @@ stage event per non-empty cell with ``[stage_columns]``::
     [stage_columns]
     lead = "Became a Lead Date"
     mql = "Became a Marketing Qualified Lead Date"
+
+A stage column can hold a date only some rows mean: ``[stage_when.won]`` (a `RowFilter`) keeps the ``won`` cell
+only where, say, the deal stage is "Closed won". A lenient mapping skips stage columns the file lacks.
+
+A cell holding several values (HubSpot's "Associated Contact IDs": ``101;102``) is split with
+``split = ";"``: ``keep = "each"`` (the default) gives one row per value, ``keep = "first"`` keeps the first.
+``lookup = { table = "leads", column = "converted_opportunity_id" }`` reads a cell as a value of another table's
+column (as imported, before this import) and takes that row's key: a Salesforce opportunity finds its lead.
+
+Derived tables: one file, several tables. A mapping can list ``[[derived]]`` mappings, each for its own table,
+that the same import fills from the same file, with the same import id and in the same transaction (so they are
+atomic, idempotent and undone with it). A HubSpot contacts export gives leads and, from its "Became a ... Date"
+columns, stage events. A derived mapping applies when the file has the columns it needs; ``fallback_for = NAME``
+makes it apply only when the derived mapping NAME did not. In a derived stage_events table, rows without a lead
+or a stage (a value mapped to ``""``) are left out, and so are stages the workspace does not have (counted and
+reported); events may name leads not imported yet (they count once those leads are). ``note`` is shown when the
+derived mapping applies. A stage event dated by tandem rather than by the source (a CRM's current stage, dated at
+the lead's creation) says so with a `source` ending in ``(undated)``; the data-quality report counts them.
 """
 
 from __future__ import annotations
@@ -40,7 +60,7 @@ import os
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -48,9 +68,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tandem.errors import MappingError
 from tandem.warehouse.schema import TABLES
 
-__all__ = ["ColumnSource", "Mapping", "RowFilter", "list_presets", "load_mapping"]
+__all__ = ["ColumnSource", "Lookup", "Mapping", "RowFilter", "list_presets", "load_mapping"]
 
 _PRESET_PACKAGE = "tandem.warehouse.presets"
+
+
+class Lookup(BaseModel):
+    """Read a cell as a value of another table's column, and take that row's key instead: a Salesforce
+    opportunity's Id is found in the leads' ConvertedOpportunityId, which gives the opportunity its lead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    #: The column of `table` to match (the first it has, of alternatives: attribute names differ by export).
+    column: str | list[str]
+
+    @field_validator("table")
+    @classmethod
+    def _known_table(cls, value: str) -> str:
+        if value not in TABLES or len(TABLES[value].key) != 1:
+            keyed = [name for name, spec in TABLES.items() if len(spec.key) == 1]
+            raise ValueError(f"lookup table {value!r} is not one of {', '.join(keyed)}")
+        return value
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.column] if isinstance(self.column, str) else self.column
 
 
 class ColumnSource(BaseModel):
@@ -63,6 +106,11 @@ class ColumnSource(BaseModel):
     format: str | None = None
     values: dict[str, str] = Field(default_factory=dict)
     otherwise: str | None = None
+    #: The cell holds several values joined by this separator: one row per value, or the first (`keep`).
+    split: Annotated[str, Field(min_length=1)] | None = None
+    keep: Literal["each", "first"] = "each"
+    #: Replace the value by the key of the `lookup.table` row whose `lookup.column` holds it (none: empty).
+    lookup: Lookup | None = None
 
     @field_validator("column", mode="before")
     @classmethod
@@ -77,12 +125,21 @@ class ColumnSource(BaseModel):
 
 
 class RowFilter(BaseModel):
-    """Keep only rows whose `column` holds one of `values` (e.g. Salesforce field history rows for Status)."""
+    """Keep only rows whose `column` holds one of `values` (e.g. Salesforce field history rows for Status), or,
+    with ``present = true``, any value."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    column: str
-    values: Annotated[list[str], Field(min_length=1)]
+    #: A source column, or alternatives (first present wins: API names, report labels).
+    column: str | list[str]
+    values: list[str] = Field(default_factory=list)
+    present: bool = False
+
+    @model_validator(mode="after")
+    def _values_xor_present(self) -> RowFilter:
+        if bool(self.values) == self.present:
+            raise ValueError("give either `values` (the values to keep) or `present = true` (any value), not both")
+        return self
 
 
 class Mapping(BaseModel):
@@ -100,10 +157,44 @@ class Mapping(BaseModel):
     keep_unmapped: bool = True
     #: Skip optional columns whose source column is absent (presets set it: exports differ by account).
     lenient: bool = False
+    #: The source columns a file for this mapping has (each a name or alternatives); default: those it maps.
+    #: A file missing more than half of them is refused (`tandem.warehouse.mapping_checks`).
+    expect: list[str | list[str]] | None = None
+    #: Import a file missing most expected columns anyway (what `tandem import --lenient` sets).
+    accept_missing: bool = False
     columns: dict[str, ColumnSource] = Field(default_factory=dict)
-    stage_columns: dict[str, str] = Field(default_factory=dict)
+    #: Stage -> the column of its entry dates, or alternatives (first present wins).
+    stage_columns: dict[str, str | list[str]] = Field(default_factory=dict)
+    #: Stage -> the rows whose stage column counts (e.g. the close date only for won deals).
+    stage_when: dict[str, RowFilter] = Field(default_factory=dict)
     ignore: list[str] = Field(default_factory=list)
     filter: RowFilter | None = None
+    #: Other tables the same file fills in the same import (see the module docstring).
+    derived: list[Mapping] = Field(default_factory=list)
+    #: A derived mapping used only when the derived mapping of this name did not apply to the file.
+    fallback_for: str | None = None
+    #: Shown when a derived mapping applies (what its rows mean, how to get better ones).
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _derived_tables(self) -> Mapping:
+        unknown = sorted(set(self.stage_when) - set(self.stage_columns))
+        if unknown:
+            raise ValueError(f"[stage_when] names {', '.join(unknown)}, which [stage_columns] does not list")
+        names: list[str] = []
+        for index, derived in enumerate(self.derived):
+            where = f"derived[{index}]"
+            if derived.derived:
+                raise ValueError(f"{where}: a derived mapping cannot list derived mappings of its own")
+            if derived.table is None or derived.name == "default":
+                raise ValueError(f"{where}: a derived mapping needs a `name` and a `table`")
+            if derived.fallback_for is not None and derived.fallback_for not in names:
+                raise ValueError(
+                    f"{where}: fallback_for = {derived.fallback_for!r} names no derived mapping listed before it"
+                    + (f" (those are: {', '.join(names)})" if names else "")
+                )
+            names.append(derived.name)
+        return self
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -153,6 +244,23 @@ class Mapping(BaseModel):
             )
         if self.stage_columns and kind != "stage_events":
             raise MappingError(f"mapping {self.name!r}: [stage_columns] only applies to stage_events, not {kind!r}")
+        for derived in self.derived:
+            assert derived.table is not None  # checked when the mapping was read
+            if derived.table not in TABLES:
+                raise MappingError(
+                    f"mapping {self.name!r}: derived mapping {derived.name!r} is for table {derived.table!r}, "
+                    f"which tandem does not have; tables: {', '.join(TABLES)}"
+                )
+            derived.check_table(derived.table)
+
+    def derived_for_file(self) -> list[Mapping]:
+        """The derived mappings, each reading the file as this one does (time zone, delimiter, encoding, date
+        format) unless it says otherwise."""
+        shared = ("timezone", "delimiter", "encoding", "date_format")
+        return [
+            d.model_copy(update={k: getattr(self, k) for k in shared if k not in d.model_fields_set})
+            for d in self.derived
+        ]
 
 
 def list_presets() -> dict[str, str]:

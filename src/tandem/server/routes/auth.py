@@ -1,5 +1,9 @@
 """Signing in and out, and the signed-in user's own account: password and API tokens.
 
+The forced password change: a user signed in with a one-time password may open only the Account page (and sign
+out) until they choose their own. Signing in sends them there with the page they asked for (``/account?next=``),
+any other page they open does too (`tandem.server.access`), and once changed they land on that page.
+
 The Account page lists the signed-in user's own tokens: the tokens question (`tandem.questions.TokensQuestion`)
 asked for them, the document ``GET /api/tokens?user=`` answers an admin. A refused change is shown on the page
 with the status of its kind (`tandem.server.refusals`).
@@ -11,13 +15,14 @@ import hmac
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from tandem.accounts import AccountError, Permission, Role, SignInRefused
+from tandem.accounts import AccountError, AccountInvalid, Permission, Role, SignInRefused
 from tandem.questions import TokensQuestion, ask
-from tandem.server.access import SESSION_COOKIE, GuardedRoute, access, principal_of
+from tandem.server import first_run  # noqa: F401 - the layout's "what to do next" panel (a template global)
+from tandem.server.access import SESSION_COOKIE, GuardedRoute, access, change_password_path, principal_of
 from tandem.server.pages import render
 from tandem.server.refusals import INVALID, explain
 
@@ -83,7 +88,7 @@ def login(
             response.headers["Retry-After"] = str(refused.retry_after)
         return response
     token = accounts.start_session(principal)
-    destination = "/account" if principal.must_change_password else target
+    destination = change_password_path(_safe_next(target)) if principal.must_change_password else target
     response = RedirectResponse(destination, status_code=303)
     hours = int(request.app.state.tandem.workspace.settings["session_hours"])
     response.set_cookie(
@@ -108,7 +113,7 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _account_page(request: Request, status: int = 200, **context: Any) -> Any:
+def _account_page(request: Request, status: int = 200, *, next_path: str = "/", **context: Any) -> Any:
     principal = principal_of(request)
     workspace = request.app.state.tandem.workspace
     return render(
@@ -118,19 +123,20 @@ def _account_page(request: Request, status: int = 200, **context: Any) -> Any:
         title="Account",
         tokens=ask(workspace, TokensQuestion(user=principal.username))["tokens"],
         min_length=workspace.settings["password_min_length"],
+        next=_safe_next(next_path),
         **context,
     )
 
 
-def _refused(request: Request, exc: AccountError) -> Any:
+def _refused(request: Request, exc: AccountError, next_path: str = "/") -> Any:
     """The page again, saying why, with the status of the refusal's kind."""
     status, _ = explain(exc)
-    return _account_page(request, status, error=str(exc))
+    return _account_page(request, status, next_path=next_path, error=str(exc))
 
 
 @router.get("/account", openapi_extra=access(Permission.SIGNED_IN), include_in_schema=False)
-def account(request: Request) -> Any:
-    return _account_page(request)
+def account(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> Any:
+    return _account_page(request, next_path=next or "/")
 
 
 @router.post("/account/password", openapi_extra=access(Permission.SIGNED_IN), include_in_schema=False)
@@ -138,12 +144,18 @@ def change_password(
     request: Request,
     current: Annotated[str, Form(max_length=1000)],
     new: Annotated[str, Form(max_length=1000)],
+    again: Annotated[str | None, Form(max_length=1000)] = None,
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Any:
     principal = principal_of(request)
+    if again is not None and again != new:
+        return _refused(request, AccountInvalid("the two new passwords differ; type the same one twice"), next)
     try:
         request.app.state.tandem.workspace.accounts.change_own_password(principal, current, new)
     except AccountError as exc:
-        return _refused(request, exc)
+        return _refused(request, exc, next)
+    if principal.must_change_password:  # the forced change is done: on to the page first asked for
+        return RedirectResponse(_safe_next(next), status_code=303)
     # The principal of this request still carries the old flag; show the page as it now is.
     request.state.principal = request.app.state.tandem.workspace.accounts.session_principal(request.state.session_token)
     return _account_page(request, message="Password changed.")

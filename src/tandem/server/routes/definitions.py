@@ -32,6 +32,15 @@ from pydantic import BaseModel, Field
 from tandem.accounts import Permission, Principal
 from tandem.definitions.governance import GovernanceInvalid, ProposalInfo, allowed_actions
 from tandem.definitions.model import DefinitionsError
+from tandem.definitions.rule_builder import (
+    OPERATORS,
+    Activity,
+    Condition,
+    RuleParts,
+    compose_rule,
+    decompose_rule,
+    with_stage_rule,
+)
 from tandem.errors import NotFoundError, TandemError
 from tandem.questions import DefinitionsQuestion, ImpactQuestion, ProposalsQuestion
 from tandem.server.access import GuardedRoute, access, principal_of
@@ -161,7 +170,7 @@ def _problems(exc: DefinitionsError) -> dict[str, Any]:
 def _propose(
     state: ServerState, principal: Principal, text: str, note: str, effective_from: date | None
 ) -> ProposalInfo:
-    with state.warehouse_lock:  # the file's rules are checked against the leads' columns, read from the warehouse
+    with state.using_warehouse():  # the file's rules are checked against the leads' columns, read from the warehouse
         return state.workspace.definitions.propose(principal, text, note=note, effective_from=effective_from)
 
 
@@ -169,13 +178,13 @@ def _decide(state: ServerState, principal: Principal, proposal_id: int, decision
     """Approve, reject (the author's reject withdraws) or override; `Governance` refuses what it does not allow."""
     governance = state.workspace.definitions
     if decision == "approve":
-        with state.warehouse_lock:  # in a freeze window, the guard measures the change on the warehouse
+        with state.using_warehouse():  # in a freeze window, the guard measures the change on the warehouse
             decided = governance.approve(principal, proposal_id, text)
         if decided.version is not None:
             state.definitions_changed()
         return decided
     if decision == "override":
-        with state.warehouse_lock:  # the guard's verdict is measured before an override is taken
+        with state.using_warehouse():  # the guard's verdict is measured before an override is taken
             return governance.override(principal, proposal_id, text)
     return governance.reject(principal, proposal_id, text)
 
@@ -330,6 +339,10 @@ def _definitions_page(request: Request, status_code: int = 200, **context: Any) 
         "note": "",
         "effective_from": "",
     }
+    can_propose = "propose" in allowed_actions(principal_of(request))
+    builder = context.pop("builder", None)
+    if can_propose and definitions["current"]:
+        builder = builder_view(state, definitions["current"], builder)
     return render(
         request,
         "definitions.html",
@@ -337,7 +350,8 @@ def _definitions_page(request: Request, status_code: int = 200, **context: Any) 
         title="Definitions",
         definitions=definitions,
         signal=_signal_or_reason(state),
-        can_propose="propose" in allowed_actions(principal_of(request)),
+        can_propose=can_propose,
+        builder=builder,
         draft=draft,
         today=datetime.now(UTC).date().isoformat(),  # Governance's today: UTC
         max_document=MAX_DOCUMENT_CHARS,
@@ -412,6 +426,200 @@ def propose_from_page(
         status, sentence = explain(exc)
         return _definitions_page(request, status, draft=draft, error=sentence)
     return RedirectResponse(f"/definitions/proposals/{proposal.id}?done=proposed", status_code=303)
+
+
+# --- the rule builder -------------------------------------------------------------------------------------------
+#: Condition rows the builder shows at least (blank ones are left out of the rule).
+MIN_CONDITION_ROWS = 2
+MAX_CONDITION_ROWS = 50
+
+
+def lead_columns(state: ServerState) -> dict[str, str]:
+    """The leads' columns (name to tandem column type), as proposals are checked against; {} when the warehouse
+    cannot say (no leads imported yet): the builder then takes a typed column name."""
+    columns = state.workspace.definitions.columns
+    if columns is None:
+        return {}
+    try:
+        with state.warehouse_lock:
+            return dict(columns())
+    except TandemError:
+        return {}
+
+
+def _builder_form(current: dict[str, Any]) -> dict[str, Any]:
+    """The builder as it starts: the first stage with a rule (else the second), its rule read back into parts."""
+    stages = current["definitions"]["stages"]
+    ruled = [s for s in stages if s.get("rule")]
+    stage = ruled[0] if ruled else stages[min(1, len(stages) - 1)]
+    return _form_of(stage["name"], decompose_rule(stage.get("rule")))
+
+
+def _form_of(stage: str, parts: RuleParts | None) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "readable": parts is not None,
+        "conditions": [c.__dict__ for c in (parts.conditions if parts else ())],
+        "activity": (parts.activity if parts else Activity()).__dict__,
+        "score": parts.score if parts else "",
+        "note": "",
+        "effective_from": "",
+    }
+
+
+def builder_view(state: ServerState, current: dict[str, Any], posted: dict[str, Any] | None) -> dict[str, Any]:
+    """What the Definitions page's rule builder shows: the stages and their rules, the leads' columns, the form (as
+    posted, or from the current rule), and the rule it writes (or why it cannot)."""
+    columns = lead_columns(state)
+    form = posted or _builder_form(current)
+    rows = list(form["conditions"])
+    rows += [{"field": "", "operator": "=", "value": ""}] * max(0, MIN_CONDITION_ROWS - len(rows))
+    if form.get("add_condition"):
+        rows.append({"field": "", "operator": "=", "value": ""})
+    stages = current["definitions"]["stages"]
+    kinds = sorted({b["event"] for b in (current["definitions"].get("scoring") or {}).get("behaviour", [])})
+    view = {
+        **form,
+        "conditions": rows,
+        "stages": [{"name": s["name"], "rule": s.get("rule") or ""} for s in stages],
+        "columns": sorted(columns.items()),
+        "operators": OPERATORS,
+        "kinds": kinds,
+        "rule": form.get("rule"),
+        "error": form.get("error", ""),
+    }
+    if view["rule"] is None:
+        try:
+            view["rule"] = compose_rule(_parts_of(form), columns)
+        except TandemError as exc:
+            view["rule"], view["error"] = "", view["error"] or str(exc)
+    return view
+
+
+def _parts_of(form: dict[str, Any]) -> RuleParts:
+    conditions = tuple(Condition(**c) for c in form["conditions"])
+    return RuleParts(conditions, Activity(**form["activity"]), form["score"])
+
+
+def _posted_builder(
+    stage: str,
+    fields: list[str],
+    operators: list[str],
+    values: list[str],
+    activity: tuple[str, str, str],
+    score: str,
+) -> dict[str, Any]:
+    count = min(max(len(fields), len(operators), len(values)), MAX_CONDITION_ROWS)
+
+    def at(items: list[str], i: int, default: str = "") -> str:
+        return items[i].replace("\x00", "") if i < len(items) else default
+
+    kind, at_least, days = (a.replace("\x00", "") for a in activity)
+    return {
+        "stage": stage.strip(),
+        "readable": True,
+        "conditions": [
+            {"field": at(fields, i), "operator": at(operators, i, "="), "value": at(values, i)} for i in range(count)
+        ],
+        "activity": {"kind": kind, "count": at_least, "days": days},
+        "score": score.replace("\x00", ""),
+    }
+
+
+def document_with_rule(state: ServerState, current: dict[str, Any], form: dict[str, Any]) -> tuple[str, str]:
+    """(the rule, the definitions file with it): the current file with the chosen stage's rule set to what the
+    builder writes, everything else as it was. `ConfigError` naming the input at fault."""
+    if form["stage"] not in [s["name"] for s in current["definitions"]["stages"]]:
+        raise GovernanceInvalid(f"{form['stage']!r} is not a stage; choose one of the current definitions' stages")
+    rule = compose_rule(_parts_of(form), lead_columns(state))
+    return rule, with_stage_rule(current["document"], form["stage"], rule)
+
+
+BuilderColumn = Annotated[list[str], Form(max_length=MAX_TEXT_CHARS)]
+BuilderText = Annotated[str, Form(max_length=MAX_TEXT_CHARS)]
+
+
+@router.post(
+    "/definitions/proposals/rule",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.PROPOSE),
+    include_in_schema=False,
+)
+def propose_from_builder(
+    request: Request,
+    stage: Annotated[str, Form(max_length=200)] = "",
+    field: BuilderColumn = [],  # noqa: B006 - FastAPI copies the default
+    operator: BuilderColumn = [],  # noqa: B006
+    value: BuilderColumn = [],  # noqa: B006
+    activity_kind: BuilderText = "",
+    activity_count: BuilderText = "",
+    activity_days: BuilderText = "",
+    score: BuilderText = "",
+    note: BuilderText = "",
+    effective_from: Annotated[str, Form(max_length=40)] = "",
+    action: Annotated[str, Form(max_length=20)] = "propose",
+) -> Response:
+    """The Definitions page's rule builder: a stage's entry rule from conditions, an activity window and a score
+    threshold, written into the current definitions file (`with_stage_rule`) and proposed as that file, through
+    the same `Governance.propose` as the YAML editor (impact report, guard, approvals). "Preview" and "Add a
+    condition" come back to the page with the rule and the file it writes, nothing proposed."""
+    state = _state(request)
+    current = state.answer(DefinitionsQuestion())["current"]
+    form = _posted_builder(stage, field, operator, value, (activity_kind, activity_count, activity_days), score)
+    form.update(note=note.replace("\x00", ""), effective_from=effective_from, add_condition=action == "add")
+    draft = {"document": current["document"], "note": form["note"], "effective_from": effective_from}
+    try:
+        rule, document = document_with_rule(state, current, form)
+        form["rule"] = rule
+        draft["document"] = document  # the advanced view shows the file the builder writes
+        if action != "propose":
+            return _definitions_page(request, draft=draft, builder=form)
+        try:
+            day = date.fromisoformat(effective_from) if effective_from.strip() else None
+        except ValueError:
+            raise GovernanceInvalid(
+                f"{effective_from!r} is not a date; use YYYY-MM-DD, or leave it empty",
+                field="effective_from",
+                value=effective_from,
+            ) from None
+        proposal = _propose(state, principal_of(request), document, form["note"], day)
+    except DefinitionsError as exc:
+        problems = _problems(exc)
+        form["error"] = "; ".join(
+            f"{p['problem']}" + (f" ({p['hint']})" if p["hint"] else "") for p in problems["problems"]
+        )
+        return _definitions_page(request, 422, draft=draft, builder=form)
+    except TandemError as exc:
+        status, sentence = explain(exc)
+        form["error"] = sentence
+        return _definitions_page(request, status, draft=draft, builder=form)
+    return RedirectResponse(f"/definitions/proposals/{proposal.id}?done=proposed", status_code=303)
+
+
+@router.get(
+    "/definitions/rule-preview",
+    openapi_extra=access(Permission.PROPOSE),
+    include_in_schema=False,
+)
+def rule_preview(
+    request: Request,
+    field: Annotated[list[str] | None, Query()] = None,
+    operator: Annotated[list[str] | None, Query()] = None,
+    value: Annotated[list[str] | None, Query()] = None,
+    activity_kind: Annotated[str, Query(max_length=MAX_TEXT_CHARS)] = "",
+    activity_count: Annotated[str, Query(max_length=MAX_TEXT_CHARS)] = "",
+    activity_days: Annotated[str, Query(max_length=MAX_TEXT_CHARS)] = "",
+    score: Annotated[str, Query(max_length=MAX_TEXT_CHARS)] = "",
+) -> dict[str, str]:
+    """The rule the builder's inputs write (for the page's live preview: tandem.js asks as the inputs change), or
+    why it cannot be written; the same `compose_rule` as proposing."""
+    form = _posted_builder(
+        "", field or [], operator or [], value or [], (activity_kind, activity_count, activity_days), score
+    )
+    try:
+        return {"rule": compose_rule(_parts_of(form), lead_columns(_state(request))), "error": ""}
+    except TandemError as exc:
+        return {"rule": "", "error": str(exc)}
 
 
 def _proposal_page(request: Request, proposal_id: int, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from tandem.accounts import Permission
 from tandem.errors import ConfigError, TandemError
+from tandem.periods import period_label
 from tandem.questions import (
     FunnelQuestion,
     LeadsQuestion,
@@ -47,8 +48,6 @@ TABLE_ROWS = 1000
 #: Leads the drill-down page lists at most, newest entry first; the CSV has up to `LEADS_LIMIT`.
 PAGE_LEADS = 500
 LEADS_LIMIT = 5000
-#: Series the stage-volume chart draws at most (one colour each); beyond, the smaller groups are added up as "(other)".
-CHART_SERIES = 8
 MISSING = "(missing)"
 
 
@@ -432,40 +431,36 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
     stages: list[str] = doc["stages"]
     rows: list[dict[str, Any]] = doc["rows"]
     specs: dict[str, dict[str, Any]] = {}
-    # Stage volumes, one series per value of the first breakdown column (the largest ones; the rest as "(other)").
-    series = by[0] if by else None
-    column = doc["breakdown"][0] if by else None  # as the rows name it (`by_stage` for an attribute `stage`)
-    totals: dict[str, int] = {}
-    for row in rows:
-        label = _label(row.get(column)) if column else "all leads"
-        first_stage = int(row["reached"] or 0) if row["stage"] == stages[0] else 0
-        totals[label] = totals.get(label, 0) + first_stage
-    ranked = sorted(totals, key=lambda k: -totals[k])
-    shown = ranked if len(ranked) <= CHART_SERIES else ranked[: CHART_SERIES - 1]
+    # Stage volumes: one series per group of the table (each combination of the breakdown's values), none merged
+    # away, in the table's order, so that the chart and the table show the same groups.
+    columns: list[str] = list(doc["breakdown"]) if by else []  # as the rows name them (`by_stage` for `stage`)
     volumes: dict[tuple[str, str], int] = {}
     for row in rows:
-        label = _label(row.get(column)) if column else "all leads"
-        key = (label if label in shown else "(other)", row["stage"])
-        volumes[key] = volumes.get(key, 0) + int(row["reached"] or 0)
+        label = " · ".join(_label(row.get(c)) for c in columns) if columns else "all leads"
+        volumes[(label, row["stage"])] = volumes.get((label, row["stage"]), 0) + int(row["reached"] or 0)
     if not volumes:  # no lead yet: a zero bar per stage, not a chart with nothing to lay out (Vega sizes it at 1e308)
         volumes = {("all leads", stage): 0 for stage in stages}
+    series = " · ".join(by) if by else None
     title = f"Leads reaching each stage{' by ' + series if series else ''}"
     specs["stage-volumes"] = charts.stage_volumes(
         [{"stage": stage, "series": label, "reached": n} for (label, stage), n in volumes.items()],
         stages,
         "series",
         title,
+        order=list(dict.fromkeys(label for label, _ in volumes)),
     )
     if doc.get("period"):
         per: dict[tuple[str, str], dict[str, int]] = {}
+        said: dict[str, str] = {}  # ISO start -> as people say it (`tandem.periods.period_label`)
         for row in rows:
+            said[str(row["period"])] = row.get("period_label") or period_label(row["period"], doc["period"])
             cell = per.setdefault((str(row["period"]), row["stage"]), {"reached": 0, "converted": 0, "cohort": 0})
             cell["reached"] += int(row["reached"] or 0)
             cell["converted"] += int(row.get("converted_from_previous") or 0)
             cell["cohort"] += int(row.get("previous_reached") or 0)
         heat = [
             {
-                "period": period,
+                "period": said[period],
                 "stage": stage,
                 "conversion": c["converted"] / c["cohort"] if c["cohort"] else None,
                 "cohort": c["cohort"],
@@ -477,7 +472,8 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
             heat, stages[1:], f"Cohort conversion from the previous stage, by {doc['period']} of entry"
         )
         trend = [
-            {"period": period, "stage": stage, "reached": c["reached"]} for (period, stage), c in sorted(per.items())
+            {"period": said[period], "stage": stage, "reached": c["reached"]}
+            for (period, stage), c in sorted(per.items())
         ]
         specs["reached-by-period"] = charts.stage_trend(trend, stages, f"Leads reaching each stage by {doc['period']}")
     if velocity and velocity["rows"]:
@@ -489,6 +485,30 @@ def funnel_charts(doc: dict[str, Any], by: Sequence[str], velocity: dict[str, An
             bins, f"Days from {row.get('from_stage')} to {row.get('to_stage')}"
         )
     return specs
+
+
+def pipeline_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline document as the page's table: a row per stage in pipeline order, a column per age bin in age
+    order, each cell the deals and their amount, with the stages' totals and a total row (the document's own)."""
+    cells = {(row.get("stage"), row.get("age_bin")): row for row in doc["rows"]}
+    by_stage = {row.get("stage"): row for row in doc["stage_totals"]}
+    bins: list[str] = doc["age_bins"]
+    columns = {b: {"deals": 0, "amount": 0.0} for b in bins}
+    for row in doc["rows"]:
+        if row.get("age_bin") in columns:
+            columns[row["age_bin"]]["deals"] += int(row.get("deals") or 0)
+            columns[row["age_bin"]]["amount"] += float(row.get("amount") or 0.0)
+    return {
+        "bins": bins,
+        "stages": [
+            {"stage": stage, "cells": [cells.get((stage, b)) for b in bins], "total": by_stage[stage]}
+            for stage in doc["stage_order"]
+        ],
+        "columns": [columns[b] for b in bins],
+        "total": doc["total"],
+        "order_from": doc["stage_order_from"],
+        "unknown_open_deals": doc.get("unknown_open_deals") or 0,
+    }
 
 
 def _table_rows(doc: dict[str, Any], q: FunnelQuestion, back: str) -> list[dict[str, Any]]:
@@ -582,7 +602,12 @@ def funnel_page(
         context["velocity_error"] = explain(exc)[1]
         velocity_q = None
     back = form.query_string()
+    try:
+        pipeline = pipeline_view(state.answer(PipelineQuestion.parse(as_of=form.as_of or None)))
+    except TandemError as exc:
+        pipeline = {"error": explain(exc)[1]}
     context.update(
+        pipeline=pipeline,
         doc=doc,
         question=q,
         rows=_table_rows(doc, q, back),

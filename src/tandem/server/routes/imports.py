@@ -23,20 +23,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive
 
 from tandem.accounts import Permission, Principal
 from tandem.errors import ImportValidationError, TandemError
-from tandem.questions import ImportsQuestion
+from tandem.questions import ImportsQuestion, StatusQuestion
 from tandem.questions.admin import MAX_IMPORTS
 from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import render
-from tandem.server.refusals import INVALID
+from tandem.server.refusals import INVALID, MAX_ID, explain
 from tandem.server.state import ServerState
 from tandem.warehouse.importer import ImportResult
 from tandem.warehouse.mapping import list_presets
+from tandem.warehouse.mapping_checks import lenient as lenient_mapping
 from tandem.warehouse.schema import TABLES
+from tandem.warehouse.undo import UndoResult, undo_import
 
 #: The largest data file an upload may carry (streamed to disk, never held in memory).
 MAX_UPLOAD_BYTES = 1024**3
@@ -216,6 +219,12 @@ def _summary(result: ImportResult) -> dict[str, Any]:
         "filtered": result.filtered,
         "created_leads": result.created_leads,
         "new_attributes": result.new_attributes,
+        "missing_columns": result.missing_columns,
+        "notes": result.notes(),
+        "derived": result.derived,
+        "left_out": result.left_out,
+        "unknown_leads": result.unknown_leads,
+        "note": result.note,
     }
 
 
@@ -246,6 +255,7 @@ def import_upload(
     mapping: str = "",
     mapping_file: UploadFile | None = None,
     skip_invalid: bool = False,
+    lenient: bool = False,
 ) -> Imported:
     """Save the upload under its own name in a fresh folder, import it as `principal`, then delete the folder.
 
@@ -259,9 +269,14 @@ def import_upload(
         folder = Path(temporary)
         name = safe_file_name(file.filename, DATA_SUFFIXES, "file")
         data = _save(file, folder / name, MAX_UPLOAD_BYTES, _too_large_message())
-        chosen = _chosen_mapping(mapping.strip(), mapping_file, folder)
+        chosen: Any = _chosen_mapping(mapping.strip(), mapping_file, folder)
+        if lenient:  # a file missing most of the columns its mapping expects, imported on purpose
+            try:
+                chosen = lenient_mapping(chosen)
+            except TandemError as exc:
+                raise UploadRefused(_without_folder(str(exc), folder)) from None
         try:
-            with state.warehouse_lock:
+            with state.using_warehouse():
                 try:
                     results = state.workspace.import_files(
                         kind, [data], mapping=chosen, skip_invalid=skip_invalid, actor=principal.username
@@ -310,6 +325,8 @@ def _imports_page(request: Request, status_code: int = 200, **context: Any) -> H
         status_code,
         title="Imports",
         history=_history(state, HISTORY_SHOWN)["imports"],
+        # What the funnel can and cannot show yet (`tandem.questions.status.funnel_findings`), as `tandem status`.
+        findings=state.answer(StatusQuestion())["findings"],
         can_import=principal.may(Permission.IMPORT),
         tables=list(TABLES),
         presets=list_presets(),
@@ -333,8 +350,9 @@ def upload_from_page(
     mapping: Annotated[str, Form(max_length=200)] = "",
     mapping_file: Annotated[UploadFile | None, File()] = None,
     skip_invalid: Annotated[bool, Form()] = False,
+    lenient: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    chosen = {"kind": kind, "mapping": mapping, "skip_invalid": skip_invalid}
+    chosen = {"kind": kind, "mapping": mapping, "skip_invalid": skip_invalid, "lenient": lenient}
     try:
         done = import_upload(
             request.app.state.tandem,
@@ -344,6 +362,7 @@ def upload_from_page(
             mapping=mapping,
             mapping_file=mapping_file,
             skip_invalid=skip_invalid,
+            lenient=lenient,
         )
     except ImportValidationError as exc:
         return _imports_page(request, 422, chosen=chosen, problems=_problems(exc))
@@ -408,6 +427,10 @@ def api_import(
     skip_invalid: Annotated[
         bool, Form(description="Import the valid rows; the first rejected ones come back with their reasons.")
     ] = False,
+    lenient: Annotated[
+        bool,
+        Form(description="Import a file that lacks most of the columns its mapping expects (refused otherwise)."),
+    ] = False,
 ) -> dict[str, Any] | JSONResponse:
     """Import one file into a canonical table: validated, atomic, idempotent, as `tandem import`.
 
@@ -422,9 +445,81 @@ def api_import(
             mapping=mapping,
             mapping_file=mapping_file,
             skip_invalid=skip_invalid,
+            lenient=lenient,
         )
     except ImportValidationError as exc:
         return JSONResponse(_problems(exc), status_code=422)
     except UploadRefused as exc:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
     return {"imports": done.imports, "rejected_rows": done.rejected_rows}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Undo (tandem.warehouse.undo): a confirmation page, the undo itself, and the REST endpoint
+# ---------------------------------------------------------------------------------------------------------------
+ImportNumber = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The import's number (see GET /api/imports).")]
+
+
+def undo_as(state: ServerState, principal: Principal, import_id: int, *, dry_run: bool = False) -> UndoResult:
+    """Undo import `import_id` as `principal` (audited), or with `dry_run` say what it would do; the server's
+    cached results are recomputed after a real undo. Raises `NotFoundError` or `ConflictError` with the reason."""
+    with state.using_warehouse() as workspace:
+        try:
+            return undo_import(
+                workspace.warehouse, import_id, actor=principal.username, record=workspace.record, dry_run=dry_run
+            )
+        finally:
+            if not dry_run:
+                state.data_changed()
+
+
+@router.get(
+    "/imports/{import_id}/undo",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.IMPORT),
+    include_in_schema=False,
+)
+def undo_page(request: Request, import_id: ImportNumber) -> HTMLResponse:
+    """What undoing the import would remove and put back, with the button that does it (or why it cannot be)."""
+    try:
+        preview = undo_as(request.app.state.tandem, principal_of(request), import_id, dry_run=True)
+    except TandemError as exc:
+        status, detail = explain(exc)
+        return _imports_page(request, status, error=detail)
+    return render(request, "import_undo.html", title=f"Undo import {import_id}", preview=preview, tables=list(TABLES))
+
+
+@router.post(
+    "/imports/{import_id}/undo",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.IMPORT),
+    include_in_schema=False,
+)
+def undo_from_page(request: Request, import_id: ImportNumber) -> HTMLResponse:
+    try:
+        done = undo_as(request.app.state.tandem, principal_of(request), import_id)
+    except TandemError as exc:
+        status, detail = explain(exc)
+        return _imports_page(request, status, error=detail)
+    return _imports_page(request, message=done.summary() + ".")
+
+
+@router.post(
+    "/api/imports/{import_id}/undo",
+    openapi_extra=access(Permission.IMPORT),
+    tags=["imports"],
+    responses={
+        404: {"description": "No import of this number."},
+        409: {"description": "Already undone, itself an undo, or later imports depend on it (the detail names them)."},
+    },
+)
+def api_undo(
+    request: Request,
+    import_id: ImportNumber,
+    dry_run: Annotated[bool, Query(description="Say what the undo would do; change nothing.")] = False,
+) -> dict[str, Any]:
+    """Undo an import, as `tandem imports undo N`: the rows it added are removed and the rows it replaced put back,
+    in one transaction, audited and logged as a new import. Answers ``{"undo": {import_id, undo_id, table, file,
+    sha256, removed: {table: rows}, restored: {table: rows}, dry_run}}``."""
+    done = undo_as(request.app.state.tandem, principal_of(request), import_id, dry_run=dry_run)
+    return {"undo": done.as_dict()}

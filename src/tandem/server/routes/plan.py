@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
 from tandem.errors import TandemError
-from tandem.periods import CalendarPeriod, current_quarter
+from tandem.periods import CalendarPeriod, current_quarter, parse_period
 from tandem.plan.calculator import missing_goal
 from tandem.plan.pacing import verdict_of
 from tandem.questions.plan import GoalQuestion, PacingQuestion, WaterfallQuestion
@@ -329,11 +329,58 @@ def page_view(document: dict[str, Any]) -> dict[str, Any]:
     return {"stages": stages, "grid": grid, "steps": steps, "count": _count}
 
 
+#: The goal form's period choices: years and quarters from last year to two years ahead (any other is typed).
+GOAL_YEARS_BACK, GOAL_YEARS_AHEAD = 1, 2
+
+
+def goal_periods(today: date) -> list[CalendarPeriod]:
+    """The periods the goal form offers: each year from last year to two years ahead, then its quarters."""
+    offered: list[CalendarPeriod] = []
+    for year in range(today.year - GOAL_YEARS_BACK, today.year + GOAL_YEARS_AHEAD + 1):
+        whole = parse_period(str(year))
+        offered += [whole, *whole.children]
+    return offered
+
+
+def goal_form(request: Request, state: ServerState, chosen: CalendarPeriod | None) -> dict[str, Any] | None:
+    """What the Plan page's goal form shows, for those who may set goals (`Permission.GOALS`), else None: what was
+    posted and refused (with why), or the chosen period's own goal to edit, or an empty form for that period."""
+    if not request.state.principal.may(Permission.GOALS):
+        return None
+    today = datetime.now(UTC).date()
+    offered = [p.label for p in goal_periods(today)]
+    posted: dict[str, str] | None = getattr(request.state, "goal_form", None)
+    if posted is not None:
+        return {**posted, "periods": offered, "editing": False}
+    period = chosen or current_quarter(today)
+    existing = state.workspace.goals.get(period)
+    form: dict[str, Any] = {
+        "period": period.label,
+        "amount": "",
+        "marketing_share": "",
+        "note": "",
+        "dimension": "",
+        "value": "",
+    }
+    form.update(error="", periods=offered, editing=existing is not None)
+    if existing is not None:
+        form.update(
+            amount=f"{existing.amount:f}".rstrip("0").rstrip("."),
+            marketing_share="" if existing.marketing_share is None else f"{existing.marketing_share:g}",
+            note=existing.note,
+        )
+    if period.label not in offered:
+        form["periods"] = [period.label, *offered]
+    return form
+
+
 def _lines(values: list[str] | None) -> str:
     return "\n".join(line.strip() for value in values or [] for line in value.splitlines() if line.strip())
 
 
 PageText = Annotated[str | None, Query(max_length=100)]
+#: The notice after a change made on the page, chosen by the `done` query parameter (never user text).
+DONE = ("goal",)
 PageLines = Annotated[list[str] | None, Query()]
 
 
@@ -351,6 +398,7 @@ def plan_page(
     horizon: PageText = None,
     where: PageLines = None,
     seed: PageText = None,
+    done: PageText = None,
 ) -> HTMLResponse:
     state = _state(request)
     form = PlanForm(
@@ -382,11 +430,13 @@ def plan_page(
         "pacing": None,
         "forecast": None,
         "verdict": None,
+        "goal_form": goal_form(request, state, None),
+        "done": done if done in DONE else "",
     }
     try:
         question = form.question()
         chosen = question.calendar_period()
-        context.update(period=chosen, goal=goal_document(state, chosen))
+        context.update(period=chosen, goal=goal_document(state, chosen), goal_form=goal_form(request, state, chosen))
         if question.revenue is None and (why := missing_goal(state.workspace.goals.all(), chosen)):
             context["no_goal"] = why
             return render(request, "plan.html", **context)

@@ -32,6 +32,7 @@ scenarios compared): the forms here re-render the Plan page through its own rout
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -47,6 +48,7 @@ from tandem.periods import CalendarPeriod, next_quarter, parse_period
 from tandem.plan.proposals import (
     MAX_COMMENT_CHARS,
     Action,
+    InvalidPlanError,
     PlanFileError,
     PlanVersionInfo,
     allowed_actions,
@@ -189,7 +191,7 @@ def _summary(exc: PlanFileError) -> str:
 
 # --- changing -----------------------------------------------------------------------------------------------------
 def _propose(state: ServerState, principal: Principal, text: str, note: str) -> PlanVersionInfo:
-    with state.warehouse_lock:  # the sufficiency check runs the plan forward on the warehouse's history
+    with state.using_warehouse():  # the sufficiency check runs the plan forward on the warehouse's history
         return state.workspace.plans.propose(principal, text, note=note)
 
 
@@ -382,15 +384,10 @@ DONE = ("proposed", "reviewed", "accepted", "sent_back", "rejected")
 EXAMPLE_PROGRAMS = 12
 
 
-def _yaml_text(text: str) -> str:
-    """A channel's name as a YAML scalar: plain when that reads back the same, else double-quoted (JSON)."""
-    return text if re.fullmatch(r"[A-Za-z][A-Za-z0-9_ .-]*", text) and text.strip() == text else json.dumps(text)
-
-
-def _example(state: ServerState, period: CalendarPeriod, doc: dict[str, Any] | None) -> str:
-    """A plan for `period` to start from: a program for each priced channel, with the budget the reverse waterfall
+def _example_programs(state: ServerState, period: CalendarPeriod, doc: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Programs for `period` to start from: one for each priced channel, with the budget the reverse waterfall
     gives it (`doc`, the Plan page's), from the first month the leads are needed (not before this month) to the
-    period's end."""
+    period's end. Each program's values as the plan file writes them."""
     budgets = {row["channel"]: row.get("budget") for row in (doc or {}).get("budget", [])}
     try:
         from tandem.plan.history import channel_costs
@@ -411,27 +408,69 @@ def _example(state: ServerState, period: CalendarPeriod, doc: dict[str, Any] | N
         start = max(min(needed, default=period.start), this_month) if needed else period.start
         start = min(start, period.start)
     last = period.end - timedelta(days=1)
-    lines = [f"period: {period.label}", f"note: {period.label} demand plan", "programs:"]
-    for cost in priced:
-        budget = budgets.get(cost["channel"]) or 10_000
-        lines += [
-            f"  - name: {_yaml_text(cost['channel'].replace('_', ' ').capitalize())}",
-            f"    channel: {_yaml_text(cost['channel'])}",
-            f"    budget: {max(1, round(budget / 1000))}k",
-            f"    start: {start}",
-            f"    end: {last}",
-        ]
+    programs = [
+        {
+            "name": cost["channel"].replace("_", " ").capitalize(),
+            "channel": cost["channel"],
+            "budget": f"{max(1, round((budgets.get(cost['channel']) or 10_000) / 1000))}k",
+            "start": str(start),
+            "end": str(last),
+        }
+        for cost in priced
+    ]
     if not priced:
         channel = next((c["channel"] for c in costs if c["channel"] != "(none)"), "webinar")
-        lines += [
-            f"  - name: {_yaml_text(channel.replace('_', ' ').capitalize())}",
-            f"    channel: {_yaml_text(channel)}",
-            "    budget: 0",
-            f"    start: {start}",
-            f"    end: {last}",
-            "    volume: 500",
-        ]
-    return "\n".join(lines) + "\n"
+        programs.append(
+            {
+                "name": channel.replace("_", " ").capitalize(),
+                "channel": channel,
+                "budget": "0",
+                "start": str(start),
+                "end": str(last),
+                "volume": "500",
+            }
+        )
+    return programs
+
+
+def _example(state: ServerState, period: CalendarPeriod, doc: dict[str, Any] | None) -> str:
+    """A plan file for `period` to start from (`_example_programs`)."""
+    return plan_text(period.label, f"{period.label} demand plan", _example_programs(state, period, doc))[0]
+
+
+def _scalar(text: str) -> str:
+    """A value as a YAML scalar: plain when that reads back as the same text, else double-quoted (JSON)."""
+    plain = (
+        re.fullmatch(r"[A-Za-z0-9$][A-Za-z0-9_ .,$-]*", text) is not None
+        and text.strip() == text
+        and text.lower() not in ("null", "true", "false", "yes", "no", "on", "off")
+    )
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+#: The plan file's keys of a program, in the order the plan table writes them.
+TABLE_KEYS = ("name", "channel", "budget", "start", "end", "volume")
+
+
+def plan_text(period: str, note: str, programs: list[dict[str, str]]) -> tuple[str, dict[int, tuple[int, str]]]:
+    """The plan file of `programs` (each a program's values as written, keys in `TABLE_KEYS` order), and where
+    each program's values landed: {line: (program's number from 1, key)}, so a problem found on a line of the file
+    can be told as the table's row and column."""
+    lines = [f"period: {_scalar(period)}"]
+    if note.strip():
+        lines.append(f"note: {_scalar(note.strip())}")
+    lines.append("programs:")
+    where: dict[int, tuple[int, str]] = {}
+    for number, program in enumerate(programs, start=1):
+        first = True
+        for key in TABLE_KEYS:
+            value = program.get(key, "")
+            if not value:
+                continue
+            lines.append(f"{'  - ' if first else '    '}{key}: {_scalar(value)}")
+            where[len(lines)] = (number, key)
+            first = False
+    return "\n".join(lines) + "\n", where
 
 
 SCENARIOS_EXAMPLE = """\
@@ -469,13 +508,20 @@ def plans_section(request: Request, period: CalendarPeriod | None, doc: dict[str
         for p in sorted(plans, key=lambda p: str(p["period"]), reverse=True)
     ]
     can_propose = Action.PROPOSE in allowed_actions(principal)
+    examples = _example_programs(state, chosen, doc) if can_propose else []
+    default_note = f"{chosen.label} demand plan"
     return {
         "plans": rows,
         "can_propose": can_propose,
-        "draft": posted.get("draft") or {"document": _example(state, chosen, doc) if can_propose else "", "note": ""},
+        "draft": posted.get("draft")
+        or {"document": plan_text(chosen.label, default_note, examples)[0] if can_propose else "", "note": ""},
         "problems": posted.get("problems"),
         "error": posted.get("error"),
         "max_document": MAX_DOCUMENT_CHARS,
+        "table": posted.get("table")
+        or {"period": chosen.label, "note": default_note, "rows": [_row_of(p) for p in examples] or [_blank_row()]},
+        "table_problems": posted.get("table_problems") or [],
+        "channels": sorted({p["channel"] for p in examples}),
     }
 
 
@@ -487,7 +533,10 @@ def scenarios_section(request: Request) -> dict[str, Any]:
     stages = state.workspace.stages
     step = f"{stages[1]}:{stages[2]}" if len(stages) > 2 else f"{stages[0]}:{stages[-1]}"
     compared = posted.get("scenarios")
+    blank = {"name": "", "rate_step": step, "rate_change": "", "lag_step": "", "lag_shift": "", "deal_size_change": ""}
     return {
+        "form": posted["scenario_form"] if any(posted.get("scenario_form", {}).values()) else {**blank, "budget": ""},
+        "steps": [f"{a}:{b}" for a, b in itertools.pairwise(stages)],
         "text": posted.get("scenarios_text") or SCENARIOS_EXAMPLE.format(step=step),
         "compared": compared,
         "stages": stages if compared is None else [s["stage"] for s in compared["scenarios"][0]["stages"]],
@@ -544,6 +593,177 @@ def propose_from_page(
     return RedirectResponse(f"/plan/proposals/{proposed.plan_id}?done=proposed", status_code=303)
 
 
+# --- the plan table: a program a row, written as the plan file ---------------------------------------------------
+#: The plan table's columns: the form's field of each, and what a problem with it is called on the page.
+ROW_FIELDS = ("name", "channel", "month", "through", "budget", "volume")
+COLUMN_LABELS = {"start": "month", "end": "through", "volume": "expected leads"}
+MAX_ROWS = 200
+
+
+def _blank_row() -> dict[str, str]:
+    return dict.fromkeys(ROW_FIELDS, "")
+
+
+def _row_of(program: dict[str, str]) -> dict[str, str]:
+    """A program of the plan file as a row of the table (its months from its first and last days)."""
+    month, through = program["start"][:7], program["end"][:7]
+    return {
+        "name": program.get("name", ""),
+        "channel": program.get("channel", ""),
+        "month": month,
+        "through": "" if through == month else through,
+        "budget": program.get("budget", ""),
+        "volume": program.get("volume", ""),
+    }
+
+
+def _month(text: str, row: int, column: str) -> CalendarPeriod:
+    """A row's month as typed (2027-01), or why not, naming the row and column."""
+    try:
+        month = parse_period(text.strip())
+    except TandemError as exc:
+        raise InvalidPlanError(f"row {row}, {column}: {exc}") from None
+    if month.kind != "month":
+        raise InvalidPlanError(
+            f"row {row}, {column}: {text.strip()!r} is not a month; give one as YYYY-MM, e.g. 2027-01"
+        )
+    return month
+
+
+def _program_of(row: dict[str, str], number: int) -> dict[str, str]:
+    """The plan file's program for a row of the table: its months as first and last days; the name, if none is
+    given, the channel and the month (Webinar Jan 2027)."""
+    channel = row["channel"].strip()
+    month_text = row["month"].strip()
+    if not month_text:
+        raise InvalidPlanError(f"row {number}, month: give the month the program runs in, as YYYY-MM, e.g. 2027-01")
+    first = _month(month_text, number, "month")
+    last = _month(row["through"], number, "through") if row["through"].strip() else first
+    span = first.start.strftime("%b %Y") + ("" if last == first else " to " + last.start.strftime("%b %Y"))
+    name = row["name"].strip() or f"{channel.replace('_', ' ').capitalize() or 'Program'} {span}"
+    return {
+        "name": name,
+        "channel": channel,
+        "budget": row["budget"].strip(),
+        "start": str(first.start),
+        "end": str(last.end - timedelta(days=1)),
+        "volume": row["volume"].strip().replace(",", ""),
+    }
+
+
+def table_problems(exc: PlanFileError, where: dict[int, tuple[int, str]]) -> list[str]:
+    """Each problem of the plan the table wrote, told by the table's row and column (one line each)."""
+    told = []
+    for issue in exc.issues:
+        row, key = where.get(issue.line or 0, (0, ""))
+        hint = f" ({issue.expected})" if issue.expected else ""
+        if row and key != "name":
+            told.append(f"row {row}, {COLUMN_LABELS.get(key, key)}: {issue.problem}{hint}")
+        elif row:
+            told.append(f"row {row}: {issue.problem}{hint}")
+        elif issue.line == 1:
+            told.append(f"period: {issue.problem}{hint}")
+        else:
+            told.append(f"{issue.problem}{hint}")
+    return told
+
+
+def plan_from_table(period: str, note: str, rows: list[dict[str, str]]) -> tuple[str, dict[int, tuple[int, str]]]:
+    """The plan file the table describes (blank rows left out), as `plan_text` writes it."""
+    kept = [(n, r) for n, r in enumerate(rows, start=1) if any(v.strip() for v in r.values())]
+    if not kept:
+        raise InvalidPlanError("the table has no programs: fill in a row (channel, month, budget)")
+    programs = [_program_of(row, number) for number, row in kept]
+    text, where = plan_text(period.strip(), note, programs)
+    numbers = [number for number, _ in kept]  # a problem names the row as the table shows it, blank rows counted
+    return text, {line: (numbers[index - 1], key) for line, (index, key) in where.items()}
+
+
+TableColumn = Annotated[list[str], Form(max_length=MAX_TEXT_CHARS)]
+
+
+@router.post(
+    "/plan/proposals/table",
+    response_class=HTMLResponse,
+    openapi_extra=access(Permission.PROPOSE),
+    include_in_schema=False,
+)
+def propose_from_table(
+    request: Request,
+    period: Annotated[str, Form(max_length=32)] = "",
+    note: Annotated[str, Form(max_length=MAX_TEXT_CHARS)] = "",
+    name: TableColumn = [],  # noqa: B006 - FastAPI copies the default
+    channel: TableColumn = [],  # noqa: B006
+    month: TableColumn = [],  # noqa: B006
+    through: TableColumn = [],  # noqa: B006
+    budget: TableColumn = [],  # noqa: B006
+    volume: TableColumn = [],  # noqa: B006
+    add_row: Annotated[str, Form(max_length=8)] = "",
+    remove_row: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """The Plan page's plan table: a program a row (channel, month, budget, expected leads), written as the plan
+    file the YAML editor takes and proposed through the same `Plans.propose`. "Add a row" and "Remove" come back
+    here too (the page works without JavaScript): the table again, one row more or less, nothing proposed."""
+    columns = (name, channel, month, through, budget, volume)
+    count = min(max((len(c) for c in columns), default=0), MAX_ROWS)
+    rows = [
+        {f: (c[i] if i < len(c) else "").replace("\x00", "") for f, c in zip(ROW_FIELDS, columns, strict=True)}
+        for i in range(count)
+    ]
+    text_note = note.replace("\x00", "")
+    table: dict[str, Any] = {"period": period, "note": text_note, "rows": rows}
+    shown = _period_named(f"period: {period}")
+    if add_row:
+        rows.append(_blank_row())
+        return _plan_page_again(request, 200, shown, "", table=table)
+    if remove_row.isdigit() and 1 <= int(remove_row) <= len(rows):
+        del rows[int(remove_row) - 1]
+        table["rows"] = rows or [_blank_row()]
+        return _plan_page_again(request, 200, shown, "", table=table)
+    where: dict[int, tuple[int, str]] = {}
+    try:
+        text, where = plan_from_table(period, text_note, rows)
+        proposed = _propose(_state(request), principal_of(request), text, text_note)
+    except PlanFileError as exc:
+        return _plan_page_again(request, 422, shown, "", table=table, table_problems=table_problems(exc, where))
+    except TandemError as exc:
+        status, why = explain(exc)
+        return _plan_page_again(request, status, shown, "", table=table, table_problems=[why])
+    return RedirectResponse(f"/plan/proposals/{proposed.plan_id}?done=proposed", status_code=303)
+
+
+# --- the scenario form: one what-if, written as the scenarios file ------------------------------------------------
+ScenarioField = Annotated[str, Query(max_length=200)]
+
+
+def _percent(text: str) -> str:
+    """A relative change as typed (20, +20, -5%, 20%) as the scenarios file writes it (+20%, -5%)."""
+    signed = text if text.startswith(("+", "-")) else f"+{text}"
+    return signed if signed.endswith("%") else f"{signed}%"
+
+
+def scenario_text(fields: dict[str, str]) -> str:
+    """The scenarios file of the one scenario the Plan page's small form describes: its name and, for each input
+    filled in, the key it sets (rate_changes, lag_shifts, deal_size_change, budget). The file is then read by
+    `load_scenarios` like any other, whose refusals name the key at fault."""
+    if not fields["name"]:
+        raise ConfigError("scenario name: give the scenario a name, e.g. better qualification")
+    lines = ["scenarios:", f"  - name: {json.dumps(fields['name'], ensure_ascii=False)}"]
+    for key, step, change, write in (
+        ("rate_changes", fields["rate_step"], fields["rate_change"], _percent),
+        ("lag_shifts", fields["lag_step"], fields["lag_shift"], lambda days: days),
+    ):
+        if change:
+            if not step:
+                raise ConfigError(f"{key}: choose the step the change is for, e.g. mql:sql")
+            lines += [f"    {key}:", f"      - {json.dumps(f'{step}={write(change)}', ensure_ascii=False)}"]
+    if fields["deal_size_change"]:
+        lines.append(f"    deal_size_change: {json.dumps(_percent(fields['deal_size_change']), ensure_ascii=False)}")
+    if fields["budget"]:
+        lines.append(f"    budget: {json.dumps(fields['budget'], ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
 @router.get(
     "/plan/scenarios", response_class=HTMLResponse, openapi_extra=access(Permission.READ), include_in_schema=False
 )
@@ -552,18 +772,42 @@ def scenarios_page(
     document: Annotated[str, Query(max_length=MAX_SCENARIOS_CHARS)] = "",
     period: Annotated[str, Query(max_length=32)] = "",
     revenue: Annotated[str, Query(max_length=64)] = "",
+    name: ScenarioField = "",
+    rate_step: ScenarioField = "",
+    rate_change: ScenarioField = "",
+    lag_step: ScenarioField = "",
+    lag_shift: ScenarioField = "",
+    deal_size_change: ScenarioField = "",
+    budget: ScenarioField = "",
 ) -> Response:
-    """The Plan page for the period and revenue, with the scenarios compared (or why they cannot be)."""
+    """The Plan page for the period and revenue, with the scenarios compared (or why they cannot be): those of the
+    YAML (`document`), or the one the small form describes (`name` and what it changes), written as that YAML."""
+    fields = {
+        "name": name,
+        "rate_step": rate_step,
+        "rate_change": rate_change,
+        "lag_step": lag_step,
+        "lag_shift": lag_shift,
+        "deal_size_change": deal_size_change,
+        "budget": budget,
+    }
+    fields = {k: v.replace("\x00", "").strip() for k, v in fields.items()}
     text = document.replace("\r\n", "\n").replace("\x00", "")
     try:
+        if any(fields.values()):
+            text = scenario_text(fields)
         if not text.strip():
             raise ConfigError("write the scenarios into the text box: `scenarios:` and a list of what-ifs")
         question = ScenariosQuestion.parse(document=text, period=period or None, revenue=revenue or None)
         compared = _state(request).answer(question)
     except TandemError as exc:
         status, why = explain(exc)
-        return _plan_page_again(request, status, period, revenue, scenarios_text=text, scenarios_error=why)
-    return _plan_page_again(request, 200, period, revenue, scenarios_text=text, scenarios=compared)
+        return _plan_page_again(
+            request, status, period, revenue, scenarios_text=text, scenarios_error=why, scenario_form=fields
+        )
+    return _plan_page_again(
+        request, 200, period, revenue, scenarios_text=text, scenarios=compared, scenario_form=fields
+    )
 
 
 def _shortfalls(sufficiency: dict[str, Any] | None, today: date | None = None) -> list[dict[str, Any]]:
