@@ -2,8 +2,9 @@
 it (`tandem.questions.next_steps`), for the page to render (templates/next_steps.html, shown by the layout).
 
 The layout (base.html) asks `guide` (a template global, ``first_run``) on every page and shows the panel while a
-step is left; the Overview also lists every step, those done ticked, and shows the panel instead of its empty
-figures while there are no leads. The server caches the status document, so a page pays for it once per import.
+step is left (the leaders' last steps, a goal and a plan, only on the Overview and the Plan pages); the Overview
+also lists every step, those done ticked, and shows the panel instead of its empty figures while there are no
+leads. The server caches the status document, so a page pays for it once per import.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from tandem.server.pages import environment
 
 __all__ = ["guide"]
 
+#: Steps left to the leaders once the data is in. A workspace may run for months without an accepted plan: these
+#: are shown on the Overview and the Plan pages, not as a banner over every page.
+LEADERS_STEPS = frozenset({"goal", "plan"})
+
+
+def _is_planning_page(path: str) -> bool:
+    return path == "/" or path == "/plan" or path.startswith("/plan/")
+
 
 def guide(request: Request) -> dict[str, Any] | None:
     """The next step and the steps after it for the person asking; None when every step is done, or when they
@@ -33,6 +42,8 @@ def guide(request: Request) -> dict[str, Any] | None:
     waiting = [step for step in document["steps"] if not step["done"]]
     if not waiting:
         return None
+    if waiting[0]["step"] in LEADERS_STEPS and not _is_planning_page(request.url.path):
+        return None  # the data is in: a goal and a plan are the leaders' to agree, shown where they are made
     return {
         "next": waiting[0],
         "then": waiting[1:],
