@@ -240,7 +240,9 @@ def import_files(
             staged.append((plan, result, typed))
             all_issues.extend(issues)
             by_problem.update(counts)
-            derived = _stage_derived(staging, warehouse, path, mapping, index, stages, max_line_bytes, errors_shown)
+            derived = _stage_derived(
+                staging, warehouse, path, mapping, index, stages, max_line_bytes, errors_shown, result.sha256
+            )
             for plan, result, typed, issues, counts in derived:
                 staged.append((plan, result, typed))
                 all_issues.extend(issues)
@@ -306,9 +308,10 @@ def _stage_derived(
     stages: Sequence[str],
     max_line_bytes: int,
     errors_shown: int,
+    sha256: str,
 ) -> Iterator[tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]]:
     """Stage the derived tables of one file (`Mapping.derived`): each that applies, i.e. whose columns the file
-    has, unless it is the fallback of one that applied."""
+    has, unless it is the fallback of one that applied. `sha256` is the file's, hashed once for the import."""
     from tandem.warehouse.schema import table as table_spec
 
     applied: set[str] = set()
@@ -328,6 +331,7 @@ def _stage_derived(
                 max_line_bytes,
                 errors_shown,
                 derived=True,
+                sha256=sha256,
             )
         except _NotApplicable:
             for suffix in ("_raw", "_raw_skipped"):
@@ -822,6 +826,7 @@ def _stage_file(
     errors_shown: int,
     *,
     derived: bool = False,
+    sha256: str | None = None,
 ) -> tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]:
     """Read, map, type and validate one file into a staging table; return its first issues and counts by kind.
 
@@ -829,7 +834,7 @@ def _stage_file(
     (`_Rule.leave_out`) are removed and counted instead of rejected.
     """
     plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path), derived=derived)
-    result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=_sha256(path))
+    result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=sha256 or _sha256(path))
     typed = f"__tandem_stage_{index}"
     raw = f"{typed}_raw"
     for stale in (typed, raw):
