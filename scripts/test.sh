@@ -12,4 +12,4 @@ export TANDEM_TEST_POSTGRES_URL=${TANDEM_TEST_POSTGRES_URL:-postgresql://postgre
 "$BIN/mypy"
 "$BIN/lint-imports"
 bash scripts/install-chromium.sh
-"$BIN/python" -m pytest -n 2 "$@"
+"$BIN/python" -m pytest -n 2 --durations=25 "$@"

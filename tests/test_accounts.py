@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tandem.accounts import AccountError, Accounts, Permission, Role, SignInRefused
-from tandem.store.models import ApiToken, AuditEntry, User, WebSession
+from tandem.store.models import ApiToken, AuditEntry, LoginThrottle, User, WebSession
 from tandem.workspace import Workspace
 
 PASSWORD = "correct horse battery"
@@ -130,10 +130,13 @@ def test_a_locked_account_opens_again_when_the_lockout_time_has_passed(workspace
             accounts.authenticate("maria", "not the password")
     with pytest.raises(SignInRefused, match="locked"):
         accounts.authenticate("maria", PASSWORD)
-    # The lockout ends by the clock: move its end into the past instead of waiting.
+    # The lockout ends by the clock: move its end into the past instead of waiting (the block is the address's
+    # counter; the user's locked_until mirrors it for the users list).
+    past = now() - timedelta(seconds=1)
     workspace.store.write(
-        lambda s: s.execute(
-            update(User).where(User.username == "maria").values(locked_until=now() - timedelta(seconds=1))
+        lambda s: (
+            s.execute(update(LoginThrottle).where(LoginThrottle.username == "maria").values(blocked_until=past)),
+            s.execute(update(User).where(User.username == "maria").values(locked_until=past)),
         )
     )
     assert not accounts.user("maria").locked
@@ -199,7 +202,7 @@ def test_a_disabled_users_sessions_and_tokens_stop_working(workspace: Workspace)
     with pytest.raises(AccountError, match="disabled"):
         accounts.create_token("admin", "maria", "another")
     accounts.update_user("admin", "maria", disabled=False)
-    assert accounts.token_principal(secret) is not None, "enabled again, an unrevoked token works again"
+    assert accounts.token_principal(secret) is None, "enabled again, a token from before the disable stays dead"
     assert accounts.session_principal(cookie) is None, "sessions ended for good"
     assert accounts.authenticate("maria", PASSWORD).username == "maria"
 

@@ -282,7 +282,7 @@ def test_upgrading_an_older_workspace_gives_its_versions_their_document(tmp_path
     tandem.init_workspace(tmp_path / "ws", stages=["visitor", "lead", "customer"]).close()
     with tandem.open_workspace(tmp_path / "ws", check_schema=False) as ws:
         command.downgrade(ws.store._alembic_config(), "0002")
-        assert ws.upgrade() == ["application database: 0002 -> 0006"]
+        assert ws.upgrade() == ["application database: 0002 -> 0007"]
         current = ws.definitions.current()
     assert current.definitions.stage_names == ["visitor", "lead", "customer"]
     assert [stage.side for stage in current.definitions.stages] == ["marketing", "sales", "sales"]

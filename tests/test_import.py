@@ -481,7 +481,7 @@ def test_malformed_rows_are_reported_with_their_true_line(workspace: Workspace, 
 def test_an_unbalanced_quote_that_defeats_detection_is_explained(workspace: Workspace, tmp_path: Path) -> None:
     path = write(tmp_path / "q.csv", 'lead_id,created_at\nL1,2026-01-02\n"L5,2026-01-05\nL4,2026-01-05\n')
     error = fails(workspace, "leads", path)
-    assert "q.csv: the file cannot be read as CSV: its delimiter and quoting could not be detected" in str(error)
+    assert "q.csv, line 3: unbalanced quote: a quoted field opened on this line is never closed" in str(error)
 
 
 def test_spend_by_channel_alone_imports_with_a_null_campaign_and_stays_idempotent(

@@ -300,11 +300,16 @@ def test_outside_the_window_a_loosening_needs_no_override(workspace: Workspace, 
     assert governance.approve(team["sam"], proposal.id).version == 2
 
 
-def test_without_an_effective_date_the_approval_day_counts(workspace: Workspace, team: dict[str, Principal]) -> None:
+def test_without_an_effective_date_the_approval_day_counts(
+    workspace: Workspace, team: dict[str, Principal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The clock is fixed: a run that crosses midnight must not see two different "todays".
+    approval_day = datetime(2026, 12, 21, 23, 59, 59)
+    monkeypatch.setattr("tandem.definitions.governance._now", lambda: approval_day)
     proposal = workspace.definitions.propose(team["mark"], with_mql_rule(workspace, "score >= 40"))
     verdict = workspace.definitions.guard(proposal.id)
-    assert verdict.effective == TODAY
-    assert verdict.window == freeze_window(TODAY, 2)
+    assert verdict.effective == date(2026, 12, 21)
+    assert verdict.window == (date(2026, 12, 18), date(2026, 12, 31))
 
 
 def test_a_tightening_change_in_the_window_needs_no_override(workspace: Workspace, team: dict[str, Principal]) -> None:

@@ -111,7 +111,7 @@ def test_an_outdated_application_database_asks_for_upgrade(tmp_path: Path) -> No
     with pytest.raises(WorkspaceError, match="run `tandem upgrade`"):
         tandem.open_workspace(tmp_path / "ws")
     with tandem.open_workspace(tmp_path / "ws", check_schema=False) as ws:
-        assert ws.upgrade() == ["application database: empty -> 0006"]
+        assert ws.upgrade() == ["application database: empty -> 0007"]
     tandem.open_workspace(tmp_path / "ws").close()
 
 

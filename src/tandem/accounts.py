@@ -15,7 +15,21 @@ that is not declared (see `tandem.server.access`).
 
 Credentials are never stored: passwords as argon2 hashes, browser sessions and API tokens as SHA-256 of a
 256-bit random secret (a fast hash is right for a random secret; argon2 is for what people choose).
-Repeated failed sign-ins lock the account for a while, and one address may only try so often.
+
+Sign-in protection cannot be turned into a lockout of the owner (docs/web-app.md, "Sign-in protection"). Three
+counters (`LoginThrottle`), each changed by one atomic statement, so a burst of concurrent attempts cannot read a
+stale count:
+
+- an *address* may make ``login_rate_limit`` attempts per 5-minute window, whoever it tries;
+- a *client* (an address, or a browser that signed in to the account before and carries its signed device cookie)
+  is blocked from one account after ``login_max_failures`` failures in a row, for ``login_lockout_minutes``, twice
+  as long at each next block, at most ``login_lockout_max_minutes``; other addresses and known browsers still work;
+- the *account* stops taking sign-ins from clients it does not know after ``login_account_limit`` failures in a row
+  from such clients (an attacker rotating addresses), with the same growing, capped delays; its known browsers
+  still sign in, so the owner (the only admin too) is never left with a shell as the only way out.
+
+An admin unlocks an account at any time (Admin page, ``POST /api/users/NAME/unlock``, ``tandem users unlock``), and
+so does its owner from a signed-in session (Account page).
 
 A refusal is an `AccountError` of its kind (`tandem.errors`): a request tandem cannot use (a bad name, role or
 password, a wrong current password) is `AccountInvalid`, a user or token that does not exist `UnknownAccount`, a
@@ -28,6 +42,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,7 +52,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,7 +62,7 @@ from tandem.audit import record
 from tandem.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError, TandemError
 from tandem.roles import Role
 from tandem.store.database import AppStore
-from tandem.store.models import ApiToken, LoginAttempt, User, WebSession
+from tandem.store.models import ApiToken, LoginAttempt, LoginThrottle, User, WebSession
 
 __all__ = [
     "PERMISSION_ROLES",
@@ -54,6 +71,7 @@ __all__ = [
     "AccountError",
     "AccountInvalid",
     "Accounts",
+    "PasswordChange",
     "Permission",
     "Principal",
     "Role",
@@ -68,6 +86,10 @@ _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN_PREFIX = "tdm_"  # noqa: S105 - a marker, not a secret
 RATE_WINDOW = timedelta(minutes=5)
+#: A sign-in counter untouched (and not blocking) this long is dropped: its growing delays start over.
+THROTTLE_MEMORY = timedelta(days=1)
+#: How long a browser's device cookie, set at each successful sign-in, marks it as known to the account.
+DEVICE_DAYS = 90
 DISPLAY_NAME_MAX = 200
 
 
@@ -204,6 +226,17 @@ class TokenInfo:
         return dict(self.__dict__)
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    """What a password change ended besides the password: the user's other sessions, and (if asked) their tokens."""
+
+    sessions_ended: int
+    tokens_revoked: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -334,9 +367,11 @@ class Accounts:
         disabled: bool | None = None,
         display_name: str | None = None,
     ) -> UserInfo:
-        """Change a user's role, leader flag, name, or disable (sessions and tokens stop working) or re-enable.
+        """Change a user's role, leader flag, name, or disable (sessions end, tokens are revoked) or re-enable.
 
         A new role ends the user's sessions and revokes their tokens that carry a role they no longer have.
+        Disabling revokes the user's tokens, so re-enabling them does not bring old tokens back (re-enabling also
+        revokes any a workspace from before this rule kept).
         """
         new_name = _display_name(display_name) if display_name is not None else None
 
@@ -365,7 +400,11 @@ class Accounts:
                 if disabled:
                     s.execute(delete(WebSession).where(WebSession.user_id == user.id))
                 else:
+                    s.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
                     user.failed_logins, user.locked_until = 0, None
+                revoked = _revoke_all(s, user.id)
+                if revoked:
+                    changes["revoked_tokens"] = revoked
             if was_active_admin and not self._active_admins(s):
                 raise AccountConflict(
                     "this would leave the workspace without an active admin; make another admin first"
@@ -399,13 +438,16 @@ class Accounts:
     def set_password(
         self, actor: str, username: str, password: str | None = None, *, must_change: bool | None = None
     ) -> str:
-        """Set (or, without one, generate) a user's password; unlocks the account. Returns the password."""
+        """Set (or, without one, generate) a user's password; unlocks the account, ends its sessions. Returns the
+        password."""
         generated = password is None
         secret = password if password is not None else generate_password()
         self._check_password(secret)
 
         def change(s: Session) -> None:
             user = self._user(s, username)
+            # The counters first, then the user's row: the order sign-in takes their locks in (PostgreSQL).
+            s.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
             user.password_hash = _hasher.hash(secret)
             user.must_change_password = generated if must_change is None else must_change
             user.failed_logins, user.locked_until = 0, None
@@ -415,8 +457,21 @@ class Accounts:
         self.store.write(change)
         return secret
 
-    def change_own_password(self, principal: Principal, current: str, new: str) -> None:
-        """A signed-in user's own change: needs the current password."""
+    def change_own_password(
+        self,
+        principal: Principal,
+        current: str,
+        new: str,
+        *,
+        keep_session: str | None = None,
+        revoke_tokens: bool = False,
+    ) -> PasswordChange:
+        """A signed-in user's own change: needs the current password.
+
+        Ends the user's browser sessions but `keep_session` (the cookie of the one making the change), since
+        whoever knew the old password may have signed in with it; with `revoke_tokens`, revokes their API tokens
+        too. Returns how many of each ended.
+        """
         self._check_password(new)
         if current == new:
             raise AccountInvalid("the new password must differ from the current one")
@@ -425,13 +480,42 @@ class Accounts:
             if not _verify(user.password_hash, current):
                 raise AccountInvalid("the current password is not correct")
 
-        def change(s: Session) -> None:
-            user = self._user(s, principal.username)
-            user.password_hash = _hasher.hash(new)
-            user.must_change_password = False
-            record(s, principal.username, "user.password", user.username, {"own": True})
+        new_hash = _hasher.hash(new)
 
-        self.store.write(change)
+        def change(s: Session) -> PasswordChange:
+            user = self._user(s, principal.username)
+            user.password_hash = new_hash
+            user.must_change_password = False
+            others = delete(WebSession).where(WebSession.user_id == user.id)
+            if keep_session is not None:
+                others = others.where(WebSession.token_hash != _sha256(keep_session))
+            ended = int(getattr(s.execute(others), "rowcount", 0) or 0)
+            revoked = _revoke_all(s, user.id) if revoke_tokens else []
+            details: dict[str, Any] = {"own": True}
+            if ended:
+                details["sessions_ended"] = ended
+            if revoked:
+                details["revoked_tokens"] = revoked
+            record(s, principal.username, "user.password", user.username, details)
+            return PasswordChange(sessions_ended=ended, tokens_revoked=len(revoked))
+
+        return self.store.write(change)
+
+    def unlock(self, actor: str, username: str) -> int:
+        """Lift every sign-in block and failure count on an account (an admin, or its owner signed in).
+
+        Returns how many counters it cleared; the address rate limit is not the account's and stays.
+        """
+
+        def change(s: Session) -> int:
+            user = self._user(s, username)
+            cleared = s.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
+            count = int(getattr(cleared, "rowcount", 0) or 0)
+            user.failed_logins, user.locked_until = 0, None
+            record(s, actor, "user.unlock", user.username, {"counters": count})
+            return count
+
+        return self.store.write(change)
 
     def ensure_first_admin(self, actor: str) -> str | None:
         """On a workspace without users, create ``admin`` with a one-time password and return it (else None)."""
@@ -444,22 +528,18 @@ class Accounts:
         return password
 
     # --- sign-in ----------------------------------------------------------------------------------------------
-    def authenticate(self, username: str, password: str, address: str = "local") -> Principal:
-        """Check a name and password, with lockout after repeated failures and a rate limit per address."""
+    def authenticate(
+        self, username: str, password: str, address: str = "local", *, device: str | None = None
+    ) -> Principal:
+        """Check a name and password under the three sign-in counters (module docstring).
+
+        `device` is the browser's device cookie (`device_cookie`): when it is valid for this account the client is
+        that browser rather than its address, and the account-wide block does not apply to it.
+        """
         now = _now()
         name = username.strip().lower()[:64]
-        address = address[:64]  # as stored, so the count below finds what was logged
-        limit = int(self.settings["login_rate_limit"])
-        with self.store.session() as s:
-            recent = s.scalar(
-                select(func.count())
-                .select_from(LoginAttempt)
-                .where(LoginAttempt.address == address, LoginAttempt.at > now - RATE_WINDOW)
-            )
-        if recent is not None and recent >= limit:
-            raise SignInRefused(
-                "too many sign-in attempts from this address; wait a few minutes", retry_after=int(RATE_WINDOW.seconds)
-            )
+        address = address[:64]  # as stored, so the counters find what was counted
+        self._count_address(address, now)
 
         def attempt(s: Session) -> Principal | SignInRefused:
             logged = LoginAttempt(address=address, username=name, at=now, success=False)
@@ -468,26 +548,48 @@ class Accounts:
             if user is None:
                 _verify(_dummy_hash(), password)
                 return SignInRefused("wrong user name or password")
-            if user.locked_until and user.locked_until > now:
+            known = _known_device(user, device)
+            client_key = f"client|{name}|" + (f"device:{known}" if known else f"address:{address}")
+            account_key = f"account|{name}"
+            # Touching the rows first locks them (PostgreSQL) for this attempt: the check and the count that follows
+            # cannot interleave with another attempt on the same account (SQLite's write lock does the same).
+            client = _touch(s, client_key, name, now)
+            account = None if known else _touch(s, account_key, name, now)
+            if client.blocked_until and client.blocked_until > now:
                 _verify(_dummy_hash(), password)
-                minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-                return SignInRefused(
-                    f"this account is locked after repeated failed sign-ins; try again in {minutes} minute(s) "
-                    "or ask an admin to reset the password",
-                    retry_after=minutes * 60,
-                )
-            if not _verify(user.password_hash, password) or user.disabled:
-                if user.disabled:
-                    return SignInRefused("wrong user name or password")
-                user.failed_logins += 1
-                if user.failed_logins >= int(self.settings["login_max_failures"]):
-                    user.locked_until = now + timedelta(minutes=int(self.settings["login_lockout_minutes"]))
-                    user.failed_logins = 0
-                    record(s, "tandem", "user.locked", user.username, {"address": address})
+                return _locked(name, client.blocked_until, now, "from this address" if not known else "")
+            if account is not None and account.blocked_until and account.blocked_until > now:
+                _verify(_dummy_hash(), password)
+                return _locked(name, account.blocked_until, now, "from many addresses", new_clients=True)
+            if user.disabled:
+                _verify(_dummy_hash(), password)
                 return SignInRefused("wrong user name or password")
+            if not _verify(user.password_hash, password):
+                blocks = {"client": self._fail(s, client_key, client, int(self.settings["login_max_failures"]), now)}
+                if account is not None:
+                    limit = int(self.settings["login_account_limit"])
+                    blocks["account"] = self._fail(s, account_key, account, limit, now)
+                self._mirror(s, user, now)
+                for scope, until in blocks.items():
+                    if until is None:
+                        continue
+                    minutes = math.ceil((until - now).total_seconds() / 60)
+                    details = {"address": address, "scope": scope, "minutes": minutes}
+                    record(s, "tandem", "user.locked", user.username, details)
+                return SignInRefused("wrong user name or password")
+            s.execute(delete(LoginThrottle).where(LoginThrottle.key == client_key))
+            if account is not None:
+                s.execute(
+                    delete(LoginThrottle).where(
+                        LoginThrottle.key == account_key,
+                        LoginThrottle.strikes == 0,
+                        (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until <= now),
+                    )
+                )
+                s.execute(update(LoginThrottle).where(LoginThrottle.key == account_key).values(hits=0))
+            self._mirror(s, user, now)
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
-            user.failed_logins, user.locked_until = 0, None
             logged.success = True
             return _principal(user, "session")
 
@@ -495,6 +597,60 @@ class Accounts:
         if isinstance(outcome, SignInRefused):
             raise outcome
         return outcome
+
+    def _count_address(self, address: str, now: datetime) -> None:
+        """Count an attempt from `address` in its own transaction, atomically; refuse it past the rate limit."""
+        limit = int(self.settings["login_rate_limit"])
+        key = f"address|{address}"
+        hits = self.store.write(lambda s: _count_in_window(s, key, now, RATE_WINDOW))
+        if hits > limit:  # the window ends within RATE_WINDOW: that is the wait promised
+            wait = int(RATE_WINDOW.total_seconds())
+            raise SignInRefused(
+                f"too many sign-in attempts from this address; wait {wait // 60} minutes", retry_after=wait
+            )
+
+    def _fail(self, s: Session, key: str, counter: _Counter, threshold: int, now: datetime) -> datetime | None:
+        """One more failure on a counter `_touch` locked; at `threshold` in a row, block it. Returns a new block's end.
+
+        The first block lasts ``login_lockout_minutes``, each next one twice the last, up to
+        ``login_lockout_max_minutes``; a success or a day without attempts starts the counter over.
+        """
+        hits = counter.hits + 1
+        if hits < max(1, threshold):
+            s.execute(update(LoginThrottle).where(LoginThrottle.key == key).values(hits=hits))
+            return None
+        base = int(self.settings["login_lockout_minutes"])
+        cap = max(base, int(self.settings["login_lockout_max_minutes"]))
+        until = now + timedelta(minutes=min(cap, base * 2 ** min(counter.strikes, 30)))
+        s.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .values(hits=0, strikes=counter.strikes + 1, blocked_until=until)
+        )
+        return until
+
+    @staticmethod
+    def _mirror(s: Session, user: User, now: datetime) -> None:
+        """Keep the user's ``locked_until`` and ``failed_logins`` in step with their counters (the users list)."""
+        user.locked_until = s.scalar(
+            select(func.max(LoginThrottle.blocked_until)).where(
+                LoginThrottle.username == user.username, LoginThrottle.blocked_until > now
+            )
+        )
+        user.failed_logins = int(
+            s.scalar(select(LoginThrottle.hits).where(LoginThrottle.key == f"account|{user.username}")) or 0
+        )
+
+    def device_cookie(self, username: str) -> str:
+        """The value of a device cookie that marks this browser as known to the account (set at sign-in).
+
+        Signed with the account's password hash, so it cannot be made without the server's database, and a new
+        password retires every one (the browser that changed it gets a fresh one).
+        """
+        device_id = secrets.token_urlsafe(16)
+        with self.store.session() as s:
+            user = self._user(s, username)
+            return f"{user.username}.{device_id}.{_device_mac(user, device_id)}"
 
     def start_session(self, principal: Principal) -> str:
         """A new browser session for a signed-in user; returns the cookie value (stored only as its hash)."""
@@ -504,6 +660,12 @@ class Accounts:
         def change(s: Session) -> None:
             s.execute(delete(WebSession).where(WebSession.expires_at < now))
             s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
+            s.execute(
+                delete(LoginThrottle).where(
+                    LoginThrottle.updated_at < now - THROTTLE_MEMORY,
+                    (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until < now),
+                )
+            )
             s.add(
                 WebSession(
                     token_hash=_sha256(token),
@@ -544,6 +706,11 @@ class Accounts:
             user = self._user(s, username)
             if user.disabled:
                 raise AccountConflict(f"user {user.username!r} is disabled")
+            if user.must_change_password:
+                raise AccountConflict(
+                    f"user {user.username!r} must first change their one-time password (at sign-in, or "
+                    f"`tandem account password --as {user.username}`); then make the token"
+                )
             scope = _role(role) if role is not None else Role(user.role)
             if scope not in (Role(user.role), Role.VIEWER):
                 raise AccountInvalid(
@@ -617,6 +784,92 @@ class Accounts:
             is_leader=user.is_leader and scoped == Role(user.role),
             via="token",
         )
+
+
+@dataclass(frozen=True)
+class _Counter:
+    hits: int
+    strikes: int
+    blocked_until: datetime | None
+
+
+def _upsert(
+    s: Session, key: str, username: str | None, now: datetime, update_set: dict[str, Any], *, first_hits: int = 0
+) -> Any:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` on SQLite or PostgreSQL: one statement, so the row it leaves is
+    what every concurrent caller sees in turn (PostgreSQL holds the row's lock to the end of the transaction)."""
+    insert = postgresql_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(LoginThrottle).values(
+        key=key, username=username, hits=first_hits, window_start=now, strikes=0, updated_at=now
+    )
+    return statement.on_conflict_do_update(index_elements=[LoginThrottle.key], set_={**update_set, "updated_at": now})
+
+
+def _count_in_window(s: Session, key: str, now: datetime, window: timedelta) -> int:
+    """Add one to a windowed counter (starting a new window when its time has passed); the count it left."""
+    expired = LoginThrottle.window_start <= now - window
+    statement = _upsert(
+        s,
+        key,
+        None,
+        now,
+        {
+            "hits": case((expired, 1), else_=LoginThrottle.hits + 1),
+            "window_start": case((expired, now), else_=LoginThrottle.window_start),
+        },
+        first_hits=1,
+    ).returning(LoginThrottle.hits)
+    return int(s.execute(statement).scalar_one())
+
+
+def _touch(s: Session, key: str, username: str, now: datetime) -> _Counter:
+    """The counter (made at zero if new), locked for this transaction on PostgreSQL."""
+    statement = _upsert(s, key, username, now, {"hits": LoginThrottle.hits}).returning(
+        LoginThrottle.hits, LoginThrottle.strikes, LoginThrottle.blocked_until
+    )
+    hits, strikes, blocked_until = s.execute(statement).one()
+    return _Counter(int(hits), int(strikes), blocked_until)
+
+
+def _locked(name: str, until: datetime, now: datetime, source: str, *, new_clients: bool = False) -> SignInRefused:
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    minutes = math.ceil(seconds / 60)
+    unlock = f"or ask an admin to unlock it (Admin page, or `tandem users unlock {name}`)"
+    if new_clients:
+        return SignInRefused(
+            f"this account is locked after repeated failed sign-ins {source}: for {minutes} minute(s) only "
+            f"browsers that signed in to it before may sign in; use one, {unlock}",
+            retry_after=seconds,
+        )
+    where = f" {source}" if source else ""
+    return SignInRefused(
+        f"this account is locked after repeated failed sign-ins{where}; try again in {minutes} minute(s) or from "
+        f"a browser that signed in to it before, {unlock}",
+        retry_after=seconds,
+    )
+
+
+def _device_mac(user: User, device_id: str) -> str:
+    message = f"tandem device|{user.username}|{device_id}".encode()
+    return hmac.new(user.password_hash.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def _known_device(user: User, cookie: str | None) -> str | None:
+    """The device id of a device cookie valid for this user (signed with their current password hash), else None."""
+    if not cookie or len(cookie) > 300:
+        return None
+    parts = cookie.rsplit(".", 2)
+    if len(parts) != 3 or parts[0] != user.username or not parts[1]:
+        return None
+    return parts[1] if hmac.compare_digest(parts[2].encode(), _device_mac(user, parts[1]).encode()) else None
+
+
+def _revoke_all(s: Session, user_id: int) -> list[int]:
+    """Revoke every live token of a user; their numbers, for the audit entry."""
+    tokens = s.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = _now()
+    return [token.id for token in tokens]
 
 
 def _role(value: Role | str) -> Role:

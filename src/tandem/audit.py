@@ -6,7 +6,10 @@ newest entries leaves a shorter valid chain: to catch that, keep the head hash `
 (a ticket, a wiki page) and pass it back with ``--expect-head``.
 
 Entries are written inside the transaction of the change they record, so a change and its entry commit together
-or not at all.
+or not at all. The one exception is an import: it commits in the warehouse, a different database, and its entry
+follows in the application database while the import still holds the warehouse. A process killed between the two
+leaves an import the log does not hold; the next import, undo or server start records it late
+(`record_missing_imports`), and `verify` reports any such import until then (`missing_imports`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,19 @@ from sqlalchemy.orm import Session
 
 from tandem.store.models import AuditEntry
 
-__all__ = ["GENESIS", "AuditProblem", "AuditVerification", "entry_hash", "record", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "IMPORT_ACTIONS",
+    "AuditProblem",
+    "AuditVerification",
+    "audited_imports",
+    "entry_hash",
+    "import_entries",
+    "missing_imports",
+    "record",
+    "record_missing_imports",
+    "verify_chain",
+]
 
 #: The previous hash of the first entry.
 GENESIS = "0" * 64
@@ -83,6 +98,8 @@ def record(session: Session, actor: str, action: str, target: str = "", details:
 
 @dataclass(frozen=True)
 class AuditProblem:
+    """One problem `verify` found: at audit entry `seq`, or in the import log when `seq` is 0."""
+
     seq: int
     message: str
 
@@ -131,3 +148,80 @@ def verify_chain(
             )
         )
     return AuditVerification(entries=count, head_hash=prev_hash, problems=problems)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Imports: the warehouse's import log against the audit log
+# ---------------------------------------------------------------------------------------------------------------
+#: The actions that record a warehouse import, and the detail naming the import number each records.
+IMPORT_ACTIONS: dict[str, str] = {"data.import": "import_id", "data.undo": "undo_id"}
+
+
+def import_entries(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The (action, target, details) entries the import log's rows of one import number are recorded under: what
+    the import wrote at the time (one per table for an import, one for an undo)."""
+    first = rows[0]
+    if first.get("undo_of") is not None:
+        tables = ", ".join(str(row["table_name"]) for row in rows)
+        details = {
+            "import_id": int(first["undo_of"]),
+            "undo_id": int(first["import_id"]),
+            "file": first["file_name"],
+            "sha256": first["sha256"],
+            "removed": {str(row["table_name"]): int(row.get("removed") or 0) for row in rows},
+            "restored": {str(row["table_name"]): int(row.get("updated") or 0) for row in rows},
+        }
+        return [("data.undo", tables, details)]
+    return [
+        (
+            "data.import",
+            str(row["table_name"]),
+            {
+                "import_id": int(row["import_id"]),
+                "file": row["file_name"],
+                "sha256": row["sha256"],
+                **{key: row.get(key) for key in ("added", "updated", "unchanged", "rejected")},
+            },
+        )
+        for row in rows
+    ]
+
+
+def audited_imports(session: Session) -> set[int]:
+    """The import numbers the audit log holds an entry for (an undo is logged under its own number)."""
+    found: set[int] = set()
+    rows = session.execute(
+        select(AuditEntry.action, AuditEntry.details).where(AuditEntry.action.in_(list(IMPORT_ACTIONS)))
+    )
+    for action, details in rows:
+        number = details.get(IMPORT_ACTIONS[action]) if isinstance(details, dict) else None
+        if isinstance(number, int):
+            found.add(number)
+    return found
+
+
+def missing_imports(session: Session, log: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The imports of the import log that committed without an audit entry: their rows by number, oldest first."""
+    audited = audited_imports(session)
+    missing: dict[int, list[dict[str, Any]]] = {}
+    for row in sorted(log, key=lambda row: (int(row["import_id"]), str(row["table_name"]))):
+        if int(row["import_id"]) not in audited:
+            missing.setdefault(int(row["import_id"]), []).append(row)
+    return missing
+
+
+def record_missing_imports(session: Session, log: Sequence[dict[str, Any]]) -> list[int]:
+    """Record, late, every import of `log` the audit log misses; returns their numbers.
+
+    Each entry is the one the import would have written, under its own actor, marked ``recorded_late`` with the
+    moment the import committed. Run under the warehouse's write lease, so no import in progress is recorded twice.
+    """
+    if session.get_bind().dialect.name == "postgresql":  # the same queue as `record`, before reading what is there
+        session.execute(select(func.pg_advisory_xact_lock(_APPEND_LOCK)))
+    missing = missing_imports(session, log)
+    for rows in missing.values():
+        finished = rows[0].get("finished_at")
+        late = {"recorded_late": True, "committed_at": finished.isoformat() if finished else None}
+        for action, target, details in import_entries(rows):
+            record(session, str(rows[0].get("actor") or "unknown"), action, target, details | late)
+    return list(missing)

@@ -4,6 +4,7 @@ Every error a user can cause names the offending thing and says how to fix it::
 
     TandemError                    the request could not be done (CLI exit 1, HTTP 400)
      ├── WorkspaceError            no workspace here, a broken config, an outdated schema
+     │    └── BusyError            another process still holds the warehouse after the wait (HTTP 503)
      ├── InvalidError (ValueError) what was asked is malformed or out of bounds (HTTP 422)
      │    ├── ConfigError          a setting, URL, option or question field with a wrong value
      │    ├── MappingError         a mapping file or preset that cannot be used
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BusyError",
     "ConfigError",
     "ConflictError",
     "FileProblemsError",
@@ -46,6 +48,10 @@ class TandemError(Exception):
 
 class WorkspaceError(TandemError):
     """The workspace is missing, unreadable, or needs `tandem upgrade`."""
+
+
+class BusyError(WorkspaceError):
+    """Another process (an import) still held the warehouse when the wait ran out: try again when it has finished."""
 
 
 class InvalidError(TandemError, ValueError):

@@ -8,19 +8,78 @@ How: `compose_yaml` parses the text into PyYAML's node tree, which keeps each no
 of plain Python values, which do not. A `YamlReader` walks that tree: `mapping`, `text` and `integer` turn nodes
 into plain values and note a problem (an `Issue`) for anything missing, misspelt, duplicated or of the wrong type,
 so the caller builds its objects only from what was read cleanly and raises once, with `sorted_issues`.
+
+Every YAML tandem reads goes through `load_yaml` or `compose_node` here, which refuse anchors and aliases
+(`&name`, `*name`): a few hundred bytes of nested aliases ("billion laughs") expand to a tree that takes hours
+to walk or validate, and no tandem file needs them. The refusal is one line naming the file, line and column.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import Any
 
 import yaml
+from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from tandem.errors import Issue
+from tandem.errors import ConfigError, Issue
 
-__all__ = ["Entries", "YamlReader", "compose_yaml", "is_null"]
+__all__ = ["Entries", "YamlAliasError", "YamlReader", "compose_node", "compose_yaml", "is_null", "load_yaml"]
+
+#: What a refused anchor or alias is reported as, and how to fix it.
+ALIAS_PROBLEM = "YAML anchors and aliases (&name, *name) are not accepted"
+ALIAS_HINT = "write the value out in full everywhere it is used"
+
+
+class YamlAliasError(ConfigError):
+    """A YAML text uses an anchor or alias: refused before anything is built from it, at the first one's place."""
+
+    def __init__(self, source: str, line: int, column: int, token: str) -> None:
+        super().__init__(f"{source}, line {line}, column {column}: {ALIAS_PROBLEM} ({token}); {ALIAS_HINT}")
+        self.source = source
+        self.line = line
+        self.column = column
+        self.token = token
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that stops at the first anchor or alias instead of composing it."""
+
+    def __init__(self, text: str, source: str) -> None:
+        super().__init__(text)
+        self.source = source
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, NodeEvent) and event.anchor is not None:
+            token = f"*{event.anchor}" if isinstance(event, AliasEvent) else f"&{event.anchor}"
+            line, column = (0, 0) if event.start_mark is None else (event.start_mark.line, event.start_mark.column)
+            raise YamlAliasError(self.source, line + 1, column + 1, token)
+        node: Node | None = super().compose_node(parent, index)
+        return node
+
+
+def load_yaml(text: str, source: str) -> Any:
+    """The plain Python value of a YAML text (safe tags only); `YamlAliasError` at its first anchor or alias,
+    `yaml.YAMLError` when it is not YAML. `source` names the text in the refusal (a file name)."""
+    loader = _NoAliasLoader(text, source)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def compose_node(text: str, source: str) -> Node | None:
+    """The YAML node tree of a text, lines and columns kept (None when empty); refusals as `load_yaml`'s."""
+    loader = _NoAliasLoader(text, source)
+    try:
+        root: Node | None = loader.get_single_node()
+        return root
+    finally:
+        loader.dispose()
+
 
 #: A mapping's entries as read: key -> (the key's node, the value's node).
 Entries = dict[str, tuple[Node, Node]]
@@ -115,7 +174,7 @@ class YamlReader:
             shown = value_node.value if isinstance(value_node, ScalarNode) else None
             self.problem(value_node, f"{key!r} in {what} must be a whole number", "e.g. 10 or -5", value=shown)
             return None
-        return int(yaml.safe_load(value_node.value))
+        return int(load_yaml(value_node.value, self.source))
 
     def position_in(self, node: ScalarNode, line: int, column: int) -> tuple[int, int]:
         """File line and column (1-based) of the place at `line`, `column` (1-based) within a scalar's text.
@@ -154,9 +213,13 @@ class YamlReader:
 
 def compose_yaml(reader: YamlReader, text: str, what: str, start: str) -> Node | None:
     """The YAML node tree of `text` (lines and columns kept), or None with the reason added to `reader`'s issues:
-    malformed YAML at its place, or an empty file (`what` is empty: `start` says how to begin)."""
+    malformed YAML or an anchor or alias at its place, or an empty file (`what` is empty: `start` says how to
+    begin)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_node(text, reader.source)
+    except YamlAliasError as exc:
+        reader.add(exc.line, exc.column, f"{ALIAS_PROBLEM} ({exc.token})", ALIAS_HINT)
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = f"malformed YAML: {exc.problem or exc.context or 'cannot be read'}"

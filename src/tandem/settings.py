@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from tandem.errors import ConfigError
@@ -36,6 +37,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("import_progress_min_bytes", 20 * 1024 * 1024, "Files at least this large show a progress bar."),
     Setting(
+        "import_max_columns",
+        500,
+        "Most columns a file may have; a wider file is refused from its header, before it is read (docs/import.md).",
+    ),
+    Setting(
+        "import_max_new_attributes",
+        50,
+        "Most new attribute columns one import may add to a table; map columns explicitly to import a wider file.",
+    ),
+    Setting(
+        "import_earliest_date",
+        "1900-01-01",
+        "Earliest date or time an import accepts (YYYY-MM-DD); an earlier value is refused with its line.",
+    ),
+    Setting(
+        "import_latest_date",
+        "2200-12-31",
+        "Latest date an import accepts (YYYY-MM-DD, the whole day); a later value is refused with its line.",
+    ),
+    Setting(
         "duckdb_memory_gb", 0, "DuckDB memory limit in GB, spilling to disk beyond (0: DuckDB's default, 80% of RAM)."
     ),
     Setting(
@@ -46,9 +67,32 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("session_hours", 12, "A web sign-in lasts this many hours."),
     Setting("password_min_length", 10, "Shortest password accepted for a user."),
-    Setting("login_max_failures", 5, "Failed sign-ins in a row after which an account is locked."),
-    Setting("login_lockout_minutes", 15, "How long a locked account stays locked."),
-    Setting("login_rate_limit", 20, "Sign-in attempts one address may make in 5 minutes before it is refused."),
+    Setting(
+        "login_max_failures",
+        5,
+        "Failed sign-ins in a row to one account from one address (or one browser that signed in to it before) "
+        "after which that address or browser is blocked from the account; others still sign in "
+        '(docs/web-app.md, "Sign-in protection").',
+    ),
+    Setting(
+        "login_lockout_minutes",
+        15,
+        "How long the first block lasts; each next block of the same address or account lasts twice the last.",
+    ),
+    Setting("login_lockout_max_minutes", 1440, "The longest a sign-in block lasts, however often it recurs."),
+    Setting(
+        "login_account_limit",
+        50,
+        "Failed sign-ins in a row to one account from addresses and browsers it does not know, after which only its "
+        "known browsers may sign in for a while (growing like login_lockout_minutes); an admin can unlock it.",
+    ),
+    Setting("login_rate_limit", 20, "Sign-in attempts one address may make per 5-minute window, whoever it tries."),
+    Setting(
+        "trusted_proxies",
+        [],
+        "Addresses of the reverse proxies in front of `tandem serve`: only a request from one of them has its "
+        "X-Forwarded-For header believed for the client's address (empty: the header is ignored).",
+    ),
     Setting("cache_entries", 512, "Computed results the web app keeps in memory (per server process)."),
     Setting("demo_leads", 20_000, "Leads `tandem demo` generates when --leads is not given."),
     Setting("demo_seed", 7, "Random seed `tandem demo` uses when --seed is not given."),
@@ -93,6 +137,7 @@ SETTINGS: tuple[Setting, ...] = (
 
 _BY_NAME = {s.name: s for s in SETTINGS}
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +148,8 @@ def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         value = overrides.get(setting.name, setting.default)
+        if isinstance(value, date) and isinstance(setting.default, str):  # a date written unquoted in TOML
+            value = value.isoformat()
         if type(value) is not type(setting.default):
             raise ConfigError(f"setting {setting.name} must be {type(setting.default).__name__}, got {value!r}")
         if isinstance(value, list) and not all(isinstance(item, str) for item in value):
@@ -115,4 +162,14 @@ def resolve_settings(overrides: dict[str, Any]) -> dict[str, Any]:
             f"(got {values['currency']!r})"
         )
     values["currency"] = currency
+    dates: list[date] = []
+    for name in ("import_earliest_date", "import_latest_date"):
+        try:
+            if not _DAY.match(values[name]):
+                raise ValueError(name)
+            dates.append(date.fromisoformat(values[name]))
+        except ValueError:
+            raise ConfigError(f"setting {name} must be a date written YYYY-MM-DD, got {values[name]!r}") from None
+    if dates[0] > dates[1]:
+        raise ConfigError("setting import_earliest_date must not be after import_latest_date")
     return values

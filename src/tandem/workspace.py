@@ -39,10 +39,11 @@ from tandem.warehouse.schema import DEFAULT_STAGES, attribute_name
 
 if TYPE_CHECKING:
     import ibis
+    from sqlalchemy.orm import Session
 
     from tandem.accounts import Accounts
     from tandem.alerts import Alerts
-    from tandem.audit import AuditVerification
+    from tandem.audit import AuditProblem, AuditVerification
     from tandem.definitions.governance import Governance, VersionInfo
     from tandem.definitions.guard import Measured
     from tandem.definitions.impact import ImpactReport
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from tandem.store.database import AppStore
     from tandem.warehouse.importer import ImportResult
     from tandem.warehouse.mapping import Mapping as ColumnMapping
+    from tandem.warehouse.undo import UndoResult
 
 __all__ = ["CONFIG_FILE", "Workspace", "WorkspaceConfig", "init_workspace", "open_workspace", "resolve_path"]
 
@@ -164,7 +166,9 @@ def init_workspace(
 
         first = dump_definitions(definitions_from_stages(stage_list))
         store.create_first_definitions(stage_list, first, current_actor())
-        workspace._open_warehouse(create=True).create_schema()
+        new_warehouse = workspace._open_warehouse(create=True)
+        new_warehouse.create_schema()
+        new_warehouse.release()  # the new workspace is shared from the start: hold no lease until it is used
         (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
     except BaseException:
         # Leave the folder as it was: remove the files this call created.
@@ -296,7 +300,41 @@ class Workspace:
 
         with self.store.session() as s:
             entries = s.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=1000))
-            return verify_chain(entries, expect_head)
+            verification = verify_chain(entries, expect_head)
+            verification.problems += self._imports_without_audit(s)
+        return verification
+
+    def _imports_without_audit(self, session: Session) -> list[AuditProblem]:
+        """The import log checked against the audit log: imports committed without an entry, numbers given twice."""
+        from collections import Counter
+
+        from tandem.audit import AuditProblem, missing_imports
+
+        if self.warehouse.location.kind == "spark":  # a Parquet warehouse has no import log
+            return []
+        try:
+            log = self.warehouse.imports(None)
+        finally:
+            self.warehouse.release()
+        problems = [
+            AuditProblem(
+                0,
+                f"import {number} ({', '.join(str(row['table_name']) for row in rows)}, file {rows[0]['file_name']}, "
+                f"by {rows[0]['actor']}, committed {str(rows[0]['finished_at'])[:19]} UTC) has no audit entry: the "
+                "process was stopped between the two; the next import or `tandem serve` records it late",
+            )
+            for number, rows in missing_imports(session, log).items()
+        ]
+        # One import's rows (a file's derived tables, an undo's tables) share a number, a start and an actor.
+        runs = Counter((int(row["import_id"]), row["started_at"], row["actor"]) for row in log)
+        tables = Counter((int(row["import_id"]), row["table_name"]) for row in log)
+        numbers = Counter(number for number, _, _ in runs)
+        twice = sorted({n for n, c in numbers.items() if c > 1} | {n for (n, _), c in tables.items() if c > 1})
+        problems += [
+            AuditProblem(0, f"import number {number} was given to more than one import in the warehouse's log")
+            for number in twice
+        ]
+        return problems
 
     # --- definitions ------------------------------------------------------------------------------------------
     @property
@@ -430,19 +468,24 @@ class Workspace:
         create_missing: bool = False,
         progress: Callable[[str, int, int], None] | None = None,
         actor: str | None = None,
+        origin: str | None = None,
     ) -> list[ImportResult]:
         """Import source files into canonical table `kind`: validated, atomic (all files or none), idempotent.
 
-        Each import is then written to the audit log. The import itself commits in the warehouse first (its own
-        import log is part of that transaction); the audit entry follows in the application database.
+        `origin` is logged instead of the files' path (an upload says who uploaded it). Each import is then written
+        to the audit log. The import itself commits in the warehouse first (its own
+        import log is part of that transaction); the audit entry follows in the application database while the
+        write lease is still held, and an import whose entry a killed process never wrote is recorded late by
+        the next one (`tandem.audit.record_missing_imports`).
         """
-        from tandem.warehouse.importer import import_files
+        from tandem.warehouse.importer import ImportLimits, import_files
         from tandem.warehouse.mapping import Mapping as ColumnMapping
         from tandem.warehouse.mapping import load_mapping
 
         resolved = mapping if isinstance(mapping, ColumnMapping) else load_mapping(mapping)
         who = actor or cli_actor()
         try:
+            self.record_missing_imports()
             results = import_files(
                 self.warehouse,
                 kind,
@@ -455,25 +498,64 @@ class Workspace:
                 max_line_bytes=self.settings["import_max_line_bytes"],
                 errors_shown=self.settings["import_errors_shown"],
                 progress=progress,
+                limits=ImportLimits.from_settings(self.settings),
+                origin=origin,
             )
-        finally:  # the write lease ends with the import: readers waiting behind it go on at once
+            for result in results:
+                self.record(
+                    who,
+                    "data.import",
+                    result.table,
+                    {
+                        "import_id": result.import_id,
+                        "file": Path(result.file).name if origin else result.file,
+                        "sha256": result.sha256,
+                        "added": result.added,
+                        "updated": result.updated,
+                        "unchanged": result.unchanged,
+                        "rejected": result.rejected,
+                    },
+                )
+        finally:  # the write lease ends with the import and its audit entries: readers behind it go on at once
             self.warehouse.release()
-        for result in results:
-            self.record(
-                who,
-                "data.import",
-                result.table,
-                {
-                    "import_id": result.import_id,
-                    "file": result.file,
-                    "sha256": result.sha256,
-                    "added": result.added,
-                    "updated": result.updated,
-                    "unchanged": result.unchanged,
-                    "rejected": result.rejected,
-                },
-            )
         return results
+
+    def undo_import(self, import_id: int, *, actor: str | None = None, dry_run: bool = False) -> UndoResult:
+        """Undo import `import_id` (`tandem.warehouse.undo`), audited like an import: the entry is written while the
+        write lease is held, after any import a killed process left unrecorded."""
+        from tandem.warehouse.undo import undo_import
+
+        try:
+            if not dry_run:
+                self.record_missing_imports()
+            return undo_import(
+                self.warehouse, import_id, actor=actor or cli_actor(), record=self.record, dry_run=dry_run
+            )
+        finally:
+            self.warehouse.release()
+
+    def record_missing_imports(self, *, wait: bool = True) -> list[int]:
+        """Record, late, any import that committed in the warehouse without its audit entry (a process killed
+        between the two commits); returns their numbers. Under the write lease, so no import is in progress: with
+        ``wait=False`` nothing is done if another process holds the warehouse (its own import will do it)."""
+        from tandem.audit import missing_imports, record_missing_imports
+
+        warehouse = self.warehouse
+        if warehouse.location.kind == "spark":
+            return []
+        if wait:
+            warehouse.acquire("write")
+        elif not warehouse.try_acquire("write"):
+            return []
+        try:
+            log = warehouse.imports(None)
+            with self.store.session() as session:
+                if not missing_imports(session, log):
+                    return []
+            return self.store.write(lambda s: record_missing_imports(s, log))
+        finally:
+            if not wait:
+                warehouse.release()
 
     def definitions_in_force(
         self, as_of: date | datetime | str | None = None, version: int | None = None

@@ -108,7 +108,7 @@ def test_a_disabled_user_can_no_longer_sign_in_nor_use_a_token(app: FastAPI, sig
         assert sign_in(browser, "sid").status_code == 401  # type: ignore[attr-defined]
 
     ada.form("/admin/users/sid/enable")
-    assert sid_program.get("/api/me").status_code == 200
+    assert sid_program.get("/api/me").status_code == 401, "disabling revoked the token: enabling does not revive it"
 
 
 def test_a_reset_password_is_shown_once_and_replaces_the_old_one(app: FastAPI, signed_in: SignedIn) -> None:
@@ -384,13 +384,16 @@ def test_verify_names_an_edited_entry(app: FastAPI, signed_in: SignedIn, api: Ap
     assert intact["problems"] == []
     assert intact["entries"] >= 3
 
+    third = next(e for e in _workspace(app).audit_log(limit=1000) if e["seq"] == 3)
+    assert third["action"] == "data.import"  # the demo's third import: editing it also hides that import
     with _workspace(app).store.session() as s, s.begin():
         s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(details={"role": "admin"}))
 
     edited = program.get("/api/audit/verify").json()
     assert edited["ok"] is False
-    assert [p["seq"] for p in edited["problems"]] == [3]
+    assert [p["seq"] for p in edited["problems"]] == [3, 0]
     assert "edited" in edited["problems"][0]["message"]
+    assert edited["problems"][1]["message"].startswith(f"import {third['details']['import_id']} ({third['target']}, ")
     shown = _section(signed_in("eve").get("/admin").text, "audit-verify")
     assert 'data-ok="false"' in shown
     assert '<li data-seq="3">entry 3: its content does not match its hash' in shown

@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tandem.errors import FileProblemsError, Issue
-from tandem.located_yaml import YamlReader, compose_yaml
+from tandem.located_yaml import YamlReader, compose_yaml, load_yaml
 
 __all__ = [
     "RULES_FILE",
@@ -220,7 +219,7 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source_name: str = RULES
         raise AlertRulesError(reader.issues)
     _check_duplicate_keys(reader, root)
     if not reader.issues:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, source_name)
         if not isinstance(data, dict):
             reader.problem(root, "the alert rules file must be a mapping", _START)
         else:

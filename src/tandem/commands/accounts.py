@@ -120,15 +120,15 @@ def users_list(workspace: WorkspaceOption = None, format: FormatOption = Format.
 
 @users_app.command("disable")
 def users_disable(username: UsernameArgument, workspace: WorkspaceOption = None) -> None:
-    """Disable a user: they cannot sign in, their sessions end and their API tokens stop working."""
+    """Disable a user: they cannot sign in, their sessions end and their API tokens are revoked."""
     with open_workspace(workspace, needs_warehouse=False) as ws:
         user = ws.accounts.update_user(cli_actor(), username, disabled=True)
-    out.print(f"Disabled {_describe(user)}; their sessions ended and their API tokens stop working.", highlight=False)
+    out.print(f"Disabled {_describe(user)}; their sessions ended and their API tokens are revoked.", highlight=False)
 
 
 @users_app.command("enable")
 def users_enable(username: UsernameArgument, workspace: WorkspaceOption = None) -> None:
-    """Enable a disabled user again (their API tokens work again unless revoked)."""
+    """Enable a disabled user again (their old API tokens stay revoked: make new ones)."""
     with open_workspace(workspace, needs_warehouse=False) as ws:
         user = ws.accounts.update_user(cli_actor(), username, disabled=False)
     out.print(f"Enabled {_describe(user)}", highlight=False)
@@ -161,6 +161,15 @@ def users_set(
         print_json({"user": user.as_dict()})
         return
     out.print(f"Now {_describe(user)}", highlight=False)
+
+
+@users_app.command("unlock")
+def users_unlock(username: UsernameArgument, workspace: WorkspaceOption = None) -> None:
+    """Lift the sign-in blocks on a user's account (after repeated failed sign-ins), from every address at once."""
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        cleared = ws.accounts.unlock(cli_actor(), username)
+        user = ws.accounts.user(username)
+    out.print(f"Unlocked {_describe(user)} ({cleared} sign-in counter(s) cleared).", highlight=False)
 
 
 @users_app.command("reset-password")
@@ -313,10 +322,10 @@ def audit_verify(
     else:
         table = RichTable("#", "problem", title=f"the audit log is broken ({result['entries']:,} entries)")
         for problem in result["problems"]:
-            table.add_row(str(problem["seq"]), escape(problem["message"]))
+            table.add_row(str(problem["seq"] or "import log"), escape(problem["message"]))
         out.print(table, highlight=False)
     if not result["ok"]:
-        print_error(f"the audit log's chain is broken in {len(result['problems'])} place(s)")
+        print_error(f"the audit log has {len(result['problems'])} problem(s); see the table above")
         raise typer.Exit(1)
 
 
@@ -330,12 +339,15 @@ def account_password(
             help="Read the current password, then the new one, from stdin (one per line) instead of asking.",
         ),
     ] = False,
+    revoke_tokens: Annotated[
+        bool, typer.Option("--revoke-tokens", help="Also revoke every API token of yours.")
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Change your own password: the current one, then the new one (twice at a terminal).
 
     This is how a one-time password from `tandem users add` or `users reset-password` is replaced without the web
-    app. The change is audited as the Account page's is, and your web sessions stay signed in.
+    app. The change is audited as the Account page's is; your web sessions are signed out.
     """
     with open_workspace(workspace, needs_warehouse=False) as ws:
         if not ws.accounts.count():
@@ -344,8 +356,11 @@ def account_password(
         # Signing in first counts a wrong current password as a failed sign-in (and locks the account after too
         # many), as the sign-in form does.
         principal = ws.accounts.authenticate(as_, current, "cli")
-        ws.accounts.change_own_password(principal, current, new)
-    out.print(f"Changed the password of {principal.username}.", highlight=False)
+        done = ws.accounts.change_own_password(principal, current, new, revoke_tokens=revoke_tokens)
+    ended = [f"{done.sessions_ended} web session(s) signed out"] if done.sessions_ended else []
+    ended += [f"{done.tokens_revoked} API token(s) revoked"] if done.tokens_revoked else []
+    summary = (": " + ", ".join(ended)) if ended else ""
+    out.print(f"Changed the password of {principal.username}{summary}.", highlight=False)
 
 
 def _pipe(username: str) -> str:

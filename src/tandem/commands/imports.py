@@ -190,10 +190,8 @@ def imports_undo(
 ) -> None:
     """Undo import N: remove the rows it added and put back the rows it replaced, in one transaction (audited).
     Refused when a later import depends on it (undo that one first) or when it was undone already."""
-    from tandem.warehouse.undo import undo_import
-
     with open_workspace(workspace) as ws:
-        done = undo_import(ws.warehouse, number, actor=cli_actor(), record=ws.record, dry_run=dry_run)
+        done = ws.undo_import(number, actor=cli_actor(), dry_run=dry_run)
     if format is Format.json:
         print_json({"undo": done.as_dict()})
         return

@@ -209,6 +209,8 @@ def run_server(workspace: Path, *, host: str, port: int) -> None:
 
     with open_folder(workspace) as ws:
         password = ws.accounts.ensure_first_admin(cli_actor())
+        # Forwarded headers (client address, scheme) are believed only from the proxies the workspace names.
+        proxies: list[str] = list(ws.settings["trusted_proxies"])
     if password:
         print(
             "No users yet: created user 'admin' with the one-time password\n\n"
@@ -223,4 +225,12 @@ def run_server(workspace: Path, *, host: str, port: int) -> None:
         flush=True,
     )
     os.environ["TANDEM_SERVED_WORKSPACE"] = str(workspace.resolve())
-    uvicorn.run(SERVER_FACTORY, factory=True, host=host, port=port, log_level="warning", proxy_headers=True)
+    uvicorn.run(
+        SERVER_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )

@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 
 from tandem.definitions.model import Definitions
 from tandem.engine.entries import first_entries
+from tandem.engine.usable import usable
 from tandem.money import format_whole
 from tandem.periods import quarter_of
 
@@ -173,7 +174,7 @@ def measure_impact(
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     quarter = quarter_start(moment.date())
-    leads = ws.warehouse.table("leads").select("lead_id", "created_at")
+    leads = usable(ws.warehouse.table("leads"), "leads").select("lead_id", "created_at")
 
     def entries(definitions: Definitions, prefix: str) -> ir.Table:
         """Per lead and stage k: ``<prefix>k``, the cumulative entry (what the funnel counts)."""
@@ -304,7 +305,7 @@ def measure_impact(
 
 def _average_won_deal(ws: DefinitionsContext, as_of: datetime) -> float | None:
     """The mean amount of the opportunities won by `as_of` (None: none won, or no amounts)."""
-    opportunities = ws.warehouse.table("opportunities")
+    opportunities = usable(ws.warehouse.table("opportunities"), "opportunities")
     won = opportunities.filter(
         opportunities.status == "won",
         opportunities.created_at <= ibis.literal(as_of, type="timestamp"),

@@ -41,6 +41,7 @@ from tandem.definitions.rules import (
     parse_rule,
 )
 from tandem.errors import ConfigError
+from tandem.located_yaml import compose_node, load_yaml
 
 __all__ = [
     "OPERATORS",
@@ -262,8 +263,8 @@ def decompose_rule(text: str | None) -> RuleParts | None:
 def _scalar(text: str) -> str:
     """`text` as a YAML scalar on one line: plain when YAML reads it back as the same string, else double-quoted."""
     try:
-        plain_ok = yaml.safe_load(f"rule: {text}") == {"rule": text}
-    except yaml.YAMLError:
+        plain_ok = load_yaml(f"rule: {text}", "the rule") == {"rule": text}
+    except (yaml.YAMLError, ConfigError):
         plain_ok = False
     return text if plain_ok and "\n" not in text else json.dumps(text, ensure_ascii=False)
 
@@ -272,7 +273,7 @@ def with_stage_rule(document: str, stage: str, rule: str) -> str:
     """The definitions file's text with `stage`'s ``rule:`` set to `rule` (removed when `rule` is ""), everything
     else kept as written. `ConfigError` when the file has no such stage or is not a definitions file's shape."""
     try:
-        root = yaml.compose(document)
+        root = compose_node(document, "the definitions file")
     except yaml.YAMLError as exc:
         raise ConfigError(f"the definitions file cannot be read as YAML ({exc}); fix it in the YAML editor") from None
     stages = None

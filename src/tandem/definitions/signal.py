@@ -57,6 +57,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from tandem.engine.spec import as_of_or_now, to_timestamp
+from tandem.engine.usable import usable
 from tandem.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -644,7 +645,7 @@ def weekly_counts(
     newest_mature = _monday(as_of - WEEK - timedelta(days=params.window_days))
     span = params.recent_weeks + params.baseline_weeks
     first = min(last, newest_mature) - WEEK * (span - 1 + extra_weeks)
-    leads = ws.warehouse.table("leads")
+    leads = usable(ws.warehouse.table("leads"), "leads")
     started = to_timestamp(leads.created_at.min().to_pyarrow().as_py())
     if started is not None and started > first:
         first = _monday(started) + (WEEK if started > _monday(started) else timedelta(0))

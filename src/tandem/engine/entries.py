@@ -20,6 +20,7 @@ from datetime import datetime
 import ibis
 import ibis.expr.types as ir
 
+from tandem.engine.usable import usable
 from tandem.errors import ConfigError
 
 __all__ = [
@@ -85,8 +86,10 @@ def first_entries(leads: ir.Table, events: ir.Table, stages: Sequence[str], as_o
 
 
 def entry_table(leads: ir.Table, events: ir.Table, stages: Sequence[str], *, strict: bool, as_of: datetime) -> ir.Table:
-    """Every lead with its entry time per stage (``e0..en-1``) under the cumulative or strict rule."""
-    raw = first_entries(leads, events, stages, as_of)
+    """Every lead with its entry time per stage (``e0..en-1``) under the cumulative or strict rule.
+
+    Leads and stage events holding a value no figure can use are left out (`tandem.engine.usable`)."""
+    raw = first_entries(usable(leads, "leads"), usable(events, "stage_events"), stages, as_of)
     n = len(stages)
     times = [raw[f"t{k}"] for k in range(n)]
     entries: dict[str, ir.TimestampValue] = {}

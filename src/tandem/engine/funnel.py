@@ -32,6 +32,7 @@ from tandem.engine.entries import (
 )
 from tandem.engine.spec import PERIOD_UNITS, FunnelSpec
 from tandem.engine.survival import km_conversion
+from tandem.engine.usable import usable
 
 __all__ = ["FUNNEL_COLUMNS", "funnel_table", "measured_rows", "place", "stage_rows"]
 
@@ -73,7 +74,8 @@ def place(
 def stage_rows(leads: ir.Table, events: ir.Table, spec: FunnelSpec) -> tuple[ir.Table, list[str], list[str]]:
     """One row per (lead, stage reached) in range, with the group keys; returns the table, the key names (the
     breakdown's copies, `breakdown_aliases`, then ``period`` when asked) and the breakdown's copies alone."""
-    aliased, by = breakdown_aliases(leads, spec.by)
+    # Leads holding a value no figure can use are left out before the columns are narrowed (tandem.engine.usable).
+    aliased, by = breakdown_aliases(usable(leads, "leads"), spec.by)
     # Only the columns the funnel reads: a smaller expression to build and compile, and narrower SQL.
     used = aliased.select("lead_id", "created_at", *by)
     entries = entry_table(used, events, spec.stages, strict=spec.strict, as_of=spec.as_of)

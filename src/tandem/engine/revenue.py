@@ -20,6 +20,7 @@ from tandem.engine.entries import breakdown_aliases, days_between, named_breakdo
 from tandem.engine.funnel import place
 from tandem.engine.known import as_seen
 from tandem.engine.spec import FunnelSpec
+from tandem.engine.usable import usable
 from tandem.errors import ConfigError
 
 __all__ = ["AGE_BINS", "pipeline_table", "revenue_table"]
@@ -51,8 +52,9 @@ def revenue_table(
     deal whose amount then is unknown is counted in ``open_deals`` and ``open_unknown_amount_deals``, not in
     ``open_pipeline``.
     """
-    # Seen as of then before the breakdown is copied: a breakdown by `stage` groups by the stage known then.
-    seen = as_seen(opportunities, imports, spec.as_of)
+    # Seen as of then before the breakdown is copied: a breakdown by `stage` groups by the stage known then. A deal
+    # holding a value no figure can use is left out (tandem.engine.usable).
+    seen = as_seen(usable(opportunities, "opportunities"), imports, spec.as_of)
     table, by = breakdown_aliases(_with_lead_columns(seen, leads, spec.by), spec.by)
     table, keys = place(table, table._at, spec, by)
     won = table._status == "won"
@@ -114,7 +116,7 @@ def pipeline_table(
     Those deals have stage null (a bucket of their own, shared only with known deals that have no stage) and
     count in ``deals`` and ``unknown_deals``, not in ``amount``; a row with no known deal has amount null.
     """
-    seen = as_seen(opportunities, imports, as_of)
+    seen = as_seen(usable(opportunities, "opportunities"), imports, as_of)
     table, aliases = breakdown_aliases(_with_lead_columns(seen, leads, by), by)
     when = ibis.literal(as_of, type="timestamp")
     table = table.filter(table._status == "open")

@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 
 from tandem.engine.entries import entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
+from tandem.engine.usable import left_out_messages, usable
 from tandem.warehouse.backends import IMPORT_LOG
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class History:
     Maven data, where a lost deal's amount is 0): then a deal open on a past day had no amount that day.
     `unknown`: how many deals open at `as_of` had their row rewritten later, so their stage, amount and expected
     close date are unknown then.
+    `left_out`: the findings of rows left out because they hold a value no figure can use (tandem.engine.usable).
     """
 
     as_of: float
@@ -103,6 +105,7 @@ class History:
     crm_stage: Strings | None = None
     written: Floats | None = None
     unknown: int = 0
+    left_out: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Hand-built histories (tests, benchmarks) may leave the CRM columns out: no stage, rows known from the start.
@@ -173,7 +176,9 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
     in_force = counting.current
     stages = tuple(in_force.definitions.stage_names)
     wh = ws.warehouse
-    opportunities = wh.table("opportunities")
+    # A deal holding a value no figure can use (a close date in year 1, an infinite amount) is left out, as in every
+    # figure (tandem.engine.usable): one such row must not break the quarter arithmetic or the simulation.
+    opportunities = usable(wh.table("opportunities"), "opportunities")
     when = ibis.literal(moment, type="timestamp")
     opportunities = opportunities.filter(opportunities.created_at <= when)
     close = opportunities.close_date.cast("timestamp")
@@ -192,8 +197,11 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
     close_day = np.floor(_days(deals.column("close")))
     status = np.asarray(deals.column("status").to_pylist(), dtype=object)
     finished = np.isin(status, ["won", "lost"])
-    # A won or lost deal without a close date is placed at its creation, as in the revenue figures.
+    # A won or lost deal without a close date is placed at its creation, as in the revenue figures; one whose close
+    # date comes before its creation day (a deal entered in the CRM after it closed, a migrated deal) closed at
+    # age 0: deals are aged from one date to the other, and no age is negative.
     closed = np.where(finished, np.where(np.isnan(close_day), np.floor(created), close_day), np.nan)
+    closed = np.where(closed < np.floor(created), np.floor(created), closed)
     expected = np.where(finished, np.nan, close_day)
     amount = deals.column("amount").to_numpy(zero_copy_only=False).astype(np.float64)
     crm_stage = np.asarray(deals.column("stage").to_pylist(), dtype=object)
@@ -219,6 +227,9 @@ def load_history(ws: DefinitionsContext, as_of: datetime | None = None) -> Histo
         amounts_at_close=bool((~finished).any()) and bool(np.isnan(amount[~finished]).all()),
         crm_stage=crm_stage,
         written=written,
+        left_out=tuple(
+            left_out_messages({name: wh.table(name) for name in ("opportunities", "leads", "stage_events")})
+        ),
     )
     return known_at(history, history.as_of)
 

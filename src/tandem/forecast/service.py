@@ -78,6 +78,8 @@ class PeriodForecast:
     definition_version: int | None
     previous: Forecast | None
     changes: tuple[Change, ...]
+    #: Rows left out of the forecast because they hold a value no figure can use (tandem.engine.usable).
+    left_out: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One sentence: the range, the median, and the chance of the goal."""
@@ -91,10 +93,13 @@ class PeriodForecast:
         return text
 
     def as_dict(self) -> dict[str, Any]:
+        forecast = self.forecast.as_dict()
+        # Rows left out for an unusable value are a caution on the figure, where every reader already looks.
+        forecast["cautions"] = [*forecast["cautions"], *self.left_out]
         return {
             "period": self.period.as_dict(),
             "definition_version": self.definition_version,
-            **self.forecast.as_dict(),
+            **forecast,
             "goal_source": self.goal_source,
             "goal_explanation": self.goal_explanation,
             "arrivals_basis": self.arrivals_basis,
@@ -174,6 +179,7 @@ def period_forecast(
         definition_version=history.definition_version,
         previous=previous,
         changes=changes,
+        left_out=history.left_out,
     )
 
 

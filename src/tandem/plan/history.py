@@ -30,6 +30,7 @@ import numpy as np
 
 from tandem.engine.entries import check_columns, days_between, entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
+from tandem.engine.usable import usable
 from tandem.errors import ConfigError
 from tandem.plan.model import FunnelModel, Lag, Rate, Step
 from tandem.plan.waterfall import ChannelCost
@@ -138,7 +139,7 @@ def channel_costs(
         leads=created.lead_id.count(),
         second=created.lead_id.count(where=second.notnull() & (second < ibis.literal(moment, type="timestamp"))),
     )
-    spend = ws.warehouse.table("spend")
+    spend = usable(ws.warehouse.table("spend"), "spend")
     spent_rows = spend.filter(
         spend.date >= ibis.literal(start.date(), type="date"), spend.date < ibis.literal(moment.date(), type="date")
     )
@@ -177,7 +178,7 @@ def _deal_size(
 ) -> tuple[float, float | None, float | None, int]:
     """The mean won amount over the lookback (by close date, else creation), its standard error, the standard
     deviation of single deals, and how many deals."""
-    opportunities = ws.warehouse.table("opportunities")
+    opportunities = usable(ws.warehouse.table("opportunities"), "opportunities")
     closed = opportunities.close_date.cast("timestamp").fill_null(opportunities.created_at)
     won = opportunities.filter(
         opportunities.status == "won",

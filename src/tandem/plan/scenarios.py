@@ -287,8 +287,10 @@ def load_scenarios(text: str, source: str = "scenarios.yaml") -> list[Scenario]:
     """
     import yaml
 
+    from tandem.located_yaml import load_yaml
+
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source

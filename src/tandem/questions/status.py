@@ -70,6 +70,7 @@ def funnel_findings(ws: Workspace, counts: dict[str, int] | None = None) -> list
     A handful of small aggregations (events per stage, undated events, links from deals to leads).
     """
     from tandem.engine.quality import is_undated
+    from tandem.engine.usable import left_out_messages
 
     counts = counts if counts is not None else ws.warehouse.counts()
     stages = ws.stages
@@ -158,4 +159,9 @@ def funnel_findings(ws: Workspace, counts: dict[str, int] | None = None) -> list
                 f"{row['unlinked']:,} of {row['deals']:,} opportunities name no imported lead{won}: their won deals "
                 f"will not show in the funnel, nor in revenue by channel; {how}",
             )
+
+    # Rows holding a value no figure can use (written past the import's checks) are left out of every figure.
+    read = {name: wh.table(name) for name in ("leads", "stage_events", "opportunities", "spend") if counts.get(name)}
+    for message in left_out_messages(read):
+        say("unusable_values", message)
     return findings

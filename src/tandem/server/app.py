@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -13,11 +13,13 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tandem import __version__
 from tandem.accounts import AccessDenied
-from tandem.errors import TandemError
+from tandem.errors import BusyError, TandemError
 from tandem.money import use_currency
 from tandem.questions.base import describe
 from tandem.server.access import Forbidden, NotFound, NotSignedIn
@@ -56,13 +58,56 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
 )
 
-#: Scripts and styles come from this server only; Vega compiles chart expressions, hence 'unsafe-eval'.
+#: Scripts and styles come from this server only: no inline script or style, no eval (the charts run Vega's
+#: expression interpreter instead of compiling expressions to functions).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; form-action 'self'"
 )
-#: The API docs page starts Swagger UI with an inline script.
-DOCS_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+#: Every response carries these unless it set its own, whatever answered it: a page, a redirect, a refusal, a 500.
+#: Static files set their own Cache-Control (cached for an hour); nothing else may be stored.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware around the whole application, Starlette's error handler included, so that the plain 500 of
+    an unhandled exception carries the headers too (a middleware added with `app.middleware` sits inside it)."""
+
+    def __init__(self, app: ASGIApp, after: Callable[[], None]) -> None:
+        self.app = app
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_secured)
+        finally:
+            self.after()
+
+
+class TandemApp(FastAPI):
+    """FastAPI with `SecurityHeaders` outermost; `after_request` runs once each request is answered."""
+
+    after_request: Callable[[], None] = staticmethod(lambda: None)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.after_request)
 
 
 def _is_api(request: Request) -> bool:
@@ -78,7 +123,7 @@ def build_app(workspace: Path) -> FastAPI:
         yield
         state.close()
 
-    app = FastAPI(
+    app = TandemApp(
         title="tandem",
         version=__version__,
         description=(
@@ -92,21 +137,9 @@ def build_app(workspace: Path) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.tandem = state
+    app.after_request = state.release_if_idle
     for router in ROUTERS:
         app.include_router(router)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        state.release_if_idle()
-        policy = DOCS_POLICY if request.url.path == "/api/docs" else CONTENT_SECURITY_POLICY
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
@@ -160,7 +193,11 @@ def build_app(workspace: Path) -> FastAPI:
     async def refused(request: Request, exc: TandemError) -> Response:
         status, heading, body = refusal(exc)
         if _is_api(request):
-            return JSONResponse(body, status_code=status)
-        return render(request, "error.html", status, title=heading, heading=heading, detail=str(body["detail"]))
+            response: Response = JSONResponse(body, status_code=status)
+        else:
+            response = render(request, "error.html", status, title=heading, heading=heading, detail=str(body["detail"]))
+        if isinstance(exc, BusyError):  # the import it waited for may take a while yet
+            response.headers["Retry-After"] = "30"
+        return response
 
     return app

@@ -6,7 +6,7 @@ at the line; a refused question names its parameter in ``field``. Nothing is cha
 OpenAPI document describes these with the models here.
 
 Each kind of `tandem.errors` refusal has one HTTP status, here and nowhere else (`refusal`): invalid 422, not
-found 404, conflict 409, forbidden 403, any other `TandemError` 400.
+found 404, conflict 409, forbidden 403, busy 503, any other `TandemError` 400.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tandem.errors import ConfigError, ConflictError, ForbiddenError, InvalidError, Issue, NotFoundError, TandemError
+from tandem.errors import (
+    BusyError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    Issue,
+    NotFoundError,
+    TandemError,
+)
 
 __all__ = [
     "INVALID",
@@ -67,6 +76,7 @@ STATUS_OF: tuple[tuple[type[TandemError], int, str], ...] = (
     (NotFoundError, 404, "Not found"),
     (ConflictError, 409, "Cannot do that now"),
     (ForbiddenError, 403, "Not allowed"),
+    (BusyError, 503, "Busy: an import is running"),
 )
 
 

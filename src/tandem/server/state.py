@@ -1,9 +1,10 @@
 """What the web app keeps between requests: the open workspace, the warehouse's lease, and the result cache.
 
-The server shares the warehouse with the command line, imports and cron (`tandem.warehouse.lease`): it takes a read
-lease only while it computes a document, one computation at a time (`using_warehouse`), and gives it back at once,
-so an import from the command line waits at most for the computation in progress. An import through the web app
-takes the write lease the same way.
+The server shares the warehouse with the command line, imports and cron (`tandem.warehouse.lease`): it computes one
+document at a time under a read lease (`using_warehouse`). On PostgreSQL it gives the lease back after each
+computation; on DuckDB it keeps the lease, and the open file with its warm caches, between computations, and gives
+it back within `GIVE_WAY_SECONDS` of another process waiting to write. Either way an import from the command line
+waits at most for the computation in progress. An import through the web app takes the write lease the same way.
 
 Results are cached by (data version, definition version, question). The data version of a question is the newest
 import into each table it reads (an import that created missing leads counts as an import into ``leads``), so an
@@ -15,7 +16,8 @@ counts move with time, the data does not), so the page says when its figures wer
 The versions themselves are re-read at most once a second, by one thread while the others use the previous answer,
 and on DuckDB only when the database file changed: an import made by another process (the command line, cron)
 shows within a second or two; one made through this server shows at once (`data_changed`). Pages already computed
-are served from the cache while an import runs.
+are served from the cache while an import runs: once versions are known, re-reading them never waits for the
+warehouse (an import that holds it has not committed yet, so the versions known are still the data's).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,6 +35,7 @@ from typing import Any, TypeVar
 import ibis
 
 from tandem.questions import Question, ask
+from tandem.server.uploads import clean_stale
 from tandem.warehouse.backends import IMPORT_LOG
 from tandem.warehouse.schema import TABLES
 from tandem.workspace import Workspace, open_workspace
@@ -41,6 +45,8 @@ __all__ = ["ResultCache", "ServerState"]
 T = TypeVar("T")
 #: How long a read of the data version is trusted before the warehouse is asked again.
 DATA_VERSION_SECONDS = 1.0
+#: How often a server keeping its DuckDB read lease between requests looks for a process waiting to write.
+GIVE_WAY_SECONDS = 0.05
 ALL_TABLES: tuple[str, ...] = tuple(TABLES)
 
 
@@ -96,11 +102,22 @@ class ServerState:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.workspace: Workspace = open_workspace(path)
+        clean_stale(self.workspace.path)  # uploads a killed server left behind
         #: Held by the one thread using the warehouse; its outermost holder gives the lease back on leaving.
         self.warehouse_lock = threading.RLock()
         self._warehouse_depth = 0
         self.workspace.warehouse.release()  # opening checked the layout under a read lease: give it back
+        self.workspace.record_missing_imports(wait=False)  # imports a killed process left out of the audit log
         self.workspace.warehouse.on_acquire = self._check_holder
+        # On DuckDB the read lease (and its open connection, with its warm caches) is kept between computations
+        # and given back as soon as another process waits to write (`_give_way`); reopening the file for every
+        # page cost 50 ms and a cold cache. Elsewhere the lease is given back after each computation.
+        self._keeps_lease = self.workspace.warehouse.location.kind == "duckdb"
+        self._closed = threading.Event()
+        if self._keeps_lease:
+            threading.Thread(
+                target=_give_way_while_alive, args=(weakref.ref(self), self._closed), daemon=True, name="give-way"
+            ).start()
         self.cache = ResultCache(int(self.workspace.settings["cache_entries"]))
         self._data_versions: tuple[float, dict[str, int]] = (0.0, {})
         self._data_fingerprint: object = None
@@ -119,8 +136,36 @@ class ServerState:
                 yield self.workspace
             finally:
                 self._warehouse_depth -= 1
-                if self._warehouse_depth == 0:
+                if self._warehouse_depth == 0 and not self._keeps_lease:
                     self.workspace.warehouse.release()
+
+    def _give_way(self) -> None:
+        """Give the kept read lease back if another process waits to write and no computation is running."""
+        warehouse = self.workspace.warehouse
+        if warehouse.lease_mode != "read" or not warehouse.writer_waiting():
+            return
+        if self.warehouse_lock.acquire(blocking=False):
+            try:
+                if self._warehouse_depth == 0:
+                    warehouse.release()
+            finally:
+                self.warehouse_lock.release()
+
+    @contextlib.contextmanager
+    def _warehouse_if_free(self) -> Iterator[bool]:
+        """Like `using_warehouse`, but without waiting: False when another thread computes or imports, or another
+        process writes."""
+        if not self.warehouse_lock.acquire(blocking=False):
+            yield False
+            return
+        self._warehouse_depth += 1
+        try:
+            yield self.workspace.warehouse.try_acquire("read")
+        finally:
+            self._warehouse_depth -= 1
+            if self._warehouse_depth == 0 and not self._keeps_lease:
+                self.workspace.warehouse.release()
+            self.warehouse_lock.release()
 
     def _check_holder(self, _mode: str) -> None:
         """Refuse a lease taken outside `using_warehouse` while another thread computes: giving it back would close
@@ -133,7 +178,10 @@ class ServerState:
         self.warehouse_lock.release()
 
     def release_if_idle(self) -> None:
-        """Give the lease back if a request used the warehouse outside `using_warehouse` (nothing else holds it)."""
+        """Give the lease back if a request used the warehouse outside `using_warehouse` (nothing else holds it);
+        a kept DuckDB read lease stays (`_give_way` gives it back when a writer waits)."""
+        if self._keeps_lease and self.workspace.warehouse.lease_mode != "write":
+            return
         if self.warehouse_lock.acquire(blocking=False):
             try:
                 if self._warehouse_depth == 0:
@@ -158,10 +206,15 @@ class ServerState:
             if read_at and fingerprint is not None and fingerprint == self._data_fingerprint:
                 self._data_versions = (time.monotonic(), versions)  # the file is as it was: nothing was imported
                 return versions
-            versions = dict.fromkeys(TABLES, 0)
-            with self.using_warehouse():
-                for table, newest in newest_imports(self.workspace).items():
-                    versions[table] = newest
+            if read_at:  # versions known: never wait for new ones (an import holding the warehouse has not committed)
+                with self._warehouse_if_free() as free:
+                    if not free:
+                        return versions  # ask again on the next request
+                    newest = newest_imports(self.workspace)
+            else:
+                with self.using_warehouse():
+                    newest = newest_imports(self.workspace)
+            versions = dict.fromkeys(TABLES, 0) | newest
             self._data_fingerprint = fingerprint
             self._data_versions = (time.monotonic(), versions)
             return versions
@@ -253,4 +306,17 @@ class ServerState:
         raise KeyError(name)
 
     def close(self) -> None:
-        self.workspace.close()
+        self._closed.set()
+        with self.warehouse_lock:
+            self.workspace.close()
+
+
+def _give_way_while_alive(state: weakref.ref[ServerState], closed: threading.Event) -> None:
+    """The thread behind a kept lease: until the server closes (or is dropped), give way to waiting writers."""
+    while not closed.wait(GIVE_WAY_SECONDS):
+        alive = state()
+        if alive is None:
+            return
+        with contextlib.suppress(Exception):  # a workspace closed under it: the next round ends the thread
+            alive._give_way()
+        del alive

@@ -25,7 +25,7 @@ __all__ = ["AppStore", "normalise_database_url"]
 T = TypeVar("T")
 #: The newest migration in migrations/versions: every open checks the database against it without loading Alembic
 #: (about 0.3 s of every command); tests/test_workspace.py checks it against the migrations themselves.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 #: How often a write that lost a race for the next audit entry (or SQLite's write lock, or a deadlock) is tried.
 WRITE_ATTEMPTS = 10
 #: Seconds an SQLite connection waits for another's write lock before "database is locked".

@@ -101,7 +101,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    #: Failures in a row from clients the account does not know (mirrors its ``account|`` `LoginThrottle`).
     failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: When the last current sign-in block on the account ends (the latest `LoginThrottle.blocked_until` of the
+    #: user): what "locked" in the users list means. Kept in step by `tandem.accounts`; the throttles decide.
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
 
@@ -134,7 +137,7 @@ class ApiToken(Base):
 
 
 class LoginAttempt(Base):
-    """Sign-in attempts, for rate limiting by address (kept in the database so every server process sees them)."""
+    """Sign-in attempts, kept for a day as a record (the limits themselves count in `LoginThrottle`)."""
 
     __tablename__ = "login_attempts"
 
@@ -143,6 +146,27 @@ class LoginAttempt(Base):
     username: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False, index=True)
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class LoginThrottle(Base):
+    """One sign-in counter, updated by a single atomic upsert so concurrent attempts cannot read a stale count.
+
+    ``key`` says what it counts (`tandem.accounts` builds it): ``address|A`` every attempt from address A in the
+    current rate window; ``client|USER|CLIENT`` failures in a row on USER from one address or one known browser;
+    ``account|USER`` failures in a row on USER from clients it has not signed in from. ``blocked_until`` is when a
+    block ends (never permanent); ``strikes`` how many blocks it has had, so each next one lasts twice as long.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The account a ``client|`` or ``account|`` counter is about (null for an address's), for unlocking.
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=False), nullable=True)
+    strikes: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False, index=True)
 
 
 class AuditEntry(Base):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tandem.errors import ConfigError, WorkspaceError
+from tandem.errors import BusyError, ConfigError, WorkspaceError
 from tandem.warehouse.lease import FileLease, LeaseMode, advisory_key, busy_message, waiting
 from tandem.warehouse.schema import TABLES, ColumnType
 
@@ -30,11 +30,22 @@ if TYPE_CHECKING:
     import ibis
     import ibis.expr.datatypes as dt
 
-__all__ = ["IMPORT_LOG", "SCHEMA_VERSION", "Warehouse", "WarehouseURL", "quote"]
+__all__ = [
+    "IMPORT_LOG",
+    "IMPORT_NUMBERS",
+    "SCHEMA_VERSION",
+    "Warehouse",
+    "WarehouseURL",
+    "quote",
+    "take_import_numbers",
+]
 
 #: Version of the warehouse layout (canonical tables, import log); `tandem upgrade` migrates older ones.
 SCHEMA_VERSION = 1
 IMPORT_LOG = "import_log"
+#: Every import number given, once: the constraint behind "one number, one import" (an import's log has a row per
+#: table it wrote, so the log itself cannot carry it).
+IMPORT_NUMBERS = "import_numbers"
 META = "tandem_meta"
 
 SQL_TYPES: dict[ColumnType, str] = {
@@ -73,6 +84,22 @@ IMPORT_LOG_COLUMNS: dict[str, ColumnType] = {
     "filtered": "integer",
     "created_leads": "integer",
 }
+
+
+def take_import_numbers(cur: Any, count: int = 1) -> int:
+    """Reserve `count` new import numbers inside the writer's transaction; returns the first.
+
+    Writers take numbers one at a time under the write lease; the primary key of `IMPORT_NUMBERS` makes that a
+    constraint as well, so a writer outside the lease fails rather than giving a number twice.
+    """
+    cur.execute(
+        f"SELECT greatest((SELECT coalesce(max(import_id), 0) FROM {IMPORT_NUMBERS}), "
+        f"(SELECT coalesce(max(import_id), 0) FROM {IMPORT_LOG})) + 1"
+    )
+    first = int(cur.fetchone()[0])
+    values = ", ".join(f"({first + k:d})" for k in range(count))
+    cur.execute(f"INSERT INTO {IMPORT_NUMBERS} (import_id) VALUES {values}")
+    return first
 
 
 def quote(identifier: str) -> str:
@@ -250,6 +277,43 @@ class Warehouse:
             self._advisory_lock(mode)
         self._lease_mode = mode
 
+    def writer_waiting(self) -> bool:
+        """Whether another process waits to write (DuckDB; elsewhere a read lease is given back after each use)."""
+        return self.location.kind == "duckdb" and self._file_lease.writer_waiting()
+
+    def try_acquire(self, mode: LeaseMode = "read") -> bool:
+        """Take a `mode` lease only if no other process is in the way now; False (and nothing held) if one is.
+
+        The web app refreshes its data versions this way, so a page served from its cache never waits behind an
+        import: the import has not committed, so the versions it knows are still the data's.
+        """
+        kind = self.location.kind
+        if kind == "spark" or self._lease_mode in (mode, "write"):
+            return True
+        if self._lease_mode is not None:
+            return False  # upgrading means giving the read lease back first: not without waiting
+        if self.on_acquire is not None:
+            self.on_acquire(mode)
+        if kind == "duckdb":
+            try:
+                self._file_lease.acquire(mode, 0.0)
+            except WorkspaceError:
+                return False
+            try:
+                self._connect_duckdb(read_only=mode == "read")
+            except BaseException:
+                self._file_lease.release()
+                raise
+        else:
+            function = "pg_try_advisory_lock" if mode == "write" else "pg_try_advisory_lock_shared"
+            with self.__dict__["_con"].con.cursor() as cur:
+                cur.execute(f"SELECT {function}(%s)", (self._advisory_key,))
+                row = cur.fetchone()
+            if row is None or not row[0]:
+                return False
+        self._lease_mode = mode
+        return True
+
     def release(self) -> None:
         """Give the lease back: on DuckDB the connection closes (the next use opens a new one)."""
         if self._lease_mode is None:
@@ -326,7 +390,7 @@ class Warehouse:
             except psycopg.errors.LockNotAvailable:
                 if not conn.autocommit:
                     conn.rollback()
-                raise WorkspaceError(busy_message(self.display_url, self.wait_seconds)) from None
+                raise BusyError(busy_message(self.display_url, self.wait_seconds)) from None
             finally:
                 with contextlib.suppress(Exception):
                     cur.execute("SET lock_timeout = 0")
@@ -418,6 +482,7 @@ class Warehouse:
                     cols = ", ".join(quote(k) for k in spec.key)
                     cur.execute(f"CREATE INDEX {quote(spec.name + '_key')} ON {quote(spec.name)} ({cols})")
         self.con.create_table(IMPORT_LOG, schema=ibis.schema({k: IBIS_TYPES[v] for k, v in IMPORT_LOG_COLUMNS.items()}))
+        self._ensure_import_numbers()
         self.con.create_table(META, ibis.memtable({"key": ["schema_version"], "value": [str(SCHEMA_VERSION)]}))
 
     def schema_version(self) -> int:
@@ -470,13 +535,14 @@ class Warehouse:
         rows = log.order_by(ibis.desc("import_id")).limit(1).to_pyarrow().to_pylist()
         return rows[0] if rows else None
 
-    def imports(self, limit: int = 50) -> list[dict[str, Any]]:
+    def imports(self, limit: int | None = 50) -> list[dict[str, Any]]:
+        """The import log, newest first: the `limit` newest rows, or all with None."""
         if self.location.kind == "spark":
             return []
         import ibis
 
-        log = self.table(IMPORT_LOG)
-        rows: list[dict[str, Any]] = log.order_by(ibis.desc("import_id")).limit(limit).to_pyarrow().to_pylist()
+        log = self.table(IMPORT_LOG).order_by(ibis.desc("import_id"))
+        rows: list[dict[str, Any]] = (log if limit is None else log.limit(limit)).to_pyarrow().to_pylist()
         return rows
 
     # --- writing ----------------------------------------------------------------------------------------------
@@ -493,6 +559,7 @@ class Warehouse:
         """A DB-API cursor inside one transaction: committed on success, rolled back on any error."""
         self.check_writable()
         self.acquire("write")
+        self._ensure_import_numbers()
         if self.location.kind == "duckdb":
             cur = self.__dict__["_duckdb"]
             cur.execute("BEGIN TRANSACTION")
@@ -515,6 +582,40 @@ class Warehouse:
                 conn.autocommit = True
                 raise
             conn.commit()
+            conn.autocommit = True
+
+    def _ensure_import_numbers(self) -> None:
+        """The table of import numbers given (`IMPORT_NUMBERS`), made once by the first writer of a workspace and
+        filled with the numbers its import log already holds."""
+        if self.__dict__.get("_import_numbers_ready"):
+            return
+        self.__dict__["_import_numbers_ready"] = True
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {IMPORT_NUMBERS} (import_id BIGINT PRIMARY KEY)",
+            f"INSERT INTO {IMPORT_NUMBERS} (import_id) SELECT DISTINCT l.import_id FROM {IMPORT_LOG} l "
+            f"WHERE l.import_id IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {IMPORT_NUMBERS} n WHERE n.import_id = l.import_id)",
+        ]
+        if self.location.kind == "duckdb":
+            connection = self.__dict__["_duckdb"]
+            connection.execute("BEGIN TRANSACTION")
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute("COMMIT")
+            return
+        conn = self.con.con
+        conn.autocommit = False
+        try:
+            with conn.cursor() as cur:
+                if self.location.schema:
+                    cur.execute(f"SET LOCAL search_path TO {quote(self.location.schema)}")
+                for statement in statements:
+                    cur.execute(statement)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
             conn.autocommit = True
 
     # --- moving to Spark --------------------------------------------------------------------------------------

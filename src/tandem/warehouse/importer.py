@@ -36,8 +36,8 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,13 @@ import duckdb
 
 from tandem.errors import ImportValidationError, Issue, MappingError, TandemError
 from tandem.exports import neutralise
-from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, SQL_TYPES, Warehouse, quote
+from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, SQL_TYPES, Warehouse, quote, take_import_numbers
 from tandem.warehouse.mapping import ColumnSource, Lookup, Mapping, RowFilter
 from tandem.warehouse.mapping_checks import check_file
 from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
 from tandem.warehouse.undo import EarlierImport, earlier_imports, keep_replaced
 
-__all__ = ["ImportResult", "import_files"]
+__all__ = ["ImportLimits", "ImportResult", "import_files"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -59,6 +59,34 @@ _SNIFF_BYTES = 64 * 1024
 _OFFSET_PATTERN = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 #: ``__dup_of`` of a staged row rejected for naming an unknown lead (real duplicates hold a line number > 0).
 _REJECTED_REFERENCE = -1
+#: Characters refused inside ids (RE2 syntax): C0 and C1 controls, zero-width space/non-joiner/joiner, word joiner,
+#: byte order mark, bidi embeddings and isolates. Each makes a lookalike of another id.
+_INVISIBLE = r"[\x00-\x1f\x7f-\x9f\x{200b}-\x{200d}\x{2060}\x{feff}\x{202a}-\x{202e}\x{2066}-\x{2069}]"
+_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What an import accepts beyond the mapping: the bounds that keep a file from breaking a figure (dates a
+    period can hold) or exhausting the machine (columns, new attributes, line length). From the workspace's
+    settings (`from_settings`); the defaults are the settings' defaults."""
+
+    max_columns: int = 500
+    max_new_attributes: int = 50
+    earliest_date: date = date(1900, 1, 1)
+    latest_date: date = date(2200, 12, 31)
+    max_line_bytes: int = 8 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> ImportLimits:
+        """The limits a workspace's resolved settings (`tandem.settings.resolve_settings`) set."""
+        return cls(
+            max_columns=int(settings["import_max_columns"]),
+            max_new_attributes=int(settings["import_max_new_attributes"]),
+            earliest_date=date.fromisoformat(settings["import_earliest_date"]),
+            latest_date=date.fromisoformat(settings["import_latest_date"]),
+            max_line_bytes=int(settings["import_max_line_bytes"]),
+        )
 
 
 @dataclass
@@ -167,8 +195,11 @@ class _Plan:
     #: Records the CSV reader itself could not parse (wrong number of fields, bad quoting).
     malformed: list[Issue] = field(default_factory=list)
 
-    #: Temp table of the reader's skipped records (CSV), when there are any; see `line_of`.
-    skipped: str | None = None
+    #: Temp table of each record's physical line (CSV), when records and lines differ; see `line_of`.
+    lines: str | None = None
+    limits: ImportLimits = field(default_factory=ImportLimits)
+    #: The CSV delimiter read from the header (the mapping's, else the most frequent candidate), if any.
+    delimiter: str | None = None
     #: Filled by a derived mapping (`Mapping.derived`) of the file at `file_index` of the import.
     derived: bool = False
     file_index: int = 0
@@ -178,17 +209,20 @@ class _Plan:
     splits: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: Canonical column -> where its values are looked up in the warehouse (`ColumnSource.lookup`).
     lookups: dict[str, Lookup] = field(default_factory=dict)
+    #: Output column -> its typed SQL expression (for rules across columns).
+    typed_sql: dict[str, str] = field(default_factory=dict)
 
     def line_of(self, raw: str) -> str:
         """SQL for the line number of a record of `raw`, from its ``rowid``.
 
         DuckDB keeps the file's order: the first record is line 2 of a CSV (after the header), row 1 of a Parquet
-        file. Records the CSV reader skipped as malformed still count: each one before a record moves it down.
+        file. When the file's physical lines are not one per record (a quoted field holding a line break, blank
+        lines, records the reader skipped as malformed), `lines` holds each record's first physical line.
         """
         first = 2 if self.is_csv else 1
-        if self.skipped is None:
+        if self.lines is None:
             return f"({raw}.rowid + {first})"
-        return f"({raw}.rowid + {first} + (SELECT count(*) FROM {self.skipped} s WHERE s.threshold <= {raw}.rowid))"
+        return f"(SELECT l.line FROM {self.lines} l WHERE l.rid = {raw}.rowid)"
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -212,8 +246,15 @@ def import_files(
     max_line_bytes: int = 8 * 1024 * 1024,
     errors_shown: int = 50,
     progress: Progress | None = None,
+    limits: ImportLimits | None = None,
+    origin: str | None = None,
 ) -> list[ImportResult]:
-    """Import `paths` into canonical table `kind`, all files in one transaction. See the module docstring."""
+    """Import `paths` into canonical table `kind`, all files in one transaction. See the module docstring.
+
+    `limits` (default: the settings' defaults) bounds what a file may hold and cause; `max_line_bytes` wins over
+    its own. `origin`, when given, is logged as where the files came from instead of their path (an upload's
+    temporary folder means nothing once it is gone).
+    """
     from tandem.warehouse.schema import table as table_spec
 
     spec = table_spec(kind)
@@ -225,6 +266,7 @@ def import_files(
     if not paths:
         raise MappingError("no file given to import")
     notify = progress or (lambda _phase, _done, _total: None)
+    bounds = replace(limits or ImportLimits(), max_line_bytes=max_line_bytes)
     staging = _staging_connection(warehouse)
     started = datetime.now(UTC).replace(tzinfo=None)
     staged: list[tuple[_Plan, ImportResult, str]] = []
@@ -234,14 +276,14 @@ def import_files(
         for index, path in enumerate(paths):
             notify(f"reading {path.name}", index, len(paths))
             plan, result, typed, issues, counts = _stage_file(
-                staging, warehouse, spec, path, mapping, str(index), stages, max_line_bytes, errors_shown
+                staging, warehouse, spec, path, mapping, str(index), stages, bounds, errors_shown
             )
             plan.file_index = index
             staged.append((plan, result, typed))
             all_issues.extend(issues)
             by_problem.update(counts)
             derived = _stage_derived(
-                staging, warehouse, path, mapping, index, stages, max_line_bytes, errors_shown, result.sha256
+                staging, warehouse, path, mapping, index, stages, bounds, errors_shown, result.sha256
             )
             for plan, result, typed, issues, counts in derived:
                 staged.append((plan, result, typed))
@@ -252,7 +294,7 @@ def import_files(
         collect_only = bool(by_problem) and not skip_invalid
         notify("checking references" if collect_only else "writing", len(paths), len(paths))
         with warehouse.transaction() as cur:
-            next_id = _next_import_id(cur)
+            next_id = take_import_numbers(cur, len(paths))
             for plan, result, typed in staged:
                 result.import_id = next_id + plan.file_index  # a file's derived tables share its import id
                 unknown, shown = _write(
@@ -273,7 +315,7 @@ def import_files(
                 if unknown and not skip_invalid:
                     collect_only = True
                 if not collect_only:
-                    _log(cur, result, plan, actor, started)
+                    _log(cur, result, plan, actor, started, origin)
                     result.earlier = earlier_imports(cur, result.sha256, result.import_id)
             if collect_only:
                 all_issues.sort(key=lambda i: (i.file, i.line or 0))
@@ -293,7 +335,7 @@ def import_files(
             staging.execute(f"DROP TABLE IF EXISTS {typed}")
             staging.execute(f"DROP TABLE IF EXISTS {typed}_raw")
             staging.execute(f"DROP TABLE IF EXISTS {typed}_rejected_refs")
-            staging.execute(f"DROP TABLE IF EXISTS {typed}_raw_skipped")
+            staging.execute(f"DROP TABLE IF EXISTS {typed}_raw_lines")
         if staging is not _warehouse_duckdb(warehouse):
             staging.close()
     return [result for _plan, result, _typed in staged]
@@ -306,7 +348,7 @@ def _stage_derived(
     mapping: Mapping,
     index: int,
     stages: Sequence[str],
-    max_line_bytes: int,
+    limits: ImportLimits,
     errors_shown: int,
     sha256: str,
 ) -> Iterator[tuple[_Plan, ImportResult, str, list[Issue], dict[str, int]]]:
@@ -328,13 +370,13 @@ def _stage_derived(
                 derived,
                 f"{index}_{number}",
                 stages,
-                max_line_bytes,
+                limits,
                 errors_shown,
                 derived=True,
                 sha256=sha256,
             )
         except _NotApplicable:
-            for suffix in ("_raw", "_raw_skipped"):
+            for suffix in ("_raw", "_raw_lines"):
                 con.execute(f"DROP TABLE IF EXISTS __tandem_stage_{index}_{number}{suffix}")
             continue
         applied.add(derived.name)
@@ -422,46 +464,139 @@ def _detect_encoding(path: Path, declared: str | None) -> str:
     return "utf-8"
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_line_bytes: int) -> list[Issue]:
-    """Stream the file into `raw_table`; structural CSV errors become issues.
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().split("\n") or [""])[0]
 
-    Line numbers come from ``rowid`` (see `_Plan.line_of`).
+
+def _check_header(plan: _Plan) -> None:
+    """Refuse, from the header alone and before any heavy work, a file with more columns than
+    ``import_max_columns`` or with two columns of the same name; note the CSV delimiter the header uses.
+
+    A CSV header is read from the first ``import_max_line_bytes`` of the file (a longer record is refused by the
+    reader anyway); a Parquet file's from its footer, which also refuses a truncated or damaged file.
+    """
+    path, limits = plan.path, plan.limits
+    if plan.is_csv:
+        encoding = _detect_encoding(path, plan.mapping.encoding)
+        with path.open("rb") as handle:
+            head = handle.read(limits.max_line_bytes).decode(encoding, errors="replace").lstrip("\ufeff")
+        first = head.split("\n", 1)[0]
+        plan.delimiter = plan.mapping.delimiter or _guess_delimiter(first)
+        try:
+            names = next(csv.reader(io.StringIO(head), delimiter=plan.delimiter or ","), [])
+        except csv.Error:  # an unbalanced quote in the header: the reader says where
+            names = first.split(plan.delimiter or ",")
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            names = list(pq.ParquetFile(path).schema_arrow.names)
+        except Exception as exc:  # pyarrow's errors for a damaged file are of several kinds
+            raise _file_issue(
+                path, f"the file is not a readable Parquet file ({_first_line(exc)})", _PARQUET_HINT
+            ) from None
+    if len(names) > limits.max_columns:
+        raise ImportValidationError(
+            [
+                Issue(
+                    str(path),
+                    1,
+                    None,
+                    None,
+                    f"the file has {len(names):,} columns, more than the {limits.max_columns:,} an import accepts",
+                    f"at most {limits.max_columns:,} columns: remove the columns you do not need, or raise "
+                    "import_max_columns under [settings] in tandem.toml",
+                )
+            ]
+        )
+    seen: dict[str, int] = {}
+    duplicates: list[Issue] = []
+    for number, name in enumerate(names, start=1):
+        trimmed = name.strip()
+        if not trimmed:
+            continue
+        earlier = seen.setdefault(trimmed.lower(), number)
+        if earlier != number:
+            duplicates.append(
+                Issue(
+                    str(path),
+                    1,
+                    trimmed,
+                    None,
+                    f"two columns have the same name: column {earlier} ({names[earlier - 1].strip()!r}) and "
+                    f"column {number} ({trimmed!r})",
+                    "each column named once (names are compared trimmed and ignoring case): rename or remove one",
+                )
+            )
+    if duplicates:
+        raise ImportValidationError(duplicates)
+
+
+_PARQUET_HINT = "a complete Parquet file: it may be truncated or damaged, so export or copy it again"
+
+
+def _guess_delimiter(first_line: str) -> str | None:
+    """The candidate delimiter the header line holds most often outside quotes (None: a one-column header)."""
+    bare = re.sub(r'"(?:[^"]|"")*"', "", first_line)
+    counts = {d: bare.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, raw_table: str, path: Path, encoding: str, delimiter: str | None, max_line: int
+) -> None:
+    options: dict[str, Any] = {
+        "path": str(path),
+        "encoding": encoding,
+        "max_line_size": max_line,
+        "quote": '"',  # RFC 4180: a quote inside a quoted field is doubled
+    }
+    delim = ", delim = $delim" if delimiter else ""
+    if delimiter:
+        options["delim"] = delimiter
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE "
+        + raw_table
+        + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
+        " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true,"
+        " rejects_scan = 'reject_scans', rejects_table = 'reject_errors',"
+        " strict_mode = true, null_padding = false, parallel = true" + delim + ")",
+        options,
+    )
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, temp_dir: Path) -> list[Issue]:
+    """Stream the file into `raw_table`; structural CSV errors become issues, at their physical lines.
+
+    Line numbers come from ``rowid`` (see `_Plan.line_of`). DuckDB's strict reader refuses a file whose records
+    end some in CRLF and some in LF: such a file is read from a copy with LF endings. A file the reader refuses
+    is read again by Python's csv module, which names the line of the fault (an unbalanced quote).
     """
     path = plan.path
     if not plan.is_csv:
-        con.execute(f"CREATE TEMP TABLE {raw_table} AS SELECT * FROM read_parquet($path)", {"path": str(path)})
+        try:
+            con.execute(f"CREATE TEMP TABLE {raw_table} AS SELECT * FROM read_parquet($path)", {"path": str(path)})
+        except duckdb.Error as exc:
+            raise _file_issue(path, f"the file cannot be read as Parquet ({_first_line(exc)})", _PARQUET_HINT) from None
         return []
     plan.encoding = _detect_encoding(path, plan.mapping.encoding)
-    options = {
-        "path": str(path),
-        "encoding": plan.encoding,
-        "max_line_size": max_line_bytes,
-        "quote": '"',  # RFC 4180: a quote inside a quoted field is doubled
-    }
-    delimiter = ", delim = $delim" if plan.mapping.delimiter else ""
-    if plan.mapping.delimiter:
-        options["delim"] = plan.mapping.delimiter
+    max_line = plan.limits.max_line_bytes
     try:
-        con.execute(
-            "CREATE TEMP TABLE "
-            + raw_table
-            + " AS SELECT * FROM read_csv($path, all_varchar = true, header = true, encoding = $encoding,"
-            " max_line_size = $max_line_size, quote = $quote, escape = $quote, store_rejects = true,"
-            " rejects_scan = 'reject_scans', rejects_table = 'reject_errors',"
-            " strict_mode = true, null_padding = false, parallel = true" + delimiter + ")",
-            options,
-        )
+        _read_csv(con, raw_table, path, plan.encoding, plan.delimiter, max_line)
     except duckdb.Error as exc:
-        message = str(exc).split("\n")[0]
-        hint = "a well-formed CSV file"
-        if "unicode" in message.lower() or "encoding" in message.lower():
-            hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
-        elif "out of memory" in message.lower():
-            hint = "more memory for DuckDB: raise duckdb_memory_gb under [settings] in tandem.toml"
-        elif "sniffing" in message.lower():
-            message = "its delimiter and quoting could not be detected (an unbalanced quote is a common cause)"
-            hint = "a CSV file with balanced quotes; or set delimiter (and encoding) in the mapping"
-        raise _file_issue(path, f"the file cannot be read as CSV: {message}", hint) from None
+        failure: duckdb.Error | None = exc
+        if _mixed_line_endings(path, plan.encoding):
+            copy = _lf_copy(path, plan.encoding, temp_dir)
+            try:
+                _read_csv(con, raw_table, copy, "utf-8", plan.delimiter, max_line)
+                failure = None
+            except duckdb.Error as again:
+                failure = again
+            finally:
+                copy.unlink(missing_ok=True)
+        if failure is not None:
+            raise _csv_failure(plan, failure) from None
     # One problem per skipped line (DuckDB may report a line once per extra field).
     rejects = con.execute(
         "SELECT line, arg_min(column_name, column_idx), arg_min(error_type, column_idx), any_value(csv_line) "
@@ -469,25 +604,187 @@ def _read_raw(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, max_l
     ).fetchall()
     con.execute("DELETE FROM reject_errors")
     con.execute("DELETE FROM reject_scans")
-    skipped_lines = sorted({int(line) for line, *_ in rejects if line is not None})
-    if skipped_lines:
-        # The i-th skipped line (from 0) comes after (line - 2 - i) good records: the rowid it shifts from.
-        plan.skipped = f"{raw_table}_skipped"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {plan.skipped} (threshold BIGINT)")
-        con.executemany(
-            f"INSERT INTO {plan.skipped} VALUES (?)", [[line - 2 - i] for i, line in enumerate(skipped_lines)]
-        )
+    reject_lines = sorted({int(line) for line, *_ in rejects if line is not None})
+    physical = _physical_lines(con, plan, raw_table, reject_lines)
     return [
         Issue(
             str(path),
-            int(line) if line is not None else None,
+            physical.get(int(line), int(line)) if line is not None else None,
             column_name,
-            csv_line,
+            str(csv_line).lstrip("\r\n") if csv_line is not None else None,
             f"malformed CSV row ({str(error_type).lower().replace('_', ' ')})",
             "one value per header column, quotes balanced",
         )
         for line, column_name, error_type, csv_line in rejects
     ]
+
+
+def _csv_failure(plan: _Plan, exc: duckdb.Error) -> ImportValidationError:
+    """The one-line reason the reader refused the file: the located fault when Python's csv module finds one."""
+    path = plan.path
+    message = _first_line(exc)
+    hint = "a well-formed CSV file"
+    lowered = message.lower()
+    if "unicode" in lowered or "encoding" in lowered:
+        hint = "text in UTF-8; for another encoding set encoding = 'latin-1' (or 'utf-16') in the mapping"
+        return _file_issue(path, f"the file cannot be read as CSV: {message}", hint)
+    if "out of memory" in lowered:
+        hint = "more memory for DuckDB: raise duckdb_memory_gb under [settings] in tandem.toml"
+        return _file_issue(path, f"the file cannot be read as CSV: {message}", hint)
+    located = _locate_csv_fault(path, plan.encoding or "utf-8", plan.delimiter, plan.limits.max_line_bytes)
+    if located is not None:
+        return ImportValidationError([located])
+    if "sniffing" in lowered:
+        message = "its delimiter and quoting could not be detected (an unbalanced quote is a common cause)"
+        hint = "a CSV file with balanced quotes; or set delimiter (and encoding) in the mapping"
+    return _file_issue(path, f"the file cannot be read as CSV: {message}", hint)
+
+
+def _locate_csv_fault(path: Path, encoding: str, delimiter: str | None, max_field: int) -> Issue | None:
+    """The first record Python's strict csv reader refuses, at the physical line it starts on (None: none)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, max_field))
+    start = 1
+    try:
+        with path.open(encoding=encoding, errors="replace", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter or ",", strict=True)
+            for _record in reader:
+                start = reader.line_num + 1
+    except csv.Error as exc:
+        reason = str(exc)
+        if "unexpected end of data" in reason or "field larger than field limit" in reason:
+            return Issue(
+                str(path),
+                start,
+                None,
+                None,
+                "unbalanced quote: a quoted field opened on this line is never closed",
+                'a closing quote for every opening one (a quote inside a quoted field is doubled: "")',
+            )
+        return Issue(
+            str(path),
+            start,
+            None,
+            None,
+            f"malformed CSV record ({reason})",
+            'one value per header column, quotes balanced (a quote inside a quoted field is doubled: "")',
+        )
+    finally:
+        csv.field_size_limit(previous)
+    return None
+
+
+def _text_chunks(path: Path, encoding: str) -> Iterator[str]:
+    """The file's text in chunks of about 1 MiB, line endings as written; a chunk never ends between CR and LF."""
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        while chunk := handle.read(1024 * 1024):
+            if chunk.endswith("\r"):
+                chunk += handle.read(1)
+            yield chunk
+
+
+def _mixed_line_endings(path: Path, encoding: str) -> bool:
+    """True when the file has both CRLF and bare LF line breaks (DuckDB's strict reader refuses those)."""
+    crlf = lone_lf = False
+    for chunk in _text_chunks(path, encoding):
+        both = chunk.count("\r\n")
+        crlf = crlf or both > 0
+        lone_lf = lone_lf or chunk.count("\n") > both
+        if crlf and lone_lf:
+            return True
+    return False
+
+
+def _lf_copy(path: Path, encoding: str, temp_dir: Path) -> Path:
+    """A UTF-8 copy of the file with every CRLF made LF (the physical lines stay the same), in `temp_dir`."""
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    copy = temp_dir / f"lf-{os.getpid()}-{hashlib.sha256(str(path).encode()).hexdigest()[:12]}.csv"
+    with copy.open("w", encoding="utf-8", newline="") as out:
+        for chunk in _text_chunks(path, encoding):
+            out.write(chunk.replace("\r\n", "\n"))
+    return copy
+
+
+def _line_count(path: Path, encoding: str) -> int:
+    """How many physical lines the file has (a last line without a line break counts)."""
+    count = 0
+    last = ""
+    if encoding == "utf-16":
+        for chunk in _text_chunks(path, encoding):
+            count += chunk.count("\n") + chunk.count("\r") - chunk.count("\r\n")
+            last = chunk[-1:]
+        return count + (1 if last and last not in "\r\n" else 0)
+    with path.open("rb") as handle:
+        tail = b""
+        while block := handle.read(1024 * 1024):
+            if block.endswith(b"\r"):
+                block += handle.read(1)
+            count += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            tail = block[-1:]
+    return count + (1 if tail and tail not in b"\r\n" else 0)
+
+
+def _physical_lines(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, reject_lines: list[int]
+) -> dict[int, int]:
+    """Map records to physical lines where they differ; returns the reader's line -> physical line of rejects.
+
+    DuckDB numbers a record by records and blank lines before it, not by the line breaks inside quoted fields.
+    When the file has exactly one line per record (almost always: a line count tells) both agree. Otherwise the
+    file is read once more, line by line, counting quotes: a record goes on while it has opened a quote it has
+    not closed. Each record's first line goes to ``{raw_table}_lines`` (`_Plan.line_of`).
+    """
+    rows = _count(con, f"SELECT count(*) FROM {raw_table}")
+    encoding = plan.encoding or "utf-8"
+    if _line_count(plan.path, encoding) == 1 + rows + len(reject_lines):
+        # One line per record: the i-th skipped line (from 0) comes after (line - 2 - i) good records.
+        by_threshold = {line - 2 - i: i + 1 for i, line in enumerate(reject_lines)}
+        _store_lines(con, plan, raw_table, sorted(by_threshold.items()))
+        return {}
+    rejected = set(reject_lines)
+    physical: dict[int, int] = {}
+    shifts: list[tuple[int, int]] = []
+    reader_line = line_number = good = last_shift = 0
+    start_line = start_reader = 0
+    in_quotes = False
+    with plan.path.open(encoding=encoding, errors="replace", newline="") as handle:
+        for text in handle:
+            line_number += 1
+            if not in_quotes:
+                reader_line += 1
+                if text in {"\n", "\r\n", "\r"}:  # a blank line: the reader skips it but counts it
+                    continue
+                start_line, start_reader = line_number, reader_line
+            if text.count('"') % 2:
+                in_quotes = not in_quotes
+            if in_quotes or start_reader == 1:  # the record goes on, or it is the header
+                continue
+            if start_reader in rejected:
+                physical[start_reader] = start_line
+                continue
+            shift = start_line - (good + 2)
+            if shift != last_shift:
+                shifts.append((good, shift))
+                last_shift = shift
+            good += 1
+    if good != rows:  # the file is not what the reader read (quotes inside unquoted fields): keep its numbers
+        return {}
+    _store_lines(con, plan, raw_table, shifts)
+    return physical
+
+
+def _store_lines(con: duckdb.DuckDBPyConnection, plan: _Plan, raw_table: str, shifts: list[tuple[int, int]]) -> None:
+    """Write each record's physical line to ``{raw_table}_lines`` from (first rowid, lines it is moved down)."""
+    if shifts:
+        plan.lines = f"{raw_table}_lines"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {plan.lines}_shifts (threshold BIGINT, shift BIGINT)")
+        con.executemany(f"INSERT INTO {plan.lines}_shifts VALUES (?, ?)", shifts)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {plan.lines} AS SELECT r.rid, r.rid + 2 + coalesce(s.shift, 0) AS line "
+            f"FROM (SELECT rowid AS rid FROM {raw_table}) r ASOF LEFT JOIN {plan.lines}_shifts s "
+            "ON r.rid >= s.threshold"
+        )
+        con.execute(f"DROP TABLE {plan.lines}_shifts")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -576,7 +873,7 @@ def _typed(plan: _Plan, text: str, source: str | None, kind: ColumnType, fmt: st
         if source and ("INT" in source_type):
             return f"try_cast({quote(source)} AS BIGINT)"
         number = f"try_cast({text} AS DOUBLE)"
-        return f"(CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END)"
+        return f"(CASE WHEN {number} = floor({number}) THEN try_cast({number} AS BIGINT) END)"
     if kind == "boolean":
         return f"try_cast({text} AS BOOLEAN)"
     raise AssertionError(kind)
@@ -591,6 +888,7 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
     name = column.name
     plan.select.append(f"{typed} AS {quote(name)}")
     plan.output[name] = column.type
+    plan.typed_sql[name] = typed
     shown = plan.source_of.get(name, name)
     raw = text
     if column.required:
@@ -608,10 +906,12 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
             "boolean": "true or false",
         }[column.type]
         plan.rules.append(_Rule(f"({text} IS NOT NULL AND {typed} IS NULL)", shown, raw, "cannot be read", expected))
+    _add_value_rules(plan, column, typed, shown, raw)
     if column.minimum is not None:
         plan.rules.append(
             _Rule(
-                f"coalesce({typed} < {column.minimum!r}, false)",
+                # -Infinity is refused as not finite, once
+                f"coalesce({typed} < {column.minimum!r} AND {typed} <> '-Infinity'::DOUBLE, false)",
                 shown,
                 raw,
                 "is negative",
@@ -633,6 +933,62 @@ def _add_column(plan: _Plan, column: Column, text: str, source: str | None, stag
         plan.rules.append(
             _Rule(f"coalesce({typed} NOT IN ({allowed}), false)", shown, raw, "unknown value", what, leave_out)
         )
+
+
+def _add_value_rules(plan: _Plan, column: Column, typed: str, shown: str, raw: str) -> None:
+    """Rules for values that read but that no figure can use: a number that is not finite, a date outside the
+    accepted range, an invisible character in an id, a NUL byte in text (PostgreSQL cannot hold it)."""
+    limits = plan.limits
+    if column.type == "float":
+        plan.rules.append(
+            _Rule(
+                f"coalesce(NOT isfinite({typed}), false)",
+                shown,
+                raw,
+                "is not a finite number",
+                "a finite number (NaN, Infinity and numbers too large to hold, such as 1e309, are refused)",
+            )
+        )
+    elif column.type in {"date", "timestamp"}:
+        low = plan.param(limits.earliest_date)
+        high = plan.param(limits.latest_date + timedelta(days=1))
+        plan.rules.append(
+            _Rule(
+                f"coalesce({typed} < CAST({low} AS DATE) OR {typed} >= CAST({high} AS DATE), false)",
+                shown,
+                raw,
+                "is outside the dates tandem accepts",
+                f"a date from {limits.earliest_date} to {limits.latest_date} (settings import_earliest_date and "
+                "import_latest_date in tandem.toml)",
+            )
+        )
+    elif column.type == "string" and _is_key(plan.table, column.name):
+        plan.rules.append(
+            _Rule(
+                f"coalesce(regexp_matches({typed}, {plan.param(_INVISIBLE)}), false)",
+                shown,
+                raw,
+                "holds a control or invisible character",
+                "an id of visible characters only: remove control characters, zero-width spaces, byte order marks "
+                "and direction marks (shown escaped in the value)",
+            )
+        )
+    elif column.type == "string":
+        plan.rules.append(
+            _Rule(
+                f"coalesce(contains({typed}, chr(0)), false)",
+                shown,
+                raw,
+                "holds a NUL character",
+                "text without NUL (0x00) characters: export the file again as UTF-8 text",
+            )
+        )
+
+
+def _is_key(spec: Table, name: str) -> bool:
+    """A canonical column that names a row (its table's key, a reference, any ``*_id``): lookalikes there make
+    two rows of one."""
+    return spec.column(name) is not None and (name in spec.key or name in spec.references or name.endswith("_id"))
 
 
 def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source: str, source_type: str) -> ColumnType:
@@ -666,15 +1022,16 @@ def _infer_attribute_type(con: duckdb.DuckDBPyConnection, raw_table: str, source
         f"SELECT count({text}), "
         f"count_if(regexp_full_match({text}, '-?(0|[1-9][0-9]{{0,17}})')), "
         f"count_if(try_cast({text} AS DOUBLE) IS NOT NULL AND NOT regexp_full_match({text}, '-?0[0-9].*')), "
-        f"count_if(lower({text}) IN ('true', 'false')) FROM {raw_table}"
+        f"count_if(lower({text}) IN ('true', 'false')), count_if(isfinite(try_cast({text} AS DOUBLE))) "
+        f"FROM {raw_table}"
     ).fetchone()
     assert row is not None
-    present, integers, floats, booleans = row
+    present, integers, floats, booleans, finite = row
     if present == 0:
         return "string"
     if integers == present:
         return "integer"
-    if floats == present:
+    if floats == present and finite:  # "inf" among numbers is refused as one; "NaN" alone is a word
         return "float"
     if booleans == present:
         return "boolean"
@@ -707,7 +1064,8 @@ def _plan_columns(
     sources = plan.source_types
     issues: list[Issue] = []
     used: set[str] = set()
-    header = ", ".join(sources)
+    # A name holding a line break or an invisible character is shown escaped: a message stays one line.
+    header = ", ".join(name if name.isprintable() else repr(name) for name in sources)
 
     def require(src: str | list[str]) -> str:
         found = _find_any(sources, src)
@@ -798,20 +1156,49 @@ def _plan_columns(
     existing = warehouse.columns(spec.name)
     ignored = {attribute_name(i) for i in mapping.ignore}
     if mapping.keep_unmapped:
+        attributes: list[tuple[str, str, str]] = []  # (source, its type, attribute name)
+        taken = set(plan.output)
         for source, source_type in list(sources.items()):
             if source in used or source.startswith("__") or attribute_name(source) in ignored:
                 continue
             name = attribute_name(source)
-            if name in spec.column_names or name in plan.output or name.startswith("_"):
+            if name in spec.column_names or name in taken or name.startswith("_"):
                 name = f"{name}_source"
-            while name in plan.output:
+            while name in taken:
                 name += "_2"
+            taken.add(name)
+            attributes.append((source, source_type, name))
+        _check_new_attributes(plan, [name for _s, _t, name in attributes if name not in existing])
+        for source, source_type, name in attributes:
             kind = existing.get(name) or _infer_attribute_type(con, raw_table, source, source_type)
             if name not in existing:
                 plan.new_attributes.append(name)
             plan.source_of[name] = source
             _add_column(plan, Column(name, kind), _text(source, source_type), source, stages)
     return []
+
+
+def _check_new_attributes(plan: _Plan, new: list[str]) -> None:
+    """Refuse a file that would add more attribute columns than ``import_max_new_attributes`` (before their types
+    are read: each costs a pass over the file, and every one stays in the table)."""
+    limit = plan.limits.max_new_attributes
+    if len(new) <= limit:
+        return
+    listed = ", ".join(new[:10]) + (f" and {len(new) - 10:,} more" if len(new) > 10 else "")
+    raise ImportValidationError(
+        [
+            Issue(
+                str(plan.path),
+                1,
+                None,
+                None,
+                f"the file would add {len(new):,} new attribute columns to {plan.table.name} ({listed}), more "
+                f"than the {limit:,} one import may add",
+                "map the columns you need in a mapping file and set keep_unmapped = false (or list the others "
+                "under ignore), or raise import_max_new_attributes under [settings] in tandem.toml",
+            )
+        ]
+    )
 
 
 def _stage_file(
@@ -822,7 +1209,7 @@ def _stage_file(
     mapping: Mapping,
     index: str,
     stages: Sequence[str],
-    max_line_bytes: int,
+    limits: ImportLimits,
     errors_shown: int,
     *,
     derived: bool = False,
@@ -833,13 +1220,14 @@ def _stage_file(
     For a `derived` table, a column the file lacks raises `_NotApplicable`, and rows a rule marks as left out
     (`_Rule.leave_out`) are removed and counted instead of rejected.
     """
-    plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path), derived=derived)
+    plan = _Plan(path=path, table=spec, mapping=mapping, is_csv=_detect_format(path), derived=derived, limits=limits)
+    _check_header(plan)  # too many columns, or two of one name: refused before the file is read
     result = ImportResult(import_id=0, table=spec.name, file=str(path), sha256=sha256 or _sha256(path))
     typed = f"__tandem_stage_{index}"
     raw = f"{typed}_raw"
     for stale in (typed, raw):
         con.execute(f"DROP TABLE IF EXISTS {stale}")
-    structural = plan.malformed = _read_raw(con, plan, raw, max_line_bytes)
+    structural = plan.malformed = _read_raw(con, plan, raw, warehouse.temp_dir)
     result.encoding = plan.encoding
     plan.source_types = {name: str(kind) for name, kind, *_ in con.execute(f"DESCRIBE {raw}").fetchall()}
     if not derived:  # a file that does not look like its mapping's export is refused here, with the reason
@@ -1034,12 +1422,6 @@ def _collect_issues(
 # ---------------------------------------------------------------------------------------------------------------
 # 4. Write
 # ---------------------------------------------------------------------------------------------------------------
-def _next_import_id(cur: Any) -> int:
-    cur.execute(f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORT_LOG}")
-    row = cur.fetchone()
-    return int(row[0])
-
-
 def _write(
     cur: Any,
     warehouse: Warehouse,
@@ -1252,13 +1634,13 @@ def _rowcount(cur: Any, warehouse: Warehouse) -> int:
     return int(row[0]) if row else 0
 
 
-def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datetime) -> None:
+def _log(cur: Any, result: ImportResult, plan: _Plan, actor: str, started: datetime, origin: str | None) -> None:
     placeholder = "%s" if not isinstance(cur, duckdb.DuckDBPyConnection) else "?"
     values = [
         result.import_id,
         result.table,
         Path(result.file).name,
-        str(Path(result.file).resolve()),
+        origin or str(Path(result.file).resolve()),
         result.sha256,
         plan.mapping.name,
         actor,

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from tandem.errors import WorkspaceError
+from tandem.errors import BusyError
 
 __all__ = ["FileLease", "LeaseMode", "advisory_key", "announce_waiting", "busy_message", "holder_description"]
 
@@ -126,9 +126,23 @@ class FileLease:
                     told = True
                 now = time.monotonic()
                 if now >= deadline:
-                    raise WorkspaceError(_busy_message(str(self.database), self._holder(), wait_seconds)) from None
+                    raise BusyError(_busy_message(str(self.database), self._holder(), wait_seconds)) from None
                 time.sleep(min(pause, max(deadline - now, 0.0)))
                 pause = min(pause * 2, _LONGEST_PAUSE)
+
+    def writer_waiting(self) -> bool:
+        """Whether another process is at the turnstile now: a writer waiting for the readers to leave (or, for an
+        instant, a reader passing through). A process that keeps a read lease between uses gives it back then."""
+        fd = os.open(self.turnstile_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)
 
     def _holder(self) -> dict[str, Any] | None:
         """The writer's description, as it wrote it into the lock file (None: only readers, or unreadable)."""

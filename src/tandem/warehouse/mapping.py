@@ -57,6 +57,7 @@ the lead's creation) says so with a `source` ending in ``(undated)``; the data-q
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -68,7 +69,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tandem.errors import MappingError
 from tandem.warehouse.schema import TABLES
 
-__all__ = ["ColumnSource", "Lookup", "Mapping", "RowFilter", "list_presets", "load_mapping"]
+__all__ = [
+    "ColumnSource",
+    "Lookup",
+    "Mapping",
+    "RowFilter",
+    "check_date_format",
+    "list_presets",
+    "load_mapping",
+    "read_mapping_text",
+]
 
 _PRESET_PACKAGE = "tandem.warehouse.presets"
 
@@ -116,6 +126,11 @@ class ColumnSource(BaseModel):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("format")
+    @classmethod
+    def _readable_format(cls, value: str | None) -> str | None:
+        return check_date_format(value)
 
     @model_validator(mode="after")
     def _column_xor_constant(self) -> ColumnSource:
@@ -212,6 +227,11 @@ class Mapping(BaseModel):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris' or 'UTC'") from None
         return value
 
+    @field_validator("date_format")
+    @classmethod
+    def _readable_date_format(cls, value: str | None) -> str | None:
+        return check_date_format(value)
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str | None) -> str | None:
@@ -263,6 +283,32 @@ class Mapping(BaseModel):
         ]
 
 
+#: The strptime directives DuckDB reads (``%-d`` and the like: without padding).
+_DIRECTIVES = frozenset("aAbBcdfgGhHIjmMnpSuUVwWxXyYzZ%")
+_DIRECTIVE = re.compile(r"%(-?)(.?)", re.DOTALL)
+
+
+def check_date_format(value: str | None) -> str | None:
+    """Refuse a date format the importer could not use, naming the directive (DuckDB would stop the import)."""
+    if value is None:
+        return None
+    for match in _DIRECTIVE.finditer(value):
+        letter = match.group(2)
+        if letter not in _DIRECTIVES or (match.group(1) and letter == "%"):
+            shown = match.group(0) if letter else "a lone % at the end"
+            raise ValueError(
+                f"date format {value!r} has {shown}, which is not a strptime directive; use directives such as "
+                "%Y, %m, %d, %H, %M, %S, %z (e.g. '%Y-%m-%d' or '%d/%m/%Y %H:%M'), and %% for a percent sign"
+            )
+    import duckdb
+
+    try:
+        duckdb.connect().execute("SELECT try_strptime('', $f)", {"f": value})
+    except duckdb.Error as exc:
+        raise ValueError(f"date format {value!r} cannot be used: {str(exc).splitlines()[0]}") from None
+    return value
+
+
 def list_presets() -> dict[str, str]:
     """Preset name -> one-line description."""
     out: dict[str, str] = {}
@@ -281,7 +327,7 @@ def load_mapping(name_or_path: str | os.PathLike[str] | None) -> Mapping:
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise MappingError(f"mapping file {str(path)!r} does not exist")
-        return _parse(path.read_text(encoding="utf-8"), str(path), path.stem)
+        return _parse(read_mapping_text(path), str(path), path.stem)
     preset = resources.files(_PRESET_PACKAGE).joinpath(f"{name_or_path}.toml")
     if not preset.is_file():
         raise MappingError(
@@ -289,6 +335,19 @@ def load_mapping(name_or_path: str | os.PathLike[str] | None) -> Mapping:
             "or give the path of a TOML mapping file"
         )
     return _parse(preset.read_text(encoding="utf-8"), f"preset {name_or_path}", str(name_or_path))
+
+
+def read_mapping_text(path: Path) -> str:
+    """A mapping file's text; a file that is not UTF-8 is refused with the line of its first bad byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MappingError(
+            f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 (TOML files are UTF-8); save the "
+            "mapping file as UTF-8 (in most editors: Save as, encoding UTF-8) and try again"
+        ) from None
 
 
 def _parse(text: str, origin: str, default_name: str) -> Mapping:

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 
 from tandem.errors import MappingError
-from tandem.warehouse.mapping import ColumnSource, Mapping, list_presets, load_mapping
+from tandem.warehouse.mapping import ColumnSource, Mapping, list_presets, load_mapping, read_mapping_text
 from tandem.warehouse.schema import TABLES, attribute_name
 
 __all__ = [
@@ -126,7 +126,7 @@ def mapping_source(name_or_path: str | Path) -> str:
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         load_mapping(path)  # refuses a missing or invalid file with its one-line reason
-        return path.read_text(encoding="utf-8")
+        return read_mapping_text(path)
     load_mapping(str(name_or_path))  # refuses an unknown preset, listing them
     return resources.files(_PRESET_PACKAGE).joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
 

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tandem.errors import ConflictError, NotFoundError
-from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, Warehouse, quote
+from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, Warehouse, quote, take_import_numbers
 from tandem.warehouse.schema import TABLES, Table
 
 __all__ = [
@@ -264,8 +264,7 @@ def _undo(cur: Any, import_id: int, actor: str, started: datetime) -> UndoResult
         if removed or restored or table in tables_of:
             result.removed[table] = removed - restored
             result.restored[table] = restored
-    cur.execute(f"SELECT coalesce(max(import_id), 0) + 1 FROM {IMPORT_LOG}")
-    result.undo_id = int(cur.fetchone()[0])
+    result.undo_id = take_import_numbers(cur)
     finished = datetime.now(UTC).replace(tzinfo=None)
     logged_columns = [*IMPORT_LOG_COLUMNS, *UNDO_LOG_COLUMNS]
     for table in result.removed:

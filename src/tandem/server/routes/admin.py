@@ -71,7 +71,10 @@ class UserOut(BaseModel):
     role: Role
     is_leader: bool = Field(description="Approves for their side (marketing or sales only).")
     disabled: bool = Field(description="Cannot sign in; sessions and API tokens stop working.")
-    locked: bool = Field(description="Locked for a while after repeated failed sign-ins (a password reset unlocks).")
+    locked: bool = Field(
+        description="Sign-ins refused for a while after repeated failures, from some addresses or from every browser "
+        "the account does not know (unlock: POST /api/users/{username}/unlock, or a password reset)."
+    )
     must_change_password: bool = Field(description="Signed in with a one-time password not yet changed.")
     created_at: Utc
 
@@ -110,8 +113,17 @@ class UserChange(BaseModel):
 
     role: Role | None = None
     leader: StrictBool | None = None
-    disabled: StrictBool | None = Field(None, description="Disabling stops sign-in, sessions and API tokens at once.")
+    disabled: StrictBool | None = Field(
+        None,
+        description="Disabling stops sign-in and sessions at once and revokes the user's API tokens (re-enabling "
+        "does not bring them back).",
+    )
     display_name: DisplayName | None = None
+
+
+class Unlocked(BaseModel):
+    user: UserOut
+    counters_cleared: int = Field(description="Sign-in failure counters and blocks of the account lifted.")
 
 
 class PasswordReset(BaseModel):
@@ -199,7 +211,8 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     **UNREADABLE,
     409: {
         "model": Refusal,
-        "description": "A name taken, the last active admin demoted or disabled, a token for a disabled user.",
+        "description": "A name taken, the last active admin demoted or disabled, a token for a disabled user or "
+        "for one who must still change a one-time password.",
     },
 }
 
@@ -343,6 +356,15 @@ def reset_password(request: Request, username: Annotated[str, Path(max_length=20
     )
 
 
+@router.post("/admin/users/{username}/unlock", openapi_extra=access(Permission.ADMIN), include_in_schema=False)
+def unlock_user(request: Request, username: Annotated[str, Path(max_length=200)]) -> Response:
+    try:
+        _accounts(request).unlock(principal_of(request).username, username)
+    except AccountError as exc:
+        return _refused(request, exc)
+    return _after_change(request, message=f"{username.strip().lower()} is unlocked: every address may sign in again.")
+
+
 @router.post("/admin/tokens", openapi_extra=access(Permission.ADMIN), include_in_schema=False)
 def add_token(
     request: Request,
@@ -427,6 +449,14 @@ def api_reset_password(request: Request, username: UsernameInPath) -> PasswordRe
     user = accounts.user(username)
     secret = accounts.set_password(principal_of(request).username, user.username)
     return PasswordReset(username=user.username, one_time_password=secret)
+
+
+@router.post("/api/users/{username}/unlock", openapi_extra=access(Permission.ADMIN), tags=["admin"], responses=UNKNOWN)
+def api_unlock_user(request: Request, username: UsernameInPath) -> Unlocked:
+    """Lift every sign-in block and failure count on a user's account, whichever addresses caused them."""
+    accounts = _accounts(request)
+    cleared = accounts.unlock(principal_of(request).username, username)
+    return Unlocked(user=UserOut.of(accounts.user(username)), counters_cleared=cleared)
 
 
 @router.get(

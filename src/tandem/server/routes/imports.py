@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import tempfile
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,11 +34,12 @@ from tandem.server.access import GuardedRoute, access, principal_of
 from tandem.server.pages import render
 from tandem.server.refusals import INVALID, MAX_ID, explain
 from tandem.server.state import ServerState
+from tandem.server.uploads import upload_folder
 from tandem.warehouse.importer import ImportResult
 from tandem.warehouse.mapping import list_presets
 from tandem.warehouse.mapping_checks import lenient as lenient_mapping
 from tandem.warehouse.schema import TABLES
-from tandem.warehouse.undo import UndoResult, undo_import
+from tandem.warehouse.undo import UndoResult
 
 #: The largest data file an upload may carry (streamed to disk, never held in memory).
 MAX_UPLOAD_BYTES = 1024**3
@@ -265,8 +265,7 @@ def import_upload(
         raise UploadRefused("choose a file to import (CSV or Parquet)")
     if kind not in TABLES:
         raise UploadRefused(f"no table called {kind!r}; tables: {', '.join(TABLES)}")
-    with tempfile.TemporaryDirectory(prefix="tandem-upload-") as temporary:
-        folder = Path(temporary)
+    with upload_folder(state.workspace.path) as folder:
         name = safe_file_name(file.filename, DATA_SUFFIXES, "file")
         data = _save(file, folder / name, MAX_UPLOAD_BYTES, _too_large_message())
         chosen: Any = _chosen_mapping(mapping.strip(), mapping_file, folder)
@@ -279,7 +278,12 @@ def import_upload(
             with state.using_warehouse():
                 try:
                     results = state.workspace.import_files(
-                        kind, [data], mapping=chosen, skip_invalid=skip_invalid, actor=principal.username
+                        kind,
+                        [data],
+                        mapping=chosen,
+                        skip_invalid=skip_invalid,
+                        actor=principal.username,
+                        origin=f"uploaded by {principal.username}: {data.name}",
                     )
                 finally:
                     state.data_changed()
@@ -465,9 +469,7 @@ def undo_as(state: ServerState, principal: Principal, import_id: int, *, dry_run
     cached results are recomputed after a real undo. Raises `NotFoundError` or `ConflictError` with the reason."""
     with state.using_warehouse() as workspace:
         try:
-            return undo_import(
-                workspace.warehouse, import_id, actor=principal.username, record=workspace.record, dry_run=dry_run
-            )
+            return workspace.undo_import(import_id, actor=principal.username, dry_run=dry_run)
         finally:
             if not dry_run:
                 state.data_changed()

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tandem.accounts import Permission
+from tandem.engine.usable import left_out
 from tandem.plan.goals import current_quarter
 from tandem.plan.pacing import verdict_of
 from tandem.questions import StatusQuestion
@@ -114,6 +115,12 @@ def overview_document(state: ServerState) -> dict[str, Any]:
                 {"check": c["check"], "count": c["count"], "meaning": c["meaning"]}
                 for c in quality["checks"]
                 if c["count"]
+            ]
+            + [
+                {"check": f"unusable_values ({found.table})", "count": found.rows, "meaning": found.message()}
+                for found in left_out(
+                    {name: ws.warehouse.table(name) for name in ("leads", "stage_events", "opportunities")}
+                )
             ],
         }
 

@@ -1,9 +1,15 @@
 // Draw every chart on the page: each <figure class="chart"> holds its Vega-Lite spec as inert JSON.
-// vega.js (served by tandem, built from vl-convert's bundle) defines window.vegaEmbed.
+// vega.js (served by tandem, built from vl-convert's bundle) defines window.vegaEmbed. `ast: true` makes Vega
+// evaluate chart expressions with its interpreter (bundled in vega-embed) instead of compiling them with
+// Function(), so the page's Content-Security-Policy needs no 'unsafe-eval'; `defaultStyle: false` and the tooltip's
+// `disableDefaultStyle` keep vega-embed and vega-tooltip from adding <style> elements (refused by style-src 'self'):
+// their rules are in tandem.css.
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("figure.chart").forEach(function (figure) {
     var spec = JSON.parse(figure.querySelector("script[type='application/json']").textContent);
-    vegaEmbed(figure.querySelector(".vega"), spec, { actions: false, renderer: "svg" })
+    vegaEmbed(figure.querySelector(".vega"), spec, {
+      actions: false, renderer: "svg", ast: true, defaultStyle: false, tooltip: { disableDefaultStyle: true }
+    })
       .then(function () { figure.dataset.drawn = "true"; })
       .catch(function (error) { figure.dataset.drawn = "error"; figure.append(String(error)); });
   });
