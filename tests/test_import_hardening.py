@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tandem import ConfigError, ImportValidationError, MappingError, Workspace
+from tandem.errors import Issue
 from tandem.forecast.history import load_history
 from tandem.settings import resolve_settings
 from tandem.warehouse import importer
@@ -366,3 +367,14 @@ def test_an_unbalanced_quote_on_line_2_is_named_as_such(workspace: Workspace, tm
         f"{path}, line 2: unbalanced quote: a quoted field opened on this line is never closed; expected a closing "
         'quote for every opening one (a quote inside a quoted field is doubled: "")'
     ]
+
+
+def test_skip_invalid_is_offered_only_when_rows_can_be_set_aside() -> None:
+    """A file too wide, or with a broken header, has no row --skip-invalid could leave out: the hint says so."""
+    whole = ImportValidationError([Issue("f.csv", 1, None, None, "the file has 10,000 columns", "at most 500")])
+    assert str(whole).splitlines()[-1] == "Fix the file or the mapping and import again."
+    row = ImportValidationError([Issue("f.csv", 2, "amount", "NaN", "is not a finite number", "a finite number")])
+    assert str(row).splitlines()[-1] == (
+        "Fix the file or the mapping and import again, or use --skip-invalid to import the valid rows and write the "
+        "rejected ones, each with its reason, beside the input."
+    )

@@ -162,9 +162,13 @@ class ImportValidationError(InvalidError):
         summary = f"{self.total:,} problem{'s' if self.total != 1 else ''} found; nothing was imported."
         if self.by_problem and more > 0:
             summary += "".join(f"\n  {count:>9,} x {label}" for label, count in self.by_problem.items())
-        hint = (
-            "Fix the file or the mapping and import again, or use --skip-invalid to import the valid rows "
-            "and write the rejected ones, each with its reason, beside the input."
-        )
+        hint = "Fix the file or the mapping and import again"
+        if any(issue.column is not None for issue in issues):  # a bad value: its row can be set aside
+            hint += (
+                ", or use --skip-invalid to import the valid rows and write the rejected ones, each with its "
+                "reason, beside the input."
+            )
+        else:  # the file as a whole (its header, its width, its format): no row can be set aside
+            hint += "."
         body = "\n".join(lines + ([f"... and {more:,} more"] if more > 0 else []))
         super().__init__(f"{summary}\n{body}\n{hint}")
