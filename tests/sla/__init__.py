@@ -1,0 +1,1 @@
+"""The business-hours clock: calendars, business seconds in Python and in the warehouse."""
