@@ -66,23 +66,30 @@ def with_setting(served: Path, name: str, value: int) -> None:
     config.write_text(text, encoding="utf-8")
 
 
+def waiting_one_second(served: Path) -> FastAPI:
+    """The app on `served`, where a wait for the warehouse ends in a "still busy" error after one second."""
+    with_setting(served, "warehouse_wait_seconds", 1)
+    return create_app(served)
+
+
+def bearer(app: FastAPI, username: str) -> dict[str, str]:
+    _, secret = app.state.tandem.workspace.accounts.create_token("test", username, "tests")
+    return {"Authorization": f"Bearer {secret}"}
+
+
 def test_a_page_computed_before_an_import_is_served_while_it_runs(
     served: Path, writer: Callable[[], subprocess.Popen[str]]
 ) -> None:
-    # Waiting for the warehouse would end in a "still busy" error after one second, never in the page.
-    with_setting(served, "warehouse_wait_seconds", 1)
-    app = create_app(served)
-    with TestClient(app) as client:
-        _, secret = app.state.tandem.workspace.accounts.create_token("test", "eve", "tests")
-        headers = {"Authorization": f"Bearer {secret}"}
-        first = client.get("/api/overview", headers=headers)
+    app = waiting_one_second(served)
+    with TestClient(app, headers=bearer(app, "eve")) as client:
+        first = client.get("/api/overview")
         assert first.status_code == 200
         state = app.state.tandem
         hits = state.cache.hits
         state._data_versions = (1.0, state._data_versions[1])  # the versions are due to be read again,
         state._data_fingerprint = None  # and the file counts as changed
         writer()
-        during = client.get("/api/overview", headers=headers)
+        during = client.get("/api/overview")
         assert during.status_code == 200
         assert during.json() == first.json()
         assert state.cache.hits == hits + 1
@@ -91,12 +98,10 @@ def test_a_page_computed_before_an_import_is_served_while_it_runs(
 def test_an_uncomputed_page_waits_for_the_import_and_says_who_holds_the_warehouse(
     served: Path, writer: Callable[[], subprocess.Popen[str]]
 ) -> None:
-    with_setting(served, "warehouse_wait_seconds", 1)
-    app = create_app(served)
-    with TestClient(app) as client:
-        _, secret = app.state.tandem.workspace.accounts.create_token("test", "eve", "tests")
+    app = waiting_one_second(served)
+    with TestClient(app, headers=bearer(app, "eve")) as client:
         process = writer()
-        answer = client.get("/api/funnel", headers={"Authorization": f"Bearer {secret}"})
+        answer = client.get("/api/funnel")
         assert answer.status_code == 503
         assert answer.headers["Retry-After"] == "30"
         assert f"(process {process.pid}, writing since" in answer.json()["detail"]

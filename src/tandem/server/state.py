@@ -135,21 +135,28 @@ class ServerState:
             try:
                 yield self.workspace
             finally:
-                self._warehouse_depth -= 1
-                if self._warehouse_depth == 0 and not self._keeps_lease:
+                self._leave_warehouse()
+
+    def _leave_warehouse(self) -> None:
+        """The end of one use (under `warehouse_lock`): the outermost gives the lease back, unless it is kept."""
+        self._warehouse_depth -= 1
+        if self._warehouse_depth == 0 and not self._keeps_lease:
+            self.workspace.warehouse.release()
+
+    def _release_if_unused(self) -> None:
+        """Give the lease back now if no thread is using the warehouse (without waiting for one that is)."""
+        if self.warehouse_lock.acquire(blocking=False):
+            try:
+                if self._warehouse_depth == 0:
                     self.workspace.warehouse.release()
+            finally:
+                self.warehouse_lock.release()
 
     def _give_way(self) -> None:
         """Give the kept read lease back if another process waits to write and no computation is running."""
         warehouse = self.workspace.warehouse
-        if warehouse.lease_mode != "read" or not warehouse.writer_waiting():
-            return
-        if self.warehouse_lock.acquire(blocking=False):
-            try:
-                if self._warehouse_depth == 0:
-                    warehouse.release()
-            finally:
-                self.warehouse_lock.release()
+        if warehouse.lease_mode == "read" and warehouse.writer_waiting():
+            self._release_if_unused()
 
     @contextlib.contextmanager
     def _warehouse_if_free(self) -> Iterator[bool]:
@@ -162,9 +169,7 @@ class ServerState:
         try:
             yield self.workspace.warehouse.try_acquire("read")
         finally:
-            self._warehouse_depth -= 1
-            if self._warehouse_depth == 0 and not self._keeps_lease:
-                self.workspace.warehouse.release()
+            self._leave_warehouse()
             self.warehouse_lock.release()
 
     def _check_holder(self, _mode: str) -> None:
@@ -180,14 +185,8 @@ class ServerState:
     def release_if_idle(self) -> None:
         """Give the lease back if a request used the warehouse outside `using_warehouse` (nothing else holds it);
         a kept DuckDB read lease stays (`_give_way` gives it back when a writer waits)."""
-        if self._keeps_lease and self.workspace.warehouse.lease_mode != "write":
-            return
-        if self.warehouse_lock.acquire(blocking=False):
-            try:
-                if self._warehouse_depth == 0:
-                    self.workspace.warehouse.release()
-            finally:
-                self.warehouse_lock.release()
+        if not self._keeps_lease or self.workspace.warehouse.lease_mode == "write":
+            self._release_if_unused()
 
     def data_versions(self) -> dict[str, int]:
         """Per canonical table, the newest import that changed it (0: none), re-read at most once a second."""

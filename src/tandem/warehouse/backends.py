@@ -266,16 +266,7 @@ class Warehouse:
             self.on_acquire(mode)
         if held == "read":
             self.release()
-        if kind == "duckdb":
-            self._file_lease.acquire(mode, self.wait_seconds)
-            try:
-                self._connect_duckdb(read_only=mode == "read")
-            except BaseException:
-                self._file_lease.release()
-                raise
-        else:
-            self._advisory_lock(mode)
-        self._lease_mode = mode
+        self._take(mode, wait=True)
 
     def writer_waiting(self) -> bool:
         """Whether another process waits to write (DuckDB; elsewhere a read lease is given back after each use)."""
@@ -294,23 +285,25 @@ class Warehouse:
             return False  # upgrading means giving the read lease back first: not without waiting
         if self.on_acquire is not None:
             self.on_acquire(mode)
-        if kind == "duckdb":
+        return self._take(mode, wait=False)
+
+    def _take(self, mode: LeaseMode, *, wait: bool) -> bool:
+        """Take a `mode` lease while holding none: waiting up to `wait_seconds`, or without `wait` not at all
+        (False when another process is in the way)."""
+        if self.location.kind == "duckdb":
             try:
-                self._file_lease.acquire(mode, 0.0)
-            except WorkspaceError:
+                self._file_lease.acquire(mode, self.wait_seconds if wait else 0.0)
+            except BusyError:
+                if wait:
+                    raise
                 return False
             try:
                 self._connect_duckdb(read_only=mode == "read")
             except BaseException:
                 self._file_lease.release()
                 raise
-        else:
-            function = "pg_try_advisory_lock" if mode == "write" else "pg_try_advisory_lock_shared"
-            with self.__dict__["_con"].con.cursor() as cur:
-                cur.execute(f"SELECT {function}(%s)", (self._advisory_key,))
-                row = cur.fetchone()
-            if row is None or not row[0]:
-                return False
+        elif not self._advisory_lock(mode, wait=wait):
+            return False
         self._lease_mode = mode
         return True
 
@@ -373,7 +366,8 @@ class Warehouse:
     def _advisory_key(self) -> int:
         return advisory_key(self.location.host, str(self.location.port), self.location.database, self.location.schema)
 
-    def _advisory_lock(self, mode: LeaseMode) -> None:
+    def _advisory_lock(self, mode: LeaseMode, *, wait: bool) -> bool:
+        """The lease as a PostgreSQL advisory lock; False when it is taken and `wait` is not asked for."""
         import psycopg
 
         function = "pg_advisory_lock" if mode == "write" else "pg_advisory_lock_shared"
@@ -382,7 +376,9 @@ class Warehouse:
             cur.execute(f"SELECT pg_try_{function.removeprefix('pg_')}(%s)", (self._advisory_key,))
             row = cur.fetchone()
             if row is not None and row[0]:
-                return
+                return True
+            if not wait:
+                return False
             waiting(None)
             cur.execute(f"SET lock_timeout = '{int(self.wait_seconds * 1000)}ms'")
             try:
@@ -394,6 +390,7 @@ class Warehouse:
             finally:
                 with contextlib.suppress(Exception):
                     cur.execute("SET lock_timeout = 0")
+        return True
 
     @property
     def con(self) -> Any:
