@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -12,9 +14,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tandem.demo import FLAW_SHARE, HISTORY_DAYS, cutoff, generate_company
+from tandem.demo import (
+    FLAW_SHARE,
+    HISTORY_DAYS,
+    PAUSE_SHARE,
+    REASSIGN_SHARE,
+    REJECTION_REASONS,
+    cutoff,
+    generate_company,
+)
 from tandem.errors import ConfigError
-from tandem.warehouse.schema import TABLES
+from tandem.warehouse.schema import HANDOFF_EVENTS, TABLES
 
 TODAY = date(2025, 6, 15)
 LEADS = 20_000  # about 0.3 s; enough leads for every flaw and rate to show
@@ -69,6 +79,7 @@ def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:
         assert pq.read_table(first[name]).equals(pq.read_table(again[name])), name
     assert not pq.read_table(first["leads"]).equals(pq.read_table(other["leads"]))
     assert not pq.read_table(first["stage_events"]).equals(pq.read_table(other["stage_events"]))
+    assert not pq.read_table(first["handoffs"]).equals(pq.read_table(other["handoffs"]))
 
 
 def test_two_years_of_history_and_nothing_at_or_after_the_cut_off(db: duckdb.DuckDBPyConnection) -> None:
@@ -81,6 +92,7 @@ def test_two_years_of_history_and_nothing_at_or_after_the_cut_off(db: duckdb.Duc
         ("stage_events", "occurred_at"),
         ("touches", "occurred_at"),
         ("activities", "occurred_at"),
+        ("handoffs", "occurred_at"),
         ("opportunities", "created_at"),
     ]:
         assert one(db, f"SELECT max({column}) FROM {table}")[0] < end, table
@@ -106,6 +118,7 @@ def test_keys_are_unique(db: duckdb.DuckDBPyConnection) -> None:
     [
         ("stage_events", "lead_id", "leads", "lead_id"),
         ("activities", "lead_id", "leads", "lead_id"),
+        ("handoffs", "lead_id", "leads", "lead_id"),
         ("touches", "lead_id", "leads", "lead_id"),
         ("opportunities", "lead_id", "leads", "lead_id"),
         ("leads", "account_id", "accounts", "account_id"),
@@ -338,3 +351,206 @@ def test_custom_stages(tmp_path: Path) -> None:
 def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         generate_company(tmp_path, today=TODAY, **kwargs)  # type: ignore[arg-type]
+
+
+# --- handoffs -------------------------------------------------------------------------------------------------
+
+#: Every table but handoffs of the 500-lead company for seed 7 (`table_digest`), computed before the handoffs table
+#: existed: it draws from a random stream of its own, so adding it changed no other table's values.
+DIGESTS_BEFORE_HANDOFFS = {
+    "accounts": "b6815622440e3bc54881429c60d7bdbdc5d30609a67febee4b886a4f2b796b57",
+    "activities": "2594dfa9b7d9e26ac50fa54c9e4d782581722dda6f3c7a0211e66b7996048c47",
+    "campaigns": "7ed38846f1e78c3970c69de9cf5bfcd5773470c0b65bae42e75807b3df99adfc",
+    "leads": "0f11eb3d6dd3671313c7e2f543f8d35c6e0d5ecf015dac8ee304599a02ba93af",
+    "opportunities": "6fe35ec107ac46858370086428ee57ad07ed09fdd37ce09fced17e7d83ec3228",
+    "spend": "70563b220ed6483b5c7472a4d3852fe5b279434e0a1c74b87f8617b70a78010e",
+    "stage_events": "75936254566f2dce191f8b253c9a3c47682cbb0bb98472d9e19ac5020192fe2c",
+    "touches": "5a4a28b30842c68961d98a5be7ad0fe41d2091723a5ac0382eac2533d39ae04c",
+}
+
+
+def table_digest(path: Path) -> str:
+    """sha256 of a Parquet file's rows as JSON: the values, not the bytes a Parquet writer's version may vary."""
+    rows = json.dumps(pq.read_table(path).to_pydict(), default=str, sort_keys=True)
+    return hashlib.sha256(rows.encode()).hexdigest()
+
+
+def test_the_handoffs_leave_every_other_table_as_it_was(tmp_path: Path) -> None:
+    paths = generate_company(tmp_path, leads=500, seed=7, today=TODAY)
+    assert {name: table_digest(path) for name, path in paths.items() if name != "handoffs"} == DIGESTS_BEFORE_HANDOFFS
+
+
+def test_handoff_events_reasons_and_statuses_come_from_their_lists(db: duckdb.DuckDBPyConnection) -> None:
+    events = {e for (e,) in db.sql("SELECT DISTINCT event FROM handoffs").fetchall()}
+    assert events == set(HANDOFF_EVENTS) - {"requalified"}
+    reasons = {r for (r,) in db.sql("SELECT DISTINCT reason FROM handoffs WHERE event = 'rejected'").fetchall()}
+    assert reasons == set(REJECTION_REASONS)
+    statuses = {s for (s,) in db.sql("SELECT DISTINCT status FROM handoffs WHERE event = 'status'").fetchall()}
+    assert statuses == {"waiting_on_customer", "working"}
+    # A reason only on a rejection, a status only on a status change, a note only with a rejection or a recycle.
+    misplaced = one(
+        db,
+        """
+        SELECT count(*) FILTER (WHERE (reason IS NOT NULL) <> (event = 'rejected')),
+               count(*) FILTER (WHERE (status IS NOT NULL) <> (event = 'status')),
+               count(*) FILTER (WHERE note IS NOT NULL AND event NOT IN ('rejected', 'recycled'))
+        FROM handoffs
+        """,
+    )
+    assert misplaced == (0, 0, 0)
+    assert one(db, "SELECT count(*) FROM handoffs WHERE epoch_us(occurred_at) % 1000000 <> 0")[0] == 0
+
+
+def test_every_handed_off_lead_is_assigned_once_to_its_team_at_the_handoff(db: duckdb.DuckDBPyConnection) -> None:
+    handed_off = one(db, "SELECT count(DISTINCT lead_id) FROM stage_events WHERE stage = 'mql'")[0]
+    assigned, leads, at_first_mql = one(
+        db,
+        """
+        WITH mql AS (SELECT lead_id, min(occurred_at) AS ts FROM stage_events WHERE stage = 'mql' GROUP BY ALL)
+        SELECT count(*), count(DISTINCT h.lead_id), count(*) FILTER (WHERE h.occurred_at = m.ts)
+        FROM handoffs h JOIN mql m USING (lead_id) WHERE h.event = 'assigned'
+        """,
+    )
+    assert assigned == leads == handed_off
+    assert at_first_mql / assigned > 0.97  # the rest: a flaw moved their mql event (before created, out of order)
+    before_assignment = one(
+        db,
+        "SELECT count(*) FROM handoffs h JOIN handoffs a ON a.lead_id = h.lead_id AND a.event = 'assigned'"
+        " WHERE h.occurred_at < a.occurred_at",
+    )[0]
+    assert before_assignment == 0
+    # The team column is the owner's team, and the leads file's owner holds the lead after every decision.
+    wrong_team, wrong_owner = one(
+        db,
+        """
+        SELECT count(*) FILTER (WHERE h.team <> (SELECT any_value(team) FROM leads x WHERE x.owner = h.owner)),
+               count(*) FILTER (WHERE h.event IN ('accepted', 'rejected', 'recycled') AND h.owner <> l.owner)
+        FROM handoffs h JOIN leads l USING (lead_id)
+        """,
+    )
+    assert (wrong_team, wrong_owner) == (0, 0)
+
+
+def test_reassignments_go_to_the_owner_within_the_team_before_any_decision(db: duckdb.DuckDBPyConnection) -> None:
+    reassigned, assigned = one(
+        db,
+        "SELECT count(*) FILTER (WHERE event = 'reassigned'), count(*) FILTER (WHERE event = 'assigned') FROM handoffs",
+    )
+    assert abs(reassigned / assigned - REASSIGN_SHARE) < 0.015
+    wrong = one(
+        db,
+        """
+        SELECT count(*) FILTER (WHERE a.owner = r.owner OR a.team <> r.team OR r.owner <> l.owner
+                                OR r.actor <> a.owner OR r.occurred_at <= a.occurred_at
+                                OR r.occurred_at >= d.occurred_at)
+        FROM handoffs r
+        JOIN handoffs a ON a.lead_id = r.lead_id AND a.event = 'assigned'
+        JOIN leads l ON l.lead_id = r.lead_id
+        LEFT JOIN handoffs d ON d.lead_id = r.lead_id AND d.event IN ('accepted', 'rejected', 'recycled')
+        WHERE r.event = 'reassigned'
+        """,
+    )[0]
+    assert wrong == 0
+
+
+def test_reps_decide_at_their_own_pace_and_at_or_before_their_first_follow_up(
+    db: duckdb.DuckDBPyConnection,
+) -> None:
+    hours = dict(
+        db.sql(
+            """
+            SELECT d.owner, median(epoch(d.occurred_at) - epoch(a.occurred_at)) / 3600
+            FROM handoffs d JOIN handoffs a ON a.lead_id = d.lead_id AND a.event = 'assigned'
+            WHERE d.event IN ('accepted', 'rejected', 'recycled') GROUP BY ALL
+            """
+        ).fetchall()
+    )
+    assert len(hours) == 10
+    assert min(hours, key=hours.__getitem__) == "Ava Thompson"  # follows up in 20 minutes
+    assert max(hours, key=hours.__getitem__) == "Daniel Novak"  # in two days
+    assert hours["Ava Thompson"] < 1 < 24 < hours["Daniel Novak"]
+    late_accepts = one(
+        db,
+        """
+        WITH first AS (SELECT lead_id, min(occurred_at) AS ts FROM activities GROUP BY ALL)
+        SELECT count(*) FROM handoffs h JOIN first f USING (lead_id)
+        WHERE h.event = 'accepted' AND h.occurred_at > f.ts
+        """,
+    )[0]
+    assert late_accepts == 0
+    # A rep who ignores more leads leaves more clocks without a decision (open, or breached).
+    undecided = dict(
+        db.sql(
+            """
+            SELECT a.owner, avg((d.lead_id IS NULL)::INT) FROM handoffs a
+            LEFT JOIN handoffs d ON d.lead_id = a.lead_id AND d.event IN ('accepted', 'rejected', 'recycled')
+            WHERE a.event = 'assigned' AND NOT EXISTS (SELECT 1 FROM handoffs r WHERE r.lead_id = a.lead_id
+                                                       AND r.event = 'reassigned')
+            GROUP BY ALL
+            """
+        ).fetchall()
+    )
+    assert undecided["Liam Brennan"] > 3 * undecided["Ava Thompson"]  # ignores 12 % of his leads, she 2 %
+    open_at_cut_off = one(
+        db,
+        "SELECT count(*) FROM handoffs a WHERE a.event = 'assigned' AND a.occurred_at > DATE '2025-06-12'"
+        " AND NOT EXISTS (SELECT 1 FROM handoffs d WHERE d.lead_id = a.lead_id"
+        " AND d.event IN ('accepted', 'rejected', 'recycled'))",
+    )[0]
+    assert open_at_cut_off > 0  # decisions after the cut-off are not written
+
+
+def test_rejections_are_a_minority_and_differ_by_channel(db: duckdb.DuckDBPyConnection) -> None:
+    rejected, assigned = one(
+        db,
+        "SELECT count(*) FILTER (WHERE event = 'rejected'), count(*) FILTER (WHERE event = 'assigned') FROM handoffs",
+    )
+    assert 0.10 <= rejected / assigned <= 0.20
+    by_channel = dict(
+        db.sql(
+            """
+            SELECT l.channel, avg((r.lead_id IS NOT NULL)::INT) FROM handoffs a JOIN leads l USING (lead_id)
+            LEFT JOIN handoffs r ON r.lead_id = a.lead_id AND r.event = 'rejected'
+            WHERE a.event = 'assigned' AND l.channel IS NOT NULL GROUP BY ALL
+            """
+        ).fetchall()
+    )
+    assert by_channel["paid_social"] > 2 * by_channel["referral"]
+    assert max(by_channel, key=by_channel.__getitem__) == "paid_social"
+    # A lead repeating an earlier lead's email is rejected as a duplicate, if it is rejected.
+    duplicates = one(
+        db,
+        """
+        WITH later AS (SELECT lead_id FROM leads QUALIFY row_number() OVER (PARTITION BY email ORDER BY lead_id) > 1)
+        SELECT count(*), count(*) FILTER (WHERE reason = 'duplicate')
+        FROM handoffs JOIN later USING (lead_id) WHERE event = 'rejected'
+        """,
+    )
+    assert duplicates[0] > 0
+    assert duplicates[0] == duplicates[1]
+    # Notes come with most rejections, not all.
+    noted, rejections = one(db, "SELECT count(note), count(*) FROM handoffs WHERE event = 'rejected'")
+    assert 0.6 < noted / rejections < 0.9
+
+
+def test_a_few_clocks_are_paused_while_waiting_on_the_customer(db: duckdb.DuckDBPyConnection) -> None:
+    pairs = db.sql(
+        """
+        SELECT lead_id, list(status ORDER BY occurred_at), min(occurred_at), max(occurred_at)
+        FROM handoffs WHERE event = 'status' GROUP BY ALL
+        """
+    ).fetchall()
+    assigned = one(db, "SELECT count(*) FROM handoffs WHERE event = 'assigned'")[0]
+    assert 0.5 * PAUSE_SHARE < len(pairs) / assigned < PAUSE_SHARE
+    assert {tuple(statuses) for _, statuses, _, _ in pairs} == {("waiting_on_customer", "working")}
+    # Each pause lies inside its clock: after the assignment, before the decision.
+    outside = one(
+        db,
+        """
+        SELECT count(*) FROM handoffs s
+        JOIN handoffs a ON a.lead_id = s.lead_id AND a.event = 'assigned'
+        LEFT JOIN handoffs d ON d.lead_id = s.lead_id AND d.event IN ('accepted', 'rejected', 'recycled')
+        WHERE s.event = 'status' AND (s.occurred_at <= a.occurred_at OR s.occurred_at >= d.occurred_at)
+        """,
+    )[0]
+    assert outside == 0

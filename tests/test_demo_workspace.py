@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import tandem
 from tandem import WorkspaceError
 from tandem.accounts import Role, SignInRefused
+from tandem.definitions.model import load_definitions
+from tandem.demo import REJECTION_REASONS, REPS
 from tandem.demo_workspace import DEMO_USERS, IMPORT_ORDER, build_demo, create_demo_users, propose_demo_change
 from tandem.workspace import Workspace
 
@@ -32,6 +35,42 @@ def test_demo_imports_every_table_and_rebuilding_it_changes_nothing(tmp_path: Pa
         latest = ws.imports(len(IMPORT_ORDER))
     assert {(r["added"], r["updated"]) for r in latest} == {(0, 0)}, "same seed, same day: the same company"
     assert any("leads: 2,000 added" in line for line in lines)
+
+
+def test_the_demo_starts_with_a_service_level_contract_that_fits_its_data(tmp_path: Path) -> None:
+    with build_demo(tmp_path / "demo", leads=500, seed=7, today=TODAY, echo=lambda _: None) as ws:
+        current = ws.definitions.current()
+        leads_columns = ws.warehouse.columns("leads")
+    assert (current.version, current.note) == (
+        1,
+        "initial stages from tandem init, with the demo company's service levels",
+    )
+    # The whole document loads against the leads' columns: `score >= 80` is a rule on the demo's lead score.
+    contract = load_definitions(current.document, columns=leads_columns).service_levels
+    assert contract is not None
+    assert contract.stage == "mql"
+    assert [(p.name, p.when, p.accept.text if p.accept else None) for p in contract.priorities] == [
+        ("hot", "score >= 80", "5m"),
+        ("standard", None, "24 business hours"),
+    ]
+    assert {team.name: team.members for team in contract.teams} == {
+        "SMB": ("Ava Thompson", "Noah Garcia", "Mia Patel", "Liam Brennan"),
+        "Mid-Market": ("Sofia Rossi", "Ethan Kim", "Chloe Martin"),
+        "Enterprise": ("Lucas Weber", "Grace Okafor", "Daniel Novak"),
+    }
+    assert {(r.name, r.team) for r in REPS} == {(m, t.name) for t in contract.teams for m in t.members}
+    assert contract.reasons == REJECTION_REASONS
+    assert (contract.pause_statuses, contract.rejection_ceiling_percent) == (("waiting_on_customer",), 25)
+    # The package names lead columns the demo fills, not always: campaign_id is missing where the channel is.
+    leads = pq.read_table(tmp_path / "demo" / "demo-data" / "leads.parquet", columns=list(contract.package))
+    assert [leads[name].null_count for name in contract.package] == [0, 0, leads["campaign_id"].null_count]
+    assert leads["campaign_id"].null_count > 0
+    # Every handoff names an owner of the contract's teams, with that team.
+    handoffs = pq.read_table(tmp_path / "demo" / "demo-data" / "handoffs.parquet").to_pylist()
+    assert {(row["owner"], row["team"]) for row in handoffs} <= {(m, t.name) for t in contract.teams for m in t.members}
+    # Built again, the workspace keeps its definitions: version 1 is written once, when the workspace is made.
+    with build_demo(tmp_path / "demo", leads=500, seed=7, today=TODAY, echo=lambda _: None) as ws:
+        assert [v.document for v in ws.definitions.versions()] == [current.document]
 
 
 def test_demo_refuses_a_folder_that_is_not_a_workspace(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ PRESETS = {
     "salesforce-leads": "leads",
     "salesforce-opportunities": "opportunities",
     "salesforce-lead-history": "stage_events",
+    "hubspot-handoffs": "handoffs",
+    "salesforce-lead-handoffs": "handoffs",
 }
 
 
@@ -64,8 +66,8 @@ def source_columns(mapping: Mapping) -> set[str]:
     """Every source column name a mapping refers to."""
     names = {name for source in mapping.columns.values() for name in source.column or []}
     names |= set(mapping.stage_columns.values())
-    if mapping.filter is not None:
-        names.add(mapping.filter.column)
+    if mapping.filter is not None:  # a name, or alternatives (an API export's and a report's)
+        names |= set(_names(mapping.filter.column))
     return names
 
 

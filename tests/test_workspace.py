@@ -83,6 +83,7 @@ def test_status_counts_rows_per_table_and_names_the_last_import(workspace: Works
         "campaigns": 0,
         "spend": 0,
         "activities": 0,
+        "handoffs": 0,
         "accounts": 0,
     }
     assert status["definition_version"] == 1

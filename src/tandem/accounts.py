@@ -104,6 +104,7 @@ class Permission(StrEnum):
     DECIDE = "decide"
     AUDIT = "audit"
     GOALS = "goals"
+    HANDOFF = "handoff"
     ADMIN = "admin"
 
 
@@ -122,6 +123,9 @@ PERMISSION_ROLES: dict[Permission, frozenset[Role]] = {
     Permission.AUDIT: frozenset({Role.ADMIN, Role.EXEC}),
     #: Setting and deleting the revenue goals both teams share (`tandem.plan.goals`); everyone reads them.
     Permission.GOALS: frozenset({Role.ADMIN, Role.EXEC}),
+    #: Accepting or rejecting a lead handed over (`tandem.handoffs.decisions` decides whose: their own, or any for
+    #: a sales leader).
+    Permission.HANDOFF: frozenset({Role.SALES}),
     Permission.ADMIN: frozenset({Role.ADMIN}),
 }
 

@@ -49,6 +49,7 @@ COMMANDS = {
     "plan": "tandem.commands.plan:plan_app",
     "forecast": "tandem.commands.forecast:forecast_app",
     "alerts": "tandem.commands.alerts:alerts_app",
+    "sla": "tandem.commands.sla:sla_app",
 }
 
 

@@ -44,8 +44,20 @@ not happened yet.
 Files: leads (the canonical columns plus segment, job_title and team), stage_events (amount on the
 opportunity and won events; source marketing_automation or crm), opportunities (stage: Discovery, Demo,
 Proposal, Negotiation, Closed Won, Closed Lost), touches, campaigns, spend (one row per campaign and day,
-with its channel), activities (kind call, email or meeting; actor = the lead's owner), accounts (the
-canonical columns plus country).
+with its channel), activities (kind call, email or meeting; actor = the lead's owner), handoffs (see below),
+accounts (the canonical columns plus country).
+
+Handoffs: every lead that reached the handoff stage is `assigned` to its team at that moment. 6 % go first to
+another rep of the team and are `reassigned` to their owner some hours later (at most half-way to the owner's first
+follow-up), so the leads file's owner is whoever holds the lead in the end. The owner then decides, shortly before
+or at the first follow-up: leads that go on to the next stage are `accepted`; of the others 28 % are `rejected`
+(times a channel factor: 1.6 for paid social, 0.5 for referrals), with a reason code and, three times in four, a
+note; a duplicate lead always as `duplicate`, and `no_contact` a couple of days after the first touch. 20 % are
+`recycled` to nurture a couple of days after the first touch; the rest are accepted and lost later. A lead its rep
+ignores gets a decision only one time in seven, days later: its clock stays open or breaches. 3 % of the leads whose
+clock stays open an hour or more are paused (`status` waiting_on_customer, then working, inside the clock). Reps
+differ as in their follow-ups: fast ones decide within minutes, slow ones after days. Decisions after the cut-off
+are not written (the clock is open at the cut-off).
 
 Data-quality flaws a real CRM has, each on about 1.2 % of the leads that can have it (at most one stage
 flaw per lead), and nothing that breaks an import (no unknown lead_id, no duplicate key):
@@ -80,12 +92,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tandem.errors import ConfigError
-from tandem.warehouse.schema import DEFAULT_STAGES
+from tandem.warehouse.schema import DEFAULT_STAGES, HANDOFF_EVENTS
 
 __all__ = [
     "CHANNELS",
     "FLAW_SHARE",
     "HISTORY_DAYS",
+    "PAUSE_SHARE",
+    "REASSIGN_SHARE",
+    "REJECTION_REASONS",
     "REPS",
     "ChannelProfile",
     "Rep",
@@ -284,6 +299,31 @@ REPS: tuple[Rep, ...] = (
 )
 _TEAM_OF_SEGMENT = ("SMB", "Mid-Market", "Enterprise")
 
+#: Share of handed-off leads first assigned to another rep of the team, and of long clocks that are paused.
+REASSIGN_SHARE = 0.06
+PAUSE_SHARE = 0.03
+#: The reason codes reps reject a handed-off lead with (the demo contract's list), how often each is given, and two
+#: notes a rep may write with each (a quarter of rejections come without a note).
+REJECTION_REASONS = ("not_a_fit", "no_budget", "no_contact", "duplicate", "not_ready", "competitor")
+_REASON_SHARE = (0.32, 0.16, 0.2, 0.04, 0.2, 0.08)
+_REASON_NOTES = (
+    ("Outside our ideal customer profile", "Too small for any of our plans"),
+    ("No budget until next fiscal year", "Budget frozen after a reorganisation"),
+    ("No answer after three calls and two emails", "Phone number and email bounce"),
+    ("Already in the CRM under another lead", "Same person as an open lead"),
+    ("Researching only, not ready to talk to sales", "Asked to be contacted next quarter"),
+    ("Signed with a competitor last month", "Renewed with their current vendor"),
+)
+_RECYCLE_NOTES = ("Back to nurture: interested, but not this quarter", "Back to nurture: no project yet")
+#: Of the handed-off leads that do not go on to the next stage: the share rejected (times the channel's factor,
+#: in CHANNELS order: paid social's lead forms bring the most unqualified leads, referrals the fewest), and the
+#: share recycled to nurture; the rest are accepted and lost later.
+_REJECT_SHARE = 0.28
+_CHANNEL_REJECTION = (1.0, 1.6, 0.9, 0.9, 0.9, 1.2, 0.5, 0.8)
+_RECYCLE_SHARE = 0.2
+_IGNORED_DECIDED = 0.15  # share of ignored leads that still get a (late) decision
+_ROUTING = "lead routing"  # the actor of an assignment
+
 SEGMENTS = ("smb", "mid-market", "enterprise")
 _SEGMENT_SHARE = (0.62, 0.28, 0.10)  # of accounts
 _SEGMENT_LEAD_WEIGHT = (1.0, 2.5, 6.0)  # bigger accounts bring more leads
@@ -407,6 +447,7 @@ def generate_company(
         "activities",
         _activities_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "activities")),
     )
+    write("handoffs", _handoffs_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "handoffs")))
     write("accounts", _accounts_table(accounts))
     return write.paths
 
@@ -1175,6 +1216,145 @@ def _activities_table(
             "kind": _labels(("call", "email", "meeting"), kind),
             "actor": _labels([r.name for r in REPS], leads.rep[lead]),
         }
+    )
+
+
+@dataclass(frozen=True)
+class _Decisions:
+    """Each lead's decision at the handoff: event (index into HANDOFF_EVENTS, -1 none), time, reason (-1 none)."""
+
+    event: I64
+    time: I64
+    reason: I64
+
+
+def _handoffs_table(
+    lead_ids: Any,
+    leads: _Leads,
+    funnel: _Funnel,
+    reached: I64,
+    steps: _StageParams,
+    cal: _Calendar,
+    rng: np.random.Generator,
+) -> Any:
+    """The handoff record of the module docstring: assignments, decisions and pauses, consistent with activities."""
+    n = leads.count
+    handed = reached[:, steps.handoff] < NEVER
+    handoff = np.where(handed, reached[:, steps.handoff], 0)  # 0, not NEVER, keeps the sums below from overflowing
+    first = handoff + funnel.followup_delay  # the first follow-up in the activities (for a lead not ignored)
+    u_reassign, u_other, u_pause, u_note = (rng.random(n) for _ in range(4))
+    reassign_after = _lognormal_seconds(rng, np.full(n, 3.0 / 24), 0.8)
+    pause_days = _lognormal_seconds(rng, np.full(n, 1.0), 0.8)
+    decision = _decisions(leads, funnel, handed, handoff, first, steps, rng)
+    # Reassigned: first routed to a colleague, handed on to the owner before the owner's first follow-up.
+    team = np.asarray([_TEAM_OF_SEGMENT.index(r.team) for r in REPS])
+    team_size = np.bincount(team, minlength=len(_TEAM_OF_SEGMENT))[team[leads.rep]]
+    team_first = np.searchsorted(team, team[leads.rep])
+    shift = 1 + (u_other * np.maximum(team_size - 1, 1)).astype(np.int64)
+    colleague = team_first + (leads.rep - team_first + shift) % team_size
+    reassigned = handed & (u_reassign < REASSIGN_SHARE) & (team_size > 1)
+    # At most half-way to the first follow-up, so a decision moved after the reassignment is still at or before it.
+    reassign_time = handoff + np.maximum(1, np.minimum(reassign_after, funnel.followup_delay // 2))
+    decision_time = np.where(reassigned, np.maximum(decision.time, reassign_time + 1), decision.time)
+    # Paused: a clock open an hour or more waits on the customer from a quarter of its span, for about a day.
+    end = np.where((decision.event >= 0) & (decision_time < cal.cutoff), decision_time, cal.cutoff)
+    span = end - handoff
+    paused = handed & (u_pause < PAUSE_SHARE) & (span >= HOUR)
+    pause_start = handoff + span // 4
+    pause_end = pause_start + np.maximum(60, np.minimum(pause_days, span // 2))
+    owner = np.asarray(leads.rep)
+    initial = np.where(reassigned, colleague, owner)
+    routing = len(REPS)
+    parts = (
+        # Each kind of row as (lead, time, event, owner, actor); reason, note and status follow from the event.
+        _rows(np.flatnonzero(handed), handoff, "assigned", initial, routing),
+        _rows(np.flatnonzero(reassigned), reassign_time, "reassigned", owner, initial),
+        _rows(np.flatnonzero(decision.event >= 0), decision_time, decision.event, owner, owner),
+        _rows(np.flatnonzero(paused), pause_start, "status", np.where(pause_start < reassign_time, initial, owner)),
+        _rows(np.flatnonzero(paused), pause_end, "status", np.where(pause_end < reassign_time, initial, owner)),
+    )
+    lead, occurred, event, holder, actor = (np.concatenate([p[k] for p in parts]) for k in range(5))
+    reason = np.where(event == HANDOFF_EVENTS.index("rejected"), decision.reason[lead], -1)
+    # Notes: rejections and recycles, three in four; the reason's note, or recycling's.
+    noted = np.isin(event, [HANDOFF_EVENTS.index("rejected"), HANDOFF_EVENTS.index("recycled")]) & (u_note[lead] < 0.75)
+    variant = (u_note[lead] < 0.375).astype(np.int64)
+    note = np.where(reason >= 0, 2 * reason + variant, 2 * len(REJECTION_REASONS) + variant)
+    status = np.r_[
+        np.full(parts[0][0].size + parts[1][0].size + parts[2][0].size, -1),
+        np.zeros(parts[3][0].size, dtype=np.int64),
+        np.ones(parts[4][0].size, dtype=np.int64),
+    ]
+    keep = occurred < cal.cutoff
+    order = np.flatnonzero(keep)[np.lexsort((event[keep], lead[keep], occurred[keep]))]
+    names = [r.name for r in REPS]
+    notes = [text for pair in (*_REASON_NOTES, _RECYCLE_NOTES) for text in pair]
+    return pa.table(
+        {
+            "lead_id": lead_ids.take(pa.array(lead[order])),
+            "occurred_at": _ts(occurred[order]),
+            "event": _labels(HANDOFF_EVENTS, event[order]),
+            "owner": _labels(names, holder[order]),
+            "team": _labels([r.team for r in REPS], holder[order]),
+            "reason": _labels(REJECTION_REASONS, np.maximum(reason[order], 0), reason[order] < 0),
+            "note": _labels(notes, note[order], ~noted[order]),
+            "status": _labels(("waiting_on_customer", "working"), np.maximum(status[order], 0), status[order] < 0),
+            "actor": _labels([*names, _ROUTING], actor[order]),
+        }
+    )
+
+
+def _rows(
+    lead: I64, time: I64, event: str | I64, owner: I64, actor: I64 | int | None = None
+) -> tuple[I64, I64, I64, I64, I64]:
+    """One kind of handoff row for `lead` (indices): its time, event, owner and actor (the owner if None)."""
+    kind = np.full(lead.size, HANDOFF_EVENTS.index(event), dtype=np.int64) if isinstance(event, str) else event[lead]
+    holder = owner[lead]
+    who = holder if actor is None else np.full(lead.size, actor) if isinstance(actor, int) else actor[lead]
+    return lead, time[lead], kind, holder, np.asarray(who, dtype=np.int64)
+
+
+def _decisions(
+    leads: _Leads,
+    funnel: _Funnel,
+    handed: Mask,
+    handoff: I64,
+    first: I64,
+    steps: _StageParams,
+    rng: np.random.Generator,
+) -> _Decisions:
+    """Accept, reject or recycle, and when: at the first follow-up, or days later for a no-contact or a recycle.
+
+    Times may fall after the cut-off (such decisions are left out, their clocks open); a reassignment may still
+    move a decision later.
+    """
+    n = leads.count
+    u_outcome, u_reason, u_decided, u_at = (rng.random(n) for _ in range(4))
+    before_touch = np.where(rng.random(n) < 0.3, 0, (rng.random(n) * 900).astype(np.int64))
+    later = _lognormal_seconds(rng, np.full(n, 2.0), 0.8)
+    ignored_after = _lognormal_seconds(rng, np.full(n, 3.0), 0.9)
+    onward_time = funnel.times[:, steps.handoff + 1]
+    onward = onward_time < NEVER  # went on to the next stage, maybe after the cut-off
+    duplicate = leads.duplicate_of >= 0
+    reject_share = _REJECT_SHARE * np.asarray(_CHANNEL_REJECTION)[leads.channel]
+    rejected = ~onward & (duplicate | (u_outcome < reject_share))
+    recycled = ~onward & ~rejected & (u_outcome < reject_share + _RECYCLE_SHARE)
+    reason = np.where(duplicate, REJECTION_REASONS.index("duplicate"), _pick(_cumulative([_REASON_SHARE]), u_reason))
+    event = np.select(
+        [rejected, recycled], [HANDOFF_EVENTS.index("rejected"), HANDOFF_EVENTS.index("recycled")]
+    ).astype(np.int64)
+    event = np.where(event == 0, HANDOFF_EVENTS.index("accepted"), event)
+    decided = handed & (~funnel.ignored | (u_decided < _IGNORED_DECIDED))
+    slow = recycled | (rejected & (reason == REJECTION_REASONS.index("no_contact")))
+    at_touch = np.where(slow, first + later, first - np.minimum(before_touch, funnel.followup_delay))
+    # An ignored lead's decision comes days later, and before it goes on (it qualified without a follow-up).
+    late = handoff + ignored_after
+    before_onward = onward_time - ((onward_time - handoff) * u_at * 0.5).astype(np.int64)
+    late = np.where(onward, np.minimum(late, before_onward), late)
+    time = np.where(funnel.ignored, late, at_touch)
+    return _Decisions(
+        event=np.where(decided, event, -1).astype(np.int64),
+        time=np.where(decided, time, NEVER).astype(np.int64),
+        reason=np.where(rejected, reason, -1).astype(np.int64),
     )
 
 

@@ -20,11 +20,14 @@ from tandem.settings import resolve_settings
 from tandem.workspace import CONFIG_FILE, Workspace, cli_actor, init_workspace, open_workspace
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from tandem.plan.goals import GoalInfo
 
 __all__ = [
     "DEMO_GOAL_GROWTH",
     "DEMO_PROPOSAL_RULE",
+    "DEMO_SERVICE_LEVELS",
     "DEMO_USERS",
     "IMPORT_ORDER",
     "build_demo",
@@ -33,7 +36,7 @@ __all__ = [
     "set_demo_goal",
 ]
 
-#: Referenced tables first: stage events and activities need their leads.
+#: Referenced tables first: stage events, activities and handoffs need their leads.
 IMPORT_ORDER = (
     "accounts",
     "campaigns",
@@ -43,7 +46,46 @@ IMPORT_ORDER = (
     "touches",
     "spend",
     "activities",
+    "handoffs",
 )
+
+#: The demo company's service-level contract at the handoff (docs/sla.md), added to a new demo workspace's first
+#: definitions: its teams and reps are `tandem.demo.REPS`, its reason codes `tandem.demo.REJECTION_REASONS`, and
+#: the package lists lead columns the demo fills (campaign_id is missing on the leads without a channel).
+DEMO_SERVICE_LEVELS = """\
+service_levels:
+  stage: mql
+  teams:
+    - team: SMB
+      members: [Ava Thompson, Noah Garcia, Mia Patel, Liam Brennan]
+      time_zone: America/New_York
+      hours: {mon-fri: ["09:00-12:00", "13:00-17:30"]}
+      holidays: US
+    - team: Mid-Market
+      members: [Sofia Rossi, Ethan Kim, Chloe Martin]
+      time_zone: America/Chicago
+      hours: {mon-fri: ["08:30-12:00", "13:00-17:00"]}
+      holidays: US
+    - team: Enterprise
+      members: [Lucas Weber, Grace Okafor, Daniel Novak]
+      time_zone: Europe/London
+      hours: {mon-fri: "09:00-17:30"}
+      holidays: {country: GB, subdivision: ENG}
+  priorities:
+    - name: hot
+      when: score >= 80
+      accept: 5m
+      first_touch: 1h
+    - name: standard
+      accept: 24 business hours
+      first_touch: 24 business hours
+  attempts: {count: 3, within: 5 business days}
+  pause_statuses: [waiting_on_customer]
+  package: [company, industry, campaign_id]
+  rejection:
+    reasons: [not_a_fit, no_budget, no_contact, duplicate, not_ready, competitor]
+    ceiling_percent: 25
+"""
 
 
 #: The demo company's people: (user name, role, leader, display name), one per role and a leader on each side.
@@ -79,6 +121,7 @@ def build_demo(
         raise WorkspaceError(f"{folder} exists and is not a tandem workspace; choose another --workspace")
     else:
         workspace = init_workspace(folder, name="demo company")
+        _demo_contract(workspace)
     _demo_settings(workspace)
     n_leads = leads if leads is not None else int(workspace.settings["demo_leads"])
     n_seed = seed if seed is not None else int(workspace.settings["demo_seed"])
@@ -99,6 +142,28 @@ def build_demo(
 #: Settings a demo workspace writes in its tandem.toml: the demo company's currency, and its one channel that
 #: sales sources itself (a workspace of one's own has no default: `tandem settings` suggests one from its data).
 DEMO_SETTINGS: dict[str, object] = {"currency": "USD", "sales_sourced_channels": ["outbound"]}
+
+
+def _demo_contract(workspace: Workspace) -> None:
+    """Add `DEMO_SERVICE_LEVELS` to version 1 of a demo workspace just created, before anything reads it.
+
+    Why version 1: the demo then starts with a contract in force, with no proposal of its own, and mark's proposal
+    stays #1 on version 1. A demo workspace made before the contract existed keeps its definitions: they are
+    changed only through proposals once a workspace exists.
+    """
+    from tandem.definitions.model import load_definitions
+    from tandem.store.models import DefinitionVersion
+
+    def change(s: Session) -> None:
+        row = s.get(DefinitionVersion, 1)
+        if row is None or row.document is None or "service_levels:" in row.document:
+            return
+        document = row.document + DEMO_SERVICE_LEVELS
+        load_definitions(document, source_name="the demo company's definitions")  # refuses a contract that broke
+        row.document = document
+        row.note = f"{row.note}, with the demo company's service levels"
+
+    workspace.store.write(change)
 
 
 def _demo_settings(workspace: Workspace) -> None:

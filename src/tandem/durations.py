@@ -28,6 +28,7 @@ __all__ = [
     "MONTH_DAYS",
     "Duration",
     "DurationUnit",
+    "format_business",
     "format_days",
     "parse_days",
     "parse_duration",
@@ -121,3 +122,20 @@ def parse_days(text: str) -> float:
 def format_days(days: float, *, signed: bool = False) -> str:
     """``45d``, or ``+14d`` / ``-7d`` for a change: a lag as the plan's spellings write it, to the whole day."""
     return f"{days:+.0f}d" if signed else f"{days:.0f}d"
+
+
+def format_business(seconds: float | None) -> str:
+    """Business time for people: ``45 s``, ``12 min``, ``3 h 20 min``, ``31 h`` (hours, never days: a business day
+    has no fixed length); a negative value is time past a target (``2 h 5 min over``); None is ``-``."""
+    if seconds is None:
+        return "-"
+    over = seconds < 0
+    total = round(abs(seconds))
+    if total < 60:
+        text = f"{total} s"
+    elif total < 3600:
+        text = f"{total // 60} min"
+    else:
+        hours, minutes = divmod(total // 60, 60)
+        text = f"{hours:,} h" + (f" {minutes} min" if minutes and hours < 10 else "")
+    return f"{text} over" if over else text

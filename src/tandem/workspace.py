@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import ibis
     from sqlalchemy.orm import Session
 
-    from tandem.accounts import Accounts
+    from tandem.accounts import Accounts, Principal
     from tandem.alerts import Alerts
     from tandem.audit import AuditProblem, AuditVerification
     from tandem.definitions.governance import Governance, VersionInfo
@@ -533,6 +533,63 @@ class Workspace:
             )
         finally:
             self.warehouse.release()
+
+    def decide_handoff(
+        self,
+        principal: Principal,
+        lead_id: str,
+        decision: str,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> ImportResult:
+        """Sales' decision on a lead handed over and waiting (`tandem.handoffs.decisions`): checked, then written
+        as a one-row import into `handoffs` under the person deciding (audited, undone like any import)."""
+        import tempfile
+
+        from tandem.handoffs.decisions import check_decision, decision_csv
+        from tandem.handoffs.service import measure, rows_of
+
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        measured = measure(self.warehouse, self.counting(now), now)
+        clocks = measured.clocks
+        waiting = rows_of(
+            self.warehouse,
+            clocks.filter(clocks.clock == "accept", clocks.decision.isnull(), clocks.lead_id == lead_id).select(
+                "charged_to"
+            ),
+            1,
+        )
+        holder = str(waiting[0]["charged_to"]) if waiting else None
+        check_decision(
+            principal,
+            measured.contract,
+            lead_id=lead_id,
+            holder=holder,
+            decision=decision,
+            reason=reason,
+            note=note,
+        )
+        assert holder is not None
+        text = decision_csv(
+            lead_id=lead_id,
+            at=now,
+            decision=decision,
+            owner=holder,
+            reason=reason,
+            note=note,
+            actor=principal.username,
+        )
+        with tempfile.TemporaryDirectory(prefix="tandem-decision-") as folder:
+            path = Path(folder) / f"{decision}-{now:%Y%m%dT%H%M%S}.csv"
+            path.write_text(text, encoding="utf-8")
+            (result,) = self.import_files(
+                "handoffs",
+                [path],
+                actor=principal.username,
+                origin=f"{decision} in tandem by {principal.username}: lead {lead_id}",
+            )
+        return result
 
     def record_missing_imports(self, *, wait: bool = True) -> list[int]:
         """Record, late, any import that committed in the warehouse without its audit entry (a process killed

@@ -58,9 +58,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tandem.definitions.rules import RuleError, check_rule, parse_rule
+from tandem.definitions.service_levels import read_service_levels
 from tandem.durations import DURATION_HINT, Duration, parse_duration
 from tandem.errors import FileProblemsError, Issue
 from tandem.located_yaml import Entries, YamlReader, compose_yaml, is_null
+from tandem.sla.contract import ServiceLevels
 
 __all__ = [
     "DEFAULT_DEFINITIONS_PATH",
@@ -167,7 +169,8 @@ class GuardRules(BaseModel):
 
 
 class Definitions(BaseModel):
-    """The whole definitions file: stages in funnel order, optional lead scoring, and the guard's rules."""
+    """The whole definitions file: stages in funnel order, optional lead scoring, the guard's rules, and the
+    service levels at the handoff (`tandem.sla.contract`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -175,6 +178,7 @@ class Definitions(BaseModel):
     scoring: Scoring | None = None
     version_note: str | None = None
     guard: GuardRules | None = None
+    service_levels: ServiceLevels | None = None
 
     @property
     def stage_names(self) -> list[str]:
@@ -192,7 +196,7 @@ class Definitions(BaseModel):
 # ---------------------------------------------------------------------------------------------------------------
 # Loading: walk PyYAML's node tree (which keeps line and column) and collect every problem before building models.
 
-_TOP_KEYS = ("version_note", "stages", "scoring", "guard")
+_TOP_KEYS = ("version_note", "stages", "scoring", "guard", "service_levels")
 _GUARD_KEYS = ("freeze_weeks", "max_added_percent", "window_days")
 #: The guard's rules' bounds: (lowest, highest) whole number each may take.
 GUARD_BOUNDS = {"freeze_weeks": (0, 13), "max_added_percent": (0, 1000), "window_days": (7, 366)}
@@ -268,7 +272,20 @@ def _read_definitions(reader: _Reader, root: Node) -> tuple[Definitions | None, 
     stages, stage_rules = _read_stages(reader, top["stages"][1], allow_score=scoring is not None)
     if stages is None:
         return None, rules + stage_rules
-    definitions = Definitions(stages=tuple(stages), scoring=scoring, version_note=version_note, guard=guard)
+    service_levels = None
+    if "service_levels" in top:
+        listed = [(stage.name, stage.side, stage.sla) for stage in stages]
+        service_levels, sites = read_service_levels(reader, top["service_levels"][1], listed)
+        rules += [_RuleSite(site.text, site.node, site.what, allow_score=scoring is not None) for site in sites]
+        if service_levels is None:
+            return None, stage_rules + rules
+    definitions = Definitions(
+        stages=tuple(stages),
+        scoring=scoring,
+        version_note=version_note,
+        guard=guard,
+        service_levels=service_levels,
+    )
     return definitions, stage_rules + rules
 
 
@@ -518,6 +535,8 @@ def dump_definitions(definitions: Definitions) -> str:
         }
     if definitions.guard is not None:
         data["guard"] = definitions.guard.model_dump(exclude_none=True)
+    if definitions.service_levels is not None:
+        data["service_levels"] = definitions.service_levels.as_dict()
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
@@ -616,7 +635,23 @@ def diff_definitions(old: Definitions, new: Definitions) -> list[Change]:
     for key, was in old_guard.items():
         if was != new_guard[key]:
             changes.append(Change(None, f"guard {key}", _text(was), _text(new_guard[key])))
+    old_levels, new_levels = _contract_lines(old.service_levels), _contract_lines(new.service_levels)
+    changes += [Change(None, "service levels", line, None) for line in old_levels if line not in new_levels]
+    changes += [Change(None, "service levels", None, line) for line in new_levels if line not in old_levels]
     return changes
+
+
+def _contract_lines(levels: ServiceLevels | None) -> list[str]:
+    """The contract as one line per setting, so a change reads as the lines it removes and adds."""
+    if levels is None:
+        return []
+    lines: list[str] = []
+    for key, value in levels.as_dict().items():
+        items = value if isinstance(value, list) and value and isinstance(value[0], dict) else [value]
+        for item in items:
+            shown = yaml.safe_dump(item, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+            lines.append(f"{key}: {shown}")
+    return lines
 
 
 def _text(value: object) -> str | None:

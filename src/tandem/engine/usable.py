@@ -52,6 +52,7 @@ _RULES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "spend": ("date", ("date", "amount"), ("date", "amount")),
     "activities": ("activity_id", ("activity_id", "lead_id", "occurred_at", "kind"), ("occurred_at",)),
     "accounts": ("account_id", ("account_id", "name"), ("employees",)),
+    "handoffs": ("lead_id", ("lead_id", "occurred_at", "event"), ("occurred_at",)),
 }
 #: What one row of each table is called, and many of them.
 _NOUNS = {
@@ -63,6 +64,7 @@ _NOUNS = {
     "spend": ("spend row", "spend rows"),
     "activities": ("activity", "activities"),
     "accounts": ("account", "accounts"),
+    "handoffs": ("handoff event of lead", "handoff events"),
 }
 
 

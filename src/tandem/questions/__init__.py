@@ -61,13 +61,15 @@ _HOMES: dict[str, str] = {
         ],
         "plan",
     ),
+    "SlaQuestion": "sla",
+    "SlaQueueQuestion": "sla",
     "StatusQuestion": "status",
     "STATE": "base",
     "parse_moment": "base",
     "parse_where": "base",
 }
 #: The modules that define kinds: importing them all fills `KINDS`.
-_KIND_MODULES = ("admin", "definitions", "forecast", "funnel", "plan", "status")
+_KIND_MODULES = ("admin", "definitions", "forecast", "funnel", "plan", "sla", "status")
 
 
 def __getattr__(name: str) -> Any:
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
         ScenariosQuestion,
         WaterfallQuestion,
     )
+    from tandem.questions.sla import SlaQuestion, SlaQueueQuestion
     from tandem.questions.status import StatusQuestion
     from tandem.workspace import Workspace
 
@@ -145,6 +148,8 @@ __all__ = [
     "RevenueQuestion",
     "ScenariosQuestion",
     "SignalQuestion",
+    "SlaQuestion",
+    "SlaQueueQuestion",
     "StatusQuestion",
     "SuggestionsQuestion",
     "TokensQuestion",

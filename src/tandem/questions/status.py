@@ -38,6 +38,7 @@ class StatusQuestion(Question):
         "campaigns",
         "spend",
         "activities",
+        "handoffs",
         "accounts",
         "definitions",
         "imports",

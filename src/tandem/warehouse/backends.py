@@ -500,8 +500,22 @@ class Warehouse:
         return int(value[0])
 
     def table(self, name: str) -> ibis.Table:
-        """An Ibis table expression over one canonical table (or the import log)."""
-        return self.con.table(name)
+        """An Ibis table expression over one canonical table (or the import log).
+
+        A canonical table added to tandem after the workspace was made (``handoffs``) reads as empty until its
+        first import creates it (`_ensure_import_numbers`), so an older workspace needs no upgrade step.
+        """
+        try:
+            return self.con.table(name)
+        except Exception:
+            spec = TABLES.get(name)
+            if spec is None or name in self.con.list_tables():
+                raise
+            import ibis
+            import pyarrow as pa
+
+            schema = {c.name: IBIS_TYPES[c.type] for c in spec.columns} | {"_import_id": "int64"}
+            return ibis.memtable(pa.Table.from_pylist([], schema=ibis.schema(schema).to_pyarrow()))
 
     def columns(self, name: str) -> dict[str, ColumnType]:
         """The table's columns now, attributes included, with tandem's type names."""
@@ -583,11 +597,18 @@ class Warehouse:
 
     def _ensure_import_numbers(self) -> None:
         """The table of import numbers given (`IMPORT_NUMBERS`), made once by the first writer of a workspace and
-        filled with the numbers its import log already holds."""
+        filled with the numbers its import log already holds; and any canonical table the workspace predates."""
         if self.__dict__.get("_import_numbers_ready"):
             return
         self.__dict__["_import_numbers_ready"] = True
+        missing = [spec for spec in TABLES.values() if spec.name not in set(self.con.list_tables())]
         statements = [
+            *(
+                f"CREATE TABLE IF NOT EXISTS {quote(spec.name)} ("
+                + ", ".join(f"{quote(c.name)} {SQL_TYPES[c.type]}" for c in spec.columns)
+                + ', "_import_id" BIGINT)'
+                for spec in missing
+            ),
             f"CREATE TABLE IF NOT EXISTS {IMPORT_NUMBERS} (import_id BIGINT PRIMARY KEY)",
             f"INSERT INTO {IMPORT_NUMBERS} (import_id) SELECT DISTINCT l.import_id FROM {IMPORT_LOG} l "
             f"WHERE l.import_id IS NOT NULL "

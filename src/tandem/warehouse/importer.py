@@ -1586,7 +1586,7 @@ def _transfer(
                 batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed")
             )
             copy.write(buffer.getvalue())
-    if plan.table.name in {"stage_events", "activities"}:
+    if plan.table.name in {"stage_events", "activities", "handoffs"}:
         cur.execute(f"CREATE INDEX ON {target} (lead_id)")
     cur.execute(f"ANALYZE {target}")
     return target

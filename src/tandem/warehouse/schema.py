@@ -15,6 +15,7 @@ from typing import Literal
 
 __all__ = [
     "DEFAULT_STAGES",
+    "HANDOFF_EVENTS",
     "SYSTEM_COLUMNS",
     "TABLES",
     "Column",
@@ -27,6 +28,17 @@ __all__ = [
 ColumnType = Literal["string", "timestamp", "date", "float", "integer", "boolean"]
 
 DEFAULT_STAGES: tuple[str, ...] = ("lead", "mql", "sql", "opportunity", "won")
+
+#: The events of the `handoffs` table; when two share a moment they are taken in this order.
+HANDOFF_EVENTS: tuple[str, ...] = (
+    "assigned",
+    "reassigned",
+    "status",
+    "accepted",
+    "rejected",
+    "recycled",
+    "requalified",
+)
 
 #: Columns tandem adds to every table: the import that last wrote the row.
 SYSTEM_COLUMNS: tuple[str, ...] = ("_import_id",)
@@ -176,6 +188,26 @@ TABLES: dict[str, Table] = {
                 _c("occurred_at", "timestamp", required=True),
                 _c("kind", required=True),
                 _c("actor"),
+            ),
+        ),
+        Table(
+            "handoffs",
+            key=("lead_id", "occurred_at", "event"),
+            description=(
+                "A lead handed from marketing to sales: assigned, reassigned, accepted, rejected (with a reason), "
+                "recycled to nurture, re-qualified, and status changes (which may pause its service-level clocks)."
+            ),
+            references={"lead_id": "leads"},
+            columns=(
+                _c("lead_id", required=True),
+                _c("occurred_at", "timestamp", required=True),
+                _c("event", required=True, choices=HANDOFF_EVENTS),
+                _c("owner", description="the rep holding the lead after this event"),
+                _c("team", description="the owner's team, when the source says it (else the contract's)"),
+                _c("reason", description="a rejection's reason code"),
+                _c("note"),
+                _c("status", description="the lead status after a status change"),
+                _c("actor", description="who did it"),
             ),
         ),
         Table(

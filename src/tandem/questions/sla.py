@@ -1,0 +1,239 @@
+"""The service levels at the handoff: the report per rep or team and period, and a rep's queue.
+
+Both read the clocks of `tandem.handoffs` (docs/sla.md): business time under the contract each handoff opened
+under, custody, pauses. Times are business seconds (``*_s``); a share is a fraction of 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+
+from tandem.questions.base import Moment, Question, check_field
+
+if TYPE_CHECKING:
+    from tandem.handoffs.service import Measured
+    from tandem.workspace import Workspace
+
+__all__ = ["SLA_READS", "SlaQuestion", "SlaQueueQuestion"]
+
+SLA_READS = ("handoffs", "leads", "activities", "touches", "definitions")
+_COUNTS = (
+    "handoffs",
+    "accepted",
+    "rejected",
+    "recycled",
+    "undecided",
+    "accept_breaches",
+    "first_touch_breaches",
+    "judged_clocks",
+    "breaches",
+    "open_clocks",
+    "at_risk",
+    "package_complete",
+)
+
+
+def _measure(ws: Workspace, as_of: Any) -> Measured:
+    from tandem.engine.spec import as_of_or_now
+    from tandem.handoffs.service import measure
+
+    moment = as_of_or_now(as_of)
+    return measure(ws.warehouse, ws.counting(moment), moment)
+
+
+def _shares(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row with its rates: breach rate over the judged clocks, package completeness over the handoffs."""
+    judged, handoffs = row.get("judged_clocks") or 0, row.get("handoffs") or 0
+    decided = (row.get("accepted") or 0) + (row.get("rejected") or 0) + (row.get("recycled") or 0)
+    row["breach_rate"] = row["breaches"] / judged if judged else None
+    row["package_complete_share"] = row["package_complete"] / handoffs if handoffs else None
+    row["rejection_rate"] = (row.get("rejected") or 0) / decided if decided else None
+    for key, value in list(row.items()):
+        if key.endswith("_s") and value is not None:
+            row[key] = round(float(value), 1)
+    return row
+
+
+def open_clock_rows(measured: Measured, table: Any, limit: int) -> list[dict[str, Any]]:
+    """The open clocks of `table` (most urgent first) with their deadlines, as the documents show them."""
+    from tandem.handoffs.service import deadline_of, rows_of
+
+    rows = rows_of(
+        measured.source,
+        table.select(
+            "lead_id",
+            "episode",
+            "clock",
+            "start",
+            "version",
+            "team",
+            "priority",
+            "target",
+            "elapsed",
+            "left",
+            "breached",
+            "warned",
+            owner=table.charged_to,
+        ),
+        limit,
+    )
+    for row in rows:
+        row["deadline"] = deadline_of(measured, row)
+        row["target_s"] = row.pop("target")
+        row["elapsed_s"] = row.pop("elapsed")
+        row["left_s"] = row.pop("left")
+        row["at_risk"] = row.pop("warned")
+    return rows
+
+
+class SlaQuestion(Question):
+    """The service levels per rep (or team) and period: handoffs and decisions, time to accept and to first touch
+    (median, P90), breaches and breach rate, open clocks, package completeness; the rejections by reason, channel,
+    campaign and definitions version against the contract's ceiling; and the most urgent open clocks."""
+
+    kind = "sla"
+    reads = SLA_READS
+
+    by: Literal["rep", "team"] = "rep"
+    period: Literal["week", "month", "quarter"] | None = None
+    start: Moment = None
+    end: Moment = None
+    as_of: Moment = None
+    open_limit: Annotated[int, Field(ge=0, le=1000)] = 20
+
+    def check(self, ws: Workspace) -> None:
+        if self.start is not None and self.end is not None:
+            check_field(self.start < self.end, "end", self.end, "the end must come after the start")
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.handoffs.report import REJECTION_DIMENSIONS, open_clocks, rejections, report_table
+        from tandem.handoffs.service import rows_of
+
+        measured = _measure(ws, self.as_of)
+        clocks, episodes = measured.clocks, measured.episodes
+        rows = [
+            _shares(r)
+            for r in rows_of(
+                measured.source,
+                report_table(clocks, episodes, by=self.by, period=self.period, start=self.start, end=self.end),
+            )
+        ]
+        rows.sort(key=lambda r: (str(r.get("period") or ""), -(r["handoffs"] or 0), str(r.get(self.by) or "")))
+        totals = rows_of(
+            measured.source, report_table(clocks, episodes, by="team", period=None, start=self.start, end=self.end)
+        )
+        contract = measured.contract
+        ceiling = contract.rejection_ceiling_percent
+        broken: dict[str, list[dict[str, Any]]] = {}
+        for dimension in REJECTION_DIMENSIONS:
+            found: dict[Any, dict[str, Any]] = {}
+            for row in rows_of(
+                measured.source, rejections(episodes, dimension=dimension, start=self.start, end=self.end)
+            ):
+                entry = found.setdefault(
+                    row["value"],
+                    {"value": row["value"], "decided": row["decided"], "rejected": row["rejected"], "reasons": {}},
+                )
+                if row.get("reason") is not None or row.get("count"):
+                    entry["reasons"][row.get("reason")] = row.get("count")
+            entries = []
+            for entry in found.values():
+                rate = entry["rejected"] / entry["decided"] if entry["decided"] else None
+                entry["rate"] = rate
+                entry["over_ceiling"] = ceiling is not None and rate is not None and rate * 100 > ceiling
+                entries.append(entry)
+            entries.sort(key=lambda e: (-(e["rejected"] or 0), str(e["value"])))
+            broken[dimension] = entries
+        reasons: dict[Any, int] = {}
+        for entry in broken["version"]:
+            for reason, count in entry["reasons"].items():
+                reasons[reason] = reasons.get(reason, 0) + int(count or 0)
+        everything = _total(totals)
+        open_table = open_clocks(clocks)
+        return {
+            "as_of": measured.as_of,
+            "by": self.by,
+            "period": self.period,
+            "start": self.start,
+            "end": self.end,
+            "contract_version": measured.version,
+            "versions": [s.version for s in measured.stretches],
+            "contract": contract.as_dict(),
+            "rows": rows,
+            "totals": everything,
+            "rejection_reasons": [
+                {"reason": reason, "count": count}
+                for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], str(item[0])))
+            ],
+            "rejections": broken,
+            "rejection_ceiling_percent": ceiling,
+            "open_clocks": open_clock_rows(measured, open_table, self.open_limit),
+        }
+
+
+def _total(team_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts over every team (the times are per row: a median does not add up)."""
+    total: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
+    for row in team_rows:
+        for key in _COUNTS:
+            total[key] += int(row.get(key) or 0)
+    return _shares(total)
+
+
+class SlaQueueQuestion(Question):
+    """One rep's queue: the leads handed to them that wait for a decision, with the time left on each clock, and
+    the reason codes a rejection takes."""
+
+    kind = "sla-queue"
+    reads = SLA_READS
+
+    owner: Annotated[str, Field(min_length=1, max_length=200)]
+    as_of: Moment = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.handoffs.service import rows_of
+
+        measured = _measure(ws, self.as_of)
+        clocks = measured.clocks
+        waiting = clocks.filter(
+            clocks.clock == "accept", clocks.decision.isnull(), clocks.charged_to == self.owner
+        ).select("lead_id", "episode")
+        mine = clocks.semi_join(waiting, ["lead_id", "episode"])
+        clock_rows = open_clock_rows(
+            measured, mine.filter(mine.stop.isnull()).order_by(["left", "lead_id"]), self.limit * 2
+        )
+        leads: dict[str, dict[str, Any]] = {}
+        for row in clock_rows:
+            entry = leads.setdefault(
+                row["lead_id"],
+                {
+                    "lead_id": row["lead_id"],
+                    "team": row["team"],
+                    "priority": row["priority"],
+                    "since": row["start"],
+                    "clocks": {},
+                },
+            )
+            entry["clocks"][row["clock"]] = {
+                k: row[k] for k in ("target_s", "elapsed_s", "left_s", "deadline", "breached", "at_risk")
+            }
+        ordered = sorted(leads.values(), key=lambda e: min((c["left_s"] or 0) for c in e["clocks"].values()))
+        details = rows_of(
+            measured.source,
+            measured.episodes.filter(measured.episodes.lead_id.isin([e["lead_id"] for e in ordered] or [""])).select(
+                "lead_id", "channel", "campaign_id", "package_complete"
+            ),
+        )
+        extra = {d["lead_id"]: d for d in details}
+        for entry in ordered:
+            entry.update({k: v for k, v in extra.get(entry["lead_id"], {}).items() if k != "lead_id"})
+        return {
+            "as_of": measured.as_of,
+            "owner": self.owner,
+            "contract_version": measured.version,
+            "reasons": list(measured.contract.reasons),
+            "leads": ordered[: self.limit],
+        }
