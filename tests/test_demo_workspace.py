@@ -96,6 +96,7 @@ def test_demo_command_without_serving(tmp_path: Path) -> None:
         ("maria", "marketing"),
         ("mark", "marketing"),
         ("sam", "sales"),
+        ("ava", "sales"),
         ("erin", "exec"),
         ("victor", "viewer"),
     ]

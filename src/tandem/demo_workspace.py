@@ -94,6 +94,7 @@ DEMO_USERS: tuple[tuple[str, Role, bool, str], ...] = (
     ("maria", Role.MARKETING, True, "Maria Marketing"),
     ("mark", Role.MARKETING, False, "Mark Marketer"),
     ("sam", Role.SALES, True, "Sam Sales"),
+    ("ava", Role.SALES, False, "Ava Thompson"),  # a rep of the demo company: her queue on the SLA page
     ("erin", Role.EXEC, False, "Erin Exec"),
     ("victor", Role.VIEWER, False, "Victor Viewer"),
 )

@@ -551,15 +551,15 @@ class Workspace:
         from tandem.handoffs.service import measure, rows_of
 
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-        measured = measure(self.warehouse, self.counting(now), now)
-        clocks = measured.clocks
-        waiting = rows_of(
-            self.warehouse,
-            clocks.filter(clocks.clock == "accept", clocks.decision.isnull(), clocks.lead_id == lead_id).select(
-                "charged_to"
-            ),
-            1,
-        )
+        with measure(self.warehouse, self.counting(now), now) as measured:
+            clocks = measured.clocks
+            waiting = rows_of(
+                self.warehouse,
+                clocks.filter(clocks.clock == "accept", clocks.decision.isnull(), clocks.lead_id == lead_id).select(
+                    "charged_to"
+                ),
+                1,
+            )
         holder = str(waiting[0]["charged_to"]) if waiting else None
         check_decision(
             principal,

@@ -154,5 +154,5 @@ def test_an_empty_or_shapeless_file_says_how_to_start(text: str) -> None:
     assert "destinations:" in problems(text)
 
 
-def test_the_known_signal_kinds_are_the_forecasts() -> None:
-    assert SIGNAL_KINDS == ("goal_chance", "stage_pace", "revenue_gap", "bottleneck")
+def test_the_known_signal_kinds_are_the_forecasts_and_the_handoffs() -> None:
+    assert SIGNAL_KINDS == ("goal_chance", "stage_pace", "revenue_gap", "bottleneck", "sla_at_risk", "sla_breach")

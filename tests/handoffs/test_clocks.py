@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from tandem.definitions.model import load_definitions
-from tandem.handoffs.clocks import ContractStretch, clock_table, contract_calendars, episode_table
+from tandem.handoffs.clocks import ContractStretch, attempt_table, clock_table, contract_calendars, episode_table
 from tandem.handoffs.report import rejections, report_table, with_package
 from tandem.workspace import Workspace
 
@@ -48,6 +48,7 @@ service_levels:
   priorities:
     - {name: hot, when: score >= 80, accept: 5m, first_touch: 1h}
     - {name: standard, accept: 8h, first_touch: 16h}
+  attempts: {count: 2, within: 2 business days}
   pause_statuses: [waiting_on_customer]
   package: [company]
   rejection: {reasons: [not_a_fit, no_budget], ceiling_percent: 30}
@@ -136,8 +137,15 @@ EVENTS = [
     ("OPEN-2", at(2026, 11, 30, 20), "assigned", "ben", None, None),
 ]
 # The first touch of each decided lead at its decision (HOT's 40 minutes in); AGAIN's first handoff owes none.
-TOUCHES = {lead: moment for lead, moment, event, *_ in EVENTS if event == "accepted" and lead not in ("OPEN",)}
-TOUCHES["HOT"] = at(2026, 3, 4, 14, 40)
+FIRST_TOUCHES = {lead: moment for lead, moment, event, *_ in EVENTS if event == "accepted" and lead not in ("OPEN",)}
+FIRST_TOUCHES["HOT"] = at(2026, 3, 4, 14, 40)
+TOUCHES = [
+    *FIRST_TOUCHES.items(),
+    # NIGHT's second attempt on Wednesday 16:00 EST: inside its two working days (Tuesday, Wednesday).
+    ("NIGHT", at(2026, 3, 4, 21)),
+    # WEEKEND's second attempt on Wednesday 11 March: its two working days were Monday and Tuesday.
+    ("WEEKEND", at(2026, 3, 11, 14)),
+]
 
 H = 3600
 # (lead, episode) -> accept clock: (business seconds, breached, charged to)
@@ -174,8 +182,8 @@ def _tables() -> dict[str, pa.Table]:
     activities = pa.table(
         {
             "activity_id": [f"A{i}" for i in range(len(TOUCHES))],
-            "lead_id": list(TOUCHES),
-            "occurred_at": pa.array(list(TOUCHES.values()), pa.timestamp("us")),
+            "lead_id": [lead for lead, _ in TOUCHES],
+            "occurred_at": pa.array([moment for _, moment in TOUCHES], pa.timestamp("us")),
             "kind": ["call"] * len(TOUCHES),
         }
     )
@@ -196,6 +204,15 @@ def _tables() -> dict[str, pa.Table]:
 def company(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
     with backend.workspace_holding(tmp_path, _tables()) as ws:
         yield ws
+
+
+def _attempts(ws: Workspace) -> Any:
+    wh = ws.warehouse
+    episodes = episode_table(
+        wh.table("handoffs"), wh.table("leads"), STRETCHES, as_of=AS_OF, activities=wh.table("activities")
+    )
+    calendar = contract_calendars(STRETCHES, datetime(2026, 2, 25).date(), datetime(2026, 12, 3).date())
+    return attempt_table(wh.table("handoffs"), episodes, wh.table("activities"), calendar, STRETCHES, as_of=AS_OF)
 
 
 def _measure(ws: Workspace) -> tuple[Any, Any]:
@@ -278,3 +295,20 @@ def test_rejections_are_counted_per_reason_and_channel(company: Workspace) -> No
     # Decided handoffs: the email leads NIGHT..CUSTODY-A (7); the paid-social CUSTODY-B, EDITED, HOLIDAY, DST-FALL
     # and AGAIN's two (6; OPEN and OPEN-2 wait), of which AGAIN's first was rejected.
     assert by_value == {("email", None): (7, 0, None), ("paid_social", "not_a_fit"): (6, 1, 1)}
+
+
+def test_attempts_count_within_working_days_from_the_handoff(company: Workspace) -> None:
+    found = {
+        (r["lead_id"], r["episode"]): (r["attempts"], r["closed"], r["met"], r["missed"], r["charged_to"])
+        for r in rows(
+            _attempts(company).select("lead_id", "episode", "attempts", "closed", "met", "missed", "charged_to")
+        )
+    }
+    # Handed over Monday 22:00 EST: its working days are Tuesday and Wednesday; both attempts fall inside.
+    assert found[("NIGHT", 1)] == (2, True, True, False, "ana")
+    # Handed over on a Saturday: Monday and Tuesday; the second attempt on Wednesday is too late.
+    assert found[("WEEKEND", 1)] == (1, True, False, True, "ana")
+    # Custody: CUSTODY-B's window closed on ben's watch.
+    assert found[("CUSTODY-B", 1)] == (1, True, False, True, "ben")
+    # Handed over Monday 30 November at noon: its window runs to Tuesday's close, after the as-of moment.
+    assert found[("OPEN", 1)] == (0, False, False, False, "ana")

@@ -55,8 +55,15 @@ __all__ = [
 
 RULES_FILE = "alerts.yaml"
 #: The signal kinds a rule may watch (`tandem.forecast.signals.Signal.kind`); one list, used by validation and docs.
-SIGNAL_KINDS: tuple[str, ...] = ("goal_chance", "stage_pace", "revenue_gap", "bottleneck")
-SignalKind = Literal["goal_chance", "stage_pace", "revenue_gap", "bottleneck"]
+SIGNAL_KINDS: tuple[str, ...] = (
+    "goal_chance",
+    "stage_pace",
+    "revenue_gap",
+    "bottleneck",
+    "sla_at_risk",
+    "sla_breach",
+)
+SignalKind = Literal["goal_chance", "stage_pace", "revenue_gap", "bottleneck", "sla_at_risk", "sla_breach"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$|^[^@\s<>,;]+@localhost$")
 _START = "start with `destinations:` (where alerts go) and `rules:` (what raises one); see docs/alerts.md"

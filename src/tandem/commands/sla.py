@@ -30,6 +30,7 @@ from tandem.commands.common import (
 )
 from tandem.durations import format_business
 from tandem.exports import format_number, write_csv
+from tandem.money import format_amount
 
 __all__ = ["sla_app"]
 
@@ -168,6 +169,7 @@ def _show_report(document: dict[str, Any], key: str) -> None:
             f"Channels over the {document['rejection_ceiling_percent']} % rejection ceiling: {listed}.",
             highlight=False,
         )
+    _show_speed(document.get("speed_to_lead") or {})
     if document["open_clocks"]:
         urgent = RichTable(
             "lead",
@@ -192,6 +194,57 @@ def _show_report(document: dict[str, Any], key: str) -> None:
                 (row["deadline"] or "-")[:16].replace("T", " "),
             )
         out.print(urgent, highlight=False)
+
+
+def _show_speed(speed: dict[str, Any]) -> None:
+    """Conversion by time to first touch, the evidence, and what slow follow-up cost this quarter."""
+    if not speed.get("buckets"):
+        return
+    table = RichTable(
+        "first touch",
+        "leads",
+        f"reached {speed['next_stage']}\n(by day {speed['horizons']['next_stage']})",
+        f"won\n(by day {speed['horizons']['last_stage']})",
+        title="what speed is worth: conversion by time to first touch (censoring-aware)",
+    )
+    for row in [*speed["buckets"], *speed["groups"]]:
+        table.add_row(
+            escape(str(row["group"])),
+            f"{row['leads']:,}",
+            _cell("rate", row.get("sql_rate")),
+            _cell("rate", row.get("won_rate")),
+        )
+    out.print(table, highlight=False)
+    out.print(escape(speed["evidence_text"]), highlight=False)
+    lost = speed.get("lost_revenue")
+    if lost and "amount" in lost:
+        out.print(
+            f"Slow follow-up this quarter ({lost['period']}): {lost['slow_leads']:,} leads touched after an hour or "
+            f"not yet, about {lost['lost_next_stage']:,.0f} fewer reaching {escape(speed['next_stage'])}, about "
+            f"{format_amount(lost['amount'])} of revenue at the plan model's rates.",
+            highlight=False,
+        )
+
+
+@sla_app.command("summary")
+def summary(
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """The handoff this quarter so far, in one sentence: handoffs, breaches, clocks at risk (the Overview's card)."""
+    from tandem.questions import SlaSummaryQuestion, ask
+
+    with open_workspace(workspace) as ws:
+        document = ask(ws, SlaSummaryQuestion.parse(as_of=as_of))
+    if format is Format.json:
+        print_json(document)
+        return
+    if "unavailable" in document:
+        out.print(f"{document['period']}: {escape(document['unavailable'])}", highlight=False)
+        return
+    worst = ", ".join(f"{escape(str(r['rep']))} {r['breaches']:,}" for r in document["most_breaches"])
+    out.print(escape(document["message"]) + (f" Most breaches: {worst}." if worst else ""), highlight=False)
 
 
 @sla_app.command("queue")

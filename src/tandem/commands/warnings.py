@@ -119,5 +119,14 @@ def show(found: EarlyWarnings) -> None:
         out.print("Bottleneck: none (no stage behind plan, with enough due to judge, converts below plan)")
     last = found.last_date
     out.print(f"Last day: {escape(last.message)}", highlight=False)
+    levels = found.service_levels
+    if levels is not None:
+        worst = ", ".join(f"{escape(str(r['rep']))} {r['breaches']:,}" for r in levels["most_breaches"])
+        out.print(
+            f"Handoff: {escape(levels['message'])}"
+            + (f" Most breaches: {worst}." if worst else "")
+            + " See `tandem sla report`.",
+            highlight=False,
+        )
     for note in found.notes:
         out.print(f"Note: {escape(note)}", highlight=False)

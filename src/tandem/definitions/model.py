@@ -58,6 +58,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from tandem.definitions.rules import RuleError, check_rule, parse_rule
+from tandem.definitions.service_levels import RuleSite as ServiceLevelSite
 from tandem.definitions.service_levels import read_service_levels
 from tandem.durations import DURATION_HINT, Duration, parse_duration
 from tandem.errors import FileProblemsError, Issue
@@ -252,33 +253,44 @@ def load_definitions(
     root = compose_yaml(reader, text, "the definitions file", "start with `stages:` and a list of stages")
     if root is None:
         raise DefinitionsError(reader.issues)
-    definitions, rules = _read_definitions(reader, root)
+    definitions, rules, fields = _read_definitions(reader, root)
     _check_rules(reader, rules, columns)
+    if columns is not None:
+        for field in fields:
+            if field.text not in columns:
+                known = ", ".join(sorted(columns))
+                reader.problem(
+                    field.node, f"the package field {field.text!r} is not a column of leads", f"use one of: {known}"
+                )
     if reader.issues or definitions is None:
         raise DefinitionsError(reader.sorted_issues())
     return definitions
 
 
-def _read_definitions(reader: _Reader, root: Node) -> tuple[Definitions | None, list[_RuleSite]]:
+def _read_definitions(
+    reader: _Reader, root: Node
+) -> tuple[Definitions | None, list[_RuleSite], list[ServiceLevelSite]]:
+    """The definitions, the rules to check, and the columns the contract's package names."""
     top = reader.mapping(root, _TOP_KEYS, "the definitions file")
     if top is None:
-        return None, []
+        return None, [], []
     version_note = reader.text(top, "version_note", "the definitions file")
     scoring, rules = _read_scoring(reader, top["scoring"][1]) if "scoring" in top else (None, [])
     guard = _read_guard(reader, top["guard"][1]) if "guard" in top else None
     if "stages" not in top:
         reader.problem(root, "the definitions file has no 'stages'", "add `stages:` with the funnel's stages in order")
-        return None, rules
+        return None, rules, []
     stages, stage_rules = _read_stages(reader, top["stages"][1], allow_score=scoring is not None)
     if stages is None:
-        return None, rules + stage_rules
+        return None, rules + stage_rules, []
     service_levels = None
+    fields: list[ServiceLevelSite] = []
     if "service_levels" in top:
         listed = [(stage.name, stage.side, stage.sla) for stage in stages]
-        service_levels, sites = read_service_levels(reader, top["service_levels"][1], listed)
+        service_levels, sites, fields = read_service_levels(reader, top["service_levels"][1], listed)
         rules += [_RuleSite(site.text, site.node, site.what, allow_score=scoring is not None) for site in sites]
         if service_levels is None:
-            return None, stage_rules + rules
+            return None, stage_rules + rules, fields
     definitions = Definitions(
         stages=tuple(stages),
         scoring=scoring,
@@ -286,7 +298,7 @@ def _read_definitions(reader: _Reader, root: Node) -> tuple[Definitions | None, 
         guard=guard,
         service_levels=service_levels,
     )
-    return definitions, stage_rules + rules
+    return definitions, stage_rules + rules, fields
 
 
 def _read_guard(reader: _Reader, node: Node) -> GuardRules | None:

@@ -30,7 +30,9 @@ from tandem.sla.contract import Attempts, Priority, ServiceLevels, Team
 __all__ = ["RuleSite", "read_service_levels"]
 
 _KEYS = ("stage", "teams", "priorities", "attempts", "pause_statuses", "package", "rejection", "warn_at_percent")
-_TEAM_KEYS = ("team", "members", "time_zone", "hours", "holidays", "closed", "closed_hours", "effective_from")
+#: A team's keys: its reps and its calendar's, but `effective_from`: a contract's calendars are versioned by the
+#: definitions' versions.
+_TEAM_KEYS = ("team", "members", "time_zone", "hours", "holidays", "closed", "closed_hours")
 _PRIORITY_KEYS = ("name", "when", "accept", "first_touch")
 _ATTEMPT_KEYS = ("count", "within")
 _REJECTION_KEYS = ("reasons", "ceiling_percent")
@@ -108,11 +110,13 @@ def _handoff_stage(stages: Sequence[tuple[str, str]]) -> str | None:
 
 def read_service_levels(
     reader: YamlReader, node: Node, stages: Sequence[tuple[str, str, Duration | None]]
-) -> tuple[ServiceLevels | None, list[RuleSite]]:
-    """The contract in `node`; `stages` are the file's stages (name, side, sla) in order, to check ``stage``."""
+) -> tuple[ServiceLevels | None, list[RuleSite], list[RuleSite]]:
+    """The contract in `node`; `stages` are the file's stages (name, side, sla) in order, to check ``stage``.
+
+    Also returns the priorities' rules, and the package's fields (each a lead column, checked with the rules)."""
     entries = reader.mapping(node, _KEYS, "service_levels")
     if entries is None:
-        return None, []
+        return None, [], []
     before = len(reader.issues)
     names = [name for name, _, _ in stages]
     stage = reader.text(entries, "stage", "service_levels")
@@ -139,6 +143,11 @@ def read_service_levels(
     attempts = _read_attempts(reader, entries)
     pauses = _names(reader, entries["pause_statuses"][1], "pause_statuses") if "pause_statuses" in entries else ()
     package = _names(reader, entries["package"][1], "package") if "package" in entries else ()
+    fields: list[RuleSite] = []
+    if package and isinstance(entries["package"][1], SequenceNode):
+        for item in entries["package"][1].value:
+            assert isinstance(item, ScalarNode)
+            fields.append(RuleSite(str(item.value).strip(), item, "the package"))
     reasons: tuple[str, ...] | None = ()
     ceiling = None
     if "rejection" in entries:
@@ -158,7 +167,7 @@ def read_service_levels(
             ceiling = _percent(reader, rejection, "ceiling_percent", "rejection", rejection_node)
     warn = _percent(reader, entries, "warn_at_percent", "service_levels", node)
     if len(reader.issues) > before or stage is None or teams is None or priorities is None:
-        return None, rules
+        return None, rules, fields
     return (
         ServiceLevels(
             stage=stage,
@@ -172,6 +181,7 @@ def read_service_levels(
             warn_at_percent=75 if warn is None else warn,
         ),
         rules,
+        fields,
     )
 
 
@@ -211,13 +221,22 @@ def _read_teams(reader: YamlReader, entries: Entries, owner: Node) -> tuple[Team
         try:
             TeamCalendar.from_dict(calendar)
         except ConfigError as exc:
-            place = team_entries.get(str(exc.field).split(".")[0], (None, item))[1] if exc.field else item
-            reader.problem(place, exc.message, "see docs/sla.md, 'A team's calendar'")
+            reader.problem(_place(exc, team_entries, item), exc.message, "see docs/sla.md, 'A team's calendar'")
             continue
         teams.append(
             Team(name=name, members=members or (), calendar_json=json.dumps(calendar, sort_keys=True, default=str))
         )
     return tuple(teams)
+
+
+def _place(exc: ConfigError, entries: Entries, item: Node) -> Node:
+    """The node a calendar's refusal is about: its field, else the field its message names
+    ("calendar 'emea': hours.mon-fri: ..."), else the whole team."""
+    named = str(exc.field or exc.message)
+    if named.startswith("calendar "):
+        named = named.partition(": ")[2]
+    key = re.split(r"[.:\s]", named.strip(), maxsplit=1)[0]
+    return entries[key][1] if key in entries else item
 
 
 def _read_priorities(

@@ -1,4 +1,5 @@
-"""Every signal alert rules can watch, read now: the forecast's chance of the goal and the early warnings.
+"""Every signal alert rules can watch, read now: the forecast's chance of the goal, the early warnings, and the
+handoff's clocks at risk or run out (`tandem.forecast.handoff_signals`).
 
 Why one function: `tandem alerts run` (cron) asks for the signals of the current quarter and does not need to know
 where each comes from. A source that cannot be read (no goal and no plan to measure pacing against, no deals to
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tandem.engine.spec import as_of_or_now
 from tandem.errors import TandemError
+from tandem.forecast.handoff_signals import sla_signals
 from tandem.forecast.service import forecast_signals, period_forecast
 from tandem.forecast.signals import Signal
 from tandem.forecast.warnings import early_warnings
@@ -48,6 +50,7 @@ def read_signals(
         found += early_warnings(ws, period, as_of=moment).signals()
     except TandemError as exc:
         notes.append(f"early warnings: {exc}")
+    found += sla_signals(ws, moment)
     return CurrentSignals(period, found, notes)
 
 

@@ -272,6 +272,9 @@ class EarlyWarnings:
     bottleneck: Bottleneck | None
     last_date: LastDate
     notes: list[str] = field(default_factory=list)
+    #: The handoff's service levels in the period (`tandem.forecast.handoff_signals.handoff_summary`), when the
+    #: definitions have a contract.
+    service_levels: dict[str, Any] | None = None
 
     def stage(self, name: str) -> StageWarning:
         return next(s for s in self.stages if s.stage == name)
@@ -354,6 +357,7 @@ class EarlyWarnings:
             "last_date": self.last_date.as_dict(),
             "signals": [s.as_dict() for s in self.signals()],
             "notes": self.notes,
+            "service_levels": self.service_levels,
         }
 
 

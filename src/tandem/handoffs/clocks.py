@@ -34,11 +34,20 @@ import ibis.expr.types as ir
 
 from tandem.definitions.rule_expressions import compile_rule
 from tandem.definitions.rules import parse_rule
+from tandem.engine.entries import whole_seconds
 from tandem.sla.contract import ServiceLevels
-from tandem.sla.table import calendar_table, with_business_seconds
+from tandem.sla.table import calendar_table, with_business_time, with_working_day
 from tandem.warehouse.schema import HANDOFF_EVENTS
 
-__all__ = ["CLOCKS", "ContractStretch", "calendar_key", "clock_table", "contract_calendars", "episode_table"]
+__all__ = [
+    "CLOCKS",
+    "ContractStretch",
+    "attempt_table",
+    "calendar_key",
+    "clock_table",
+    "contract_calendars",
+    "episode_table",
+]
 
 #: The clocks each episode runs, as the reports name them.
 CLOCKS: tuple[str, ...] = ("accept", "first_touch")
@@ -266,8 +275,20 @@ def clock_table(
     clocks = accept.union(touch)
     clocks = clocks.mutate(run_to=clocks.stop.fill_null(ibis.literal(as_of)))
 
-    pieces = _pieces(handoffs, clocks, stretches, as_of=as_of)
-    pieces = with_business_seconds(pieces, "p_start", "p_end", calendar, name="b", team="calendar")
+    # The stretches between the episode's events, with B at each end, measured once per episode; each clock takes
+    # those that start before it stops, the last cut at its stop (B of the stop looked up once per clock).
+    timeline = _timeline(handoffs, episodes, stretches, as_of=as_of)
+    timeline = with_business_time(timeline, "p_start", calendar, name="b0", team="calendar")
+    timeline = with_business_time(timeline, "p_end", calendar, name="b1", team="calendar")
+    cut = clocks.select("lead_id", "episode", "clock", "run_to", "target", "calendar")
+    cut = with_business_time(cut, "run_to", calendar, name="b_run", team="calendar").drop("calendar")
+    pieces = cut.join(
+        timeline,
+        [cut.lead_id == timeline.lead_id, cut.episode == timeline.episode, timeline.p_start < cut.run_to],
+    )
+    pieces = pieces.drop([c for c in pieces.columns if c.endswith("_right")])
+    end_b = ibis.ifelse(pieces.p_end <= pieces.run_to, pieces.b1, pieces.b_run)
+    pieces = pieces.mutate(b=end_b - pieces.b0)
     pieces = pieces.mutate(active=ibis.ifelse(pieces.paused, 0, pieces.b).cast("int64"))
     ordered = ibis.window(
         group_by=[pieces.lead_id, pieces.episode, pieces.clock], order_by=[pieces.p_start, pieces.p_seq], rows=(None, 0)
@@ -302,7 +323,7 @@ def clock_table(
         warned=(
             is_open & measured.target.notnull() & ~breached & (measured.elapsed * 100 >= measured.target * warn_share)
         ).fill_null(False),
-    ).drop("breach_owner", "last_owner", "unmeasured", "run_to", "touched_at")
+    ).drop("breach_owner", "last_owner", "unmeasured", "run_to")
 
 
 def _warn_share(version: ir.IntegerValue, stretches: Sequence[ContractStretch]) -> ir.IntegerValue:
@@ -310,20 +331,21 @@ def _warn_share(version: ir.IntegerValue, stretches: Sequence[ContractStretch]) 
     return _by_version(version, stretches, values).cast("int64")
 
 
-def _pieces(handoffs: ir.Table, clocks: ir.Table, stretches: Sequence[ContractStretch], *, as_of: datetime) -> ir.Table:
-    """The stretches of each clock between the episode's events, with the owner and whether the clock is paused."""
+def _timeline(
+    handoffs: ir.Table, episodes: ir.Table, stretches: Sequence[ContractStretch], *, as_of: datetime
+) -> ir.Table:
+    """The stretches of each episode between its events (from its start to `as_of`), with the owner and whether a
+    pause status holds; the last ends at `as_of`. A clock uses those before its stop (`clock_table`)."""
     seen = handoffs.filter(handoffs.occurred_at <= as_of)
     events = seen.select(
         "lead_id", e_at=seen.occurred_at, e_event=seen.event, e_owner=seen.owner, e_status=seen.status
     ).mutate(e_rank=lambda t: _rank(t.e_event))
-    on = [clocks.lead_id == events.lead_id, events.e_at >= clocks.start, events.e_at < clocks.run_to]
-    inside = clocks.select(
-        "lead_id", "episode", "clock", "start", "run_to", "first_owner", "version", "calendar", "target"
-    ).join(events, on)
+    on = [episodes.lead_id == events.lead_id, events.e_at >= episodes.start]
+    inside = episodes.select("lead_id", "episode", "start", "first_owner", "version", "calendar").join(events, on)
     inside = inside.drop([c for c in inside.columns if c.endswith("_right")])
-    window = ibis.window(group_by=[inside.lead_id, inside.episode, inside.clock], order_by=[inside.e_at, inside.e_rank])
+    window = ibis.window(group_by=[inside.lead_id, inside.episode], order_by=[inside.e_at, inside.e_rank])
     running = ibis.window(
-        group_by=[inside.lead_id, inside.episode, inside.clock], order_by=[inside.e_at, inside.e_rank], rows=(None, 0)
+        group_by=[inside.lead_id, inside.episode], order_by=[inside.e_at, inside.e_rank], rows=(None, 0)
     )
     sets_owner = inside.e_event.isin(_OPENING) & inside.e_owner.notnull()
     sets_status = inside.e_event == "status"
@@ -331,12 +353,12 @@ def _pieces(handoffs: ir.Table, clocks: ir.Table, stretches: Sequence[ContractSt
         p_seq=ibis.row_number().over(window),
         _og=ibis.ifelse(sets_owner, 1, 0).sum().over(running),
         _sg=ibis.ifelse(sets_status, 1, 0).sum().over(running),
-        p_end=inside.e_at.lead().over(window).coalesce(inside.run_to),
+        p_end=inside.e_at.lead().over(window).coalesce(ibis.literal(as_of)),
         _owner_set=ibis.ifelse(sets_owner, inside.e_owner, ibis.null("string")),
         _status_set=ibis.ifelse(sets_status, inside.e_status, ibis.null("string")),
     )
-    owner_group = ibis.window(group_by=[inside.lead_id, inside.episode, inside.clock, inside._og])
-    status_group = ibis.window(group_by=[inside.lead_id, inside.episode, inside.clock, inside._sg])
+    owner_group = ibis.window(group_by=[inside.lead_id, inside.episode, inside._og])
+    status_group = ibis.window(group_by=[inside.lead_id, inside.episode, inside._sg])
     inside = inside.mutate(
         owner=inside._owner_set.max().over(owner_group).coalesce(inside.first_owner),
         status=inside._status_set.max().over(status_group),
@@ -345,12 +367,92 @@ def _pieces(handoffs: ir.Table, clocks: ir.Table, stretches: Sequence[ContractSt
     return inside.select(
         "lead_id",
         "episode",
-        "clock",
         "p_seq",
         "owner",
         "calendar",
-        "target",
         p_start=inside.e_at,
         p_end=inside.p_end,
         paused=_by_version(inside.version, stretches, pauses).fill_null(False),
     )
+
+
+def attempt_table(
+    handoffs: ir.Table,
+    episodes: ir.Table,
+    activities: ir.Table,
+    calendar: ir.Table,
+    stretches: Sequence[ContractStretch],
+    *,
+    as_of: datetime,
+) -> ir.Table:
+    """One row per episode whose contract asks for attempts: ``required`` activities within ``within_days``
+    working days, counted from the working day of the handoff (the day itself when it opened before the close);
+    ``attempts`` made in the window by `as_of`, ``closes_at`` (the close of its last working day), ``closed``,
+    ``met``, ``missed`` (closed short of the count) and ``charged_to`` (who held the lead when the window closed,
+    or holds it now)."""
+    asked = [s for s in stretches if s.contract.attempts is not None]
+    required = {
+        s.version: ibis.literal(s.contract.attempts.count if s.contract.attempts else None, type="int64")
+        for s in stretches
+    }
+    within = {
+        s.version: ibis.literal(s.contract.attempts.within_days if s.contract.attempts else None, type="int64")
+        for s in stretches
+    }
+    base = episodes.select("lead_id", "episode", "start", "next_start", "calendar", "version", "team", "first_owner")
+    if not asked:
+        return base.filter(ibis.literal(False)).mutate(
+            required=ibis.null("int64"),
+            within_days=ibis.null("int64"),
+            attempts=ibis.null("int64"),
+            closes_at=ibis.null("int64"),
+            closed=ibis.literal(False),
+            met=ibis.literal(False),
+            missed=ibis.literal(False),
+            charged_to=ibis.null("string"),
+        )
+    base = base.mutate(
+        required=_by_version(base.version, stretches, required).cast("int64"),
+        within_days=_by_version(base.version, stretches, within).cast("int64"),
+    ).filter(lambda t: t.required.notnull())
+    base = with_working_day(base, "start", calendar, name="first_day", team="calendar")
+    base = base.mutate(last_day=base.first_day + base.within_days - 1)
+    closes = calendar.group_by([calendar.team, calendar.day]).aggregate(close_s=calendar.end_s.max())
+    base = base.left_join(closes, [base.calendar == closes.team, base.last_day == closes.day]).drop("team_right", "day")
+    base = base.mutate(closed=(base.close_s <= whole_seconds(ibis.literal(as_of))).fill_null(False))
+    made = activities.filter(activities.occurred_at <= as_of).select(
+        a_lead=activities.lead_id, a_at=activities.occurred_at
+    )
+    tried = base.select("lead_id", "episode", "start", "next_start", "calendar", "last_day").join(
+        made, [base.lead_id == made.a_lead, made.a_at >= base.start]
+    )
+    tried = tried.filter(tried.next_start.isnull() | (tried.a_at < tried.next_start))
+    tried = with_working_day(tried, "a_at", calendar, name="a_day", team="calendar")
+    counted = (
+        tried.filter(tried.a_day <= tried.last_day)
+        .group_by(["lead_id", "episode"])
+        .aggregate(attempts=lambda t: t.count())
+    )
+    base = base.left_join(counted, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
+    base = base.mutate(attempts=base.attempts.fill_null(0))
+    # The owner when the window closed (or now): the last assignment of the episode up to then.
+    seen = handoffs.filter(handoffs.occurred_at <= as_of, handoffs.event.isin(_OPENING), handoffs.owner.notnull())
+    owners = base.select("lead_id", "episode", "start", "next_start", "close_s", "closed").join(
+        seen.select(o_lead=seen.lead_id, o_at=seen.occurred_at, o_owner=seen.owner),
+        [base.lead_id == seen.lead_id, seen.occurred_at >= base.start],
+    )
+    owners = owners.filter(
+        (owners.next_start.isnull() | (owners.o_at < owners.next_start))
+        & (~owners.closed | (whole_seconds(owners.o_at) <= owners.close_s))
+    )
+    latest = ibis.window(group_by=[owners.lead_id, owners.episode], order_by=owners.o_at.desc())
+    owners = owners.mutate(_n=ibis.row_number().over(latest))
+    owners = owners.filter(owners._n == 0).select("lead_id", "episode", holder=owners.o_owner)
+    base = base.left_join(owners, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
+    met = base.attempts >= base.required
+    return base.mutate(
+        closes_at=base.close_s,
+        met=met,
+        missed=base.closed & ~met,
+        charged_to=base.holder.coalesce(base.first_owner),
+    ).drop("close_s", "holder", "first_day", "last_day")

@@ -71,21 +71,56 @@ def report_table(
     period: str | None,
     start: datetime | None,
     end: datetime | None,
+    attempts: ir.Table | None = None,
 ) -> ir.Table:
-    """One row per rep (or team) and period: the figures of the module docstring, times in business seconds."""
+    """One row per rep (or team) and period: the figures of the module docstring, times in business seconds.
+
+    With `attempts` (`tandem.handoffs.clocks.attempt_table`), each attempts window counts as a clock too: judged
+    once closed or met, a breach when it closed short (``attempts_missed``), charged to who held the lead then."""
     key = "charged_to" if by == "rep" else "team"
-    within = clocks
+    rows = clocks.select(
+        "lead_id",
+        "episode",
+        "start",
+        "team",
+        "charged_to",
+        "decision",
+        "breached",
+        "warned",
+        kind=clocks.clock,
+        done=clocks.stop.notnull(),
+        timed=clocks.target.notnull(),
+        elapsed=clocks.elapsed.cast("float64"),
+    )
+    if attempts is not None:
+        rows = rows.union(
+            attempts.select(
+                "lead_id",
+                "episode",
+                "start",
+                "team",
+                "charged_to",
+                decision=ibis.null("string"),
+                breached=attempts.missed,
+                warned=ibis.literal(False),
+                kind=ibis.literal("attempts"),
+                done=attempts.closed | attempts.met,
+                timed=ibis.literal(True),
+                elapsed=ibis.null("float64"),
+            )
+        )
     if start is not None:
-        within = within.filter(within.start >= start)
+        rows = rows.filter(rows.start >= start)
     if end is not None:
-        within = within.filter(within.start < end)
+        rows = rows.filter(rows.start < end)
     package = episodes.select("lead_id", "episode", "package_complete")
-    within = within.left_join(package, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
-    accept = within.clock == "accept"
-    touch = within.clock == "first_touch"
-    stopped = within.stop.notnull()
-    judged = (stopped | within.breached) & within.target.notnull()
-    elapsed = within.elapsed.cast("float64")
+    within = rows.left_join(package, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
+    accept = within.kind == "accept"
+    touch = within.kind == "first_touch"
+    tried = within.kind == "attempts"
+    done = within.done
+    judged = (done | within.breached) & within.timed
+    elapsed = within.elapsed
     keys: list[ir.Value] = [within[key].name(by)]
     if period is not None:
         keys.append(within.start.truncate(PERIOD_UNITS[period]).name("period"))
@@ -96,15 +131,17 @@ def report_table(
         rejected=within.count(where=accept & (within.decision == "rejected")),
         recycled=within.count(where=accept & (within.decision == "recycled")),
         undecided=within.count(where=accept & within.decision.isnull()),
-        accept_median_s=elapsed.quantile(0.5, where=accept & stopped),
-        accept_p90_s=elapsed.quantile(0.9, where=accept & stopped),
-        first_touch_median_s=elapsed.quantile(0.5, where=touch & stopped),
-        first_touch_p90_s=elapsed.quantile(0.9, where=touch & stopped),
+        accept_median_s=elapsed.quantile(0.5, where=accept & done),
+        accept_p90_s=elapsed.quantile(0.9, where=accept & done),
+        first_touch_median_s=elapsed.quantile(0.5, where=touch & done),
+        first_touch_p90_s=elapsed.quantile(0.9, where=touch & done),
         accept_breaches=within.count(where=accept & within.breached),
         first_touch_breaches=within.count(where=touch & within.breached),
+        attempts_due=within.count(where=tried & done),
+        attempts_missed=within.count(where=tried & within.breached),
         judged_clocks=within.count(where=judged),
         breaches=within.count(where=within.breached),
-        open_clocks=within.count(where=~stopped & within.target.notnull()),
+        open_clocks=within.count(where=~done & within.timed & ~tried),
         at_risk=within.count(where=within.warned),
         package_complete=within.count(where=accept & within.package_complete.fill_null(False)),
     )
@@ -130,10 +167,14 @@ def rejections(episodes: ir.Table, *, dimension: str, start: datetime | None, en
 
 
 def open_clocks(clocks: ir.Table, *, owner: str | None = None, team: str | None = None) -> ir.Table:
-    """The clocks still running with a target, most urgent first (least business time left)."""
+    """The clocks still running with a target, most urgent first: those still within their target by the business
+    time left, then those already past it, the most recently run out first (an old breach is history; one that ran
+    out an hour ago can still be saved)."""
     running = clocks.filter(clocks.stop.isnull(), clocks.target.notnull())
     if owner is not None:
         running = running.filter(running.charged_to == owner)
     if team is not None:
         running = running.filter(running.team == team)
-    return running.order_by([running.left, running.lead_id, running.clock])
+    overdue = running.breached.fill_null(False)
+    urgency = ibis.ifelse(overdue, -running.left, running.left)
+    return running.order_by([overdue, urgency, running.lead_id, running.clock])

@@ -4,7 +4,7 @@ question layer serves (`tandem.questions.sla`).
 Which contract measures a handoff: the one in the definitions version in force when the handoff opened (so an edit
 to the contract, its calendars included, never changes a clock that started before it took effect). A handoff
 opened before any version had a contract is measured under the first contract agreed: a company that adopts
-service levels sees its history measured the way it now agrees to work, and says so (``measured_before``).
+service levels sees its history measured the way it now agrees to work.
 """
 
 from __future__ import annotations
@@ -19,12 +19,20 @@ import ibis.expr.types as ir
 
 from tandem.definitions.counting import Counting
 from tandem.errors import NotFoundError
-from tandem.handoffs.clocks import ContractStretch, clock_table, contract_calendars, episode_table
+from tandem.handoffs.clocks import ContractStretch, attempt_table, clock_table, contract_calendars, episode_table
 from tandem.handoffs.report import with_package
 from tandem.sla.calendar import deadline
 from tandem.sla.contract import ServiceLevels
 
-__all__ = ["Measured", "TableSource", "contract_stretches", "deadline_of", "measure", "rows_of"]
+__all__ = [
+    "Measured",
+    "TableSource",
+    "contract_stretches",
+    "deadline_of",
+    "measure",
+    "measure_with",
+    "rows_of",
+]
 
 
 class TableSource(Protocol):
@@ -44,6 +52,7 @@ class Measured:
     stretches: tuple[ContractStretch, ...]
     episodes: ir.Table
     clocks: ir.Table
+    attempts: ir.Table
     source: TableSource
 
     @property
@@ -54,6 +63,19 @@ class Measured:
     @property
     def version(self) -> int:
         return self.stretches[-1].version
+
+    def release(self) -> None:
+        """Drop the episodes kept in the warehouse (`measure_with`), while its connection is open: call it when
+        done, or use the result in a ``with`` block."""
+        release = getattr(self.episodes, "release", None)
+        if release is not None:
+            release()
+
+    def __enter__(self) -> Measured:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def contract_stretches(counting: Counting) -> tuple[ContractStretch, ...]:
@@ -79,16 +101,29 @@ def measure(source: TableSource, counting: Counting, as_of: datetime) -> Measure
     """The episodes and clocks of every handoff known at `as_of`, measured as the module says."""
     stretches = contract_stretches(counting)
     handoffs = source.table("handoffs")
+    first = source.con.to_pyarrow(handoffs.occurred_at.min().name("first")).as_py()
+    first_day = (first.date() if first is not None else as_of.date()) - timedelta(days=2)
+    calendar = contract_calendars(stretches, first_day, as_of.date() + timedelta(days=2))
+    return measure_with(source, calendar, stretches, as_of)
+
+
+def measure_with(
+    source: TableSource, calendar: ir.Table, stretches: Sequence[ContractStretch], as_of: datetime
+) -> Measured:
+    """`measure` with the calendar table (`contract_calendars`) given.
+
+    The episodes are computed once and kept in the warehouse for the questions that follow (Ibis's `cache`: a
+    temporary table, dropped when the result is no longer referenced): the clocks, the attempts, the reports and
+    the rejections all read them, and an expression reused that often is otherwise computed again for each."""
+    handoffs = source.table("handoffs")
     leads = source.table("leads")
     activities = source.table("activities")
     touches = source.table("touches")
     episodes = episode_table(handoffs, leads, stretches, as_of=as_of, touches=touches, activities=activities)
-    episodes = with_package(episodes, leads, stretches)
-    first = source.con.to_pyarrow(handoffs.occurred_at.min().name("first")).as_py()
-    first_day = (first.date() if first is not None else as_of.date()) - timedelta(days=2)
-    calendar = contract_calendars(stretches, first_day, as_of.date() + timedelta(days=2))
+    episodes = with_package(episodes, leads, stretches).cache()
     clocks = clock_table(handoffs, episodes, activities, calendar, stretches, as_of=as_of)
-    return Measured(as_of, stretches, episodes, clocks, source)
+    attempts = attempt_table(handoffs, episodes, activities, calendar, stretches, as_of=as_of)
+    return Measured(as_of, tuple(stretches), episodes, clocks, attempts, source)
 
 
 def rows_of(source: TableSource, table: ir.Table, limit: int | None = None) -> list[dict[str, Any]]:

@@ -133,13 +133,18 @@ class WarningsQuestion(_PeriodQuestion):
     today's shortfalls as revenue gaps, the bottleneck stage, and the last day extra volume can still close."""
 
     kind = "warnings"
-    reads = (*HISTORY_READS, "goals", "plans")
+    reads = (*HISTORY_READS, "goals", "plans", "handoffs")
 
     def compute(self, ws: Workspace) -> EarlyWarnings:
-        """The warnings themselves (the command line's table reads their objects; the document is `as_dict`)."""
+        """The warnings themselves (the command line's table reads their objects; the document is `as_dict`), with
+        the handoff's service levels in the period."""
+        from dataclasses import replace
+
+        from tandem.forecast.handoff_signals import handoff_summary
         from tandem.forecast.warnings import early_warnings
 
-        return early_warnings(ws, self.calendar_period(), as_of=self.as_of)
+        found = early_warnings(ws, self.calendar_period(), as_of=self.as_of)
+        return replace(found, service_levels=handoff_summary(ws, found.period, found.as_of))
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
         return self.compute(ws).as_dict()

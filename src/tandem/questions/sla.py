@@ -6,6 +6,7 @@ under, custody, pauses. Times are business seconds (``*_s``); a share is a fract
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
@@ -16,9 +17,12 @@ if TYPE_CHECKING:
     from tandem.handoffs.service import Measured
     from tandem.workspace import Workspace
 
-__all__ = ["SLA_READS", "SlaQuestion", "SlaQueueQuestion"]
+__all__ = ["MIN_DECIDED", "SLA_READS", "SlaQuestion", "SlaQueueQuestion"]
 
 SLA_READS = ("handoffs", "leads", "activities", "touches", "definitions")
+#: A rejection rate is held against the contract's ceiling only over this many decided handoffs: two rejections
+#: out of three say nothing yet about a campaign.
+MIN_DECIDED = 20
 _COUNTS = (
     "handoffs",
     "accepted",
@@ -27,6 +31,8 @@ _COUNTS = (
     "undecided",
     "accept_breaches",
     "first_touch_breaches",
+    "attempts_due",
+    "attempts_missed",
     "judged_clocks",
     "breaches",
     "open_clocks",
@@ -108,21 +114,35 @@ class SlaQuestion(Question):
             check_field(self.start < self.end, "end", self.end, "the end must come after the start")
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
+        with _measure(ws, self.as_of) as measured:
+            return self._answer(ws, measured)
+
+    def _answer(self, ws: Workspace, measured: Measured) -> dict[str, Any]:
         from tandem.handoffs.report import REJECTION_DIMENSIONS, open_clocks, rejections, report_table
         from tandem.handoffs.service import rows_of
 
-        measured = _measure(ws, self.as_of)
         clocks, episodes = measured.clocks, measured.episodes
         rows = [
             _shares(r)
             for r in rows_of(
                 measured.source,
-                report_table(clocks, episodes, by=self.by, period=self.period, start=self.start, end=self.end),
+                report_table(
+                    clocks,
+                    episodes,
+                    by=self.by,
+                    period=self.period,
+                    start=self.start,
+                    end=self.end,
+                    attempts=measured.attempts,
+                ),
             )
         ]
         rows.sort(key=lambda r: (str(r.get("period") or ""), -(r["handoffs"] or 0), str(r.get(self.by) or "")))
         totals = rows_of(
-            measured.source, report_table(clocks, episodes, by="team", period=None, start=self.start, end=self.end)
+            measured.source,
+            report_table(
+                clocks, episodes, by="team", period=None, start=self.start, end=self.end, attempts=measured.attempts
+            ),
         )
         contract = measured.contract
         ceiling = contract.rejection_ceiling_percent
@@ -142,7 +162,12 @@ class SlaQuestion(Question):
             for entry in found.values():
                 rate = entry["rejected"] / entry["decided"] if entry["decided"] else None
                 entry["rate"] = rate
-                entry["over_ceiling"] = ceiling is not None and rate is not None and rate * 100 > ceiling
+                entry["over_ceiling"] = (
+                    ceiling is not None
+                    and rate is not None
+                    and rate * 100 > ceiling
+                    and entry["decided"] >= MIN_DECIDED
+                )
                 entries.append(entry)
             entries.sort(key=lambda e: (-(e["rejected"] or 0), str(e["value"])))
             broken[dimension] = entries
@@ -152,6 +177,7 @@ class SlaQuestion(Question):
                 reasons[reason] = reasons.get(reason, 0) + int(count or 0)
         everything = _total(totals)
         open_table = open_clocks(clocks)
+        speed = speed_to_lead(ws, measured)
         return {
             "as_of": measured.as_of,
             "by": self.by,
@@ -170,7 +196,116 @@ class SlaQuestion(Question):
             "rejections": broken,
             "rejection_ceiling_percent": ceiling,
             "open_clocks": open_clock_rows(measured, open_table, self.open_limit),
+            "speed_to_lead": speed,
         }
+
+
+def speed_to_lead(ws: Workspace, measured: Measured) -> dict[str, Any]:
+    """Conversion by time to first touch (`tandem.handoffs.speed`) against the benchmark, how strong the evidence
+    is, and the revenue slow follow-up cost this quarter through the plan model's rates and deal size."""
+    from tandem.handoffs.service import rows_of
+    from tandem.handoffs.speed import BENCHMARK, BUCKETS, GROUPS, HORIZONS, NO_TOUCH, compare, evidence, speed_table
+
+    counting = ws.counting(measured.as_of)
+    stages = counting.current.definitions.stage_names
+    handoff = measured.contract.stage
+    if handoff not in stages[:-1]:
+        return {"unavailable": f"the handoff stage {handoff!r} is not a stage before the last of the funnel in force"}
+    events = ws.counted_stage_events(counting, measured.as_of)
+    table = speed_table(measured.clocks, events, stages, handoff_stage=handoff, as_of=measured.as_of)
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows_of(measured.source, table):
+        entry = found.setdefault(row["label"], {"group": row["label"], "leads": row["leads"]})
+        name = "sql" if row["outcome"] == 0 else "won"
+        entry[name] = row["converted"]
+        entry[f"{name}_rate"] = row["km"]
+        entry[f"{name}_matured"] = row["matured"]
+        entry[f"{name}_matured_converted"] = row["matured_converted"]
+    buckets = [found[label] for label, *_ in (*BUCKETS, (NO_TOUCH,)) if label in found]
+    groups = [found[label] for label in GROUPS if label in found]
+
+    def pair(name: str) -> tuple[int, int]:
+        entry = found.get(name, {})
+        return int(entry.get("sql_matured") or 0), int(entry.get("sql_matured_converted") or 0)
+
+    after_hour = compare(pair(GROUPS[0]), pair(GROUPS[1]))
+    after_day = compare(pair(GROUPS[0]), pair(GROUPS[2]))
+    strength = evidence(after_hour)
+    next_stage = stages[stages.index(handoff) + 1]
+    text = _evidence_text(after_hour, strength, next_stage, HORIZONS[0])
+    return {
+        "handoff_stage": handoff,
+        "next_stage": next_stage,
+        "horizons": {"next_stage": HORIZONS[0], "last_stage": HORIZONS[1]},
+        "buckets": buckets,
+        "groups": groups,
+        "comparisons": {
+            "within_hour_vs_after_hour": after_hour.as_dict(),
+            "within_hour_vs_after_day": after_day.as_dict(),
+        },
+        "benchmark": BENCHMARK,
+        "evidence": strength,
+        "evidence_text": text,
+        "lost_revenue": _lost_revenue(ws, measured, found, stages, next_stage),
+    }
+
+
+def _evidence_text(comparison: Any, strength: str, stage: str, horizon: int) -> str:
+    if comparison.ratio is None:
+        return (
+            f"Not enough leads handed over at least {horizon} days ago, touched within and after an hour, to compare "
+            f"how often they reach {stage}."
+        )
+    return (
+        f"Leads touched within an hour reached {stage} within {horizon} days {comparison.ratio:.1f} times as often "
+        f"as leads touched later (95 % interval {comparison.low:.1f} to {comparison.high:.1f}; "
+        f"{comparison.fast[0]:,} and {comparison.slow[0]:,} leads handed over at least {horizon} days ago): "
+        f"{strength} evidence. The published benchmark is about 7 times (HBR, 2011)."
+    )
+
+
+def _lost_revenue(
+    ws: Workspace, measured: Measured, found: dict[str, dict[str, Any]], stages: list[str], next_stage: str
+) -> dict[str, Any] | None:
+    """Leads handed over this quarter and touched after an hour (or not yet, an hour on), times the gap in
+    conversion to the next stage between the within-an-hour and after-an-hour groups, carried to revenue by the
+    plan model's rate from that stage to won and its deal size. None when there is no gap to carry."""
+    import ibis
+
+    from tandem.errors import TandemError
+    from tandem.handoffs.service import rows_of
+    from tandem.handoffs.speed import GROUPS
+    from tandem.periods import current_quarter
+    from tandem.plan.calculator import Given, plan_model
+
+    fast, slow = found.get(GROUPS[0], {}).get("sql_rate"), found.get(GROUPS[1], {}).get("sql_rate")
+    if fast is None or slow is None or fast <= slow:
+        return None
+    quarter = current_quarter(measured.as_of.date())
+    start = datetime.combine(quarter.start, datetime.min.time())
+    clocks = measured.clocks
+    first = clocks.filter(clocks.clock == "first_touch", clocks.episode == 1, clocks.start >= start)
+    hour = ibis.literal(measured.as_of - timedelta(hours=1))
+    late = first.touched_at.notnull() & (first.touched_at.epoch_seconds() - first.start.epoch_seconds() >= 3600)
+    waiting = first.touched_at.isnull() & first.decision.isnull() & (first.start <= hour)
+    counted = rows_of(measured.source, first.aggregate(slow=first.count(where=late | waiting)))
+    slow_leads = int(counted[0]["slow"] or 0)
+    try:
+        model = plan_model(Given({}, {}), ws, as_of=measured.as_of)
+        to_won = model.rate_to_end(model.index(next_stage))
+    except TandemError as exc:
+        return {"unavailable": str(exc)}
+    lost_next = slow_leads * (fast - slow)
+    return {
+        "period": quarter.label,
+        "slow_leads": slow_leads,
+        "rate_gap": fast - slow,
+        "lost_next_stage": lost_next,
+        "rate_to_won": to_won,
+        "deal_size": model.deal_size,
+        "amount": lost_next * to_won * model.deal_size,
+        "basis": model.basis,
+    }
 
 
 def _total(team_rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,9 +329,12 @@ class SlaQueueQuestion(Question):
     limit: Annotated[int, Field(ge=1, le=1000)] = 200
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
+        with _measure(ws, self.as_of) as measured:
+            return self._answer(measured)
+
+    def _answer(self, measured: Measured) -> dict[str, Any]:
         from tandem.handoffs.service import rows_of
 
-        measured = _measure(ws, self.as_of)
         clocks = measured.clocks
         waiting = clocks.filter(
             clocks.clock == "accept", clocks.decision.isnull(), clocks.charged_to == self.owner
@@ -237,3 +375,29 @@ class SlaQueueQuestion(Question):
             "reasons": list(measured.contract.reasons),
             "leads": ordered[: self.limit],
         }
+
+
+class SlaSummaryQuestion(Question):
+    """The handoff in a period so far (default: the as-of quarter), for the Overview's card and the early warnings:
+    handoffs, breaches and breach rate, clocks at risk now and past their target, the reps with most breaches.
+    ``unavailable`` says why there is none (no contract in the definitions)."""
+
+    kind = "sla-summary"
+    reads = SLA_READS
+
+    as_of: Moment = None
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.engine.spec import as_of_or_now
+        from tandem.forecast.handoff_signals import handoff_summary
+        from tandem.periods import current_quarter
+
+        moment = as_of_or_now(self.as_of)
+        period = current_quarter(moment.date())
+        found = handoff_summary(ws, period, moment)
+        if found is None:
+            return {
+                "period": period.label,
+                "unavailable": "the definitions have no service levels: propose a service_levels section",
+            }
+        return found

@@ -38,6 +38,7 @@ from tandem.server.routes import (
     overview,
     plan,
     plan_proposals,
+    sla,
 )
 from tandem.server.state import ServerState
 
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     plan_proposals.router,  # its /plan/... pages and /api/plans do not clash with plan's; listed first anyway
     plan.router,
     forecast.router,
+    sla.router,
     imports.router,
     admin.router,
 )

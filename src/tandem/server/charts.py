@@ -24,6 +24,7 @@ __all__ = [
     "money_title",
     "plan_requirements",
     "revenue_trend",
+    "speed_to_lead",
     "stage_trend",
     "stage_volumes",
     "to_image",
@@ -325,3 +326,18 @@ def backtest_band(band: Sequence[dict[str, Any]], lines: Sequence[dict[str, Any]
         )
     )  # fmt: skip
     return _spec(alt.layer(area, line).properties(width=560, height=240), title)
+
+
+def speed_to_lead(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Bars: the share of leads reaching SQL per bucket of time to first touch (rows: bucket, leads, sql_rate), in
+    row order (fastest first), so that what speed is worth reads left to right."""
+    chart = (
+        _base(rows)
+        .mark_bar(color=PALETTE[0])
+        .encode(
+            x=alt.X("bucket:N", sort=[r["bucket"] for r in rows], title="time to first touch"),
+            y=alt.Y("sql_rate:Q", title="reached SQL", axis=alt.Axis(format="%")),
+            tooltip=["bucket:N", alt.Tooltip("leads:Q", format=","), alt.Tooltip("sql_rate:Q", format=".1%")],
+        )
+    )
+    return _spec(chart, title)

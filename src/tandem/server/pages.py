@@ -45,6 +45,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Definitions", "/definitions", Permission.READ),
     NavItem("Plan", "/plan", Permission.READ),
     NavItem("Forecast", "/forecast", Permission.READ),
+    NavItem("SLA", "/sla", Permission.READ),
     NavItem("Imports", "/imports", Permission.READ),
     NavItem("Admin", "/admin", Permission.AUDIT),
 )

@@ -17,7 +17,7 @@ An instant outside the days the table covers has no row: its business seconds ar
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -27,10 +27,20 @@ from tandem.engine.entries import whole_seconds
 from tandem.errors import ConfigError
 from tandem.sla.calendar import TeamCalendar, business_intervals, local_instant
 
-__all__ = ["CALENDAR_SCHEMA", "calendar_rows", "calendar_table", "with_business_seconds"]
+__all__ = [
+    "CALENDAR_SCHEMA",
+    "calendar_rows",
+    "calendar_table",
+    "with_business_seconds",
+    "with_business_time",
+    "with_working_day",
+]
 
 #: The calendar table's columns: the team, each interval as naive UTC timestamps (to read) and as epoch seconds
-#: (to compute with), the next row's start, and the business seconds before the interval.
+#: (to compute with), the next row's start, the business seconds before the interval, and the working day it falls
+#: on (``day``: 1 for the table's first working day, 0 for the empty row before it) and the next row's
+#: (``next_day``): an instant's working day is ``day`` inside the interval and ``next_day`` in the gap after it, the
+#: working day during or next after the instant.
 CALENDAR_SCHEMA = pa.schema(
     [
         ("team", pa.string()),
@@ -40,6 +50,8 @@ CALENDAR_SCHEMA = pa.schema(
         ("end_s", pa.int64()),
         ("next_s", pa.int64()),
         ("cumulative", pa.int64()),
+        ("day", pa.int64()),
+        ("next_day", pa.int64()),
     ]
 )
 _EPOCH = datetime(1970, 1, 1)
@@ -66,11 +78,20 @@ def calendar_rows(calendar: TeamCalendar, first_day: date, last_day: date) -> li
     begin = local_instant(zone, first_day, 0)
     finish = local_instant(zone, last_day + timedelta(days=1), 0)
     spans = [(i.start, i.end, i.cumulative) for i in business_intervals(calendar, first_day, last_day)]
+    days: list[int] = []
+    dates: list[date] = []
+    for start, _, _ in spans:
+        local = start.replace(tzinfo=UTC).astimezone(zone).date()
+        if not dates or dates[-1] != local:
+            dates.append(local)
+        days.append(len(dates))
     if not spans or spans[0][0] > begin:
         spans.insert(0, (begin, begin, 0))
+        days.insert(0, 0)
     rows: list[dict[str, object]] = []
     for index, (start, end, cumulative) in enumerate(spans):
         following = spans[index + 1][0] if index + 1 < len(spans) else finish
+        next_day = days[index + 1] if index + 1 < len(spans) else days[index] + 1
         rows.append(
             {
                 "team": calendar.team,
@@ -80,6 +101,8 @@ def calendar_rows(calendar: TeamCalendar, first_day: date, last_day: date) -> li
                 "end_s": _epoch(end),
                 "next_s": _epoch(following),
                 "cumulative": cumulative,
+                "day": days[index],
+                "next_day": next_day,
             }
         )
     return rows
@@ -121,6 +144,17 @@ def _with_b(table: ir.Table, column: str, calendar: ir.Table, alias: str, team: 
     return joined.select(*[joined[c] for c in table.columns], value.cast("int64").name(alias))
 
 
+def with_business_time(
+    table: ir.Table, column: str, calendar: ir.Table, *, name: str, team: str | None = None
+) -> ir.Table:
+    """`table` with a column `name`: B of the instant in `column`, the business seconds from the start of the
+    calendar table's days (null outside them). Differences of two such columns are business time; computing B once
+    per instant and subtracting is cheaper than a `with_business_seconds` per pair when instants are shared."""
+    if name in table.columns:
+        raise ConfigError(f"business time: the table already has a column {name!r}", field="name", value=name)
+    return _with_b(table, column, calendar, name, team)
+
+
 def with_business_seconds(
     table: ir.Table,
     start: str,
@@ -151,3 +185,29 @@ def with_business_seconds(
         )
     counted = _with_b(_with_b(table, start, calendar, "_sla_b0", team), end, calendar, "_sla_b1", team)
     return counted.mutate(**{name: counted["_sla_b1"] - counted["_sla_b0"]}).drop("_sla_b0", "_sla_b1")
+
+
+def with_working_day(
+    table: ir.Table, column: str, calendar: ir.Table, *, name: str, team: str | None = None
+) -> ir.Table:
+    """`table` with a column `name`: the number of the working day during or next after the instant in `column`
+    (the calendar table's ``day`` numbering), by the same range join as B(t); null outside the table's days.
+
+    "Within N business days" of an instant then means up to working day ``name + N - 1``: an instant after the
+    day's close counts from the next working day."""
+    instant = "_sla_wd_t"
+    keyed = table.mutate(**{instant: whole_seconds(table[column])})
+    rows = calendar.select(
+        _sla_wd_team=calendar.team,
+        _sla_wd_start=calendar.start_s,
+        _sla_wd_end=calendar.end_s,
+        _sla_wd_next=calendar.next_s,
+        _sla_wd_day=calendar.day,
+        _sla_wd_next_day=calendar.next_day,
+    )
+    on = [keyed[instant] >= rows._sla_wd_start, keyed[instant] < rows._sla_wd_next]
+    if team is not None:
+        on.append(keyed[team] == rows._sla_wd_team)
+    joined = keyed.left_join(rows, on)
+    value = ibis.ifelse(joined[instant] < joined._sla_wd_end, joined._sla_wd_day, joined._sla_wd_next_day)
+    return joined.select(*[joined[c] for c in table.columns], value.cast("int64").name(name))

@@ -350,6 +350,7 @@ def _definitions_page(request: Request, status_code: int = 200, **context: Any) 
         title="Definitions",
         definitions=definitions,
         signal=_signal_or_reason(state),
+        rejections=_rejections_by_version(state),
         can_propose=can_propose,
         builder=builder,
         draft=draft,
@@ -357,6 +358,18 @@ def _definitions_page(request: Request, status_code: int = 200, **context: Any) 
         max_document=MAX_DOCUMENT_CHARS,
         **context,
     )
+
+
+def _rejections_by_version(state: ServerState) -> dict[str, Any]:
+    """Sales' verdict on the leads each version admitted (the SLA document's rejections by definitions version,
+    against the contract's ceiling): evidence for the next review, or why there is none."""
+    from tandem.questions import SlaQuestion
+
+    try:
+        document = state.answer(SlaQuestion(open_limit=0))
+    except TandemError as error:
+        return {"versions": [], "unavailable": str(error)}
+    return {"versions": document["rejections"]["version"], "ceiling": document["rejection_ceiling_percent"]}
 
 
 def _signal_or_reason(state: ServerState) -> dict[str, Any]:
