@@ -4,7 +4,8 @@
 ``half_life``, ``has_event(kind, within='30d')``) a duration is a whole number and a unit: ``5m`` (minutes),
 ``24h``, ``2d``, ``1w``, ``24 business hours``. `parse_duration` keeps it as written (`Duration`), because an
 SLA in business hours is not the same promise as one in hours; `parse_window` gives a rule's window as calendar
-time, which business hours cannot be until tandem has a working-hours calendar.
+time: a rule's window in business hours would need a team's calendar, which the rules do not have (the service
+levels' clocks do: docs/sla.md).
 
 **In the plan** (``--lag sql:won=45``, a scenario's ``lags``) a lag is a number of days, possibly with a unit:
 ``45``, ``45d``, ``2w``, or ``3m`` for three *months* of `MONTH_DAYS`. Mind the ``m``: minutes in the
@@ -57,7 +58,7 @@ _UNIT_SECONDS: dict[DurationUnit, int] = {
     "hours": 3600,
     "days": 86400,
     "weeks": 7 * 86400,
-    "business_hours": 3600,  # calendar hours until a working-hours calendar exists
+    "business_hours": 3600,  # a business hour is 3,600 business seconds (tandem.sla counts them in a calendar)
 }
 _LAG = re.compile(r"^(\d+(?:\.\d+)?)\s*(d|w|m)?$", re.IGNORECASE)
 _LAG_DAYS = {"d": 1.0, "w": 7.0, "m": MONTH_DAYS}
@@ -74,12 +75,12 @@ class Duration(BaseModel):
 
     @property
     def seconds(self) -> int:
-        """Calendar seconds; business hours count as calendar hours until a working-hours calendar exists."""
+        """The length in seconds; for a business-hours duration, business seconds (a service-level target)."""
         return self.amount * _UNIT_SECONDS[self.unit]
 
     @property
     def business(self) -> bool:
-        """Whether the duration is in business time (nights and weekends should not count, once they can)."""
+        """Whether the duration is in business time (nights, weekends and holidays do not count)."""
         return self.unit == "business_hours"
 
     def __str__(self) -> str:

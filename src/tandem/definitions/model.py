@@ -38,7 +38,8 @@ Choices worth knowing:
   the funnel at all (e.g. leave out test records); it does not delay entry.
 * A stage's `sla` is the longest time the *next* stage's side may take to act once a lead is here, so the last
   stage cannot have one. Durations keep the text and unit as written (`24 business hours`, `5m`, `2d`);
-  `Duration.seconds` counts business hours as calendar hours until tandem has a working-hours calendar.
+  A service-level contract (``service_levels:``, docs/sla.md) measures it in its teams' business hours; on its
+  own `Duration.seconds` is a length in seconds (a business hour is 3,600 of them).
 * `load_definitions` reports every problem in one run, each with file, line, column and a hint, and builds
   nothing unless the whole file is good.
 """
