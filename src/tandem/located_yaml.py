@@ -26,7 +26,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from tandem.errors import ConfigError, Issue
 
-__all__ = ["Entries", "YamlAliasError", "YamlReader", "compose_node", "compose_yaml", "is_null", "load_yaml"]
+__all__ = [
+    "Entries",
+    "YamlAliasError",
+    "YamlReader",
+    "compose_node",
+    "compose_yaml",
+    "is_null",
+    "load_yaml",
+    "node_value",
+]
 
 #: What a refused anchor or alias is reported as, and how to fix it.
 ALIAS_PROBLEM = "YAML anchors and aliases (&name, *name) are not accepted"
@@ -77,6 +86,16 @@ def compose_node(text: str, source: str) -> Node | None:
     try:
         root: Node | None = loader.get_single_node()
         return root
+    finally:
+        loader.dispose()
+
+
+def node_value(node: Node) -> Any:
+    """The plain Python value of a node that `compose_node` or `compose_yaml` composed (so free of aliases): a part
+    of a file read with its places, handed whole to code that checks plain values (a team's calendar)."""
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node)
     finally:
         loader.dispose()
 

@@ -16,14 +16,12 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from tandem.durations import Duration, parse_duration
 from tandem.errors import ConfigError
-from tandem.located_yaml import Entries, YamlReader, is_null
+from tandem.located_yaml import Entries, YamlReader, is_null, node_value
 from tandem.sla.calendar import TeamCalendar
 from tandem.sla.contract import Attempts, Priority, ServiceLevels, Team
 
@@ -48,11 +46,6 @@ class RuleSite:
     text: str
     node: ScalarNode
     what: str
-
-
-def _plain(node: Node) -> Any:
-    """A node as plain Python values (for the calendar, which checks its own fields)."""
-    return yaml.SafeLoader("").construct_document(node)
 
 
 def _target(reader: YamlReader, entries: Entries, key: str, what: str) -> Duration | None:
@@ -217,7 +210,7 @@ def _read_teams(reader: YamlReader, entries: Entries, owner: Node) -> tuple[Team
                     value=member,
                 )
             seen_members[member] = name
-        calendar = {key: _plain(value) for key, (_, value) in team_entries.items() if key != "members"}
+        calendar = {key: node_value(value) for key, (_, value) in team_entries.items() if key != "members"}
         try:
             TeamCalendar.from_dict(calendar)
         except ConfigError as exc:
