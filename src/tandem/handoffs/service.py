@@ -5,6 +5,9 @@ Which contract measures a handoff: the one in the definitions version in force w
 to the contract, its calendars included, never changes a clock that started before it took effect). A handoff
 opened before any version had a contract is measured under the first contract agreed: a company that adopts
 service levels sees its history measured the way it now agrees to work.
+
+Rows no figure can use (`tandem.engine.usable`: a lead without an id, an event without a moment) are left out
+here as everywhere, and the calendar reaches back `CALENDAR_YEARS` from the as-of moment.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.definitions.counting import Counting
+from tandem.engine.usable import usable
 from tandem.errors import NotFoundError
 from tandem.handoffs.clocks import ContractStretch, attempt_table, clock_table, contract_calendars, episode_table
 from tandem.handoffs.report import with_package
 from tandem.sla.calendar import deadline
 from tandem.sla.contract import ServiceLevels
+
+#: How far back the clocks' calendar reaches from the as-of moment: a handoff older than that has no business time
+#: (null, shown as "-"), never a wrong one; a placeholder date in 1900 does not make the calendar a century long.
+CALENDAR_YEARS = 10
 
 __all__ = [
     "Measured",
@@ -100,9 +108,10 @@ def contract_stretches(counting: Counting) -> tuple[ContractStretch, ...]:
 def measure(source: TableSource, counting: Counting, as_of: datetime) -> Measured:
     """The episodes and clocks of every handoff known at `as_of`, measured as the module says."""
     stretches = contract_stretches(counting)
-    handoffs = source.table("handoffs")
+    handoffs = usable(source.table("handoffs"), "handoffs")
     first = source.con.to_pyarrow(handoffs.occurred_at.min().name("first")).as_py()
     first_day = (first.date() if first is not None else as_of.date()) - timedelta(days=2)
+    first_day = max(first_day, as_of.date() - timedelta(days=CALENDAR_YEARS * 366))
     calendar = contract_calendars(stretches, first_day, as_of.date() + timedelta(days=2))
     return measure_with(source, calendar, stretches, as_of)
 
@@ -115,10 +124,10 @@ def measure_with(
     The episodes are computed once and kept in the warehouse for the questions that follow (Ibis's `cache`: a
     temporary table, dropped when the result is no longer referenced): the clocks, the attempts, the reports and
     the rejections all read them, and an expression reused that often is otherwise computed again for each."""
-    handoffs = source.table("handoffs")
-    leads = source.table("leads")
-    activities = source.table("activities")
-    touches = source.table("touches")
+    handoffs = usable(source.table("handoffs"), "handoffs")
+    leads = usable(source.table("leads"), "leads")
+    activities = usable(source.table("activities"), "activities")
+    touches = usable(source.table("touches"), "touches")
     episodes = episode_table(handoffs, leads, stretches, as_of=as_of, touches=touches, activities=activities)
     episodes = with_package(episodes, leads, stretches).cache()
     clocks = clock_table(handoffs, episodes, activities, calendar, stretches, as_of=as_of)
