@@ -312,3 +312,23 @@ def test_attempts_count_within_working_days_from_the_handoff(company: Workspace)
     assert found[("CUSTODY-B", 1)] == (1, True, False, True, "ben")
     # Handed over Monday 30 November at noon: its window runs to Tuesday's close, after the as-of moment.
     assert found[("OPEN", 1)] == (0, False, False, False, "ana")
+
+
+def test_the_whole_report_document_on_every_backend(company: Workspace) -> None:
+    """The SLA document through the question layer (contract agreed now, so measured as of now: OPEN's acceptance
+    on 1 December is known by then), with the totals counted by hand from the cases above."""
+    from tandem.questions import SlaQuestion, ask
+
+    from .company import agree, people
+
+    company.definitions.guarded = False
+    agree(company, people(company))
+    document = ask(company, SlaQuestion.parse(by="team"))
+    totals = document["totals"]
+    # 15 handoffs (AGAIN twice); AGAIN's first rejected; OPEN-2 still waits.
+    assert (totals["handoffs"], totals["accepted"], totals["rejected"], totals["undecided"]) == (15, 13, 1, 1)
+    assert document["rejection_reasons"] == [{"reason": "not_a_fit", "count": 1}]
+    # Real time to the first touch of each lead's first handoff: HOT 40 min; NIGHT, LUNCH, TWO-ZONES, PAUSE and
+    # EDITED within a day; WEEKEND, both CUSTODY, HOLIDAY, DST-FALL and AGAIN (touched at its second handoff) later.
+    buckets = {b["group"]: b["leads"] for b in document["speed_to_lead"]["buckets"]}
+    assert buckets == {"5-60 min": 1, "1-24 h": 5, "over 24 h": 6, "no touch yet": 2}
