@@ -317,6 +317,14 @@ def _total(team_rows: list[dict[str, Any]]) -> dict[str, Any]:
     return _shares(total)
 
 
+def _urgency(lead: dict[str, Any]) -> tuple[bool, int]:
+    """A queued lead's place, as the open clocks' (`tandem.handoffs.report.open_clocks`): leads still within every
+    target by the least time left, then those past one, the most recently run out first."""
+    lefts = [int(c["left_s"] or 0) for c in lead["clocks"].values()]
+    overdue = min(lefts) < 0
+    return overdue, (-min(lefts) if overdue else min(lefts))
+
+
 class SlaQueueQuestion(Question):
     """One rep's queue: the leads handed to them that wait for a decision, with the time left on each clock, and
     the reason codes a rejection takes."""
@@ -358,7 +366,7 @@ class SlaQueueQuestion(Question):
             entry["clocks"][row["clock"]] = {
                 k: row[k] for k in ("target_s", "elapsed_s", "left_s", "deadline", "breached", "at_risk")
             }
-        ordered = sorted(leads.values(), key=lambda e: min((c["left_s"] or 0) for c in e["clocks"].values()))
+        ordered = sorted(leads.values(), key=_urgency)
         details = rows_of(
             measured.source,
             measured.episodes.filter(measured.episodes.lead_id.isin([e["lead_id"] for e in ordered] or [""])).select(
