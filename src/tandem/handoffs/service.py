@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import ibis
@@ -156,15 +156,3 @@ def deadline_of(measured: Measured, row: dict[str, Any]) -> datetime | None:
     except KeyError:
         return None
     return deadline(team.calendar, measured.as_of, int(left))
-
-
-def period_bounds(start: date | datetime | None, end: date | datetime | None) -> tuple[datetime | None, ...]:
-    """Dates as midnights."""
-    return tuple(
-        None if v is None else v if isinstance(v, datetime) else datetime.combine(v, datetime.min.time())
-        for v in (start, end)
-    )
-
-
-def versions_used(stretches: Sequence[ContractStretch]) -> list[int]:
-    return [s.version for s in stretches]

@@ -138,12 +138,6 @@ class SlaQuestion(Question):
             )
         ]
         rows.sort(key=lambda r: (str(r.get("period") or ""), -(r["handoffs"] or 0), str(r.get(self.by) or "")))
-        totals = rows_of(
-            measured.source,
-            report_table(
-                clocks, episodes, by="team", period=None, start=self.start, end=self.end, attempts=measured.attempts
-            ),
-        )
         contract = measured.contract
         ceiling = contract.rejection_ceiling_percent
         broken: dict[str, list[dict[str, Any]]] = {}
@@ -175,7 +169,7 @@ class SlaQuestion(Question):
         for entry in broken["version"]:
             for reason, count in entry["reasons"].items():
                 reasons[reason] = reasons.get(reason, 0) + int(count or 0)
-        everything = _total(totals)
+        everything = _total(rows)  # the counts add up over the rows; the times are per row
         open_table = open_clocks(clocks)
         speed = speed_to_lead(ws, measured)
         return {
@@ -308,10 +302,10 @@ def _lost_revenue(
     }
 
 
-def _total(team_rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The counts over every team (the times are per row: a median does not add up)."""
+def _total(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts over every row of the report (the times are per row: a median does not add up)."""
     total: dict[str, Any] = dict.fromkeys(_COUNTS, 0)
-    for row in team_rows:
+    for row in rows:
         for key in _COUNTS:
             total[key] += int(row.get(key) or 0)
     return _shares(total)
