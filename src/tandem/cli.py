@@ -50,6 +50,7 @@ COMMANDS = {
     "forecast": "tandem.commands.forecast:forecast_app",
     "alerts": "tandem.commands.alerts:alerts_app",
     "sla": "tandem.commands.sla:sla_app",
+    "attribution": "tandem.commands.attribution:attribution",
 }
 
 

@@ -40,6 +40,8 @@ Choices worth knowing:
   stage cannot have one. Durations keep the text and unit as written (`24 business hours`, `5m`, `2d`);
   A service-level contract (``service_levels:``, docs/sla.md) measures it in its teams' business hours; on its
   own `Duration.seconds` is a length in seconds (a business hour is 3,600 of them).
+* ``attribution:`` is the approved attribution model (`tandem.attribution.model`, docs/attribution.md): what
+  everything that says marketing-sourced uses, approved with the rest of the file.
 * `load_definitions` reports every problem in one run, each with file, line, column and a hint, and builds
   nothing unless the whole file is good.
 """
@@ -58,6 +60,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from tandem.attribution.model import AttributionModel
+from tandem.definitions.attribution import read_attribution
 from tandem.definitions.rules import RuleError, check_rule, parse_rule
 from tandem.definitions.service_levels import RuleSite as ServiceLevelSite
 from tandem.definitions.service_levels import read_service_levels
@@ -181,6 +185,7 @@ class Definitions(BaseModel):
     version_note: str | None = None
     guard: GuardRules | None = None
     service_levels: ServiceLevels | None = None
+    attribution: AttributionModel | None = None
 
     @property
     def stage_names(self) -> list[str]:
@@ -198,7 +203,7 @@ class Definitions(BaseModel):
 # ---------------------------------------------------------------------------------------------------------------
 # Loading: walk PyYAML's node tree (which keeps line and column) and collect every problem before building models.
 
-_TOP_KEYS = ("version_note", "stages", "scoring", "guard", "service_levels")
+_TOP_KEYS = ("version_note", "stages", "scoring", "guard", "service_levels", "attribution")
 _GUARD_KEYS = ("freeze_weeks", "max_added_percent", "window_days")
 #: The guard's rules' bounds: (lowest, highest) whole number each may take.
 GUARD_BOUNDS = {"freeze_weeks": (0, 13), "max_added_percent": (0, 1000), "window_days": (7, 366)}
@@ -292,12 +297,18 @@ def _read_definitions(
         rules += [_RuleSite(site.text, site.node, site.what, allow_score=scoring is not None) for site in sites]
         if service_levels is None:
             return None, stage_rules + rules, fields
+    attribution = None
+    if "attribution" in top:
+        attribution = read_attribution(reader, top["attribution"][1])
+        if attribution is None:
+            return None, stage_rules + rules, fields
     definitions = Definitions(
         stages=tuple(stages),
         scoring=scoring,
         version_note=version_note,
         guard=guard,
         service_levels=service_levels,
+        attribution=attribution,
     )
     return definitions, stage_rules + rules, fields
 
@@ -550,6 +561,8 @@ def dump_definitions(definitions: Definitions) -> str:
         data["guard"] = definitions.guard.model_dump(exclude_none=True)
     if definitions.service_levels is not None:
         data["service_levels"] = definitions.service_levels.as_dict()
+    if definitions.attribution is not None:
+        data["attribution"] = definitions.attribution.as_dict()
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
@@ -651,7 +664,20 @@ def diff_definitions(old: Definitions, new: Definitions) -> list[Change]:
     old_levels, new_levels = _contract_lines(old.service_levels), _contract_lines(new.service_levels)
     changes += [Change(None, "service levels", line, None) for line in old_levels if line not in new_levels]
     changes += [Change(None, "service levels", None, line) for line in new_levels if line not in old_levels]
+    old_model, new_model = _attribution_lines(old.attribution), _attribution_lines(new.attribution)
+    changes += [Change(None, "attribution", line, None) for line in old_model if line not in new_model]
+    changes += [Change(None, "attribution", None, line) for line in new_model if line not in old_model]
     return changes
+
+
+def _attribution_lines(model: AttributionModel | None) -> list[str]:
+    """The approved attribution model as one line per setting (a change reads as the lines it removes and adds)."""
+    if model is None:
+        return []
+    return [
+        f"{key}: {yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix('...').strip()}"
+        for key, value in model.as_dict().items()
+    ]
 
 
 def _contract_lines(levels: ServiceLevels | None) -> list[str]:

@@ -61,6 +61,7 @@ _HOMES: dict[str, str] = {
         ],
         "plan",
     ),
+    "AttributionQuestion": "attribution",
     "SlaQuestion": "sla",
     "SlaQueueQuestion": "sla",
     "SlaSummaryQuestion": "sla",
@@ -70,7 +71,7 @@ _HOMES: dict[str, str] = {
     "parse_where": "base",
 }
 #: The modules that define kinds: importing them all fills `KINDS`.
-_KIND_MODULES = ("admin", "definitions", "forecast", "funnel", "plan", "sla", "status")
+_KIND_MODULES = ("admin", "attribution", "definitions", "forecast", "funnel", "plan", "sla", "status")
 
 
 def __getattr__(name: str) -> Any:
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
         TokensQuestion,
         UsersQuestion,
     )
+    from tandem.questions.attribution import AttributionQuestion
     from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
     from tandem.questions.definitions import (
         DefinitionsQuestion,
@@ -128,6 +130,7 @@ __all__ = [
     "KINDS",
     "STATE",
     "AlertsQuestion",
+    "AttributionQuestion",
     "AuditQuestion",
     "AuditVerifyQuestion",
     "BacktestQuestion",

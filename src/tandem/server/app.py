@@ -28,6 +28,7 @@ from tandem.server.refusals import ParameterError, refusal
 from tandem.server.routes import (
     admin,
     assets,
+    attribution,
     auth,
     definition_insights,
     definitions,
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     plan.router,
     forecast.router,
     sla.router,
+    attribution.router,
     imports.router,
     admin.router,
 )

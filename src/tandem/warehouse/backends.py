@@ -43,6 +43,11 @@ __all__ = [
 #: Version of the warehouse layout (canonical tables, import log); `tandem upgrade` migrates older ones.
 SCHEMA_VERSION = 1
 IMPORT_LOG = "import_log"
+#: With a memory limit set, DuckDB's allocator hands freed memory back once a task has held this much, instead of
+#: the default 128 MB per thread: memory DuckDB has freed but kept counts against the process, and on a busy machine
+#: it kept 0.3 GB more at peak (a 2.2 GB import with a 1 GB limit and two busy cores: 1.87 GB peak by default,
+#: 1.58 GB with 32 MB).
+ALLOCATOR_FLUSH = "32MB"
 #: Every import number given, once: the constraint behind "one number, one import" (an import's log has a row per
 #: table it wrote, so the log itself cannot carry it).
 IMPORT_NUMBERS = "import_numbers"
@@ -360,6 +365,7 @@ class Warehouse:
         connection.execute("SET python_enable_replacements = false")
         if self.duckdb_memory_gb:
             connection.execute(f"SET memory_limit = '{int(self.duckdb_memory_gb)}GB'")
+            connection.execute(f"SET allocator_flush_threshold = '{ALLOCATOR_FLUSH}'")
         self.__dict__["_duckdb"] = connection
 
     @property

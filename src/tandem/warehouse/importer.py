@@ -45,7 +45,15 @@ import duckdb
 
 from tandem.errors import ImportValidationError, Issue, MappingError, TandemError
 from tandem.exports import neutralise
-from tandem.warehouse.backends import IMPORT_LOG, IMPORT_LOG_COLUMNS, SQL_TYPES, Warehouse, quote, take_import_numbers
+from tandem.warehouse.backends import (
+    ALLOCATOR_FLUSH,
+    IMPORT_LOG,
+    IMPORT_LOG_COLUMNS,
+    SQL_TYPES,
+    Warehouse,
+    quote,
+    take_import_numbers,
+)
 from tandem.warehouse.mapping import ColumnSource, Lookup, Mapping, RowFilter
 from tandem.warehouse.mapping_checks import check_file
 from tandem.warehouse.schema import TABLES, Column, ColumnType, Table, attribute_name
@@ -403,6 +411,7 @@ def _staging_connection(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
     config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(warehouse.temp_dir)}
     if warehouse.duckdb_memory_gb:
         config["memory_limit"] = f"{int(warehouse.duckdb_memory_gb)}GB"
+        config["allocator_flush_threshold"] = ALLOCATOR_FLUSH
     con = duckdb.connect(config=config)
     con.execute("SET TimeZone = 'UTC'")
     return con

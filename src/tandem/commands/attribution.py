@@ -1,0 +1,168 @@
+"""``tandem attribution``: marketing's share of revenue by channel or campaign, under the approved model and
+every other model side by side (docs/attribution.md)."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from tandem.commands.common import (
+    AsOfOption,
+    FromOption,
+    ResultFormatOption,
+    TableFormat,
+    ToOption,
+    WorkspaceOption,
+    open_workspace,
+    out,
+    print_json,
+)
+from tandem.exports import format_number, write_csv
+
+__all__ = ["attribution"]
+
+
+class ModelChoice(StrEnum):
+    first_touch = "first_touch"
+    last_touch = "last_touch"
+    last_non_direct = "last_non_direct"
+    linear = "linear"
+    u_shaped = "u_shaped"
+    w_shaped = "w_shaped"
+    full_path = "full_path"
+    time_decay = "time_decay"
+    custom = "custom"
+
+
+class OutcomeChoice(StrEnum):
+    revenue = "revenue"
+    pipeline = "pipeline"
+    leads = "leads"
+
+
+class LevelChoice(StrEnum):
+    lead = "lead"
+    opportunity = "opportunity"
+    account = "account"
+
+
+class ByChoice(StrEnum):
+    channel = "channel"
+    campaign = "campaign"
+
+
+class PeriodChoice(StrEnum):
+    month = "month"
+    quarter = "quarter"
+
+
+def attribution(
+    model: Annotated[
+        ModelChoice | None, typer.Option("--model", help="Show this model (default: the approved one in force).")
+    ] = None,
+    outcome: Annotated[OutcomeChoice, typer.Option("--outcome", help="What is credited.")] = OutcomeChoice.revenue,
+    level: Annotated[
+        LevelChoice | None, typer.Option("--level", help="Whose touches make a journey (default: as approved).")
+    ] = None,
+    by: Annotated[ByChoice, typer.Option("--by", help="Credit per channel or per campaign.")] = ByChoice.channel,
+    period: Annotated[PeriodChoice | None, typer.Option("--period", help="Also one row per period.")] = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Marketing's share of revenue: credit per channel (or campaign) under the approved model, what each sourced
+    and influenced, and every rule-based model side by side with the channels whose credit depends on the model."""
+    from tandem.questions import AttributionQuestion, ask
+
+    question = AttributionQuestion.parse(
+        model=None if model is None else model.value,
+        outcome=outcome.value,
+        level=None if level is None else level.value,
+        by=by.value,
+        period=None if period is None else period.value,
+        start=start,
+        end=end,
+        as_of=as_of,
+    )
+    with open_workspace(workspace) as ws:
+        document = ask(ws, question)
+    if format is TableFormat.json:
+        print_json(document)
+        return
+    if format is TableFormat.csv:
+        if document["period"]:
+            write_csv(sys.stdout, ["item", "period", "outcomes", "value"], document["by_period"])
+        else:
+            write_csv(sys.stdout, ["item", "outcomes", "value", "share"], document["rows"])
+        return
+    _show(document)
+
+
+def _money(value: float | None) -> str:
+    return format_number(value, "money") or "-"
+
+
+def _models_line(document: dict[str, Any]) -> str:
+    """Which model credited the outcomes, and under which definitions versions."""
+    parts = []
+    for stretch in document["models_in_force"]:
+        how = "approved" if stretch["approved"] else "the default: no model approved"
+        parts.append(f"{stretch['label']} (definitions version {stretch['version']}, {how}; {stretch['level']} level)")
+    if document["model"]:
+        return f"Model: {document['model'].replace('_', ' ')}, asked for, with the settings of " + "; ".join(parts)
+    return "Model: " + "; ".join(parts)
+
+
+def _show(document: dict[str, Any]) -> None:
+    word = {"revenue": "revenue won", "pipeline": "pipeline created", "leads": "leads created"}[document["outcome"]]
+    key = document["by"]
+    totals = document["totals"]
+    money = document["outcome"] != "leads"
+    out.print(
+        f"[bold]Attribution[/] of {word} as of {document['as_of'][:10]} · {document['currency']} · "
+        f"{totals['outcomes']:,} outcomes" + (f", {_money(totals['value'])}" if money else ""),
+        highlight=False,
+    )
+    out.print(escape(_models_line(document)), highlight=False)
+    sourced = {r["item"]: r for r in document["sourced"]}
+    table = RichTable(key, "credited", "share", "sourced", "influenced", title="credit, sourced and influenced")
+    for row in document["rows"]:
+        s = sourced.get(row["item"], {})
+        if money:
+            cells = [_money(row["value"]), format_number(row.get("share"), "pct")]
+            cells += [_money(s.get("sourced_value")), _money(s.get("influenced_value"))]
+        else:
+            share = row["outcomes"] / totals["outcomes"] if totals["outcomes"] else None
+            cells = [format_number(row["outcomes"], "expected"), format_number(share, "pct")]
+            cells += [format_number(s.get("sourced")), format_number(s.get("influenced"))]
+        table.add_row(escape(row["item"]), *cells)
+    out.print(table, highlight=False)
+    if money:
+        _show_comparison(document, key)
+
+
+def _show_comparison(document: dict[str, Any], key: str) -> None:
+    comparison = document["comparison"]
+    names = comparison["models"]
+    table = RichTable(key, *(n.replace("_", " ") for n in names), "range", title="every model side by side")
+    for row in comparison["rows"]:
+        flag = " [bold]model-dependent[/]" if row["model_dependent"] else ""
+        table.add_row(
+            escape(row["item"]),
+            *(_money(row[name]) for name in names),
+            f"{_money(row['low'])}-{_money(row['high'])}{flag}",
+        )
+    out.print(table, highlight=False)
+    dependent = [escape(r["item"]) for r in comparison["rows"] if r["model_dependent"]]
+    if dependent:
+        out.print(
+            f"Credit that depends heavily on the model (its range is at least its mean): {', '.join(dependent)}.",
+            highlight=False,
+        )

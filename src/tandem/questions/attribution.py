@@ -1,0 +1,299 @@
+"""Marketing's share of revenue: credit by channel or campaign under the approved model, every model side by side,
+and what each channel sourced and influenced (docs/attribution.md).
+
+Each outcome is credited by the attribution model of the definitions version in force when it happened, and the
+document names those versions; a version without an approved model uses the default (W-shaped) and says so.
+Amounts are in the workspace's currency; a share is a fraction of 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from tandem.questions.base import Moment, Question, check_field
+
+if TYPE_CHECKING:
+    from tandem.attribution.report import DataDriven, ModelStretch
+    from tandem.definitions.counting import Counting
+    from tandem.workspace import Workspace
+
+__all__ = ["ATTRIBUTION_READS", "AttributionQuestion", "model_stretches"]
+
+ATTRIBUTION_READS = ("leads", "opportunities", "touches", "definitions")
+#: The row of the outcomes with no touch (`tandem.attribution.journeys.NO_TOUCH`, kept here to load nothing heavy).
+NO_TOUCH_ITEM = "(no touch)"
+#: A channel's credit depends heavily on the model when its range across the models is at least its mean credit.
+MODEL_DEPENDENT_RANGE = 1.0
+
+
+def model_stretches(counting: Counting) -> list[ModelStretch]:
+    """The definitions' stretches as attribution models in force (`tandem.attribution.report.ModelStretch`)."""
+    from tandem.attribution.report import DEFAULT_MODEL, ModelStretch
+
+    found = []
+    for stretch in counting.stretches:
+        model = stretch.version.definitions.attribution
+        found.append(
+            ModelStretch(
+                version=stretch.version.version,
+                model=model or DEFAULT_MODEL,
+                approved=model is not None,
+                start=stretch.start,
+                end=stretch.end,
+            )
+        )
+    return found
+
+
+class AttributionQuestion(Question):
+    """Credit per channel (or campaign) and period under the model in force (or `model`, with the approved
+    settings), the rule-based models side by side with each channel's range, and sourced and influenced figures.
+    """
+
+    kind = "attribution"
+    reads = ATTRIBUTION_READS
+
+    model: (
+        Literal[
+            "first_touch",
+            "last_touch",
+            "last_non_direct",
+            "linear",
+            "u_shaped",
+            "w_shaped",
+            "full_path",
+            "time_decay",
+            "custom",
+        ]
+        | None
+    ) = None
+    outcome: Literal["leads", "pipeline", "revenue"] = "revenue"
+    level: Literal["lead", "opportunity", "account"] | None = None
+    by: Literal["channel", "campaign"] = "channel"
+    period: Literal["month", "quarter"] | None = None
+    start: Moment = None
+    end: Moment = None
+    as_of: Moment = None
+
+    def check(self, ws: Workspace) -> None:
+        if self.start is not None and self.end is not None:
+            check_field(self.start < self.end, "end", self.end, "the end must come after the start")
+        if self.outcome == "leads":
+            check_field(
+                self.level in (None, "lead"), "level", self.level, "a lead's journey is its own: use level lead"
+            )
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.attribution.report import (
+            comparison_models,
+            credit_by_item,
+            data_driven,
+            sourced_and_influenced,
+            with_level,
+        )
+        from tandem.engine.spec import as_of_or_now
+
+        moment = as_of_or_now(self.as_of)
+        level = "lead" if self.outcome == "leads" else self.level
+        stretches = with_level(model_stretches(ws.counting(moment)), level)
+        if self.model is not None:
+            update = {"model": self.model}
+            stretches = [replace(s, model=s.model.model_copy(update=update)) for s in stretches]
+        in_force = [s for s in stretches if _overlaps(s, self.start, self.end)] or stretches[-1:]
+        models = comparison_models(in_force[-1].model)
+        con = ws.warehouse.con
+        common: dict[str, Any] = {"outcome": self.outcome, "by": self.by, "start": self.start, "end": self.end}
+        credit = credit_by_item(ws.warehouse, stretches, moment, models=models, **common)
+        rows = con.to_pyarrow(credit).to_pylist()
+        by_period = []
+        if self.period is not None:
+            periodic = credit_by_item(ws.warehouse, stretches, moment, period=self.period, **common)
+            by_period = con.to_pyarrow(periodic).to_pylist()
+        sourced, influenced = sourced_and_influenced(ws.warehouse, stretches, moment, **common)
+        sourced_rows = {r["item"]: r for r in con.to_pyarrow(sourced).to_pylist()}
+        influenced_rows = {r["item"]: r for r in con.to_pyarrow(influenced).to_pylist()}
+        total_value = sum(r["value"] or 0.0 for r in rows)
+        total_outcomes = sum(r["conversions"] or 0.0 for r in rows)
+        learned = None
+        if self.outcome != "leads":
+            prior = {r["item"]: float(r["conversions"] or 0.0) for r in rows if not r["item"].startswith("(")}
+            learned = data_driven(
+                ws.warehouse,
+                in_force[-1],
+                moment,
+                outcome=self.outcome,
+                prior=prior,
+                by=self.by,
+                start=self.start,
+                end=self.end,
+            )
+        return {
+            "outcome": self.outcome,
+            "by": self.by,
+            "period": self.period,
+            "start": self.start,
+            "end": self.end,
+            "as_of": moment,
+            "currency": ws.settings["currency"],
+            "model": self.model,
+            "models_in_force": [_stretch_dict(s) for s in in_force],
+            "approved": any(s.approved for s in in_force),
+            "totals": {"outcomes": round(total_outcomes), "value": _money(total_value)},
+            "rows": _credit_rows(rows, total_value),
+            "by_period": sorted(
+                ({**_credit_row(r, None), "period": r["period"]} for r in by_period),
+                key=lambda r: (str(r["period"]), r["item"]),
+            ),
+            "comparison": _comparison(rows, models, learned),
+            "data_driven": (
+                {"unavailable": "every lead's journey ends in the lead: there is no journey that did not convert"}
+                if self.outcome == "leads"
+                else _data_driven_dict(learned, rows, in_force[-1])
+            ),
+            "sourced": _sourced_rows(rows, sourced_rows, influenced_rows),
+        }
+
+
+def _overlaps(stretch: ModelStretch, start: Any, end: Any) -> bool:
+    return (end is None or stretch.start is None or stretch.start < end) and (
+        start is None or stretch.end is None or stretch.end > start
+    )
+
+
+def _stretch_dict(stretch: ModelStretch) -> dict[str, Any]:
+    model = stretch.model
+    return {
+        "version": stretch.version,
+        "approved": stretch.approved,
+        "model": model.model,
+        "label": model.label,
+        "level": model.level,
+        "lookback_days": model.lookback_days,
+        "repeats": "collapse" if model.collapse_repeats else "keep",
+        "sourced_by": model.sourced_by,
+        "from": stretch.start.date() if stretch.start is not None else None,
+        "until": stretch.end.date() if stretch.end is not None else None,
+    }
+
+
+def _money(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def _credit_row(row: dict[str, Any], total: float | None) -> dict[str, Any]:
+    value = float(row["value"] or 0.0)
+    found = {"item": row["item"], "outcomes": round(float(row["conversions"] or 0.0), 4), "value": _money(value)}
+    if total is not None:
+        found["share"] = value / total if total else None
+    return found
+
+
+def _credit_rows(rows: list[dict[str, Any]], total: float) -> list[dict[str, Any]]:
+    """Largest credit first; the outcomes without a touch last."""
+    shown = [_credit_row(r, total) for r in rows]
+    return sorted(shown, key=lambda r: (r["item"].startswith("("), -(r["value"] or 0.0), -r["outcomes"], r["item"]))
+
+
+def _touched_value(rows: list[dict[str, Any]]) -> float:
+    """The value of the outcomes with a touch: what the data-driven models split (the rest is ``(no touch)``)."""
+    return sum(float(r["value"] or 0.0) for r in rows if r["item"] != NO_TOUCH_ITEM)
+
+
+def _learned_values(learned: DataDriven, rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each data-driven model's value per item, as its share of the touched outcomes' value (so every column of
+    the comparison adds up to the same total)."""
+    touched = _touched_value(rows)
+    found: dict[str, dict[str, float]] = {}
+    for credit in (learned.markov, learned.shapley):
+        total = sum(credit.conversions.values())
+        found[_name(credit.model)] = {
+            item: (conversions / total * touched if total else 0.0) for item, conversions in credit.conversions.items()
+        }
+    return found
+
+
+def _name(model: str) -> str:
+    return "markov" if model.startswith("markov") else model
+
+
+def _comparison(rows: list[dict[str, Any]], models: list[str], learned: DataDriven | None) -> dict[str, Any]:
+    """Each item's value under every model, its range, and whether it depends heavily on the model."""
+    extra = _learned_values(learned, rows) if learned is not None else {}
+    names = [*models, *extra]
+    by_item = {row["item"]: row for row in rows}
+    items = sorted({*by_item, *(item for values in extra.values() for item in values)})
+    table = []
+    for item in items:
+        row = by_item.get(item, {})
+        values = {name: _money(row.get(f"value_{name}") or 0.0) for name in models}
+        for name, credit in extra.items():
+            values[name] = _money(row.get("value") or 0.0) if item == NO_TOUCH_ITEM else _money(credit.get(item, 0.0))
+        numbers = [v or 0.0 for v in values.values()]
+        low, high = min(numbers), max(numbers)
+        mean = sum(numbers) / len(numbers)
+        table.append(
+            {
+                "item": item,
+                **values,
+                "low": _money(low),
+                "high": _money(high),
+                "model_dependent": bool(mean > 0 and (high - low) >= MODEL_DEPENDENT_RANGE * mean),
+            }
+        )
+    table.sort(key=lambda r: (r["item"].startswith("("), -(r["high"] or 0.0), r["item"]))
+    return {"models": names, "rows": table}
+
+
+def _data_driven_dict(learned: DataDriven | None, rows: list[dict[str, Any]], stretch: ModelStretch) -> dict[str, Any]:
+    """How strong the data is, how far each data-driven model was pulled toward the model in force, and its credit
+    per item with the bootstrap's 95 % interval, in money."""
+    if learned is None:
+        return {"unavailable": "no journey converted in the period: nothing to learn from"}
+    touched = _touched_value(rows)
+    models: dict[str, Any] = {}
+    for credit in (learned.markov, learned.shapley):
+        total = sum(credit.conversions.values())
+        scale = touched / total if total else 0.0
+        models[_name(credit.model)] = {
+            "shrink_weight": round(credit.shrink_weight, 4),
+            "bootstrap": credit.bootstrap,
+            "rows": sorted(
+                (
+                    {
+                        "item": item,
+                        "value": _money(conversions * scale),
+                        "low": None if credit.low is None else _money(credit.low.get(item, 0.0) * scale),
+                        "high": None if credit.high is None else _money(credit.high.get(item, 0.0) * scale),
+                    }
+                    for item, conversions in credit.conversions.items()
+                ),
+                key=lambda r: (-(r["value"] or 0.0), r["item"]),
+            ),
+        }
+    return {
+        "journeys": learned.journeys,
+        "converted": learned.converted,
+        "strength": learned.markov.strength,
+        "shrunk_toward": stretch.model.label,
+        "models": models,
+    }
+
+
+def _sourced_rows(
+    rows: list[dict[str, Any]], sourced: dict[str, dict[str, Any]], influenced: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    items = sorted({*sourced, *influenced, *(r["item"] for r in rows)})
+    found = []
+    for item in items:
+        s, i = sourced.get(item, {}), influenced.get(item, {})
+        found.append(
+            {
+                "item": item,
+                "sourced": int(s.get("sourced") or 0),
+                "sourced_value": _money(s.get("sourced_value") or 0.0),
+                "influenced": int(i.get("influenced") or 0),
+                "influenced_value": _money(i.get("influenced_value") or 0.0),
+            }
+        )
+    return sorted(found, key=lambda r: (r["item"].startswith("("), -(r["sourced_value"] or 0.0), r["item"]))

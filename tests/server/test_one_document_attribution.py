@@ -1,0 +1,92 @@
+"""One question, one document, for marketing's share of revenue: the command line's ``--format json`` and the REST
+API answer the same attribution question with the same document and refuse the same bad question naming the same
+field (the machinery: one_document.py). The company is the server tests' demo workspace."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tandem.server import create_app
+
+from . import one_document
+from .one_document import AS_OF, Refused, Same
+
+SAME_QUESTION = [
+    Same("attribution", ["attribution", "--as-of", AS_OF], "/api/attribution", {"as_of": AS_OF}),
+    Same(
+        "attribution",
+        ["attribution", "--model", "linear", "--by", "campaign", "--period", "quarter", "--as-of", AS_OF],
+        "/api/attribution",
+        {"model": "linear", "by": "campaign", "period": "quarter", "as_of": AS_OF},
+    ),
+    Same(
+        "attribution",
+        ["attribution", "--outcome", "pipeline", "--level", "account", "--from", "2026-01-01", "--as-of", AS_OF],
+        "/api/attribution",
+        {"outcome": "pipeline", "level": "account", "from": "2026-01-01", "as_of": AS_OF},
+    ),
+]
+SAME_REFUSAL = [
+    Refused(["attribution", "--from", "2026-02-30"], "--from", "/api/attribution", {"from": "2026-02-30"}, "from"),
+    Refused(
+        ["attribution", "--outcome", "leads", "--level", "account"],
+        "--level",
+        "/api/attribution",
+        {"outcome": "leads", "level": "account"},
+        "level",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def company(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return one_document.copy_demo(demo_template, tmp_path_factory.mktemp("one-document-attribution"))
+
+
+@pytest.fixture(scope="module")
+def printed(company: Path) -> list[Any]:
+    return one_document.printed(company, SAME_QUESTION)
+
+
+@pytest.fixture(scope="module")
+def refused(company: Path) -> list[subprocess.CompletedProcess[str]]:
+    return one_document.refused(company, SAME_REFUSAL)
+
+
+@pytest.fixture(scope="module")
+def client(company: Path, printed: list[Any], refused: list[Any]) -> Iterator[TestClient]:
+    client = one_document.api_client(create_app(company), "val")
+    yield client
+    client.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(
+    "number", range(len(SAME_QUESTION)), ids=[f"{c.kind}-{i}" for i, c in enumerate(SAME_QUESTION)]
+)
+def test_the_cli_and_the_api_give_the_same_document(client: TestClient, printed: list[Any], number: int) -> None:
+    one_document.same_document(client, SAME_QUESTION[number], printed[number])
+
+
+@pytest.mark.parametrize("number", range(len(SAME_REFUSAL)), ids=[r.flag for r in SAME_REFUSAL])
+def test_the_cli_and_the_api_refuse_the_same_question(
+    client: TestClient, refused: list[subprocess.CompletedProcess[str]], number: int
+) -> None:
+    one_document.same_refusal(client, SAME_REFUSAL[number], refused[number])
+
+
+def test_the_demo_s_credit_adds_up_to_its_revenue_under_every_model(printed: list[Any]) -> None:
+    document = printed[0]
+    total = document["totals"]["value"]
+    assert total > 0
+    assert sum(row["value"] for row in document["rows"]) == pytest.approx(total, abs=0.05)
+    for name in document["comparison"]["models"]:
+        assert sum(row[name] for row in document["comparison"]["rows"]) == pytest.approx(total, abs=0.05)
+    assert sum(row["sourced_value"] for row in document["sourced"]) == pytest.approx(total, abs=0.05)
+    assert document["models_in_force"][0]["approved"] is False
+    assert document["models_in_force"][0]["model"] == "w_shaped"
