@@ -51,6 +51,7 @@ COMMANDS = {
     "alerts": "tandem.commands.alerts:alerts_app",
     "sla": "tandem.commands.sla:sla_app",
     "attribution": "tandem.commands.attribution:attribution",
+    "roi": "tandem.commands.attribution:roi",
 }
 
 

@@ -1,6 +1,7 @@
-"""One question, one document, for marketing's share of revenue: the command line's ``--format json`` and the REST
-API answer the same attribution question with the same document and refuse the same bad question naming the same
-field (the machinery: one_document.py). The company is the server tests' demo workspace."""
+"""One question, one document, for marketing's share of revenue and its return: the command line's
+``--format json`` and the REST API answer the same attribution and ROI questions with the same document and refuse
+the same bad question naming the same field (the machinery: one_document.py). The company is the server tests'
+demo workspace."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ SAME_QUESTION = [
         "/api/attribution",
         {"outcome": "pipeline", "level": "account", "from": "2026-01-01", "as_of": AS_OF},
     ),
+    Same("roi", ["roi", "--as-of", AS_OF], "/api/roi", {"as_of": AS_OF}),
+    Same(
+        "roi",
+        ["roi", "--by", "campaign", "--period", "quarter", "--from", "2026-01-01", "--as-of", AS_OF],
+        "/api/roi",
+        {"by": "campaign", "period": "quarter", "from": "2026-01-01", "as_of": AS_OF},
+    ),
 ]
 SAME_REFUSAL = [
     Refused(["attribution", "--from", "2026-02-30"], "--from", "/api/attribution", {"from": "2026-02-30"}, "from"),
@@ -41,6 +49,7 @@ SAME_REFUSAL = [
         {"outcome": "leads", "level": "account"},
         "level",
     ),
+    Refused(["roi", "--to", "someday"], "--to", "/api/roi", {"to": "someday"}, "to"),
 ]
 
 
@@ -90,3 +99,13 @@ def test_the_demo_s_credit_adds_up_to_its_revenue_under_every_model(printed: lis
     assert sum(row["sourced_value"] for row in document["sourced"]) == pytest.approx(total, abs=0.05)
     assert document["models_in_force"][0]["approved"] is False
     assert document["models_in_force"][0]["model"] == "w_shaped"
+
+
+def test_the_demo_s_return_adds_up_and_values_leads_in_flight(printed: list[Any]) -> None:
+    document = printed[3]
+    rows, totals = document["rows"], document["totals"]
+    assert sum(row["spend"] for row in rows) == pytest.approx(totals["spend"], abs=0.05)
+    assert sum(row["realised"]["revenue"] for row in rows) == pytest.approx(totals["realised"]["revenue"], abs=0.05)
+    assert totals["expected"]["in_flight"] > 0
+    assert totals["expected"]["low"] < totals["expected"]["revenue"] < totals["expected"]["high"]
+    assert document["model"]["basis"].startswith("history as of")

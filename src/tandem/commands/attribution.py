@@ -1,5 +1,5 @@
 """``tandem attribution``: marketing's share of revenue by channel or campaign, under the approved model and
-every other model side by side (docs/attribution.md)."""
+every other model side by side; ``tandem roi``: cost and return per channel or campaign (docs/attribution.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tandem.commands.common import (
 )
 from tandem.exports import format_number, write_csv
 
-__all__ = ["attribution"]
+__all__ = ["attribution", "roi"]
 
 
 class ModelChoice(StrEnum):
@@ -166,3 +166,117 @@ def _show_comparison(document: dict[str, Any], key: str) -> None:
             f"Credit that depends heavily on the model (its range is at least its mean): {', '.join(dependent)}.",
             highlight=False,
         )
+
+
+def roi(
+    by: Annotated[ByChoice, typer.Option("--by", help="One row per channel or per campaign.")] = ByChoice.channel,
+    period: Annotated[PeriodChoice | None, typer.Option("--period", help="One cohort per period of creation.")] = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    as_of: AsOfOption = None,
+    workspace: WorkspaceOption = None,
+    format: ResultFormatOption = TableFormat.table,
+) -> None:
+    """Cost and return per channel (or campaign): spend, cost per stage, CAC, realised revenue with ROI, ROAS and
+    payback, and what the leads still in flight are expected to bring (with a P10-P90 range), never a zero return
+    because a campaign is young. Cohorts of the leads created in the window (default: the last twelve months)."""
+    from tandem.questions import RoiQuestion, ask
+
+    question = RoiQuestion.parse(
+        by=by.value, period=None if period is None else period.value, start=start, end=end, as_of=as_of
+    )
+    with open_workspace(workspace) as ws:
+        document = ask(ws, question)
+    if format is TableFormat.json:
+        print_json(document)
+        return
+    if format is TableFormat.csv:
+        write_csv(sys.stdout, _ROI_COLUMNS, [_roi_flat(row) for row in document["rows"]])
+        return
+    _show_roi(document)
+
+
+_ROI_COLUMNS = [
+    "item",
+    "period",
+    "spend",
+    "leads",
+    "won_deals",
+    "cost_per_lead",
+    "cac",
+    "revenue",
+    "roi",
+    "roas",
+    "payback_month",
+    "expected_revenue",
+    "expected_low",
+    "expected_high",
+    "roi_with_expected",
+]
+
+
+def _roi_flat(row: dict[str, Any]) -> dict[str, Any]:
+    realised, expected = row["realised"], row["expected"]
+    return {
+        "item": row["item"],
+        "period": row["period"],
+        "spend": row["spend"],
+        "leads": next(iter(row["reached"].values()), 0),
+        "won_deals": realised["won_deals"],
+        "cost_per_lead": next((v for k, v in row.items() if k.startswith("cost_per_")), None),
+        "cac": row["cac"],
+        "revenue": realised["revenue"],
+        "roi": realised["roi"],
+        "roas": realised["roas"],
+        "payback_month": realised["payback_month"],
+        "expected_revenue": expected["revenue"],
+        "expected_low": expected["low"],
+        "expected_high": expected["high"],
+        "roi_with_expected": row["with_expected"]["roi"],
+    }
+
+
+def _times(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.0%}"
+
+
+def _show_roi(document: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]Cost and return[/] of the leads created {document['start'][:10]} to {document['end'][:10]}, "
+        f"as of {document['as_of'][:10]} · {document['currency']}",
+        highlight=False,
+    )
+    if document["expected_unavailable"]:
+        out.print(escape(document["expected_unavailable"]), highlight=False)
+    stages = document["stages"]
+    table = RichTable(
+        document["by"],
+        *(["period"] if document["period"] else []),
+        "spend",
+        "leads",
+        f"cost per\n{stages[1] if len(stages) > 1 else stages[0]}",
+        "CAC",
+        "revenue\nrealised",
+        "ROI\nrealised",
+        "expected\n(P10-P90)",
+        "ROI with\nexpected",
+        "payback",
+        title="realised: deals won by the as-of day; expected: leads in flight, through the plan model",
+    )
+    second = f"cost_per_{stages[1]}" if len(stages) > 1 else f"cost_per_{stages[0]}"
+    for row in [*document["rows"], document["totals"]]:
+        realised, expected, both = row["realised"], row["expected"], row["with_expected"]
+        table.add_row(
+            escape(row["item"]),
+            *([str(row["period"] or "")[:10]] if document["period"] else []),
+            _money(row["spend"]),
+            format_number(row["reached"][stages[0]]),
+            _money(row.get(second)),
+            _money(row["cac"]),
+            _money(realised["revenue"]),
+            _times(realised["roi"]),
+            f"{_money(expected['revenue'])} ({_money(expected['low'])}-{_money(expected['high'])})",
+            _times(both["roi"]),
+            str(realised["payback_month"] or "not yet")[:7],
+        )
+    out.print(table, highlight=False)

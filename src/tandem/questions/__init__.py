@@ -62,6 +62,7 @@ _HOMES: dict[str, str] = {
         "plan",
     ),
     "AttributionQuestion": "attribution",
+    "RoiQuestion": "returns",
     "SlaQuestion": "sla",
     "SlaQueueQuestion": "sla",
     "SlaSummaryQuestion": "sla",
@@ -71,7 +72,7 @@ _HOMES: dict[str, str] = {
     "parse_where": "base",
 }
 #: The modules that define kinds: importing them all fills `KINDS`.
-_KIND_MODULES = ("admin", "attribution", "definitions", "forecast", "funnel", "plan", "sla", "status")
+_KIND_MODULES = ("admin", "attribution", "definitions", "forecast", "funnel", "plan", "returns", "sla", "status")
 
 
 def __getattr__(name: str) -> Any:
@@ -121,6 +122,7 @@ if TYPE_CHECKING:
         ScenariosQuestion,
         WaterfallQuestion,
     )
+    from tandem.questions.returns import RoiQuestion
     from tandem.questions.sla import SlaQuestion, SlaQueueQuestion
     from tandem.questions.status import StatusQuestion
     from tandem.workspace import Workspace
@@ -150,6 +152,7 @@ __all__ = [
     "QualityQuestion",
     "Question",
     "RevenueQuestion",
+    "RoiQuestion",
     "ScenariosQuestion",
     "SignalQuestion",
     "SlaQuestion",

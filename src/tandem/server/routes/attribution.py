@@ -1,5 +1,6 @@
 """Marketing's share of revenue on the REST API (docs/attribution.md).
 
+- ``GET /api/roi``: `tandem roi --format json` (`tandem.questions.RoiQuestion`): cost and return per cohort.
 - ``GET /api/attribution``: `tandem attribution --format json` for the same question
   (`tandem.questions.AttributionQuestion`): credit per channel or campaign under the approved model in force, every
   rule-based model side by side, sourced and influenced.
@@ -73,3 +74,35 @@ def api_attribution(
     return attribution_document(
         state, model=model, outcome=outcome, level=level, by=by, period=period, start=start, end=end, as_of=as_of
     )
+
+
+RoiPeriod = Annotated[
+    str | None, Query(max_length=10, description="One cohort per period of creation: month, quarter.")
+]
+
+
+@router.get(
+    "/api/roi",
+    openapi_extra=access(Permission.READ),
+    tags=["attribution"],
+    response_model=None,
+    responses={**SIGNED_IN},
+)
+def api_roi(
+    request: Request,
+    by: By = "channel",
+    period: RoiPeriod = None,
+    start: From = None,
+    end: To = None,
+    as_of: AsOf = None,
+) -> dict[str, Any]:
+    """Cost and return per channel or campaign, as `tandem roi --format json`: the window (``start``, ``end``), the
+    ``stages``, the plan ``model`` that values leads in flight (or ``expected_unavailable``), and per cohort
+    (``rows``, ``totals``): ``spend``, ``reached`` per stage, ``cost_per_<stage>``, ``cac``, ``realised`` (won deals,
+    revenue, ROI, ROAS, payback month), ``expected`` (leads in flight, won deals, revenue with its P10-P90
+    ``low``/``high``) and ``with_expected`` (revenue, ROI and its range, ROAS, CAC)."""
+    from tandem.questions import RoiQuestion
+
+    state: ServerState = request.app.state.tandem
+    question = RoiQuestion.parse(by=by, period=period or None, start=start, end=end, as_of=as_of)
+    return state.answer(question)
