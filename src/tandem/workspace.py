@@ -16,7 +16,7 @@ import os
 import shutil
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from tandem.definitions.guard import Measured
     from tandem.definitions.impact import ImpactReport
     from tandem.engine.quality import QualityReport
-    from tandem.plan.goals import Goals
+    from tandem.plan.goals import CreditMeasure, Goals
     from tandem.plan.proposals import PlanDocument, Plans
     from tandem.store.database import AppStore
     from tandem.warehouse.importer import ImportResult
@@ -408,6 +408,7 @@ class Workspace:
             self.store,
             self._won_revenue,
             sales_sourced_channels=list(self.settings["sales_sourced_channels"]),
+            marketing_credit=self._marketing_credit,
         )
 
     # --- plans ------------------------------------------------------------------------------------------------
@@ -448,6 +449,25 @@ class Workspace:
         if by is None:
             return {None: float(sum(row["won_revenue"] or 0.0 for row in rows))}
         return {row[by]: float(row["won_revenue"] or 0.0) for row in rows}
+
+    def _marketing_credit(self, start: date, end: date) -> CreditMeasure:
+        """Won revenue closed in [start, end) credited by channel under the attribution model in force when the
+        window ends (or now, when it ends later): the share marketing earns under the model agreed for the period
+        the quota is for, measured on the year before it (docs/attribution.md, "The approved model")."""
+        from tandem.attribution.report import ModelStretch, credit_by_item, model_stretches
+        from tandem.plan.goals import CreditMeasure
+
+        moment = datetime.now(UTC).replace(tzinfo=None)
+        low, high = datetime.combine(start, time()), datetime.combine(end, time())
+        (in_force,) = model_stretches(self.counting(min(high, moment)).stretches[-1:])
+        whole = ModelStretch(in_force.version, in_force.model, in_force.approved)
+        table = credit_by_item(self.warehouse, [whole], moment, start=low, end=high)
+        rows = self.warehouse.con.to_pyarrow(table).to_pylist()
+        return CreditMeasure(
+            by_channel={str(row["item"]): float(row["value"] or 0.0) for row in rows},
+            models=(f"definitions version {whole.version}: {whole.model.label}",),
+            approved=whole.approved,
+        )
 
     # --- alerts -----------------------------------------------------------------------------------------------
     @cached_property

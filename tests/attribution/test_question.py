@@ -126,3 +126,16 @@ def test_sourced_and_influenced(company: Workspace) -> None:
         "direct": (0, 0.0, 1, 300.0),
         "(no touch)": (1, 100.0, 0, 0.0),
     }
+
+
+def test_the_marketing_quota_is_measured_under_the_model_approved_for_its_period(company: Workspace) -> None:
+    # A window ending after the approval: the approved model (version 2, first touch) credits the whole year.
+    measure = company._marketing_credit(date(2026, 1, 1), TODAY + timedelta(days=1))
+    assert measure.approved is True
+    assert measure.models == ("definitions version 2: first touch",)
+    credited = {channel: value for channel, value in measure.by_channel.items() if value}
+    assert credited == {"ads": 1200.0, "paid_social": 500.0, "seo": 300.0, "(no touch)": 100.0}
+    # A window ending before it: version 1, which approved none (the quota then counts the lead's channel).
+    before = company._marketing_credit(date(2026, 1, 1), TODAY - timedelta(days=1))
+    assert before.approved is False
+    assert before.models == ("definitions version 1: w shaped",)

@@ -434,8 +434,8 @@ def test_marketings_share_is_measured_on_the_year_before_the_period(measured: tu
     assert marketing["share_source"] == "measured"
     assert marketing["amount"] == 6_400_000.0
     assert marketing["from"] == (
-        "goal 2025 x 0.64 (measured: won revenue 2024-01-01..2024-12-31 from marketing-sourced leads, "
-        "$800,000 of $1,250,000)"
+        "goal 2025 x 0.64 (measured: won revenue 2024-01-01..2024-12-31 from marketing-sourced leads (the lead's "
+        "channel: no attribution model is approved), $800,000 of $1,250,000)"
     )
     assert marketing["measurement"]["sales_sourced_channels"] == ["outbound"]
 
@@ -503,3 +503,24 @@ def test_the_sales_sourced_channels_are_a_workspace_setting(tmp_path: Path) -> N
     config.write_text(text + "sales_sourced_channels = [1, 2]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="must be a list of strings"):
         tandem.open_workspace(tmp_path / "ws")
+
+
+def test_an_approved_attribution_model_measures_marketing_s_share_and_is_named(workspace: Workspace) -> None:
+    from tandem.plan.goals import CreditMeasure
+
+    eve = person(workspace, "eve", "exec")
+    workspace.goals.sales_sourced_channels = ("outbound",)
+    workspace.goals.marketing_credit = lambda start, end: CreditMeasure(
+        {"webinar": 600_000.0, "outbound": 300_000.0, "(no touch)": 100_000.0},
+        ("definitions version 3: w shaped",),
+        True,
+    )
+    workspace.goals.set(eve, "2025", "10M")
+    _, marketing = workspace.goals.show("2025")["quotas"]
+    # 600,000 of 1,000,000: outbound is sales', and revenue with no touch counts as sales-sourced.
+    assert marketing["share"] == 0.6
+    assert marketing["attribution_models"] == ["definitions version 3: w shaped"]
+    assert marketing["from"] == (
+        "goal 2025 x 0.6 (measured: won revenue 2024-01-01..2024-12-31 credited to marketing's channels by the "
+        "approved attribution model (definitions version 3: w shaped), $600,000 of $1,000,000)"
+    )

@@ -34,6 +34,12 @@ SAME_QUESTION = [
     ),
     Same("roi", ["roi", "--as-of", AS_OF], "/api/roi", {"as_of": AS_OF}),
     Same(
+        "attribution-deals",
+        ["attribution", "--deals", "referral", "--limit", "5", "--as-of", AS_OF],
+        "/api/attribution/deals",
+        {"item": "referral", "limit": 5, "as_of": AS_OF},
+    ),
+    Same(
         "roi",
         ["roi", "--by", "campaign", "--period", "quarter", "--from", "2026-01-01", "--as-of", AS_OF],
         "/api/roi",
@@ -50,6 +56,13 @@ SAME_REFUSAL = [
         "level",
     ),
     Refused(["roi", "--to", "someday"], "--to", "/api/roi", {"to": "someday"}, "to"),
+    Refused(
+        ["attribution", "--deals", "referral", "--limit", "0"],
+        "--limit",
+        "/api/attribution/deals",
+        {"item": "referral", "limit": 0},
+        "limit",
+    ),
 ]
 
 
@@ -109,3 +122,15 @@ def test_the_demo_s_return_adds_up_and_values_leads_in_flight(printed: list[Any]
     assert totals["expected"]["in_flight"] > 0
     assert totals["expected"]["low"] < totals["expected"]["revenue"] < totals["expected"]["high"]
     assert document["model"]["basis"].startswith("history as of")
+
+
+def test_the_deals_behind_a_credit_add_up_to_it(printed: list[Any]) -> None:
+    credited = {row["item"]: row["value"] for row in printed[0]["rows"]}
+    found = printed[4]
+    assert found["outcomes"] >= found["shown"] == 5
+    for deal in found["deals"]:
+        mine = sum(t["share"] for t in deal["touches"] if t["channel"] == "referral")
+        assert deal["share"] == pytest.approx(mine, abs=1e-6)
+        assert deal["credit"] == pytest.approx(deal["share"] * deal["value"], rel=1e-5)  # the share to 6 digits
+        assert sum(t["share"] for t in deal["touches"]) == pytest.approx(1.0, abs=1e-6)
+    assert found["deals"][0]["credit"] <= credited["referral"]

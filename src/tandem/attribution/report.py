@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -35,9 +35,11 @@ __all__ = [
     "DataDriven",
     "ModelStretch",
     "comparison_models",
+    "credit_behind",
     "credit_by_item",
     "data_driven",
     "journeys_under",
+    "model_stretches",
     "sourced_and_influenced",
     "with_level",
 ]
@@ -57,6 +59,45 @@ class ModelStretch:
     approved: bool
     start: datetime | None = None
     end: datetime | None = None
+
+
+class _Version(Protocol):
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def definitions(self) -> Any: ...
+
+
+class _Stretch(Protocol):
+    """A definitions version and the stretch it counts (`tandem.definitions.counting.Stretch`)."""
+
+    @property
+    def version(self) -> _Version: ...
+
+    @property
+    def start(self) -> datetime | None: ...
+
+    @property
+    def end(self) -> datetime | None: ...
+
+
+def model_stretches(stretches: Sequence[_Stretch]) -> list[ModelStretch]:
+    """The definitions' stretches (a `Counting`'s) as the attribution models in force: each version's approved
+    model, or `DEFAULT_MODEL` where it approved none."""
+    found = []
+    for stretch in stretches:
+        model = stretch.version.definitions.attribution
+        found.append(
+            ModelStretch(
+                version=stretch.version.version,
+                model=model or DEFAULT_MODEL,
+                approved=model is not None,
+                start=stretch.start,
+                end=stretch.end,
+            )
+        )
+    return found
 
 
 def _clip(stretch: ModelStretch, start: datetime | None, end: datetime | None) -> tuple[Any, Any] | None:
@@ -269,3 +310,79 @@ def data_driven(
         journeys=round(counts.journeys),
         converted=round(counts.total_conversions),
     )
+
+
+def credit_behind(
+    source: JourneySource,
+    stretches: Sequence[ModelStretch],
+    as_of: datetime,
+    *,
+    item: str,
+    outcome: str = "revenue",
+    level: str | None = None,
+    by: str = "channel",
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """The outcomes behind `item`'s credit, the most credited first (up to `limit`), each outcome's touches with
+    their shares, and how many outcomes gave it credit in all. `NO_TOUCH` lists the outcomes without a touch."""
+    parts, bare_parts = [], []
+    for stretch, journeys, bare in journeys_under(
+        source, stretches, as_of, outcome=outcome, level=level, start=start, end=end
+    ):
+        model = stretch.model
+        shared = with_shares(
+            journeys,
+            {"share": model.model},
+            weights=model.weights,
+            half_life_days=model.half_life_days,
+            direct_channels=model.direct_channels,
+            outcome=outcome,
+        )
+        parts.append(
+            shared.select(
+                "conversion_id",
+                "lead_id",
+                "at",
+                "value",
+                "touch_id",
+                "occurred_at",
+                "channel",
+                "campaign",
+                "position",
+                "share",
+                item=shared[BY[by]],
+                version=ibis.literal(stretch.version),
+                model=ibis.literal(model.model),
+            )
+        )
+        bare_parts.append(bare.select("conversion_id", "lead_id", "at", "value", version=ibis.literal(stretch.version)))
+    if item == NO_TOUCH:
+        if not bare_parts:
+            return [], [], 0
+        outcomes = _union(bare_parts)
+        rows = outcomes.order_by([outcomes.value.desc(), outcomes.conversion_id]).limit(limit).to_pyarrow().to_pylist()
+        count = int(outcomes.count().to_pyarrow().as_py())
+        for row in rows:
+            row["credit"] = row["value"]
+            row["share"] = 1.0
+        return rows, [], count
+    if not parts:
+        return [], [], 0
+    touches = _union(parts)
+    mine = touches.filter(touches.item == item)
+    deals = mine.group_by("conversion_id", "lead_id", "at", "value", "version", "model").aggregate(
+        share=mine.share.sum()
+    )
+    deals = deals.mutate(credit=deals.share * deals.value)
+    count = int(deals.count().to_pyarrow().as_py())
+    top = deals.order_by([deals.credit.desc(), deals.share.desc(), deals.conversion_id]).limit(limit)
+    rows = top.to_pyarrow().to_pylist()
+    chosen = [row["conversion_id"] for row in rows]
+    if not chosen:
+        return [], [], count
+    behind = touches.filter(touches.conversion_id.isin(chosen))
+    behind = behind.select("conversion_id", "touch_id", "occurred_at", "channel", "campaign", "position", "share")
+    listed = behind.order_by(["conversion_id", "position"]).to_pyarrow().to_pylist()
+    return rows, listed, count

@@ -71,6 +71,11 @@ def attribution(
     ] = None,
     by: Annotated[ByChoice, typer.Option("--by", help="Credit per channel or per campaign.")] = ByChoice.channel,
     period: Annotated[PeriodChoice | None, typer.Option("--period", help="Also one row per period.")] = None,
+    deals: Annotated[
+        str | None,
+        typer.Option("--deals", metavar="ITEM", help="The deals behind ITEM's credit, each with its journey."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="With --deals: how many deals, most credited first.")] = 20,
     start: FromOption = None,
     end: ToOption = None,
     as_of: AsOfOption = None,
@@ -79,8 +84,31 @@ def attribution(
 ) -> None:
     """Marketing's share of revenue: credit per channel (or campaign) under the approved model, what each sourced
     and influenced, and every rule-based model side by side with the channels whose credit depends on the model."""
-    from tandem.questions import AttributionQuestion, ask
+    from tandem.questions import AttributionDealsQuestion, AttributionQuestion, ask
 
+    if deals is not None:
+        drill = AttributionDealsQuestion.parse(
+            item=deals,
+            model=None if model is None else model.value,
+            outcome=outcome.value,
+            level=None if level is None else level.value,
+            by=by.value,
+            start=start,
+            end=end,
+            as_of=as_of,
+            limit=limit,
+        )
+        with open_workspace(workspace) as ws:
+            found = ask(ws, drill)
+        if format is TableFormat.json:
+            print_json(found)
+        elif format is TableFormat.csv:
+            write_csv(
+                sys.stdout, ["id", "lead_id", "at", "value", "share", "credit", "version", "model"], found["deals"]
+            )
+        else:
+            _show_deals(found)
+        return
     question = AttributionQuestion.parse(
         model=None if model is None else model.value,
         outcome=outcome.value,
@@ -146,6 +174,25 @@ def _show(document: dict[str, Any]) -> None:
     out.print(table, highlight=False)
     if money:
         _show_comparison(document, key)
+
+
+def _show_deals(found: dict[str, Any]) -> None:
+    out.print(
+        f"[bold]{escape(found['item'])}[/]: credit from {found['outcomes']:,} outcomes "
+        f"({found['shown']:,} shown, the most credited first) · {found['currency']}",
+        highlight=False,
+    )
+    for deal in found["deals"]:
+        path = (
+            " > ".join(f"{escape(t['channel'])} {format_number(t['share'], 'pct')}" for t in deal["touches"])
+            or "(no touch)"
+        )
+        out.print(
+            f"{escape(deal['id'])} ({str(deal['at'])[:10]}, {_money(deal['value'])}): "
+            f"{_money(deal['credit'])} credited ({format_number(deal['share'], 'pct')}, "
+            f"{str(deal['model'] or '-').replace('_', ' ')}, definitions version {deal['version']}) · {path}",
+            highlight=False,
+        )
 
 
 def _show_comparison(document: dict[str, Any], key: str) -> None:

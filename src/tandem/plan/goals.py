@@ -19,8 +19,11 @@ the period's total, are reported by `Goals.show`; nothing is refused for it, bec
 **Quotas**, each saying where it comes from: sales' bookings quota is the period's target; marketing's
 marketing-sourced revenue quota is the target times marketing's share, given on the goal (``marketing_share``;
 a derived target uses its ancestor's) or else measured: the share of the won revenue of the 12 months before the
-period's start that came from marketing-sourced leads, i.e. leads whose channel is not one of the
-``sales_sourced_channels`` setting. A deal without a lead, or whose lead has no channel, counts as sales-sourced.
+period's start that marketing's channels (those not in the ``sales_sourced_channels`` setting) earned. When the
+definitions in force at the period's start (or now, if it starts later) approve an attribution model
+(docs/attribution.md), that is the revenue that model credits to marketing's channels over the whole year before,
+and the quota names the version and model; otherwise it is the won revenue of leads whose channel is marketing's.
+Revenue with no touch, or a lead without a channel, counts as sales-sourced.
 The setting has no default (a default channel name would make every won deal marketing's on a CRM that does not
 use it): unset, marketing's quota says so and suggests the imported channels that look sales-sourced
 (`suggest_sales_sourced`).
@@ -66,11 +69,13 @@ from tandem.store.models import AuditEntry, Goal
 __all__ = [
     "DIMENSIONS",
     "SALES_SOURCED_WORDS",
+    "CreditMeasure",
     "GoalError",
     "GoalInfo",
     "GoalNotFoundError",
     "Goals",
     "InvalidGoalError",
+    "MarketingCredit",
     "Target",
     "WonRevenue",
     "check_amount",
@@ -97,6 +102,21 @@ SHARE_DIGITS = 4
 
 #: (breakdown column or None, first day, first day after) -> won revenue per value of the column ({None: total}).
 WonRevenue = Callable[[str | None, date, date], Mapping[str | None, float]]
+
+
+@dataclass(frozen=True)
+class CreditMeasure:
+    """Won revenue in a window credited per channel by an attribution model (`tandem.attribution`), which model
+    that was (``"definitions version 2: w shaped"``), and whether the definitions approved it."""
+
+    by_channel: Mapping[str, float]
+    models: tuple[str, ...]
+    approved: bool
+
+
+#: (first day, first day after) -> the won revenue of the window credited by channel under the attribution models in
+#: force then (`CreditMeasure`).
+MarketingCredit = Callable[[date, date], CreditMeasure]
 
 
 class GoalError(TandemError, ValueError):
@@ -353,6 +373,8 @@ class ShareMeasure:
     sales_channels: tuple[str, ...]
     #: Every channel with won revenue in the window (None for leads without one).
     channels: tuple[str | None, ...] = ()
+    #: The approved attribution models that credited the revenue (None: measured by the lead's channel).
+    models: tuple[str, ...] | None = None
 
     @property
     def share(self) -> float | None:
@@ -371,6 +393,7 @@ class ShareMeasure:
             "won_revenue": self.total,
             "share": self.share,
             "sales_sourced_channels": list(self.sales_channels),
+            "attribution_models": None if self.models is None else list(self.models),
         }
 
 
@@ -389,9 +412,11 @@ class Goals:
         *,
         sales_sourced_channels: Sequence[str] = (),
         today: Callable[[], date] | None = None,
+        marketing_credit: MarketingCredit | None = None,
     ) -> None:
         self.store = store
         self.won_revenue = won_revenue
+        self.marketing_credit = marketing_credit
         self.sales_sourced_channels = tuple(sales_sourced_channels)
         self.today = today or (lambda: datetime.now(UTC).date())
 
@@ -616,8 +641,14 @@ class Goals:
         if self.won_revenue is None:
             return None
         start, end = add_months(period.start, -12), period.start
-        by_channel = self.won_revenue("channel", start, end)
         sales = set(self.sales_sourced_channels)
+        credit = self.marketing_credit(start, end) if self.marketing_credit is not None else None
+        if credit is not None and credit.approved:
+            marketing = sum((v for k, v in credit.by_channel.items() if k not in sales and not k.startswith("(")), 0.0)
+            total = sum(credit.by_channel.values(), 0.0)
+            channels = tuple(k for k in credit.by_channel if not k.startswith("("))
+            return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels, channels, credit.models)
+        by_channel = self.won_revenue("channel", start, end)
         marketing = sum((float(v) for k, v in by_channel.items() if k is not None and k not in sales), 0.0)
         total = sum((float(v) for v in by_channel.values()), 0.0)
         return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels, tuple(by_channel))
@@ -651,10 +682,18 @@ class Goals:
             how = f"no won revenue {measured.window} to measure marketing's share on; give the goal a marketing share"
         else:
             share, share_source = round(measured.share, SHARE_DIGITS), "measured"
-            how = (
-                f"measured: won revenue {measured.window} from marketing-sourced leads, "
-                f"{format_amount(measured.marketing)} of {format_amount(measured.total)}"
-            )
+            if measured.models is not None:
+                how = (
+                    f"measured: won revenue {measured.window} credited to marketing's channels by the approved "
+                    f"attribution model ({'; '.join(measured.models)}), "
+                    f"{format_amount(measured.marketing)} of {format_amount(measured.total)}"
+                )
+            else:
+                how = (
+                    f"measured: won revenue {measured.window} from marketing-sourced leads (the lead's channel: no "
+                    f"attribution model is approved), {format_amount(measured.marketing)} of "
+                    f"{format_amount(measured.total)}"
+                )
         marketing = {
             "team": "marketing",
             "quota": "marketing-sourced revenue",
@@ -662,6 +701,7 @@ class Goals:
             "share": share,
             "share_source": share_source,
             "measurement": None if measured is None else measured.as_dict(),
+            "attribution_models": None if measured is None or measured.models is None else list(measured.models),
             "sales_sourced_channels_set": bool(self.sales_sourced_channels),
             "suggested_sales_sourced_channels": suggested,
             "from": f"{source} x {share:g} ({how})" if share is not None else f"{source}: {how}",

@@ -61,6 +61,7 @@ _HOMES: dict[str, str] = {
         ],
         "plan",
     ),
+    "AttributionDealsQuestion": "attribution",
     "AttributionQuestion": "attribution",
     "RoiQuestion": "returns",
     "SlaQuestion": "sla",
@@ -95,7 +96,7 @@ if TYPE_CHECKING:
         TokensQuestion,
         UsersQuestion,
     )
-    from tandem.questions.attribution import AttributionQuestion
+    from tandem.questions.attribution import AttributionDealsQuestion, AttributionQuestion
     from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
     from tandem.questions.definitions import (
         DefinitionsQuestion,
@@ -132,6 +133,7 @@ __all__ = [
     "KINDS",
     "STATE",
     "AlertsQuestion",
+    "AttributionDealsQuestion",
     "AttributionQuestion",
     "AuditQuestion",
     "AuditVerifyQuestion",

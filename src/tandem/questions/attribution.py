@@ -9,41 +9,35 @@ Amounts are in the workspace's currency; a share is a fraction of 1.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
 
 from tandem.questions.base import Moment, Question, check_field
 
 if TYPE_CHECKING:
     from tandem.attribution.report import DataDriven, ModelStretch
-    from tandem.definitions.counting import Counting
     from tandem.workspace import Workspace
 
-__all__ = ["ATTRIBUTION_READS", "AttributionQuestion", "model_stretches"]
+__all__ = ["ATTRIBUTION_READS", "AttributionDealsQuestion", "AttributionQuestion"]
 
 ATTRIBUTION_READS = ("leads", "opportunities", "touches", "definitions")
+RuleModel = Literal[
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "u_shaped",
+    "w_shaped",
+    "full_path",
+    "time_decay",
+    "custom",
+]
 #: The row of the outcomes with no touch (`tandem.attribution.journeys.NO_TOUCH`, kept here to load nothing heavy).
 NO_TOUCH_ITEM = "(no touch)"
 #: A channel's credit depends heavily on the model when its range across the models is at least its mean credit.
 MODEL_DEPENDENT_RANGE = 1.0
-
-
-def model_stretches(counting: Counting) -> list[ModelStretch]:
-    """The definitions' stretches as attribution models in force (`tandem.attribution.report.ModelStretch`)."""
-    from tandem.attribution.report import DEFAULT_MODEL, ModelStretch
-
-    found = []
-    for stretch in counting.stretches:
-        model = stretch.version.definitions.attribution
-        found.append(
-            ModelStretch(
-                version=stretch.version.version,
-                model=model or DEFAULT_MODEL,
-                approved=model is not None,
-                start=stretch.start,
-                end=stretch.end,
-            )
-        )
-    return found
 
 
 class AttributionQuestion(Question):
@@ -90,16 +84,11 @@ class AttributionQuestion(Question):
             credit_by_item,
             data_driven,
             sourced_and_influenced,
-            with_level,
         )
         from tandem.engine.spec import as_of_or_now
 
         moment = as_of_or_now(self.as_of)
-        level = "lead" if self.outcome == "leads" else self.level
-        stretches = with_level(model_stretches(ws.counting(moment)), level)
-        if self.model is not None:
-            update = {"model": self.model}
-            stretches = [replace(s, model=s.model.model_copy(update=update)) for s in stretches]
+        stretches = _stretches(ws, moment, self.outcome, self.level, self.model)
         in_force = [s for s in stretches if _overlaps(s, self.start, self.end)] or stretches[-1:]
         models = comparison_models(in_force[-1].model)
         con = ws.warehouse.con
@@ -152,6 +141,87 @@ class AttributionQuestion(Question):
                 else _data_driven_dict(learned, rows, in_force[-1])
             ),
             "sourced": _sourced_rows(rows, sourced_rows, influenced_rows),
+        }
+
+
+def _stretches(
+    ws: Workspace, moment: datetime, outcome: str, level: str | None, model: str | None
+) -> list[ModelStretch]:
+    """The models in force over time, at `level` (leads: the lead's own) and as `model` when one is asked for."""
+    from tandem.attribution.report import model_stretches, with_level
+
+    stretches = with_level(model_stretches(ws.counting(moment).stretches), "lead" if outcome == "leads" else level)
+    if model is not None:
+        update = {"model": model}
+        stretches = [replace(s, model=s.model.model_copy(update=update)) for s in stretches]
+    return stretches
+
+
+class AttributionDealsQuestion(Question):
+    """The outcomes behind one channel's (or campaign's) credit, the most credited first, each with its journey:
+    every touch with its share, so any figure of the attribution document can be traced to deals and touches."""
+
+    kind = "attribution-deals"
+    reads = ATTRIBUTION_READS
+
+    item: Annotated[str, Field(min_length=1, max_length=200)]
+    model: RuleModel | None = None
+    outcome: Literal["leads", "pipeline", "revenue"] = "revenue"
+    level: Literal["lead", "opportunity", "account"] | None = None
+    by: Literal["channel", "campaign"] = "channel"
+    start: Moment = None
+    end: Moment = None
+    as_of: Moment = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 50
+
+    def check(self, ws: Workspace) -> None:
+        if self.start is not None and self.end is not None:
+            check_field(self.start < self.end, "end", self.end, "the end must come after the start")
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.attribution.report import credit_behind
+        from tandem.engine.spec import as_of_or_now
+
+        moment = as_of_or_now(self.as_of)
+        stretches = _stretches(ws, moment, self.outcome, self.level, self.model)
+        deals, touches, count = credit_behind(
+            ws.warehouse,
+            stretches,
+            moment,
+            item=self.item,
+            outcome=self.outcome,
+            by=self.by,
+            start=self.start,
+            end=self.end,
+            limit=self.limit,
+        )
+        journeys: dict[str, list[dict[str, Any]]] = {}
+        for touch in touches:
+            journeys.setdefault(touch.pop("conversion_id"), []).append(
+                {**touch, "share": round(float(touch["share"]), 6)}
+            )
+        return {
+            "item": self.item,
+            "by": self.by,
+            "outcome": self.outcome,
+            "as_of": moment,
+            "currency": ws.settings["currency"],
+            "outcomes": count,
+            "shown": len(deals),
+            "deals": [
+                {
+                    "id": deal["conversion_id"],
+                    "lead_id": deal["lead_id"],
+                    "at": deal["at"],
+                    "value": _money(deal["value"]),
+                    "share": round(float(deal["share"]), 6),
+                    "credit": _money(deal["credit"]),
+                    "version": deal["version"],
+                    "model": deal.get("model"),
+                    "touches": journeys.get(deal["conversion_id"], []),
+                }
+                for deal in deals
+            ],
         }
 
 

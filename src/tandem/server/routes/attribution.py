@@ -1,5 +1,6 @@
 """Marketing's share of revenue on the REST API (docs/attribution.md).
 
+- ``GET /api/attribution/deals?item=ITEM``: the deals behind a credit (`tandem.questions.AttributionDealsQuestion`).
 - ``GET /api/roi``: `tandem roi --format json` (`tandem.questions.RoiQuestion`): cost and return per cohort.
 - ``GET /api/attribution``: `tandem attribution --format json` for the same question
   (`tandem.questions.AttributionQuestion`): credit per channel or campaign under the approved model in force, every
@@ -74,6 +75,50 @@ def api_attribution(
     return attribution_document(
         state, model=model, outcome=outcome, level=level, by=by, period=period, start=start, end=end, as_of=as_of
     )
+
+
+Item = Annotated[str, Query(min_length=1, max_length=200, description="The channel or campaign whose credit to trace.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many deals, the most credited first.")]
+
+
+@router.get(
+    "/api/attribution/deals",
+    openapi_extra=access(Permission.READ),
+    tags=["attribution"],
+    response_model=None,
+    responses={**SIGNED_IN},
+)
+def api_attribution_deals(
+    request: Request,
+    item: Item,
+    model: Model = None,
+    outcome: Outcome = "revenue",
+    level: Level = None,
+    by: By = "channel",
+    start: From = None,
+    end: To = None,
+    as_of: AsOf = None,
+    limit: Limit = 20,
+) -> dict[str, Any]:
+    """The deals behind one channel's or campaign's credit, as `tandem attribution --deals ITEM --format json`:
+    ``outcomes`` (how many gave it credit), ``shown``, and ``deals`` (the most credited first: ``id``, ``lead_id``,
+    ``at``, ``value``, ``share``, ``credit``, the definitions ``version`` and ``model`` that credited it, and its
+    ``touches`` in order, each with its ``share``)."""
+    from tandem.questions import AttributionDealsQuestion
+
+    state: ServerState = request.app.state.tandem
+    question = AttributionDealsQuestion.parse(
+        item=item,
+        model=model or None,
+        outcome=outcome,
+        level=level or None,
+        by=by,
+        start=start,
+        end=end,
+        as_of=as_of,
+        limit=limit,
+    )
+    return state.answer(question)
 
 
 RoiPeriod = Annotated[
