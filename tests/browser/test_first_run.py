@@ -222,7 +222,7 @@ def test_a_one_time_password_is_changed_on_the_way_to_the_page_first_asked_for(
     with page.expect_navigation(url=f"{origin}/funnel"):
         page.click("form[action='/account/password'] button[type=submit]")
     assert page.inner_text("h1") == "Funnel"
-    assert page.locator("header nav a").count() == 8  # the pages a viewer reads, SLA among them
+    assert page.locator("header nav a").count() == 9  # the pages a viewer reads, SLA and Attribution among them
     assert page.locator("#next-steps").get_attribute("data-step") == "leads"
     shot(page, "changed-and-on")
     assert recorded.errors == []

@@ -34,6 +34,12 @@ SAME_QUESTION = [
     ),
     Same("roi", ["roi", "--as-of", AS_OF], "/api/roi", {"as_of": AS_OF}),
     Same(
+        "attribution-summary",
+        ["attribution", "--summary", "--as-of", AS_OF],
+        "/api/attribution/summary",
+        {"as_of": AS_OF},
+    ),
+    Same(
         "attribution-deals",
         ["attribution", "--deals", "referral", "--limit", "5", "--as-of", AS_OF],
         "/api/attribution/deals",
@@ -126,7 +132,7 @@ def test_the_demo_s_return_adds_up_and_values_leads_in_flight(printed: list[Any]
 
 def test_the_deals_behind_a_credit_add_up_to_it(printed: list[Any]) -> None:
     credited = {row["item"]: row["value"] for row in printed[0]["rows"]}
-    found = printed[4]
+    found = printed[5]
     assert found["outcomes"] >= found["shown"] == 5
     for deal in found["deals"]:
         mine = sum(t["share"] for t in deal["touches"] if t["channel"] == "referral")

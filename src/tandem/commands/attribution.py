@@ -76,6 +76,9 @@ def attribution(
         typer.Option("--deals", metavar="ITEM", help="The deals behind ITEM's credit, each with its journey."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="With --deals: how many deals, most credited first.")] = 20,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="The quarter so far: marketing's revenue against its quota.")
+    ] = False,
     start: FromOption = None,
     end: ToOption = None,
     as_of: AsOfOption = None,
@@ -84,8 +87,16 @@ def attribution(
 ) -> None:
     """Marketing's share of revenue: credit per channel (or campaign) under the approved model, what each sourced
     and influenced, and every rule-based model side by side with the channels whose credit depends on the model."""
-    from tandem.questions import AttributionDealsQuestion, AttributionQuestion, ask
+    from tandem.questions import AttributionDealsQuestion, AttributionQuestion, MarketingShareQuestion, ask
 
+    if summary:
+        with open_workspace(workspace) as ws:
+            share = ask(ws, MarketingShareQuestion.parse(as_of=as_of))
+        if format is TableFormat.table:
+            out.print(escape(_share_line(share)), highlight=False)
+        else:
+            print_json(share)
+        return
     if deals is not None:
         drill = AttributionDealsQuestion.parse(
             item=deals,
@@ -174,6 +185,21 @@ def _show(document: dict[str, Any]) -> None:
     out.print(table, highlight=False)
     if money:
         _show_comparison(document, key)
+
+
+def _share_line(share: dict[str, Any]) -> str:
+    """The quarter so far in one sentence, as the Overview's card says it."""
+    quota = share["quota"]
+    against = (
+        f" of a {_money(quota)} quota ({format_number(share['attainment'], 'pct')})"
+        if quota
+        else " (no marketing quota for the quarter)"
+    )
+    return (
+        f"{share['period']} so far: marketing's channels earned {_money(share['marketing_credited'])}{against}, "
+        f"{format_number(share['share_of_won'], 'pct') or '-'} of {_money(share['won_revenue'])} won; measured by "
+        f"{share['measured_by']}."
+    )
 
 
 def _show_deals(found: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ _HOMES: dict[str, str] = {
         [
             "FunnelQuestion",
             "LeadsQuestion",
+            "MarketingShareQuestion",
             "PipelineQuestion",
             "QualityQuestion",
             "RevenueQuestion",
@@ -63,6 +64,7 @@ _HOMES: dict[str, str] = {
     ),
     "AttributionDealsQuestion": "attribution",
     "AttributionQuestion": "attribution",
+    "MarketingShareQuestion": "attribution",
     "RoiQuestion": "returns",
     "SlaQuestion": "sla",
     "SlaQueueQuestion": "sla",
@@ -96,7 +98,7 @@ if TYPE_CHECKING:
         TokensQuestion,
         UsersQuestion,
     )
-    from tandem.questions.attribution import AttributionDealsQuestion, AttributionQuestion
+    from tandem.questions.attribution import AttributionDealsQuestion, AttributionQuestion, MarketingShareQuestion
     from tandem.questions.base import KINDS, STATE, Question, parse_moment, parse_where
     from tandem.questions.definitions import (
         DefinitionsQuestion,
@@ -146,6 +148,7 @@ __all__ = [
     "ImpactQuestion",
     "ImportsQuestion",
     "LeadsQuestion",
+    "MarketingShareQuestion",
     "PacingQuestion",
     "PipelineQuestion",
     "PlanQuestion",

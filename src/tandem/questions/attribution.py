@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from tandem.attribution.report import DataDriven, ModelStretch
     from tandem.workspace import Workspace
 
-__all__ = ["ATTRIBUTION_READS", "AttributionDealsQuestion", "AttributionQuestion"]
+__all__ = ["ATTRIBUTION_READS", "AttributionDealsQuestion", "AttributionQuestion", "MarketingShareQuestion"]
 
 ATTRIBUTION_READS = ("leads", "opportunities", "touches", "definitions")
 RuleModel = Literal[
@@ -367,3 +367,59 @@ def _sourced_rows(
             }
         )
     return sorted(found, key=lambda r: (r["item"].startswith("("), -(r["sourced_value"] or 0.0), r["item"]))
+
+
+class MarketingShareQuestion(Question):
+    """The as-of quarter so far: the won revenue marketing's channels (those not in the ``sales_sourced_channels``
+    setting) earned, measured as marketing's quota is (under the approved attribution model, else by the lead's
+    channel), against that quota. The Overview's card."""
+
+    kind = "attribution-summary"
+    reads = (*ATTRIBUTION_READS, "goals")
+
+    as_of: Moment = None
+
+    def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.attribution.report import credit_by_item
+        from tandem.engine.spec import as_of_or_now
+        from tandem.periods import current_quarter
+
+        moment = as_of_or_now(self.as_of)
+        quarter = current_quarter(moment.date())
+        start = datetime.combine(quarter.start, datetime.min.time())
+        end = datetime.combine(quarter.end, datetime.min.time())
+        stretches = [s for s in _stretches(ws, moment, "revenue", None, None) if _overlaps(s, start, end)]
+        approved = bool(stretches) and all(s.approved for s in stretches)
+        sales = set(ws.goals.sales_sourced_channels)
+        if approved:  # as the quota is measured: under the approved model, else by the lead's channel
+            table = credit_by_item(ws.warehouse, stretches, moment, start=start, end=end)
+            rows = ws.warehouse.con.to_pyarrow(table).to_pylist()
+            credited = {str(r["item"]): float(r["value"] or 0.0) for r in rows}
+            measured_by = "; ".join(f"definitions version {s.version}: {s.model.label}" for s in stretches)
+        else:
+            won = ws.goals.won_revenue("channel", quarter.start, quarter.end) if ws.goals.won_revenue else {}
+            credited = {("(unknown)" if k is None else str(k)): float(v) for k, v in won.items()}
+            measured_by = "the lead's channel (no attribution model is approved)"
+        marketing = sum(v for k, v in credited.items() if k not in sales and not k.startswith("("))
+        total = sum(credited.values())
+        quota = next(
+            (q for q in ws.goals.show(quarter.label)["quotas"] if q["team"] == "marketing"),
+            None,
+        )
+        amount = None if quota is None else quota["amount"]
+        return {
+            "period": quarter.label,
+            "as_of": moment,
+            "currency": ws.settings["currency"],
+            "marketing_credited": _money(marketing),
+            "won_revenue": _money(total),
+            "share_of_won": marketing / total if total else None,
+            "quota": amount,
+            "quota_from": None if quota is None else quota["from"],
+            "attainment": marketing / amount if amount else None,
+            "sales_sourced_channels": sorted(sales),
+            "sales_sourced_channels_set": bool(sales),
+            "measured_by": measured_by,
+            "models_in_force": [_stretch_dict(s) for s in stretches],
+            "approved": approved,
+        }

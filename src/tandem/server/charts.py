@@ -341,3 +341,31 @@ def speed_to_lead(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
         )
     )
     return _spec(chart, title)
+
+
+def spend_and_revenue(rows: Sequence[dict[str, Any]], title: str) -> dict[str, Any]:
+    """Grouped bars per month of the leads' creation: the spend, the revenue those leads have brought, and what the
+    ones still in flight are expected to bring (rows: period, series, amount; series in that order)."""
+    series = ["spend", "realised revenue", "expected revenue"]
+    chart = (
+        _base(rows)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonth(period):O", title="month the leads were created"),
+            xOffset=alt.XOffset("series:N", sort=series),
+            y=alt.Y("amount:Q", title=money_title("amount")),
+            color=alt.Color(
+                "series:N",
+                title=None,
+                sort=series,
+                scale=alt.Scale(domain=series, range=[PALETTE[2], PALETTE[0], PALETTE[1]]),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[
+                alt.Tooltip("period:T", format="%Y-%m"),
+                "series:N",
+                alt.Tooltip("amount:Q", format=",.0f"),
+            ],
+        )
+    )
+    return _spec(chart, title)

@@ -46,6 +46,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Plan", "/plan", Permission.READ),
     NavItem("Forecast", "/forecast", Permission.READ),
     NavItem("SLA", "/sla", Permission.READ),
+    NavItem("Attribution", "/attribution", Permission.READ),
     NavItem("Imports", "/imports", Permission.READ),
     NavItem("Admin", "/admin", Permission.AUDIT),
 )

@@ -18,7 +18,7 @@ from tandem.accounts import Permission
 from tandem.engine.usable import left_out
 from tandem.plan.goals import current_quarter
 from tandem.plan.pacing import verdict_of
-from tandem.questions import SlaSummaryQuestion, StatusQuestion
+from tandem.questions import MarketingShareQuestion, SlaSummaryQuestion, StatusQuestion
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
@@ -191,6 +191,7 @@ def overview(request: Request) -> HTMLResponse:
         forecast_chart=None if "unavailable" in forecast else range_bar(forecast),
         top_sources=top_sources(forecast),
         handoff=request.app.state.tandem.answer(SlaSummaryQuestion()),
+        marketing=request.app.state.tandem.answer(MarketingShareQuestion()),
         elapsed_days=(document["computed_at"] - document["quarter"]["start"]) // timedelta(days=1),
     )
 
