@@ -15,7 +15,7 @@ from tandem.questions import AttributionQuestion, ask
 
 from ..backends import Backend
 from ..handoffs.company import people
-from .test_rules import EXPECTED, tables
+from .test_rules import EXPECTED, LEADS, tables
 
 TODAY = date.today()
 MIDNIGHT = datetime.combine(TODAY, datetime.min.time())
@@ -139,3 +139,20 @@ def test_the_marketing_quota_is_measured_under_the_model_approved_for_its_period
     before = company._marketing_credit(date(2026, 1, 1), TODAY - timedelta(days=1))
     assert before.approved is False
     assert before.models == ("definitions version 1: w shaped",)
+
+
+def test_the_plan_s_channel_mix_counts_a_lead_under_its_first_touch_once_approved(company: Workspace) -> None:
+    from tandem.plan.history import channel_costs
+
+    as_of = MIDNIGHT + timedelta(days=1)
+    costs = channel_costs(company, as_of=as_of)
+    # Each lead's first touch within the 365 days before its creation (L6's only touch is 400 days older: it
+    # keeps its own channel, which it has none of). The test's leads carry no channel of their own.
+    first = {"L1": "ads", "L2": "paid_social", "L3": "seo", "L4": "ads", "L6": "(none)", "L9": "seo"}
+    created = {lead: datetime.fromisoformat(when) for lead, when, _ in LEADS} | {"L9": MIDNIGHT - timedelta(days=5)}
+    window = [lead for lead, when in created.items() if as_of - timedelta(days=365) <= when < as_of]
+    expected: dict[str, float] = {}
+    for lead in window:
+        expected[first[lead]] = expected.get(first[lead], 0) + 1 / len(window)
+    assert {c.channel: c.share for c in costs} == pytest.approx(expected)
+    assert {c.basis for c in costs} == {"the first touch (the approved attribution model, definitions version 2)"}

@@ -335,7 +335,10 @@ def show_waterfall(document: dict[str, Any]) -> None:
         )
     out.print(grid, highlight=False)
     if document["budget"]:
-        budget = RichTable("channel", "share", "leads", "cost per lead", "budget", "range", title="budget by channel")
+        title = "budget by channel" + (
+            f" (a lead counts under {document['mix_basis']})" if document.get("mix_basis") else ""
+        )
+        budget = RichTable("channel", "share", "leads", "cost per lead", "budget", "range", title=title)
         for row in document["budget"]:
             budget.add_row(
                 escape(row["channel"]),

@@ -28,6 +28,8 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
+from tandem.attribution.journeys import JourneySpec, journey_table
+from tandem.attribution.model import AttributionModel
 from tandem.engine.entries import check_columns, days_between, entry_table, stage_column
 from tandem.engine.spec import as_of_or_now
 from tandem.engine.usable import usable
@@ -121,13 +123,25 @@ def channel_costs(
 ) -> list[ChannelCost]:
     """Each channel's share of the leads created in the lookback, and its spend per lead and per second-stage entry.
 
-    Channels with leads but no spend have no cost (None); leads without a channel count as "(none)".
+    A lead counts under the channel that sourced it by the approved attribution model's rule (docs/attribution.md):
+    the channel of its first touch (``sourced_by: first_touch``; a lead with no touch before it was created counts
+    under its own channel), else, and when no model is approved, the lead's own ``channel``. Each cost says which
+    (``basis``). Channels with leads but no spend have no cost (None); leads without a channel count as "(none)".
     """
     moment = as_of_or_now(as_of)
     start = moment - timedelta(days=lookback_days)
     in_force = ws.definitions_in_force(moment)
     stages = in_force.definitions.stage_names
     leads = ws.warehouse.table("leads")
+    approved = in_force.definitions.attribution
+    basis = "the lead's channel"
+    if approved is not None and approved.sourced_by == "first_touch":
+        leads, basis = (
+            _first_touch_channels(ws, leads, approved, moment),
+            (f"the first touch (the approved attribution model, definitions version {in_force.version})"),
+        )
+    elif approved is not None:
+        basis = f"the lead's channel (the approved attribution model, definitions version {in_force.version})"
     entries = entry_table(leads, ws.stage_events(in_force.definitions, moment), stages, strict=False, as_of=moment)
     created = entries.filter(
         entries.created_at >= ibis.literal(start, type="timestamp"),
@@ -160,9 +174,22 @@ def channel_costs(
                 share=row["leads"] / total,
                 cost_per_lead=amount / row["leads"] if amount is not None else None,
                 cost_per_second_stage=amount / row["second"] if amount is not None and row["second"] else None,
+                basis=basis,
             )
         )
     return costs
+
+
+def _first_touch_channels(
+    ws: DefinitionsContext, leads: ibis.Table, model: AttributionModel, moment: datetime
+) -> ibis.Table:
+    """`leads` with ``channel`` replaced by the channel of each lead's first touch (its journey up to its creation,
+    under the model's lookback and repeats), where it has one."""
+    spec = JourneySpec("leads", "lead", model.lookback_days, model.collapse_repeats)
+    journeys = journey_table(ws.warehouse, spec, moment)
+    firsts = journeys.filter(journeys.position == 0).select(_ft_lead=journeys.conversion_id, _ft=journeys.channel)
+    joined = leads.left_join(firsts, leads.lead_id == firsts._ft_lead)
+    return joined.mutate(channel=joined._ft.fill_null(joined.channel)).drop("_ft_lead", "_ft")
 
 
 def _leads(ws: DefinitionsContext, where: Mapping[str, str] | None) -> ibis.Table:

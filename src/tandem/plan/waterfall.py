@@ -109,6 +109,8 @@ class ChannelCost:
     share: float
     cost_per_lead: float | None = None
     cost_per_second_stage: float | None = None
+    #: Which channel a lead counts under (the approved attribution model's sourced rule), when measured.
+    basis: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Waterfall:
     seed: int = 0
     as_of: date | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Which channel a lead counts under in the budget's channel mix (None: a mix given by hand).
+    mix_basis: str | None = None
 
     def total(self, stage: str) -> StageTotal:
         return next(t for t in self.totals if t.stage == stage)
@@ -164,6 +168,7 @@ class Waterfall:
             "rows": [r.as_dict() for r in self.rows],
             "stages": [t.as_dict() for t in self.totals],
             "budget": [b.as_dict() for b in self.budget],
+            "mix_basis": self.mix_basis,
             "model": self.model.as_dict(),
             "as_of": self.as_of,
             "warnings": list(self.warnings),
@@ -233,6 +238,7 @@ def reverse_waterfall(
         seed=seed,
         as_of=as_of,
         warnings=[] if warning is None else [warning],
+        mix_basis=next(iter({c.basis for c in costs if c.basis is not None}), None),
     )
 
 
