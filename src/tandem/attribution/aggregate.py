@@ -21,7 +21,7 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.attribution.credit import BY
-from tandem.attribution.journeys import JourneySource, JourneySpec, journey_table
+from tandem.attribution.journeys import JourneySource, JourneySpec, closed_by, journey_table
 from tandem.engine.known import as_seen
 from tandem.engine.usable import usable
 from tandem.warehouse.backends import IMPORT_LOG
@@ -43,9 +43,8 @@ def candidate_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.
     leads = leads.filter(leads.created_at <= when).select(
         _lead=leads.lead_id, _lead_created=leads.created_at.cast("timestamp"), _lead_account=leads.account_id
     )
-    deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
     if outcome == "revenue":
-        closed = deals.filter(deals._status.isin(["won", "lost"]))
+        closed = closed_by(source, as_of)
         closed = closed.select(
             conversion_id=closed.opportunity_id,
             _opp_lead=closed.lead_id,
@@ -69,6 +68,7 @@ def candidate_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.
         )
     if outcome != "pipeline":
         raise ValueError(f"the data-driven models credit revenue or pipeline, not {outcome}")
+    deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
     firsts = deals.filter(deals.lead_id.notnull()).group_by(_first_lead=deals.lead_id)
     firsts = firsts.aggregate(
         _first_at=deals.created_at.cast("timestamp").min(), _first_value=deals.amount.cast("float64").sum()

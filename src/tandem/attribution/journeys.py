@@ -40,9 +40,11 @@ __all__ = [
     "UNKNOWN",
     "JourneySource",
     "JourneySpec",
+    "closed_by",
     "journey_table",
     "outcome_table",
     "untouched",
+    "won_by",
 ]
 
 #: Where the credit of an outcome with no touch in its window goes.
@@ -87,11 +89,11 @@ def outcome_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.Ta
             opp_created=ibis.null("timestamp"),
             start=leads._lead_created,
         )
-    deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
     if outcome == "revenue":
-        deals = deals.filter(deals._status == "won")
+        deals = won_by(source, as_of)
         at = deals._at
     else:
+        deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
         at = deals.created_at
     deals = deals.select(
         conversion_id=deals.opportunity_id,
@@ -114,21 +116,51 @@ def outcome_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.Ta
     )
 
 
-def _touches(source: JourneySource, as_of: datetime) -> ir.Table:
-    """Touches known at `as_of`, with the account of the touch or of its lead (``t_account``)."""
+def closed_by(source: JourneySource, as_of: datetime) -> ir.Table:
+    """Opportunities won or lost by `as_of` (closed at their close date's 00:00 UTC, else their creation), with
+    ``_status`` and ``_at``: what `tandem.engine.known.as_seen` says of them, without reading the imports log,
+    because a closed deal keeps its status, close date and amount whenever its row was written."""
+    when = ibis.literal(as_of, type="timestamp")
+    deals = usable(source.table("opportunities"), "opportunities")
+    deals = deals.filter(deals.created_at <= when, deals.status.isin(["won", "lost"]))
+    closed_at = deals.close_date.cast("timestamp").fill_null(deals.created_at.cast("timestamp"))
+    deals = deals.mutate(_status=deals.status, _at=closed_at)
+    return deals.filter(deals._at <= when)
+
+
+def won_by(source: JourneySource, as_of: datetime) -> ir.Table:
+    """Opportunities won by `as_of` (`closed_by`)."""
+    closed = closed_by(source, as_of)
+    return closed.filter(closed._status == "won")
+
+
+def _touches(source: JourneySource, as_of: datetime, level: str) -> ir.Table:
+    """Touches known at `as_of`; at the account level, with the account of the touch or of its lead
+    (``t_account``: a join of every touch with the leads, made only where it is read)."""
     when = ibis.literal(as_of, type="timestamp")
     touches = usable(source.table("touches"), "touches")
     touches = touches.filter(touches.occurred_at <= when)
+    columns = {
+        "touch_id": touches.touch_id,
+        "occurred_at": touches.occurred_at.cast("timestamp"),
+        "channel": touches.channel.fill_null(UNKNOWN),
+        "campaign": touches.campaign_id.fill_null(UNKNOWN),
+        "t_lead": touches.lead_id,
+        "t_own_account": touches.account_id,
+    }
+    if level != "account":
+        return touches.select(**columns, t_account=touches.account_id)
     leads = source.table("leads").select(_tl=lambda t: t.lead_id, _tl_account=lambda t: t.account_id)
     joined = touches.left_join(leads, touches.lead_id == leads._tl)
+    named = {name: joined[name] for name in ("touch_id", "lead_id", "account_id")}
     return joined.select(
-        touch_id=joined.touch_id,
+        touch_id=named["touch_id"],
         occurred_at=joined.occurred_at.cast("timestamp"),
         channel=joined.channel.fill_null(UNKNOWN),
         campaign=joined.campaign_id.fill_null(UNKNOWN),
-        t_lead=joined.lead_id,
-        t_own_account=joined.account_id,
-        t_account=joined.account_id.fill_null(joined._tl_account),
+        t_lead=named["lead_id"],
+        t_own_account=named["account_id"],
+        t_account=named["account_id"].fill_null(joined._tl_account),
     )
 
 
@@ -164,7 +196,7 @@ def journey_table(
     """
     if outcomes is None:
         outcomes = outcome_table(source, spec.outcome, as_of)
-    touches = _touches(source, as_of)
+    touches = _touches(source, as_of, spec.level)
     matched = _matched(outcomes, touches, spec.level)
     day = ibis.interval(days=1)
     if spec.outcome == "revenue":  # a close date is a day: touches on it count
