@@ -156,3 +156,21 @@ def test_the_plan_s_channel_mix_counts_a_lead_under_its_first_touch_once_approve
         expected[first[lead]] = expected.get(first[lead], 0) + 1 / len(window)
     assert {c.channel: c.share for c in costs} == pytest.approx(expected)
     assert {c.basis for c in costs} == {"the first touch (the approved attribution model, definitions version 2)"}
+
+
+def test_a_question_asked_again_as_of_another_day_reuses_its_sql_and_answers_as_a_fresh_compile(
+    company: Workspace,
+) -> None:
+    from tandem.attribution.credit import credit_table
+    from tandem.attribution.journeys import JourneySpec
+    from tandem.attribution.model import AttributionModel
+
+    for day in (datetime(2026, 3, 1), datetime(2026, 2, 15), datetime(2026, 6, 1)):  # one shape: version 1 alone
+        document = ask(company, AttributionQuestion.parse(as_of=day))
+        fresh = credit_table(company.warehouse, JourneySpec(), AttributionModel(), day).to_pyarrow().to_pylist()
+        assert credit(document) == pytest.approx({r["item"]: r["value"] for r in fresh if r["value"]}, abs=0.01)
+    # On 2026-02-15 only O3 and O4 had closed (test_rules): the reused SQL saw that day, not the first one's.
+    assert ask(company, AttributionQuestion.parse(as_of=datetime(2026, 2, 15)))["totals"] == {
+        "outcomes": 2,
+        "value": 500.0,
+    }

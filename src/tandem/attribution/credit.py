@@ -7,7 +7,9 @@ their value, on every model, so two models never disagree on the total, only on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -15,8 +17,14 @@ import ibis.expr.types as ir
 from tandem.attribution.journeys import NO_TOUCH, JourneySource, JourneySpec, journey_table, untouched
 from tandem.attribution.model import AttributionModel
 from tandem.attribution.rules import credited
+from tandem.warehouse.backends import IMPORT_LOG
 
-__all__ = ["BY", "PERIOD_UNITS", "credit_table", "touch_credit_table"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tandem.engine.compiled import QueryTarget
+
+__all__ = ["BY", "PERIOD_UNITS", "READS", "credit_table", "fetch", "touch_credit_table"]
 
 #: What credit is summed by: the touch's channel or its campaign.
 BY = {"channel": "channel", "campaign": "campaign"}
@@ -78,3 +86,26 @@ def credit_table(
     if period is not None:
         keys.append(shares.at.truncate(PERIOD_UNITS[period]).cast("date").name("period"))
     return shares.group_by(keys).aggregate(conversions=shares.conversions.sum(), value=shares.value.sum())
+
+
+#: The canonical tables every attribution query reads (with the imports log): the compiled query's key names them.
+READS = ("leads", "opportunities", "touches")
+
+
+def fetch(
+    target: QueryTarget, kind: str, as_of: datetime, build: Callable[[datetime], ir.Table], shape: tuple[Any, ...]
+) -> pa.Table:
+    """`build`'s table as of `as_of`, to Arrow, its SQL compiled once per `shape` and reused with the moment swapped
+    (`tandem.engine.compiled`: building and compiling the expression costs about as much as DuckDB running it).
+
+    `shape` holds everything the SQL depends on besides the as-of moment (the models, the journeys' settings, the
+    period bounds); a query that cannot be rebound is built and compiled each time."""
+    from tandem.engine.compiled import cached_query, fetch_arrow
+    from tandem.engine.spec import FunnelSpec
+
+    spec = FunnelSpec(stages=("journey", "credit"), as_of=as_of)
+    query = cached_query(f"attribution-{kind}", target, spec, lambda s: build(s.as_of), (*READS, IMPORT_LOG), shape)
+    if query is None:
+        table: pa.Table = target.con.to_pyarrow(build(as_of))
+        return table
+    return fetch_arrow(target, query.bind(target, spec), query)

@@ -79,6 +79,7 @@ class AttributionQuestion(Question):
             )
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
+        from tandem.attribution.credit import fetch
         from tandem.attribution.report import (
             comparison_models,
             credit_by_item,
@@ -91,17 +92,26 @@ class AttributionQuestion(Question):
         stretches = _stretches(ws, moment, self.outcome, self.level, self.model)
         in_force = [s for s in stretches if _overlaps(s, self.start, self.end)] or stretches[-1:]
         models = comparison_models(in_force[-1].model)
-        con = ws.warehouse.con
+        wh = ws.warehouse
         common: dict[str, Any] = {"outcome": self.outcome, "by": self.by, "start": self.start, "end": self.end}
-        credit = credit_by_item(ws.warehouse, stretches, moment, models=models, **common)
-        rows = con.to_pyarrow(credit).to_pylist()
+        shape = (_shape(stretches), tuple(sorted(common.items())), tuple(models))
+
+        def credit(at: datetime) -> Any:
+            return credit_by_item(wh, stretches, at, models=models, **common)
+
+        def periodic(at: datetime) -> Any:
+            return credit_by_item(wh, stretches, at, period=self.period, **common)
+
+        rows = fetch(wh, "credit", moment, credit, shape).to_pylist()
         by_period = []
         if self.period is not None:
-            periodic = credit_by_item(ws.warehouse, stretches, moment, period=self.period, **common)
-            by_period = con.to_pyarrow(periodic).to_pylist()
-        sourced, influenced = sourced_and_influenced(ws.warehouse, stretches, moment, **common)
-        sourced_rows = {r["item"]: r for r in con.to_pyarrow(sourced).to_pylist()}
-        influenced_rows = {r["item"]: r for r in con.to_pyarrow(influenced).to_pylist()}
+            by_period = fetch(wh, "periods", moment, periodic, (*shape, self.period)).to_pylist()
+        sourced = fetch(wh, "sourced", moment, lambda at: sourced_and_influenced(wh, stretches, at, **common)[0], shape)
+        influenced = fetch(
+            wh, "influenced", moment, lambda at: sourced_and_influenced(wh, stretches, at, **common)[1], shape
+        )
+        sourced_rows = {r["item"]: r for r in sourced.to_pylist()}
+        influenced_rows = {r["item"]: r for r in influenced.to_pylist()}
         total_value = sum(r["value"] or 0.0 for r in rows)
         total_outcomes = sum(r["conversions"] or 0.0 for r in rows)
         learned = None
@@ -223,6 +233,11 @@ class AttributionDealsQuestion(Question):
                 for deal in deals
             ],
         }
+
+
+def _shape(stretches: list[ModelStretch]) -> tuple[Any, ...]:
+    """What the stretches put in a query's SQL: each version's model and settings and its bounds."""
+    return tuple((s.version, s.model.model_dump_json(), s.approved, s.start, s.end) for s in stretches)
 
 
 def _overlaps(stretch: ModelStretch, start: Any, end: Any) -> bool:
