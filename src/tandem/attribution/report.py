@@ -274,7 +274,14 @@ class DataDriven:
     model in force), and the converted and other journeys they saw."""
 
     markov: Credit
+    markov_2: Credit
     shapley: Credit
+
+    @property
+    def models(self) -> tuple[Credit, ...]:
+        """Markov (first and second order) and Shapley, in the comparison's order."""
+        return (self.markov, self.markov_2, self.shapley)
+
     journeys: int
     converted: int
 
@@ -291,9 +298,9 @@ def data_driven(
     end: datetime | None = None,
     bootstrap: int = 200,
 ) -> DataDriven | None:
-    """Markov (first order) and Shapley on the journeys aggregated to paths with the settings of `stretch`'s model
-    (its level, lookback and repeats), shrunk toward `prior` (the model in force's credit per item); None when
-    there is no converted journey to learn from."""
+    """Markov (first and second order) and Shapley on the journeys aggregated to paths with the settings of
+    `stretch`'s model (its level, lookback and repeats), shrunk toward `prior` (the model in force's credit per
+    item); None when there is no converted journey to learn from."""
     model = stretch.model
     spec = JourneySpec(outcome, model.level, model.lookback_days, model.collapse_repeats)
     table = path_table(source, spec, as_of, by=by, start=start, end=end)
@@ -306,6 +313,7 @@ def data_driven(
     usable_prior = {k: v for k, v in (prior or {}).items() if v > 0} or None
     return DataDriven(
         markov=markov_attribution(counts, bootstrap=bootstrap, prior=usable_prior),
+        markov_2=markov_attribution(counts, order=2, bootstrap=bootstrap, prior=usable_prior),
         shapley=shapley_attribution(counts, bootstrap=bootstrap, prior=usable_prior),
         journeys=round(counts.journeys),
         converted=round(counts.total_conversions),

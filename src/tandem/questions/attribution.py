@@ -290,7 +290,7 @@ def _learned_values(learned: DataDriven, rows: list[dict[str, Any]]) -> dict[str
     the comparison adds up to the same total)."""
     touched = _touched_value(rows)
     found: dict[str, dict[str, float]] = {}
-    for credit in (learned.markov, learned.shapley):
+    for credit in learned.models:
         total = sum(credit.conversions.values())
         found[_name(credit.model)] = {
             item: (conversions / total * touched if total else 0.0) for item, conversions in credit.conversions.items()
@@ -299,7 +299,8 @@ def _learned_values(learned: DataDriven, rows: list[dict[str, Any]]) -> dict[str
 
 
 def _name(model: str) -> str:
-    return "markov" if model.startswith("markov") else model
+    """A data-driven model's column: ``markov`` (first order), ``markov_2`` (second), ``shapley``."""
+    return {"markov-2": "markov_2"}.get(model, model)
 
 
 def _comparison(rows: list[dict[str, Any]], models: list[str], learned: DataDriven | None) -> dict[str, Any]:
@@ -337,7 +338,7 @@ def _data_driven_dict(learned: DataDriven | None, rows: list[dict[str, Any]], st
         return {"unavailable": "no journey converted in the period: nothing to learn from"}
     touched = _touched_value(rows)
     models: dict[str, Any] = {}
-    for credit in (learned.markov, learned.shapley):
+    for credit in learned.models:
         total = sum(credit.conversions.values())
         scale = touched / total if total else 0.0
         models[_name(credit.model)] = {
