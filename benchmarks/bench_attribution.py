@@ -50,6 +50,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tandem.attribution.model import RULE_MODELS
+
 HERE = Path(__file__).resolve().parent
 SECTION = "## Attribution"
 AS_OF = datetime(2026, 11, 23)
@@ -59,17 +61,6 @@ REL_TOL = 1e-9
 ABS_TOL = 1e-9  # for credit that is 0 on one side
 KEYS = ("item", "period")
 BOOTSTRAP = 200
-RULE_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "u_shaped",
-    "w_shaped",
-    "full_path",
-    "time_decay",
-    "custom",
-)
 #: Custom needs weights (percent): a "sales-sourced" split, with no weight on the first touch, so it also exercises
 #: the rules a position model with first > 0 never meets (missing milestones only, the linear fallback).
 CUSTOM_WEIGHTS = {"lead": 50.0, "opportunity": 40.0, "between": 10.0}

@@ -454,7 +454,8 @@ class Workspace:
         """Won revenue closed in [start, end) credited by channel under the attribution model in force when the
         window ends (or now, when it ends later): the share marketing earns under the model agreed for the period
         the quota is for, measured on the year before it (docs/attribution.md, "The approved model")."""
-        from tandem.attribution.report import ModelStretch, credit_by_item, model_stretches
+        from tandem.attribution.credit import ModelStretch, credit_by_item
+        from tandem.attribution.report import model_stretches
         from tandem.plan.goals import CreditMeasure
 
         moment = datetime.now(UTC).replace(tzinfo=None)

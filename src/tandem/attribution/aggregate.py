@@ -21,7 +21,14 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.attribution.credit import BY
-from tandem.attribution.journeys import JourneySource, JourneySpec, closed_by, journey_table
+from tandem.attribution.journeys import (
+    JourneySource,
+    JourneySpec,
+    closed_by,
+    deal_outcomes,
+    journey_table,
+    known_leads,
+)
 from tandem.engine.known import as_seen
 from tandem.engine.usable import usable
 from tandem.warehouse.backends import IMPORT_LOG
@@ -39,35 +46,14 @@ _DIGITS = 6
 def candidate_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.Table:
     """The journeys' ends, converted or not (module docs), with the columns of `outcome_table` and ``converted``."""
     when = ibis.literal(as_of, type="timestamp")
-    leads = usable(source.table("leads"), "leads")
-    leads = leads.filter(leads.created_at <= when).select(
-        _lead=leads.lead_id, _lead_created=leads.created_at.cast("timestamp"), _lead_account=leads.account_id
-    )
     if outcome == "revenue":
         closed = closed_by(source, as_of)
-        closed = closed.select(
-            conversion_id=closed.opportunity_id,
-            _opp_lead=closed.lead_id,
-            _opp_account=closed.account_id,
-            converted=closed._status == "won",
-            value=ibis.cases((closed._status == "won", closed.amount.cast("float64")), else_=0.0).fill_null(0.0),
-            at=closed._at.cast("timestamp"),
-            opp_created=closed.created_at.cast("timestamp"),
-        )
-        joined = closed.left_join(leads, closed._opp_lead == leads._lead)
-        return joined.select(
-            conversion_id=joined.conversion_id,
-            lead_id=joined._opp_lead,
-            account=joined._opp_account.fill_null(joined._lead_account),
-            value=joined.value,
-            at=joined.at,
-            lead_created=joined._lead_created,
-            opp_created=joined.opp_created,
-            start=joined._lead_created.fill_null(joined.opp_created),
-            converted=joined.converted,
-        )
+        won = closed._status == "won"
+        value = ibis.cases((won, closed.amount.cast("float64")), else_=0.0).fill_null(0.0)
+        return deal_outcomes(source, closed, as_of, at=closed._at, value=value, converted=won)
     if outcome != "pipeline":
         raise ValueError(f"the data-driven models credit revenue or pipeline, not {outcome}")
+    leads = known_leads(source, as_of)
     deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
     firsts = deals.filter(deals.lead_id.notnull()).group_by(_first_lead=deals.lead_id)
     firsts = firsts.aggregate(

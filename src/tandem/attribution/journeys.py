@@ -41,9 +41,10 @@ __all__ = [
     "JourneySource",
     "JourneySpec",
     "closed_by",
+    "deal_outcomes",
     "journey_table",
+    "known_leads",
     "outcome_table",
-    "untouched",
     "won_by",
 ]
 
@@ -69,16 +70,56 @@ class JourneySpec:
     collapse_repeats: bool = True
 
 
+def known_leads(source: JourneySource, as_of: datetime) -> ir.Table:
+    """The leads created by `as_of`, as an outcome's lead: ``_lead``, ``_lead_created`` and ``_lead_account``."""
+    when = ibis.literal(as_of, type="timestamp")
+    leads = usable(source.table("leads"), "leads")
+    return leads.filter(leads.created_at <= when).select(
+        _lead=leads.lead_id, _lead_created=leads.created_at.cast("timestamp"), _lead_account=leads.account_id
+    )
+
+
+def deal_outcomes(
+    source: JourneySource,
+    deals: ir.Table,
+    as_of: datetime,
+    *,
+    at: ir.TimestampValue,
+    value: ir.FloatingValue,
+    **extra: ir.Value,
+) -> ir.Table:
+    """`deals` (opportunities) as outcomes placed `at`, worth `value`, with their lead's creation and account (the
+    columns of `outcome_table`), and the `extra` columns."""
+    leads = known_leads(source, as_of)
+    rows = deals.select(
+        conversion_id=deals.opportunity_id,
+        _opp_lead=deals.lead_id,
+        _opp_account=deals.account_id,
+        value=value,
+        at=at.cast("timestamp"),
+        opp_created=deals.created_at.cast("timestamp"),
+        **extra,
+    )
+    joined = rows.left_join(leads, rows._opp_lead == leads._lead)
+    return joined.select(
+        conversion_id=joined.conversion_id,
+        lead_id=joined._opp_lead,
+        account=joined._opp_account.fill_null(joined._lead_account),
+        value=joined.value,
+        at=joined.at,
+        lead_created=joined._lead_created,
+        opp_created=joined.opp_created,
+        start=joined._lead_created.fill_null(joined.opp_created),
+        **{name: joined[name] for name in extra},
+    )
+
+
 def outcome_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.Table:
     """One row per outcome as of `as_of`: ``conversion_id``, ``lead_id``, ``account`` (its account, else its lead's),
     ``value``, ``at`` (where it is placed in time), ``lead_created``, ``opp_created`` and ``start`` (where the
     lookback counts from)."""
-    when = ibis.literal(as_of, type="timestamp")
-    leads = usable(source.table("leads"), "leads")
-    leads = leads.filter(leads.created_at <= when).select(
-        _lead=leads.lead_id, _lead_created=leads.created_at, _lead_account=leads.account_id
-    )
     if outcome == "leads":
+        leads = known_leads(source, as_of)
         return leads.select(
             conversion_id=leads._lead,
             lead_id=leads._lead,
@@ -95,25 +136,7 @@ def outcome_table(source: JourneySource, outcome: str, as_of: datetime) -> ir.Ta
     else:
         deals = as_seen(usable(source.table("opportunities"), "opportunities"), source.table(IMPORT_LOG), as_of)
         at = deals.created_at
-    deals = deals.select(
-        conversion_id=deals.opportunity_id,
-        _opp_lead=deals.lead_id,
-        _opp_account=deals.account_id,
-        value=deals.amount.cast("float64").fill_null(0.0),
-        at=at.cast("timestamp"),
-        opp_created=deals.created_at.cast("timestamp"),
-    )
-    joined = deals.left_join(leads, deals._opp_lead == leads._lead)
-    return joined.select(
-        conversion_id=joined.conversion_id,
-        lead_id=joined._opp_lead,
-        account=joined._opp_account.fill_null(joined._lead_account),
-        value=joined.value,
-        at=joined.at,
-        lead_created=joined._lead_created,
-        opp_created=joined.opp_created,
-        start=joined._lead_created.fill_null(joined.opp_created),
-    )
+    return deal_outcomes(source, deals, as_of, at=at, value=deals.amount.cast("float64").fill_null(0.0))
 
 
 def closed_by(source: JourneySource, as_of: datetime) -> ir.Table:
@@ -135,32 +158,24 @@ def won_by(source: JourneySource, as_of: datetime) -> ir.Table:
 
 
 def _touches(source: JourneySource, as_of: datetime, level: str) -> ir.Table:
-    """Touches known at `as_of`; at the account level, with the account of the touch or of its lead
-    (``t_account``: a join of every touch with the leads, made only where it is read)."""
+    """Touches known at `as_of`, with ``t_account``: the touch's account or, at the account level only, its lead's
+    (a join of every touch with the leads, made only where it is read)."""
     when = ibis.literal(as_of, type="timestamp")
     touches = usable(source.table("touches"), "touches")
-    touches = touches.filter(touches.occurred_at <= when)
-    columns = {
-        "touch_id": touches.touch_id,
-        "occurred_at": touches.occurred_at.cast("timestamp"),
-        "channel": touches.channel.fill_null(UNKNOWN),
-        "campaign": touches.campaign_id.fill_null(UNKNOWN),
-        "t_lead": touches.lead_id,
-        "t_own_account": touches.account_id,
-    }
-    if level != "account":
-        return touches.select(**columns, t_account=touches.account_id)
-    leads = source.table("leads").select(_tl=lambda t: t.lead_id, _tl_account=lambda t: t.account_id)
-    joined = touches.left_join(leads, touches.lead_id == leads._tl)
-    named = {name: joined[name] for name in ("touch_id", "lead_id", "account_id")}
-    return joined.select(
-        touch_id=named["touch_id"],
-        occurred_at=joined.occurred_at.cast("timestamp"),
-        channel=joined.channel.fill_null(UNKNOWN),
-        campaign=joined.campaign_id.fill_null(UNKNOWN),
-        t_lead=named["lead_id"],
-        t_own_account=named["account_id"],
-        t_account=named["account_id"].fill_null(joined._tl_account),
+    table = touches.filter(touches.occurred_at <= when)
+    account = table.account_id
+    if level == "account":
+        leads = source.table("leads").select(_tl=lambda t: t.lead_id, _tl_account=lambda t: t.account_id)
+        table = table.left_join(leads, table.lead_id == leads._tl)
+        account = table.account_id.fill_null(table._tl_account)
+    return table.select(
+        touch_id=table.touch_id,
+        occurred_at=table.occurred_at.cast("timestamp"),
+        channel=table.channel.fill_null(UNKNOWN),
+        campaign=table.campaign_id.fill_null(UNKNOWN),
+        t_lead=table.lead_id,
+        t_own_account=table.account_id,
+        t_account=account,
     )
 
 
@@ -224,10 +239,3 @@ def journey_table(
         lead_position=by_lead.max().over(whole),
         opp_position=by_opp.max().over(whole),
     )
-
-
-def untouched(source: JourneySource, spec: JourneySpec, as_of: datetime, journeys: ir.Table) -> ir.Table:
-    """The outcomes whose journey has no touch: their credit goes to `NO_TOUCH`."""
-    outcomes = outcome_table(source, spec.outcome, as_of)
-    touched = journeys.select(_touched=journeys.conversion_id).distinct()
-    return outcomes.anti_join(touched, outcomes.conversion_id == touched._touched)

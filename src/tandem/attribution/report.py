@@ -22,8 +22,8 @@ import ibis
 import ibis.expr.types as ir
 
 from tandem.attribution.aggregate import SEPARATOR, path_table
-from tandem.attribution.credit import BY, PERIOD_UNITS
-from tandem.attribution.journeys import NO_TOUCH, UNKNOWN, JourneySource, JourneySpec, journey_table, outcome_table
+from tandem.attribution.credit import BY, ModelStretch, journeys_under, union_all
+from tandem.attribution.journeys import NO_TOUCH, UNKNOWN, JourneySource, JourneySpec
 from tandem.attribution.markov import markov_attribution
 from tandem.attribution.model import RULE_MODELS, AttributionModel
 from tandem.attribution.paths import Credit, PathCounts
@@ -33,12 +33,9 @@ from tandem.attribution.shapley import shapley_attribution
 __all__ = [
     "DEFAULT_MODEL",
     "DataDriven",
-    "ModelStretch",
     "comparison_models",
     "credit_behind",
-    "credit_by_item",
     "data_driven",
-    "journeys_under",
     "model_stretches",
     "sourced_and_influenced",
     "with_level",
@@ -47,18 +44,6 @@ __all__ = [
 #: The model used where no version of the definitions has approved one: W-shaped, the B2B standard that weighs
 #: the three moments both sides care about (first touch, lead, opportunity), at the opportunity level.
 DEFAULT_MODEL = AttributionModel()
-
-
-@dataclass(frozen=True)
-class ModelStretch:
-    """A definitions version, its attribution model (`DEFAULT_MODEL` when it approved none) and the stretch of time
-    [start, end) it was in force (None: open-ended)."""
-
-    version: int
-    model: AttributionModel
-    approved: bool
-    start: datetime | None = None
-    end: datetime | None = None
 
 
 class _Version(Protocol):
@@ -100,117 +85,6 @@ def model_stretches(stretches: Sequence[_Stretch]) -> list[ModelStretch]:
     return found
 
 
-def _clip(stretch: ModelStretch, start: datetime | None, end: datetime | None) -> tuple[Any, Any] | None:
-    """The stretch within [start, end), or None when they do not overlap."""
-    low = max((m for m in (stretch.start, start) if m is not None), default=None)
-    high = min((m for m in (stretch.end, end) if m is not None), default=None)
-    if low is not None and high is not None and low >= high:
-        return None
-    return low, high
-
-
-def _placed(table: ir.Table, low: datetime | None, high: datetime | None) -> ir.Table:
-    if low is not None:
-        table = table.filter(table.at >= ibis.literal(low, type="timestamp"))
-    if high is not None:
-        table = table.filter(table.at < ibis.literal(high, type="timestamp"))
-    return table
-
-
-def journeys_under(
-    source: JourneySource,
-    stretches: Sequence[ModelStretch],
-    as_of: datetime,
-    *,
-    outcome: str,
-    level: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> list[tuple[ModelStretch, ir.Table, ir.Table]]:
-    """Per stretch overlapping [start, end): the stretch, its journeys and its outcomes without a touch, each
-    placed in the stretch (`level` overrides the models' own)."""
-    found = []
-    for stretch in stretches:
-        bounds = _clip(stretch, start, end)
-        if bounds is None:
-            continue
-        model = stretch.model
-        spec = JourneySpec(outcome, level or model.level, model.lookback_days, model.collapse_repeats)
-        journeys = _placed(journey_table(source, spec, as_of), *bounds)
-        outcomes = _placed(outcome_table(source, outcome, as_of), *bounds)
-        touched = journeys.select(_touched=journeys.conversion_id).distinct()
-        bare = outcomes.anti_join(touched, outcomes.conversion_id == touched._touched)
-        found.append((stretch, journeys, bare))
-    return found
-
-
-def credit_by_item(
-    source: JourneySource,
-    stretches: Sequence[ModelStretch],
-    as_of: datetime,
-    *,
-    outcome: str = "revenue",
-    level: str | None = None,
-    by: str = "channel",
-    period: str | None = None,
-    models: Sequence[str] = (),
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> ir.Table:
-    """Per item (and period): ``conversions`` and ``value`` credited by each stretch's model, then one
-    ``value_<model>`` column per model of `models` (the comparison), each computed with that stretch's settings."""
-    parts = []
-    for stretch, journeys, bare in journeys_under(
-        source, stretches, as_of, outcome=outcome, level=level, start=start, end=end
-    ):
-        model = stretch.model
-        columns = {"_in_force": model.model, **{f"_m_{name}": name for name in models}}
-        shared = with_shares(
-            journeys,
-            columns,
-            weights=model.weights,
-            half_life_days=model.half_life_days,
-            direct_channels=model.direct_channels,
-            outcome=outcome,
-        )
-        parts.append(
-            shared.select(
-                item=shared[BY[by]],
-                at=shared.at,
-                conversions=shared._in_force,
-                value=shared._in_force * shared.value,
-                **{f"value_{name}": shared[f"_m_{name}"] * shared.value for name in models},
-            )
-        )
-        parts.append(
-            bare.select(
-                item=ibis.literal(NO_TOUCH),
-                at=bare.at,
-                conversions=ibis.literal(1.0, type="float64"),
-                value=bare.value,
-                **{f"value_{name}": bare.value for name in models},
-            )
-        )
-    if not parts:
-        parts.append(_empty(models))
-    shares = _union(parts)
-    keys: list[ir.Value] = [shares.item]
-    if period is not None:
-        keys.append(shares.at.truncate(PERIOD_UNITS[period]).cast("date").name("period"))
-    sums = {name: shares[name].sum() for name in shares.columns if name not in ("item", "at")}
-    return shares.group_by(keys).aggregate(**sums)
-
-
-def _union(parts: Sequence[ir.Table]) -> ir.Table:
-    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
-
-
-def _empty(models: Sequence[str]) -> ir.Table:
-    schema = {"item": "string", "at": "timestamp", "conversions": "float64", "value": "float64"}
-    schema |= {f"value_{name}": "float64" for name in models}
-    return ibis.memtable({name: [] for name in schema}, schema=schema)
-
-
 def sourced_and_influenced(
     source: JourneySource,
     stretches: Sequence[ModelStretch],
@@ -226,16 +100,13 @@ def sourced_and_influenced(
     (``influenced``, ``influenced_value``: any touch in the journey, counted once per outcome and item)."""
     sourced_parts, influenced_parts = [], []
     leads = source.table("leads").select(_sl=lambda t: t.lead_id, _sl_channel=lambda t: t.channel)
-    for stretch, journeys, bare in journeys_under(
+    for stretch, journeys, outcomes, bare in journeys_under(
         source, stretches, as_of, outcome=outcome, level=level, start=start, end=end
     ):
         items = journeys.select(conversion_id=journeys.conversion_id, item=journeys[BY[by]], value=journeys.value)
         influenced_parts.append(items.distinct())
         if stretch.model.sourced_by == "lead_channel" and by == "channel":
-            outcomes = outcome_table(source, outcome, as_of)
-            clipped = _clip(stretch, start, end)
-            assert clipped is not None
-            outcomes = _placed(outcomes, *clipped).view()
+            outcomes = outcomes.view()
             named = outcomes.left_join(leads, outcomes.lead_id == leads._sl)
             sourced_parts.append(named.select(item=named._sl_channel.fill_null(UNKNOWN), value=named.value))
         else:
@@ -243,10 +114,10 @@ def sourced_and_influenced(
             sourced_parts.append(first.select(item=first[BY[by]], value=first.value))
             sourced_parts.append(bare.select(item=ibis.literal(NO_TOUCH), value=bare.value))
     empty = ibis.memtable({"item": [], "value": []}, schema={"item": "string", "value": "float64"})
-    sourced = _union(sourced_parts) if sourced_parts else empty
+    sourced = union_all(sourced_parts) if sourced_parts else empty
     sourced = sourced.group_by("item").aggregate(sourced=sourced.count(), sourced_value=sourced.value.sum())
     if influenced_parts:
-        touched = _union(influenced_parts)
+        touched = union_all(influenced_parts)
     else:
         touched = ibis.memtable(
             {"conversion_id": [], "item": [], "value": []},
@@ -336,7 +207,7 @@ def credit_behind(
     """The outcomes behind `item`'s credit, the most credited first (up to `limit`), each outcome's touches with
     their shares, and how many outcomes gave it credit in all. `NO_TOUCH` lists the outcomes without a touch."""
     parts, bare_parts = [], []
-    for stretch, journeys, bare in journeys_under(
+    for stretch, journeys, _, bare in journeys_under(
         source, stretches, as_of, outcome=outcome, level=level, start=start, end=end
     ):
         model = stretch.model
@@ -369,7 +240,7 @@ def credit_behind(
     if item == NO_TOUCH:
         if not bare_parts:
             return [], [], 0
-        outcomes = _union(bare_parts)
+        outcomes = union_all(bare_parts)
         rows = outcomes.order_by([outcomes.value.desc(), outcomes.conversion_id]).limit(limit).to_pyarrow().to_pylist()
         count = int(outcomes.count().to_pyarrow().as_py())
         for row in rows:
@@ -378,7 +249,7 @@ def credit_behind(
         return rows, [], count
     if not parts:
         return [], [], 0
-    touches = _union(parts)
+    touches = union_all(parts)
     mine = touches.filter(touches.item == item)
     deals = mine.group_by("conversion_id", "lead_id", "at", "value", "version", "model").aggregate(
         share=mine.share.sum()

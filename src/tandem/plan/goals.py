@@ -68,6 +68,7 @@ from tandem.store.models import AuditEntry, Goal
 
 __all__ = [
     "DIMENSIONS",
+    "NOT_A_CHANNEL",
     "SALES_SOURCED_WORDS",
     "CreditMeasure",
     "GoalError",
@@ -79,6 +80,7 @@ __all__ = [
     "Target",
     "WonRevenue",
     "check_amount",
+    "marketing_part",
     "parse_amount",
     "parse_period",
     "plan_targets",
@@ -109,9 +111,21 @@ class CreditMeasure:
     """Won revenue in a window credited per channel by an attribution model (`tandem.attribution`), which model
     that was (``"definitions version 2: w shaped"``), and whether the definitions approved it."""
 
-    by_channel: Mapping[str, float]
+    by_channel: Mapping[str | None, float]
     models: tuple[str, ...]
     approved: bool
+
+
+#: What credit by channel holds besides channels: revenue with no touch, and touches with no channel.
+NOT_A_CHANNEL = frozenset({None, "(no touch)", "(unknown)"})
+
+
+def marketing_part(by_channel: Mapping[str | None, float], sales_channels: Iterable[str]) -> tuple[float, float]:
+    """(marketing's, all) of revenue by channel: marketing's is every channel's but the sales-sourced ones';
+    revenue with no channel or no touch counts as sales-sourced (`NOT_A_CHANNEL`)."""
+    sales = set(sales_channels)
+    marketing = sum((float(v) for k, v in by_channel.items() if k not in NOT_A_CHANNEL and k not in sales), 0.0)
+    return marketing, sum((float(v) for v in by_channel.values()), 0.0)
 
 
 #: (first day, first day after) -> the won revenue of the window credited by channel under the attribution models in
@@ -644,13 +658,11 @@ class Goals:
         sales = set(self.sales_sourced_channels)
         credit = self.marketing_credit(start, end) if self.marketing_credit is not None else None
         if credit is not None and credit.approved:
-            marketing = sum((v for k, v in credit.by_channel.items() if k not in sales and not k.startswith("(")), 0.0)
-            total = sum(credit.by_channel.values(), 0.0)
-            channels = tuple(k for k in credit.by_channel if not k.startswith("("))
+            marketing, total = marketing_part(credit.by_channel, sales)
+            channels = tuple(k for k in credit.by_channel if k not in NOT_A_CHANNEL)
             return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels, channels, credit.models)
         by_channel = self.won_revenue("channel", start, end)
-        marketing = sum((float(v) for k, v in by_channel.items() if k is not None and k not in sales), 0.0)
-        total = sum((float(v) for v in by_channel.values()), 0.0)
+        marketing, total = marketing_part(by_channel, sales)
         return ShareMeasure(start, end, marketing, total, self.sales_sourced_channels, tuple(by_channel))
 
     def _quotas(self, target: Target) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ Amounts are in the workspace's currency; a share is a fraction of 1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -17,7 +18,8 @@ from pydantic import Field
 from tandem.questions.base import Moment, Question, check_field
 
 if TYPE_CHECKING:
-    from tandem.attribution.report import DataDriven, ModelStretch
+    from tandem.attribution.credit import ModelStretch
+    from tandem.attribution.report import DataDriven
     from tandem.workspace import Workspace
 
 __all__ = ["ATTRIBUTION_READS", "AttributionDealsQuestion", "AttributionQuestion", "MarketingShareQuestion"]
@@ -79,13 +81,8 @@ class AttributionQuestion(Question):
             )
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
-        from tandem.attribution.credit import fetch
-        from tandem.attribution.report import (
-            comparison_models,
-            credit_by_item,
-            data_driven,
-            sourced_and_influenced,
-        )
+        from tandem.attribution.credit import credit_by_item, fetch
+        from tandem.attribution.report import comparison_models, data_driven, sourced_and_influenced
         from tandem.engine.spec import as_of_or_now
 
         moment = as_of_or_now(self.as_of)
@@ -396,9 +393,10 @@ class MarketingShareQuestion(Question):
     as_of: Moment = None
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
-        from tandem.attribution.report import credit_by_item
+        from tandem.attribution.credit import credit_by_item
         from tandem.engine.spec import as_of_or_now
         from tandem.periods import current_quarter
+        from tandem.plan.goals import marketing_part
 
         moment = as_of_or_now(self.as_of)
         quarter = current_quarter(moment.date())
@@ -406,18 +404,18 @@ class MarketingShareQuestion(Question):
         end = datetime.combine(quarter.end, datetime.min.time())
         stretches = [s for s in _stretches(ws, moment, "revenue", None, None) if _overlaps(s, start, end)]
         approved = bool(stretches) and all(s.approved for s in stretches)
-        sales = set(ws.goals.sales_sourced_channels)
+        sales = ws.goals.sales_sourced_channels
+        credited: Mapping[str | None, float]
         if approved:  # as the quota is measured: under the approved model, else by the lead's channel
             table = credit_by_item(ws.warehouse, stretches, moment, start=start, end=end)
             rows = ws.warehouse.con.to_pyarrow(table).to_pylist()
-            credited = {str(r["item"]): float(r["value"] or 0.0) for r in rows}
+            credited = {r["item"]: float(r["value"] or 0.0) for r in rows}
             measured_by = "; ".join(f"definitions version {s.version}: {s.model.label}" for s in stretches)
         else:
             won = ws.goals.won_revenue("channel", quarter.start, quarter.end) if ws.goals.won_revenue else {}
-            credited = {("(unknown)" if k is None else str(k)): float(v) for k, v in won.items()}
+            credited = won
             measured_by = "the lead's channel (no attribution model is approved)"
-        marketing = sum(v for k, v in credited.items() if k not in sales and not k.startswith("("))
-        total = sum(credited.values())
+        marketing, total = marketing_part(credited, sales)
         quota = next(
             (q for q in ws.goals.show(quarter.label)["quotas"] if q["team"] == "marketing"),
             None,
