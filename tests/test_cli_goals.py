@@ -105,7 +105,7 @@ def test_only_execs_and_admins_may_set_goals(ws: Path) -> None:
     assert "the marketing role may not do this (needs goals permission)" in failed(
         as_user(ws, "mia", "set", "2027", "10M")
     )
-    assert as_json(goal(ws, "list", "--format", "json")) == {"goals": []}
+    assert as_json(goal(ws, "list", "--format", "json")) == {"goals": [], "currency": "USD"}
     with tandem.open_workspace(ws) as workspace:
         _, secret = workspace.accounts.create_token("cli:ops", "eve", "laptop")
     done = goal(ws, "set", "2027-03", "1M", env={"TANDEM_TOKEN": secret})

@@ -586,9 +586,10 @@ SF_OPPORTUNITIES = csv_text(
 )
 
 UNDATED_TEXT = (
-    "stage events for {leads} have no date of their own ({sources}): they are dated at the lead's creation, so the "
-    "counts per stage are right but the days between stages and the period a stage is counted in are not; export "
-    "HubSpot's 'Became a ... Date' properties, or import Salesforce's lead history, for real dates"
+    "stage events for {leads} have no date of their own ({sources}): they are dated at the lead's creation (or its "
+    "last dated event), so the counts per stage are right but the days between stages and the period a stage is "
+    "counted in are not; export HubSpot's 'Became a ... Date' properties, or import Salesforce's lead history, for "
+    "real dates"
 )
 HOW_TO_LINK = (
     "export HubSpot deals with 'Associated Contact IDs'; for Salesforce, import the leads (with "
@@ -727,8 +728,9 @@ def test_hubspot_current_lifecycle_stage_is_counted_and_flagged(workspace: Works
     check = next(c for c in quality["checks"] if c["check"] == "undated_events")
     assert check["count"] == 4
     assert check["effect"] == (
-        "4 from 'hubspot lifecycle stage (undated)', for 4 leads: each is dated at its lead's creation, so the stage "
-        "counts are right but the days between stages and the period a stage is counted in are not"
+        "4 from 'hubspot lifecycle stage (undated)', for 4 leads: each is dated at its lead's creation (or, when "
+        "later, at the lead's last dated event), so the stage counts are right but the days between stages and the "
+        "period a stage is counted in are not"
     )
     assert check["meaning"] == (
         "stage events with no date of their own (a CRM's current stage, such as HubSpot's current lifecycle stage or "

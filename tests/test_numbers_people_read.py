@@ -4,7 +4,9 @@ the formats of counts and expected values, and the funnel chart showing the grou
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,16 @@ from tandem.errors import ConfigError
 from tandem.exports import format_number
 from tandem.money import use_currency
 from tandem.plan.goals import sales_sourced_advice, suggest_sales_sourced
-from tandem.questions.pipeline import ORDER_FROM_DATA, ORDER_FROM_SETTING, ordered_pipeline
+from tandem.questions.pipeline import (
+    CRM_PIPELINES,
+    ORDER_FROM_DATA,
+    ORDER_FROM_SETTING,
+    crm_pipeline,
+    order_advice,
+    ordered_pipeline,
+)
 from tandem.server.routes.funnel import funnel_charts
-from tandem.settings import resolve_settings
+from tandem.settings import SETTINGS, resolve_settings
 
 from .conftest import write
 from .test_cli import run
@@ -98,6 +107,89 @@ def test_the_pipeline_stages_setting_orders_the_stages_it_lists_first() -> None:
     assert every["stage_order_from"] == ORDER_FROM_SETTING
 
 
+HUBSPOT = "HubSpot's default sales pipeline"
+SALESFORCE = "Salesforce's standard opportunity stages"
+
+
+def test_hubspot_stages_come_in_hubspots_default_pipeline_order_with_nothing_set() -> None:
+    """The HubSpot stages by name would be Appointment, Contract, Decision, Presentation, Qualified; all in one age
+    bin, the data cannot order them either. Labels in either case and internal names are the same stages."""
+    rows = [
+        _row(stage, "90-180", 1, amount)
+        for stage, amount in [
+            ("Appointment Scheduled", 10.0),
+            ("Contract Sent", 14.0),
+            ("Decision Maker Bought-In", 13.0),
+            ("presentationscheduled", 12.0),
+            ("Qualified to buy", 11.0),
+        ]
+    ]
+    ordered = ordered_pipeline({"breakdown": [], "rows": rows})
+    assert ordered["stage_order"] == [
+        "Appointment Scheduled",
+        "Qualified to buy",
+        "presentationscheduled",
+        "Decision Maker Bought-In",
+        "Contract Sent",
+    ]
+    assert ordered["stage_order_from"] == HUBSPOT
+    assert order_advice(ordered) is None  # nothing to set
+
+
+def test_salesforce_stages_come_in_salesforces_order_and_a_stage_of_its_own_after_them() -> None:
+    rows = [
+        _row("Negotiation/Review", "0-30", 1, 1.0),
+        _row("Id. Decision Makers", "0-30", 1, 1.0),
+        _row("Prospecting", "60-90", 1, 1.0),  # older, but Salesforce's first stage
+        _row("Legal Review", "0-30", 1, 1.0),  # the org's own stage: after, from the data
+    ]
+    ordered = ordered_pipeline({"breakdown": [], "rows": rows})
+    assert ordered["stage_order"] == ["Prospecting", "Id. Decision Makers", "Negotiation/Review", "Legal Review"]
+    assert ordered["stage_order_from"] == f"{SALESFORCE}, then {ORDER_FROM_DATA}"
+    assert order_advice(ordered) == (
+        "to list the stages in your CRM's order, set pipeline_stages under [settings] in tandem.toml (see "
+        '`tandem settings`), e.g. pipeline_stages = ["Prospecting", "Id. Decision Makers", "Negotiation/Review", '
+        '"Legal Review"], reordered as your CRM\'s pipeline lists them'
+    )
+
+
+def test_a_crm_order_needs_half_of_the_stages_and_yields_to_the_setting() -> None:
+    assert (
+        crm_pipeline(["Qualification", "Discovery", "Demo", "Proposal"]) is None
+    )  # one of four: a pipeline of its own
+    assert crm_pipeline(["Qualification", "Prospecting", "Demo", "Proposal"]) == (
+        SALESFORCE,
+        ["Prospecting", "Qualification"],
+    )
+    assert crm_pipeline(["contractsent", "Demo"]) == (HUBSPOT, ["contractsent"])
+    rows = [_row("Contract Sent", "0-30", 1, 1.0), _row("Appointment Scheduled", "0-30", 1, 1.0)]
+    ordered = ordered_pipeline({"breakdown": [], "rows": rows}, ["Contract Sent", "Appointment Scheduled"])
+    assert (ordered["stage_order"], ordered["stage_order_from"]) == (
+        ["Contract Sent", "Appointment Scheduled"],
+        ORDER_FROM_SETTING,
+    )
+
+
+@pytest.mark.parametrize(("preset", "pipeline"), [("hubspot-deals", HUBSPOT), ("salesforce-opportunities", SALESFORCE)])
+def test_the_presets_name_the_pipeline_order_they_get(preset: str, pipeline: str) -> None:
+    """The order lives in `CRM_PIPELINES` (a mapping holds no settings); each preset says it, in the same order."""
+    text = (resources.files("tandem.warehouse.presets") / f"{preset}.toml").read_text(encoding="utf-8")
+    said = " ".join(line.lstrip("# ") for line in text.splitlines() if line.startswith("#"))
+    said = said[said.index("Pipeline order:") :]
+    positions = [said.find(stage) for stage in CRM_PIPELINES[pipeline]]
+    if preset == "hubspot-deals":  # by internal name: appointmentscheduled, qualifiedtobuy...
+        positions = [said.find(re.sub(r"[\W_]+", "", s.lower())) for s in CRM_PIPELINES[pipeline]]
+    assert -1 not in positions
+    assert positions == sorted(positions)
+
+
+def test_the_settings_help_says_how_the_pipeline_is_ordered_unset() -> None:
+    help_text = next(s.help for s in SETTINGS if s.name == "pipeline_stages")
+    assert "deal-weighted mean age bin" in help_text
+    assert "median" not in help_text
+    assert "HubSpot's default sales pipeline" in help_text
+
+
 def test_a_breakdown_keeps_its_groups_and_orders_stages_within_each() -> None:
     rows = [
         {**_row("Demo", "30-60", 1, 10.0), "region": "EU"},
@@ -163,10 +255,17 @@ def test_tandem_pipeline_lists_stages_in_pipeline_order_with_a_total_row(crm: Pa
         ["Discovery", "0-30", "2", "$3,000", "0"],
         ["Demo", "0-30", "1", "$3,000", "0"],  # 3,000.40: whole dollars
         ["Demo", "30-60", "1", "$4,000", "0"],
+        ["Demo", "subtotal", "2", "$7,000", "0"],  # a stage in more than one age bin: its subtotal
         ["Negotiation", "90-180", "1", "$5,000", "0"],
         ["total", "", "5", "$15,000", "0"],
     ]
-    assert f"stages in pipeline order, from {ORDER_FROM_DATA}" in done.stdout
+    footer = " ".join(done.stdout[done.stdout.index("stages in pipeline order") :].split())  # unwrapped
+    assert footer == (
+        f"stages in pipeline order, from {ORDER_FROM_DATA} "
+        "to list the stages in your CRM's order, set pipeline_stages under [settings] in tandem.toml (see "
+        '`tandem settings`), e.g. pipeline_stages = ["Discovery", "Demo", "Negotiation"], reordered as your '
+        "CRM's pipeline lists them"
+    )
 
 
 def test_the_pipeline_document_carries_its_order_and_totals(crm: Path) -> None:

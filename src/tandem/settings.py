@@ -118,7 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
         "pipeline_stages",
         [],
         "The CRM's opportunity stages in the order deals move through them, for `tandem pipeline` and the Funnel "
-        "page's pipeline (unset: ordered by the median age of the open deals in each stage, docs/funnel-semantics.md).",
+        "page's pipeline. Unset: HubSpot's default sales pipeline or Salesforce's standard stages when the deals "
+        "carry them, else the order of each stage's open deals by age (their deal-weighted mean age bin), "
+        "docs/funnel-semantics.md.",
     ),
     Setting("alert_smtp_host", "127.0.0.1", "SMTP server alert emails are sent through (docs/alerts.md)."),
     Setting("alert_smtp_port", 25, "Port of the SMTP server for alert emails."),

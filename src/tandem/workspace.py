@@ -662,9 +662,12 @@ class Workspace:
         """The imported stage events plus the first moment each lead met each stage rule of `definitions`.
 
         What every funnel metric reads as "stage events" (`tandem.definitions.membership`): a lead reaches a
-        stage with an event for it or by meeting its rule; with `since`, the first moment on or after it.
+        stage with an event for it or by meeting its rule; with `since`, the first moment on or after it. An
+        undated event yields to the lead's dated ones (`tandem.engine.quality.prefer_dated`).
         """
         from tandem.definitions.membership import rule_entries, with_rule_entries
+        from tandem.engine.quality import prefer_dated
+        from tandem.engine.usable import usable
 
         wh = self.warehouse
         entries = rule_entries(
@@ -675,7 +678,9 @@ class Workspace:
             as_of=as_of,
             since=since,
         )
-        return with_rule_entries(wh.table("stage_events"), entries, definitions)
+        # Only an event a figure can use may outweigh an undated one (`tandem.engine.usable`).
+        events = prefer_dated(usable(wh.table("stage_events"), "stage_events"), definitions.stage_names)
+        return with_rule_entries(events, entries, definitions)
 
     def counted_stage_events(self, counting: Counting, as_of: datetime) -> ibis.Table:
         """The stage events as `counting` counts them: each version's events (and rule entries, from its effective

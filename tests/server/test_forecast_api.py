@@ -23,7 +23,7 @@ FORECAST_KEYS = {
     "period", "as_of", "definition_version", "start", "end", "days_left", "won_to_date", "expected", "p10", "p50",
     "p90", "goal", "chance_of_goal", "sources", "baselines", "simulations", "seed", "histogram", "goal_source",
     "goal_explanation", "arrivals_basis", "summary", "previous", "changes", "weighted_pipeline", "simulated",
-    "calibration", "cautions", "unknown_deals",
+    "calibration", "cautions", "unknown_deals", "currency",
 }  # fmt: skip
 
 
@@ -106,7 +106,7 @@ def test_the_backtest_scores_three_methods_as_the_python_api_does(
     document = client.get("/api/forecast/backtest").json()
     assert set(document) == {
         "kind", "periods", "simulations", "skipped_empty", "scores", "scores_by_stretch", "points", "entry_rule",
-        "targets",
+        "targets", "currency",
     }  # fmt: skip
     assert [s["method"] for s in document["scores"]] == ["tandem", "weighted_pipeline", "run_rate"]
     assert set(document["scores_by_stretch"]) == {"start", "weeks 1-6", "weeks 7+"}

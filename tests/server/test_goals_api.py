@@ -38,7 +38,7 @@ def test_marketing_and_sales_cannot_set_goals(api: API) -> None:
         refused = api(name).put("/api/goals/2027", json={"amount": 1_000_000})
         assert refused.status_code == 403, refused.text
         assert "goals permission" in refused.json()["detail"]
-    assert api("val").get("/api/goals").json() == {"goals": []}
+    assert api("val").get("/api/goals").json() == {"goals": [], "currency": "USD"}
 
 
 def test_a_bad_period_or_amount_is_a_422_saying_why(api: API) -> None:
@@ -55,7 +55,7 @@ def test_a_bad_period_or_amount_is_a_422_saying_why(api: API) -> None:
     half_slice = ada.put("/api/goals/2027", json={"amount": 1000, "dimension": "segment"})
     assert half_slice.status_code == 422
     assert "needs the segment's value" in half_slice.json()["detail"]
-    assert ada.get("/api/goals").json() == {"goals": []}
+    assert ada.get("/api/goals").json() == {"goals": [], "currency": "USD"}
 
 
 def test_slices_are_set_and_deleted_by_dimension_and_value(api: API) -> None:

@@ -94,7 +94,14 @@ def emit(
     if format is TableFormat.csv:
         question.check(ws)
         result = question.result(ws)
-        write_csv(sys.stdout, result.to_arrow().column_names, result.rows())
+        names = result.to_arrow().column_names
+        # The pipeline's rows in pipeline order, as its table lists them; the others as the engine gives them.
+        rows = ask(ws, question)["rows"] if question.kind == "pipeline" else result.rows()
+        if any(HEADERS.get(c, (c, ""))[1] == "money" for c in names):  # amounts name their currency on every row
+            currency = str(ws.settings["currency"])
+            write_csv(sys.stdout, [*names, "currency"], ({**row, "currency": currency} for row in rows))
+        else:
+            write_csv(sys.stdout, names, rows)
         return
     document = ask(ws, question)
     if format is TableFormat.json:
@@ -109,9 +116,14 @@ def emit(
     shown += [c for c in names if prefix is not None and c.startswith(prefix) and c not in shown]
     heading = f"{title + ' · ' if title else ''}{counted_under(document)} · {document['backend']}"
     table = RichTable(*(HEADERS.get(c, (c, ""))[0] for c in shown), title=heading)
-    for row in document["rows"]:
-        styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
-        table.add_row(*(_cell(row.get(c), style, row) for c, style in zip(shown, styles, strict=True)))
+    styles = ["group" if c in groups else HEADERS.get(c, (c, "text"))[1] for c in shown]
+    if "stage_order" in document:  # the pipeline: a deal whose stage is not known, said so; a subtotal per stage
+        styles = ["unknown stage" if c == "stage" else style for c, style in zip(shown, styles, strict=True)]
+    for row, subtotal in _with_subtotals(document, breakdown):
+        table.add_row(
+            *(_cell(row.get(c), style, row) for c, style in zip(shown, styles, strict=True)),
+            style="bold" if subtotal else None,
+        )
     if isinstance(document.get("total"), dict) and shown:  # a document with totals (the pipeline): its total row
         total = document["total"]
         cells = [_cell(total.get(c), HEADERS.get(c, (c, "text"))[1]) if c in total else "" for c in shown]
@@ -119,9 +131,36 @@ def emit(
         table.add_row("total", *cells[1:])
     out.print(table)
     if document.get("stage_order_from"):
-        out.print(f"stages in pipeline order, from {document['stage_order_from']}", highlight=False)
+        out.print(f"stages in pipeline order, from {document['stage_order_from']}", highlight=False, markup=False)
+    if "stage_order" in document:  # the pipeline (its module reads the engine's age bins: imported only for it)
+        from tandem.questions.pipeline import order_advice
+
+        if advice := order_advice(document):
+            out.print(advice, highlight=False, markup=False)
     if note := unknown_note(document):
         out.print(note, highlight=False)
+    for caution in document.get("cautions") or []:  # the funnel's entries with no date of their own
+        out.print(caution, highlight=False, markup=False)
+
+
+def _with_subtotals(document: dict[str, Any], breakdown: Sequence[str]) -> list[tuple[dict[str, Any], bool]]:
+    """The document's rows, each with whether it is a subtotal: after the rows of a stage in more than one age bin
+    (the pipeline), that stage's total (``stage_totals``, its ``age_bin`` cell reading ``subtotal``)."""
+    rows: list[dict[str, Any]] = document["rows"]
+    if "stage_totals" not in document:
+        return [(row, False) for row in rows]
+
+    def key(row: dict[str, Any]) -> tuple[Any, ...]:
+        return (*(row.get(c) for c in breakdown), row.get("stage"))
+
+    totals = {key(total): total for total in document["stage_totals"]}
+    shown: list[tuple[dict[str, Any], bool]] = []
+    for i, row in enumerate(rows):
+        shown.append((row, False))
+        last = i + 1 == len(rows) or key(rows[i + 1]) != key(row)
+        if last and i > 0 and key(rows[i - 1]) == key(row):
+            shown.append(({**totals[key(row)], "age_bin": "subtotal"}, True))
+    return shown
 
 
 def unknown_note(document: dict[str, Any]) -> str | None:
@@ -139,7 +178,7 @@ def unknown_note(document: dict[str, Any]) -> str | None:
 
 def _cell(value: Any, style: str, row: dict[str, Any] | None = None) -> str:
     if value is None:
-        return "(missing)" if style == "group" else ""
+        return {"group": "(missing)", "unknown stage": "(stage unknown)"}.get(style, "")
     if style == "period":  # as people say it (``2026-Q1``), the document's label of the row's ISO day
         return str((row or {}).get("period_label") or json_value(value))
     if style in ("pct", "days", "int", "money"):
@@ -280,10 +319,11 @@ def pipeline(
     format: ResultFormatOption = TableFormat.table,
 ) -> None:
     """Open pipeline as of now (or --as-of): deals and amount by CRM stage (in pipeline order) and age in days,
-    with a total row.
+    with a subtotal per stage and a total row.
 
-    Stages come in the order of the pipeline_stages setting, else in the order of their open deals' age
-    (docs/funnel-semantics.md, "Pipeline").
+    Stages come in the order of the pipeline_stages setting, else of HubSpot's default sales pipeline or
+    Salesforce's standard stages when the deals carry them, else of their open deals' age (docs/funnel-semantics.md,
+    "Pipeline order").
     """
     from tandem.questions import PipelineQuestion
 

@@ -67,6 +67,17 @@ def _optional_workspace(workspace: Path | None, use_history: bool) -> Workspace 
     return open_workspace(workspace)
 
 
+def _workspace_currency(workspace: Path | None) -> str | None:
+    """The currency of the workspace named (else $TANDEM_WORKSPACE or the current folder, when it is one); None
+    without one. Read from its settings alone: the warehouse is not opened."""
+    from tandem.workspace import CONFIG_FILE, resolve_path
+
+    if workspace is None and not (resolve_path(None) / CONFIG_FILE).exists():
+        return None
+    with open_workspace(workspace, needs_warehouse=False) as ws:
+        return str(ws.settings["currency"])
+
+
 RevenueOption = Annotated[
     str | None,
     typer.Option("--revenue", metavar="R", help="Revenue for the period: 10M, 2.5M, 750k (default: its goal)."),
@@ -126,6 +137,9 @@ def _document(question: WaterfallQuestion | ScenariosQuestion, workspace: Path |
     ws = _optional_workspace(workspace, question.history)
     if ws is None:
         document: dict[str, Any] = plain(question.answer(None))
+        currency = _workspace_currency(workspace)
+        if currency is not None:  # the numbers given are in the workspace's currency, as `ask` says (Question.money)
+            document["currency"] = currency
         return document
     with ws:
         return ask(ws, question)

@@ -192,4 +192,6 @@ def ask(ws: Workspace, question: Question) -> dict[str, Any]:
     """The question's document: checked against the workspace, computed, and made plain JSON."""
     question.check(ws)
     document: dict[str, Any] = plain(question.answer(ws))
+    if question.money:
+        document.setdefault("currency", str(ws.settings["currency"]))
     return document

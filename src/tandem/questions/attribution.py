@@ -48,6 +48,7 @@ class AttributionQuestion(Question):
     """
 
     kind = "attribution"
+    money = True
     reads = ATTRIBUTION_READS
 
     model: (
@@ -169,6 +170,7 @@ class AttributionDealsQuestion(Question):
     every touch with its share, so any figure of the attribution document can be traced to deals and touches."""
 
     kind = "attribution-deals"
+    money = True
     reads = ATTRIBUTION_READS
 
     item: Annotated[str, Field(min_length=1, max_length=200)]
@@ -388,6 +390,7 @@ class MarketingShareQuestion(Question):
     channel), against that quota. The Overview's card."""
 
     kind = "attribution-summary"
+    money = True
     reads = (*ATTRIBUTION_READS, "goals")
 
     as_of: Moment = None

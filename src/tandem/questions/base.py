@@ -109,6 +109,9 @@ class Question(BaseModel):
     kind: ClassVar[str] = ""
     #: The warehouse tables and the application state (`STATE`) the document depends on.
     reads: ClassVar[tuple[str, ...]] = ()
+    #: The document has amounts of money: `tandem.questions.ask` names the workspace's currency in it
+    #: (``"currency": "EUR"``), so a program reading any document with money never guesses (tandem never converts).
+    money: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

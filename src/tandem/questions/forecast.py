@@ -71,6 +71,7 @@ class ForecastQuestion(_PeriodQuestion):
     what changed since the forecast a week earlier."""
 
     kind = "forecast"
+    money = True
     reads = (*HISTORY_READS, "goals", "plans")
 
     simulations: Annotated[int, Field(ge=MIN_SIMULATIONS, le=MAX_SIMULATIONS)] = 10_000
@@ -112,6 +113,7 @@ class BacktestQuestion(Question):
     what was known then, scored against the weighted pipeline and the run rate."""
 
     kind = "backtest"
+    money = True
     reads = HISTORY_READS
 
     period_kind: Literal["quarter", "month"] = "quarter"
@@ -133,6 +135,7 @@ class WarningsQuestion(_PeriodQuestion):
     today's shortfalls as revenue gaps, the bottleneck stage, and the last day extra volume can still close."""
 
     kind = "warnings"
+    money = True
     reads = (*HISTORY_READS, "goals", "plans", "handoffs")
 
     def compute(self, ws: Workspace) -> EarlyWarnings:

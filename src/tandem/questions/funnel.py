@@ -36,6 +36,8 @@ __all__ = [
     "RevenueQuestion",
     "VelocityQuestion",
     "result_document",
+    "undated_caution",
+    "undated_entries",
 ]
 
 #: Longest window or horizon a question may ask for, in days (a century).
@@ -180,9 +182,98 @@ class FunnelQuestion(_Ranged):
                 "horizon_days": spec.horizon,
             },
         )
+        undated = undated_entries(ws, result)
+        document["undated_entries"] = undated  # stage -> entries dated by the import, not by the CRM
+        document["cautions"] = [undated_caution(undated, _reached(document["rows"]))] if undated else []
         if self.restated:
             restated_rows(ws, self, result, document)
         return document
+
+
+def _reached(rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Entries per stage over every group and period of a funnel document's rows."""
+    reached: dict[str, int] = {}
+    for row in rows:
+        reached[row["stage"]] = reached.get(row["stage"], 0) + int(row.get("reached") or 0)
+    return reached
+
+
+def undated_entries(ws: Workspace, result: Result) -> dict[str, int]:
+    """Per stage after the first (in funnel order, stages with none left out), how many of the funnel's entries
+    in its range come from a stage event with no date of its own (`tandem.engine.quality.is_undated`).
+
+    Read from the imported stage events as the funnel reads them (an undated event that yields to a dated one,
+    `tandem.engine.quality.prefer_dated`, is not among them): a lead's entry into a stage is its earliest event
+    there (cumulative mode: there or later; strict mode: there, with an event at every stage before), and it is
+    undated when no event with a date of its own is as early.
+    Entries by a stage's rule are not read: an undated event is dated at the lead's creation, before any rule is
+    met. One query, over the leads with an undated event only, compiled once per shape like the funnel's own
+    (`tandem.engine.compiled`: a command asked again imports no Ibis).
+    """
+    from tandem.engine.result import Result
+
+    spec, stages = result.spec, list(result.spec.stages)
+    if len(stages) < 2:
+        return {}
+    found = Result.for_question(
+        "undated_entries",
+        ws.warehouse,
+        spec,
+        lambda spec: _undated_entries_table(ws, spec),
+        reads=("leads", "stage_events"),
+        definition_version=result.definition_version,
+        backend=result.backend,
+    ).rows()[0]
+    return {stages[k]: int(found[f"n_{k}"] or 0) for k in range(1, len(stages)) if found[f"n_{k}"]}
+
+
+def _undated_entries_table(ws: Workspace, spec: FunnelSpec) -> Any:
+    """`undated_entries` as one row of counts, ``n_1`` ... ``n_<last stage>`` (an Ibis table)."""
+    import ibis
+
+    from tandem.engine.quality import is_undated, prefer_dated
+
+    stages = list(spec.stages)
+    raw, leads = ws.warehouse.table("stage_events"), ws.warehouse.table("leads")
+    raw = raw.filter(raw.lead_id.isin(raw.filter(is_undated(raw)).lead_id))  # the other leads have none
+    events = prefer_dated(raw, stages)
+    index = ibis.cases(*((events.stage == stage, k) for k, stage in enumerate(stages)), else_=ibis.null("int64"))
+    events = events.mutate(_k=index, _undated=is_undated(events))
+    events = events.filter(events._k.notnull() & (events.occurred_at <= ibis.literal(spec.as_of, type="timestamp")))
+    events = events.filter(events.lead_id.isin(leads.lead_id))
+    moments: dict[str, Any] = {}
+    for k in range(1, len(stages)):
+        there = events._k == k if spec.strict else events._k >= k
+        moments[f"entry_{k}"] = events.occurred_at.min(where=there)
+        moments[f"dated_{k}"] = events.occurred_at.min(where=there & ~events._undated)
+    per_lead = events.group_by("lead_id").aggregate(**moments)
+    counts: dict[str, Any] = {}
+    for k in range(1, len(stages)):
+        entry, dated = per_lead[f"entry_{k}"], per_lead[f"dated_{k}"]
+        undated = entry.notnull() & (dated.isnull() | (dated > entry))
+        if spec.strict:  # a stage is reached in strict mode only through an event at each stage before it
+            for j in range(1, k):
+                undated &= per_lead[f"entry_{j}"].notnull()
+        if spec.start is not None:
+            undated &= entry >= ibis.literal(spec.start, type="timestamp")
+        if spec.end is not None:
+            undated &= entry < ibis.literal(spec.end, type="timestamp")
+        counts[f"n_{k}"] = per_lead.count(where=undated)
+    return per_lead.aggregate(**counts)
+
+
+def undated_caution(undated: Mapping[str, int], reached: Mapping[str, int]) -> str:
+    """The funnel's caution about entries with no date of their own: how many per stage, of its entries, what that
+    leaves unknown, and (in the data-quality report's own words, `tandem.engine.quality.CHECKS`) where they come
+    from and how to get real dates. The CLI's footer, the Funnel page's notice and the JSON's ``cautions`` say it."""
+    from tandem.engine.quality import CHECKS
+
+    counts = ", ".join(f"{stage} {n:,} of {max(reached.get(stage, 0), n):,}" for stage, n in undated.items())
+    origin = CHECKS["undated_events"]
+    return (
+        f"Entries with no date of their own: {counts}; the days between stages and velocity are unknown for "
+        f"them, and so is the period they are counted in. They come from {origin}"
+    )
 
 
 def restated_rows(ws: Workspace, question: FunnelQuestion, result: Result, document: dict[str, Any]) -> None:
@@ -214,6 +305,7 @@ class RevenueQuestion(_Ranged):
     """
 
     kind = "revenue"
+    money = True
     reads = ("opportunities", "leads")
 
     by: Breakdown = ()
@@ -241,6 +333,7 @@ class PipelineQuestion(Question):
     """
 
     kind = "pipeline"
+    money = True
     reads = ("opportunities", "leads")
 
     by: Breakdown = ()

@@ -207,6 +207,7 @@ class GoalsQuestion(Question):
     """Every goal: by period (a year before its quarters and months), then slice."""
 
     kind = "goals"
+    money = True
     reads = ("goals",)
 
     def answer(self, ws: Workspace) -> dict[str, Any]:
@@ -218,6 +219,7 @@ class GoalQuestion(Question):
     goals and the slices' add up, both teams' quotas, won revenue so far and the changes made."""
 
     kind = "goal"
+    money = True
     reads = ("goals", "opportunities", "leads")
 
     period: PeriodLabel = None
@@ -339,6 +341,7 @@ class WaterfallQuestion(_PlanQuestion):
     Without history (``history=False``, or no workspace at hand) every number is given by hand."""
 
     kind = "waterfall"
+    money = True
 
     def answer(self, ws: Workspace | None) -> dict[str, Any]:
         from tandem.plan.waterfall import reverse_waterfall
@@ -376,6 +379,7 @@ class ScenariosQuestion(_PlanQuestion):
     a field: like a plan file, it is not one value."""
 
     kind = "scenarios"
+    money = True
 
     document: Annotated[
         str,
@@ -424,6 +428,7 @@ class PacingQuestion(Question):
     accepted plan, else what the goal needs (``basis`` says which). With neither, a `TandemError` says so."""
 
     kind = "pacing"
+    money = True
     reads = (*PLAN_TABLES, "definitions", "goals", "plans")
 
     period: PeriodLabel = None
@@ -463,6 +468,7 @@ class PlansQuestion(Question):
     and the actions the person asking may take on it."""
 
     kind = "plans"
+    money = True
     reads = ("plans",)
 
     period: PeriodLabel = None
@@ -478,6 +484,7 @@ class PlanQuestion(Question):
     gives each, with the ``version`` shown in full: `plan_version`, else the one waiting, else the latest."""
 
     kind = "plan"
+    money = True
     reads = ("plans",)
 
     plan: PlanRef = None

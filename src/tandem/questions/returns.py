@@ -20,6 +20,7 @@ class RoiQuestion(Question):
     with ROI, ROAS and payback, and the expected revenue of the leads in flight with its P10-P90 range."""
 
     kind = "roi"
+    money = True
     reads = ("leads", "stage_events", "opportunities", "spend", "campaigns", "definitions")
 
     by: Literal["channel", "campaign"] = "channel"

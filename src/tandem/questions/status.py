@@ -30,6 +30,7 @@ class StatusQuestion(Question):
     """What `tandem status` shows: the one question with no parameters."""
 
     kind = "status"
+    money = True
     reads = (
         "leads",
         "stage_events",
@@ -70,7 +71,7 @@ def funnel_findings(ws: Workspace, counts: dict[str, int] | None = None) -> list
 
     A handful of small aggregations (events per stage, undated events, links from deals to leads).
     """
-    from tandem.engine.quality import is_undated
+    from tandem.engine.quality import is_undated, prefer_dated
     from tandem.engine.usable import left_out_messages
 
     counts = counts if counts is not None else ws.warehouse.counts()
@@ -111,16 +112,18 @@ def funnel_findings(ws: Workspace, counts: dict[str, int] | None = None) -> list
                 f"no lead has reached {', '.join(empty)}: no stage event or rule gives "
                 f"{'it' if len(empty) == 1 else 'them'}, so the funnel will show 0 there; {STAGE_SOURCES}",
             )
-        undated = events.filter(is_undated(events))
+        used = prefer_dated(events, stages)  # as the funnel reads them: an undated event yields to dated ones
+        undated = used.filter(is_undated(used))
         row = undated.aggregate(leads=undated.lead_id.nunique(), events=undated.count()).to_pyarrow().to_pylist()[0]
         if row["events"]:
             sources = sorted(str(s) for s in undated.select("source").distinct().source.to_pyarrow().to_pylist())
             say(
                 "undated_events",
                 f"stage events for {_plural(int(row['leads']), 'lead')} have no date of their own "
-                f"({', '.join(sources)}): they are dated at the lead's creation, so the counts per stage are right "
-                "but the days between stages and the period a stage is counted in are not; export HubSpot's "
-                "'Became a ... Date' properties, or import Salesforce's lead history, for real dates",
+                f"({', '.join(sources)}): they are dated at the lead's creation (or its last dated event), so the "
+                "counts per stage are right but the days between stages and the period a stage is counted in are "
+                "not; export HubSpot's 'Became a ... Date' properties, or import Salesforce's lead history, for "
+                "real dates",
             )
         orphans = int(events.anti_join(leads, events.lead_id == leads.lead_id).count().execute())
         if orphans:

@@ -51,7 +51,8 @@ makes it apply only when the derived mapping NAME did not. In a derived stage_ev
 or a stage (a value mapped to ``""``) are left out, and so are stages the workspace does not have (counted and
 reported); events may name leads not imported yet (they count once those leads are). ``note`` is shown when the
 derived mapping applies. A stage event dated by tandem rather than by the source (a CRM's current stage, dated at
-the lead's creation) says so with a `source` ending in ``(undated)``; the data-quality report counts them.
+the lead's creation) says so with a `source` ending in ``(undated)``; the data-quality report counts them, and
+a dated event of the same lead wins over it (`tandem.engine.quality.prefer_dated`).
 """
 
 from __future__ import annotations

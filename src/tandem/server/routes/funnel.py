@@ -30,6 +30,7 @@ from tandem.questions import (
     RevenueQuestion,
     VelocityQuestion,
 )
+from tandem.questions.pipeline import order_advice
 from tandem.server import charts
 from tandem.server.access import GuardedRoute, NotFound, access
 from tandem.server.charts import IMAGE_TYPES, ImageFormat
@@ -507,6 +508,7 @@ def pipeline_view(doc: dict[str, Any]) -> dict[str, Any]:
         "columns": [columns[b] for b in bins],
         "total": doc["total"],
         "order_from": doc["stage_order_from"],
+        "advice": (advice[:1].upper() + advice[1:]) if (advice := order_advice(doc)) else None,
         "unknown_open_deals": doc.get("unknown_open_deals") or 0,
     }
 
