@@ -25,10 +25,17 @@ lead, rep and segment effects); median days of each step::
     referral      $60  25 % 60 % 80 % 42 %    1 / 2   /  4 / 35  partner fees
     outbound     $160  14 % 46 % 74 % 29 %    5 / 4   /  8 / 65  the SDR team grows over the two years
 
-Sales: ten reps in three teams (SMB, Mid-Market, Enterprise); leads are routed to the team of their
-account's segment. Reps differ in how fast they first follow up an MQL (median 20 minutes to two days), in
-the share of MQLs they never follow up, and in win rate. A fast follow-up raises MQL->SQL conversion, a late
-or missing one lowers it.
+Sales: ten reps in three teams (SMB in New York, Mid-Market in Chicago, Enterprise in London: the calendars of
+the demo contract, `DEMO_SERVICE_LEVELS`); leads are routed to the team of their account's segment. Reps differ
+in how fast they first follow up an MQL, in the share of MQLs they never follow up, and in win rate. A fast
+follow-up raises MQL->SQL conversion, a late or missing one lowers it. What reps do happens in their team's
+working hours (lunch breaks, weekends and holidays off): each delay is drawn in business time and turned into an
+instant with the team's calendar. The first follow-up is the delay that set the lead's odds, made business time
+(the same up to an hour, then its square root in hours: a median of a quarter of a business hour for Ava Thompson,
+most of a working day for Daniel Novak); a hot lead's (score 80 or more) is sooner. Then a cadence:
+two more calls or emails, a rep's usual gap of business hours apart (one, for the leads the rep gives up on
+early: Liam Brennan, about half of his), so most leads get three attempts within five working days; an accepted
+lead gets a few more activities over the following weeks.
 
 Journeys: each lead has 1-8 marketing touches: 0-4 before it is created, one at creation (its own channel
 and campaign, kind e.g. form_submission), and nurture touches after creation and before its opportunity (or
@@ -48,16 +55,18 @@ with its channel), activities (kind call, email or meeting; actor = the lead's o
 accounts (the canonical columns plus country).
 
 Handoffs: every lead that reached the handoff stage is `assigned` to its team at that moment. 6 % go first to
-another rep of the team and are `reassigned` to their owner some hours later (at most half-way to the owner's first
-follow-up), so the leads file's owner is whoever holds the lead in the end. The owner then decides, shortly before
-or at the first follow-up: leads that go on to the next stage are `accepted`; of the others 28 % are `rejected`
-(times a channel factor: 1.6 for paid social, 0.5 for referrals), with a reason code and, three times in four, a
-note; a duplicate lead always as `duplicate`, and `no_contact` a couple of days after the first touch. 20 % are
-`recycled` to nurture a couple of days after the first touch; the rest are accepted and lost later. A lead its rep
-ignores gets a decision only one time in seven, days later: its clock stays open or breaches. 3 % of the leads whose
-clock stays open an hour or more are paused (`status` waiting_on_customer, then working, inside the clock). Reps
-differ as in their follow-ups: fast ones decide within minutes, slow ones after days. Decisions after the cut-off
-are not written (the clock is open at the cut-off).
+another rep of the team and are `reassigned` to their owner an hour or two of business time later (at most half-way
+to the owner's first follow-up), so the leads file's owner is whoever holds the lead in the end. The owner then
+decides, shortly before or at the first follow-up: leads that go on to the next stage are `accepted` (at or before
+that stage); of the others 28 % are `rejected` (times a channel factor: 1.6 for paid social, 0.5 for referrals),
+with a reason code and, three times in four, a note; a duplicate lead always as `duplicate`, and `no_contact` after
+the three attempts. 20 % are `recycled` to nurture most of a working day after the first touch; the rest are
+accepted and lost later. No attempt follows a rejection or a recycle. A lead its rep ignores gets no activity and a
+decision only one time in seven, days later: its clocks stay open or breach. 3 % of the leads whose clock stays
+open a business hour or more are paused (`status` waiting_on_customer, then working, inside the clock). Decisions,
+reassignments and status changes fall in the team's working hours, except a lead's acceptance when it reached the
+next stage before the team's next working minute. Decisions after the cut-off are not written (the clock is open at
+the cut-off).
 
 Data-quality flaws a real CRM has, each on about 1.2 % of the leads that can have it (at most one stage
 flaw per lead), and nothing that breaks an import (no unknown lead_id, no duplicate key):
@@ -96,6 +105,7 @@ from tandem.warehouse.schema import DEFAULT_STAGES, HANDOFF_EVENTS
 
 __all__ = [
     "CHANNELS",
+    "DEMO_SERVICE_LEVELS",
     "FLAW_SHARE",
     "HISTORY_DAYS",
     "PAUSE_SHARE",
@@ -279,23 +289,25 @@ class Rep:
 
     name: str
     team: str
-    followup_hours: float  # median delay from MQL to first follow-up
+    followup_hours: float  # median delay from MQL to first follow-up (`_business_delay` makes it business time)
     ignore_share: float  # share of MQLs never followed up
     win_factor: float  # multiplies the opportunity->won rate
+    cadence_hours: float  # median business hours between two attempts of the cadence
+    short_share: float  # share of leads the rep stops chasing after two attempts, not three
 
 
 # Ordered by team; a team serves the account segment with the same index.
 REPS: tuple[Rep, ...] = (
-    Rep("Ava Thompson", "SMB", 0.33, 0.02, 1.15),
-    Rep("Noah Garcia", "SMB", 2.0, 0.04, 1.0),
-    Rep("Mia Patel", "SMB", 8.0, 0.06, 0.95),
-    Rep("Liam Brennan", "SMB", 30.0, 0.12, 0.8),
-    Rep("Sofia Rossi", "Mid-Market", 0.8, 0.03, 1.2),
-    Rep("Ethan Kim", "Mid-Market", 5.0, 0.05, 1.0),
-    Rep("Chloe Martin", "Mid-Market", 20.0, 0.08, 0.85),
-    Rep("Lucas Weber", "Enterprise", 1.5, 0.02, 1.3),
-    Rep("Grace Okafor", "Enterprise", 4.0, 0.04, 1.05),
-    Rep("Daniel Novak", "Enterprise", 48.0, 0.1, 0.75),
+    Rep("Ava Thompson", "SMB", 0.33, 0.02, 1.15, 6.0, 0.08),
+    Rep("Noah Garcia", "SMB", 2.0, 0.04, 1.0, 6.0, 0.06),
+    Rep("Mia Patel", "SMB", 8.0, 0.06, 0.95, 7.0, 0.08),
+    Rep("Liam Brennan", "SMB", 30.0, 0.12, 0.8, 7.0, 0.45),
+    Rep("Sofia Rossi", "Mid-Market", 0.8, 0.03, 1.2, 5.0, 0.05),
+    Rep("Ethan Kim", "Mid-Market", 5.0, 0.05, 1.0, 6.0, 0.08),
+    Rep("Chloe Martin", "Mid-Market", 20.0, 0.08, 0.85, 7.0, 0.1),
+    Rep("Lucas Weber", "Enterprise", 1.5, 0.02, 1.3, 5.0, 0.04),
+    Rep("Grace Okafor", "Enterprise", 4.0, 0.04, 1.05, 6.0, 0.06),
+    Rep("Daniel Novak", "Enterprise", 48.0, 0.1, 0.75, 7.0, 0.1),
 )
 _TEAM_OF_SEGMENT = ("SMB", "Mid-Market", "Enterprise")
 
@@ -443,11 +455,9 @@ def generate_company(
     )
     write("campaigns", _campaigns_table(camps, money, cal))
     write("spend", _spend_table(money, camps, cal))
-    write(
-        "activities",
-        _activities_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "activities")),
-    )
-    write("handoffs", _handoffs_table(lead_ids, people, funnel, reached, steps, cal, _rng(seed, "handoffs")))
+    sales = _plan_sales(people, funnel, reached, steps, cal, _rng(seed, "activities"))
+    write("activities", _activities_table(lead_ids, people, sales))
+    write("handoffs", _handoffs_table(lead_ids, people, sales, cal, _rng(seed, "handoffs")))
     write("accounts", _accounts_table(accounts))
     return write.paths
 
@@ -1181,42 +1191,137 @@ def _after_creation(leads: _Leads, opportunity: I64, lead: I64, cal: _Calendar, 
     return out
 
 
-def _activities_table(
-    lead_ids: Any,
-    leads: _Leads,
-    funnel: _Funnel,
-    reached: I64,
-    steps: _StageParams,
-    cal: _Calendar,
-    rng: np.random.Generator,
-) -> Any:
-    """Sales follow-up on handed-off leads: the first call or email after the rep's delay, then a few more."""
-    handoff = reached[:, steps.handoff]
-    first = np.where(handoff < NEVER, handoff + funnel.followup_delay, NEVER)
-    followed = np.flatnonzero((first < cal.cutoff) & ~funnel.ignored)
-    qualified = reached[followed, min(steps.handoff + 1, steps.count - 1)] < NEVER
-    n_more = np.minimum(rng.poisson(1.2 + 1.8 * qualified), 6)
-    more_lead = np.repeat(followed, n_more)
-    span = np.repeat(np.where(qualified, 21.0, 14.0), n_more) * DAY
-    more_time = first[more_lead] + 60 + (rng.random(more_lead.size) * span).astype(np.int64)
-    keep = more_time < cal.cutoff
-    lead = np.r_[followed, more_lead[keep]].astype(np.int64)
-    occurred = np.r_[first[followed], more_time[keep]].astype(np.int64)
-    kind = np.r_[
-        rng.choice(2, size=followed.size, p=(0.6, 0.4)),
-        rng.choice(3, size=int(keep.sum()), p=(0.45, 0.4, 0.15)),
-    ].astype(np.int64)
-    order = np.lexsort((lead, occurred))
-    lead, occurred, kind = lead[order], occurred[order], kind[order]
-    return pa.table(
-        {
-            "activity_id": _ids("ACT-", lead.size),
-            "lead_id": lead_ids.take(pa.array(lead)),
-            "occurred_at": _ts(occurred),
-            "kind": _labels(("call", "email", "meeting"), kind),
-            "actor": _labels([r.name for r in REPS], leads.rep[lead]),
-        }
-    )
+#: The demo company's service-level contract at the handoff (docs/sla.md), added to a new demo workspace's first
+#: definitions: its teams and reps are `REPS`, its reason codes `REJECTION_REASONS`, and
+#: the package lists lead columns the demo fills (campaign_id is missing on the leads without a channel). Here, not in
+#: `tandem.demo_workspace`, because the generator's reps work these teams' hours.
+DEMO_SERVICE_LEVELS = """\
+service_levels:
+  stage: mql
+  teams:
+    - team: SMB
+      members: [Ava Thompson, Noah Garcia, Mia Patel, Liam Brennan]
+      time_zone: America/New_York
+      hours: {mon-fri: ["09:00-12:00", "13:00-17:30"]}
+      holidays: US
+    - team: Mid-Market
+      members: [Sofia Rossi, Ethan Kim, Chloe Martin]
+      time_zone: America/Chicago
+      hours: {mon-fri: ["08:30-12:00", "13:00-17:00"]}
+      holidays: US
+    - team: Enterprise
+      members: [Lucas Weber, Grace Okafor, Daniel Novak]
+      time_zone: Europe/London
+      hours: {mon-fri: "09:00-17:30"}
+      holidays: {country: GB, subdivision: ENG}
+  priorities:
+    - name: hot
+      when: score >= 80
+      accept: 5m
+      first_touch: 1h
+    - name: standard
+      accept: 24 business hours
+      first_touch: 24 business hours
+  attempts: {count: 3, within: 5 business days}
+  pause_statuses: [waiting_on_customer]
+  package: [company, industry, campaign_id]
+  rejection:
+    reasons: [not_a_fit, no_budget, no_contact, duplicate, not_ready, competitor]
+    ceiling_percent: 25
+"""
+
+
+# --- sales at the handoff: business hours, decisions, the cadence of attempts -------------------------------
+
+#: A lead scoring this much or more is the demo contract's "hot" priority (score >= 80): reached sooner.
+_HOT_SCORE = 80.0
+_HOT_PACE = 0.15
+#: A follow-up delay longer than this is compressed into business time (its square root, in hours): a rep who takes
+#: two days of the clock takes about seven business hours, not two days of them.
+_COMPRESS_AFTER_HOURS = 1.0
+#: Business hours between the handoff and a late decision on a lead the rep ignored, a recycle or a no-contact
+#: rejection after the first touch, and a pause on the customer (medians; a working day is about 8 hours).
+_IGNORED_DECISION_HOURS = 24.0
+_SLOW_DECISION_HOURS = 6.0
+_PAUSE_HOURS = 4.0
+_REASSIGN_HOURS = 1.5
+_SHIFT = 1 << 42  # seconds between two teams' intervals on one search axis (more than any demo spans)
+_HORIZON_DAYS = 120  # business intervals run this long after the cut-off: later moments are NEVER
+
+
+@dataclass(frozen=True)
+class _WorkingHours:
+    """The demo contract's team calendars as business intervals in epoch seconds: business time with numpy.
+
+    Team k's intervals sit k * _SHIFT further on one sorted search axis, so B(t) (business seconds before t) and
+    its inverse are one searchsorted each for a million leads at once. The intervals come from the product's own
+    calendar (`tandem.sla.calendar.business_intervals`): time zones, lunch breaks, holidays and DST as the clocks
+    count them.
+    """
+
+    start: I64
+    end: I64
+    cumulative: I64  # business seconds before the interval, from its team's first
+    key_start: I64  # start + team * _SHIFT
+    key_reach: I64  # cumulative + length + team * _SHIFT: B at the interval's end, on the search axis
+    total: I64  # per team: business seconds of all its intervals
+    last: int  # the end of the horizon
+
+    @classmethod
+    def make(cls, cal: _Calendar) -> _WorkingHours:
+        from tandem.sla.calendar import business_intervals
+
+        first = _EPOCH + timedelta(days=cal.first_day - 2)
+        last = _EPOCH + timedelta(days=cal.cutoff // DAY + _HORIZON_DAYS)
+        epoch = datetime(1970, 1, 1)
+        parts = []
+        for team, calendar in enumerate(_demo_calendars()):
+            intervals = business_intervals(calendar, first, last)
+            bounds = np.asarray(
+                [
+                    ((i.start - epoch) // timedelta(seconds=1), (i.end - epoch) // timedelta(seconds=1))
+                    for i in intervals
+                ],
+                dtype=np.int64,
+            ).reshape(-1, 2)
+            length = bounds[:, 1] - bounds[:, 0]
+            cumulative = np.cumsum(length) - length
+            parts.append((bounds[:, 0], bounds[:, 1], cumulative, np.full(length.size, team, dtype=np.int64)))
+        start, end, cumulative, team_of = (np.concatenate([p[k] for p in parts]) for k in range(4))
+        return cls(
+            start=start,
+            end=end,
+            cumulative=cumulative,
+            key_start=start + team_of * _SHIFT,
+            key_reach=cumulative + (end - start) + team_of * _SHIFT,
+            total=np.asarray([int((p[1] - p[0]).sum()) for p in parts], dtype=np.int64),
+            last=int((datetime.combine(last, datetime.min.time()) - epoch) // timedelta(seconds=1)),
+        )
+
+    def clock(self, team: I64, t: I64) -> I64:
+        """B(t): the business seconds of each lead's team before instant t (constant outside working hours)."""
+        at = np.minimum(t, self.last)
+        i = np.maximum(np.searchsorted(self.key_start, at + team * _SHIFT, side="right") - 1, 0)
+        out: I64 = self.cumulative[i] + np.clip(np.minimum(at, self.end[i]) - self.start[i], 0, None)
+        return out
+
+    def moment(self, team: I64, business: I64) -> I64:
+        """B's inverse: the first instant the team's calendar has run `business` seconds (NEVER past the horizon).
+        Past the B of any instant by at least a second, it lies inside a working window (or at its end)."""
+        beyond = business > self.total[team]
+        x = np.minimum(business, self.total[team])
+        i = np.minimum(np.searchsorted(self.key_reach, x + team * _SHIFT, side="left"), self.start.size - 1)
+        return np.where(beyond, NEVER, self.start[i] + x - self.cumulative[i])
+
+
+def _demo_calendars() -> list[Any]:
+    """The demo contract's team calendars (`DEMO_SERVICE_LEVELS`), read by the product's parser, by team index."""
+    from tandem.located_yaml import load_yaml
+    from tandem.sla.calendar import TeamCalendar
+
+    teams = load_yaml(DEMO_SERVICE_LEVELS, "DEMO_SERVICE_LEVELS")["service_levels"]["teams"]
+    calendars = {t["team"]: TeamCalendar.from_dict({k: v for k, v in t.items() if k != "members"}) for t in teams}
+    return [calendars[name] for name in _TEAM_OF_SEGMENT]
 
 
 @dataclass(frozen=True)
@@ -1228,40 +1333,221 @@ class _Decisions:
     reason: I64
 
 
-def _handoffs_table(
-    lead_ids: Any,
+@dataclass(frozen=True)
+class _Sales:
+    """What sales does with each handed-off lead, shared by the activities and the handoffs tables.
+
+    Delays are drawn in business seconds after the handoff (B(handoff), `base`) and turned into instants with the
+    team's calendar, so reps act in their working hours.
+    """
+
+    hours: _WorkingHours
+    handed: Mask
+    handoff: I64  # the history's start for a lead not handed off (a real instant: sums do not overflow)
+    team: I64
+    base: I64  # B(handoff)
+    first_b: I64  # business seconds to the first follow-up (drawn for ignored leads too: reassignments use it)
+    first: I64  # the first follow-up's instant
+    decision: _Decisions
+    activity_lead: I64  # every follow-up, the first included, before the cut-off
+    activity_time: I64
+    activity_kind: I64  # 0 call, 1 email, 2 meeting
+
+
+def _team_index() -> I64:
+    return np.asarray([_TEAM_OF_SEGMENT.index(r.team) for r in REPS], dtype=np.int64)
+
+
+def _rep_values(name: str, rep: I64) -> F64:
+    return np.asarray([getattr(r, name) for r in REPS], dtype=np.float64)[rep]
+
+
+def _business_delay(seconds: I64) -> F64:
+    """Business seconds for a follow-up delay of `seconds`: the same up to an hour, then its square root in hours.
+
+    Why one increasing map for every rep: the funnel's odds of going on follow the delay, so leads followed up
+    within a business hour are exactly those followed up within an hour, and speed still shows its worth.
+    """
+    hours = seconds / HOUR
+    compressed = np.where(hours <= _COMPRESS_AFTER_HOURS, hours, np.sqrt(np.maximum(hours, 1.0)))
+    out: F64 = compressed * HOUR
+    return out
+
+
+def _business_hours(rng: np.random.Generator, median_hours: F64, sigma: float) -> I64:
+    """Lognormal business seconds around a median given in hours."""
+    return _lognormal_seconds(rng, median_hours / 24, sigma)
+
+
+def _plan_sales(
+    leads: _Leads, funnel: _Funnel, reached: I64, steps: _StageParams, cal: _Calendar, rng: np.random.Generator
+) -> _Sales:
+    """First follow-ups, decisions and the cadence of attempts, in each rep's team's business hours.
+
+    The first follow-up is the funnel's delay (which set the lead's odds of going on) made business time by one
+    increasing map (`_business_delay`), so the leads followed up fastest are still those that convert best; a hot
+    lead is reached sooner. It comes before the next stage when a business second does, and the decision always
+    does. Then a cadence: two more attempts (one, for a lead the rep gives up on early) a rep's usual business gap
+    apart, and for an accepted lead a few more activities over the next weeks. A rejected or recycled lead gets no
+    attempt after its decision. `_Decisions.time` comes back from `_decisions` in business seconds and leaves here
+    as an instant.
+    """
+    n = leads.count
+    hours = _WorkingHours.make(cal)
+    rep = leads.rep
+    handed = reached[:, steps.handoff] < NEVER
+    handoff = np.where(handed, reached[:, steps.handoff], cal.start)
+    team = _team_index()[rep]
+    base = hours.clock(team, handoff)
+    hot = leads.score >= _HOT_SCORE
+    first_b = np.maximum(60, (_business_delay(funnel.followup_delay) * np.where(hot, _HOT_PACE, 1.0)).astype(np.int64))
+    onward_time = funnel.times[:, steps.handoff + 1]
+    onward = onward_time < NEVER
+    room = np.where(onward, hours.clock(team, np.where(onward, onward_time, cal.start)) - base, NEVER)
+    first_b = np.where(first_b < room, first_b, np.maximum(2, (room * rng.uniform(0.3, 0.9, n)).astype(np.int64)))
+    first = hours.moment(team, base + first_b)  # after the next stage only when no business second comes before it
+    short = rng.random(n) < _rep_values("short_share", rep)
+    gaps = [_business_hours(rng, _rep_values("cadence_hours", rep), 0.7) for _ in range(2)]
+    decision, no_contact = _decisions(leads, funnel, handed, first_b, room, steps, rng)
+    short &= ~no_contact  # "no answer after three calls and two emails"
+    cadence_b = np.stack([first_b + gaps[0], first_b + gaps[0] + gaps[1]], axis=1)
+    dec_b = np.where(no_contact, np.maximum(decision.time, cadence_b[:, 1] + 600), decision.time)
+    dec = np.where(decision.event >= 0, hours.moment(team, base + np.maximum(dec_b, 1)), NEVER)
+    at_touch = (decision.event >= 0) & ~funnel.ignored & (dec_b <= first_b)
+    dec = np.where(at_touch, np.minimum(dec, first), dec)
+    dec = np.where(onward, np.minimum(dec, onward_time), dec)  # at the next stage when no business second precedes it
+    # Attempts two and three of the cadence, then more work on an accepted lead: not after a rejection or recycle.
+    followed = np.flatnonzero(handed & ~funnel.ignored)
+    n_cadence = np.where(short[followed], 1, 2)
+    qualified = onward[followed]
+    accepted = decision.event[followed] == HANDOFF_EVENTS.index("accepted")
+    n_more = np.where(accepted, np.minimum(rng.poisson(0.4 + 1.4 * qualified), 5), 0)
+    cad_lead = np.repeat(followed, n_cadence)
+    cad_b = cadence_b[cad_lead, np.arange(cad_lead.size) - np.repeat(np.cumsum(n_cadence) - n_cadence, n_cadence)]
+    more_lead = np.repeat(followed, n_more)
+    span = np.where(qualified, 15.0, 10.0)[np.repeat(np.arange(followed.size), n_more)] * 8 * HOUR
+    more_b = cadence_b[more_lead, 1] + 600 + (rng.random(more_lead.size) * span).astype(np.int64)
+    later_lead = np.r_[cad_lead, more_lead]
+    later_b = np.r_[cad_b, more_b]
+    later_kind = np.r_[
+        rng.choice(2, size=cad_lead.size, p=(0.55, 0.45)),
+        rng.choice(3, size=more_lead.size, p=(0.45, 0.4, 0.15)),
+    ]
+    done = decision.event[later_lead] >= 0
+    stopped = done & (decision.event[later_lead] != HANDOFF_EVENTS.index("accepted")) & (later_b >= dec_b[later_lead])
+    later_lead, later_b, later_kind = later_lead[~stopped], later_b[~stopped], later_kind[~stopped]
+    later_time = hours.moment(team[later_lead], base[later_lead] + later_b)
+    lead = np.r_[followed, later_lead].astype(np.int64)
+    occurred = np.r_[first[followed], np.maximum(later_time, first[later_lead] + 60)].astype(np.int64)
+    kind = np.r_[rng.choice(2, size=followed.size, p=(0.6, 0.4)), later_kind].astype(np.int64)
+    keep = occurred < cal.cutoff
+    return _Sales(
+        hours=hours,
+        handed=handed,
+        handoff=handoff,
+        team=team,
+        base=base,
+        first_b=first_b,
+        first=first,
+        decision=_Decisions(decision.event, dec, decision.reason),
+        activity_lead=lead[keep],
+        activity_time=occurred[keep],
+        activity_kind=kind[keep],
+    )
+
+
+def _decisions(
     leads: _Leads,
     funnel: _Funnel,
-    reached: I64,
+    handed: Mask,
+    first_b: I64,
+    room: I64,
     steps: _StageParams,
-    cal: _Calendar,
     rng: np.random.Generator,
-) -> Any:
-    """The handoff record of the module docstring: assignments, decisions and pauses, consistent with activities."""
+) -> tuple[_Decisions, Mask]:
+    """Accept, reject or recycle, and when, in business seconds after the handoff; and which are no-contacts.
+
+    At the first follow-up, or a day or two of business time later for a no-contact or a recycle; a lead its rep
+    ignored gets a decision only one time in seven, days later and before it goes on (`room`: the business seconds
+    before the next stage). The caller turns times into instants; those after the cut-off are left out.
+    """
     n = leads.count
-    handed = reached[:, steps.handoff] < NEVER
-    handoff = np.where(handed, reached[:, steps.handoff], 0)  # 0, not NEVER, keeps the sums below from overflowing
-    first = handoff + funnel.followup_delay  # the first follow-up in the activities (for a lead not ignored)
+    u_outcome, u_reason, u_decided, u_at = (rng.random(n) for _ in range(4))
+    before_touch = np.where(rng.random(n) < 0.3, 0, (rng.random(n) * 900).astype(np.int64))
+    later = _business_hours(rng, np.full(n, _SLOW_DECISION_HOURS), 0.8)
+    ignored_after = _business_hours(rng, np.full(n, _IGNORED_DECISION_HOURS), 0.9)
+    onward = funnel.times[:, steps.handoff + 1] < NEVER  # went on to the next stage, maybe after the cut-off
+    duplicate = leads.duplicate_of >= 0
+    reject_share = _REJECT_SHARE * np.asarray(_CHANNEL_REJECTION)[leads.channel]
+    rejected = ~onward & (duplicate | (u_outcome < reject_share))
+    recycled = ~onward & ~rejected & (u_outcome < reject_share + _RECYCLE_SHARE)
+    reason = np.where(duplicate, REJECTION_REASONS.index("duplicate"), _pick(_cumulative([_REASON_SHARE]), u_reason))
+    event = np.select(
+        [rejected, recycled], [HANDOFF_EVENTS.index("rejected"), HANDOFF_EVENTS.index("recycled")]
+    ).astype(np.int64)
+    event = np.where(event == 0, HANDOFF_EVENTS.index("accepted"), event)
+    decided = handed & (~funnel.ignored | (u_decided < _IGNORED_DECIDED))
+    no_contact = rejected & (reason == REJECTION_REASONS.index("no_contact"))
+    slow = recycled | no_contact
+    at_touch = np.where(slow, first_b + later, np.maximum(1, first_b - before_touch))
+    before_onward = room - (np.where(onward, room, 0) * u_at * 0.5).astype(np.int64)
+    late = np.maximum(1, np.where(onward, np.minimum(ignored_after, before_onward), ignored_after))
+    time = np.where(funnel.ignored, late, at_touch)
+    decisions = _Decisions(
+        event=np.where(decided, event, -1).astype(np.int64),
+        time=np.where(decided, time, NEVER).astype(np.int64),
+        reason=np.where(rejected, reason, -1).astype(np.int64),
+    )
+    return decisions, decided & no_contact & ~funnel.ignored
+
+
+def _activities_table(lead_ids: Any, leads: _Leads, sales: _Sales) -> Any:
+    """Sales follow-up on handed-off leads (`_plan_sales`): the first call or email, the cadence, later work."""
+    order = np.lexsort((sales.activity_lead, sales.activity_time))
+    lead, occurred, kind = sales.activity_lead[order], sales.activity_time[order], sales.activity_kind[order]
+    return pa.table(
+        {
+            "activity_id": _ids("ACT-", lead.size),
+            "lead_id": lead_ids.take(pa.array(lead)),
+            "occurred_at": _ts(occurred),
+            "kind": _labels(("call", "email", "meeting"), kind),
+            "actor": _labels([r.name for r in REPS], leads.rep[lead]),
+        }
+    )
+
+
+def _handoffs_table(lead_ids: Any, leads: _Leads, sales: _Sales, cal: _Calendar, rng: np.random.Generator) -> Any:
+    """The handoff record of the module docstring: assignments, decisions and pauses, consistent with activities.
+
+    What reps do (reassign, decide, pause) happens in their team's working hours; the assignment is the handoff.
+    """
+    n = leads.count
+    handed, handoff, team, base, hours = sales.handed, sales.handoff, sales.team, sales.base, sales.hours
     u_reassign, u_other, u_pause, u_note = (rng.random(n) for _ in range(4))
-    reassign_after = _lognormal_seconds(rng, np.full(n, 3.0 / 24), 0.8)
-    pause_days = _lognormal_seconds(rng, np.full(n, 1.0), 0.8)
-    decision = _decisions(leads, funnel, handed, handoff, first, steps, rng)
+    reassign_after = _business_hours(rng, np.full(n, _REASSIGN_HOURS), 0.8)
+    pause_b = _business_hours(rng, np.full(n, _PAUSE_HOURS), 0.8)
+    decision = sales.decision
     # Reassigned: first routed to a colleague, handed on to the owner before the owner's first follow-up.
-    team = np.asarray([_TEAM_OF_SEGMENT.index(r.team) for r in REPS])
-    team_size = np.bincount(team, minlength=len(_TEAM_OF_SEGMENT))[team[leads.rep]]
-    team_first = np.searchsorted(team, team[leads.rep])
+    team_of_rep = _team_index()
+    team_size = np.bincount(team_of_rep, minlength=len(_TEAM_OF_SEGMENT))[team]
+    team_first = np.searchsorted(team_of_rep, team)
     shift = 1 + (u_other * np.maximum(team_size - 1, 1)).astype(np.int64)
     colleague = team_first + (leads.rep - team_first + shift) % team_size
     reassigned = handed & (u_reassign < REASSIGN_SHARE) & (team_size > 1)
-    # At most half-way to the first follow-up, so a decision moved after the reassignment is still at or before it.
-    reassign_time = handoff + np.maximum(1, np.minimum(reassign_after, funnel.followup_delay // 2))
+    # At most half-way to the first follow-up (and to the decision), so a decision moved after the reassignment is
+    # still at or before the first follow-up.
+    limit = np.minimum(sales.first, decision.time)
+    half_b = np.minimum(sales.first_b, hours.clock(team, np.minimum(limit, hours.last)) - base) // 2
+    reassign_time = hours.moment(team, base + np.maximum(1, np.minimum(reassign_after, half_b)))
+    wall_half = handoff + np.maximum(1, (limit - handoff) // 2)  # when no business time comes before the limit
+    reassign_time = np.where(half_b < 1, np.minimum(reassign_time, wall_half), reassign_time)
     decision_time = np.where(reassigned, np.maximum(decision.time, reassign_time + 1), decision.time)
-    # Paused: a clock open an hour or more waits on the customer from a quarter of its span, for about a day.
+    # Paused: a clock open a business hour or more waits on the customer from a quarter of its span, for some hours.
     end = np.where((decision.event >= 0) & (decision_time < cal.cutoff), decision_time, cal.cutoff)
-    span = end - handoff
+    span = hours.clock(team, end) - base
     paused = handed & (u_pause < PAUSE_SHARE) & (span >= HOUR)
-    pause_start = handoff + span // 4
-    pause_end = pause_start + np.maximum(60, np.minimum(pause_days, span // 2))
+    pause_start = hours.moment(team, base + span // 4)
+    pause_end = hours.moment(team, base + span // 4 + np.maximum(60, np.minimum(pause_b, span // 2)))
     owner = np.asarray(leads.rep)
     initial = np.where(reassigned, colleague, owner)
     routing = len(REPS)
@@ -1311,51 +1597,6 @@ def _rows(
     holder = owner[lead]
     who = holder if actor is None else np.full(lead.size, actor) if isinstance(actor, int) else actor[lead]
     return lead, time[lead], kind, holder, np.asarray(who, dtype=np.int64)
-
-
-def _decisions(
-    leads: _Leads,
-    funnel: _Funnel,
-    handed: Mask,
-    handoff: I64,
-    first: I64,
-    steps: _StageParams,
-    rng: np.random.Generator,
-) -> _Decisions:
-    """Accept, reject or recycle, and when: at the first follow-up, or days later for a no-contact or a recycle.
-
-    Times may fall after the cut-off (such decisions are left out, their clocks open); a reassignment may still
-    move a decision later.
-    """
-    n = leads.count
-    u_outcome, u_reason, u_decided, u_at = (rng.random(n) for _ in range(4))
-    before_touch = np.where(rng.random(n) < 0.3, 0, (rng.random(n) * 900).astype(np.int64))
-    later = _lognormal_seconds(rng, np.full(n, 2.0), 0.8)
-    ignored_after = _lognormal_seconds(rng, np.full(n, 3.0), 0.9)
-    onward_time = funnel.times[:, steps.handoff + 1]
-    onward = onward_time < NEVER  # went on to the next stage, maybe after the cut-off
-    duplicate = leads.duplicate_of >= 0
-    reject_share = _REJECT_SHARE * np.asarray(_CHANNEL_REJECTION)[leads.channel]
-    rejected = ~onward & (duplicate | (u_outcome < reject_share))
-    recycled = ~onward & ~rejected & (u_outcome < reject_share + _RECYCLE_SHARE)
-    reason = np.where(duplicate, REJECTION_REASONS.index("duplicate"), _pick(_cumulative([_REASON_SHARE]), u_reason))
-    event = np.select(
-        [rejected, recycled], [HANDOFF_EVENTS.index("rejected"), HANDOFF_EVENTS.index("recycled")]
-    ).astype(np.int64)
-    event = np.where(event == 0, HANDOFF_EVENTS.index("accepted"), event)
-    decided = handed & (~funnel.ignored | (u_decided < _IGNORED_DECIDED))
-    slow = recycled | (rejected & (reason == REJECTION_REASONS.index("no_contact")))
-    at_touch = np.where(slow, first + later, first - np.minimum(before_touch, funnel.followup_delay))
-    # An ignored lead's decision comes days later, and before it goes on (it qualified without a follow-up).
-    late = handoff + ignored_after
-    before_onward = onward_time - ((onward_time - handoff) * u_at * 0.5).astype(np.int64)
-    late = np.where(onward, np.minimum(late, before_onward), late)
-    time = np.where(funnel.ignored, late, at_touch)
-    return _Decisions(
-        event=np.where(decided, event, -1).astype(np.int64),
-        time=np.where(decided, time, NEVER).astype(np.int64),
-        reason=np.where(rejected, reason, -1).astype(np.int64),
-    )
 
 
 @dataclass(frozen=True)

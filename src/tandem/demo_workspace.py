@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tandem.accounts import AccountError, Role, generate_password
+from tandem.demo import DEMO_SERVICE_LEVELS
 from tandem.errors import WorkspaceError
 from tandem.money import format_whole
 from tandem.periods import add_months, current_quarter
@@ -48,45 +49,6 @@ IMPORT_ORDER = (
     "activities",
     "handoffs",
 )
-
-#: The demo company's service-level contract at the handoff (docs/sla.md), added to a new demo workspace's first
-#: definitions: its teams and reps are `tandem.demo.REPS`, its reason codes `tandem.demo.REJECTION_REASONS`, and
-#: the package lists lead columns the demo fills (campaign_id is missing on the leads without a channel).
-DEMO_SERVICE_LEVELS = """\
-service_levels:
-  stage: mql
-  teams:
-    - team: SMB
-      members: [Ava Thompson, Noah Garcia, Mia Patel, Liam Brennan]
-      time_zone: America/New_York
-      hours: {mon-fri: ["09:00-12:00", "13:00-17:30"]}
-      holidays: US
-    - team: Mid-Market
-      members: [Sofia Rossi, Ethan Kim, Chloe Martin]
-      time_zone: America/Chicago
-      hours: {mon-fri: ["08:30-12:00", "13:00-17:00"]}
-      holidays: US
-    - team: Enterprise
-      members: [Lucas Weber, Grace Okafor, Daniel Novak]
-      time_zone: Europe/London
-      hours: {mon-fri: "09:00-17:30"}
-      holidays: {country: GB, subdivision: ENG}
-  priorities:
-    - name: hot
-      when: score >= 80
-      accept: 5m
-      first_touch: 1h
-    - name: standard
-      accept: 24 business hours
-      first_touch: 24 business hours
-  attempts: {count: 3, within: 5 business days}
-  pause_statuses: [waiting_on_customer]
-  package: [company, industry, campaign_id]
-  rejection:
-    reasons: [not_a_fit, no_budget, no_contact, duplicate, not_ready, competitor]
-    ceiling_percent: 25
-"""
-
 
 #: The demo company's people: (user name, role, leader, display name), one per role and a leader on each side.
 DEMO_USERS: tuple[tuple[str, Role, bool, str], ...] = (

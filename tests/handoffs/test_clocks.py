@@ -6,9 +6,10 @@ One company, two teams and two versions of the contract:
   2026 (version 2) it works 08:00-18:00 without a lunch break;
 - **emea** works in Berlin, 09:00-17:00 on weekdays, Berlin's holidays off.
 
-Standard leads must be accepted within 8 business hours and touched within 16; hot leads (score 80 or more) within
-5 minutes and 1 hour. New York changes to summer time on 8 March 2026 and back on 1 November; 3 July 2026 is the
-observed Independence Day. Each lead below is one case of docs/sla.md; its comment works out the business time.
+Standard leads must be accepted within 8 business hours and touched within 16; hot leads (score 80 or more) within 5
+minutes and 1 hour. Every lead owes 2 attempts within 2 working days; a hot one 5. New York changes to summer time
+on 8 March 2026 and back on 1 November; 3 July 2026 is the observed Independence Day. Each lead below is one case of
+docs/sla.md; its comment works out the business time.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ service_levels:
       hours: {mon-fri: "09:00-17:00"}
       holidays: {country: DE, subdivision: BE}
   priorities:
-    - {name: hot, when: score >= 80, accept: 5m, first_touch: 1h}
+    - {name: hot, when: score >= 80, accept: 5m, first_touch: 1h, attempts: {count: 5, within: 2 business days}}
     - {name: standard, accept: 8h, first_touch: 16h}
   attempts: {count: 2, within: 2 business days}
   pause_statuses: [waiting_on_customer]
@@ -312,6 +313,137 @@ def test_attempts_count_within_working_days_from_the_handoff(company: Workspace)
     assert found[("CUSTODY-B", 1)] == (1, True, False, True, "ben")
     # Handed over Monday 30 November at noon: its window runs to Tuesday's close, after the as-of moment.
     assert found[("OPEN", 1)] == (0, False, False, False, "ana")
+
+
+# The attempts windows of a second set of leads, all ana's, handed over on Monday 14 September 2026 at 09:00 EDT
+# (13:00 UTC; version 2: 08:00-18:00). Their two working days are Monday and Tuesday: the window closes on Tuesday
+# 15 September at 18:00 EDT (22:00 UTC), 19 business hours after the handoff.
+MONDAY = at(2026, 9, 14, 13)
+WINDOW_LEADS = [
+    ("REJECTED-EARLY", 10.0),
+    ("REJECTED-LATE", 10.0),
+    ("RECYCLED", 10.0),
+    ("MET-THEN-REJECTED", 10.0),
+    ("PAUSED", 10.0),
+    ("HOT-FIVE", 95.0),
+]
+WINDOW_EVENTS = [
+    # Rejected 20 minutes in, after one attempt: sales stopped working it, so it owes none.
+    ("REJECTED-EARLY", MONDAY, "assigned", "ana", None, None),
+    ("REJECTED-EARLY", at(2026, 9, 14, 13, 20), "rejected", None, "not_a_fit", None),
+    # One attempt by Tuesday's close, rejected on Wednesday: the window closed short while sales held it.
+    ("REJECTED-LATE", MONDAY, "assigned", "ana", None, None),
+    ("REJECTED-LATE", at(2026, 9, 16, 14), "rejected", None, "no_budget", None),
+    # Sent back to nurture on Tuesday with no attempt: owes none.
+    ("RECYCLED", MONDAY, "assigned", "ana", None, None),
+    ("RECYCLED", at(2026, 9, 15, 15), "recycled", None, None, None),
+    # Both attempts on Monday, rejected on Tuesday: the count was made before the decision, so the window is met.
+    ("MET-THEN-REJECTED", MONDAY, "assigned", "ana", None, None),
+    ("MET-THEN-REJECTED", at(2026, 9, 15, 14), "rejected", None, "not_a_fit", None),
+    # Waiting on the customer from Monday 10:00 to Tuesday 11:00 EDT: 8 + 3 = 11 paused business hours. The window's
+    # 19 hours run Monday 09:00-10:00 (1), Tuesday 11:00-18:00 (7), Wednesday (10) and Thursday 08:00-09:00 (1): it
+    # closes on Thursday 17 September at 09:00 EDT (13:00 UTC), on ben's watch (he took the lead on Wednesday).
+    ("PAUSED", MONDAY, "assigned", "ana", None, None),
+    ("PAUSED", at(2026, 9, 14, 14), "status", None, None, "waiting_on_customer"),
+    ("PAUSED", at(2026, 9, 15, 15), "status", None, None, "working"),
+    ("PAUSED", at(2026, 9, 16, 14), "reassigned", "ben", None, None),
+    # A hot lead owes 5 attempts in its two days; the fifth comes on Wednesday, too late.
+    ("HOT-FIVE", MONDAY, "assigned", "ana", None, None),
+    ("HOT-FIVE", at(2026, 9, 14, 13, 5), "accepted", None, None, None),
+]
+WINDOW_ATTEMPTS = [
+    ("REJECTED-EARLY", at(2026, 9, 14, 13, 10)),
+    ("REJECTED-LATE", at(2026, 9, 14, 14)),
+    ("MET-THEN-REJECTED", at(2026, 9, 14, 14)),
+    ("MET-THEN-REJECTED", at(2026, 9, 14, 18)),
+    ("PAUSED", at(2026, 9, 14, 13, 30)),
+    ("PAUSED", at(2026, 9, 17, 12, 30)),  # Thursday 08:30 EDT: in time only because the pause moved the close
+    ("PAUSED", at(2026, 9, 17, 13, 30)),  # 09:30 EDT: after it
+    ("HOT-FIVE", at(2026, 9, 14, 13, 10)),
+    ("HOT-FIVE", at(2026, 9, 14, 16)),
+    ("HOT-FIVE", at(2026, 9, 15, 13)),
+    ("HOT-FIVE", at(2026, 9, 15, 21)),
+    ("HOT-FIVE", at(2026, 9, 16, 13)),
+]
+
+
+def _window_tables() -> dict[str, pa.Table]:
+    leads = pa.table(
+        {
+            "lead_id": [lead for lead, _ in WINDOW_LEADS],
+            "created_at": pa.array([at(2026, 9, 1)] * len(WINDOW_LEADS), pa.timestamp("us")),
+            "owner": ["ana"] * len(WINDOW_LEADS),
+            "score": [score for _, score in WINDOW_LEADS],
+            "company": ["Acme"] * len(WINDOW_LEADS),
+            "channel": ["email"] * len(WINDOW_LEADS),
+        }
+    )
+    activities = pa.table(
+        {
+            "activity_id": [f"W{i}" for i in range(len(WINDOW_ATTEMPTS))],
+            "lead_id": [lead for lead, _ in WINDOW_ATTEMPTS],
+            "occurred_at": pa.array([moment for _, moment in WINDOW_ATTEMPTS], pa.timestamp("us")),
+            "kind": ["call"] * len(WINDOW_ATTEMPTS),
+        }
+    )
+    handoffs = pa.table(
+        {
+            "lead_id": [e[0] for e in WINDOW_EVENTS],
+            "occurred_at": pa.array([e[1] for e in WINDOW_EVENTS], pa.timestamp("us")),
+            "event": [e[2] for e in WINDOW_EVENTS],
+            "owner": pa.array([e[3] for e in WINDOW_EVENTS], pa.string()),
+            "reason": pa.array([e[4] for e in WINDOW_EVENTS], pa.string()),
+            "status": pa.array([e[5] for e in WINDOW_EVENTS], pa.string()),
+        }
+    )
+    return {"leads": leads, "activities": activities, "handoffs": handoffs}
+
+
+@pytest.fixture
+def windows(backend: Backend, tmp_path: Path) -> Iterator[Workspace]:
+    with backend.workspace_holding(tmp_path, _window_tables()) as ws:
+        yield ws
+
+
+def epoch(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1)).total_seconds())
+
+
+def test_attempts_are_owed_only_while_sales_works_the_lead(windows: Workspace) -> None:
+    found = {
+        r["lead_id"]: (r["required"], r["attempts"], r["owed"], r["closed"], r["met"], r["missed"], r["charged_to"])
+        for r in rows(
+            _attempts(windows).select(
+                "lead_id", "required", "attempts", "owed", "closed", "met", "missed", "charged_to"
+            )
+        )
+    }
+    assert found == {
+        "REJECTED-EARLY": (2, 1, False, False, False, False, "ana"),
+        "REJECTED-LATE": (2, 1, True, True, False, True, "ana"),
+        "RECYCLED": (2, 0, False, False, False, False, "ana"),
+        "MET-THEN-REJECTED": (2, 2, True, True, True, False, "ana"),
+        "PAUSED": (2, 2, True, True, True, False, "ben"),
+        "HOT-FIVE": (5, 4, True, True, False, True, "ana"),
+    }
+
+
+def test_a_pause_moves_the_close_of_the_attempts_window(windows: Workspace) -> None:
+    table = _attempts(windows)
+    closes = {r["lead_id"]: r["closes_at"] for r in rows(table.select("lead_id", "closes_at"))}
+    assert closes["PAUSED"] == epoch(at(2026, 9, 17, 13))  # Thursday 09:00 EDT, 11 business hours later
+    assert closes["REJECTED-LATE"] == epoch(at(2026, 9, 15, 22))  # Tuesday's close, 18:00 EDT
+
+
+def test_the_report_counts_only_the_windows_owed(windows: Workspace) -> None:
+    episodes, clocks = _measure(windows)
+    attempts = _attempts(windows)
+    report = {
+        r["rep"]: (r["attempts_due"], r["attempts_missed"])
+        for r in rows(report_table(clocks, episodes, by="rep", period=None, start=None, end=None, attempts=attempts))
+    }
+    # ana: REJECTED-LATE and HOT-FIVE missed, MET-THEN-REJECTED met; REJECTED-EARLY and RECYCLED owe none. ben: PAUSED.
+    assert report == {"ana": (3, 2), "ben": (1, 0)}
 
 
 def test_the_whole_report_document_on_every_backend(company: Workspace) -> None:

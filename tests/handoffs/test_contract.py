@@ -9,6 +9,7 @@ import pytest
 
 from tandem.definitions.governance import GovernanceError
 from tandem.definitions.model import DefinitionsError, diff_definitions, dump_definitions, load_definitions
+from tandem.sla.contract import Attempts
 from tandem.workspace import Workspace
 
 from .company import CONTRACT, agree, people
@@ -125,3 +126,56 @@ def test_the_contract_changes_only_when_a_leader_of_each_side_approves(workspace
 def test_agreeing_a_contract_in_a_test_company(workspace: Workspace) -> None:
     workspace.definitions.guarded = False
     assert agree(workspace, people(workspace)) == 2
+
+
+PER_PRIORITY = """
+service_levels:
+  teams:
+    - team: amer
+      time_zone: America/New_York
+      hours: {mon-fri: "09:00-17:00"}
+  priorities:
+    - name: hot
+      when: score >= 80
+      accept: 5m
+      attempts: {count: 5, within: 2 business days}
+    - name: standard
+      accept: 8h
+  attempts: {count: 3, within: 5 business days}
+"""
+
+
+def test_a_priority_sets_its_own_attempts_and_the_rest_take_the_contracts() -> None:
+    found = load_definitions(STAGES + textwrap.dedent(PER_PRIORITY))
+    levels = found.service_levels
+    assert levels is not None
+    hot, standard = levels.priorities
+    assert levels.attempts_of(hot) == Attempts(count=5, within_days=2)
+    assert levels.attempts_of(standard) == Attempts(count=3, within_days=5)
+    assert levels.as_dict()["priorities"] == [
+        {"name": "hot", "when": "score >= 80", "accept": "5m", "attempts": {"count": 5, "within": "2 business days"}},
+        {"name": "standard", "accept": "8h"},
+    ]
+    assert load_definitions(dump_definitions(found)) == found
+
+
+def test_a_change_to_a_prioritys_attempts_is_a_new_version_read_as_lines() -> None:
+    first = load_definitions(STAGES + textwrap.dedent(PER_PRIORITY))
+    fewer = load_definitions(STAGES + textwrap.dedent(PER_PRIORITY).replace("count: 5", "count: 4"))
+    assert [str(c) for c in diff_definitions(first, fewer)] == [
+        "funnel: service levels: priorities: {accept: 5m, attempts: {count: 5, within: 2 business days}, name: hot, "
+        "when: score >= 80} -> (none)",
+        "funnel: service levels: (none) -> priorities: {accept: 5m, attempts: {count: 4, within: 2 business days}, "
+        "name: hot, when: score >= 80}",
+    ]
+
+
+def test_a_prioritys_attempts_are_checked_at_their_place() -> None:
+    found = problems(
+        PER_PRIORITY.replace("{count: 5, within: 2 business days}", "{count: 0, within: 2 days, tries: 3}")
+    )
+    assert found == [
+        "line 16, column 25: 'count' of the attempts of priority 'hot' is 0",
+        "line 16, column 36: 'within' of the attempts of priority 'hot' is '2 days'",
+        "line 16, column 44: unknown key 'tries' in the attempts of priority 'hot'",
+    ]

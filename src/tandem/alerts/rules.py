@@ -17,6 +17,16 @@
         below: 0.85
         min_sample: 30
         send_to: [revops]
+      - name: enterprise-breach
+        signal: sla_breach
+        above: 0
+        team: Enterprise           # optional, on a rule or a destination: sent only in this team's hours
+        send_to: [revops]
+
+A handoff signal (``sla_at_risk``, ``sla_breach``) goes to a destination only inside the business hours of the
+team it follows: the destination's ``team``, else its rule's, else the lead's own team. The names are checked
+against the contract's teams when the signals are read (`load_rules` with ``teams``), since the file alone does
+not know them.
 
 Why a file and not database rows: the rules are configuration reviewed like code, beside ``tandem.toml``; what was
 *sent* is state and lives in the application database (`tandem.alerts.service`).
@@ -64,6 +74,8 @@ SIGNAL_KINDS: tuple[str, ...] = (
     "sla_breach",
 )
 SignalKind = Literal["goal_chance", "stage_pace", "revenue_gap", "bottleneck", "sla_at_risk", "sla_breach"]
+#: The signals that follow a team's business hours (`tandem.forecast.handoff_signals`).
+TEAM_SIGNAL_KINDS = ("sla_at_risk", "sla_breach")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$|^[^@\s<>,;]+@localhost$")
 _START = "start with `destinations:` (where alerts go) and `rules:` (what raises one); see docs/alerts.md"
@@ -74,6 +86,12 @@ class AlertRulesError(FileProblemsError):
 
     subject = "the alert rules"
     outcome = "nothing was sent"
+
+
+def _team_name(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must name a team of the contract")
+    return None if value is None else value.strip()
 
 
 def _email(value: str) -> str:
@@ -92,6 +110,13 @@ class Destination(BaseModel):
 
     webhook: str | None = None
     email: tuple[EmailAddress, ...] | None = None
+    #: The contract's team whose business hours the handoff's alerts to this destination follow.
+    team: str | None = None
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        return _team_name(value)
 
     @field_validator("webhook")
     @classmethod
@@ -144,6 +169,13 @@ class AlertRule(BaseModel):
     above: float | None = None
     min_sample: int = Field(default=0, ge=0)
     send_to: tuple[str, ...]
+    #: The contract's team whose business hours this rule's alerts follow (a destination's own `team` wins).
+    team: str | None = None
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, value: str | None) -> str | None:
+        return _team_name(value)
 
     @field_validator("name")
     @classmethod
@@ -203,9 +235,29 @@ class AlertRules(BaseModel):
                 return rule
         raise KeyError(name)
 
+    def team_for(self, rule: AlertRule, destination: str) -> str | None:
+        """The team whose hours `rule`'s alerts to `destination` follow: the destination's, else the rule's; None
+        for the lead's own team."""
+        chosen = self.destinations.get(destination)
+        return (chosen.team if chosen is not None else None) or rule.team
 
-def load_rules(path_or_text: str | os.PathLike[str], *, source_name: str = RULES_FILE) -> AlertRules:
-    """Read a rules file (a path) or its text (a `str`); `AlertRulesError` lists every problem, else the rules."""
+    def followed_teams(self) -> frozenset[str | None]:
+        """Every team whose hours some handoff alert follows (None: the lead's own team), so the signals are read
+        for each of them."""
+        return frozenset(
+            self.team_for(rule, name)
+            for rule in self.rules
+            if rule.signal in TEAM_SIGNAL_KINDS
+            for name in rule.send_to
+        )
+
+
+def load_rules(
+    path_or_text: str | os.PathLike[str], *, source_name: str = RULES_FILE, teams: Sequence[str] | None = None
+) -> AlertRules:
+    """Read a rules file (a path) or its text (a `str`); `AlertRulesError` lists every problem, else the rules.
+
+    With `teams` (the contract's team names) every ``team:`` must be one of them."""
     if isinstance(path_or_text, str):
         text = path_or_text
     else:
@@ -237,6 +289,7 @@ def load_rules(path_or_text: str | os.PathLike[str], *, source_name: str = RULES
                     _report(reader, root, error)
             else:
                 _check_references(reader, root, rules)
+                _check_teams(reader, root, rules, teams)
                 if not reader.issues:
                     return rules
     raise AlertRulesError(reader.sorted_issues())
@@ -293,7 +346,7 @@ def _hint(loc: Sequence[int | str], error_type: str, message: str) -> str:
         if where == "rules" and len(loc) == 3:
             return f"a rule takes: {', '.join(AlertRule.model_fields)}"
         if where == "destinations" and len(loc) == 3:
-            return "a destination takes webhook: URL or email: [ADDRESS, ...]"
+            return "a destination takes webhook: URL or email: [ADDRESS, ...], and optionally team: NAME"
         return "the file takes: destinations, rules"
     if error_type == "literal_error" or field == "signal":
         return f"one of: {', '.join(SIGNAL_KINDS)}"
@@ -309,6 +362,8 @@ def _hint(loc: Sequence[int | str], error_type: str, message: str) -> str:
         return "e.g. email: [maria@example.com, sam@example.com]"
     if field == "name":
         return "e.g. name: goal-at-risk"
+    if field == "team":
+        return "a team of the contract's service_levels, e.g. team: Enterprise"
     if error_type == "missing":
         return f"add `{field}: ...`"
     if "below or above" in message:
@@ -360,3 +415,33 @@ def _check_references(reader: YamlReader, root: Node, rules: AlertRules) -> None
                     f"one of the names under `destinations:` ({known}), or add it there",
                     value=name,
                 )
+
+
+def _check_teams(reader: YamlReader, root: Node, rules: AlertRules, teams: Sequence[str] | None) -> None:
+    """Only a rule watching a handoff signal names a team (no other signal follows business hours); with `teams`,
+    every ``team:`` is one of them."""
+    for index, rule in enumerate(rules.rules):
+        if rule.team is not None and rule.signal not in TEAM_SIGNAL_KINDS:
+            node, _, _ = _find(root, ("rules", index, "team"))
+            reader.problem(
+                node,
+                f"rule {rule.name!r} watches {rule.signal}, which does not follow a team's hours",
+                f"remove `team:`; only {' and '.join(TEAM_SIGNAL_KINDS)} are sent within a team's hours",
+                value=rule.team,
+            )
+    if teams is None:
+        return
+    known = ", ".join(teams) or "none: the definitions have no service levels"
+    places: list[tuple[tuple[int | str, ...], str, str | None]] = [
+        (("destinations", name, "team"), f"destination {name!r}", d.team) for name, d in rules.destinations.items()
+    ]
+    places += [(("rules", i, "team"), f"rule {r.name!r}", r.team) for i, r in enumerate(rules.rules)]
+    for loc, owner, team in places:
+        if team is not None and team not in teams:
+            node, _, _ = _find(root, loc)
+            reader.problem(
+                node,
+                f"{owner} follows the hours of team {team!r}, which is not a team of the contract",
+                f"one of: {known}",
+                value=team,
+            )

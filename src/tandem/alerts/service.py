@@ -44,6 +44,7 @@ from tandem.alerts.rules import RULES_FILE, AlertRule, AlertRules, Destination, 
 from tandem.audit import record
 from tandem.engine.spec import as_of_or_now
 from tandem.errors import ConfigError
+from tandem.forecast.handoff_signals import in_hours_of
 from tandem.forecast.signals import Signal
 from tandem.store.database import AppStore
 from tandem.store.models import AlertDelivery
@@ -107,6 +108,8 @@ class RunReport:
     not_enough_data: list[Skipped] = field(default_factory=list)
     #: Readings a rule judged that did not cross its threshold.
     quiet: int = 0
+    #: Handoff alerts held for a destination whose team is not at work (docs/alerts.md, "Whose hours").
+    outside_hours: int = 0
 
     @property
     def failures(self) -> list[AlertOutcome]:
@@ -128,6 +131,7 @@ class RunReport:
             "ok": self.ok,
             "counts": {outcome: self.count(outcome) for outcome in OUTCOMES},
             "quiet": self.quiet,
+            "outside_hours": self.outside_hours,
             "alerts": [a.as_dict() for a in self.alerts],
             "not_enough_data": [s.as_dict() for s in self.not_enough_data],
         }
@@ -222,9 +226,10 @@ class Alerts:
         self.settings = settings
         self._sleep = sleep
 
-    def rules(self) -> AlertRules:
-        """The checked rules file (`AlertRulesError` lists every problem in it)."""
-        return load_rules(self.path)
+    def rules(self, teams: Sequence[str] | None = None) -> AlertRules:
+        """The checked rules file (`AlertRulesError` lists every problem in it); with `teams` (the contract's), a
+        ``team:`` that names none of them is one of the problems."""
+        return load_rules(self.path, teams=teams)
 
     # --- running ----------------------------------------------------------------------------------------------
     def run(
@@ -264,6 +269,9 @@ class Alerts:
                     report.quiet += 1
                     continue
                 for name in rule.send_to:
+                    if not in_hours_of(signal, chosen.team_for(rule, name)):
+                        report.outside_hours += 1  # sent at the next run inside that team's hours
+                        continue
                     destination = chosen.destinations[name]
                     report.alerts.append(self._alert(rule, signal, name, destination, moment, dry_run, actor))
         return report

@@ -68,18 +68,25 @@ def run(
     Exits 1 when a delivery failed in this run (it is retried on the next run).
     """
     with open_workspace(workspace, needs_warehouse=signals_file is None) as ws:
-        rules = ws.alerts.rules()  # a broken file is reported before any signal is computed
+        at = moment(as_of)
+        contract = ws.counting(at).current.definitions.service_levels
+        # A broken file (a `team:` the contract does not have, too) is reported before any signal is computed.
+        rules = ws.alerts.rules(teams=[team.name for team in contract.teams] if contract is not None else [])
+        notes: list[str] = []
         if signals_file is not None:
             signals = signals_from_file(signals_file)
         else:
-            from tandem.forecast.current import current_signals
+            from tandem.forecast.current import read_signals
 
-            signals = current_signals(ws, moment(as_of))
+            found = read_signals(ws, at, teams=rules.followed_teams())
+            signals, notes = found.signals, found.notes
         report = ws.alerts.run(signals, dry_run=dry_run, actor=cli_actor(), rules=rules)
     if format is Format.json:
-        print_json(report.as_dict())
+        print_json({**report.as_dict(), "notes": notes})
     else:
         _print_report(report)
+        for note in notes:
+            out.print(f"Note: {escape(note)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -1,5 +1,9 @@
 """``tandem sla``: the service levels at the handoff (docs/sla.md): the report, a rep's queue, and a rep's
-decision on a lead (accept, or reject with a reason)."""
+decision on a lead (accept, or reject with a reason).
+
+Words keep one meaning each: *undecided* is a handoff sales has not accepted, rejected or recycled yet; a *clock
+open* is a running clock (a handoff has up to three: accept, first touch, attempts). Durations in the tables of
+clocks are hours and minutes alike (``0 h 46 min``, ``23 h 05 min``), so a column reads at a glance."""
 
 from __future__ import annotations
 
@@ -128,7 +132,7 @@ def _show_report(document: dict[str, Any], key: str) -> None:
         "handoffs",
         "accepted",
         "rejected",
-        "open",
+        "undecided",
         "accept\nmedian · P90",
         "first touch\nmedian · P90",
         "breaches\n(rate)",
@@ -143,7 +147,7 @@ def _show_report(document: dict[str, Any], key: str) -> None:
             _cell("handoffs", row["handoffs"]),
             _cell("accepted", row["accepted"]),
             _cell("rejected", row["rejected"]),
-            _cell("open_clocks", row["undecided"]),
+            _cell("undecided", row["undecided"]),
             f"{_cell('s_s', row['accept_median_s'])} · {_cell('s_s', row['accept_p90_s'])}",
             f"{_cell('s_s', row['first_touch_median_s'])} · {_cell('s_s', row['first_touch_p90_s'])}",
             f"{row['breaches']:,} ({_cell('breach_rate', row['breach_rate'])})",
@@ -154,21 +158,24 @@ def _show_report(document: dict[str, Any], key: str) -> None:
     totals = document["totals"]
     out.print(
         f"All: {totals['handoffs']:,} handoffs, {totals['accepted']:,} accepted, {totals['rejected']:,} rejected "
-        f"({_cell('rate', totals['rejection_rate'])} of decisions), {totals['breaches']:,} breaches "
-        f"({_cell('rate', totals['breach_rate'])} of clocks judged), {totals['open_clocks']:,} clocks open, "
-        f"{totals['at_risk']:,} at risk.",
+        f"({_cell('rate', totals['rejection_rate'])} of decisions), {totals['undecided']:,} undecided; "
+        f"{totals['breaches']:,} breaches ({_cell('rate', totals['breach_rate'])} of clocks judged), "
+        f"{totals['open_clocks']:,} clocks open, {totals['at_risk']:,} of them at risk.",
         highlight=False,
     )
     if document["rejection_reasons"]:
         reasons = ", ".join(f"{escape(str(r['reason']))} {r['count']:,}" for r in document["rejection_reasons"])
         out.print(f"Rejections by reason: {reasons}.", highlight=False)
-    over = [e for e in document["rejections"]["channel"] if e["over_ceiling"]]
-    if over:
-        listed = ", ".join(f"{escape(str(e['value']))} {_cell('rate', e['rate'])}" for e in over)
-        out.print(
-            f"Channels over the {document['rejection_ceiling_percent']} % rejection ceiling: {listed}.",
-            highlight=False,
-        )
+    for dimension, label in _OVER_CEILING:
+        over = [e for e in document["rejections"].get(dimension, []) if e["over_ceiling"]]
+        if over:
+            listed = ", ".join(
+                f"{escape(_value(dimension, e['value']))} {_cell('rate', e['rate'])} of {e['decided']:,}" for e in over
+            )
+            out.print(
+                f"{label} over the {document['rejection_ceiling_percent']} % rejection ceiling: {listed}.",
+                highlight=False,
+            )
     _show_speed(document.get("speed_to_lead") or {})
     if document["open_clocks"]:
         urgent = RichTable(
@@ -189,11 +196,30 @@ def _show_report(document: dict[str, Any], key: str) -> None:
                 escape(str(row["owner"] or "-")),
                 escape(str(row["team"])),
                 escape(str(row["priority"])),
-                format_business(row["elapsed_s"]),
-                format_business(row["left_s"]),
+                hours_minutes(row["elapsed_s"]),
+                hours_minutes(row["left_s"]),
                 (row["deadline"] or "-")[:16].replace("T", " "),
             )
         out.print(urgent, highlight=False)
+
+
+#: The rejection breakdowns held against the ceiling, as the report names them.
+_OVER_CEILING = (("channel", "Channels"), ("campaign_id", "Campaigns"), ("version", "Definitions versions"))
+
+
+def _value(dimension: str, value: Any) -> str:
+    if value is None:
+        return "(none)"
+    return f"v{value}" if dimension == "version" else str(value)
+
+
+def hours_minutes(seconds: float | None) -> str:
+    """A clock's business time as hours and minutes, whatever its size (``0 h 46 min``, ``23 h 05 min``; past a
+    target ``1 h 30 min over``): the elapsed and left columns side by side read alike. Seconds are dropped."""
+    if seconds is None:
+        return "-"
+    hours, minutes = divmod(int(abs(seconds)) // 60, 60)
+    return f"{hours:,} h {minutes:02d} min" + (" over" if seconds < 0 else "")
 
 
 def _show_speed(speed: dict[str, Any]) -> None:
@@ -249,7 +275,12 @@ def summary(
 
 @sla_app.command("queue")
 def queue(
-    owner: Annotated[str, typer.Argument(metavar="REP", help="The rep, as the lead owner is written.")],
+    owner: Annotated[
+        str,
+        typer.Argument(
+            metavar="REP", help="The rep: a user name, a user's display name, or the lead owner as written."
+        ),
+    ],
     as_of: AsOfOption = None,
     workspace: WorkspaceOption = None,
     format: FormatOption = Format.table,
@@ -263,7 +294,9 @@ def queue(
         print_json(document)
         return
     leads = document["leads"]
-    out.print(f"[bold]{escape(owner)}[/]: {len(leads):,} lead(s) waiting for a decision", highlight=False)
+    also = [name for name in document.get("held_as", []) if name != owner]
+    known_as = f" ({escape(', '.join(also))})" if also else ""
+    out.print(f"[bold]{escape(owner)}[/]{known_as}: {len(leads):,} lead(s) waiting for a decision", highlight=False)
     table = RichTable("lead", "since (UTC)", "priority", "accept: left", "first touch: left", "deadline (UTC)")
     for lead in leads:
         clocks = lead["clocks"]
@@ -272,8 +305,8 @@ def queue(
             escape(str(lead["lead_id"])),
             str(lead["since"])[:16].replace("T", " "),
             escape(str(lead["priority"])),
-            format_business(accept.get("left_s")),
-            format_business(touch.get("left_s")),
+            hours_minutes(accept.get("left_s")),
+            hours_minutes(touch.get("left_s")),
             (accept.get("deadline") or "-")[:16].replace("T", " "),
         )
     out.print(table, highlight=False)

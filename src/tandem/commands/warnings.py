@@ -44,8 +44,9 @@ def warnings(
     question = WarningsQuestion.parse(period=period, as_of=as_of)
     with open_workspace(workspace) as ws:
         found = question.compute(ws)
-    if format is Format.json:
-        print_json(plain(found.as_dict()))
+        currency = str(ws.settings["currency"])
+    if format is Format.json:  # the document `ask` serves (`Question.money`), from the objects the table reads
+        print_json({**plain(found.as_dict()), "currency": currency})
         return
     show(found)
 
@@ -120,7 +121,9 @@ def show(found: EarlyWarnings) -> None:
     last = found.last_date
     out.print(f"Last day: {escape(last.message)}", highlight=False)
     levels = found.service_levels
-    if levels is not None:
+    if levels is not None and "error" in levels:
+        out.print(f"Note: {escape(levels['error'])}", highlight=False)
+    elif levels is not None:
         worst = ", ".join(f"{escape(str(r['rep']))} {r['breaches']:,}" for r in levels["most_breaches"])
         out.print(
             f"Handoff: {escape(levels['message'])}"

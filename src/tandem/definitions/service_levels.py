@@ -6,7 +6,7 @@ section is good. A priority's ``when`` is a rule, checked with the stage rules (
 Choices: targets are business time, written in seconds, minutes or hours (``5m``, ``24h``, ``24 business hours``);
 days and weeks are refused, because a business day has no fixed length (write the hours). The handoff stage is the
 named ``stage``, else the last marketing stage followed by a sales stage. A priority without an ``accept`` target
-takes the handoff stage's ``sla``.
+takes the handoff stage's ``sla``. A priority's ``attempts`` replaces the contract-wide ``attempts`` for its leads.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ _KEYS = ("stage", "teams", "priorities", "attempts", "pause_statuses", "package"
 #: A team's keys: its reps and its calendar's, but `effective_from`: a contract's calendars are versioned by the
 #: definitions' versions.
 _TEAM_KEYS = ("team", "members", "time_zone", "hours", "holidays", "closed", "closed_hours")
-_PRIORITY_KEYS = ("name", "when", "accept", "first_touch")
+_PRIORITY_KEYS = ("name", "when", "accept", "first_touch", "attempts")
 _ATTEMPT_KEYS = ("count", "within")
 _REJECTION_KEYS = ("reasons", "ceiling_percent")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -133,7 +133,7 @@ def read_service_levels(
     stage_sla = next((sla for name, _, sla in stages if name == stage), None)
     teams = _read_teams(reader, entries, node)
     priorities, rules = _read_priorities(reader, entries, stage_sla)
-    attempts = _read_attempts(reader, entries)
+    attempts = _read_attempts(reader, entries, "service_levels")
     pauses = _names(reader, entries["pause_statuses"][1], "pause_statuses") if "pause_statuses" in entries else ()
     package = _names(reader, entries["package"][1], "package") if "package" in entries else ()
     fields: list[RuleSite] = []
@@ -269,33 +269,42 @@ def _read_priorities(
             reader.problem(item, f"{what} has no 'when'", "add `when: <rule>`; only the last priority takes the rest")
         accept = _target(reader, found, "accept", what)
         first_touch = _target(reader, found, "first_touch", what)
+        attempts = _read_attempts(reader, found, what)
         if name is not None:
             priorities.append(
                 Priority(
-                    name=name, when=when, accept=accept if "accept" in found else stage_sla, first_touch=first_touch
+                    name=name,
+                    when=when,
+                    accept=accept if "accept" in found else stage_sla,
+                    first_touch=first_touch,
+                    attempts=attempts,
                 )
             )
     return tuple(priorities), rules
 
 
-def _read_attempts(reader: YamlReader, entries: Entries) -> Attempts | None:
+def _read_attempts(reader: YamlReader, entries: Entries, what: str) -> Attempts | None:
+    """The ``attempts`` of `what` (the contract's, or a priority's, which takes precedence for its leads)."""
     if "attempts" not in entries:
         return None
     node = entries["attempts"][1]
-    found = reader.mapping(node, _ATTEMPT_KEYS, "attempts")
+    label = "attempts" if what == "service_levels" else f"the attempts of {what}"
+    found = reader.mapping(node, _ATTEMPT_KEYS, label)
     if found is None:
         return None
-    count = reader.integer(found, "count", "attempts", node)
-    within = reader.text(found, "within", "attempts", owner=node)
+    count = reader.integer(found, "count", label, node)
+    within = reader.text(found, "within", label, owner=node)
     days = None
     if within is not None:
         match = _WITHIN.match(within)
         if match is None or int(match.group(1)) < 1:
-            reader.problem(found["within"][1], f"attempts 'within' is {within!r}", "e.g. 5 business days", value=within)
+            reader.problem(
+                found["within"][1], f"'within' of {label} is {within!r}", "e.g. 5 business days", value=within
+            )
         else:
             days = int(match.group(1))
     if count is not None and count < 1:
-        reader.problem(found["count"][1], f"attempts 'count' is {count}", "use 1 or more", value=str(count))
+        reader.problem(found["count"][1], f"'count' of {label} is {count}", "use 1 or more", value=str(count))
         return None
     if count is None or days is None:
         return None

@@ -4,11 +4,16 @@ handoff's clocks at risk or run out (`tandem.forecast.handoff_signals`).
 Why one function: `tandem alerts run` (cron) asks for the signals of the current quarter and does not need to know
 where each comes from. A source that cannot be read (no goal and no plan to measure pacing against, no deals to
 forecast) contributes no signal rather than failing the run: an alert run with nothing to say is a normal run,
-and `notes` says why each source was silent.
+and `notes` says why each source was silent, in one line each (``service levels: ...`` for the handoff's clocks).
+
+The handoff's signals are read for every team whose hours an alert follows (`teams`: the alerts layer reads them
+from ``team:`` in ``alerts.yaml``, `tandem.alerts.rules.AlertRules.followed_teams`, and checks them against the
+contract's teams; None is the lead's own team).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,7 +40,10 @@ class CurrentSignals:
 
 
 def read_signals(
-    ws: PlanContext, as_of: datetime | None = None, period: CalendarPeriod | None = None
+    ws: PlanContext,
+    as_of: datetime | None = None,
+    period: CalendarPeriod | None = None,
+    teams: Collection[str | None] = frozenset({None}),
 ) -> CurrentSignals:
     """The signals of `period` (default: the quarter of `as_of`, default now), and why any source was silent."""
     moment = as_of_or_now(as_of)
@@ -50,7 +58,10 @@ def read_signals(
         found += early_warnings(ws, period, as_of=moment).signals()
     except TandemError as exc:
         notes.append(f"early warnings: {exc}")
-    found += sla_signals(ws, moment)
+    try:
+        found += sla_signals(ws, moment, teams)
+    except TandemError as exc:
+        notes.append(f"service levels: {exc}")
     return CurrentSignals(period, found, notes)
 
 

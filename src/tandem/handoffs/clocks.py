@@ -17,6 +17,11 @@ How a lead's handoff history becomes clocks (docs/sla.md, "Clocks"):
    measured with the calendar of the lead's team (`tandem.sla.table`).
 4. **Custody.** A breached clock is charged to the owner of the piece in which its business time passed the target;
    a clock that met its target, or is still within it, to the owner at its stop (the current owner if open).
+5. **Attempts** (`attempt_table`). Each episode owes its priority's (else the contract's) count of activities by the
+   close of its last working day, that close moved later by the business time spent in a pause status (the
+   unpaused pieces of 3. carry the window's business time). An episode that ends (rejected, recycled,
+   re-qualified) before the close, short of the count, owes none: sales stopped working the lead, as a first touch
+   is not owed after a rejection. A missed window is charged to the owner when it closed.
 
 Each episode is measured under the contract in force when it opened (the definitions version then): its team's
 calendar, its priorities and targets. An edit to the contract, a calendar included, therefore never changes a clock
@@ -36,7 +41,7 @@ from tandem.definitions.rule_expressions import compile_rule
 from tandem.definitions.rules import parse_rule
 from tandem.engine.entries import whole_seconds
 from tandem.sla.contract import ServiceLevels
-from tandem.sla.table import calendar_table, with_business_time, with_working_day
+from tandem.sla.table import calendar_table, with_business_time
 from tandem.warehouse.schema import HANDOFF_EVENTS
 
 __all__ = [
@@ -111,7 +116,9 @@ def episode_table(
     activities: ir.Table | None = None,
 ) -> ir.Table:
     """One row per episode: lead_id, episode, start, version, team, calendar (key), priority, the first owner, the
-    decision (event, moment, reason, note, actor) and the targets in business seconds (null: no target)."""
+    decision (event, moment, reason, note, actor), ``ended_at`` (its first ``rejected``, ``recycled`` or
+    ``requalified``: sales stopped working the lead; null while it does) and the targets in business seconds (null:
+    no target)."""
     seen = handoffs.filter(handoffs.occurred_at <= as_of, handoffs.event.isin(HANDOFF_EVENTS))
     ordered = seen.mutate(_rank=_rank(seen.event))
     core = ordered.filter(ordered.event != "status")
@@ -142,7 +149,10 @@ def episode_table(
         note=decisions.note,
         decided_by=decisions.actor,
     )
+    closing = events.filter(events.event.isin(_CLOSING))
+    ended = closing.group_by(["lead_id", "episode"]).aggregate(ended_at=closing.occurred_at.min())
     episodes = opening.left_join(decision, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
+    episodes = episodes.left_join(ended, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
     episodes = episodes.mutate(version=_stretch_of(episodes.start, stretches))
 
     lead_cols = leads.select("lead_id", "owner", lead_created_at=leads.created_at)
@@ -340,8 +350,8 @@ def _timeline(
     events = seen.select(
         "lead_id", e_at=seen.occurred_at, e_event=seen.event, e_owner=seen.owner, e_status=seen.status
     ).mutate(e_rank=lambda t: _rank(t.e_event))
-    on = [episodes.lead_id == events.lead_id, events.e_at >= episodes.start]
-    inside = episodes.select("lead_id", "episode", "start", "first_owner", "version", "calendar").join(events, on)
+    picked = episodes.select("lead_id", "episode", "start", "first_owner", "version", "calendar")
+    inside = picked.join(events, [picked.lead_id == events.lead_id, events.e_at >= picked.start])
     inside = inside.drop([c for c in inside.columns if c.endswith("_right")])
     window = ibis.window(group_by=[inside.lead_id, inside.episode], order_by=[inside.e_at, inside.e_rank])
     running = ibis.window(
@@ -385,74 +395,216 @@ def attempt_table(
     *,
     as_of: datetime,
 ) -> ir.Table:
-    """One row per episode whose contract asks for attempts: ``required`` activities within ``within_days``
-    working days, counted from the working day of the handoff (the day itself when it opened before the close);
-    ``attempts`` made in the window by `as_of`, ``closes_at`` (the close of its last working day), ``closed``,
-    ``met``, ``missed`` (closed short of the count) and ``charged_to`` (who held the lead when the window closed,
-    or holds it now)."""
-    asked = [s for s in stretches if s.contract.attempts is not None]
-    required = {
-        s.version: ibis.literal(s.contract.attempts.count if s.contract.attempts else None, type="int64")
+    """One row per episode whose contract asks for attempts (its priority's ``attempts``, else the contract's):
+    ``required`` activities within ``within_days`` working days, counted from the working day of the handoff (the
+    day itself when it opened before the close); ``closes_at`` (epoch seconds: the close of its last working day,
+    later by the business time the lead spent in a pause status; while open, as if no pause held from now on);
+    ``attempts`` made from the handoff to the close (and to the episode's end, if sooner) by `as_of`; ``owed``
+    (False when the episode ended, rejected, recycled or re-qualified, before the close and short of the count:
+    such a window is not judged, as a first touch is not owed after a rejection); ``closed`` (an owed window past
+    its close), ``met``, ``missed`` (closed short of the count) and ``charged_to`` (who held the lead when the
+    window closed, or holds it now)."""
+    asked = [
+        s
         for s in stretches
-    }
-    within = {
-        s.version: ibis.literal(s.contract.attempts.within_days if s.contract.attempts else None, type="int64")
-        for s in stretches
-    }
-    base = episodes.select("lead_id", "episode", "start", "next_start", "calendar", "version", "team", "first_owner")
+        if s.contract.attempts is not None or any(p.attempts is not None for p in s.contract.priorities)
+    ]
+    base = episodes.select(
+        "lead_id", "episode", "start", "ended_at", "calendar", "version", "team", "first_owner", "priority"
+    )
     if not asked:
         return base.filter(ibis.literal(False)).mutate(
             required=ibis.null("int64"),
             within_days=ibis.null("int64"),
             attempts=ibis.null("int64"),
             closes_at=ibis.null("int64"),
+            owed=ibis.literal(False),
             closed=ibis.literal(False),
             met=ibis.literal(False),
             missed=ibis.literal(False),
             charged_to=ibis.null("string"),
         )
-    base = base.mutate(
-        required=_by_version(base.version, stretches, required).cast("int64"),
-        within_days=_by_version(base.version, stretches, within).cast("int64"),
-    ).filter(lambda t: t.required.notnull())
-    base = with_working_day(base, "start", calendar, name="first_day", team="calendar")
-    base = base.mutate(last_day=base.first_day + base.within_days - 1)
-    closes = calendar.group_by([calendar.team, calendar.day]).aggregate(close_s=calendar.end_s.max())
-    base = base.left_join(closes, [base.calendar == closes.team, base.last_day == closes.day]).drop("team_right", "day")
-    base = base.mutate(closed=(base.close_s <= whole_seconds(ibis.literal(as_of))).fill_null(False))
+    base = _windows(base, calendar, stretches)
+    pauses = sorted({status for s in stretches for status in s.contract.pause_statuses})
+    if pauses:
+        # A pause stops the window's business time, so its close moves later by the paused business time: worked
+        # out apart for the episodes of leads ever in a pause status (few), from `episodes` again rather than from
+        # `base`, so the query does not repeat `base`'s joins.
+        paused_leads = handoffs.filter(
+            handoffs.occurred_at <= as_of, handoffs.event == "status", handoffs.status.isin(pauses)
+        ).select(p_lead=handoffs.lead_id)
+        paused = episodes.semi_join(paused_leads, episodes.lead_id == paused_leads.p_lead)
+        paused = _windows(
+            paused.select("lead_id", "episode", "start", "calendar", "version", "first_owner", "priority"),
+            calendar,
+            stretches,
+        )
+        extended = _paused_closes(handoffs, paused, calendar, stretches, as_of=as_of)
+        base = base.left_join(extended, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
+        base = base.mutate(
+            deadline=ibis.ifelse(base.was_paused.fill_null(False), base.paused_close, base.close_s).cast("int64")
+        )
+    else:
+        base = base.mutate(deadline=base.close_s)
+    # One pass over the episode's activities and assignments (to its end): the attempts made by the close, and
+    # who held the lead at the close and now (the last assignment up to each), so `base` is read once.
     made = activities.filter(activities.occurred_at <= as_of).select(
-        a_lead=activities.lead_id, a_at=activities.occurred_at
+        e_lead=activities.lead_id, e_at=activities.occurred_at, e_owner=ibis.null("string"), e_try=ibis.literal(1)
     )
-    tried = base.select("lead_id", "episode", "start", "next_start", "calendar", "last_day").join(
-        made, [base.lead_id == made.a_lead, made.a_at >= base.start]
+    moves = handoffs.filter(handoffs.occurred_at <= as_of, handoffs.event.isin(_OPENING), handoffs.owner.notnull())
+    moves = moves.select(e_lead=moves.lead_id, e_at=moves.occurred_at, e_owner=moves.owner, e_try=ibis.literal(0))
+    events = made.union(moves)
+    keyed = base.select(
+        "lead_id",
+        "episode",
+        "start",
+        "ended_at",
+        "calendar",
+        "version",
+        "team",
+        "first_owner",
+        "priority",
+        "required",
+        "within_days",
+        "deadline",
     )
-    tried = tried.filter(tried.next_start.isnull() | (tried.a_at < tried.next_start))
-    tried = with_working_day(tried, "a_at", calendar, name="a_day", team="calendar")
-    counted = (
-        tried.filter(tried.a_day <= tried.last_day)
-        .group_by(["lead_id", "episode"])
-        .aggregate(attempts=lambda t: t.count())
+    on = [
+        keyed.lead_id == events.e_lead,
+        events.e_at >= keyed.start,
+        # Not `ended_at IS NULL OR e_at <= ended_at`: an OR in a join's condition takes DuckDB off its hash join
+        # (80 s instead of 0.8 at 1,000,000 leads); the events are all at or before `as_of` already.
+        events.e_at <= keyed.ended_at.coalesce(ibis.literal(as_of)),
+    ]
+    joined = keyed.left_join(events, on).drop("e_lead")
+    in_time = (whole_seconds(joined.e_at) <= joined.deadline).fill_null(False)
+    is_try = (joined.e_try == 1).fill_null(False)
+    is_move = (joined.e_try == 0).fill_null(False)
+    # Who held the lead at the close, and now: the owner of the last assignment up to each (an aggregate, not a
+    # window over the joined rows: no sort of them).
+    summed = joined.group_by(keyed.columns).aggregate(
+        attempts=joined.count(where=is_try & in_time),
+        holder_at_close=joined.e_owner.argmax(joined.e_at, where=is_move & in_time),
+        holder_now=joined.e_owner.argmax(joined.e_at, where=is_move),
     )
-    base = base.left_join(counted, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
-    base = base.mutate(attempts=base.attempts.fill_null(0))
-    # The owner when the window closed (or now): the last assignment of the episode up to then.
-    seen = handoffs.filter(handoffs.occurred_at <= as_of, handoffs.event.isin(_OPENING), handoffs.owner.notnull())
-    owners = base.select("lead_id", "episode", "start", "next_start", "close_s", "closed").join(
-        seen.select(o_lead=seen.lead_id, o_at=seen.occurred_at, o_owner=seen.owner),
-        [base.lead_id == seen.lead_id, seen.occurred_at >= base.start],
-    )
-    owners = owners.filter(
-        (owners.next_start.isnull() | (owners.o_at < owners.next_start))
-        & (~owners.closed | (whole_seconds(owners.o_at) <= owners.close_s))
-    )
-    latest = ibis.window(group_by=[owners.lead_id, owners.episode], order_by=owners.o_at.desc())
-    owners = owners.mutate(_n=ibis.row_number().over(latest))
-    owners = owners.filter(owners._n == 0).select("lead_id", "episode", holder=owners.o_owner)
-    base = base.left_join(owners, ["lead_id", "episode"]).drop("lead_id_right", "episode_right")
-    met = base.attempts >= base.required
-    return base.mutate(
-        closes_at=base.close_s,
+    met = summed.attempts >= summed.required
+    ended_early = (summed.ended_at.notnull() & (whole_seconds(summed.ended_at) < summed.deadline)).fill_null(False)
+    owed = met | ~ended_early
+    closed = (owed & (summed.deadline <= whole_seconds(ibis.literal(as_of)))).fill_null(False)
+    return summed.mutate(
+        closes_at=summed.deadline,
         met=met,
-        missed=base.closed & ~met,
-        charged_to=base.holder.coalesce(base.first_owner),
-    ).drop("close_s", "holder", "first_day", "last_day")
+        owed=owed,
+        closed=closed,
+        missed=closed & ~met,
+        charged_to=ibis.ifelse(closed, summed.holder_at_close, summed.holder_now).coalesce(summed.first_owner),
+    ).drop("deadline", "holder_at_close", "holder_now")
+
+
+def _attempt_rule(table: ir.Table, stretches: Sequence[ContractStretch], field: str) -> ir.IntegerValue:
+    """The attempts' `field` (``count`` or ``within_days``) for each episode's version and priority: the priority's
+    own attempts, else the contract's (null: none asked)."""
+    per_version: dict[int, ir.Value] = {}
+    for stretch in stretches:
+        branches = []
+        for priority in stretch.contract.priorities:
+            attempts = stretch.contract.attempts_of(priority)
+            value = None if attempts is None else getattr(attempts, field)
+            branches.append((table.priority == priority.name, ibis.literal(value, type="int64")))
+        per_version[stretch.version] = ibis.cases(*branches, else_=ibis.null("int64"))
+    return _by_version(table.version, stretches, per_version).cast("int64")
+
+
+def _windows(episodes: ir.Table, calendar: ir.Table, stretches: Sequence[ContractStretch]) -> ir.Table:
+    """The episodes that owe attempts, with ``required``, ``within_days``, ``close_s`` (the close of the last
+    working day, epoch seconds) and ``length`` (the window's business seconds from the handoff to that close)."""
+    base = episodes.mutate(
+        required=_attempt_rule(episodes, stretches, "count"),
+        within_days=_attempt_rule(episodes, stretches, "within_days"),
+    ).filter(lambda t: t.required.notnull())
+    base = _day_and_b(base, "start", calendar)
+    base = base.mutate(last_day=base.first_day + base.within_days - 1)
+    closes = calendar.group_by([calendar.team, calendar.day]).aggregate(
+        close_s=calendar.end_s.max(), b_close=(calendar.cumulative + calendar.end_s - calendar.start_s).max()
+    )
+    base = base.left_join(closes, [base.calendar == closes.team, base.last_day == closes.day])
+    base = base.drop([c for c in base.columns if c.endswith("_right")] + ["day"])
+    return base.mutate(length=base.b_close - base.b_start).drop("first_day", "last_day", "b_close", "b_start")
+
+
+def _day_and_b(table: ir.Table, column: str, calendar: ir.Table) -> ir.Table:
+    """`table` with ``first_day`` (`with_working_day`) and ``b_start`` (B, `with_business_time`) of the instant in
+    `column`, on the calendar its ``calendar`` column names: the two in one range join."""
+    keyed = table.mutate(_wb_t=whole_seconds(table[column]))
+    rows = calendar.select(
+        _wb_team=calendar.team,
+        _wb_start=calendar.start_s,
+        _wb_end=calendar.end_s,
+        _wb_next=calendar.next_s,
+        _wb_cum=calendar.cumulative,
+        _wb_day=calendar.day,
+        _wb_next_day=calendar.next_day,
+    )
+    on = [keyed._wb_t >= rows._wb_start, keyed._wb_t < rows._wb_next, keyed.calendar == rows._wb_team]
+    joined = keyed.left_join(rows, on)
+    day = ibis.ifelse(joined._wb_t < joined._wb_end, joined._wb_day, joined._wb_next_day)
+    b = joined._wb_cum + ibis.least(joined._wb_t, joined._wb_end) - joined._wb_start
+    return joined.select(*[joined[c] for c in table.columns], first_day=day.cast("int64"), b_start=b.cast("int64"))
+
+
+def _paused_closes(
+    handoffs: ir.Table,
+    chosen: ir.Table,
+    calendar: ir.Table,
+    stretches: Sequence[ContractStretch],
+    *,
+    as_of: datetime,
+) -> ir.Table:
+    """For the attempts windows `chosen` (`_windows` of the leads ever in a pause status): ``paused_close``, the
+    moment (epoch seconds) the window's business time ``length`` has run on its unpaused stretches (`_timeline`),
+    with ``was_paused`` true. Not reached by `as_of`: the business time still owed is added from `as_of` on."""
+    timeline = _timeline(handoffs, chosen, stretches, as_of=as_of)
+    timeline = with_business_time(timeline, "p_start", calendar, name="b0", team="calendar")
+    timeline = with_business_time(timeline, "p_end", calendar, name="b1", team="calendar")
+    lengths = chosen.select(w_lead=chosen.lead_id, w_episode=chosen.episode, length=chosen.length)
+    pieces = timeline.join(lengths, [timeline.lead_id == lengths.w_lead, timeline.episode == lengths.w_episode]).drop(
+        "w_lead", "w_episode"
+    )
+    pieces = pieces.mutate(active=ibis.ifelse(pieces.paused, 0, pieces.b1 - pieces.b0).cast("int64"))
+    ordered = ibis.window(
+        group_by=[pieces.lead_id, pieces.episode], order_by=[pieces.p_start, pieces.p_seq], rows=(None, 0)
+    )
+    pieces = pieces.mutate(after=pieces.active.sum().over(ordered))
+    pieces = pieces.mutate(before=pieces.after - pieces.active)
+    crossing = (pieces.before < pieces.length) & (pieces.length <= pieces.after)
+    summary = pieces.group_by(["lead_id", "episode", "calendar"]).aggregate(
+        at_b=(pieces.b0 + pieces.length - pieces.before).min(where=crossing),
+        now_b=pieces.b1.max(),
+        worked=pieces.active.sum(),
+        length=pieces.length.max(),
+        unmeasured=(pieces.b0.isnull() | pieces.b1.isnull()).any(),
+    )
+    target = ibis.ifelse(
+        summary.unmeasured | summary.length.isnull(),
+        ibis.null("int64"),
+        summary.at_b.coalesce(summary.now_b + summary.length - summary.worked),
+    )
+    summary = summary.select("lead_id", "episode", "calendar", target_b=target.cast("int64"))
+    # B back to an instant: the calendar row whose business seconds hold it (an interval's end rather than the
+    # next one's start, so a window ending at a close ends there).
+    rows = calendar.select(
+        i_team=calendar.team, i_start=calendar.start_s, i_end=calendar.end_s, i_cum=calendar.cumulative
+    )
+    found = summary.left_join(
+        rows,
+        [
+            summary.calendar == rows.i_team,
+            rows.i_cum < summary.target_b,
+            summary.target_b <= rows.i_cum + rows.i_end - rows.i_start,
+        ],
+    )
+    return found.select(
+        "lead_id",
+        "episode",
+        was_paused=ibis.literal(True),
+        paused_close=(found.i_start + found.target_b - found.i_cum).cast("int64"),
+    )

@@ -3,7 +3,8 @@ sales with it. Part of the shared definitions (``service_levels:``), so both lea
 a new, audited version (docs/sla.md, "The contract").
 
 Sales' side, per priority: the business time to accept or reject a handed-over lead (``accept``), the business time
-to the first touch (``first_touch``), and a minimum number of attempts within a number of business days. Marketing's
+to the first touch (``first_touch``), and a minimum number of attempts within a number of business days
+(``attempts``: the priority's, else the contract-wide one). Marketing's
 side: the lead fields that must be filled when the lead is handed over (``package``), and a ceiling on the share of
 its handoffs sales rejects. Teams give the calendars the clocks run on (`tandem.sla.calendar`) and the reps in each.
 
@@ -25,17 +26,6 @@ from tandem.sla.calendar import TeamCalendar
 __all__ = ["Attempts", "Priority", "ServiceLevels", "Team", "team_calendar"]
 
 
-class Priority(BaseModel):
-    """One priority: which leads (`when`, a rule; None for the rest) and its targets in business time."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    when: str | None = None
-    accept: Duration | None = None
-    first_touch: Duration | None = None
-
-
 class Attempts(BaseModel):
     """At least `count` activities on a lead within its first `within_days` business days after the handoff."""
 
@@ -43,6 +33,22 @@ class Attempts(BaseModel):
 
     count: int
     within_days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "within": f"{self.within_days} business days"}
+
+
+class Priority(BaseModel):
+    """One priority: which leads (`when`, a rule; None for the rest) and its targets in business time; its
+    `attempts` (None: the contract's)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    when: str | None = None
+    accept: Duration | None = None
+    first_touch: Duration | None = None
+    attempts: Attempts | None = None
 
 
 class Team(BaseModel):
@@ -84,6 +90,10 @@ class ServiceLevels(BaseModel):
     rejection_ceiling_percent: int | None = None
     warn_at_percent: int = 75
 
+    def attempts_of(self, priority: Priority) -> Attempts | None:
+        """The attempts a lead of `priority` owes: the priority's own, else the contract's (None: none)."""
+        return priority.attempts if priority.attempts is not None else self.attempts
+
     def team_of(self, owner: str | None) -> Team:
         """The team `owner` is a member of; the first team for an owner no team lists."""
         for team in self.teams:
@@ -117,10 +127,12 @@ class ServiceLevels(BaseModel):
                 item["accept"] = priority.accept.text
             if priority.first_touch is not None:
                 item["first_touch"] = priority.first_touch.text
+            if priority.attempts is not None:
+                item["attempts"] = priority.attempts.as_dict()
             priorities.append(item)
         data["priorities"] = priorities
         if self.attempts is not None:
-            data["attempts"] = {"count": self.attempts.count, "within": f"{self.attempts.within_days} business days"}
+            data["attempts"] = self.attempts.as_dict()
         if self.pause_statuses:
             data["pause_statuses"] = list(self.pause_statuses)
         if self.package:
