@@ -93,7 +93,7 @@ def test_deals_closed_before_the_new_model_keep_the_credit_they_had(company: Wor
 
 def test_before_the_model_was_approved_the_document_says_none_was(company: Workspace) -> None:
     before = ask(company, AttributionQuestion.parse(as_of=MIDNIGHT - timedelta(days=1)))
-    assert [(m["version"], m["label"], m["approved"]) for m in before["models_in_force"]] == [(1, "w shaped", False)]
+    assert [(m["version"], m["label"], m["approved"]) for m in before["models_in_force"]] == [(1, "W-shaped", False)]
     assert before["approved"] is False
     assert credit(before) == pytest.approx({k: float(v) for k, v in EXPECTED["w_shaped"].items()}, abs=0.01)
 
@@ -138,7 +138,7 @@ def test_the_marketing_quota_is_measured_under_the_model_approved_for_its_period
     # A window ending before it: version 1, which approved none (the quota then counts the lead's channel).
     before = company._marketing_credit(date(2026, 1, 1), TODAY - timedelta(days=1))
     assert before.approved is False
-    assert before.models == ("definitions version 1: w shaped",)
+    assert before.models == ("definitions version 1: W-shaped",)
 
 
 def test_the_plan_s_channel_mix_counts_a_lead_under_its_first_touch_once_approved(company: Workspace) -> None:

@@ -38,7 +38,7 @@ def test_the_page_shows_credit_that_adds_up_every_model_and_the_deals_behind_a_c
     shown = sum(money(c[1].inner_text()) for c in cells)
     assert shown == pytest.approx(document["totals"]["value"], abs=len(rows))  # whole dollars, rounded per row
     header = page.inner_text("#attribution-comparison thead")
-    for name in ("first touch", "w shaped", "markov", "shapley"):
+    for name in ("first touch", "W-shaped", "Markov", "Shapley"):
         assert name in header
     flagged = page.query_selector_all("#attribution-comparison tr.model-dependent")
     assert len(flagged) == sum(r["model_dependent"] for r in document["comparison"]["rows"])

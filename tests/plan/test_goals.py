@@ -512,15 +512,15 @@ def test_an_approved_attribution_model_measures_marketing_s_share_and_is_named(w
     workspace.goals.sales_sourced_channels = ("outbound",)
     workspace.goals.marketing_credit = lambda start, end: CreditMeasure(
         {"webinar": 600_000.0, "outbound": 300_000.0, "(no touch)": 100_000.0},
-        ("definitions version 3: w shaped",),
+        ("definitions version 3: W-shaped",),
         True,
     )
     workspace.goals.set(eve, "2025", "10M")
     _, marketing = workspace.goals.show("2025")["quotas"]
     # 600,000 of 1,000,000: outbound is sales', and revenue with no touch counts as sales-sourced.
     assert marketing["share"] == 0.6
-    assert marketing["attribution_models"] == ["definitions version 3: w shaped"]
+    assert marketing["attribution_models"] == ["definitions version 3: W-shaped"]
     assert marketing["from"] == (
         "goal 2025 x 0.6 (measured: won revenue 2024-01-01..2024-12-31 credited to marketing's channels by the "
-        "approved attribution model (definitions version 3: w shaped), $600,000 of $1,000,000)"
+        "approved attribution model (definitions version 3: W-shaped), $600,000 of $1,000,000)"
     )

@@ -20,11 +20,13 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "DATA_DRIVEN_MODELS",
     "LEVELS",
+    "MODEL_NAMES",
     "OUTCOMES",
     "RULE_MODELS",
     "SOURCED_RULES",
     "AttributionModel",
     "PositionWeights",
+    "model_name",
     "model_weights",
 ]
 
@@ -42,6 +44,21 @@ RULE_MODELS = (
 )
 #: The data-driven models: computed on the journeys aggregated to paths (`tandem.attribution.markov`, `.shapley`).
 DATA_DRIVEN_MODELS = ("markov", "shapley")
+#: How a model is named where people read it (the keys are how the definitions file and the API write it).
+MODEL_NAMES = {
+    "first_touch": "first touch",
+    "last_touch": "last touch",
+    "last_non_direct": "last non-direct",
+    "linear": "linear",
+    "u_shaped": "U-shaped",
+    "w_shaped": "W-shaped",
+    "full_path": "full path",
+    "time_decay": "time decay",
+    "custom": "custom",
+    "markov": "Markov",
+    "markov_2": "Markov, 2nd order",
+    "shapley": "Shapley",
+}
 #: Whose touches make a journey: the lead's own; the opportunity's (its lead's, and touches on its account with no
 #: lead); or the account's (every lead of the account: the buying group).
 LEVELS = ("lead", "opportunity", "account")
@@ -106,7 +123,7 @@ class AttributionModel(BaseModel):
         if self.model == "custom" and self.weights is not None:
             shown = ", ".join(f"{key} {value:g} %" for key, value in self.weights.as_dict().items())
             return f"custom ({shown})"
-        return self.model.replace("_", " ")
+        return model_name(self.model)
 
     def as_dict(self) -> dict[str, Any]:
         """The section as it is written in the definitions file (defaults left out, so a diff shows choices)."""
@@ -128,3 +145,8 @@ def model_weights(model: str, weights: PositionWeights | None = None) -> Positio
     if model == "custom":
         return weights
     return _POSITIONS.get(model)
+
+
+def model_name(key: str) -> str:
+    """`key` (``w_shaped``) as people read it (W-shaped); an unknown key with its underscores as spaces."""
+    return MODEL_NAMES.get(key, key.replace("_", " "))

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from tandem.attribution.model import model_name
 from tandem.commands.common import (
     AsOfOption,
     FromOption,
@@ -155,7 +156,7 @@ def _models_line(document: dict[str, Any]) -> str:
         how = "approved" if stretch["approved"] else "the default: no model approved"
         parts.append(f"{stretch['label']} (definitions version {stretch['version']}, {how}; {stretch['level']} level)")
     if document["model"]:
-        return f"Model: {document['model'].replace('_', ' ')}, asked for, with the settings of " + "; ".join(parts)
+        return f"Model: {model_name(document['model'])}, asked for, with the settings of " + "; ".join(parts)
     return "Model: " + "; ".join(parts)
 
 
@@ -216,7 +217,7 @@ def _show_deals(found: dict[str, Any]) -> None:
         out.print(
             f"{escape(deal['id'])} ({str(deal['at'])[:10]}, {_money(deal['value'])}): "
             f"{_money(deal['credit'])} credited ({format_number(deal['share'], 'pct')}, "
-            f"{str(deal['model'] or '-').replace('_', ' ')}, definitions version {deal['version']}) · {path}",
+            f"{model_name(str(deal['model'] or '-'))}, definitions version {deal['version']}) · {path}",
             highlight=False,
         )
 
@@ -224,7 +225,7 @@ def _show_deals(found: dict[str, Any]) -> None:
 def _show_comparison(document: dict[str, Any], key: str) -> None:
     comparison = document["comparison"]
     names = comparison["models"]
-    table = RichTable(key, *(n.replace("_", " ") for n in names), "range", title="every model side by side")
+    table = RichTable(key, *(model_name(n) for n in names), "range", title="every model side by side")
     for row in comparison["rows"]:
         flag = " [bold]model-dependent[/]" if row["model_dependent"] else ""
         table.add_row(

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from tandem import __version__
 from tandem.accounts import Permission, Principal
+from tandem.attribution.model import model_name
 from tandem.exports import format_number
 from tandem.money import format_money
 from tandem.periods import period_label
@@ -117,6 +118,7 @@ environment.filters["count"] = format_number  # a count: whole
 environment.filters["expected"] = _expected
 environment.filters["period"] = period_label
 environment.filters["when"] = _when
+environment.filters["model_name"] = model_name
 environment.globals["vega"] = _vega
 environment.globals["query"] = _query
 environment.globals["version"] = __version__
