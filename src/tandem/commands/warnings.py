@@ -39,15 +39,14 @@ def warnings(
 ) -> None:
     """Early warnings: each stage's pace week by week, today's shortfalls as next period's revenue gaps, the
     bottleneck stage and the last day extra top-of-funnel volume can still close in the period."""
-    from tandem.questions import WarningsQuestion, plain
+    from tandem.questions import WarningsQuestion, ask
 
     question = WarningsQuestion.parse(period=period, as_of=as_of)
     with open_workspace(workspace) as ws:
-        found = question.compute(ws)
-        currency = str(ws.settings["currency"])
-    if format is Format.json:  # the document `ask` serves (`Question.money`), from the objects the table reads
-        print_json({**plain(found.as_dict()), "currency": currency})
-        return
+        if format is Format.json:
+            print_json(ask(ws, question))
+            return
+        found = question.compute(ws)  # the objects the table reads
     show(found)
 
 

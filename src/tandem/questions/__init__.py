@@ -193,5 +193,5 @@ def ask(ws: Workspace, question: Question) -> dict[str, Any]:
     question.check(ws)
     document: dict[str, Any] = plain(question.answer(ws))
     if question.money:
-        document.setdefault("currency", str(ws.settings["currency"]))
+        document["currency"] = str(ws.settings["currency"])
     return document

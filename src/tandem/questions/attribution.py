@@ -132,7 +132,6 @@ class AttributionQuestion(Question):
             "start": self.start,
             "end": self.end,
             "as_of": moment,
-            "currency": ws.settings["currency"],
             "model": self.model,
             "models_in_force": [_stretch_dict(s) for s in in_force],
             "approved": any(s.approved for s in in_force),
@@ -214,7 +213,6 @@ class AttributionDealsQuestion(Question):
             "by": self.by,
             "outcome": self.outcome,
             "as_of": moment,
-            "currency": ws.settings["currency"],
             "outcomes": count,
             "shown": len(deals),
             "deals": [
@@ -427,7 +425,6 @@ class MarketingShareQuestion(Question):
         return {
             "period": quarter.label,
             "as_of": moment,
-            "currency": ws.settings["currency"],
             "marketing_credited": _money(marketing),
             "won_revenue": _money(total),
             "share_of_won": marketing / total if total else None,

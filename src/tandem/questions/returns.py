@@ -55,7 +55,6 @@ class RoiQuestion(Question):
             "start": start,
             "end": end,
             "as_of": moment,
-            "currency": ws.settings["currency"],
             "stages": stages,
             "model": None
             if model is None

@@ -57,7 +57,6 @@ class StatusQuestion(Question):
             "findings": funnel_findings(ws, status["tables"]),
             "next_steps": next_steps(ws, status["tables"]),
             "sales_sourced_channels": sales_sourced_status(ws),  # unset: what to set it to
-            "currency": ws.settings["currency"],  # what every amount is in (ISO 4217)
         }
 
 
